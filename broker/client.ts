@@ -1,0 +1,313 @@
+/**
+ * One client connection: protocol state (CONNECT options, subscriptions, pings), its parser and
+ * its outbox. It speaks to the socket only through a `Transport`, so TCP and WebSocket are the
+ * same here, and tests can use a fake.
+ */
+import { ProtocolError, errLine, type CloseReason, type ProtocolErrorCode } from './errors.ts'
+import { FairnessRecord, type FanoutMember } from './fanout.ts'
+import { Outbox, type OutboxSubscription } from './outbox.ts'
+import { ProtocolParser, type ProtocolHandler } from './parser.ts'
+import { isValidLiteralSubject, isValidQueueName, isValidSubject } from './subjects.ts'
+import { encodeSid, type RoutedMessage } from './wire.ts'
+import type { Interest } from './subject-trie.ts'
+
+/** The socket, seen from the broker core. */
+export interface Transport {
+  readonly kind: 'tcp' | 'websocket'
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** Writes one chunk; never called more than once per flush turn per connection. */
+  write (chunk: Buffer): void
+  /** Bytes the socket holds that the peer has not taken yet. */
+  readonly bufferedBytes: number
+  /** Ends the connection after a final line (if any); destroys it if it does not end soon. */
+  close (finalLine: Buffer | null): void
+}
+
+/** What the client needs from the router; the router implements it. */
+export interface ClientHost {
+  readonly now: () => number
+  readonly maxSubscriptionsPerConnection: number
+  readonly highWaterBytes: number
+  publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
+  subscribe (sub: Subscription): void
+  unsubscribe (sub: Subscription): void
+  markDirty (client: Client): void
+  startedConflating (client: Client): void
+  stoppedConflating (client: Client): void
+  closed (client: Client, reason: CloseReason, error: ProtocolErrorCode | null): void
+  protocolError (client: Client, code: ProtocolErrorCode): void
+}
+
+let nextSubscriptionUid = 1
+
+export class Subscription implements Interest, OutboxSubscription {
+  readonly uid = nextSubscriptionUid++
+  readonly sidBytes: Buffer
+  /** Deliveries after which the subscription ends (UNSUB with max); 0 = unlimited. */
+  max = 0
+  delivered = 0
+  closed = false
+
+  constructor (
+    readonly client: Client,
+    readonly subject: string,
+    readonly queue: string | undefined,
+    readonly sid: string
+  ) {
+    this.sidBytes = encodeSid(sid)
+  }
+}
+
+export interface ConnectOptions {
+  verbose: boolean
+  pedantic: boolean
+  echo: boolean
+  headers: boolean
+  noResponders: boolean
+  name: string
+  lang: string
+  version: string
+}
+
+const PONG = Buffer.from('PONG\r\n')
+const PING = Buffer.from('PING\r\n')
+const OK = Buffer.from('+OK\r\n')
+
+export class Client implements ProtocolHandler, FanoutMember {
+  readonly parser: ProtocolParser
+  readonly outbox: Outbox
+  readonly subscriptions = new Map<string, Subscription>()
+  readonly fairness = new FairnessRecord()
+  readonly acceptedAtMs: number
+  queuedForFlush = false
+
+  /** nats-server's defaults for a client that has not sent CONNECT (or omits fields). */
+  options: ConnectOptions = { verbose: true, pedantic: true, echo: true, headers: false, noResponders: false, name: '', lang: '', version: '' }
+  connected = false
+  isClosed = false
+  closeReason: CloseReason | null = null
+  closedAtMs = 0
+
+  pingsOutstanding = 0
+  nextPingAtMs = 0
+  rttMs = -1
+  private pingSentAtMs = 0
+
+  inMsgs = 0
+  inBytes = 0
+  outBytes = 0
+  writes = 0
+  /** Deliveries dropped by the outbox because a newer value of the same subject superseded them. */
+  get conflated (): number { return this.outbox.conflated }
+  get outMsgs (): number { return this.outbox.messagesOut }
+
+  constructor (
+    readonly cid: number,
+    readonly transport: Transport,
+    private readonly host: ClientHost,
+    limits: { maxControlLineBytes: number, maxPayloadBytes: number, maxPendingEventBytes: number }
+  ) {
+    this.parser = new ProtocolParser(this, limits)
+    this.outbox = new Outbox({ headers: false, maxPendingEventBytes: limits.maxPendingEventBytes })
+    this.acceptedAtMs = host.now()
+  }
+
+  /** Bytes from the socket. */
+  receive (chunk: Buffer): void {
+    if (this.isClosed) return
+    this.inBytes += chunk.length
+    this.parser.feed(chunk)
+  }
+
+  // --- ProtocolHandler ---------------------------------------------------------------
+
+  connect (json: string): void {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(json)
+    } catch {
+      return this.error('BAD_CONNECT')
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return this.error('BAD_CONNECT')
+    const o = parsed as Record<string, unknown>
+    const flag = (key: string, fallback: boolean): boolean => (typeof o[key] === 'boolean' ? o[key] : fallback)
+    const text = (key: string): string => (typeof o[key] === 'string' ? o[key] : '')
+    this.options = {
+      verbose: flag('verbose', true),
+      pedantic: flag('pedantic', true),
+      echo: flag('echo', true),
+      headers: flag('headers', false),
+      noResponders: flag('no_responders', false),
+      name: text('name'),
+      lang: text('lang'),
+      version: text('version')
+    }
+    if (this.options.noResponders && !this.options.headers) return this.error('NO_RESPONDERS_REQUIRES_HEADERS')
+    this.outbox.headers = this.options.headers
+    if (!this.connected) {
+      this.connected = true
+      // nats-server sends its first PING about 2 s after CONNECT, then every ping interval.
+      this.nextPingAtMs = this.host.now() + 2000
+    }
+    this.ok()
+  }
+
+  pub (subject: string, reply: string | undefined, payload: Buffer): void {
+    this.inMsgs++
+    if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
+    this.host.publish(this, subject, reply, payload, 0)
+    this.ok()
+  }
+
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
+    this.inMsgs++
+    if (!this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
+    if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
+    this.host.publish(this, subject, reply, data, headerBytes)
+    this.ok()
+  }
+
+  sub (subject: string, queue: string | undefined, sid: string): void {
+    if (!isValidSubject(subject)) return this.error('INVALID_SUBJECT')
+    if (queue !== undefined && !isValidQueueName(queue)) return this.error('INVALID_SUBJECT')
+    if (this.subscriptions.has(sid)) return this.ok() // nats-server ignores a duplicate sid
+    if (this.subscriptions.size >= this.host.maxSubscriptionsPerConnection) return this.error('MAX_SUBSCRIPTIONS')
+    const sub = new Subscription(this, subject, queue, sid)
+    this.subscriptions.set(sid, sub)
+    this.ok()
+    this.host.subscribe(sub)
+  }
+
+  unsub (sid: string, max: number | undefined): void {
+    const sub = this.subscriptions.get(sid)
+    if (sub !== undefined) {
+      if (max !== undefined && max > 0 && sub.delivered < max) sub.max = max
+      else this.dropSubscription(sub)
+    }
+    this.ok()
+  }
+
+  ping (): void {
+    this.control(PONG)
+  }
+
+  pong (): void {
+    if (this.pingsOutstanding > 0 && this.pingSentAtMs > 0) this.rttMs = this.host.now() - this.pingSentAtMs
+    this.pingsOutstanding = 0
+  }
+
+  /** A protocol error: send nats-server's text; close if the error is fatal. */
+  error (code: ProtocolErrorCode): void {
+    this.host.protocolError(this, code)
+    if (ProtocolError[code].close) this.closeWith(code, 'protocol error')
+    else this.control(Buffer.from(errLine(code)))
+  }
+
+  // --- delivery ------------------------------------------------------------------------
+
+  /** Queues `msg` for `sub`; returns false when the subscription reached its max and ended. */
+  deliver (sub: Subscription, msg: RoutedMessage): void {
+    if (this.isClosed || sub.closed) return
+    const outcome = this.outbox.deliver(sub, msg)
+    if (outcome === 'overflow') return this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
+    this.host.markDirty(this)
+    sub.delivered++
+    if (sub.max > 0 && sub.delivered >= sub.max) this.dropSubscription(sub)
+    // A turn can only grow so large: past the high-water mark, write now (nats.js and
+    // nats-server flush early past a byte threshold too).
+    if (this.outbox.flowingBytes >= this.host.highWaterBytes && !this.outbox.conflating) this.flush()
+  }
+
+  control (line: Buffer): void {
+    if (this.isClosed) return
+    this.outbox.control(line)
+    this.host.markDirty(this)
+  }
+
+  /** Writes what is pending: one socket write. Called by the fan-out scheduler. */
+  flush (): void {
+    if (this.isClosed || this.outbox.conflating) return
+    const chunk = this.outbox.take()
+    if (chunk === null) return
+    try {
+      this.transport.write(chunk)
+    } catch {
+      return this.transportClosed('transport error')
+    }
+    this.writes++
+    this.outBytes += chunk.length
+    if (this.transport.bufferedBytes >= this.host.highWaterBytes) {
+      this.outbox.startConflating(this.host.now())
+      this.host.startedConflating(this)
+    }
+  }
+
+  /** The socket drained: release what was held (conflated) in the next turn. */
+  drained (): void {
+    if (this.isClosed || !this.outbox.conflating) return
+    this.outbox.stopConflating()
+    this.host.stoppedConflating(this)
+    this.host.markDirty(this)
+  }
+
+  /** Periodic checks driven by the router's sweep: connect timeout and server pings. */
+  tick (nowMs: number, connectTimeoutMs: number, pingIntervalMs: number, maxPingsOutstanding: number): void {
+    if (this.isClosed) return
+    if (!this.connected) {
+      if (nowMs - this.acceptedAtMs >= connectTimeoutMs) this.closeWith('AUTH_TIMEOUT', 'authentication timeout')
+      return
+    }
+    if (nowMs < this.nextPingAtMs) return
+    if (this.pingsOutstanding >= maxPingsOutstanding) return this.closeWith('STALE_CONNECTION', 'stale connection')
+    this.pingsOutstanding++
+    this.pingSentAtMs = nowMs
+    this.nextPingAtMs = nowMs + pingIntervalMs
+    this.control(PING)
+  }
+
+  // --- closing -------------------------------------------------------------------------
+
+  /** Closes with a stated reason: the -ERR goes out ahead of nothing else (pending data is dropped). */
+  closeWith (code: ProtocolErrorCode | null, reason: CloseReason): void {
+    if (this.isClosed) return
+    this.finish(reason, code)
+    this.transport.close(code === null ? null : Buffer.from(errLine(code)))
+  }
+
+  /** The socket closed under us (peer closed, reset, error). */
+  transportClosed (reason: CloseReason = 'client closed'): void {
+    if (this.isClosed) return
+    this.finish(reason, null)
+    this.transport.close(null)
+  }
+
+  private finish (reason: CloseReason, code: ProtocolErrorCode | null): void {
+    this.isClosed = true
+    this.closeReason = reason
+    this.closedAtMs = this.host.now()
+    this.parser.stop()
+    this.outbox.clear()
+    for (const sub of this.subscriptions.values()) {
+      sub.closed = true
+      this.host.unsubscribe(sub)
+    }
+    this.subscriptions.clear()
+    this.host.closed(this, reason, code)
+  }
+
+  private dropSubscription (sub: Subscription): void {
+    sub.closed = true
+    this.subscriptions.delete(sub.sid)
+    this.host.unsubscribe(sub)
+  }
+
+  private ok (): void {
+    if (this.options.verbose) this.control(OK)
+  }
+
+  /** Bytes waiting for this client: its outbox plus what its socket buffers. */
+  get pendingBytes (): number {
+    return this.outbox.pendingBytes + (this.isClosed ? 0 : this.transport.bufferedBytes)
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The one catalogue of protocol errors. Each code maps to the exact text put on the wire as
+ * `-ERR '<text>'` and says whether the connection is closed afterwards.
+ *
+ * Texts follow nats-server 2.9.10 wherever it sends one (including its odd casing). Where
+ * nats-server closes a connection silently (bad CONNECT JSON, a bad size field, HPUB without
+ * headers), tickfan sends a -ERR naming the problem first, so the client learns why.
+ */
+export const ProtocolError = {
+  UNKNOWN_OPERATION: { text: 'Unknown Protocol Operation', close: true },
+  MAX_CONTROL_LINE: { text: 'maximum control line exceeded', close: true },
+  MAX_PAYLOAD: { text: 'Maximum Payload Violation', close: true },
+  BAD_SIZE: { text: 'Bad or Missing Size', close: true },
+  BAD_HEADER_SIZE: { text: 'Bad or Missing Header Size', close: true },
+  BAD_CONNECT: { text: 'Invalid CONNECT JSON', close: true },
+  HEADERS_NOT_NEGOTIATED: { text: 'Headers Not Negotiated', close: true },
+  NO_RESPONDERS_REQUIRES_HEADERS: { text: 'no responders requires headers support', close: true },
+  INVALID_SUBJECT: { text: 'Invalid Subject', close: false },
+  INVALID_PUBLISH_SUBJECT: { text: 'Invalid Publish Subject', close: false },
+  MAX_SUBSCRIPTIONS: { text: 'Maximum Subscriptions Exceeded', close: false },
+  MAX_CONNECTIONS: { text: 'maximum connections exceeded', close: true },
+  AUTH_TIMEOUT: { text: 'Authentication Timeout', close: true },
+  STALE_CONNECTION: { text: 'Stale Connection', close: true },
+  SLOW_CONSUMER_EVENT_BYTES: { text: 'Slow Consumer: undelivered event messages exceeded the byte limit', close: true },
+  SLOW_CONSUMER_STALE: { text: 'Slow Consumer: oldest undelivered update exceeded maxStaleMs', close: true },
+  SLOW_CONSUMER_BLOCKED: { text: 'Slow Consumer: socket blocked past maxBlockedMs', close: true }
+} as const
+
+export type ProtocolErrorCode = keyof typeof ProtocolError
+
+export function errLine (code: ProtocolErrorCode): string {
+  return `-ERR '${ProtocolError[code].text}'\r\n`
+}
+
+/** Why a connection ended: the reason shown in /connz?state=closed and counted in /varz. */
+export type CloseReason =
+  | 'client closed'
+  | 'server shutdown'
+  | 'protocol error'
+  | 'slow consumer (event bytes)'
+  | 'slow consumer (stale)'
+  | 'slow consumer (blocked)'
+  | 'stale connection'
+  | 'authentication timeout'
+  | 'maximum connections exceeded'
+  | 'transport error'

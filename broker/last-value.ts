@@ -1,0 +1,85 @@
+/**
+ * The last-value cache: the newest message of every last-value subject.
+ *
+ * Ordering: a publisher may put its own sequence in the `Tickfan-Seq` header (an integer that
+ * grows per subject). A message whose sequence is lower than the cached one is older than what
+ * subscribers already have: it is dropped and counted, never delivered. An equal sequence is an
+ * idempotent re-publish of the same state (the feed handlers' heartbeat) and is accepted.
+ * Messages without the header are ordered by arrival.
+ *
+ * Memory is bounded by `maxSubjects`: past it the least recently updated subject is evicted.
+ */
+import { subjectMatches, hasWildcardToken } from './subjects.ts'
+import type { RoutedMessage } from './wire.ts'
+
+export interface LastValueCacheOptions {
+  /** Subjects kept at most; the least recently updated is evicted past it. Default 100000. */
+  maxSubjects?: number
+}
+
+export type OfferResult = 'stored' | 'older'
+
+export class LastValueCache {
+  private readonly values = new Map<string, RoutedMessage>()
+  private readonly maxSubjects: number
+  olderDropped = 0
+  evicted = 0
+  bytes = 0
+
+  constructor (options: LastValueCacheOptions = {}) {
+    this.maxSubjects = options.maxSubjects ?? 100_000
+  }
+
+  get size (): number {
+    return this.values.size
+  }
+
+  /** Stores `msg` as the newest value of its subject unless it is older than the cached one. */
+  offer (msg: RoutedMessage): OfferResult {
+    const current = this.values.get(msg.subject)
+    if (current !== undefined) {
+      if (msg.sequence !== undefined && current.sequence !== undefined && msg.sequence < current.sequence) {
+        this.olderDropped++
+        return 'older'
+      }
+      // delete + set moves the subject to the end: Map order is least recently updated first.
+      this.values.delete(msg.subject)
+      this.bytes -= current.body.length
+    } else if (this.values.size >= this.maxSubjects) {
+      const oldest = this.values.entries().next().value
+      if (oldest !== undefined) {
+        this.values.delete(oldest[0])
+        this.bytes -= oldest[1].body.length
+        this.evicted++
+      }
+    }
+    this.values.set(msg.subject, msg)
+    this.bytes += msg.body.length
+    return 'stored'
+  }
+
+  get (subject: string): RoutedMessage | undefined {
+    return this.values.get(subject)
+  }
+
+  /** Every cached value whose subject matches `pattern` (wildcards allowed), in subject order. */
+  snapshot (pattern: string): RoutedMessage[] {
+    if (!hasWildcardToken(pattern)) {
+      const one = this.values.get(pattern)
+      return one === undefined ? [] : [one]
+    }
+    const out: RoutedMessage[] = []
+    for (const [subject, msg] of this.values) {
+      if (subjectMatches(pattern, subject)) out.push(msg)
+    }
+    out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
+    return out
+  }
+
+  delete (subject: string): boolean {
+    const current = this.values.get(subject)
+    if (current === undefined) return false
+    this.bytes -= current.body.length
+    return this.values.delete(subject)
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * `npm run broker -- [options]`: the broker alone. Every option has a documented default
+ * (`--help`). SIGINT/SIGTERM flush what is pending and close cleanly.
+ */
+import { helpText, parseOptions, runMain, type OptionTable } from './cli-options.ts'
+import { DEFAULT_OPTIONS } from './options.ts'
+import { startBroker } from './server.ts'
+
+const d = DEFAULT_OPTIONS
+export const BROKER_CLI = {
+  host: { type: 'string', default: d.host, help: 'Interface to listen on' },
+  port: { type: 'integer', default: d.port, min: 0, max: 65535, help: 'NATS TCP port (0 = any free port)' },
+  wsPort: { type: 'integer', default: d.wsPort, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (-1 = off)' },
+  httpPort: { type: 'integer', default: d.httpPort, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (-1 = off)' },
+  name: { type: 'string', default: d.serverName, help: 'Server name in INFO and /varz' },
+  maxPayload: { type: 'integer', default: d.maxPayloadBytes, min: 1, help: 'Largest message in bytes (max_payload)' },
+  maxControlLine: { type: 'integer', default: d.maxControlLineBytes, min: 64, help: 'Longest protocol control line in bytes' },
+  maxConnections: { type: 'integer', default: d.maxConnections, min: 1, help: 'Connections accepted at once' },
+  maxSubscriptions: { type: 'integer', default: d.maxSubscriptionsPerConnection, min: 1, help: 'Subscriptions per connection' },
+  highWaterBytes: { type: 'integer', default: d.highWaterBytes, min: 1, help: 'Socket-buffered bytes past which a connection is conflated' },
+  maxPendingEventBytes: { type: 'integer', default: d.maxPendingEventBytes, min: 1, help: 'Undelivered trade/plain bytes before a slow consumer is closed' },
+  maxStaleMs: { type: 'integer', default: d.maxStaleMs, min: 1, help: 'Close a conflating connection whose oldest undelivered update is older (ms)' },
+  maxBlockedMs: { type: 'integer', default: d.maxBlockedMs, min: 1, help: 'Close a connection whose socket stays blocked longer (ms)' },
+  connectTimeoutMs: { type: 'integer', default: d.connectTimeoutMs, min: 1, help: 'Close a connection that sends no CONNECT within (ms)' },
+  pingIntervalMs: { type: 'integer', default: d.pingIntervalMs, min: 1, help: 'Interval between server PINGs (ms)' },
+  maxLastValueSubjects: { type: 'integer', default: d.maxLastValueSubjects, min: 1, help: 'Subjects kept in the last-value cache' },
+  lastValue: { type: 'list', default: d.subjectClasses.lastValue, help: 'Subject patterns that are last-value (cached, conflated)' },
+  event: { type: 'list', default: d.subjectClasses.event, help: 'Subject patterns that are events (never conflated)' },
+  fairShuffle: { type: 'boolean', default: d.fairShuffle, help: 'Shuffle the order connections are served each flush turn (--no-fair-shuffle to measure without)' },
+  logLevel: { type: 'string', default: d.logLevel, choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'Log level' }
+} satisfies OptionTable
+
+runMain(async () => {
+  const o = parseOptions(process.argv.slice(2), BROKER_CLI)
+  if (o.help) {
+    process.stdout.write(helpText('npm run broker --', 'tickfan broker: NATS protocol over TCP and WebSocket, with a last-value cache, per-subscriber conflation and fair fan-out.', BROKER_CLI))
+    return
+  }
+  const broker = await startBroker({
+    host: o.host,
+    port: o.port,
+    wsPort: o.wsPort,
+    httpPort: o.httpPort,
+    serverName: o.name,
+    maxPayloadBytes: o.maxPayload,
+    maxControlLineBytes: o.maxControlLine,
+    maxConnections: o.maxConnections,
+    maxSubscriptionsPerConnection: o.maxSubscriptions,
+    highWaterBytes: o.highWaterBytes,
+    maxPendingEventBytes: o.maxPendingEventBytes,
+    maxStaleMs: o.maxStaleMs,
+    maxBlockedMs: o.maxBlockedMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    pingIntervalMs: o.pingIntervalMs,
+    maxLastValueSubjects: o.maxLastValueSubjects,
+    subjectClasses: { lastValue: o.lastValue, event: o.event },
+    fairShuffle: o.fairShuffle,
+    logLevel: o.logLevel as string
+  })
+  process.stdout.write(`tickfan broker ready\n  NATS       ${broker.natsUrl}\n  WebSocket  ${broker.wsUrl ?? 'off'}\n  Monitoring ${broker.httpUrl ?? 'off'}\n`)
+  const stop = (signal: string): void => {
+    process.stdout.write(`\n${signal}: draining and closing...\n`)
+    broker.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+})

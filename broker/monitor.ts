@@ -1,0 +1,256 @@
+/**
+ * HTTP monitoring on fastify: /healthz, /varz, /connz, /subsz (nats-server's field names where
+ * the meaning is the same, plus tickfan's own), /metrics (Prometheus text via prom-client) and
+ * /lvc (the last-value cache as JSON).
+ */
+import os from 'node:os'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Client } from './client.ts'
+import type { Router } from './router.ts'
+import { isValidSubject } from './subjects.ts'
+import { parseHeaders } from './wire.ts'
+
+export const SERVER_VERSION = '2.10.0'
+export const TICKFAN_VERSION = '0.1.0'
+
+export interface MonitorContext {
+  router: Router
+  serverId: string
+  host: string
+  port: () => number
+  wsPort: () => number
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function cpuSampler (): () => number {
+  let last = process.cpuUsage()
+  let lastAt = process.hrtime.bigint()
+  return () => {
+    const now = process.hrtime.bigint()
+    const usage = process.cpuUsage()
+    const elapsedUs = Number(now - lastAt) / 1000
+    const percent = elapsedUs <= 0 ? 0 : ((usage.user - last.user + usage.system - last.system) / elapsedUs) * 100
+    last = usage
+    lastAt = now
+    return Math.round(percent * 10) / 10
+  }
+}
+
+export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, unknown> {
+  const { router } = ctx
+  const { options, stats } = router
+  const totals = router.totals()
+  const now = router.now()
+  return {
+    server_id: ctx.serverId,
+    server_name: options.serverName,
+    version: SERVER_VERSION,
+    tickfan_version: TICKFAN_VERSION,
+    proto: 1,
+    host: ctx.host,
+    port: ctx.port(),
+    websocket: { port: ctx.wsPort() },
+    max_connections: options.maxConnections,
+    ping_interval: options.pingIntervalMs * 1e6,
+    ping_max: options.maxPingsOutstanding,
+    max_control_line: options.maxControlLineBytes,
+    max_payload: options.maxPayloadBytes,
+    max_pending: options.maxPendingEventBytes,
+    start: new Date(router.startedAtMs).toISOString(),
+    now: new Date(now).toISOString(),
+    uptime: `${Math.round((now - router.startedAtMs) / 1000)}s`,
+    mem: process.memoryUsage().rss,
+    cores: os.availableParallelism(),
+    cpu: cpuPercent,
+    connections: router.clients.size,
+    total_connections: stats.totalConnections,
+    in_msgs: stats.inMsgs,
+    out_msgs: totals.outMsgs,
+    in_bytes: stats.inBytes,
+    out_bytes: totals.outBytes,
+    slow_consumers: stats.slowConsumers,
+    subscriptions: router.trie.size,
+    tickfan: {
+      deliveries: stats.deliveries,
+      conflated: totals.conflated,
+      socket_writes: totals.writes,
+      older_dropped: router.lastValues.olderDropped,
+      conflating_connections: router.conflatingClients.size,
+      slow_consumers_by_reason: stats.slowConsumersByReason,
+      closed_by_reason: stats.closedByReason,
+      protocol_errors: stats.protocolErrors,
+      rejected_connections: stats.rejectedConnections,
+      no_responders: stats.noResponders,
+      fanout_turns: router.scheduler.turns,
+      last_value_subjects: router.lastValues.size,
+      last_value_bytes: router.lastValues.bytes,
+      last_value_evicted: router.lastValues.evicted,
+      high_water_bytes: options.highWaterBytes,
+      max_stale_ms: options.maxStaleMs,
+      max_blocked_ms: options.maxBlockedMs
+    }
+  }
+}
+
+export function connInfo (client: Client, now: number, withSubs: boolean): Record<string, unknown> {
+  const oldest = client.outbox.oldestPendingAtMs()
+  const info: Record<string, unknown> = {
+    cid: client.cid,
+    kind: 'Client',
+    type: client.transport.kind === 'tcp' ? 'nats' : 'websocket',
+    ip: client.transport.remoteAddress,
+    port: client.transport.remotePort,
+    start: new Date(client.acceptedAtMs).toISOString(),
+    uptime: `${Math.round(((client.isClosed ? client.closedAtMs : now) - client.acceptedAtMs) / 1000)}s`,
+    rtt: client.rttMs < 0 ? '' : `${client.rttMs}ms`,
+    pending_bytes: client.isClosed ? 0 : client.pendingBytes,
+    in_msgs: client.inMsgs,
+    out_msgs: client.outMsgs,
+    in_bytes: client.inBytes,
+    out_bytes: client.outBytes,
+    subscriptions: client.subscriptions.size,
+    name: client.options.name,
+    lang: client.options.lang,
+    version: client.options.version,
+    tickfan: {
+      conflated: client.conflated,
+      conflating: client.outbox.conflating,
+      staleness_ms: oldest === undefined ? 0 : now - oldest,
+      socket_writes: client.writes,
+      fanout_turns: client.fairness.turns,
+      first_share: client.fairness.firstShare,
+      mean_rank: client.fairness.meanRank
+    }
+  }
+  if (client.isClosed) info.reason = client.closeReason
+  if (withSubs) info.subscriptions_list = [...client.subscriptions.values()].map((s) => s.queue === undefined ? s.subject : `${s.subject} ${s.queue}`)
+  return info
+}
+
+type ConnSortKey = 'cid' | 'pending' | 'msgs_to' | 'msgs_from' | 'bytes_to' | 'bytes_from' | 'subs' | 'conflated'
+const SORTS: Record<ConnSortKey, (c: Client) => number> = {
+  cid: (c) => c.cid,
+  pending: (c) => -c.pendingBytes,
+  msgs_to: (c) => -c.outMsgs,
+  msgs_from: (c) => -c.inMsgs,
+  bytes_to: (c) => -c.outBytes,
+  bytes_from: (c) => -c.inBytes,
+  subs: (c) => -c.subscriptions.size,
+  conflated: (c) => -c.conflated
+}
+
+export function createMetrics (ctx: MonitorContext): Registry {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'tickfan_process_' })
+  const { router } = ctx
+  const counter = (name: string, help: string, read: () => number): void => {
+    // prom-client counters only go up; on scrape we replace the value with our own total.
+    new Counter({ name, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
+  }
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers: [registry], collect () { this.set(read()) } })
+  }
+  counter('tickfan_in_msgs_total', 'Messages published by clients', () => router.stats.inMsgs)
+  counter('tickfan_in_bytes_total', 'Bytes of messages published by clients', () => router.stats.inBytes)
+  counter('tickfan_out_msgs_total', 'Messages written to subscribers', () => router.totals().outMsgs)
+  counter('tickfan_out_bytes_total', 'Bytes written to subscribers', () => router.totals().outBytes)
+  counter('tickfan_socket_writes_total', 'Socket writes (one per connection per flush turn)', () => router.totals().writes)
+  counter('tickfan_conflated_total', 'Deliveries superseded by a newer value for a slow consumer', () => router.totals().conflated)
+  counter('tickfan_older_dropped_total', 'Last-value messages dropped as older than the cached value', () => router.lastValues.olderDropped)
+  counter('tickfan_slow_consumers_total', 'Connections closed as slow consumers', () => router.stats.slowConsumers)
+  counter('tickfan_connections_total', 'Connections accepted', () => router.stats.totalConnections)
+  counter('tickfan_fanout_turns_total', 'Flush turns run by the fan-out scheduler', () => router.scheduler.turns)
+  gauge('tickfan_connections', 'Open connections', () => router.clients.size)
+  gauge('tickfan_subscriptions', 'Subscriptions', () => router.trie.size)
+  gauge('tickfan_conflating_connections', 'Connections currently conflating', () => router.conflatingClients.size)
+  gauge('tickfan_last_value_subjects', 'Subjects in the last-value cache', () => router.lastValues.size)
+  gauge('tickfan_pending_bytes', 'Bytes waiting for all connections (outboxes and socket buffers)', () => {
+    let sum = 0
+    for (const c of router.clients.values()) sum += c.pendingBytes
+    return sum
+  })
+  return registry
+}
+
+export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  const registry = createMetrics(ctx)
+  const sampleCpu = cpuSampler()
+  const { router } = ctx
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/varz', async () => varz(ctx, sampleCpu()))
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/connz', async (req, reply) => {
+    const q = req.query
+    const state = q.state ?? 'open'
+    if (!['open', 'closed', 'all'].includes(state)) return reply.code(400).send({ error: `state must be open, closed or all, got ${JSON.stringify(state)}` })
+    const sort = (q.sort ?? 'cid') as ConnSortKey
+    if (!(sort in SORTS)) return reply.code(400).send({ error: `sort must be one of ${Object.keys(SORTS).join(', ')}, got ${JSON.stringify(q.sort)}` })
+    const limit = q.limit === undefined ? 1024 : Number(q.limit)
+    const offset = q.offset === undefined ? 0 : Number(q.offset)
+    if (!Number.isInteger(limit) || limit < 0 || !Number.isInteger(offset) || offset < 0) {
+      return reply.code(400).send({ error: 'limit and offset must be non-negative integers' })
+    }
+    const withSubs = q.subs === '1' || q.subs === 'true'
+    let list: Client[] = []
+    if (state !== 'closed') list.push(...router.clients.values())
+    if (state !== 'open') list.push(...router.closedClients)
+    const key = SORTS[sort]
+    list = list.sort((a, b) => key(a) - key(b))
+    const now = router.now()
+    return {
+      server_id: ctx.serverId,
+      now: new Date(now).toISOString(),
+      num_connections: Math.max(0, Math.min(limit, list.length - offset)),
+      total: list.length,
+      offset,
+      limit,
+      connections: list.slice(offset, offset + limit).map((c) => connInfo(c, now, withSubs))
+    }
+  })
+
+  app.get('/subsz', async () => {
+    const { trie, stats } = router
+    return {
+      server_id: ctx.serverId,
+      now: new Date(router.now()).toISOString(),
+      num_subscriptions: trie.size,
+      num_cache: trie.cachedSubjects,
+      num_matches: trie.matches,
+      cache_hit_rate: trie.matches === 0 ? 0 : trie.cacheHits / trie.matches,
+      max_fanout: stats.maxFanout,
+      avg_fanout: stats.routedMsgs === 0 ? 0 : stats.deliveries / stats.routedMsgs
+    }
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', registry.contentType)
+    return registry.metrics()
+  })
+
+  app.get<{ Querystring: { subject?: string } }>('/lvc', async (req, reply) => {
+    const subject = req.query.subject ?? '>'
+    // Query strings arrive as UTF-8 text; the broker keys subjects by their bytes (latin1).
+    const key = Buffer.from(subject, 'utf8').toString('latin1')
+    if (!isValidSubject(key)) return reply.code(400).send({ error: `invalid subject ${JSON.stringify(subject)}` })
+    const values = router.lastValues.snapshot(key).map((msg) => {
+      const payload = msg.payload()
+      let text: string | undefined
+      try { text = utf8.decode(payload) } catch { text = undefined }
+      const headers = msg.headerBytes > 0 ? parseHeaders(msg.headerText()).headers : {}
+      return {
+        subject: Buffer.from(msg.subject, 'latin1').toString('utf8'),
+        sequence: msg.sequence ?? null,
+        published_at: new Date(msg.publishedAtMs).toISOString(),
+        headers,
+        ...(text === undefined ? { payload_base64: payload.toString('base64') } : { payload: text })
+      }
+    })
+    return { subject, count: values.length, values }
+  })
+
+  return app
+}

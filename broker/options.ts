@@ -1,0 +1,95 @@
+/**
+ * Every broker option, its default and its unit. The CLI (`main.ts`) and tests build a
+ * `BrokerOptions` from these; nothing else holds a default.
+ */
+import { DEFAULT_SUBJECT_CLASSES, type SubjectClassRules } from './subject-classes.ts'
+
+export interface BrokerOptions {
+  /** Interface to listen on. Default 0.0.0.0. */
+  host: string
+  /** NATS TCP port (0 picks a free one). Default 4222. */
+  port: number
+  /** NATS-over-WebSocket port, any path; -1 disables. Default 8080. */
+  wsPort: number
+  /** HTTP monitoring port (/varz, /connz, /subsz, /lvc, /metrics, /healthz); -1 disables. Default 8222. */
+  httpPort: number
+  /** Name reported in INFO and /varz. Default tickfan. */
+  serverName: string
+  /** Largest message (headers + payload) accepted, as `max_payload` in INFO. Default 1 MiB. */
+  maxPayloadBytes: number
+  /** Longest control line accepted. Default 4096 (nats-server's). */
+  maxControlLineBytes: number
+  /** Connections accepted at once; past it a new one gets -ERR and is closed. Default 65536. */
+  maxConnections: number
+  /** Subscriptions per connection; past it SUB gets -ERR and the connection stays open. Default 65536. */
+  maxSubscriptionsPerConnection: number
+  /** Socket-buffered bytes past which a connection's last-value messages are conflated. Default 256 KiB. */
+  highWaterBytes: number
+  /** Undelivered event (trade) and plain bytes a conflating connection may hold before it is closed. Default 8 MiB. */
+  maxPendingEventBytes: number
+  /** A conflating connection whose oldest undelivered update is older than this is closed. Default 5000 ms. */
+  maxStaleMs: number
+  /** A connection whose socket stays blocked this long is closed. Default 10000 ms. */
+  maxBlockedMs: number
+  /** A connection that has not sent CONNECT within this time is closed. Default 2000 ms. */
+  connectTimeoutMs: number
+  /** Interval between server PINGs. Default 120000 ms (nats-server's). */
+  pingIntervalMs: number
+  /** Unanswered PINGs before a connection is closed as stale. Default 2. */
+  maxPingsOutstanding: number
+  /** Last-value subjects cached at most (least recently updated evicted). Default 100000. */
+  maxLastValueSubjects: number
+  /** Which subjects are last-value and which are events. Default quote.> and bbo.> / trade.>. */
+  subjectClasses: SubjectClassRules
+  /** Shuffle the order connections are served in each flush turn. Default true. */
+  fairShuffle: boolean
+  /** Closed connections remembered for /connz?state=closed. Default 1000. */
+  closedConnectionsKept: number
+  /** Log level for pino. Default info. */
+  logLevel: string
+}
+
+export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
+  host: '0.0.0.0',
+  port: 4222,
+  wsPort: 8080,
+  httpPort: 8222,
+  serverName: 'tickfan',
+  maxPayloadBytes: 1024 * 1024,
+  maxControlLineBytes: 4096,
+  maxConnections: 65536,
+  maxSubscriptionsPerConnection: 65536,
+  highWaterBytes: 256 * 1024,
+  maxPendingEventBytes: 8 * 1024 * 1024,
+  maxStaleMs: 5000,
+  maxBlockedMs: 10000,
+  connectTimeoutMs: 2000,
+  pingIntervalMs: 120000,
+  maxPingsOutstanding: 2,
+  maxLastValueSubjects: 100000,
+  subjectClasses: DEFAULT_SUBJECT_CLASSES,
+  fairShuffle: true,
+  closedConnectionsKept: 1000,
+  logLevel: 'info'
+})
+
+export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOptions {
+  const options: BrokerOptions = { ...DEFAULT_OPTIONS, ...partial }
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new TypeError(`option ${key} must be a finite number, got ${String(value)}`)
+    }
+  }
+  const positive: Array<keyof BrokerOptions> = ['maxPayloadBytes', 'maxControlLineBytes', 'maxConnections',
+    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxPendingEventBytes', 'maxStaleMs', 'maxBlockedMs',
+    'connectTimeoutMs', 'pingIntervalMs', 'maxPingsOutstanding', 'maxLastValueSubjects']
+  for (const key of positive) {
+    if ((options[key] as number) <= 0) throw new RangeError(`option ${key} must be > 0, got ${String(options[key])}`)
+  }
+  for (const key of ['port', 'wsPort', 'httpPort'] as const) {
+    const port = options[key]
+    if (!Number.isInteger(port) || port < -1 || port > 65535) throw new RangeError(`option ${key} must be a port number (0 = any free port, -1 = off), got ${port}`)
+  }
+  if (options.port < 0) throw new RangeError('option port must be 0..65535: the NATS TCP listener cannot be disabled')
+  return options
+}

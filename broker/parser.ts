@@ -1,0 +1,198 @@
+/**
+ * The NATS client-protocol parser: bytes in, operations out. Pure (no sockets, no timers), so
+ * it is tested by feeding byte streams split at every offset.
+ *
+ * Control lines end in LF (a preceding CR is optional, as nats-server accepts); a message
+ * payload must be followed by exactly CRLF. A payload handed to `pub` / `hpub` is a view into
+ * the input and valid only during the call: the broker copies what it keeps.
+ *
+ * After a fatal error the parser ignores all further input: the connection is closing.
+ */
+import type { ProtocolErrorCode } from './errors.ts'
+
+export interface ProtocolHandler {
+  connect (json: string): void
+  pub (subject: string, reply: string | undefined, payload: Buffer): void
+  /** `data` holds the header block (`headerBytes` long) followed by the payload. */
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void
+  sub (subject: string, queue: string | undefined, sid: string): void
+  unsub (sid: string, max: number | undefined): void
+  ping (): void
+  pong (): void
+  error (code: ProtocolErrorCode): void
+}
+
+export interface ParserLimits {
+  maxControlLineBytes: number
+  maxPayloadBytes: number
+}
+
+const LF = 10
+const CR = 13
+const SPLIT = /[ \t]+/
+
+const enum State { Control, Payload, Dead }
+
+export class ProtocolParser {
+  private state = State.Control
+  /** Bytes of an unfinished control line carried over from the previous chunk. */
+  private partialLine: Buffer | null = null
+  /** The pending message while its payload spans chunks. */
+  private pendingChunks: Buffer[] = []
+  private pendingHave = 0
+  private pendingNeed = 0
+  private pendingSubject = ''
+  private pendingReply: string | undefined = undefined
+  private pendingHeaderBytes = -1
+
+  constructor (private readonly handler: ProtocolHandler, private readonly limits: ParserLimits) {}
+
+  get dead (): boolean {
+    return this.state === State.Dead
+  }
+
+  feed (chunk: Buffer): void {
+    let buf = chunk
+    let pos = 0
+    if (this.state === State.Dead) return
+    if (this.state === State.Payload) {
+      const want = this.pendingNeed - this.pendingHave
+      if (chunk.length < want) {
+        this.pendingChunks.push(chunk)
+        this.pendingHave += chunk.length
+        return
+      }
+      this.pendingChunks.push(chunk.subarray(0, want))
+      const whole = Buffer.concat(this.pendingChunks, this.pendingNeed)
+      this.pendingChunks = []
+      this.state = State.Control
+      if (!this.deliverMessage(whole, 0, this.pendingSubject, this.pendingReply, this.pendingHeaderBytes, this.pendingNeed - 2)) return
+      pos = want
+    }
+    if (this.partialLine !== null) {
+      buf = Buffer.concat([this.partialLine, chunk.subarray(pos)])
+      this.partialLine = null
+      pos = 0
+    }
+    while (pos < buf.length) {
+      const lf = buf.indexOf(LF, pos)
+      if (lf === -1) {
+        if (buf.length - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
+        this.partialLine = Buffer.from(buf.subarray(pos))
+        return
+      }
+      if (lf - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
+      const end = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf
+      const next = this.controlLine(buf, pos, end, lf + 1)
+      if (next < 0) return
+      pos = next
+    }
+  }
+
+  /** Handles one control line; returns where parsing continues, or -1 to stop. */
+  private controlLine (buf: Buffer, start: number, end: number, after: number): number {
+    if (end === start) return after // an empty line is ignored, as nats-server does
+    const line = buf.toString('latin1', start, end)
+    const space = line.search(SPLIT)
+    const op = (space === -1 ? line : line.slice(0, space)).toUpperCase()
+    const rest = space === -1 ? '' : line.slice(space).trim()
+    switch (op) {
+      case 'PUB': return this.startMessage(buf, after, rest, false)
+      case 'HPUB': return this.startMessage(buf, after, rest, true)
+      case 'SUB': {
+        const args = rest === '' ? [] : rest.split(SPLIT)
+        if (args.length === 2) this.handler.sub(args[0] as string, undefined, args[1] as string)
+        else if (args.length === 3) this.handler.sub(args[0] as string, args[1], args[2] as string)
+        else return this.fail('UNKNOWN_OPERATION')
+        return this.state === State.Dead ? -1 : after
+      }
+      case 'UNSUB': {
+        const args = rest === '' ? [] : rest.split(SPLIT)
+        if (args.length === 1) this.handler.unsub(args[0] as string, undefined)
+        else if (args.length === 2) {
+          const max = parseSize(args[1] as string)
+          if (max < 0) return this.fail('UNKNOWN_OPERATION')
+          this.handler.unsub(args[0] as string, max)
+        } else return this.fail('UNKNOWN_OPERATION')
+        return this.state === State.Dead ? -1 : after
+      }
+      case 'PING': this.handler.ping(); return this.state === State.Dead ? -1 : after
+      case 'PONG': this.handler.pong(); return after
+      case 'CONNECT': {
+        // Decode as UTF-8: names and passwords in CONNECT may be non-ASCII.
+        const json = buf.toString('utf8', start + space, end).trim()
+        if (space === -1 || json === '') return this.fail('BAD_CONNECT')
+        this.handler.connect(json)
+        return this.state === State.Dead ? -1 : after
+      }
+      case '+OK': return after
+      case '-ERR': return after
+      default: return this.fail('UNKNOWN_OPERATION')
+    }
+  }
+
+  private startMessage (buf: Buffer, after: number, rest: string, withHeaders: boolean): number {
+    const args = rest === '' ? [] : rest.split(SPLIT)
+    const minArgs = withHeaders ? 3 : 2
+    if (args.length !== minArgs && args.length !== minArgs + 1) return this.fail('UNKNOWN_OPERATION')
+    const subject = args[0] as string
+    const reply = args.length === minArgs + 1 ? args[1] : undefined
+    const total = parseSize(args[args.length - 1] as string)
+    if (total < 0) return this.fail('BAD_SIZE')
+    let headerBytes = -1
+    if (withHeaders) {
+      headerBytes = parseSize(args[args.length - 2] as string)
+      if (headerBytes < 0 || headerBytes > total) return this.fail('BAD_HEADER_SIZE')
+    }
+    if (total > this.limits.maxPayloadBytes) return this.fail('MAX_PAYLOAD')
+    const need = total + 2
+    if (buf.length - after >= need) {
+      return this.deliverMessage(buf, after, subject, reply, headerBytes, total) ? after + need : -1
+    }
+    this.state = State.Payload
+    this.pendingSubject = subject
+    this.pendingReply = reply
+    this.pendingHeaderBytes = headerBytes
+    this.pendingNeed = need
+    const tail = buf.subarray(after)
+    this.pendingChunks = tail.length > 0 ? [tail] : []
+    this.pendingHave = tail.length
+    return buf.length
+  }
+
+  private deliverMessage (buf: Buffer, at: number, subject: string, reply: string | undefined, headerBytes: number, total: number): boolean {
+    if (buf[at + total] !== CR || buf[at + total + 1] !== LF) {
+      this.fail('UNKNOWN_OPERATION')
+      return false
+    }
+    const data = buf.subarray(at, at + total)
+    if (headerBytes < 0) this.handler.pub(subject, reply, data)
+    else this.handler.hpub(subject, reply, headerBytes, data)
+    return this.state !== State.Dead
+  }
+
+  /** Called by the owner when it closes the connection for a reason found outside the parser. */
+  stop (): void {
+    this.state = State.Dead
+    this.partialLine = null
+    this.pendingChunks = []
+  }
+
+  private fail (code: ProtocolErrorCode): -1 {
+    this.stop()
+    this.handler.error(code)
+    return -1
+  }
+}
+
+/** A non-negative decimal integer, or -1. Sizes over 2^31 are rejected rather than rounded. */
+export function parseSize (text: string): number {
+  if (text.length === 0 || text.length > 10) return -1
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n > 0x7fffffff ? -1 : n
+}

@@ -1,0 +1,285 @@
+/**
+ * The broker core, free of I/O: connections, the interest trie, the last-value cache and the
+ * fan-out scheduler, and how a published message flows through them:
+ *
+ *   publish -> classify subject -> encode once (RoutedMessage) -> last-value? offer to cache
+ *   (older sequence: drop) -> match trie (cached per subject) -> each plain subscriber and one
+ *   random member per queue group: outbox.deliver -> mark connection dirty -> flush turn in
+ *   shuffled order -> one socket write per connection.
+ *
+ * Upstream links (a later issue) plug in through `onLocalInterest` and `publishFromUpstream`:
+ * interest changes are announced, and messages from elsewhere enter the same publish path.
+ */
+import { Client, type ClientHost, type Subscription, type Transport } from './client.ts'
+import { ProtocolError, type CloseReason, type ProtocolErrorCode } from './errors.ts'
+import { FanoutScheduler, type FanoutOptions } from './fanout.ts'
+import { LastValueCache } from './last-value.ts'
+import type { BrokerOptions } from './options.ts'
+import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
+import { SubjectTrie } from './subject-trie.ts'
+import { subjectMatches } from './subjects.ts'
+import { RoutedMessage, SEQUENCE_HEADER, encodeNoResponders, readIntegerHeader } from './wire.ts'
+
+export interface RouterStats {
+  inMsgs: number
+  inBytes: number
+  /** Published messages that reached at least one subscriber. */
+  routedMsgs: number
+  /** Deliveries queued to outboxes (before conflation). */
+  deliveries: number
+  totalConnections: number
+  slowConsumers: number
+  slowConsumersByReason: Record<string, number>
+  protocolErrors: Record<string, number>
+  closedByReason: Record<string, number>
+  noResponders: number
+  rejectedConnections: number
+  /** Most deliveries one publish made. */
+  maxFanout: number
+}
+
+export interface RouterDeps {
+  now?: () => number
+  random?: () => number
+  schedule?: FanoutOptions['schedule']
+}
+
+type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
+
+export class Router implements ClientHost {
+  readonly now: () => number
+  readonly trie = new SubjectTrie<Subscription>()
+  readonly lastValues: LastValueCache
+  readonly classifier: SubjectClassifier
+  readonly scheduler: FanoutScheduler
+  readonly clients = new Map<number, Client>()
+  /** Connections currently conflating (socket past its high-water mark). */
+  readonly conflatingClients = new Set<Client>()
+  /** Most recently closed connections, oldest first, for /connz?state=closed. */
+  readonly closedClients: Client[] = []
+  readonly startedAtMs: number
+  readonly stats: RouterStats = {
+    inMsgs: 0,
+    inBytes: 0,
+    routedMsgs: 0,
+    deliveries: 0,
+    totalConnections: 0,
+    slowConsumers: 0,
+    slowConsumersByReason: {},
+    protocolErrors: {},
+    closedByReason: {},
+    noResponders: 0,
+    rejectedConnections: 0,
+    maxFanout: 0
+  }
+
+  /** Totals carried over from closed connections, so /varz counts never go backwards. */
+  private closedTotals = { outMsgs: 0, outBytes: 0, writes: 0, conflated: 0 }
+  private readonly random: () => number
+  private nextCid = 1
+  private readonly limits: Limits
+
+  /** Called when a subject gains its first or loses its last local subscriber (upstream seam). */
+  onLocalInterest: ((subject: string, queue: string | undefined, added: boolean) => void) | null = null
+
+  constructor (readonly options: BrokerOptions, deps: RouterDeps = {}) {
+    this.now = deps.now ?? Date.now
+    this.random = deps.random ?? Math.random
+    this.lastValues = new LastValueCache({ maxSubjects: options.maxLastValueSubjects })
+    this.classifier = new SubjectClassifier(options.subjectClasses)
+    this.scheduler = new FanoutScheduler({ schedule: deps.schedule, random: this.random, shuffle: options.fairShuffle })
+    this.limits = {
+      maxControlLineBytes: options.maxControlLineBytes,
+      maxPayloadBytes: options.maxPayloadBytes,
+      maxPendingEventBytes: options.maxPendingEventBytes
+    }
+    this.startedAtMs = this.now()
+  }
+
+  get maxSubscriptionsPerConnection (): number {
+    return this.options.maxSubscriptionsPerConnection
+  }
+
+  get highWaterBytes (): number {
+    return this.options.highWaterBytes
+  }
+
+  /** A new socket: greet it with INFO, or refuse it past the connection limit. */
+  accept (transport: Transport, info: (cid: number) => string): Client | null {
+    const cid = this.nextCid++
+    if (this.clients.size >= this.options.maxConnections) {
+      this.stats.rejectedConnections++
+      this.count(this.stats.protocolErrors, 'MAX_CONNECTIONS')
+      transport.close(Buffer.from(`${info(cid)}-ERR '${ProtocolError.MAX_CONNECTIONS.text}'\r\n`))
+      return null
+    }
+    const client = new Client(cid, transport, this, this.limits)
+    this.clients.set(cid, client)
+    this.stats.totalConnections++
+    // INFO must be the very first bytes; written directly, not through the turn.
+    transport.write(Buffer.from(info(cid)))
+    return client
+  }
+
+  // --- ClientHost ----------------------------------------------------------------------
+
+  publish (from: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void {
+    const stats = this.stats
+    stats.inMsgs++
+    stats.inBytes += data.length
+    const subjectClass = this.classifier.classify(subject)
+    const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
+      ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
+      : undefined
+    const msg = new RoutedMessage(subject, reply, subjectClass, data, headerBytes, this.now(), sequence)
+    if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return
+
+    const match = this.trie.match(subject)
+    const plain = match.plain
+    const groups = match.groups
+    const echo = from === null || from.options.echo
+    let delivered = 0
+    for (let i = 0; i < plain.length; i++) {
+      const sub = plain[i] as Subscription
+      if (!echo && sub.client === from) continue
+      sub.client.deliver(sub, msg)
+      delivered++
+    }
+    for (let g = 0; g < groups.length; g++) {
+      const members = groups[g] as readonly Subscription[]
+      const sub = this.pickMember(members, echo ? null : from)
+      if (sub === null) continue
+      sub.client.deliver(sub, msg)
+      delivered++
+    }
+    stats.deliveries += delivered
+    if (delivered > stats.maxFanout) stats.maxFanout = delivered
+    if (delivered > 0) stats.routedMsgs++
+    else if (reply !== undefined && from !== null && plain.length === 0 && groups.length === 0 && from.options.noResponders) {
+      this.sendNoResponders(from, reply)
+    }
+  }
+
+  subscribe (sub: Subscription): void {
+    const isNewInterest = this.onLocalInterest !== null && this.trie.match(sub.subject).plain.length === 0
+    this.trie.insert(sub)
+    if (isNewInterest) this.onLocalInterest?.(sub.subject, sub.queue, true)
+    // Snapshot: queued in the same synchronous step as the insert, so no live message can fall
+    // between the snapshot and the first update (no gap), nor be in both (no duplicate).
+    if (sub.queue !== undefined) return
+    for (const msg of this.lastValues.snapshot(sub.subject)) {
+      if (sub.closed) break
+      sub.client.deliver(sub, msg)
+    }
+  }
+
+  unsubscribe (sub: Subscription): void {
+    if (this.trie.remove(sub) && this.onLocalInterest !== null && this.trie.match(sub.subject).plain.length === 0) {
+      this.onLocalInterest(sub.subject, sub.queue, false)
+    }
+  }
+
+  markDirty (client: Client): void {
+    this.scheduler.markDirty(client)
+  }
+
+  startedConflating (client: Client): void {
+    this.conflatingClients.add(client)
+  }
+
+  stoppedConflating (client: Client): void {
+    this.conflatingClients.delete(client)
+  }
+
+  closed (client: Client, reason: CloseReason, _error: ProtocolErrorCode | null): void {
+    this.clients.delete(client.cid)
+    this.conflatingClients.delete(client)
+    this.count(this.stats.closedByReason, reason)
+    if (reason.startsWith('slow consumer')) {
+      this.stats.slowConsumers++
+      this.count(this.stats.slowConsumersByReason, reason)
+    }
+    const totals = this.closedTotals
+    totals.outMsgs += client.outMsgs
+    totals.outBytes += client.outBytes
+    totals.writes += client.writes
+    totals.conflated += client.conflated
+    this.closedClients.push(client)
+    if (this.closedClients.length > this.options.closedConnectionsKept) this.closedClients.shift()
+  }
+
+  protocolError (_client: Client, code: ProtocolErrorCode): void {
+    this.count(this.stats.protocolErrors, code)
+  }
+
+  // --- periodic ------------------------------------------------------------------------
+
+  /**
+   * Fail fast: close conflating connections whose oldest undelivered update is older than
+   * maxStaleMs, or whose socket has been blocked past maxBlockedMs. Also drives connect
+   * timeouts and server pings. Called by the server on an interval.
+   */
+  sweep (): void {
+    const now = this.now()
+    const { maxStaleMs, maxBlockedMs } = this.options
+    for (const client of [...this.conflatingClients]) {
+      if (client.transport.bufferedBytes === 0 && client.outbox.conflating) {
+        client.drained() // a drain we were not told about (e.g. WebSocket buffered in ws)
+        continue
+      }
+      if (now - client.outbox.conflatingSince > maxBlockedMs) {
+        client.closeWith('SLOW_CONSUMER_BLOCKED', 'slow consumer (blocked)')
+        continue
+      }
+      const oldest = client.outbox.oldestPendingAtMs()
+      if (oldest !== undefined && now - oldest > maxStaleMs) client.closeWith('SLOW_CONSUMER_STALE', 'slow consumer (stale)')
+    }
+    const { connectTimeoutMs, pingIntervalMs, maxPingsOutstanding } = this.options
+    for (const client of [...this.clients.values()]) client.tick(now, connectTimeoutMs, pingIntervalMs, maxPingsOutstanding)
+  }
+
+  /** Closes every connection (server shutdown), after one last flush turn. */
+  closeAll (): void {
+    this.scheduler.turn()
+    for (const client of [...this.clients.values()]) client.closeWith(null, 'server shutdown') // no -ERR: clients must reconnect, as with nats-server
+  }
+
+  // --- totals for monitoring -----------------------------------------------------------
+
+  totals (): { outMsgs: number, outBytes: number, writes: number, conflated: number } {
+    const t = { ...this.closedTotals }
+    for (const client of this.clients.values()) {
+      t.outMsgs += client.outMsgs
+      t.outBytes += client.outBytes
+      t.writes += client.writes
+      t.conflated += client.conflated
+    }
+    return t
+  }
+
+  // --- internals -----------------------------------------------------------------------
+
+  private pickMember (members: readonly Subscription[], exclude: Client | null): Subscription | null {
+    const n = members.length
+    const start = Math.floor(this.random() * n)
+    for (let k = 0; k < n; k++) {
+      const sub = members[(start + k) % n] as Subscription
+      if (sub.client !== exclude && !sub.closed) return sub
+    }
+    return null
+  }
+
+  private sendNoResponders (from: Client, reply: string): void {
+    for (const sub of from.subscriptions.values()) {
+      if (subjectMatches(sub.subject, reply)) {
+        this.stats.noResponders++
+        from.control(encodeNoResponders(reply, sub.sidBytes))
+        return
+      }
+    }
+  }
+
+  private count (table: Record<string, number>, key: string): void {
+    table[key] = (table[key] ?? 0) + 1
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Assembles a running broker: the core router, a TCP listener, a WebSocket listener (fastify +
+ * @fastify/websocket, any path) and the HTTP monitor, plus the sweep that enforces liveness
+ * and staleness limits. `startBroker` is what the CLI, the demo and the tests use.
+ */
+import { randomBytes } from 'node:crypto'
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyWebsocket from '@fastify/websocket'
+import { createLogger, type Logger } from './logger.ts'
+import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
+import { resolveOptions, type BrokerOptions } from './options.ts'
+import { Router, type RouterDeps } from './router.ts'
+import { attachTcp, attachWebSocket, type Acceptor } from './transports.ts'
+
+export interface RunningBroker {
+  readonly router: Router
+  readonly options: BrokerOptions
+  readonly serverId: string
+  /** Bound ports (useful when 0 was asked for). -1 when the listener is disabled. */
+  readonly port: number
+  readonly wsPort: number
+  readonly httpPort: number
+  readonly natsUrl: string
+  readonly wsUrl: string | null
+  readonly httpUrl: string | null
+  /** Flushes what is pending, closes every connection and every listener. */
+  close (): Promise<void>
+}
+
+export interface StartBrokerDeps extends RouterDeps {
+  logger?: Logger
+  /** Interval of the liveness/staleness sweep. Default 100 ms. */
+  sweepIntervalMs?: number
+}
+
+function listenTcp (server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host }, () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
+
+function displayHost (host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+}
+
+export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: StartBrokerDeps = {}): Promise<RunningBroker> {
+  const options = resolveOptions(partial)
+  const logger = deps.logger ?? createLogger(options.logLevel)
+  const router = new Router(options, deps)
+  const serverId = `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
+  let port = -1
+  let wsPort = -1
+
+  const infoFor = (cid: number, transport: { remoteAddress: string }): string => `INFO ${JSON.stringify({
+    server_id: serverId,
+    server_name: options.serverName,
+    version: SERVER_VERSION,
+    proto: 1,
+    go: `tickfan ${TICKFAN_VERSION} on node ${process.version}`,
+    host: options.host,
+    port,
+    headers: true,
+    max_payload: options.maxPayloadBytes,
+    client_id: cid,
+    client_ip: transport.remoteAddress
+  })}\r\n`
+  const accept: Acceptor = (transport) => {
+    const client = router.accept(transport, (cid) => infoFor(cid, transport))
+    if (client === null) logger.warn({ remote: transport.remoteAddress }, 'connection refused: maximum connections reached')
+    return client
+  }
+
+  const tcp = net.createServer((socket) => attachTcp(socket, accept))
+  port = await listenTcp(tcp, options.port, options.host)
+
+  let wsApp: FastifyInstance | null = null
+  if (options.wsPort >= 0) {
+    wsApp = Fastify({ logger: false })
+    await wsApp.register(fastifyWebsocket, {
+      options: {
+        maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
+        perMessageDeflate: false // compresses once per socket: wrong for fan-out (see STYLE.md)
+      }
+    })
+    wsApp.get('/*', { websocket: true }, (socket, req) => attachWebSocket(socket, req.raw.socket as net.Socket, accept))
+    await wsApp.listen({ port: options.wsPort, host: options.host })
+    wsPort = (wsApp.server.address() as AddressInfo).port
+  }
+
+  let monitor: FastifyInstance | null = null
+  let httpPort = -1
+  if (options.httpPort >= 0) {
+    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort })
+    await monitor.listen({ port: options.httpPort, host: options.host })
+    httpPort = (monitor.server.address() as AddressInfo).port
+  }
+
+  const sweep = setInterval(() => {
+    try {
+      router.sweep()
+    } catch (err) {
+      logger.error({ err }, 'sweep failed')
+    }
+  }, deps.sweepIntervalMs ?? 100)
+  sweep.unref()
+
+  const host = displayHost(options.host)
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(sweep)
+      const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()))
+      router.closeAll()
+      await Promise.all([tcpClosed, wsApp?.close(), monitor?.close()])
+      logger.info('broker stopped')
+    })()
+    return closing
+  }
+
+  logger.info({ port, wsPort, httpPort }, 'broker listening')
+  return {
+    router,
+    options,
+    serverId,
+    port,
+    wsPort,
+    httpPort,
+    natsUrl: `nats://${host}:${port}`,
+    wsUrl: wsPort < 0 ? null : `ws://${host}:${wsPort}`,
+    httpUrl: httpPort < 0 ? null : `http://${host}:${httpPort}`,
+    close
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Subject syntax, as nats-server validates it: tokens split by `.`, none empty, no white space;
+ * `*` matches exactly one token and `>` one or more trailing tokens (and must be last). A
+ * wildcard counts only as a whole token: `foo*` is a literal.
+ *
+ * Subjects are handled as latin1 strings throughout the broker (one char per byte), so any
+ * UTF-8 subject round-trips byte for byte onto the wire.
+ */
+
+const DOT = 46
+const STAR = 42
+const GT = 62
+
+function hasWhitespace (s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) return true
+  }
+  return false
+}
+
+/** A subject valid for SUB: wildcards allowed, `>` only as the last token. */
+export function isValidSubject (subject: string): boolean {
+  if (subject.length === 0 || hasWhitespace(subject)) return false
+  let tokenStart = 0
+  for (let i = 0; i <= subject.length; i++) {
+    if (i === subject.length || subject.charCodeAt(i) === DOT) {
+      const len = i - tokenStart
+      if (len === 0) return false
+      if (len === 1 && subject.charCodeAt(tokenStart) === GT && i !== subject.length) return false
+      tokenStart = i + 1
+    }
+  }
+  return true
+}
+
+/** A subject valid for PUB: no empty tokens and no wildcard tokens. */
+export function isValidLiteralSubject (subject: string): boolean {
+  if (!isValidSubject(subject)) return false
+  return !hasWildcardToken(subject)
+}
+
+export function hasWildcardToken (subject: string): boolean {
+  let tokenStart = 0
+  for (let i = 0; i <= subject.length; i++) {
+    if (i === subject.length || subject.charCodeAt(i) === DOT) {
+      if (i - tokenStart === 1) {
+        const c = subject.charCodeAt(tokenStart)
+        if (c === STAR || c === GT) return true
+      }
+      tokenStart = i + 1
+    }
+  }
+  return false
+}
+
+/** Queue group names are a single token without white space. */
+export function isValidQueueName (queue: string): boolean {
+  return queue.length > 0 && !hasWhitespace(queue)
+}
+
+/**
+ * Does a subscription pattern match a literal subject? The straightforward token walk: used
+ * to scan the last-value cache for a snapshot, and as the oracle the trie is tested against.
+ */
+export function subjectMatches (pattern: string, subject: string): boolean {
+  const p = pattern.split('.')
+  const s = subject.split('.')
+  for (let i = 0; i < p.length; i++) {
+    const token = p[i]
+    if (token === '>') return s.length > i
+    if (i >= s.length) return false
+    if (token !== '*' && token !== s[i]) return false
+  }
+  return p.length === s.length
+}

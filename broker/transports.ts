@@ -1,0 +1,99 @@
+/**
+ * The edges: TCP sockets and WebSocket connections become `Transport`s feeding a `Client`.
+ * Everything protocol-shaped happens in the core; here are only bytes, drain signals and close.
+ */
+import net from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { WebSocket } from 'ws'
+import type { Client, Transport } from './client.ts'
+
+/** How long a closing socket may take to flush its final -ERR before it is destroyed. */
+const CLOSE_GRACE_MS = 500
+
+export type Acceptor = (transport: Transport) => Client | null
+
+function destroyLater (socket: Duplex): void {
+  const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+class TcpTransport implements Transport {
+  readonly kind = 'tcp'
+  readonly remoteAddress: string
+  readonly remotePort: number
+  constructor (private readonly socket: net.Socket) {
+    this.remoteAddress = socket.remoteAddress ?? ''
+    this.remotePort = socket.remotePort ?? 0
+  }
+
+  write (chunk: Buffer): void {
+    this.socket.write(chunk)
+  }
+
+  get bufferedBytes (): number {
+    return this.socket.writableLength
+  }
+
+  close (finalLine: Buffer | null): void {
+    const socket = this.socket
+    if (socket.destroyed) return
+    if (finalLine !== null && socket.writable) socket.end(finalLine)
+    else socket.end()
+    destroyLater(socket)
+  }
+}
+
+export function attachTcp (socket: net.Socket, accept: Acceptor): void {
+  socket.setNoDelay(true)
+  const client = accept(new TcpTransport(socket))
+  socket.on('error', () => client?.transportClosed('transport error'))
+  if (client === null) return
+  socket.on('data', (chunk: Buffer) => client.receive(chunk))
+  socket.on('drain', () => client.drained())
+  socket.on('end', () => client.transportClosed('client closed'))
+  socket.on('close', () => client.transportClosed('client closed'))
+}
+
+class WebSocketTransport implements Transport {
+  readonly kind = 'websocket'
+  constructor (
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    readonly remotePort: number
+  ) {}
+
+  write (chunk: Buffer): void {
+    // One binary frame per flush turn; nats.js times out on text frames.
+    this.ws.send(chunk, { binary: true, compress: false })
+  }
+
+  get bufferedBytes (): number {
+    return this.ws.bufferedAmount
+  }
+
+  close (finalLine: Buffer | null): void {
+    const ws = this.ws
+    if (ws.readyState !== ws.OPEN) return
+    if (finalLine !== null) ws.send(finalLine, { binary: true, compress: false })
+    ws.close(1000)
+    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS)
+    timer.unref()
+    ws.once('close', () => clearTimeout(timer))
+  }
+}
+
+/** `rawSocket` is the upgraded TCP socket under `ws`: its 'drain' tells us the peer caught up. */
+export function attachWebSocket (ws: WebSocket, rawSocket: net.Socket, accept: Acceptor): void {
+  rawSocket.setNoDelay(true)
+  const client = accept(new WebSocketTransport(ws, rawSocket.remoteAddress ?? '', rawSocket.remotePort ?? 0))
+  ws.on('error', () => client?.transportClosed('transport error'))
+  if (client === null) return
+  ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+    if (Buffer.isBuffer(data)) client.receive(data)
+    else if (Array.isArray(data)) for (const part of data) client.receive(part)
+    else client.receive(Buffer.from(data))
+  })
+  rawSocket.on('drain', () => client.drained())
+  ws.on('close', () => client.transportClosed('client closed'))
+}

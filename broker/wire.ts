@@ -1,0 +1,151 @@
+/**
+ * Encoding of what the broker sends: INFO, MSG / HMSG frames and header blocks.
+ *
+ * A published message is encoded once into a `RoutedMessage`: its body (headers + payload +
+ * CRLF) is one Buffer shared by every delivery, and the pieces of the control line that do
+ * not depend on the subscriber (`MSG <subject> ` and ` [reply] <sizes>\r\n`) are built once,
+ * lazily, per variant. A delivery then costs a few array pushes and no allocation: the only
+ * per-subscriber bytes are its sid, encoded once when it subscribes.
+ */
+import type { SubjectClass } from './subject-classes.ts'
+
+const CRLF = Buffer.from('\r\n')
+export const HEADER_PREAMBLE = 'NATS/1.0'
+
+/** Header carrying the publisher's sequence for a last-value subject; older values are dropped. */
+export const SEQUENCE_HEADER = 'Tickfan-Seq'
+/** Header added to a conflated delivery: how many newer-superseded values were skipped. */
+export const CONFLATED_HEADER = 'Tickfan-Conflated'
+
+export class RoutedMessage {
+  /** Header block length; 0 when the message has no headers. */
+  readonly headerBytes: number
+  /** Header block + payload + CRLF, copied out of the read buffer. */
+  readonly body: Buffer
+  private msgHead: Buffer | null = null
+  private hmsgHead: Buffer | null = null
+  private msgTail: Buffer | null = null
+  private hmsgTail: Buffer | null = null
+
+  constructor (
+    readonly subject: string,
+    readonly reply: string | undefined,
+    readonly subjectClass: SubjectClass,
+    data: Buffer,
+    headerBytes: number,
+    /** Broker clock (ms) when the message was published: the age of pending copies. */
+    readonly publishedAtMs: number,
+    /** The publisher's sequence for last-value ordering, when it sent one. */
+    readonly sequence: number | undefined
+  ) {
+    this.headerBytes = headerBytes > 0 ? headerBytes : 0
+    const body = Buffer.allocUnsafe(data.length + 2)
+    data.copy(body, 0)
+    body[data.length] = 13
+    body[data.length + 1] = 10
+    this.body = body
+  }
+
+  get payloadBytes (): number {
+    return this.body.length - 2 - this.headerBytes
+  }
+
+  /** Bytes one delivery puts on the wire (approximately: the sid is not counted). */
+  get frameBytes (): number {
+    return this.body.length + this.subject.length + 24 + (this.reply?.length ?? 0)
+  }
+
+  head (withHeaders: boolean): Buffer {
+    if (withHeaders && this.headerBytes > 0) return this.hmsgHead ??= Buffer.from(`HMSG ${this.subject} `, 'latin1')
+    return this.msgHead ??= Buffer.from(`MSG ${this.subject} `, 'latin1')
+  }
+
+  tail (withHeaders: boolean): Buffer {
+    const reply = this.reply === undefined ? '' : ` ${this.reply}`
+    if (withHeaders && this.headerBytes > 0) {
+      return this.hmsgTail ??= Buffer.from(`${reply} ${this.headerBytes} ${this.body.length - 2}\r\n`, 'latin1')
+    }
+    return this.msgTail ??= Buffer.from(`${reply} ${this.payloadBytes}\r\n`, 'latin1')
+  }
+
+  bodyFor (withHeaders: boolean): Buffer {
+    return withHeaders || this.headerBytes === 0 ? this.body : this.body.subarray(this.headerBytes)
+  }
+
+  /** The header block as text (latin1), or '' when none. */
+  headerText (): string {
+    return this.headerBytes === 0 ? '' : this.body.toString('latin1', 0, this.headerBytes)
+  }
+
+  /** The payload alone (a view into the shared body). */
+  payload (): Buffer {
+    return this.body.subarray(this.headerBytes, this.body.length - 2)
+  }
+}
+
+/** The sid as it appears in MSG lines, encoded once per subscription. */
+export function encodeSid (sid: string): Buffer {
+  return Buffer.from(sid, 'latin1')
+}
+
+/**
+ * One delivery of a message that skipped `skipped` older values, for a client that negotiated
+ * headers: HMSG with the original headers plus `Tickfan-Conflated: N`. This path is taken only
+ * by conflated deliveries, so building a fresh frame here is fine.
+ */
+export function encodeConflatedFrame (msg: RoutedMessage, sid: Buffer, skipped: number): Buffer {
+  const original = msg.headerText()
+  const block = original === ''
+    ? `${HEADER_PREAMBLE}\r\n${CONFLATED_HEADER}: ${skipped}\r\n\r\n`
+    : `${original.slice(0, -2)}${CONFLATED_HEADER}: ${skipped}\r\n\r\n`
+  const payload = msg.payload()
+  const headerBytes = Buffer.byteLength(block, 'latin1')
+  const reply = msg.reply === undefined ? '' : ` ${msg.reply}`
+  return Buffer.concat([
+    Buffer.from(`HMSG ${msg.subject} `, 'latin1'), sid,
+    Buffer.from(`${reply} ${headerBytes} ${headerBytes + payload.length}\r\n${block}`, 'latin1'),
+    payload, CRLF
+  ])
+}
+
+/** The no-responders status nats-server sends on the requester's reply subscription. */
+export function encodeNoResponders (reply: string, sid: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`HMSG ${reply} `, 'latin1'), sid, Buffer.from(' 16 16\r\nNATS/1.0 503\r\n\r\n\r\n')])
+}
+
+/**
+ * Reads an integer header value from a header block without decoding the whole block. Header
+ * names are matched case-insensitively at the start of a line.
+ */
+export function readIntegerHeader (block: Buffer, headerBytes: number, name: string): number | undefined {
+  const text = block.toString('latin1', 0, headerBytes)
+  const lower = text.toLowerCase()
+  const at = lower.indexOf(`\n${name.toLowerCase()}:`)
+  if (at === -1) return undefined
+  let i = at + name.length + 2
+  while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++
+  let value = 0
+  let digits = 0
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) break
+    value = value * 10 + d
+    digits++
+  }
+  return digits === 0 || digits > 15 ? undefined : value
+}
+
+/** Parses a header block into a map of name -> values (for /lvc and tests). */
+export function parseHeaders (text: string): { status: string, headers: Record<string, string[]> } {
+  const lines = text.split('\r\n')
+  const first = lines[0] ?? ''
+  const status = first.slice(HEADER_PREAMBLE.length).trim()
+  const headers: Record<string, string[]> = {}
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':')
+    if (colon <= 0) continue
+    const key = line.slice(0, colon).trim()
+    ;(headers[key] ??= []).push(line.slice(colon + 1).trim())
+  }
+  return { status, headers }
+}
