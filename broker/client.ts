@@ -156,16 +156,16 @@ export class Client implements ProtocolHandler, FanoutMember {
   pub (subject: string, reply: string | undefined, payload: Buffer): void {
     this.inMsgs++
     if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
+    this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
     this.host.publish(this, subject, reply, payload, 0)
-    this.ok()
   }
 
   hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
     this.inMsgs++
     if (!this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
-    this.host.publish(this, subject, reply, data, headerBytes)
     this.ok()
+    this.host.publish(this, subject, reply, data, headerBytes)
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void {

@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws'
 import type { Client, Transport } from './client.ts'
 
 /** How long a closing socket may take to flush its final -ERR before it is destroyed. */
-const CLOSE_GRACE_MS = 500
+const CLOSE_GRACE_MS = 2000
 
 export type Acceptor = (transport: Transport) => Client | null
 

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { LastValueCache } from './last-value.ts'
+import { SubjectClass } from './subject-classes.ts'
+import { RoutedMessage } from './wire.ts'
+
+function msg (subject: string, payload: string, sequence?: number): RoutedMessage {
+  return new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, 0, sequence)
+}
+
+describe('last-value cache', () => {
+  it('keeps the newest value of each subject', () => {
+    const lvc = new LastValueCache()
+    lvc.offer(msg('quote.a', '1'))
+    lvc.offer(msg('quote.a', '2'))
+    expect(lvc.get('quote.a')?.payload().toString()).toBe('2')
+    expect(lvc.size).toBe(1)
+  })
+
+  it('drops and counts a value whose sequence is older than the cached one', () => {
+    const lvc = new LastValueCache()
+    expect(lvc.offer(msg('quote.a', 'ten', 10))).toBe('stored')
+    expect(lvc.offer(msg('quote.a', 'nine', 9))).toBe('older')
+    expect(lvc.get('quote.a')?.payload().toString()).toBe('ten')
+    expect(lvc.olderDropped).toBe(1)
+  })
+
+  it('accepts an idempotent re-publish of the same sequence', () => {
+    const lvc = new LastValueCache()
+    lvc.offer(msg('quote.a', 'ten', 10))
+    expect(lvc.offer(msg('quote.a', 'ten again', 10))).toBe('stored')
+    expect(lvc.olderDropped).toBe(0)
+  })
+
+  it('returns a wildcard snapshot in subject order', () => {
+    const lvc = new LastValueCache()
+    for (const s of ['quote.k.ETH', 'quote.b.BTC', 'quote.c.BTC', 'trade.b.BTC']) lvc.offer(msg(s, s))
+    expect(lvc.snapshot('quote.*.BTC').map((m) => m.subject)).toEqual(['quote.b.BTC', 'quote.c.BTC'])
+    expect(lvc.snapshot('quote.>').map((m) => m.subject)).toEqual(['quote.b.BTC', 'quote.c.BTC', 'quote.k.ETH'])
+    expect(lvc.snapshot('quote.b.BTC')).toHaveLength(1)
+    expect(lvc.snapshot('quote.z.BTC')).toHaveLength(0)
+  })
+
+  it('evicts the least recently updated subject past its bound, and tracks bytes', () => {
+    const lvc = new LastValueCache({ maxSubjects: 2 })
+    lvc.offer(msg('a', 'x'))
+    lvc.offer(msg('b', 'x'))
+    lvc.offer(msg('a', 'y')) // a is now the most recent
+    lvc.offer(msg('c', 'x'))
+    expect(lvc.get('b')).toBeUndefined()
+    expect(lvc.get('a')).toBeDefined()
+    expect(lvc.evicted).toBe(1)
+    expect(lvc.bytes).toBe(2 * 3)
+  })
+})

@@ -1,0 +1,131 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { Outbox, type OutboxSubscription } from './outbox.ts'
+import { SubjectClass } from './subject-classes.ts'
+import { decodeFrames, headerValue } from './test-support/frames.ts'
+import { CONFLATED_HEADER, RoutedMessage, encodeSid } from './wire.ts'
+
+const subA: OutboxSubscription = { uid: 1, sidBytes: encodeSid('1') }
+const subB: OutboxSubscription = { uid: 2, sidBytes: encodeSid('2') }
+
+function quote (subject: string, payload: string, at = 0): RoutedMessage {
+  return new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, at, undefined)
+}
+function trade (subject: string, payload: string): RoutedMessage {
+  return new RoutedMessage(subject, undefined, SubjectClass.Event, Buffer.from(payload), 0, 0, undefined)
+}
+
+function drain (outbox: Outbox): string {
+  outbox.stopConflating()
+  return outbox.take()?.toString('latin1') ?? ''
+}
+
+describe('outbox', () => {
+  it('sends everything in order while the socket drains', () => {
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
+    outbox.deliver(subA, quote('quote.x', '1'))
+    outbox.deliver(subA, quote('quote.x', '2'))
+    outbox.control(Buffer.from('PONG\r\n'))
+    expect(outbox.take()?.toString()).toBe('MSG quote.x 1 1\r\n1\r\nMSG quote.x 1 1\r\n2\r\nPONG\r\n')
+    expect(outbox.take()).toBeNull()
+    expect(outbox.messagesOut).toBe(2)
+  })
+
+  it('keeps only the newest quote per subscription and subject while conflating, and says how many were skipped', () => {
+    const outbox = new Outbox({ headers: true, maxPendingEventBytes: 1000 })
+    outbox.startConflating(0)
+    for (let i = 1; i <= 5; i++) outbox.deliver(subA, quote('quote.x', `x${i}`))
+    outbox.deliver(subB, quote('quote.x', 'b1'))
+    outbox.deliver(subA, quote('quote.y', 'y1'))
+    expect(outbox.conflated).toBe(4)
+    const frames = decodeFrames(drain(outbox))
+    expect(frames.map((f) => `${f.sid}:${f.payload}`)).toEqual(['1:x5', '2:b1', '1:y1'])
+    expect(headerValue(frames[0] as never, CONFLATED_HEADER)).toBe('4')
+    expect((frames[1] as { headers?: string }).headers).toBeUndefined()
+  })
+
+  it('keeps the original headers of a conflated message and adds the skipped count', () => {
+    const outbox = new Outbox({ headers: true, maxPendingEventBytes: 1000 })
+    const hdr = 'NATS/1.0\r\nTickfan-Seq: 7\r\n\r\n'
+    const make = (p: string): RoutedMessage => new RoutedMessage('quote.x', 'r.1', SubjectClass.LastValue, Buffer.from(hdr + p), hdr.length, 0, 7)
+    outbox.startConflating(0)
+    outbox.deliver(subA, make('old'))
+    outbox.deliver(subA, make('new'))
+    const [frame] = decodeFrames(drain(outbox))
+    expect(frame?.op).toBe('HMSG')
+    expect(frame?.reply).toBe('r.1')
+    expect(frame?.payload).toBe('new')
+    expect(headerValue(frame as never, 'Tickfan-Seq')).toBe('7')
+    expect(headerValue(frame as never, CONFLATED_HEADER)).toBe('1')
+  })
+
+  it('strips headers for a client that did not negotiate them', () => {
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
+    const hdr = 'NATS/1.0\r\nA: b\r\n\r\n'
+    outbox.deliver(subA, new RoutedMessage('s', undefined, SubjectClass.Plain, Buffer.from(`${hdr}body`), hdr.length, 0, undefined))
+    expect(outbox.take()?.toString()).toBe('MSG s 1 4\r\nbody\r\n')
+  })
+
+  it('never conflates trades, and overflows past the byte limit', () => {
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 200 })
+    outbox.startConflating(0)
+    const outcomes = []
+    for (let i = 0; i < 10; i++) outcomes.push(outbox.deliver(subA, trade('trade.x', `t${i}`)))
+    expect(outcomes.slice(0, 4).every((o) => o === 'queued')).toBe(true)
+    expect(outcomes).toContain('overflow')
+    expect(outbox.conflated).toBe(0)
+  })
+
+  it('reports the publish time of the oldest undelivered update', () => {
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
+    expect(outbox.oldestPendingAtMs()).toBeUndefined()
+    outbox.startConflating(100)
+    outbox.deliver(subA, quote('quote.x', '1', 110))
+    outbox.deliver(subA, quote('quote.y', '1', 120))
+    expect(outbox.oldestPendingAtMs()).toBe(110)
+    outbox.deliver(subA, quote('quote.x', '2', 130)) // supersedes: x moves behind y
+    expect(outbox.oldestPendingAtMs()).toBe(120)
+  })
+
+  it('delivers an order-preserving subsequence: every trade, the newest of every quote, and skipped counts that add up', () => {
+    const op = fc.record({
+      sub: fc.constantFrom(subA, subB),
+      subject: fc.constantFrom('quote.x', 'quote.y', 'trade.x'),
+      toggle: fc.nat({ max: 9 })
+    })
+    fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+      const outbox = new Outbox({ headers: true, maxPendingEventBytes: 1 << 30 })
+      const published: string[] = []
+      let out = ''
+      ops.forEach((o, i) => {
+        if (o.toggle === 0) {
+          if (outbox.conflating) outbox.stopConflating()
+          else { out += outbox.take()?.toString('latin1') ?? ''; outbox.startConflating(0) }
+        }
+        const payload = `p${i}`
+        published.push(`${o.sub.uid}|${o.subject}|${payload}`)
+        outbox.deliver(o.sub, o.subject.startsWith('trade') ? trade(o.subject, payload) : quote(o.subject, payload))
+      })
+      out += drain(outbox)
+      const frames = decodeFrames(out)
+      const delivered = frames.map((f) => `${f.sid}|${f.subject}|${f.payload}`)
+      // a subsequence, in order
+      let j = 0
+      for (const d of delivered) {
+        while (j < published.length && published[j] !== d) j++
+        expect(j).toBeLessThan(published.length)
+        j++
+      }
+      // every trade delivered
+      expect(delivered.filter((d) => d.includes('trade')).length).toBe(published.filter((p) => p.includes('trade')).length)
+      // the newest value of every (subscription, subject) delivered
+      const newest = new Map<string, string>()
+      for (const p of published) newest.set(p.split('|').slice(0, 2).join('|'), p)
+      for (const p of newest.values()) expect(delivered).toContain(p)
+      // skipped counts account for every quote not delivered
+      const skipped = frames.reduce((n, f) => n + Number(headerValue(f, CONFLATED_HEADER) ?? 0), 0)
+      expect(skipped).toBe(published.length - delivered.length)
+      expect(outbox.conflated).toBe(skipped)
+    }), { numRuns: 300 })
+  })
+})

@@ -1,0 +1,127 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { ProtocolErrorCode } from './errors.ts'
+import { ProtocolParser, parseSize, type ProtocolHandler } from './parser.ts'
+
+class Recorder implements ProtocolHandler {
+  ops: string[] = []
+  connect (json: string): void { this.ops.push(`CONNECT ${json}`) }
+  pub (subject: string, reply: string | undefined, payload: Buffer): void { this.ops.push(`PUB ${subject} ${reply ?? '-'} [${payload.toString('latin1')}]`) }
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
+    this.ops.push(`HPUB ${subject} ${reply ?? '-'} ${headerBytes} [${data.toString('latin1')}]`)
+  }
+
+  sub (subject: string, queue: string | undefined, sid: string): void { this.ops.push(`SUB ${subject} ${queue ?? '-'} ${sid}`) }
+  unsub (sid: string, max: number | undefined): void { this.ops.push(`UNSUB ${sid} ${max ?? '-'}`) }
+  ping (): void { this.ops.push('PING') }
+  pong (): void { this.ops.push('PONG') }
+  error (code: ProtocolErrorCode): void { this.ops.push(`ERROR ${code}`) }
+}
+
+const limits = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
+
+function parseChunks (chunks: Buffer[]): string[] {
+  const recorder = new Recorder()
+  const parser = new ProtocolParser(recorder, limits)
+  for (const c of chunks) parser.feed(c)
+  return recorder.ops
+}
+
+const STREAM = Buffer.from([
+  'CONNECT {"verbose":false,"name":"é"}\r\n',
+  'PING\r\n',
+  'sub quote.> 1\r\n',
+  'SUB  work \t q  2\r\n',
+  'PUB quote.a 5\r\nhello\r\n',
+  'PUB quote.b _INBOX.x 4\r\na\r\nb\r\n',
+  'HPUB quote.c 12 14\r\nNATS/1.0\r\n\r\nhi\r\n',
+  'PUB empty 0\r\n\r\n',
+  'UNSUB 1 10\n',
+  'UNSUB 2\r\n',
+  '\r\n',
+  'pong\r\n'
+].join(''), 'utf8')
+
+const EXPECTED = [
+  'CONNECT {"verbose":false,"name":"é"}',
+  'PING',
+  'SUB quote.> - 1',
+  'SUB work q 2',
+  'PUB quote.a - [hello]',
+  'PUB quote.b _INBOX.x [a\r\nb]',
+  'HPUB quote.c - 12 [NATS/1.0\r\n\r\nhi]',
+  'PUB empty - []',
+  'UNSUB 1 10',
+  'UNSUB 2 -',
+  'PONG'
+]
+
+describe('protocol parser', () => {
+  it('parses a stream of every operation', () => {
+    expect(parseChunks([STREAM])).toEqual(EXPECTED)
+  })
+
+  it('gives the same operations whatever offset the stream is split at', () => {
+    for (let i = 0; i <= STREAM.length; i++) {
+      expect(parseChunks([STREAM.subarray(0, i), STREAM.subarray(i)])).toEqual(EXPECTED)
+    }
+  })
+
+  it('gives the same operations fed one byte at a time', () => {
+    const bytes: Buffer[] = []
+    for (let i = 0; i < STREAM.length; i++) bytes.push(STREAM.subarray(i, i + 1))
+    expect(parseChunks(bytes)).toEqual(EXPECTED)
+  })
+
+  it('gives the same operations for any split into many chunks', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: STREAM.length - 1 }), { maxLength: 20 }), (cuts) => {
+      const sorted = [...cuts].sort((a, b) => a - b)
+      const chunks: Buffer[] = []
+      let from = 0
+      for (const c of sorted) { chunks.push(STREAM.subarray(from, c)); from = c }
+      chunks.push(STREAM.subarray(from))
+      expect(parseChunks(chunks)).toEqual(EXPECTED)
+    }), { numRuns: 500 })
+  })
+
+  it.each<[string, string, ProtocolErrorCode]>([
+    ['an unknown operation', 'FOO bar\r\n', 'UNKNOWN_OPERATION'],
+    ['PUB without arguments', 'PUB\r\n', 'UNKNOWN_OPERATION'],
+    ['SUB without a sid', 'SUB foo\r\n', 'UNKNOWN_OPERATION'],
+    ['a non-numeric size', 'PUB foo x\r\nhi\r\n', 'BAD_SIZE'],
+    ['a negative size', 'PUB foo -1\r\n', 'BAD_SIZE'],
+    ['a header size over the total', 'HPUB foo 20 10\r\n', 'BAD_HEADER_SIZE'],
+    ['a payload over max_payload', 'PUB foo 1025\r\n', 'MAX_PAYLOAD'],
+    ['a payload longer than declared', 'PUB foo 2\r\nhiXX\r\n', 'UNKNOWN_OPERATION'],
+    ['a payload not followed by CRLF', 'PUB foo 2\r\nhi\n\n', 'UNKNOWN_OPERATION'],
+    ['CONNECT without JSON', 'CONNECT\r\n', 'BAD_CONNECT'],
+    ['a non-numeric UNSUB max', 'UNSUB 1 x\r\n', 'UNKNOWN_OPERATION']
+  ])('rejects %s', (_name, input, code) => {
+    expect(parseChunks([Buffer.from(input)])).toEqual([`ERROR ${code}`])
+  })
+
+  it('rejects a control line over the limit even when it never ends', () => {
+    const long = Buffer.from(`SUB ${'a'.repeat(5000)}`)
+    expect(parseChunks([long.subarray(0, 3000), long.subarray(3000)])).toEqual(['ERROR MAX_CONTROL_LINE'])
+  })
+
+  it('ignores everything after a fatal error', () => {
+    expect(parseChunks([Buffer.from('FOO\r\nPING\r\n'), Buffer.from('PING\r\n')])).toEqual(['ERROR UNKNOWN_OPERATION'])
+  })
+
+  it('hands out a payload spanning many chunks whole', () => {
+    const payload = 'x'.repeat(1000)
+    const input = Buffer.from(`PUB big 1000\r\n${payload}\r\nPING\r\n`)
+    const chunks = []
+    for (let i = 0; i < input.length; i += 7) chunks.push(input.subarray(i, i + 7))
+    expect(parseChunks(chunks)).toEqual([`PUB big - [${payload}]`, 'PING'])
+  })
+
+  it('reads sizes strictly', () => {
+    expect(parseSize('0')).toBe(0)
+    expect(parseSize('1048576')).toBe(1048576)
+    expect(parseSize('')).toBe(-1)
+    expect(parseSize('1e3')).toBe(-1)
+    expect(parseSize('99999999999')).toBe(-1)
+  })
+})

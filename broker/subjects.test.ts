@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest'
+import { hasWildcardToken, isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
+
+describe('subject syntax (as nats-server validates it)', () => {
+  it.each(['foo', 'foo.bar', 'foo.*', 'foo.>', '*', '>', 'foo.*.bar', 'foo*', 'foo.b>r', 'quote.binance.BTC-USD'])('accepts %j for SUB', (s) => {
+    expect(isValidSubject(s)).toBe(true)
+  })
+
+  it.each(['', '.', 'foo.', '.foo', 'foo..bar', 'foo.>.bar', '>.foo', 'foo bar', 'foo\tbar', 'a.\nb'])('rejects %j', (s) => {
+    expect(isValidSubject(s)).toBe(false)
+  })
+
+  it('treats wildcards as wildcards only when they are whole tokens', () => {
+    expect(hasWildcardToken('foo*')).toBe(false)
+    expect(hasWildcardToken('foo.*')).toBe(true)
+    expect(hasWildcardToken('a.>')).toBe(true)
+    expect(isValidLiteralSubject('foo.*')).toBe(false)
+    expect(isValidLiteralSubject('foo*.bar')).toBe(true)
+  })
+
+  it('matches * to exactly one token and > to one or more trailing tokens', () => {
+    expect(subjectMatches('a.*', 'a.b')).toBe(true)
+    expect(subjectMatches('a.*', 'a.b.c')).toBe(false)
+    expect(subjectMatches('a.*', 'a')).toBe(false)
+    expect(subjectMatches('a.>', 'a.b.c')).toBe(true)
+    expect(subjectMatches('a.>', 'a')).toBe(false)
+    expect(subjectMatches('>', 'a')).toBe(true)
+    expect(subjectMatches('*.b', 'a.b')).toBe(true)
+    expect(subjectMatches('a.b', 'a.b')).toBe(true)
+    expect(subjectMatches('a.b', 'a.b.c')).toBe(false)
+  })
+})

@@ -1,0 +1,110 @@
+/**
+ * Starts a real nats-server (Debian's package, found on PATH) on free loopback ports, with
+ * monitoring and WebSocket enabled. Used by the tests that prove tickfan's NATS semantics
+ * against the real thing, and by the benchmarks as the reference target.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+export interface NatsServerProcess {
+  readonly port: number
+  readonly wsPort: number
+  readonly httpPort: number
+  readonly natsUrl: string
+  readonly wsUrl: string
+  readonly httpUrl: string
+  readonly process: ChildProcess
+  stop (): Promise<void>
+}
+
+export function natsServerVersion (): string | null {
+  try {
+    return execFileSync('nats-server', ['--version'], { encoding: 'utf8' }).trim()
+  } catch {
+    return null
+  }
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export async function waitForPort (port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (true) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1')
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export interface NatsServerOptions {
+  /** Extra lines for the config file (e.g. `max_pending: 1MB`). */
+  extraConfig?: string
+  /** CPU cores to pin to with taskset (benchmarks). */
+  cpus?: string
+}
+
+export async function startNatsServer (options: NatsServerOptions = {}): Promise<NatsServerProcess> {
+  if (natsServerVersion() === null) throw new Error('nats-server is not on PATH: install it (Debian: apt-get install -y nats-server)')
+  const [port, wsPort, httpPort] = [await freePort(), await freePort(), await freePort()]
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-nats-'))
+  const conf = path.join(dir, 'nats.conf')
+  writeFileSync(conf, [
+    'host: 127.0.0.1',
+    `port: ${port}`,
+    `http_port: ${httpPort}`,
+    `websocket { host: 127.0.0.1, port: ${wsPort}, no_tls: true }`,
+    options.extraConfig ?? ''
+  ].join('\n'))
+  const cmd = options.cpus === undefined ? 'nats-server' : 'taskset'
+  const args = options.cpus === undefined ? ['-c', conf] : ['-c', options.cpus, 'nats-server', '-c', conf]
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  try {
+    await Promise.race([
+      waitForPort(port),
+      exited.then(() => { throw new Error(`nats-server exited at start: ${stderr.slice(-500)}`) })
+    ])
+    await waitForPort(wsPort)
+  } catch (err) {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+  return {
+    port,
+    wsPort,
+    httpPort,
+    natsUrl: `nats://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${wsPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    process: child,
+    async stop () {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+        await exited
+        clearTimeout(timer)
+      }
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
