@@ -1,0 +1,350 @@
+/**
+ * What tickfan adds to NATS for market data, over real sockets with the official client:
+ * snapshot on subscribe, sequence ordering of last values, conflation for a subscriber that
+ * stops reading, slow-consumer limits that fail fast with a stated reason, and monitoring.
+ */
+import { connect, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Client } from './client.ts'
+import type { BrokerOptions } from './options.ts'
+import { decodeFrames, headerValue } from './test-support/frames.ts'
+import { RawClient } from './test-support/raw-client.ts'
+import { delay, eventually, startTickfan, type Target } from './test-support/targets.ts'
+import { CONFLATED_HEADER, SEQUENCE_HEADER } from './wire.ts'
+
+let target: Target | null = null
+const connections: NatsConnection[] = []
+const raws: RawClient[] = []
+
+async function broker (options: Partial<BrokerOptions> = {}): Promise<Target> {
+  target = await startTickfan(options)
+  return target
+}
+async function client (t: Target, opts: Record<string, unknown> = {}): Promise<NatsConnection> {
+  const nc = await connect({ servers: t.natsUrl, ...opts })
+  connections.push(nc)
+  return nc
+}
+async function raw (t: Target): Promise<RawClient> {
+  const r = await RawClient.connect(t.port)
+  raws.push(r)
+  return r
+}
+function serverClient (t: Target, name: string): Client {
+  const found = [...(t.broker?.router.clients.values() ?? [])].find((c) => c.options.name === name)
+  if (found === undefined) throw new Error(`no connection named ${name}`)
+  return found
+}
+function seqHeaders (seq: number): ReturnType<typeof headers> {
+  const h = headers()
+  h.set(SEQUENCE_HEADER, String(seq))
+  return h
+}
+async function json (t: Target, path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${t.httpUrl}${path}`)
+  return await res.json() as Record<string, unknown>
+}
+
+afterEach(async () => {
+  for (const r of raws.splice(0)) r.close()
+  await Promise.all(connections.splice(0).map((nc) => nc.close().catch(() => {})))
+  await target?.stop()
+  target = null
+})
+
+describe('last-value cache and snapshot on subscribe', () => {
+  it('gives a new subscriber the newest value of every matching subject, then live updates', async () => {
+    const t = await broker()
+    const pub = await client(t)
+    pub.publish('quote.binance.BTC-USD', 'b1')
+    pub.publish('quote.binance.BTC-USD', 'b2')
+    pub.publish('quote.kraken.BTC-USD', 'k1')
+    pub.publish('quote.kraken.ETH-USD', 'e1')
+    pub.publish('trade.kraken.BTC-USD', 't1')
+    await pub.flush()
+    const nc = await client(t)
+    const sub = nc.subscribe('quote.*.BTC-USD')
+    const got: string[] = []
+    const reading = (async () => { for await (const m of sub) { got.push(`${m.subject}=${m.string()}`); if (got.length === 3) break } })()
+    await nc.flush()
+    pub.publish('quote.kraken.BTC-USD', 'k2')
+    await reading
+    expect(got).toEqual(['quote.binance.BTC-USD=b2', 'quote.kraken.BTC-USD=k1', 'quote.kraken.BTC-USD=k2'])
+  })
+
+  it('does not cache trades or plain subjects', async () => {
+    const t = await broker()
+    const pub = await client(t)
+    pub.publish('trade.x.BTC-USD', 't')
+    pub.publish('news.x', 'n')
+    await pub.flush()
+    const body = await json(t, '/lvc?subject=>')
+    expect(body.count).toBe(0)
+  })
+
+  it('leaves no gap and no duplicate between the snapshot and live updates', async () => {
+    const t = await broker()
+    const pub = await client(t)
+    const total = 20_000
+    let published = 0
+    const publishing = (async () => {
+      while (published < total) {
+        for (let k = 0; k < 200; k++) { published++; pub.publish('quote.gap.X', String(published), { headers: seqHeaders(published) }) }
+        await pub.flush()
+      }
+    })()
+    await eventually(() => published > 2000, 5000, 'publishing under way')
+    const nc = await client(t)
+    const seen: number[] = []
+    const sub: Subscription = nc.subscribe('quote.gap.>')
+    for await (const m of sub) {
+      seen.push(Number(m.string()))
+      if (seen[seen.length - 1] === total) break
+    }
+    await publishing
+    expect(seen[0]).toBeGreaterThan(1)
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBe((seen[i - 1] as number) + 1)
+  })
+
+  it('drops and counts a value whose sequence is older than the cached one', async () => {
+    const t = await broker()
+    const pub = await client(t)
+    const nc = await client(t)
+    const sub = nc.subscribe('quote.seq.X')
+    await nc.flush()
+    pub.publish('quote.seq.X', 'five', { headers: seqHeaders(5) })
+    pub.publish('quote.seq.X', 'three', { headers: seqHeaders(3) })
+    pub.publish('quote.seq.X', 'six', { headers: seqHeaders(6) })
+    await pub.flush()
+    const got: string[] = []
+    for await (const m of sub) { got.push(m.string()); if (got.length === 2) break }
+    expect(got).toEqual(['five', 'six'])
+    const varz = await json(t, '/varz')
+    expect((varz.tickfan as Record<string, unknown>).older_dropped).toBe(1)
+    const lvc = await json(t, '/lvc?subject=quote.seq.X')
+    expect((lvc.values as Array<Record<string, unknown>>)[0]).toMatchObject({ subject: 'quote.seq.X', sequence: 6, payload: 'six' })
+  })
+})
+
+describe('a subscriber that stops reading', () => {
+  it('is conflated to the newest value per subject with bounded memory, gets the newest values after it resumes, and does not slow anyone else', async () => {
+    const highWaterBytes = 64 * 1024
+    const t = await broker({ highWaterBytes, maxStaleMs: 60_000, maxBlockedMs: 60_000 })
+    const subjects = Array.from({ length: 20 }, (_, i) => `quote.stall.S${i}`)
+    const stalled = await raw(t)
+    await stalled.handshake({ verbose: false, pedantic: false, headers: true, name: 'stalled' })
+    stalled.send('SUB quote.stall.> 1\r\n')
+    await stalled.roundTrip()
+    stalled.socket.pause() // stop reading at the TCP level
+
+    const fast = await client(t)
+    let fastCount = 0
+    const fastSub = fast.subscribe('quote.stall.>')
+    void (async () => { for await (const _ of fastSub) fastCount++ })()
+    await fast.flush()
+
+    const pub = await client(t)
+    const payload = 'x'.repeat(500)
+    const last = new Map<string, string>()
+    let published = 0
+    let maxPendingWhileConflating = 0
+    const server = serverClient(t, 'stalled')
+    const publishBatch = async (): Promise<void> => {
+      for (let k = 0; k < 500; k++) {
+        const subject = subjects[published % subjects.length] as string
+        const body = `${published}:${payload}`
+        pub.publish(subject, body)
+        last.set(subject, String(published))
+        published++
+      }
+      await pub.flush()
+      if (server.outbox.conflating) maxPendingWhileConflating = Math.max(maxPendingWhileConflating, server.outbox.pendingBytes)
+    }
+    while (!server.outbox.conflating) {
+      await publishBatch()
+      if (published > 400_000) throw new Error('the stalled connection never started conflating')
+    }
+    for (let i = 0; i < 40; i++) await publishBatch() // 20,000 more while it is stalled
+
+    // bounded: one pending message per subject, whatever was published
+    const perMessage = 600
+    expect(maxPendingWhileConflating).toBeLessThanOrEqual(subjects.length * perMessage)
+    expect(server.conflated).toBeGreaterThan(10_000)
+    // the fast subscriber got every message
+    await eventually(() => fastCount === published, 10_000, 'fast subscriber to receive everything')
+
+    stalled.socket.resume()
+    const lastFrameOf = (frames: ReturnType<typeof decodeFrames>, subject: string): string | undefined =>
+      frames.filter((f) => f.subject === subject).at(-1)?.payload?.split(':')[0]
+    await eventually(() => {
+      const frames = decodeFrames(stalled.afterInfo)
+      return subjects.every((s) => lastFrameOf(frames, s) === last.get(s))
+    }, 10_000, 'the stalled subscriber to receive the newest value of every subject')
+    const frames = decodeFrames(stalled.afterInfo)
+    const skipped = frames.reduce((n, f) => n + Number(headerValue(f, CONFLATED_HEADER) ?? 0), 0)
+    expect(skipped).toBe(server.conflated)
+    expect(frames.filter((f) => f.op === 'MSG' || f.op === 'HMSG').length + skipped).toBe(published)
+  })
+
+  it('is closed as a slow consumer with a stated -ERR when undelivered trades pass the byte limit', async () => {
+    const t = await broker({ highWaterBytes: 16 * 1024, maxPendingEventBytes: 256 * 1024 })
+    const stalled = await raw(t)
+    await stalled.handshake({ verbose: false, pedantic: false, name: 'stalled' })
+    stalled.send('SUB trade.> 1\r\n')
+    await stalled.roundTrip()
+    stalled.socket.pause()
+    const pub = await client(t)
+    const payload = 'x'.repeat(500)
+    const router = t.broker?.router
+    let sent = 0
+    while ((router?.stats.slowConsumers ?? 0) === 0) {
+      for (let k = 0; k < 500; k++) pub.publish('trade.x.BTC-USD', `${sent++}:${payload}`)
+      await pub.flush()
+      if (sent > 400_000) throw new Error('never closed')
+    }
+    stalled.socket.resume()
+    await stalled.closed
+    expect(stalled.text.endsWith("-ERR 'Slow Consumer: undelivered event messages exceeded the byte limit'\r\n")).toBe(true)
+    // every trade before the cut arrived in order: none conflated
+    const payloads = decodeFrames(stalled.afterInfo).filter((f) => f.op === 'MSG').map((f) => Number(f.payload?.split(':')[0]))
+    payloads.forEach((p, i) => expect(p).toBe(i))
+    const varz = await json(t, '/varz')
+    expect(varz.slow_consumers).toBe(1)
+    expect((varz.tickfan as Record<string, Record<string, number>>).slow_consumers_by_reason).toEqual({ 'slow consumer (event bytes)': 1 })
+  })
+
+  it('is closed when its oldest undelivered update is older than maxStaleMs, and the reason is shown', async () => {
+    const t = await broker({ highWaterBytes: 16 * 1024, maxStaleMs: 300, maxBlockedMs: 60_000 })
+    const stalled = await raw(t)
+    await stalled.handshake({ verbose: false, pedantic: false, name: 'stalled' })
+    stalled.send('SUB quote.> 1\r\n')
+    await stalled.roundTrip()
+    stalled.socket.pause()
+    const pub = await client(t)
+    const server = serverClient(t, 'stalled')
+    const payload = 'x'.repeat(500)
+    while (!server.outbox.conflating) {
+      for (let k = 0; k < 500; k++) pub.publish('quote.busy', payload)
+      await pub.flush()
+    }
+    pub.publish('quote.quiet', 'once') // then only the busy subject moves
+    const started = Date.now()
+    while (!server.isClosed && Date.now() - started < 5000) {
+      pub.publish('quote.busy', payload)
+      await pub.flush()
+      await delay(5)
+    }
+    expect(server.closeReason).toBe('slow consumer (stale)')
+    const closed = await json(t, '/connz?state=closed')
+    expect((closed.connections as Array<Record<string, unknown>>)[0]).toMatchObject({ name: 'stalled', reason: 'slow consumer (stale)' })
+  })
+
+  it('is closed when its socket stays blocked past maxBlockedMs', async () => {
+    const t = await broker({ highWaterBytes: 16 * 1024, maxStaleMs: 60_000, maxBlockedMs: 300 })
+    const stalled = await raw(t)
+    await stalled.handshake({ verbose: false, pedantic: false, name: 'stalled' })
+    stalled.send('SUB quote.> 1\r\n')
+    await stalled.roundTrip()
+    stalled.socket.pause()
+    const pub = await client(t)
+    const server = serverClient(t, 'stalled')
+    while (!server.outbox.conflating) {
+      for (let k = 0; k < 500; k++) pub.publish('quote.busy', 'x'.repeat(500))
+      await pub.flush()
+    }
+    await eventually(() => server.isClosed, 3000, 'the blocked connection to be closed')
+    expect(server.closeReason).toBe('slow consumer (blocked)')
+  })
+})
+
+describe('bad input', () => {
+  it.each([
+    ['bad CONNECT JSON', 'CONNECT {"verbose":\r\n', "-ERR 'Invalid CONNECT JSON'\r\n"],
+    ['a non-numeric size', 'CONNECT {"verbose":false}\r\nPUB foo x\r\nhi\r\n', "-ERR 'Bad or Missing Size'\r\n"],
+    ['HPUB without negotiated headers', 'CONNECT {"verbose":false,"headers":false}\r\nHPUB a 12 14\r\nNATS/1.0\r\n\r\nhi\r\n', "-ERR 'Headers Not Negotiated'\r\n"]
+  ])('closes on %s with a -ERR that names it, and counts it', async (_name, input, expected) => {
+    const t = await broker()
+    const other = await client(t)
+    const bad = await raw(t)
+    bad.send(input)
+    await bad.closed
+    expect(bad.afterInfo).toBe(expected)
+    expect(await other.rtt()).toBeGreaterThanOrEqual(0) // nobody else disturbed
+    const varz = await json(t, '/varz')
+    expect(Object.values((varz.tickfan as Record<string, Record<string, number>>).protocol_errors ?? {})).toEqual([1])
+  })
+
+  it('closes a client that never sends CONNECT', async () => {
+    const t = await broker({ connectTimeoutMs: 200 })
+    const silent = await raw(t)
+    await silent.closed
+    expect(silent.afterInfo).toBe("-ERR 'Authentication Timeout'\r\n")
+  })
+
+  it('refuses a subscription flood past the per-connection limit and keeps the connection', async () => {
+    const t = await broker({ maxSubscriptionsPerConnection: 3 })
+    const r = await raw(t)
+    await r.handshake()
+    r.send('SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nSUB d 4\r\n')
+    await r.roundTrip()
+    expect(r.afterInfo).toContain("-ERR 'Maximum Subscriptions Exceeded'\r\nPONG\r\n")
+    expect(r.isClosed).toBe(false)
+  })
+
+  it('refuses connections past the limit with a -ERR', async () => {
+    const t = await broker({ maxConnections: 1 })
+    await client(t)
+    const extra = await raw(t)
+    await extra.closed
+    expect(extra.afterInfo).toBe("-ERR 'maximum connections exceeded'\r\n")
+    expect((await json(t, '/varz')).connections).toBe(1)
+  })
+})
+
+describe('monitoring', () => {
+  it('serves /healthz, /varz, /connz, /subsz, /metrics and /lvc', async () => {
+    const t = await broker()
+    const nc = await client(t, { name: 'watcher' })
+    const sub = nc.subscribe('quote.>')
+    void (async () => { for await (const _ of sub) { /* drain */ } })()
+    await nc.flush()
+    nc.publish('quote.m.BTC-USD', '{"bid":1}')
+    await nc.flush()
+    expect(await json(t, '/healthz')).toEqual({ status: 'ok' })
+    const varz = await json(t, '/varz')
+    expect(varz).toMatchObject({ connections: 1, in_msgs: 1, subscriptions: 1, max_payload: 1048576 })
+    const connz = await json(t, '/connz?subs=1')
+    expect((connz.connections as Array<Record<string, unknown>>)[0]).toMatchObject({ name: 'watcher', subscriptions_list: ['quote.>'] })
+    expect(await json(t, '/subsz')).toMatchObject({ num_subscriptions: 1 })
+    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
+    expect(metrics).toMatch(/^tickfan_in_msgs_total 1$/m)
+    expect(metrics).toMatch(/^tickfan_connections 1$/m)
+    const lvc = await json(t, '/lvc?subject=quote.*.BTC-USD')
+    expect(lvc).toMatchObject({ count: 1, values: [{ subject: 'quote.m.BTC-USD', payload: '{"bid":1}' }] })
+    const bad = await fetch(`${t.httpUrl}/lvc?subject=quote..x`)
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toEqual({ error: 'invalid subject "quote..x"' })
+    expect((await fetch(`${t.httpUrl}/connz?sort=nonsense`)).status).toBe(400)
+  })
+
+  it('shows that no subscriber is systematically served first', async () => {
+    const t = await broker()
+    const subs = await Promise.all(Array.from({ length: 8 }, (_, i) => client(t, { name: `s${i}` })))
+    for (const nc of subs) {
+      const s = nc.subscribe('quote.fair')
+      void (async () => { for await (const _ of s) { /* drain */ } })()
+      await nc.flush()
+    }
+    const pub = await client(t)
+    for (let i = 0; i < 400; i++) { pub.publish('quote.fair', String(i)); await pub.flush() }
+    await delay(100)
+    const connz = await json(t, '/connz')
+    const shares = (connz.connections as Array<{ name: string, tickfan: { first_share: number, fanout_turns: number } }>)
+      .filter((c) => c.name.startsWith('s')).map((c) => c.tickfan)
+    expect(shares).toHaveLength(8)
+    for (const s of shares) {
+      expect(s.fanout_turns).toBeGreaterThan(100)
+      expect(s.first_share).toBeGreaterThan(0.02) // 1/8 expected; connect order never decides it
+    }
+  })
+})
