@@ -221,7 +221,7 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   control (line: Buffer): void {
     if (this.isClosed) return
-    this.outbox.control(line)
+    this.outbox.control(line, this.host.now())
     this.host.markDirty(this)
   }
 

@@ -42,10 +42,12 @@ describe('last-value cache', () => {
 
   it('evicts the least recently updated subject past its bound, and tracks bytes', () => {
     const lvc = new LastValueCache({ maxSubjects: 2 })
-    lvc.offer(msg('a', 'x'))
-    lvc.offer(msg('b', 'x'))
-    lvc.offer(msg('a', 'y')) // a is now the most recent
-    lvc.offer(msg('c', 'x'))
+    const at = (subject: string, payload: string, t: number): RoutedMessage =>
+      new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, t, undefined)
+    lvc.offer(at('a', 'x', 1))
+    lvc.offer(at('b', 'x', 2))
+    lvc.offer(at('a', 'y', 3)) // a is now the most recently updated
+    lvc.offer(at('c', 'x', 4))
     expect(lvc.get('b')).toBeUndefined()
     expect(lvc.get('a')).toBeDefined()
     expect(lvc.evicted).toBe(1)

@@ -10,8 +10,8 @@ const d = DEFAULT_OPTIONS
 export const BROKER_CLI = {
   host: { type: 'string', default: d.host, help: 'Interface to listen on' },
   port: { type: 'integer', default: d.port, min: 0, max: 65535, help: 'NATS TCP port (0 = any free port)' },
-  wsPort: { type: 'integer', default: d.wsPort, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (-1 = off)' },
-  httpPort: { type: 'integer', default: d.httpPort, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (-1 = off)' },
+  wsPort: { type: 'integer', default: d.wsPort, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (--ws-port=-1 = off)' },
+  httpPort: { type: 'integer', default: d.httpPort, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (--http-port=-1 = off)' },
   name: { type: 'string', default: d.serverName, help: 'Server name in INFO and /varz' },
   maxPayload: { type: 'integer', default: d.maxPayloadBytes, min: 1, help: 'Largest message in bytes (max_payload)' },
   maxControlLine: { type: 'integer', default: d.maxControlLineBytes, min: 64, help: 'Longest protocol control line in bytes' },

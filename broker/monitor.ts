@@ -43,6 +43,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
   const { options, stats } = router
   const totals = router.totals()
   const now = router.now()
+  const memory = process.memoryUsage()
   return {
     server_id: ctx.serverId,
     server_name: options.serverName,
@@ -61,7 +62,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
     start: new Date(router.startedAtMs).toISOString(),
     now: new Date(now).toISOString(),
     uptime: `${Math.round((now - router.startedAtMs) / 1000)}s`,
-    mem: process.memoryUsage().rss,
+    mem: memory.rss,
     cores: os.availableParallelism(),
     cpu: cpuPercent,
     connections: router.clients.size,
@@ -73,6 +74,10 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
     slow_consumers: stats.slowConsumers,
     subscriptions: router.trie.size,
     tickfan: {
+      heap_used: memory.heapUsed,
+      heap_total: memory.heapTotal,
+      external_memory: memory.external,
+      array_buffers: memory.arrayBuffers,
       deliveries: stats.deliveries,
       conflated: totals.conflated,
       socket_writes: totals.writes,

@@ -76,6 +76,15 @@ describe('outbox', () => {
     expect(outbox.conflated).toBe(0)
   })
 
+  it('stays bounded under endless updates of the same subjects while conflating', () => {
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
+    outbox.startConflating(0)
+    for (let i = 0; i < 100_000; i++) outbox.deliver(i % 2 === 0 ? subA : subB, quote('quote.x', String(i)))
+    expect(outbox.pendingMessages).toBe(2)
+    expect((outbox as unknown as { held: unknown[] }).held.length).toBeLessThan(2 * 2 + 64 + 2)
+    expect(decodeFrames(drain(outbox)).map((f) => f.payload)).toEqual(['99998', '99999'])
+  })
+
   it('reports the publish time of the oldest undelivered update', () => {
     const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
     expect(outbox.oldestPendingAtMs()).toBeUndefined()

@@ -6,15 +6,23 @@
  * - flowing: deliveries are appended as shared buffer pieces (no copy, no allocation) and
  *   taken as one Buffer per flush turn: one socket write per connection per turn;
  * - conflating: entered when the socket's own buffer passed the high-water mark after a write.
- *   Pending messages are held in one insertion-ordered Map. A last-value message replaces the
- *   pending one for the same (subscription, subject) and moves to the end, counting the one it
- *   superseded, so what is finally delivered is always an order-preserving subsequence of what
- *   was published, and memory is one message per (subscription, subject). Event and plain
- *   messages are never conflated: they queue in order up to `maxPendingEventBytes`, past
- *   which the outbox reports an overflow and the connection is closed as a slow consumer.
+ *   Pending messages are held in one append-only list. A last-value message supersedes the
+ *   pending one for the same (subscription, subject): the old entry becomes a tombstone and the
+ *   new one is appended, counting the one it superseded, so what is finally delivered is always
+ *   an order-preserving subsequence of what was published, and memory is one message per
+ *   (subscription, subject). Event and plain messages are never conflated: they queue in order
+ *   up to `maxPendingEventBytes`, past which the outbox reports an overflow and the connection
+ *   is closed as a slow consumer.
  *
- * The Map's first entry is always the oldest undelivered update, which is what the staleness
- * limit looks at.
+ * Tombstones are compacted away once they outnumber live entries, so the list stays within
+ * twice the live entries. The first live entry is the oldest undelivered update, which is what
+ * the staleness limit looks at.
+ *
+ * Why a list with tombstones and not a Map with delete + set (move to end): V8 keeps the values
+ * of deleted Map entries reachable until the table is rebuilt, so every superseded message was
+ * promoted out of the young generation; that cost 7-17 ms GC pauses at 40k quotes/s (measured
+ * with --trace-gc-nvp; see ARCHITECTURE.md, "GC and the hot path"). The index Map below is only
+ * ever overwritten, never deleted from, while conflating.
  */
 import { SubjectClass } from './subject-classes.ts'
 import { encodeConflatedFrame, type RoutedMessage } from './wire.ts'
@@ -26,20 +34,17 @@ export interface OutboxSubscription {
   readonly sidBytes: Buffer
 }
 
-interface HeldMessage {
-  readonly sub: OutboxSubscription
-  readonly msg: RoutedMessage
+interface Held {
+  readonly sub: OutboxSubscription | null
+  /** Null once superseded (a tombstone) or for a control line. */
+  msg: RoutedMessage | null
+  readonly control: Buffer | null
   readonly skipped: number
   readonly bytes: number
-}
-
-interface HeldControl {
-  readonly sub: null
-  readonly control: Buffer
   readonly enqueuedAtMs: number
 }
 
-type Held = HeldMessage | HeldControl
+const COMPACT_MIN_TOMBSTONES = 64
 
 export interface OutboxOptions {
   /** Whether this client negotiated headers (HMSG, and the Tickfan-Conflated header). */
@@ -58,10 +63,12 @@ export class Outbox {
   private partsBytes = 0
   private partsMessages = 0
 
-  private held: Map<string | number, Held> | null = null
+  private held: Held[] | null = null
+  /** (subscription, subject) -> its pending last-value entry, while conflating. */
+  private heldIndex: Map<string, Held> | null = null
+  private heldTombstones = 0
   private heldEventBytes = 0
   private heldLastValueBytes = 0
-  private nextEventKey = 0
   private conflatingSinceMs = 0
 
   /** Messages superseded while conflating (each one a value the client never saw). */
@@ -88,18 +95,18 @@ export class Outbox {
   }
 
   get pendingMessages (): number {
-    return this.held === null ? this.partsMessages : this.partsMessages + this.held.size
+    return this.held === null ? this.partsMessages : this.partsMessages + this.held.length - this.heldTombstones
   }
 
-  get isEmpty (): boolean {
-    return this.partsBytes === 0 && (this.held === null || this.held.size === 0)
-  }
-
-  /** Publish time of the oldest undelivered message held while conflating. */
+  /**
+   * Publish time of the oldest undelivered message held while conflating. Control lines
+   * (a server PING) are not updates and do not count: a socket that stays blocked is cut by
+   * the blocked-time limit instead.
+   */
   oldestPendingAtMs (): number | undefined {
     if (this.held === null) return undefined
-    for (const entry of this.held.values()) {
-      return entry.sub === null ? entry.enqueuedAtMs : entry.msg.publishedAtMs
+    for (const entry of this.held) {
+      if (entry.msg !== null) return entry.msg.publishedAtMs
     }
     return undefined
   }
@@ -118,42 +125,61 @@ export class Outbox {
       return 'queued'
     }
     const bytes = msg.frameBytes
+    const enqueuedAtMs = msg.publishedAtMs
     if (msg.subjectClass === SubjectClass.LastValue) {
+      const index = this.heldIndex as Map<string, Held>
       const key = `${sub.uid} ${msg.subject}`
-      const previous = held.get(key) as HeldMessage | undefined
+      const previous = index.get(key)
       let skipped = 0
-      if (previous !== undefined) {
-        held.delete(key)
+      if (previous !== undefined && previous.msg !== null) {
+        previous.msg = null // tombstone: drop the superseded message now
+        this.heldTombstones++
         this.heldLastValueBytes -= previous.bytes
         skipped = previous.skipped + 1
         this.conflated++
       }
-      held.set(key, { sub, msg, skipped, bytes })
+      const entry: Held = { sub, msg, control: null, skipped, bytes, enqueuedAtMs }
+      held.push(entry)
+      index.set(key, entry)
       this.heldLastValueBytes += bytes
-      return previous === undefined ? 'queued' : 'conflated'
+      if (this.heldTombstones >= COMPACT_MIN_TOMBSTONES && this.heldTombstones * 2 > held.length) this.compact()
+      return skipped === 0 ? 'queued' : 'conflated'
     }
     this.heldEventBytes += bytes
-    held.set(this.nextEventKey++, { sub, msg, skipped: 0, bytes })
+    held.push({ sub, msg, control: null, skipped: 0, bytes, enqueuedAtMs })
     return this.heldEventBytes > this.maxPendingEventBytes ? 'overflow' : 'queued'
   }
 
   /** Protocol replies (PONG, +OK, -ERR, PING, INFO) keep their place in the stream. */
-  control (line: Buffer): void {
+  control (line: Buffer, nowMs = this.conflatingSinceMs): void {
     if (this.held === null) {
       this.parts.push(line)
       this.partsBytes += line.length
       return
     }
     this.heldEventBytes += line.length
-    this.held.set(this.nextEventKey++, { sub: null, control: line, enqueuedAtMs: this.conflatingSinceMs })
+    this.held.push({ sub: null, msg: null, control: line, skipped: 0, bytes: line.length, enqueuedAtMs: nowMs })
   }
 
   /** The socket is past its high-water mark: hold and conflate until it drains. */
   startConflating (nowMs: number): void {
     if (this.held !== null) return
-    this.held = new Map()
+    this.held = []
+    this.heldIndex = new Map()
+    this.heldTombstones = 0
     this.conflatingSinceMs = nowMs
     // Anything appended since the last take keeps its place ahead of the held entries.
+  }
+
+  private compact (): void {
+    const held = this.held as Held[]
+    let w = 0
+    for (let r = 0; r < held.length; r++) {
+      const entry = held[r] as Held
+      if (entry.msg !== null || entry.control !== null) held[w++] = entry
+    }
+    held.length = w
+    this.heldTombstones = 0
   }
 
   /** The socket drained: the held values become ordinary pending bytes for the next flush. */
@@ -161,14 +187,17 @@ export class Outbox {
     const held = this.held
     if (held === null) return
     this.held = null
+    this.heldIndex = null
+    this.heldTombstones = 0
     const withHeaders = this.headers
-    for (const entry of held.values()) {
-      if (entry.sub === null) {
+    for (const entry of held) {
+      if (entry.control !== null) {
         this.parts.push(entry.control)
         this.partsBytes += entry.control.length
         continue
       }
       const { sub, msg, skipped } = entry
+      if (msg === null || sub === null) continue
       if (skipped > 0 && withHeaders) {
         const frame = encodeConflatedFrame(msg, sub.sidBytes, skipped)
         this.parts.push(frame)
@@ -209,6 +238,8 @@ export class Outbox {
     this.partsBytes = 0
     this.partsMessages = 0
     this.held = null
+    this.heldIndex = null
+    this.heldTombstones = 0
     this.heldEventBytes = 0
     this.heldLastValueBytes = 0
   }

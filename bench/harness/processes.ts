@@ -1,0 +1,123 @@
+/**
+ * Starting the processes of a benchmark run: brokers (tickfan or nats-server) and load
+ * generators, each its own process, pinned to its own cores where the machine has them.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort, startNatsServer, waitForPort } from '../../broker/test-support/nats-server.ts'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface BrokerProcess {
+  readonly name: 'tickfan' | 'nats-server'
+  readonly pid: number
+  readonly port: number
+  readonly httpPort: number
+  readonly natsUrl: string
+  stop (): Promise<void>
+}
+
+function hasTaskset (): boolean {
+  return existsSync('/usr/bin/taskset')
+}
+
+/** Cores for the broker and for the load, disjoint where there are at least two. */
+export function coreLayout (): { broker: string | undefined, load: string | undefined, cores: number } {
+  const cores = os.availableParallelism()
+  if (cores < 2 || !hasTaskset()) return { broker: undefined, load: undefined, cores }
+  const brokerCores = Math.max(1, Math.floor(cores / 2))
+  return {
+    broker: brokerCores === 1 ? '0' : `0-${brokerCores - 1}`,
+    load: brokerCores === cores - 1 ? String(brokerCores) : `${brokerCores}-${cores - 1}`,
+    cores
+  }
+}
+
+export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = []): Promise<BrokerProcess> {
+  const [port, httpPort] = [await freePort(), await freePort()]
+  const nodeArgs = ['--import', 'tsx', path.join(ROOT, 'broker/main.ts'), '--host', '127.0.0.1', '--port', String(port),
+    `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs]
+  const child = cpus === undefined
+    ? spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  await Promise.race([waitForPort(port, 20_000), exited.then(() => { throw new Error('tickfan broker exited at start') })])
+  await waitForPort(httpPort)
+  return {
+    name: 'tickfan',
+    pid: child.pid as number,
+    port,
+    httpPort,
+    natsUrl: `nats://127.0.0.1:${port}`,
+    stop: () => stopChild(child, exited)
+  }
+}
+
+export async function startNatsServerProcess (cpus: string | undefined): Promise<BrokerProcess> {
+  const server = await startNatsServer({ cpus })
+  return {
+    name: 'nats-server',
+    pid: server.process.pid as number,
+    port: server.port,
+    httpPort: server.httpPort,
+    natsUrl: server.natsUrl,
+    stop: () => server.stop()
+  }
+}
+
+async function stopChild (child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Resident memory of a process in bytes (Linux /proc), or null when it is gone. */
+export function rssBytes (pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const m = /VmRSS:\s+(\d+) kB/.exec(status)
+    return m === null ? null : Number(m[1]) * 1024
+  } catch {
+    return null
+  }
+}
+
+/** CPU time (user + system) a process has used, in seconds (Linux /proc). */
+export function cpuSeconds (pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return ticks / 100 // USER_HZ is 100 on Linux
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Runs a load script (bench/load/*.ts) in its own process, pinned to `cpus`, passing it
+ * `config` and resolving with the one result message it sends back.
+ */
+export function runLoad<T> (script: string, config: unknown, cpus: string | undefined, onMessage?: (msg: unknown) => void): { result: Promise<T>, child: ChildProcess } {
+  const file = path.join(ROOT, 'bench/load', script)
+  const child = fork(file, [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  if (cpus !== undefined && child.pid !== undefined) {
+    spawn('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], { stdio: 'ignore' })
+  }
+  const result = new Promise<T>((resolve, reject) => {
+    let done = false
+    child.on('message', (msg: { type?: string, result?: T, error?: string }) => {
+      if (msg.type === 'result') { done = true; resolve(msg.result as T) } else if (msg.type === 'error') { done = true; reject(new Error(`${script}: ${msg.error}`)) } else onMessage?.(msg)
+    })
+    child.once('exit', (code) => { if (!done) reject(new Error(`${script} exited with code ${code} before reporting`)) })
+  })
+  return { result, child }
+}
