@@ -1,0 +1,60 @@
+/**
+ * Parses Binance spot streams: `bookTicker` and `trade`, combined (`{"stream","data"}`) or raw.
+ * Sequence rules: `u` (order book update id) and `t` (trade id) increase per symbol.
+ */
+import { SymbolMap, type Instrument } from '../instruments.ts'
+import { EMPTY, RejectReason, SequenceGuard, isReject, quoteOf, rejected, tradeOf, type ParseResult, type VenueParser } from './parsed.ts'
+
+export function binanceSubscribeMessages (instruments: readonly Instrument[]): string[] {
+  const params = instruments.flatMap((i) => {
+    const s = `${i.base}${i.quote}`.toLowerCase()
+    return [`${s}@bookTicker`, `${s}@trade`]
+  })
+  return [JSON.stringify({ method: 'SUBSCRIBE', params, id: 1 })]
+}
+
+export class BinanceParser implements VenueParser {
+  private readonly symbols: SymbolMap
+  private readonly sequences = new SequenceGuard()
+
+  constructor (instruments?: readonly Instrument[]) {
+    this.symbols = new SymbolMap('binance', instruments)
+  }
+
+  reset (): void {
+    // Binance ids are per symbol on the venue, not per connection: keep them across reconnects.
+  }
+
+  parse (text: string): ParseResult {
+    let message: Record<string, unknown>
+    try {
+      message = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      return rejected(RejectReason.NotJson, text.slice(0, 80))
+    }
+    if (message === null || typeof message !== 'object') return rejected(RejectReason.UnknownMessage, text.slice(0, 80))
+    if ('result' in message && 'id' in message) return EMPTY // SUBSCRIBE ack
+    if ('code' in message && 'msg' in message) return rejected(RejectReason.VenueError, String(message.msg))
+    const data = (typeof message.stream === 'string' && message.data !== null && typeof message.data === 'object')
+      ? message.data as Record<string, unknown>
+      : message
+    if (data.e === 'trade') {
+      const item = tradeOf(this.symbols, data.s, data.p, data.q, typeof data.m === 'boolean' ? (data.m ? 'sell' : 'buy') : null, data.t,
+        typeof data.T === 'number' ? data.T : null)
+      if (isReject(item)) return { ticks: [], rejects: [item] }
+      if (typeof data.t !== 'number') return rejected(RejectReason.BadNumber, `t=${JSON.stringify(data.t)}`)
+      if (this.sequences.regresses(`t:${String(data.s)}`, data.t)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} trade id ${data.t}`)
+      return { ticks: [item], rejects: [] }
+    }
+    if ('u' in data && 'b' in data) {
+      const u = data.u
+      if (typeof u !== 'number' || !Number.isInteger(u)) return rejected(RejectReason.BadNumber, `u=${JSON.stringify(u)}`)
+      const item = quoteOf(this.symbols, data.s, { bid: data.b, bidSize: data.B, ask: data.a, askSize: data.A }, u, null)
+      if (isReject(item)) return { ticks: [], rejects: [item] }
+      if (this.sequences.regresses(`u:${String(data.s)}`, u)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} update id ${u}`)
+      return { ticks: [item], rejects: [] }
+    }
+    if (typeof data.s !== 'string' && ('b' in data || 'a' in data)) return rejected(RejectReason.MissingField, 's')
+    return rejected(RejectReason.UnknownMessage, text.slice(0, 80))
+  }
+}

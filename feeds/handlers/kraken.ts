@@ -1,0 +1,68 @@
+/**
+ * Parses Kraken WebSocket v2 `ticker`, `trade`, `heartbeat`, `status` and method replies.
+ * Sequence rules: `trade_id` increases per symbol; a ticker's `timestamp` never goes back.
+ */
+import { SymbolMap, type Instrument } from '../instruments.ts'
+import { EMPTY, RejectReason, SequenceGuard, collect, isReject, parseRfc3339, quoteOf, rejected, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
+
+export function krakenSubscribeMessages (instruments: readonly Instrument[]): string[] {
+  const symbol = instruments.map((i) => `${i.base}/${i.quote}`)
+  return [
+    JSON.stringify({ method: 'subscribe', params: { channel: 'ticker', symbol }, req_id: 1 }),
+    JSON.stringify({ method: 'subscribe', params: { channel: 'trade', symbol, snapshot: false }, req_id: 2 })
+  ]
+}
+
+export class KrakenParser implements VenueParser {
+  private readonly symbols: SymbolMap
+  private readonly sequences = new SequenceGuard()
+  private readonly lastTickerTime = new Map<string, number>()
+
+  constructor (instruments?: readonly Instrument[]) {
+    this.symbols = new SymbolMap('kraken', instruments)
+  }
+
+  reset (): void {
+    // Trade ids and timestamps are venue-wide: keep them across reconnects.
+  }
+
+  parse (text: string): ParseResult {
+    let message: Record<string, unknown>
+    try {
+      message = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      return rejected(RejectReason.NotJson, text.slice(0, 80))
+    }
+    if (message === null || typeof message !== 'object') return rejected(RejectReason.UnknownMessage, text.slice(0, 80))
+    if ('method' in message) {
+      return message.success === false ? rejected(RejectReason.VenueError, String(message.error)) : EMPTY
+    }
+    const channel = message.channel
+    if (channel === 'heartbeat' || channel === 'status') return EMPTY
+    const data = message.data
+    if (channel !== 'ticker' && channel !== 'trade') return rejected(RejectReason.UnknownMessage, `channel ${String(channel)}`)
+    if (!Array.isArray(data)) return rejected(RejectReason.MissingField, 'data')
+    const items: Array<Parsed | Reject> = []
+    for (const d of data as Array<Record<string, unknown>>) {
+      const time = parseRfc3339(d?.timestamp)
+      if (channel === 'ticker') {
+        const item = quoteOf(this.symbols, d?.symbol, { bid: d?.bid, bidSize: d?.bid_qty, ask: d?.ask, askSize: d?.ask_qty }, null, time)
+        if (!isReject(item) && time !== null) {
+          const previous = this.lastTickerTime.get(item.instrument.symbol)
+          if (previous !== undefined && time < previous) { items.push({ reason: RejectReason.SequenceRegression, detail: `${String(d?.symbol)} ticker time went back` }); continue }
+          this.lastTickerTime.set(item.instrument.symbol, time)
+        }
+        items.push(item)
+      } else {
+        const side = d?.side === 'buy' || d?.side === 'sell' ? d.side : null
+        const item = tradeOf(this.symbols, d?.symbol, d?.price, d?.qty, side, d?.trade_id, time)
+        if (!isReject(item)) {
+          if (typeof d?.trade_id !== 'number') { items.push({ reason: RejectReason.BadNumber, detail: `trade_id=${JSON.stringify(d?.trade_id)}` }); continue }
+          if (this.sequences.regresses(`t:${item.instrument.symbol}`, d.trade_id)) { items.push({ reason: RejectReason.SequenceRegression, detail: `${String(d?.symbol)} trade id ${d.trade_id}` }); continue }
+        }
+        items.push(item)
+      }
+    }
+    return collect(items)
+  }
+}

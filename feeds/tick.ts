@@ -1,0 +1,122 @@
+/**
+ * The canonical tick: what feed handlers publish and everyone else reads. A tick carries the
+ * whole state (idempotent, last-value), never a delta, so a consumer can skip to the latest.
+ *
+ * Schema version 1 (field `v`). JSON on the wire, one tick per NATS message:
+ *
+ *   quote.<venue>.<BASE-QUOTE>   QuoteTick   (last-value subject: cached, conflated)
+ *   trade.<venue>.<BASE-QUOTE>   TradeTick   (event subject: never conflated)
+ *
+ * The broker orders last values by the `Tickfan-Seq` header, which carries `seq`.
+ */
+import type { Venue } from './instruments.ts'
+
+export const TICK_SCHEMA_VERSION = 1
+
+export interface TickTimes {
+  /** Venue's own timestamp (ms since epoch); the handler's receive time when the venue gives none. */
+  venueTime: number
+  /** When the handler received the venue message (ms since epoch). */
+  recvTime: number
+  /** When the handler published (ms since epoch, fractional): comparable across hosts with synced clocks. */
+  pubTime: number
+  /**
+   * When the handler published, in microseconds of CLOCK_MONOTONIC (process.hrtime): comparable
+   * across processes on one host, immune to wall-clock steps. Latency is measured with it.
+   */
+  pubMono: number
+}
+
+export interface QuoteTick extends TickTimes {
+  v: 1
+  type: 'quote'
+  venue: Venue
+  symbol: string
+  bid: number
+  bidSize: number
+  ask: number
+  askSize: number
+  /** The venue's own sequence for this update (Binance `u`, Coinbase `sequence_num`); null when it has none. */
+  venueSeq: number | null
+  /**
+   * The ordering sequence for the broker's last-value cache: microseconds since the epoch at
+   * publish, made strictly increasing per subject by the handler. It survives handler restarts
+   * (a restarted handler never goes below what the cache holds) without shared state.
+   */
+  seq: number
+}
+
+export interface TradeTick extends TickTimes {
+  v: 1
+  type: 'trade'
+  venue: Venue
+  symbol: string
+  price: number
+  size: number
+  /** Aggressor side. */
+  side: 'buy' | 'sell'
+  tradeId: string
+  seq: number
+}
+
+export type Tick = QuoteTick | TradeTick
+
+export function quoteSubject (venue: string, symbol: string): string {
+  return `quote.${venue}.${symbol}`
+}
+
+export function tradeSubject (venue: string, symbol: string): string {
+  return `trade.${venue}.${symbol}`
+}
+
+export function bboSubject (symbol: string): string {
+  return `bbo.${symbol}`
+}
+
+export function subjectOf (tick: Tick): string {
+  return tick.type === 'quote' ? quoteSubject(tick.venue, tick.symbol) : tradeSubject(tick.venue, tick.symbol)
+}
+
+/** Epoch milliseconds with sub-millisecond precision. */
+export function nowEpochMs (): number {
+  return performance.timeOrigin + performance.now()
+}
+
+/** Microseconds of CLOCK_MONOTONIC. */
+export function nowMonoUs (): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+const TYPES = new Set(['quote', 'trade'])
+
+/**
+ * Checks that a decoded JSON value is a canonical tick; returns it typed, or a reason. Used by
+ * every consumer, so a malformed message is counted and skipped, never crashes anyone.
+ */
+export function decodeTick (value: unknown): { ok: true, tick: Tick } | { ok: false, reason: string } {
+  if (value === null || typeof value !== 'object') return { ok: false, reason: 'not an object' }
+  const t = value as Record<string, unknown>
+  if (t.v !== TICK_SCHEMA_VERSION) return { ok: false, reason: `unsupported schema version ${JSON.stringify(t.v)}` }
+  if (typeof t.type !== 'string' || !TYPES.has(t.type)) return { ok: false, reason: `unknown type ${JSON.stringify(t.type)}` }
+  if (typeof t.venue !== 'string' || typeof t.symbol !== 'string') return { ok: false, reason: 'missing venue or symbol' }
+  const numbers = t.type === 'quote'
+    ? ['bid', 'bidSize', 'ask', 'askSize', 'seq', 'venueTime', 'recvTime', 'pubTime', 'pubMono']
+    : ['price', 'size', 'seq', 'venueTime', 'recvTime', 'pubTime', 'pubMono']
+  for (const key of numbers) {
+    if (typeof t[key] !== 'number' || !Number.isFinite(t[key])) return { ok: false, reason: `field ${key} is not a number` }
+  }
+  return { ok: true, tick: value as Tick }
+}
+
+const utf8 = new TextDecoder()
+
+/** Decodes a tick from message bytes (works in Node and in the browser). */
+export function parseTick (data: Uint8Array): { ok: true, tick: Tick } | { ok: false, reason: string } {
+  let value: unknown
+  try {
+    value = JSON.parse(utf8.decode(data))
+  } catch {
+    return { ok: false, reason: 'not JSON' }
+  }
+  return decodeTick(value)
+}
