@@ -45,14 +45,17 @@ describe('market model', () => {
   it('lets venues disagree enough that markets sometimes cross', () => {
     const instruments = findInstruments(['BTC-USD'])
     const venues = (['binance', 'coinbase', 'kraken'] as const).map((venue) => new VenueModel({ seed: 5, venue, instruments, ratePerSec: 200, tradeRatio: 0 }))
+    // Merge the three streams in virtual-time order, as the wall clock does for real venues.
+    const pending = venues.map((model) => model.next())
     const latest = new Map<string, QuoteEvent>()
     let crossed = 0
     let compared = 0
-    for (let step = 0; step < 3000; step++) {
-      venues.forEach((model, k) => {
-        const e = model.next()
-        if (e.type === 'quote') latest.set(String(k), e)
-      })
+    for (let step = 0; step < 9000; step++) {
+      let k = 0
+      for (let j = 1; j < pending.length; j++) if ((pending[j] as MarketEvent).t < (pending[k] as MarketEvent).t) k = j
+      const e = pending[k] as MarketEvent
+      pending[k] = (venues[k] as VenueModel).next()
+      if (e.type === 'quote') latest.set(String(k), e)
       const quotes = [...latest.values()]
       if (quotes.length < 3) continue
       compared++
