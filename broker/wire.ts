@@ -132,7 +132,7 @@ export function readIntegerHeader (block: Buffer, headerBytes: number, name: str
     value = value * 10 + d
     digits++
   }
-  return digits === 0 || digits > 15 ? undefined : value
+  return digits === 0 || value > Number.MAX_SAFE_INTEGER ? undefined : value
 }
 
 /** Parses a header block into a map of name -> values (for /lvc and tests). */

@@ -44,6 +44,8 @@ export interface QuoteTick extends TickTimes {
    * (a restarted handler never goes below what the cache holds) without shared state.
    */
   seq: number
+  /** Present on the handler's idempotent re-publish of an unchanged value (same seq). */
+  republish?: true
 }
 
 export interface TradeTick extends TickTimes {
@@ -119,4 +121,18 @@ export function parseTick (data: Uint8Array): { ok: true, tick: Tick } | { ok: f
     return { ok: false, reason: 'not JSON' }
   }
   return decodeTick(value)
+}
+
+/**
+ * Stamps the broker-ordering `seq`: microseconds since the epoch at publish, made strictly
+ * increasing per subject. Used by feed handlers and by replay.
+ */
+export class SequenceStamper {
+  private readonly last = new Map<string, number>()
+
+  next (subject: string, pubTimeMs: number): number {
+    const seq = Math.max((this.last.get(subject) ?? 0) + 1, Math.floor(pubTimeMs * 1000))
+    this.last.set(subject, seq)
+    return seq
+  }
 }

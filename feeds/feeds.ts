@@ -1,0 +1,95 @@
+/**
+ * Starts simulated venues and their feed handlers in this process, publishing to a NATS server:
+ * what `npm run feeds` and `npm start` run.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { FeedHandler, type HandlerLogger } from './handlers/feed-handler.ts'
+import { DEFAULT_INSTRUMENTS, type Instrument, type Venue } from './instruments.ts'
+import { DEFAULT_BURSTS } from './market-model.ts'
+import { natsTickPublisher } from './nats-publisher.ts'
+import { TickRecorder } from './recorder.ts'
+import { startVenueServer, type RunningVenue } from './venues/venue-server.ts'
+
+export interface FeedsOptions {
+  venues: readonly Venue[]
+  instruments?: readonly Instrument[]
+  /** Messages per second per venue in a calm market. */
+  ratePerSec: number
+  seed: number
+  tradeRatio?: number
+  bursty?: boolean
+  natsUrl: string
+  /** NATS credentials, when the server requires them. */
+  natsUser?: string
+  natsPass?: string
+  stallMs?: number
+  republishMs?: number
+  recordPath?: string | null
+  logger?: HandlerLogger
+}
+
+export interface RunningFeeds {
+  readonly venues: RunningVenue[]
+  readonly handlers: FeedHandler[]
+  readonly nc: NatsConnection
+  readonly recorder: TickRecorder | null
+  close (): Promise<void>
+}
+
+export async function startFeeds (options: FeedsOptions): Promise<RunningFeeds> {
+  const instruments = options.instruments ?? DEFAULT_INSTRUMENTS
+  const nc = await connect({
+    servers: options.natsUrl,
+    name: 'tickfan-feeds',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    ...(options.natsUser !== undefined ? { user: options.natsUser, pass: options.natsPass } : {})
+  })
+  const publisher = natsTickPublisher(nc)
+  const recorder = options.recordPath === undefined || options.recordPath === null ? null : new TickRecorder(options.recordPath)
+  const venues: RunningVenue[] = []
+  const handlers: FeedHandler[] = []
+  try {
+    for (const venue of options.venues) {
+      const running = await startVenueServer({
+        venue,
+        instruments,
+        ratePerSec: options.ratePerSec,
+        seed: options.seed,
+        tradeRatio: options.tradeRatio,
+        bursts: options.bursty === false ? null : DEFAULT_BURSTS
+      })
+      venues.push(running)
+      const handler = new FeedHandler({
+        venue,
+        url: running.url,
+        instruments,
+        publisher,
+        stallMs: options.stallMs,
+        republishMs: options.republishMs,
+        recorder,
+        logger: options.logger
+      })
+      handler.start()
+      handlers.push(handler)
+    }
+    await Promise.all(handlers.map((h) => h.connected()))
+  } catch (err) {
+    await Promise.all([...handlers.map((h) => h.stop()), ...venues.map((v) => v.close())])
+    await nc.close()
+    throw err
+  }
+  return {
+    venues,
+    handlers,
+    nc,
+    recorder,
+    async close () {
+      await Promise.all(handlers.map((h) => h.stop()))
+      await Promise.all(venues.map((v) => v.close()))
+      await nc.flush().catch(() => {})
+      await nc.close()
+      await recorder?.close()
+    }
+  }
+}
