@@ -6,17 +6,19 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node'
 import { SEQUENCE_HEADER } from '../broker/wire.ts'
 import type { TickPublisher } from './handlers/feed-handler.ts'
-import type { Tick } from './tick.ts'
-
-const encoder = new TextEncoder()
+import { encodeTick, type Tick } from './tick.ts'
 
 export function natsTickPublisher (nc: NatsConnection): TickPublisher & { published: number } {
+  // One headers object and one options object for every publish: nats.js encodes the headers
+  // synchronously inside publish(), so reusing them is safe, and it saves an allocation of
+  // each per tick (bench:feeds, Binance format: 69k -> 93k ticks/s).
+  const h = headers()
+  const options = { headers: h }
   const publisher = {
     published: 0,
     publish (subject: string, tick: Tick): void {
-      const h = headers()
       h.set(SEQUENCE_HEADER, String(tick.seq))
-      nc.publish(subject, encoder.encode(JSON.stringify(tick)), { headers: h })
+      nc.publish(subject, encodeTick(tick), options)
       publisher.published++
     }
   }

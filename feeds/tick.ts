@@ -89,6 +89,20 @@ export function nowMonoUs (): number {
   return Number(process.hrtime.bigint() / 1000n)
 }
 
+/**
+ * Serialises a tick: the same text as JSON.stringify(tick) (tested as a property), built from
+ * a template because the schema is fixed. Venue and symbol come from the instrument table;
+ * the only venue-supplied string, tradeId, is escaped by JSON.stringify. Measured with
+ * `npm run bench:feeds`: about 10% more ticks/s per handler core for the Binance format.
+ */
+export function encodeTick (t: Tick): string {
+  const rep = t.type === 'quote' && t.republish === true ? ',"republish":true' : ''
+  if (t.type === 'quote') {
+    return `{"v":1,"type":"quote","venue":"${t.venue}","symbol":"${t.symbol}","bid":${t.bid},"bidSize":${t.bidSize},"ask":${t.ask},"askSize":${t.askSize},"venueSeq":${t.venueSeq === null ? 'null' : t.venueSeq},"seq":${t.seq},"venueTime":${t.venueTime},"recvTime":${t.recvTime},"pubTime":${t.pubTime},"pubMono":${t.pubMono}${rep}}`
+  }
+  return `{"v":1,"type":"trade","venue":"${t.venue}","symbol":"${t.symbol}","price":${t.price},"size":${t.size},"side":"${t.side}","tradeId":${JSON.stringify(t.tradeId)},"seq":${t.seq},"venueTime":${t.venueTime},"recvTime":${t.recvTime},"pubTime":${t.pubTime},"pubMono":${t.pubMono}}`
+}
+
 const TYPES = new Set(['quote', 'trade'])
 
 /**

@@ -15,7 +15,9 @@ export function binanceSubscribeMessages (instruments: readonly Instrument[]): s
 
 export class BinanceParser implements VenueParser {
   private readonly symbols: SymbolMap
-  private readonly sequences = new SequenceGuard()
+  // Keyed by instrument object, not by a string built per message.
+  private readonly updateIds = new SequenceGuard<Instrument>()
+  private readonly tradeIds = new SequenceGuard<Instrument>()
 
   constructor (instruments?: readonly Instrument[]) {
     this.symbols = new SymbolMap('binance', instruments)
@@ -43,7 +45,7 @@ export class BinanceParser implements VenueParser {
         typeof data.T === 'number' ? data.T : null)
       if (isReject(item)) return { ticks: [], rejects: [item] }
       if (typeof data.t !== 'number') return rejected(RejectReason.BadNumber, `t=${JSON.stringify(data.t)}`)
-      if (this.sequences.regresses(`t:${String(data.s)}`, data.t)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} trade id ${data.t}`)
+      if (this.tradeIds.regresses(item.instrument, data.t)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} trade id ${data.t}`)
       return { ticks: [item], rejects: [] }
     }
     if ('u' in data && 'b' in data) {
@@ -51,7 +53,7 @@ export class BinanceParser implements VenueParser {
       if (typeof u !== 'number' || !Number.isInteger(u)) return rejected(RejectReason.BadNumber, `u=${JSON.stringify(u)}`)
       const item = quoteOf(this.symbols, data.s, { bid: data.b, bidSize: data.B, ask: data.a, askSize: data.A }, u, null)
       if (isReject(item)) return { ticks: [], rejects: [item] }
-      if (this.sequences.regresses(`u:${String(data.s)}`, u)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} update id ${u}`)
+      if (this.updateIds.regresses(item.instrument, u)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} update id ${u}`)
       return { ticks: [item], rejects: [] }
     }
     if (typeof data.s !== 'string' && ('b' in data || 'a' in data)) return rejected(RejectReason.MissingField, 's')

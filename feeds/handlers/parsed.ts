@@ -76,22 +76,31 @@ export function positive (value: unknown): number {
   return n > 0 ? n : Number.NaN
 }
 
-/** Builds a quote after the checks every venue shares; a reject when one fails. */
+function missing (value: unknown): boolean {
+  return value === undefined || value === null
+}
+
+/**
+ * Builds a quote after the checks every venue shares; a reject when one fails. Straight-line
+ * checks with no per-message arrays: this runs for every venue message (bench:feeds).
+ */
 export function quoteOf (symbols: SymbolMap, venueSymbol: unknown, fields: Record<'bid' | 'bidSize' | 'ask' | 'askSize', unknown>,
   venueSeq: number | null, venueTime: number | null): Parsed | Reject {
   if (typeof venueSymbol !== 'string') return { reason: RejectReason.MissingField, detail: 'symbol' }
-  for (const [name, value] of Object.entries(fields)) {
-    if (value === undefined || value === null) return { reason: RejectReason.MissingField, detail: name }
-  }
+  if (missing(fields.bid)) return { reason: RejectReason.MissingField, detail: 'bid' }
+  if (missing(fields.bidSize)) return { reason: RejectReason.MissingField, detail: 'bidSize' }
+  if (missing(fields.ask)) return { reason: RejectReason.MissingField, detail: 'ask' }
+  if (missing(fields.askSize)) return { reason: RejectReason.MissingField, detail: 'askSize' }
   const instrument = symbols.lookup(venueSymbol)
   if (instrument === undefined) return { reason: RejectReason.UnknownSymbol, detail: venueSymbol }
   const bid = positive(fields.bid)
+  if (Number.isNaN(bid)) return { reason: RejectReason.BadNumber, detail: `bid=${JSON.stringify(fields.bid)}` }
   const bidSize = positive(fields.bidSize)
+  if (Number.isNaN(bidSize)) return { reason: RejectReason.BadNumber, detail: `bidSize=${JSON.stringify(fields.bidSize)}` }
   const ask = positive(fields.ask)
+  if (Number.isNaN(ask)) return { reason: RejectReason.BadNumber, detail: `ask=${JSON.stringify(fields.ask)}` }
   const askSize = positive(fields.askSize)
-  for (const [name, n] of [['bid', bid], ['bidSize', bidSize], ['ask', ask], ['askSize', askSize]] as const) {
-    if (Number.isNaN(n)) return { reason: RejectReason.BadNumber, detail: `${name}=${JSON.stringify(fields[name])}` }
-  }
+  if (Number.isNaN(askSize)) return { reason: RejectReason.BadNumber, detail: `askSize=${JSON.stringify(fields.askSize)}` }
   if (bid > ask) return { reason: RejectReason.CrossedBook, detail: `${venueSymbol} bid ${bid} > ask ${ask}` }
   return { kind: 'quote', instrument, bid, bidSize, ask, askSize, venueSeq, venueTime }
 }
@@ -127,11 +136,11 @@ export function collect (items: Array<Parsed | Reject>): ParseResult {
 }
 
 /** Tracks a venue sequence per key; says whether a new value goes backwards (or repeats). */
-export class SequenceGuard {
-  private readonly last = new Map<string, number>()
+export class SequenceGuard<K = string> {
+  private readonly last = new Map<K, number>()
 
   /** True when `value` is not above the last one seen for `key` (and then it is not recorded). */
-  regresses (key: string, value: number): boolean {
+  regresses (key: K, value: number): boolean {
     const previous = this.last.get(key)
     if (previous !== undefined && value <= previous) return true
     this.last.set(key, value)

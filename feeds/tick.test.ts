@@ -1,0 +1,40 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { decodeTick, encodeTick, parseTick, SequenceStamper, type QuoteTick, type TradeTick } from './tick.ts'
+
+const num = fc.double({ min: 1e-8, max: 1e9, noNaN: true, noDefaultInfinity: true })
+const times = { venueTime: num, recvTime: num, pubTime: num, pubMono: fc.nat() }
+const quote: fc.Arbitrary<QuoteTick> = fc.record({
+  v: fc.constant(1 as const), type: fc.constant('quote' as const), venue: fc.constantFrom('binance' as const, 'coinbase' as const, 'kraken' as const),
+  symbol: fc.constantFrom('BTC-USD', 'DOGE-USDT'), bid: num, bidSize: num, ask: num, askSize: num,
+  venueSeq: fc.option(fc.nat(), { nil: null }), seq: fc.nat(), ...times
+}).chain((q) => fc.boolean().map((rep) => (rep ? { ...q, republish: true as const } : q)))
+const trade: fc.Arbitrary<TradeTick> = fc.record({
+  v: fc.constant(1 as const), type: fc.constant('trade' as const), venue: fc.constantFrom('binance' as const, 'kraken' as const),
+  symbol: fc.constantFrom('ETH-USD'), price: num, size: num, side: fc.constantFrom('buy' as const, 'sell' as const),
+  tradeId: fc.string(), seq: fc.nat(), ...times
+})
+
+describe('canonical tick', () => {
+  it('encodes exactly as JSON.stringify does, for quotes and trades', () => {
+    fc.assert(fc.property(fc.oneof(quote, trade), (t) => {
+      expect(encodeTick(t)).toBe(JSON.stringify(t))
+      expect(decodeTick(JSON.parse(encodeTick(t)))).toEqual({ ok: true, tick: t })
+    }), { numRuns: 500 })
+  })
+
+  it('rejects what is not a tick, with a reason', () => {
+    expect(parseTick(new TextEncoder().encode('nope'))).toEqual({ ok: false, reason: 'not JSON' })
+    expect(decodeTick({ v: 2 })).toEqual({ ok: false, reason: 'unsupported schema version 2' })
+    expect(decodeTick({ v: 1, type: 'book' })).toEqual({ ok: false, reason: 'unknown type "book"' })
+    expect(decodeTick({ v: 1, type: 'quote', venue: 'x', symbol: 'y', bid: '1' })).toEqual({ ok: false, reason: 'field bid is not a number' })
+  })
+
+  it('stamps a seq that grows per subject even when the clock stands still', () => {
+    const s = new SequenceStamper()
+    expect(s.next('a', 1)).toBe(1000)
+    expect(s.next('a', 1)).toBe(1001)
+    expect(s.next('b', 1)).toBe(1000)
+    expect(s.next('a', 2)).toBe(2000)
+  })
+})
