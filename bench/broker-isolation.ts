@@ -33,7 +33,7 @@ const CLI = {
   warmup: { type: 'number', default: 2, min: 0, help: 'Warm-up seconds before recording' },
   fanoutSubscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers of the fan-out run' },
   fanoutMessages: { type: 'integer', default: 100_000, min: 1000, help: 'Messages published in the fan-out run' },
-  repeat: { type: 'integer', default: 1, min: 1, help: 'Repetitions of the fan-out run (interleaved A B A B)' },
+  repeat: { type: 'integer', default: 3, min: 1, help: 'Repetitions of the fan-out run (interleaved A B A B; the verdict uses the median)' },
   targets: { type: 'list', default: ['tickfan', 'nats-server'], help: 'Brokers to measure' }
 } satisfies OptionTable
 

@@ -94,8 +94,13 @@ export function parseOptions<T extends OptionTable> (argv: readonly string[], ta
   return out as ParsedOptions<T> & { help: boolean }
 }
 
-/** Runs a command's main: prints usage errors plainly (exit 2) and anything else as a crash (exit 1). */
+/**
+ * Runs a command's main: prints usage errors plainly (exit 2) and anything else as a crash
+ * (exit 1). A command started by another over IPC (npm start's children) stops itself with
+ * SIGTERM's clean path when its parent goes away, so no process is ever left behind.
+ */
 export function runMain (main: () => Promise<void>): void {
+  if (process.send !== undefined) process.once('disconnect', () => process.emit('SIGTERM'))
   main().catch((err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\nTry --help for the list of options.\n`)

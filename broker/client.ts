@@ -29,6 +29,8 @@ export interface ClientHost {
   readonly now: () => number
   readonly maxSubscriptionsPerConnection: number
   readonly highWaterBytes: number
+  /** Bytes a client may have in flight (written, not yet acknowledged by a PONG) before it is conflated. */
+  readonly maxInFlightBytes: number
   publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
@@ -93,6 +95,19 @@ export class Client implements ProtocolHandler, FanoutMember {
   nextPingAtMs = 0
   rttMs = -1
   private pingSentAtMs = 0
+  /**
+   * Flow control by the protocol's own PING/PONG. Every client answers a server PING with a
+   * PONG, in stream order, so a PONG proves it has consumed every byte written before that
+   * PING. `pingPositions` holds the stream offset (outBytes) after each PING sent; a PONG
+   * acknowledges the oldest. Bytes written but not acknowledged are in flight somewhere (the
+   * kernel's socket buffers, which Node cannot see or size, or the client's own queue), and
+   * past maxInFlightBytes the connection is conflated, exactly as when its socket buffer fills.
+   * Without this a slow reader on loopback drains megabytes of stale kernel-buffered data
+   * before it sees the newest values.
+   */
+  private readonly pingPositions: number[] = []
+  private ackedBytes = 0
+  private wantPing = false
 
   inMsgs = 0
   inBytes = 0
@@ -195,6 +210,14 @@ export class Client implements ProtocolHandler, FanoutMember {
   pong (): void {
     if (this.pingsOutstanding > 0 && this.pingSentAtMs > 0) this.rttMs = this.host.now() - this.pingSentAtMs
     this.pingsOutstanding = 0
+    const position = this.pingPositions.shift()
+    if (position !== undefined && position > this.ackedBytes) this.ackedBytes = position
+    if (this.outbox.conflating) this.drained()
+  }
+
+  /** Written bytes the client has not acknowledged yet (see pingPositions). */
+  get inFlightBytes (): number {
+    return this.outBytes - this.ackedBytes
   }
 
   /** A protocol error: send nats-server's text; close if the error is fatal. */
@@ -228,24 +251,49 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** Writes what is pending: one socket write. Called by the fan-out scheduler. */
   flush (): void {
     if (this.isClosed || this.outbox.conflating) return
+    // A flow-control probe when a quarter of the in-flight allowance is unacknowledged and no
+    // PING is out; or the keep-alive PING. Either goes at the end of this write.
+    const probe = this.pingPositions.length === 0 &&
+      this.outBytes + this.outbox.flowingBytes - this.ackedBytes >= this.host.maxInFlightBytes / 4
+    const ping = probe || this.wantPing
+    if (ping) {
+      this.outbox.control(PING)
+      this.wantPing = false
+    }
     const chunk = this.outbox.take()
     if (chunk === null) return
-    try {
-      this.transport.write(chunk)
-    } catch {
-      return this.transportClosed('transport error')
-    }
-    this.writes++
-    this.outBytes += chunk.length
-    if (this.transport.bufferedBytes >= this.host.highWaterBytes) {
+    if (!this.write(chunk)) return
+    if (ping) this.pingPositions.push(this.outBytes)
+    if (this.transport.bufferedBytes >= this.host.highWaterBytes || this.inFlightBytes >= this.host.maxInFlightBytes) {
       this.outbox.startConflating(this.host.now())
       this.host.startedConflating(this)
     }
   }
 
-  /** The socket drained: release what was held (conflated) in the next turn. */
+  private write (chunk: Buffer): boolean {
+    try {
+      this.transport.write(chunk)
+    } catch {
+      this.transportClosed('transport error')
+      return false
+    }
+    this.writes++
+    this.outBytes += chunk.length
+    return true
+  }
+
+  /**
+   * The socket drained or a PONG acknowledged bytes: release what was held (conflated) in the
+   * next turn, once both the socket buffer and the bytes in flight are below their marks.
+   */
   drained (): void {
     if (this.isClosed || !this.outbox.conflating) return
+    if (this.transport.bufferedBytes >= this.host.highWaterBytes) return
+    if (this.inFlightBytes >= this.host.maxInFlightBytes) {
+      // Still too much in flight and nothing asked: ask now, after everything already written.
+      if (this.pingPositions.length === 0 && this.write(PING)) this.pingPositions.push(this.outBytes)
+      return
+    }
     this.outbox.stopConflating()
     this.host.stoppedConflating(this)
     this.host.markDirty(this)
@@ -263,7 +311,8 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.pingsOutstanding++
     this.pingSentAtMs = nowMs
     this.nextPingAtMs = nowMs + pingIntervalMs
-    this.control(PING)
+    this.wantPing = true // sent at the end of the next write, so its PONG also acknowledges bytes
+    this.host.markDirty(this)
   }
 
   // --- closing -------------------------------------------------------------------------

@@ -25,6 +25,12 @@ export interface BrokerOptions {
   maxSubscriptionsPerConnection: number
   /** Socket-buffered bytes past which a connection's last-value messages are conflated. Default 256 KiB. */
   highWaterBytes: number
+  /**
+   * Bytes written to a connection and not yet acknowledged (the client answers the PING sent
+   * after them) past which it is conflated: bounds what sits in kernel socket buffers, which
+   * Node cannot see. Default 256 KiB.
+   */
+  maxInFlightBytes: number
   /** Undelivered event (trade) and plain bytes a conflating connection may hold before it is closed. Default 8 MiB. */
   maxPendingEventBytes: number
   /** A conflating connection whose oldest undelivered update is older than this is closed. Default 5000 ms. */
@@ -60,6 +66,7 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxConnections: 65536,
   maxSubscriptionsPerConnection: 65536,
   highWaterBytes: 256 * 1024,
+  maxInFlightBytes: 256 * 1024,
   maxPendingEventBytes: 8 * 1024 * 1024,
   maxStaleMs: 5000,
   maxBlockedMs: 10000,
@@ -81,7 +88,7 @@ export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOpt
     }
   }
   const positive: Array<keyof BrokerOptions> = ['maxPayloadBytes', 'maxControlLineBytes', 'maxConnections',
-    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxPendingEventBytes', 'maxStaleMs', 'maxBlockedMs',
+    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxInFlightBytes', 'maxPendingEventBytes', 'maxStaleMs', 'maxBlockedMs',
     'connectTimeoutMs', 'pingIntervalMs', 'maxPingsOutstanding', 'maxLastValueSubjects']
   for (const key of positive) {
     if ((options[key] as number) <= 0) throw new RangeError(`option ${key} must be > 0, got ${String(options[key])}`)

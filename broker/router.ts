@@ -104,6 +104,10 @@ export class Router implements ClientHost {
     return this.options.highWaterBytes
   }
 
+  get maxInFlightBytes (): number {
+    return this.options.maxInFlightBytes
+  }
+
   /** A new socket: greet it with INFO, or refuse it past the connection limit. */
   accept (transport: Transport, info: (cid: number) => string): Client | null {
     const cid = this.nextCid++
@@ -225,7 +229,7 @@ export class Router implements ClientHost {
     for (const client of [...this.conflatingClients]) {
       if (client.transport.bufferedBytes === 0 && client.outbox.conflating) {
         client.drained() // a drain we were not told about (e.g. WebSocket buffered in ws)
-        continue
+        if (!client.outbox.conflating) continue
       }
       if (now - client.outbox.conflatingSince > maxBlockedMs) {
         client.closeWith('SLOW_CONSUMER_BLOCKED', 'slow consumer (blocked)')

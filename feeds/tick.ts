@@ -63,6 +63,32 @@ export interface TradeTick extends TickTimes {
 
 export type Tick = QuoteTick | TradeTick
 
+/**
+ * The consolidated best bid and offer across venues (bbo.<SYM>), derived by the consolidator
+ * service: a last-value tick like a quote.
+ */
+export interface BboTick {
+  v: 1
+  type: 'bbo'
+  symbol: string
+  bid: number
+  bidSize: number
+  bidVenue: string
+  ask: number
+  askSize: number
+  askVenue: string
+  /** Best bid above best ask: venues disagree enough to trade against each other. */
+  crossed: boolean
+  /** Venues contributing a quote. */
+  venues: number
+  seq: number
+  pubTime: number
+  pubMono: number
+}
+
+/** Everything on the market-data subjects: venue ticks and derived BBOs. */
+export type MarketData = Tick | BboTick
+
 export function quoteSubject (venue: string, symbol: string): string {
   return `quote.${venue}.${symbol}`
 }
@@ -103,38 +129,60 @@ export function encodeTick (t: Tick): string {
   return `{"v":1,"type":"trade","venue":"${t.venue}","symbol":"${t.symbol}","price":${t.price},"size":${t.size},"side":"${t.side}","tradeId":${JSON.stringify(t.tradeId)},"seq":${t.seq},"venueTime":${t.venueTime},"recvTime":${t.recvTime},"pubTime":${t.pubTime},"pubMono":${t.pubMono}}`
 }
 
-const TYPES = new Set(['quote', 'trade'])
+const NUMBER_FIELDS: Record<MarketData['type'], readonly string[]> = {
+  quote: ['bid', 'bidSize', 'ask', 'askSize', 'seq', 'venueTime', 'recvTime', 'pubTime', 'pubMono'],
+  trade: ['price', 'size', 'seq', 'venueTime', 'recvTime', 'pubTime', 'pubMono'],
+  bbo: ['bid', 'bidSize', 'ask', 'askSize', 'seq', 'venues', 'pubTime', 'pubMono']
+}
+
+type Decoded<T> = { ok: true, tick: T } | { ok: false, reason: string }
 
 /**
- * Checks that a decoded JSON value is a canonical tick; returns it typed, or a reason. Used by
- * every consumer, so a malformed message is counted and skipped, never crashes anyone.
+ * Checks that a decoded JSON value is market data (a venue tick or a BBO); returns it typed, or
+ * a reason. Used by every consumer, so a malformed message is counted and skipped, never
+ * crashes anyone.
  */
-export function decodeTick (value: unknown): { ok: true, tick: Tick } | { ok: false, reason: string } {
+export function decodeMarketData (value: unknown): Decoded<MarketData> {
   if (value === null || typeof value !== 'object') return { ok: false, reason: 'not an object' }
   const t = value as Record<string, unknown>
   if (t.v !== TICK_SCHEMA_VERSION) return { ok: false, reason: `unsupported schema version ${JSON.stringify(t.v)}` }
-  if (typeof t.type !== 'string' || !TYPES.has(t.type)) return { ok: false, reason: `unknown type ${JSON.stringify(t.type)}` }
-  if (typeof t.venue !== 'string' || typeof t.symbol !== 'string') return { ok: false, reason: 'missing venue or symbol' }
-  const numbers = t.type === 'quote'
-    ? ['bid', 'bidSize', 'ask', 'askSize', 'seq', 'venueTime', 'recvTime', 'pubTime', 'pubMono']
-    : ['price', 'size', 'seq', 'venueTime', 'recvTime', 'pubTime', 'pubMono']
+  const numbers = typeof t.type === 'string' ? NUMBER_FIELDS[t.type as MarketData['type']] : undefined
+  if (numbers === undefined) return { ok: false, reason: `unknown type ${JSON.stringify(t.type)}` }
+  if (typeof t.symbol !== 'string' || (t.type !== 'bbo' && typeof t.venue !== 'string')) return { ok: false, reason: 'missing venue or symbol' }
   for (const key of numbers) {
     if (typeof t[key] !== 'number' || !Number.isFinite(t[key])) return { ok: false, reason: `field ${key} is not a number` }
   }
-  return { ok: true, tick: value as Tick }
+  return { ok: true, tick: value as MarketData }
+}
+
+/** Like decodeMarketData, for consumers of venue ticks only (quotes and trades). */
+export function decodeTick (value: unknown): Decoded<Tick> {
+  const decoded = decodeMarketData(value)
+  if (!decoded.ok) return decoded
+  if (decoded.tick.type === 'bbo') return { ok: false, reason: 'unknown type "bbo"' }
+  return { ok: true, tick: decoded.tick }
 }
 
 const utf8 = new TextDecoder()
 
-/** Decodes a tick from message bytes (works in Node and in the browser). */
-export function parseTick (data: Uint8Array): { ok: true, tick: Tick } | { ok: false, reason: string } {
-  let value: unknown
+function parseJson (data: Uint8Array): { ok: true, value: unknown } | { ok: false, reason: string } {
   try {
-    value = JSON.parse(utf8.decode(data))
+    return { ok: true, value: JSON.parse(utf8.decode(data)) }
   } catch {
     return { ok: false, reason: 'not JSON' }
   }
-  return decodeTick(value)
+}
+
+/** Decodes a venue tick from message bytes (works in Node and in the browser). */
+export function parseTick (data: Uint8Array): Decoded<Tick> {
+  const json = parseJson(data)
+  return json.ok ? decodeTick(json.value) : json
+}
+
+/** Decodes any market data (venue tick or BBO) from message bytes. */
+export function parseMarketData (data: Uint8Array): Decoded<MarketData> {
+  const json = parseJson(data)
+  return json.ok ? decodeMarketData(json.value) : json
 }
 
 /**

@@ -10,10 +10,16 @@ export class RawClient {
   readonly closed: Promise<void>
   private waiters: Array<() => void> = []
 
+  /** Where the PING scan has got to: answering PINGs is what every real client does. */
+  private scanPos = 0
+  autoPong = true
+  pingsAnswered = 0
+
   private constructor (socket: net.Socket) {
     this.socket = socket
     socket.on('data', (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk])
+      this.answerPings()
       for (const w of this.waiters.splice(0)) w()
     })
     socket.on('error', () => {})
@@ -32,6 +38,26 @@ export class RawClient {
     const client = new RawClient(socket)
     await client.waitFor(/^INFO .*\r\n/)
     return client
+  }
+
+  /** Scans new input for server PINGs (skipping MSG/HMSG payloads) and answers each with PONG. */
+  private answerPings (): void {
+    const buf = this.received
+    while (this.scanPos < buf.length) {
+      const eol = buf.indexOf('\r\n', this.scanPos)
+      if (eol === -1) return
+      const line = buf.toString('latin1', this.scanPos, eol)
+      let next = eol + 2
+      if (line.startsWith('MSG ') || line.startsWith('HMSG ')) {
+        const total = Number(line.slice(line.lastIndexOf(' ') + 1))
+        if (buf.length < next + total + 2) return // wait for the whole payload
+        next += total + 2
+      } else if (line === 'PING' && this.autoPong && !this.socket.destroyed) {
+        this.socket.write('PONG\r\n')
+        this.pingsAnswered++
+      }
+      this.scanPos = next
+    }
   }
 
   get text (): string {

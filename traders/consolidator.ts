@@ -1,0 +1,66 @@
+/**
+ * Consolidated best bid and offer: from the latest quote of each venue for a symbol, the best
+ * bid and the best ask across venues, with the venue of each side. Pure; the service that
+ * subscribes `quote.*.<SYM>` and publishes `bbo.<SYM>` is in services.ts.
+ *
+ * A bbo.<SYM> message is itself a last-value tick (the whole state), so the broker caches and
+ * conflates it like any quote.
+ */
+import type { BboTick, QuoteTick } from '../feeds/tick.ts'
+
+export type { BboTick }
+
+export type BboSides = Pick<BboTick, 'symbol' | 'bid' | 'bidSize' | 'bidVenue' | 'ask' | 'askSize' | 'askVenue' | 'crossed' | 'venues'>
+
+export class Consolidator {
+  private readonly books = new Map<string, Map<string, QuoteTick>>()
+
+  /** Takes a venue quote; returns the new consolidated sides when they changed, else null. */
+  update (quote: QuoteTick): BboSides | null {
+    let book = this.books.get(quote.symbol)
+    if (book === undefined) {
+      book = new Map()
+      this.books.set(quote.symbol, book)
+    }
+    const before = this.best(quote.symbol)
+    book.set(quote.venue, quote)
+    const after = this.best(quote.symbol)
+    if (after === null) return null
+    if (before !== null && before.bid === after.bid && before.bidSize === after.bidSize && before.bidVenue === after.bidVenue &&
+      before.ask === after.ask && before.askSize === after.askSize && before.askVenue === after.askVenue && before.venues === after.venues) return null
+    return after
+  }
+
+  /** Forgets a venue (gone silent): its stale quote must not set the best price. */
+  removeVenue (venue: string): void {
+    for (const book of this.books.values()) book.delete(venue)
+  }
+
+  best (symbol: string): BboSides | null {
+    const book = this.books.get(symbol)
+    if (book === undefined || book.size === 0) return null
+    let bid: QuoteTick | null = null
+    let ask: QuoteTick | null = null
+    for (const q of book.values()) {
+      // Ties go to the larger size, then to the venue name, so the result does not depend on arrival order.
+      if (bid === null || q.bid > bid.bid || (q.bid === bid.bid && (q.bidSize > bid.bidSize || (q.bidSize === bid.bidSize && q.venue < bid.venue)))) bid = q
+      if (ask === null || q.ask < ask.ask || (q.ask === ask.ask && (q.askSize > ask.askSize || (q.askSize === ask.askSize && q.venue < ask.venue)))) ask = q
+    }
+    if (bid === null || ask === null) return null
+    return {
+      symbol,
+      bid: bid.bid,
+      bidSize: bid.bidSize,
+      bidVenue: bid.venue,
+      ask: ask.ask,
+      askSize: ask.askSize,
+      askVenue: ask.venue,
+      crossed: bid.bid > ask.ask,
+      venues: book.size
+    }
+  }
+
+  quotes (symbol: string): QuoteTick[] {
+    return [...(this.books.get(symbol)?.values() ?? [])]
+  }
+}
