@@ -1,0 +1,67 @@
+/**
+ * End to end through the README's command: `npm start` brings up broker, venues, feed handlers,
+ * services and bots; a client sees quotes from all three venues, bbo.*, and price answers from
+ * several queue-group members; Ctrl-C (SIGINT to the process group, as a terminal sends it)
+ * stops everything and leaves no process behind.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connect } from '@nats-io/transport-node'
+import { describe, expect, it } from 'vitest'
+import { freePort } from '../broker/test-support/nats-server.ts'
+import { eventually } from '../broker/test-support/targets.ts'
+import type { QuoteTick } from '../feeds/tick.ts'
+import type { PriceReply } from './services.ts'
+import type { GroupStats } from './stats.ts'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+function processesMentioning (text: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+  return out.split('\n').filter((line) => line.includes(text) && !line.includes('ps -eo'))
+}
+
+describe('npm start', () => {
+  it('runs the whole demo, and Ctrl-C stops every process', async () => {
+    const [port, wsPort, httpPort] = [await freePort(), await freePort(), await freePort()]
+    const demo = spawn('npm', ['start', '--', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--bots', '6', '--rate', '200'],
+      { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    demo.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    demo.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<{ code: number | null, signal: string | null }>((resolve) => demo.once('exit', (code, signal) => resolve({ code, signal })))
+    try {
+      await eventually(() => stdout.includes('tickfan demo ready'), 40_000, `the demo to be ready (stderr: ${stderr.slice(-300)})`)
+      expect(stdout).toContain(`nats://127.0.0.1:${port}`)
+      expect(stdout).toContain(`ws://127.0.0.1:${wsPort}`)
+      expect(stdout).toContain(`http://127.0.0.1:${httpPort}`)
+
+      const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
+      const venues = new Set<string>()
+      let bbo = 0
+      const bots: GroupStats[] = []
+      const decode = (d: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(d))
+      nc.subscribe('quote.*.BTC-USD', { callback: (_e, m) => { venues.add((decode(m.data) as QuoteTick).venue) } })
+      nc.subscribe('bbo.*', { callback: () => { bbo++ } })
+      nc.subscribe('stats.traders.*', { callback: (_e, m) => { bots.push(decode(m.data) as GroupStats) } })
+      await eventually(() => venues.size === 3 && bbo > 0, 10_000, 'quotes from all three venues and a bbo')
+      await eventually(() => bots.some((s) => s.group === 'fast' && s.received > 0), 10_000, 'bots receiving')
+      const members = new Set<string>()
+      for (let i = 0; i < 30; i++) members.add((decode((await nc.request('price.BTC-USD', '', { timeout: 2000 })).data) as PriceReply).member)
+      expect(members.size).toBeGreaterThanOrEqual(2)
+      await eventually(() => stdout.includes('ticks in'), 5000, 'a status line')
+      expect(bots.every((s) => s.orderViolations === 0)).toBe(true)
+      await nc.close()
+    } finally {
+      process.kill(-(demo.pid as number), 'SIGINT') // Ctrl-C: the whole foreground process group
+    }
+    // npm re-raises the SIGINT after its script exits; the demo itself must have stopped cleanly.
+    const { code, signal } = await exited
+    expect(code === 0 || signal === 'SIGINT').toBe(true)
+    expect(stdout).toMatch(/SIGINT: stopping broker, feeds, services, traders/)
+    expect(stderr).not.toMatch(/stopped unexpectedly|fatal/)
+    await eventually(() => processesMentioning(`127.0.0.1:${port}`).length === 0 && processesMentioning(`--port ${port}`).length === 0, 10_000, 'every demo process to exit')
+  }, 90_000)
+})
