@@ -23,7 +23,7 @@ import { sampleMemory, type MemorySeries } from './harness/memory.ts'
 import { ROOT, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './harness/processes.ts'
 import type { FanoutConfig, FanoutResult } from './load/fanout.ts'
 import type { LatencySubscriberConfig, LatencySubscriberResult } from './load/latency-subscriber.ts'
-import type { RatePublisherConfig, RatePublisherResult } from './load/rate-publisher.ts'
+import type { PublisherConfig, PublisherResult } from './load/publisher.ts'
 
 const CLI = {
   rate: { type: 'integer', default: 40_000, min: 1, help: 'Publish rate of the isolation runs (msgs/s)' },
@@ -45,7 +45,7 @@ interface IsolationRun {
   valid: boolean
   invalidReason: string | null
   subscriber: LatencySubscriberResult
-  publisher: RatePublisherResult
+  publisher: PublisherResult
   memory: MemorySeries
   /** Largest pending_bytes /connz showed for any connection during the run. */
   maxPendingBytes: number
@@ -64,7 +64,6 @@ async function isolationRun (target: Target, stalled: boolean, o: { rate: number
   const layout = coreLayout()
   const broker = await startTarget(target, layout.broker)
   try {
-    const subjects = Array.from({ length: o.subjects }, (_, i) => `quote.bench.S${i}`)
     const subscriber = runLoad<LatencySubscriberResult>('latency-subscriber.ts', {
       url: broker.natsUrl, subject: 'quote.bench.>', name: 'fast', warmupSeq: Math.round(o.rate * o.warmup)
     } satisfies LatencySubscriberConfig, layout.load, (msg) => { if ((msg as { type: string }).type === 'ready') ready() })
@@ -87,9 +86,10 @@ async function isolationRun (target: Target, stalled: boolean, o: { rate: number
         .then((body) => { maxPendingBytes = Math.max(maxPendingBytes, body.connections?.[0]?.pending_bytes ?? 0) })
         .catch(() => {})
     }, 250)
-    const publisher = await runLoad<RatePublisherResult>('rate-publisher.ts', {
-      url: broker.natsUrl, subjects, ratePerSec: o.rate, payloadBytes: o.payload, durationMs: (o.seconds + o.warmup) * 1000
-    } satisfies RatePublisherConfig, layout.load).result
+    const publisher = await runLoad<PublisherResult>('publisher.ts', {
+      url: broker.natsUrl, subjects: o.subjects, tradeRatio: 0, ratePerSec: o.rate, burstEveryMs: 0, burstMs: 0, burstFactor: 1,
+      payloadBytes: o.payload, durationMs: (o.seconds + o.warmup) * 1000
+    } satisfies PublisherConfig, layout.load).result
     await new Promise((r) => setTimeout(r, 500))
     clearInterval(pendingPoll)
     const mem = memory.stop()

@@ -31,6 +31,8 @@ export interface ClientHost {
   readonly highWaterBytes: number
   /** Bytes a client may have in flight (written, not yet acknowledged by a PONG) before it is conflated. */
   readonly maxInFlightBytes: number
+  /** How long a flow-control PING may stay unanswered before the client is conflated. */
+  readonly maxAckWaitMs: number
   publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
@@ -72,6 +74,10 @@ export interface ConnectOptions {
   version: string
 }
 
+/** The smallest flow window: a few messages in flight even for the slowest reader. */
+const MIN_WINDOW_BYTES = 8 * 1024
+const INITIAL_WINDOW_BYTES = 64 * 1024
+
 const PONG = Buffer.from('PONG\r\n')
 const PING = Buffer.from('PING\r\n')
 const OK = Buffer.from('+OK\r\n')
@@ -106,7 +112,17 @@ export class Client implements ProtocolHandler, FanoutMember {
    * before it sees the newest values.
    */
   private readonly pingPositions: number[] = []
+  /** When each PING in pingPositions was written (host clock, ms). */
+  private readonly pingTimes: number[] = []
   private ackedBytes = 0
+  /**
+   * The in-flight window, adapted like TCP's to the reader: bytes it acknowledges per ms (when
+   * the window limited it) times a quarter of maxAckWaitMs, between MIN_WINDOW_BYTES and
+   * maxInFlightBytes. A fast reader keeps the whole allowance; a slow one gets about 25 ms of
+   * its own work in flight, so what it reads is never much older than that.
+   */
+  flowWindowBytes: number
+  private ackBytesPerMs = 0
   private wantPing = false
 
   inMsgs = 0
@@ -126,6 +142,8 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.parser = new ProtocolParser(this, limits)
     this.outbox = new Outbox({ headers: false, maxPendingEventBytes: limits.maxPendingEventBytes })
     this.acceptedAtMs = host.now()
+    // Start small, like TCP's slow start: a reader proves it is fast before it gets the whole allowance.
+    this.flowWindowBytes = Math.min(INITIAL_WINDOW_BYTES, host.maxInFlightBytes)
   }
 
   /** Bytes from the socket. */
@@ -211,8 +229,23 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (this.pingsOutstanding > 0 && this.pingSentAtMs > 0) this.rttMs = this.host.now() - this.pingSentAtMs
     this.pingsOutstanding = 0
     const position = this.pingPositions.shift()
-    if (position !== undefined && position > this.ackedBytes) this.ackedBytes = position
+    const sentAt = this.pingTimes.shift()
+    if (position !== undefined && position > this.ackedBytes) {
+      // A sample of the reader's speed counts only when the reader held the pipe back (we are
+      // holding data for it, or half the window is still in flight): otherwise it measures how
+      // much we had to send, not how fast it reads.
+      const limited = this.outbox.conflating || this.inFlightBytes >= this.flowWindowBytes / 2
+      if (limited && sentAt !== undefined) this.adaptWindow(position - this.ackedBytes, this.host.now() - sentAt)
+      this.ackedBytes = position
+    }
     if (this.outbox.conflating) this.drained()
+  }
+
+  private adaptWindow (ackedBytes: number, elapsedMs: number): void {
+    const sample = ackedBytes / Math.max(1, elapsedMs)
+    this.ackBytesPerMs = this.ackBytesPerMs === 0 ? sample : 0.5 * this.ackBytesPerMs + 0.5 * sample
+    const target = this.ackBytesPerMs * this.host.maxAckWaitMs / 4
+    this.flowWindowBytes = Math.round(Math.min(this.host.maxInFlightBytes, Math.max(MIN_WINDOW_BYTES, target)))
   }
 
   /** Written bytes the client has not acknowledged yet (see pingPositions). */
@@ -251,10 +284,18 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** Writes what is pending: one socket write. Called by the fan-out scheduler. */
   flush (): void {
     if (this.isClosed || this.outbox.conflating) return
+    // Time bounds staleness where bytes cannot: a reader that has not answered the PING sent
+    // maxAckWaitMs ago is behind by at least that long, whatever its byte rate.
+    if (this.pingTimes.length > 0 && this.host.now() - (this.pingTimes[0] as number) > this.host.maxAckWaitMs) {
+      this.outbox.startConflating(this.host.now())
+      this.host.startedConflating(this)
+      return
+    }
     // A flow-control probe when a quarter of the in-flight allowance is unacknowledged and no
-    // PING is out; or the keep-alive PING. Either goes at the end of this write.
+    // PING is out (often enough that an unanswered probe's age tracks how far behind the
+    // reader is); or the keep-alive PING. Either goes at the end of this write.
     const probe = this.pingPositions.length === 0 &&
-      this.outBytes + this.outbox.flowingBytes - this.ackedBytes >= this.host.maxInFlightBytes / 4
+      this.outBytes + this.outbox.flowingBytes - this.ackedBytes >= this.flowWindowBytes / 4
     const ping = probe || this.wantPing
     if (ping) {
       this.outbox.control(PING)
@@ -263,11 +304,16 @@ export class Client implements ProtocolHandler, FanoutMember {
     const chunk = this.outbox.take()
     if (chunk === null) return
     if (!this.write(chunk)) return
-    if (ping) this.pingPositions.push(this.outBytes)
-    if (this.transport.bufferedBytes >= this.host.highWaterBytes || this.inFlightBytes >= this.host.maxInFlightBytes) {
+    if (ping) this.notePing()
+    if (this.transport.bufferedBytes >= this.host.highWaterBytes || this.inFlightBytes >= this.flowWindowBytes) {
       this.outbox.startConflating(this.host.now())
       this.host.startedConflating(this)
     }
+  }
+
+  private notePing (): void {
+    this.pingPositions.push(this.outBytes)
+    this.pingTimes.push(this.host.now())
   }
 
   private write (chunk: Buffer): boolean {
@@ -289,11 +335,12 @@ export class Client implements ProtocolHandler, FanoutMember {
   drained (): void {
     if (this.isClosed || !this.outbox.conflating) return
     if (this.transport.bufferedBytes >= this.host.highWaterBytes) return
-    if (this.inFlightBytes >= this.host.maxInFlightBytes) {
+    if (this.inFlightBytes >= this.flowWindowBytes) {
       // Still too much in flight and nothing asked: ask now, after everything already written.
-      if (this.pingPositions.length === 0 && this.write(PING)) this.pingPositions.push(this.outBytes)
+      if (this.pingPositions.length === 0 && this.write(PING)) this.notePing()
       return
     }
+    if (this.pingTimes.length > 0 && this.host.now() - (this.pingTimes[0] as number) > this.host.maxAckWaitMs) return
     this.outbox.stopConflating()
     this.host.stoppedConflating(this)
     this.host.markDirty(this)

@@ -16,6 +16,8 @@ export const TICKFAN_VERSION = '0.1.0'
 
 export interface MonitorContext {
   router: Router
+  /** Event-loop delay since start (perf_hooks), nanoseconds. */
+  eventLoopDelay?: { percentile (p: number): number, max: number, mean: number }
   serverId: string
   host: string
   port: () => number
@@ -74,6 +76,9 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
     slow_consumers: stats.slowConsumers,
     subscriptions: router.trie.size,
     tickfan: {
+      event_loop_delay_p50_ms: ctx.eventLoopDelay === undefined ? null : ctx.eventLoopDelay.percentile(50) / 1e6,
+      event_loop_delay_p99_ms: ctx.eventLoopDelay === undefined ? null : ctx.eventLoopDelay.percentile(99) / 1e6,
+      event_loop_delay_max_ms: ctx.eventLoopDelay === undefined ? null : ctx.eventLoopDelay.max / 1e6,
       heap_used: memory.heapUsed,
       heap_total: memory.heapTotal,
       external_memory: memory.external,
@@ -124,6 +129,8 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
       conflating: client.outbox.conflating,
       staleness_ms: oldest === undefined ? 0 : now - oldest,
       socket_writes: client.writes,
+      flow_window_bytes: client.flowWindowBytes,
+      in_flight_bytes: client.inFlightBytes,
       fanout_turns: client.fairness.turns,
       first_share: client.fairness.firstShare,
       mean_rank: client.fairness.meanRank

@@ -28,9 +28,15 @@ export interface BrokerOptions {
   /**
    * Bytes written to a connection and not yet acknowledged (the client answers the PING sent
    * after them) past which it is conflated: bounds what sits in kernel socket buffers, which
-   * Node cannot see. Default 256 KiB.
+   * Node cannot see. This is the largest flow window; each connection's window adapts to how
+   * fast it reads (see Client.flowWindowBytes). Default 256 KiB.
    */
   maxInFlightBytes: number
+  /**
+   * A flow-control PING unanswered for this long means the client is that far behind: it is
+   * conflated until it answers. Bounds a slow reader's staleness in time. Default 100 ms.
+   */
+  maxAckWaitMs: number
   /** Undelivered event (trade) and plain bytes a conflating connection may hold before it is closed. Default 8 MiB. */
   maxPendingEventBytes: number
   /** A conflating connection whose oldest undelivered update is older than this is closed. Default 5000 ms. */
@@ -67,6 +73,7 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxSubscriptionsPerConnection: 65536,
   highWaterBytes: 256 * 1024,
   maxInFlightBytes: 256 * 1024,
+  maxAckWaitMs: 100,
   maxPendingEventBytes: 8 * 1024 * 1024,
   maxStaleMs: 5000,
   maxBlockedMs: 10000,
@@ -88,7 +95,7 @@ export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOpt
     }
   }
   const positive: Array<keyof BrokerOptions> = ['maxPayloadBytes', 'maxControlLineBytes', 'maxConnections',
-    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxInFlightBytes', 'maxPendingEventBytes', 'maxStaleMs', 'maxBlockedMs',
+    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxInFlightBytes', 'maxAckWaitMs', 'maxPendingEventBytes', 'maxStaleMs', 'maxBlockedMs',
     'connectTimeoutMs', 'pingIntervalMs', 'maxPingsOutstanding', 'maxLastValueSubjects']
   for (const key of positive) {
     if ((options[key] as number) <= 0) throw new RangeError(`option ${key} must be > 0, got ${String(options[key])}`)

@@ -108,6 +108,10 @@ export class Router implements ClientHost {
     return this.options.maxInFlightBytes
   }
 
+  get maxAckWaitMs (): number {
+    return this.options.maxAckWaitMs
+  }
+
   /** A new socket: greet it with INFO, or refuse it past the connection limit. */
   accept (transport: Transport, info: (cid: number) => string): Client | null {
     const cid = this.nextCid++

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
@@ -95,8 +96,10 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
 
   let monitor: FastifyInstance | null = null
   let httpPort = -1
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 })
+  eventLoopDelay.enable()
   if (options.httpPort >= 0) {
-    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort })
+    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay })
     await monitor.listen({ port: options.httpPort, host: options.host })
     httpPort = (monitor.server.address() as AddressInfo).port
   }
@@ -115,6 +118,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(sweep)
+      eventLoopDelay.disable()
       const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()))
       router.closeAll()
       await Promise.all([tcpClosed, wsApp?.close(), monitor?.close()])

@@ -56,8 +56,9 @@ export async function startTickfanProcess (cpus: string | undefined, extraArgs: 
   }
 }
 
-export async function startNatsServerProcess (cpus: string | undefined): Promise<BrokerProcess> {
-  const server = await startNatsServer({ cpus })
+/** nats-server, with GOMAXPROCS = workers when more than one is asked for (the scaling sweep). */
+export async function startNatsServerProcess (cpus: string | undefined, workers = 0): Promise<BrokerProcess> {
+  const server = await startNatsServer({ cpus, env: workers > 0 ? { GOMAXPROCS: String(workers) } : undefined })
   return {
     name: 'nats-server',
     pid: server.process.pid as number,

@@ -60,7 +60,6 @@ async function main (): Promise<void> {
     uncorrectedHistogram: encodeHistogram(uncorrected)
   }
   report(result)
-  process.disconnect?.()
 }
 
 main().catch(fail)

@@ -23,8 +23,10 @@ export function loadConfig<T> (): T {
   return JSON.parse(raw) as T
 }
 
+/** Sends the result and exits once it is written: a large result must not be cut by exiting. */
 export function report (result: unknown): void {
-  process.send?.({ type: 'result', result })
+  if (process.send === undefined) return
+  process.send({ type: 'result', result }, undefined, {}, () => process.exit(0))
 }
 
 export function fail (err: unknown): void {

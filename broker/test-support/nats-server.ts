@@ -58,6 +58,8 @@ export interface NatsServerOptions {
   extraConfig?: string
   /** CPU cores to pin to with taskset (benchmarks). */
   cpus?: string
+  /** Extra environment (e.g. GOMAXPROCS). */
+  env?: Record<string, string>
 }
 
 export async function startNatsServer (options: NatsServerOptions = {}): Promise<NatsServerProcess> {
@@ -74,7 +76,7 @@ export async function startNatsServer (options: NatsServerOptions = {}): Promise
   ].join('\n'))
   const cmd = options.cpus === undefined ? 'nats-server' : 'taskset'
   const args = options.cpus === undefined ? ['-c', conf] : ['-c', options.cpus, 'nats-server', '-c', conf]
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

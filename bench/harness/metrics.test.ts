@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import type { ConnectionResult } from '../load/subscriber-group.ts'
+import { conflationRatio, fairness, jain, pearson, tradeLoss, wrongFinalValues } from './metrics.ts'
+
+function conn (index: number, samples: Array<[number, number]>, extra: Partial<ConnectionResult> = {}): ConnectionResult {
+  return { index, received: 0, trades: 0, skipped: 0, orderViolations: 0, lastSeq: {}, samples: samples.map(([s, t]) => [s, String(t)]), ...extra }
+}
+
+describe('suite metrics', () => {
+  it('ranks connections per message: a connection always first is unfair and correlated with connect order', () => {
+    const seqs = Array.from({ length: 100 }, (_, i) => i)
+    const conns = [0, 1, 2, 3].map((k) => conn(k, seqs.map((s) => [s, 1000 * s + k * 10])))
+    const f = fairness(conns)
+    expect(f.messages).toBe(100)
+    expect(f.firstShare).toEqual([1, 0, 0, 0])
+    expect(f.jainFirstPlaces).toBeCloseTo(0.25)
+    expect(f.rankConnectOrderCorrelation).toBeCloseTo(1)
+    expect(f.spreadUs.max).toBeCloseTo(0.03)
+  })
+
+  it('finds a rotating order fair', () => {
+    const seqs = Array.from({ length: 400 }, (_, i) => i)
+    const conns = [0, 1, 2, 3].map((k) => conn(k, seqs.map((s) => [s, 1000 * s + ((k + s) % 4) * 10])))
+    const f = fairness(conns)
+    expect(f.jainFirstPlaces).toBeCloseTo(1)
+    expect(Math.abs(f.rankConnectOrderCorrelation)).toBeLessThan(0.1)
+  })
+
+  it('counts wrong final values, trade loss and the conflation ratio', () => {
+    const a = conn(0, [], { lastSeq: { x: 5, y: 7 }, trades: 10, received: 90, skipped: 10 })
+    const b = conn(1, [], { lastSeq: { x: 5, y: 6 }, trades: 8, received: 100 })
+    expect(wrongFinalValues([a, b], { x: 5, y: 7 })).toBe(1)
+    expect(tradeLoss([a, b], 10)).toBe(2)
+    expect(conflationRatio([a, b])).toBeCloseTo(10 / 200)
+  })
+
+  it("computes Jain's index and correlation", () => {
+    expect(jain([1, 1])).toBe(1)
+    expect(pearson([1, 2, 3], [2, 4, 6])).toBeCloseTo(1)
+    expect(pearson([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1)
+  })
+})

@@ -1,0 +1,106 @@
+/**
+ * The suite's derived metrics, pure: fairness from sampled receive times, final values, trade
+ * loss, order, conflation ratio. Inputs are what the load processes report.
+ */
+import { jainIndex as jain } from '../../broker/fanout.ts'
+import type { ConnectionResult } from '../load/subscriber-group.ts'
+
+export interface FairnessResult {
+  /** Messages ranked (received by at least two connections). */
+  messages: number
+  /** Per-message delivery spread (last - first receive), microseconds. */
+  spreadUs: { p50: number, p99: number, max: number }
+  /** Per connection (by index): share of messages it received first. */
+  firstShare: number[]
+  /** Per connection: mean normalised rank (0 first, 1 last). */
+  meanRank: number[]
+  /** Jain's index over first-place counts: 1 = perfectly even. */
+  jainFirstPlaces: number
+  /** Pearson correlation of mean rank with connect order: 0 = connect order does not matter. */
+  rankConnectOrderCorrelation: number
+}
+
+/** Jain's fairness index, the one the broker's fan-out uses too. */
+export { jainIndex as jain } from '../../broker/fanout.ts'
+
+export function pearson (xs: readonly number[], ys: readonly number[]): number {
+  const n = Math.min(xs.length, ys.length)
+  if (n < 2) return 0
+  let mx = 0; let my = 0
+  for (let i = 0; i < n; i++) { mx += xs[i] as number; my += ys[i] as number }
+  mx /= n; my /= n
+  let sxy = 0; let sxx = 0; let syy = 0
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] as number) - mx
+    const dy = (ys[i] as number) - my
+    sxy += dx * dy; sxx += dx * dx; syy += dy * dy
+  }
+  return sxx === 0 || syy === 0 ? 0 : sxy / Math.sqrt(sxx * syy)
+}
+
+function percentile (sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] as number
+}
+
+/** Ranks connections per sampled message by receive time (monotonic ns, comparable across processes). */
+export function fairness (connections: readonly ConnectionResult[]): FairnessResult {
+  const n = connections.length
+  const bySeq = new Map<number, Array<{ conn: number, t: bigint }>>()
+  connections.forEach((c, k) => {
+    for (const [seq, t] of c.samples) {
+      let list = bySeq.get(seq)
+      if (list === undefined) { list = []; bySeq.set(seq, list) }
+      list.push({ conn: k, t: BigInt(t) })
+    }
+  })
+  const firsts = new Array<number>(n).fill(0)
+  const rankSum = new Array<number>(n).fill(0)
+  const rankCount = new Array<number>(n).fill(0)
+  const spreads: number[] = []
+  let messages = 0
+  for (const list of bySeq.values()) {
+    if (list.length < 2) continue
+    messages++
+    list.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0))
+    spreads.push(Number((list[list.length - 1] as { t: bigint }).t - (list[0] as { t: bigint }).t) / 1000)
+    const first = (list[0] as { conn: number }).conn
+    firsts[first] = (firsts[first] ?? 0) + 1
+    list.forEach((e, rank) => {
+      rankSum[e.conn] = (rankSum[e.conn] ?? 0) + rank / (list.length - 1)
+      rankCount[e.conn] = (rankCount[e.conn] ?? 0) + 1
+    })
+  }
+  spreads.sort((a, b) => a - b)
+  const meanRank = rankSum.map((s, k) => ((rankCount[k] ?? 0) === 0 ? 0.5 : s / (rankCount[k] as number)))
+  return {
+    messages,
+    spreadUs: { p50: percentile(spreads, 50), p99: percentile(spreads, 99), max: spreads[spreads.length - 1] ?? 0 },
+    firstShare: firsts.map((f) => (messages === 0 ? 0 : f / messages)),
+    meanRank,
+    jainFirstPlaces: jain(firsts),
+    rankConnectOrderCorrelation: pearson(connections.map((c) => c.index), meanRank)
+  }
+}
+
+/** Connections whose last value of some subject is not the last one published. */
+export function wrongFinalValues (connections: readonly ConnectionResult[], lastPublished: Record<string, number>): number {
+  let wrong = 0
+  for (const c of connections) {
+    for (const [subject, seq] of Object.entries(lastPublished)) {
+      if (c.lastSeq[subject] !== seq) wrong++
+    }
+  }
+  return wrong
+}
+
+/** Trades published but not received, summed over connections. */
+export function tradeLoss (connections: readonly ConnectionResult[], tradesPublished: number): number {
+  return connections.reduce((n, c) => n + Math.max(0, tradesPublished - c.trades), 0)
+}
+
+export function conflationRatio (connections: readonly ConnectionResult[]): number {
+  let received = 0; let skipped = 0
+  for (const c of connections) { received += c.received; skipped += c.skipped }
+  return received + skipped === 0 ? 0 : skipped / (received + skipped)
+}

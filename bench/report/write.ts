@@ -1,0 +1,132 @@
+/**
+ * Writes a suite run: reports/<date-time>/results.json (environment, options, every scenario
+ * with its encoded histograms), summary.md, and a self-contained report.html with charts;
+ * reports/latest points to the newest.
+ */
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { decodeHistogram } from '../harness/histogram.ts'
+import type { ScenarioResult } from '../harness/runner.ts'
+import { barChart, lineChart, type Series } from './svg.ts'
+
+export interface Verdict {
+  check: string
+  target: string
+  value: number | null
+  pass: boolean | null
+  note?: string
+}
+
+export interface HttpResult {
+  target: string
+  path: string
+  requestsPerSec: number
+  latencyP99Ms: number
+}
+
+export interface SuiteResults {
+  environment: Record<string, unknown>
+  scenarios: ScenarioResult[]
+  maxSustained: Array<{ target: string, workload: string, workers: number, rate: number | null, deliveredRate: number | null }>
+  http: HttpResult[]
+  verdicts: Verdict[]
+  notes: string[]
+  failures: string[]
+}
+
+const COLORS: Record<string, string> = { tickfan: '#d9480f', 'nats-server': '#1c7ed6' }
+const fmtUs = (us: number): string => (us >= 1e6 ? `${(us / 1e6).toFixed(2)} s` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} us`)
+const fmtN = (n: number): string => Math.round(n).toLocaleString('en-US')
+
+/** Percentile spectrum of an encoded histogram: x = 1/(1-p) on a log axis, as HdrHistogram plots. */
+function spectrum (encoded: string): Array<[number, number]> {
+  const h = decodeHistogram(encoded)
+  if (h.totalCount === 0) return []
+  return [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999].map((p) => [1 / (1 - p / 100), Math.max(1, h.getValueAtPercentile(p))])
+}
+
+function scenarioLabel (s: ScenarioResult): string {
+  return `${s.workload} ${fmtN(s.offeredRate)}/s${s.workers > 1 ? ` x${s.workers}` : ''}`
+}
+
+export function summaryMarkdown (r: SuiteResults): string {
+  const env = r.environment
+  const lines = [
+    `# tickfan benchmark report`, '',
+    `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}`, '',
+    '## Verdict against tickfan\'s targets', '',
+    '| check | target | value | result |', '|---|---|---|---|',
+    ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.pass === null ? `n/a${v.note === undefined ? '' : `: ${v.note}`}` : v.pass ? 'PASS' : 'FAIL'} |`), '',
+    '## Scenarios (fast-subscriber latency from intended send time)', '',
+    '| target | scenario | published/s | delivered/s | p50 | p90 | p99 | p99.9 | p99.99 | max | uncorrected p99 | staleness p99 | slow staleness p99 | conflation | trade loss | wrong finals | order violations | Jain (first) | CPU s / M deliveries | valid |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...r.scenarios.map((s) => {
+      const l = s.fast.latencyUs
+      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} | ${s.valid ? 'yes' : `no: ${s.invalidReason ?? ''}`} |`
+    }), '',
+    '## Maximum sustainable rate', '',
+    '| target | workload | workers | offered msgs/s | delivered msgs/s |', '|---|---|---|---|---|',
+    ...r.maxSustained.map((m) => `| ${m.target} | ${m.workload} | ${m.workers} | ${m.rate === null ? 'none sustained' : fmtN(m.rate)} | ${m.deliveredRate === null ? '-' : fmtN(m.deliveredRate)} |`), '',
+    '## HTTP (autocannon, closed loop)', '',
+    '| target | path | requests/s | p99 |', '|---|---|---|---|',
+    ...r.http.map((h) => `| ${h.target} | ${h.path} | ${fmtN(h.requestsPerSec)} | ${h.latencyP99Ms} ms |`), ''
+  ]
+  if (r.notes.length > 0) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '')
+  if (r.failures.length > 0) lines.push('## Failures', '', ...r.failures.map((n) => `- ${n}`), '')
+  return lines.join('\n')
+}
+
+function htmlEscape (s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+export function reportHtml (r: SuiteResults): string {
+  const charts: string[] = []
+  const byWorkload = new Map<string, ScenarioResult[]>()
+  for (const s of r.scenarios) byWorkload.set(s.workload, [...(byWorkload.get(s.workload) ?? []), s])
+  for (const [workload, list] of byWorkload) {
+    const lat: Series[] = list.map((s) => ({ name: `${s.target} ${fmtN(s.offeredRate)}/s`, color: COLORS[s.target] ?? '#555', dashed: s.offeredRate !== list[0]?.offeredRate, points: spectrum(s.fast.latencyHistogram).map(([x, y]) => [x, y / 1000]) }))
+    charts.push(`<h3>${htmlEscape(workload)}</h3>`)
+    charts.push(lineChart(lat.slice(0, 6), { title: `${workload}: latency percentile spectrum (fast subscribers)`, xLabel: 'percentile (1/(1-p), log)', yLabel: 'latency ms (log)', logX: true, logY: true, xTickFormat: (v) => `${(100 - 100 / v).toFixed(v >= 1000 ? 3 : v >= 100 ? 2 : 0)}%`, yTickFormat: (v) => String(v) }))
+    charts.push(lineChart(list.slice(0, 6).map((s) => ({ name: `${s.target} ${fmtN(s.offeredRate)}/s`, color: COLORS[s.target] ?? '#555', dashed: s.offeredRate !== list[0]?.offeredRate, points: s.deliveredPerSecond.map((v, i) => [i, v] as [number, number]) })), { title: `${workload}: deliveries per second`, xLabel: 'second of run', yLabel: 'deliveries/s' }))
+    const stale = list.flatMap((s) => [{ label: `${s.target.split('-')[0]} fast`, value: Math.round(s.fast.stalenessUs.p99 / 1000), color: COLORS[s.target] ?? '#555' }, ...(s.slow === null ? [] : [{ label: `${s.target.split('-')[0]} slow`, value: Math.round(s.slow.stalenessUs.p99 / 1000), color: COLORS[s.target] ?? '#555' }])])
+    if (workload === 'slow-consumers') charts.push(barChart(stale.slice(0, 8), { title: `${workload}: staleness p99 (ms)`, yLabel: 'ms' }))
+    if (workload === 'fairness' || workload === 'wide-fanout') {
+      for (const s of list.slice(0, 2)) {
+        charts.push(barChart(s.fairness.firstShare.map((v, i) => ({ label: String(i), value: Number((v * 100).toFixed(2)), color: COLORS[s.target] ?? '#555' })), { title: `${workload}, ${s.target}: share of first places by connect order (%), Jain ${s.fairness.jainFirstPlaces.toFixed(3)}`, yLabel: '% first', reference: 100 / Math.max(1, s.fairness.firstShare.length) }))
+      }
+    }
+  }
+  const scaling = r.maxSustained.filter((m) => m.workload === 'scaling')
+  if (scaling.length > 0) {
+    const series: Series[] = []
+    for (const target of ['tickfan', 'nats-server']) {
+      const pts = scaling.filter((m) => m.target === target && m.deliveredRate !== null).map((m) => [m.workers, m.deliveredRate as number] as [number, number])
+      if (pts.length === 0) continue
+      series.push({ name: target, color: COLORS[target] as string, points: pts })
+      const base = pts.find(([w]) => w === 1)?.[1]
+      if (base !== undefined) series.push({ name: `${target} ideal`, color: COLORS[target] as string, dashed: true, points: pts.map(([w]) => [w, base * w]) })
+    }
+    charts.push('<h3>scaling</h3>', lineChart(series, { title: 'Scaling: delivered msgs/s at the maximum sustainable rate vs broker workers', xLabel: 'workers', yLabel: 'deliveries/s' }))
+  }
+  const md = summaryMarkdown(r)
+  return `<!doctype html><html><head><meta charset="utf-8"><title>tickfan benchmark report</title>
+<style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:3px 6px}svg{margin:8px 8px 8px 0;border:1px solid #eee}pre{white-space:pre-wrap;font-size:12px}</style></head>
+<body><h1>tickfan benchmark report</h1><p>tickfan in orange, nats-server in blue, same clients and workload in the same run.</p>
+${charts.join('\n')}
+<h2>Summary</h2><pre>${htmlEscape(md)}</pre>
+<script type="application/json" id="results">${JSON.stringify(r).replace(/</g, '\\u003c')}</script>
+</body></html>`
+}
+
+export function writeReport (root: string, r: SuiteResults, stamp: string): string {
+  const dir = path.join(root, stamp)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(path.join(dir, 'results.json'), JSON.stringify(r, null, 2))
+  writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(r))
+  writeFileSync(path.join(dir, 'report.html'), reportHtml(r))
+  const latest = path.join(root, 'latest')
+  rmSync(latest, { force: true, recursive: false })
+  symlinkSync(stamp, latest)
+  return dir
+}
