@@ -24,8 +24,8 @@ function processesMentioning (text: string): string[] {
 
 describe('npm start', () => {
   it('runs the whole demo, and Ctrl-C stops every process', async () => {
-    const [port, wsPort, httpPort] = [await freePort(), await freePort(), await freePort()]
-    const demo = spawn('npm', ['start', '--', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--bots', '6', '--rate', '200'],
+    const [port, wsPort, httpPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    const demo = spawn('npm', ['start', '--', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--dashboard-port', String(dashboardPort), '--bots', '6', '--rate', '200'],
       { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -37,6 +37,9 @@ describe('npm start', () => {
       expect(stdout).toContain(`nats://127.0.0.1:${port}`)
       expect(stdout).toContain(`ws://127.0.0.1:${wsPort}`)
       expect(stdout).toContain(`http://127.0.0.1:${httpPort}`)
+      expect(stdout).toContain(`Dashboard   http://127.0.0.1:${dashboardPort}`)
+      const page = await fetch(`http://127.0.0.1:${dashboardPort}/`)
+      expect(await page.text()).toContain('<title>tickfan: live market</title>')
 
       const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
       const venues = new Set<string>()

@@ -10,6 +10,7 @@ import { connect } from '@nats-io/transport-node'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
 import { waitForPort } from '../broker/test-support/nats-server.ts'
 import { formatUs } from '../bench/harness/histogram.ts'
+import { startDashboard, type RunningDashboard } from '../dashboard/server.ts'
 import { STATS_SUBJECT_PREFIX, type GroupStats } from './stats.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -24,6 +25,7 @@ export const DEMO_CLI = {
   port: { type: 'integer', default: 4222, min: 1, max: 65535, help: 'Broker NATS port' },
   wsPort: { type: 'integer', default: 8080, min: 1, max: 65535, help: 'Broker WebSocket port' },
   httpPort: { type: 'integer', default: 8222, min: 1, max: 65535, help: 'Broker monitoring port' },
+  dashboardPort: { type: 'integer', default: 3000, min: 0, max: 65535, help: 'Dashboard HTTP port (0 = off)' },
   logLevel: { type: 'string', default: 'warn', choices: ['error', 'warn', 'info', 'debug'], help: 'Log level of every component' }
 } satisfies OptionTable
 
@@ -45,7 +47,7 @@ runMain(async () => {
     process.stdout.write(helpText('npm start --', 'tickfan live demo: broker, simulated venues and feed handlers, services and trader bots.', DEMO_CLI))
     return
   }
-  if (new Set([o.port, o.wsPort, o.httpPort]).size !== 3) throw new UsageError('--port, --ws-port and --http-port must differ')
+  if (new Set([o.port, o.wsPort, o.httpPort, o.dashboardPort === 0 ? -1 : o.dashboardPort]).size !== 4) throw new UsageError('--port, --ws-port, --http-port and --dashboard-port must differ')
   const t0 = Date.now()
   const natsUrl = `nats://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`
   const httpUrl = `http://127.0.0.1:${o.httpPort}`
@@ -87,6 +89,16 @@ runMain(async () => {
     watch(c)
   }
 
+  let dashboard: RunningDashboard | null = null
+  if (o.dashboardPort > 0) {
+    try {
+      dashboard = await startDashboard({ port: o.dashboardPort, wsUrl: `ws://127.0.0.1:${o.wsPort}`, varzUrl: `${httpUrl}/varz` })
+    } catch (err) {
+      process.stderr.write(`the dashboard could not start on port ${o.dashboardPort} (${(err as Error).message}); use --dashboard-port\n`)
+      await stopAll(1)
+    }
+  }
+
   const nc = await connect({ servers: natsUrl, name: 'tickfan-demo' })
   const groups = new Map<string, GroupStats>()
   let bboSeen = false
@@ -102,6 +114,7 @@ runMain(async () => {
     `  NATS        ${natsUrl}`,
     `  WebSocket   ws://127.0.0.1:${o.wsPort}`,
     `  Monitoring  ${httpUrl}/varz  /connz  /subsz  /lvc?subject=quote.>  /metrics`,
+    `  Dashboard   ${dashboard === null ? 'off' : dashboard.url}`,
     `  ${o.bots} bots (${o.slow} slow), ${o.instruments.length} instruments on binance, coinbase and kraken at ${o.rate} msgs/s each`,
     '  Ctrl-C stops everything.',
     ''
@@ -126,7 +139,7 @@ runMain(async () => {
   const shutdown = (signal: string): void => {
     clearInterval(status)
     process.stdout.write(`\n${signal}: stopping ${children.map((c) => c.name).join(', ')}...\n`)
-    void nc.close().catch(() => {}).then(async () => await stopAll(0))
+    void nc.close().catch(() => {}).then(async () => { await dashboard?.close(); await stopAll(0) })
   }
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.once('SIGTERM', () => shutdown('SIGTERM'))

@@ -1,0 +1,98 @@
+/**
+ * The dashboard in a real browser: playwright-core driving Debian's chromium against a real
+ * broker, feeds and services. The board fills with prices from all three venues and they
+ * change, the chart draws, slow mode raises the skipped count while prices stay fresh, and the
+ * board recovers after a broker restart.
+ */
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startBroker, type RunningBroker } from '../broker/server.ts'
+import { freePort } from '../broker/test-support/nats-server.ts'
+import { eventually } from '../broker/test-support/targets.ts'
+import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
+import { findInstruments } from '../feeds/instruments.ts'
+import { startServices, type RunningServices } from '../traders/services.ts'
+import { startDashboard, type RunningDashboard } from './server.ts'
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run']
+
+interface BoardView { venues: number, symbols: number, received: number, skipped: number, stalenessMax: number, btcBid: string }
+
+async function view (page: Page): Promise<BoardView> {
+  return await page.evaluate(() => {
+    const t = (window as unknown as { tickfan?: { board: { venues: Set<string>, symbols: Set<string>, received: number, skipped: number, staleness (now: number): { max: number } } } }).tickfan
+    const cell = document.getElementById('c-BTC-USD|binance|bid')
+    return {
+      venues: t?.board.venues.size ?? 0,
+      symbols: t?.board.symbols.size ?? 0,
+      received: t?.board.received ?? 0,
+      skipped: t?.board.skipped ?? 0,
+      stalenessMax: t?.board.staleness(Date.now()).max ?? 0,
+      btcBid: cell?.textContent ?? ''
+    }
+  })
+}
+
+describe('dashboard in a real browser', () => {
+  let broker: RunningBroker
+  let feeds: RunningFeeds
+  let services: RunningServices
+  let dashboard: RunningDashboard
+  let browser: Browser
+  let page: Page
+  let ports: { port: number, wsPort: number, httpPort: number }
+
+  beforeAll(async () => {
+    ports = { port: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
+    broker = await startBroker({ host: '127.0.0.1', ...ports, logLevel: 'silent' })
+    feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD']), ratePerSec: 150, seed: 3, natsUrl: broker.natsUrl, republishMs: 500 })
+    services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })
+    dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    page.on('pageerror', (err) => { throw err })
+    await page.goto(dashboard.url)
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await dashboard?.close()
+    await services?.close()
+    await feeds?.close()
+    await broker?.close()
+  })
+
+  it('fills the board with prices from all three venues, and they change', async () => {
+    await eventually(async () => (await view(page)).venues === 3, 15_000, 'quotes from three venues in the browser')
+    const first = (await view(page)).btcBid
+    expect(first).toMatch(/^\d/)
+    await eventually(async () => { const v = await view(page); return v.btcBid !== '' && v.btcBid !== first }, 10_000, 'the BTC-USD binance bid to change')
+    const bbo = await page.textContent('[id="c-bbo|BTC-USD|bid"]')
+    expect(bbo).toMatch(/binance|coinbase|kraken/)
+  })
+
+  it('draws the chart of the selected instrument', async () => {
+    await eventually(async () => await page.evaluate(() => document.querySelectorAll('#chart canvas').length > 0), 5000, 'a chart canvas')
+    expect(await page.textContent('#chart-title')).toContain('BTC-USD')
+  })
+
+  it('in slow mode the skipped count rises while prices stay fresh', async () => {
+    await page.click('#slow')
+    const before = await view(page)
+    await eventually(async () => (await view(page)).skipped > before.skipped, 20_000, 'the broker to report skipped updates to the slow browser')
+    const v = await view(page)
+    // Conflation keeps what is shown fresh: no backlog of stale values builds up.
+    expect(v.stalenessMax).toBeLessThan(3000)
+    await page.click('#slow')
+  })
+
+  it('shows a banner when the broker goes away, and recovers the board when it returns', async () => {
+    await broker.close()
+    await eventually(async () => await page.isVisible('#banner'), 10_000, 'the lost-connection banner')
+    broker = await startBroker({ host: '127.0.0.1', ...ports, logLevel: 'silent' })
+    await eventually(async () => !(await page.isVisible('#banner')), 20_000, 'the banner to clear after reconnecting')
+    const after = (await view(page)).received
+    await eventually(async () => (await view(page)).received > after + 20, 15_000, 'prices flowing again')
+    expect((await view(page)).venues).toBe(3)
+  })
+})

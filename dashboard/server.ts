@@ -1,0 +1,65 @@
+/**
+ * Serves the dashboard: builds src/app.ts with esbuild at start (in memory; nothing from a
+ * CDN), serves the page, the bundle, /config.json (the broker's WebSocket URL) and /api/varz
+ * (the broker's monitoring, proxied: the page cannot read another origin's /varz).
+ */
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import Fastify from 'fastify'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+
+export interface DashboardOptions {
+  host?: string
+  /** 0 = any free port. */
+  port: number
+  /** The broker's NATS-over-WebSocket URL, as the browser must reach it. */
+  wsUrl: string
+  /** The broker's /varz, fetched by this server; null when there is none (e.g. no monitoring). */
+  varzUrl: string | null
+}
+
+export interface RunningDashboard {
+  readonly url: string
+  readonly port: number
+  close (): Promise<void>
+}
+
+export async function buildDashboard (): Promise<string> {
+  const result = await build({
+    entryPoints: [path.join(HERE, 'src/app.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'silent'
+  })
+  const out = result.outputFiles[0]
+  if (out === undefined) throw new Error('esbuild produced no output for the dashboard')
+  return out.text
+}
+
+export async function startDashboard (options: DashboardOptions): Promise<RunningDashboard> {
+  const [bundle, page] = await Promise.all([buildDashboard(), Promise.resolve(readFileSync(path.join(HERE, 'index.html'), 'utf8'))])
+  const app = Fastify({ logger: false })
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page))
+  app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(bundle))
+  app.get('/config.json', async () => ({ wsUrl: options.wsUrl }))
+  app.get('/api/varz', async (_req, reply) => {
+    if (options.varzUrl === null) return reply.code(404).send({ error: 'no broker monitoring URL configured' })
+    try {
+      const res = await fetch(options.varzUrl, { signal: AbortSignal.timeout(2000) })
+      return reply.code(res.status).type('application/json').send(await res.text())
+    } catch (err) {
+      return reply.code(502).send({ error: `broker monitoring unreachable: ${(err as Error).message}` })
+    }
+  })
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  return { url: `http://127.0.0.1:${port}`, port, close: () => app.close() }
+}

@@ -1,0 +1,212 @@
+/**
+ * The browser app: connects to the broker's WebSocket port with nats.js wsconnect (works
+ * unchanged against nats-server with websocket enabled), subscribes to quotes, BBOs, trades,
+ * arbitrage signals and bot statistics, and renders at most once per animation frame.
+ */
+import { wsconnect, type NatsConnection } from '@nats-io/nats-core'
+import { createChart, LineSeries, type ISeriesApi, type UTCTimestamp } from 'lightweight-charts'
+import { parseMarketData, type QuoteTick, type TradeTick } from '../../feeds/tick.ts'
+import { MarketBoard, type ArbAlert } from './model.ts'
+
+interface Config { wsUrl: string }
+interface BotStats { group: string, latencyUs: { p50: number, p99: number } }
+interface Varz { in_msgs: number, out_msgs: number, connections: number, slow_consumers: number, tickfan?: { conflated: number } }
+
+const board = new MarketBoard()
+const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement
+const decoder = new TextDecoder()
+let selected = 'BTC-USD'
+let slowMs = 0
+let fastBots: BotStats | null = null
+
+// Exposed for the end-to-end test and for curious visitors.
+;(window as unknown as { tickfan: unknown }).tickfan = { board, get slowMs () { return slowMs } }
+
+function fmt (n: number): string {
+  if (n >= 1000) return n.toFixed(2)
+  if (n >= 1) return n.toFixed(4)
+  return n.toPrecision(5)
+}
+
+// --- chart ---------------------------------------------------------------------------
+const chart = createChart($('chart'), { layout: { background: { color: '#161c24' }, textColor: '#d8dee9' }, grid: { vertLines: { color: '#1f2731' }, horzLines: { color: '#1f2731' } }, timeScale: { timeVisible: true, secondsVisible: true } })
+const VENUE_COLORS: Record<string, string> = { binance: '#f0b90b', coinbase: '#1652f0', kraken: '#8d5ff0' }
+const series = new Map<string, ISeriesApi<'Line'>>()
+function seriesFor (key: string, color: string, trades = false): ISeriesApi<'Line'> {
+  let s = series.get(key)
+  if (s === undefined) {
+    s = chart.addSeries(LineSeries, trades ? { color, lineVisible: false, pointMarkersVisible: true, lastValueVisible: false, priceLineVisible: false } : { color, lineWidth: 1, lastValueVisible: false, priceLineVisible: false, lineStyle: key.endsWith('ask') ? 2 : 0 })
+    series.set(key, s)
+  }
+  return s
+}
+function resetChart (): void {
+  for (const s of series.values()) chart.removeSeries(s)
+  series.clear()
+  $('chart-title').textContent = `${selected}: bid (solid) and ask (dashed) by venue, trades as dots`
+}
+function chartQuote (q: QuoteTick): void {
+  if (q.symbol !== selected) return
+  const time = Math.floor(q.pubTime / 1000) as UTCTimestamp
+  const color = VENUE_COLORS[q.venue] ?? '#888'
+  seriesFor(`${q.venue} bid`, color).update({ time, value: q.bid })
+  seriesFor(`${q.venue} ask`, color).update({ time, value: q.ask })
+}
+function chartTrade (t: TradeTick): void {
+  if (t.symbol !== selected) return
+  seriesFor('trades', '#e6edf3', true).update({ time: Math.floor(t.pubTime / 1000) as UTCTimestamp, value: t.price })
+}
+
+// --- rendering, once per animation frame ----------------------------------------------
+function renderBoard (): void {
+  const venues = board.sortedVenues()
+  const head = $('board').querySelector('thead') as HTMLElement
+  const wanted = `<tr><th class="sym">instrument</th>${venues.map((v) => `<th>${v} bid</th><th>${v} ask</th>`).join('')}<th>best bid</th><th>best ask</th></tr>`
+  if (head.innerHTML !== wanted) head.innerHTML = wanted
+  const body = $('board').querySelector('tbody') as HTMLElement
+  for (const symbol of board.sortedSymbols()) {
+    let row = document.getElementById(`row-${symbol}`)
+    if (row === null || row.dataset.venues !== venues.join()) {
+      const fresh = document.createElement('tr')
+      fresh.id = `row-${symbol}`
+      fresh.dataset.venues = venues.join()
+      fresh.innerHTML = `<td class="sym">${symbol}</td>${venues.map((v) => `<td id="c-${symbol}|${v}|bid"></td><td id="c-${symbol}|${v}|ask"></td>`).join('')}<td id="c-bbo|${symbol}|bid"></td><td id="c-bbo|${symbol}|ask"></td>`
+      fresh.addEventListener('click', () => { selected = symbol; resetChart(); markSelected() })
+      if (row === null) body.appendChild(fresh)
+      else row.replaceWith(fresh)
+      row = fresh
+      for (const v of venues) board.dirty.add(`${symbol}|${v}`)
+      board.dirty.add(`bbo|${symbol}`)
+    }
+  }
+  markSelected()
+}
+function markSelected (): void {
+  for (const row of document.querySelectorAll('#board tbody tr')) row.classList.toggle('selected', row.id === `row-${selected}`)
+}
+function setCell (id: string, html: string, dir: string | null): void {
+  const el = document.getElementById(id)
+  if (el === null) return
+  el.innerHTML = html
+  el.className = dir === null ? 'settle' : dir
+  if (dir !== null) requestAnimationFrame(() => { el.className = 'settle' })
+}
+let frameRequested = false
+function requestRender (): void {
+  if (frameRequested) return
+  frameRequested = true
+  requestAnimationFrame(render)
+}
+function render (): void {
+  frameRequested = false
+  renderBoard()
+  for (const key of board.takeDirty()) {
+    if (key === 'alerts') { renderAlerts(); continue }
+    if (key.startsWith('bbo|')) {
+      const b = board.bbo.get(key.slice(4))
+      if (b === undefined) continue
+      const cls = b.crossed ? ' class="crossed"' : ''
+      setCell(`c-${key}|bid`, `<span${cls}>${fmt(b.bid)}</span><span class="size">${b.bidVenue}</span>`, null)
+      setCell(`c-${key}|ask`, `<span${cls}>${fmt(b.ask)}</span><span class="size">${b.askVenue}</span>`, null)
+      continue
+    }
+    const cell = board.cells.get(key)
+    if (cell === undefined) continue
+    setCell(`c-${key}|bid`, `${fmt(cell.quote.bid)}<span class="size">${cell.quote.bidSize}</span>`, cell.bidDir)
+    setCell(`c-${key}|ask`, `${fmt(cell.quote.ask)}<span class="size">${cell.quote.askSize}</span>`, cell.askDir)
+  }
+}
+function renderAlerts (): void {
+  $('alerts').innerHTML = board.alerts.map((a) => `<li>${new Date(a.at).toLocaleTimeString()} ${a.symbol} ${a.state === 'closed' ? 'closed' : `buy ${a.buyVenue} ${fmt(a.buyPrice)}, sell ${a.sellVenue} ${fmt(a.sellPrice)}: ${a.edgeBps.toFixed(2)} bps`}</li>`).join('')
+}
+function stat (label: string, value: string, id?: string): string {
+  return `<div class="stat"${id === undefined ? '' : ` id="${id}"`}><b>${value}</b><span>${label}</span></div>`
+}
+
+// --- broker health (via the dashboard server's /api/varz) and this browser's numbers -----
+let lastVarz: { v: Varz, at: number } | null = null
+async function pollHealth (): Promise<void> {
+  try {
+    const v = await (await fetch('/api/varz')).json() as Varz
+    const now = Date.now()
+    if (lastVarz !== null) {
+      const secs = (now - lastVarz.at) / 1000
+      const rate = (a: number, b: number): string => Math.round((a - b) / secs).toLocaleString('en-US')
+      $('broker').innerHTML = [
+        stat('ticks in /s', rate(v.in_msgs, lastVarz.v.in_msgs)),
+        stat('deliveries /s', rate(v.out_msgs, lastVarz.v.out_msgs)),
+        stat('connections', String(v.connections)),
+        stat('conflated /s', v.tickfan === undefined || lastVarz.v.tickfan === undefined ? 'n/a' : rate(v.tickfan.conflated, lastVarz.v.tickfan.conflated)),
+        stat('slow-consumer disconnects', String(v.slow_consumers)),
+        stat('bots p50 / p99', fastBots === null ? '-' : `${(fastBots.latencyUs.p50 / 1000).toFixed(1)} / ${(fastBots.latencyUs.p99 / 1000).toFixed(1)} ms`)
+      ].join('')
+    }
+    lastVarz = { v, at: now }
+  } catch {
+    $('broker').innerHTML = stat('broker health', 'unavailable')
+  }
+  const s = board.staleness(Date.now())
+  $('me').innerHTML = [
+    stat('latency p50 / p99', `${board.latencyMs.percentile(50).toFixed(0)} / ${board.latencyMs.percentile(99).toFixed(0)} ms`, 'me-latency'),
+    stat('staleness p50 / max', `${s.p50.toFixed(0)} / ${s.max.toFixed(0)} ms`, 'me-staleness'),
+    stat('updates skipped (conflated)', board.skipped.toLocaleString('en-US'), 'me-skipped'),
+    stat('messages received', board.received.toLocaleString('en-US')),
+    stat('mode', slowMs > 0 ? `slow (${slowMs} ms/msg)` : 'fast'),
+    stat('decode errors', String(board.decodeErrors))
+  ].join('')
+}
+
+// --- connection --------------------------------------------------------------------------
+function busy (ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) { /* slow consumer: the socket is not read meanwhile */ }
+}
+
+function subscribe (nc: NatsConnection): void {
+  const onData = (subject: string, data: Uint8Array, skippedHeader: string | undefined): void => {
+    if (slowMs > 0) busy(slowMs)
+    const now = Date.now()
+    if (subject.startsWith('signal.arbitrage.')) { board.onAlert(JSON.parse(decoder.decode(data)) as ArbAlert); requestRender(); return }
+    if (subject.startsWith('stats.traders.')) { const s = JSON.parse(decoder.decode(data)) as BotStats; if (s.group === 'fast') fastBots = s; return }
+    const decoded = parseMarketData(data)
+    if (!decoded.ok) { board.decodeErrors++; return }
+    const t = decoded.tick
+    if (t.type === 'quote') {
+      board.onQuote(t, now, skippedHeader === undefined || skippedHeader === '' ? 0 : Number(skippedHeader))
+      chartQuote(t)
+    } else if (t.type === 'bbo') {
+      board.onBbo(t)
+    } else {
+      board.onTrade(t)
+      chartTrade(t)
+    }
+    requestRender()
+  }
+  for (const subject of ['quote.*.*', 'bbo.*', 'trade.*.*', 'signal.arbitrage.*', 'stats.traders.*']) {
+    nc.subscribe(subject, { callback: (err, m) => { if (err === null) onData(m.subject, m.data, m.headers?.get('Tickfan-Conflated')) } })
+  }
+}
+
+async function main (): Promise<void> {
+  const config = await (await fetch('/config.json')).json() as Config
+  resetChart()
+  const nc = await wsconnect({ servers: config.wsUrl, name: 'tickfan-dashboard', reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true })
+  $('status').textContent = `connected to ${config.wsUrl}`
+  subscribe(nc)
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnecting') { $('banner').classList.add('show'); $('status').textContent = 'reconnecting...' }
+      if (s.type === 'reconnect') { $('banner').classList.remove('show'); $('status').textContent = `connected to ${config.wsUrl}` }
+    }
+  })()
+  setInterval(() => { void pollHealth() }, 1000)
+  $('slow').addEventListener('click', () => {
+    // 5 ms per message: far slower than the quotes arrive (so the broker conflates them), yet
+    // faster than the trades, which are never conflated and would otherwise queue in order.
+    slowMs = slowMs > 0 ? 0 : 5
+    $('slow').classList.toggle('on', slowMs > 0)
+    $('slow').textContent = slowMs > 0 ? 'Back to fast' : 'Slow me down'
+  })
+}
+
+main().catch((err: unknown) => { $('status').textContent = `error: ${String(err)}`; $('banner').classList.add('show') })
