@@ -64,8 +64,11 @@ export class Outbox {
   private partsMessages = 0
 
   private held: Held[] | null = null
-  /** (subscription, subject) -> its pending last-value entry, while conflating. */
-  private heldIndex: Map<string, Held> | null = null
+  /**
+   * subscription uid -> subject -> its pending last-value entry, while conflating. Nested maps,
+   * not a `uid subject` string key: no string is built per delivery on the conflation path.
+   */
+  private heldIndex: Map<number, Map<string, Held>> | null = null
   private heldTombstones = 0
   private heldEventBytes = 0
   private heldLastValueBytes = 0
@@ -127,9 +130,13 @@ export class Outbox {
     const bytes = msg.frameBytes
     const enqueuedAtMs = msg.publishedAtMs
     if (msg.subjectClass === SubjectClass.LastValue) {
-      const index = this.heldIndex as Map<string, Held>
-      const key = `${sub.uid} ${msg.subject}`
-      const previous = index.get(key)
+      const index = this.heldIndex as Map<number, Map<string, Held>>
+      let bySubject = index.get(sub.uid)
+      if (bySubject === undefined) {
+        bySubject = new Map()
+        index.set(sub.uid, bySubject)
+      }
+      const previous = bySubject.get(msg.subject)
       let skipped = 0
       if (previous !== undefined && previous.msg !== null) {
         previous.msg = null // tombstone: drop the superseded message now
@@ -140,7 +147,7 @@ export class Outbox {
       }
       const entry: Held = { sub, msg, control: null, skipped, bytes, enqueuedAtMs }
       held.push(entry)
-      index.set(key, entry)
+      bySubject.set(msg.subject, entry)
       this.heldLastValueBytes += bytes
       if (this.heldTombstones >= COMPACT_MIN_TOMBSTONES && this.heldTombstones * 2 > held.length) this.compact()
       return skipped === 0 ? 'queued' : 'conflated'

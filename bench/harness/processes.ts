@@ -38,7 +38,10 @@ export function coreLayout (): { broker: string | undefined, load: string | unde
 
 export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = []): Promise<BrokerProcess> {
   const [port, httpPort] = [await freePort(), await freePort()]
-  const nodeArgs = ['--import', 'tsx', path.join(ROOT, 'broker/main.ts'), '--host', '127.0.0.1', '--port', String(port),
+  // TICKFAN_BROKER_NODE_ARGS: extra node flags for the broker under test, e.g. to profile a
+  // benchmark scenario: TICKFAN_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const extraNodeArgs = (process.env.TICKFAN_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const nodeArgs = [...extraNodeArgs, '--import', 'tsx', path.join(ROOT, 'broker/main.ts'), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs]
   const child = cpus === undefined
     ? spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })

@@ -44,6 +44,8 @@ export interface ScenarioResult {
     eventLoopDelayP99Ms: number | null
   }
   publisher: { publishDelayUs: LatencySummary, cpuSeconds: number }
+  /** CPU the subscriber processes used (the load generator's own cost, on the load cores). */
+  subscriberCpuSeconds: { fast: number, slow: number }
 }
 
 export async function startTarget (target: TargetName, workers: number, cpus: string | undefined): Promise<BrokerProcess> {
@@ -168,7 +170,11 @@ export async function runScenario (target: TargetName, w: Workload, rate: number
         slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
         eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
       },
-      publisher: { publishDelayUs: publisher.publishDelayUs, cpuSeconds: publisher.cpuSeconds }
+      publisher: { publishDelayUs: publisher.publishDelayUs, cpuSeconds: publisher.cpuSeconds },
+      subscriberCpuSeconds: {
+        fast: fastGroups.reduce((n, g) => n + g.cpuSeconds, 0),
+        slow: slowGroups.reduce((n, g) => n + g.cpuSeconds, 0)
+      }
     }
   } finally {
     await broker.stop()
