@@ -45,7 +45,8 @@ describe('dashboard in a real browser', () => {
   beforeAll(async () => {
     ports = { port: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
     broker = await startBroker({ host: '127.0.0.1', ...ports, logLevel: 'silent' })
-    feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD']), ratePerSec: 150, seed: 3, natsUrl: broker.natsUrl, republishMs: 500 })
+    // Few trades: they are never conflated, and this test is about the conflated quotes.
+    feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD']), ratePerSec: 150, tradeRatio: 0.02, seed: 3, natsUrl: broker.natsUrl, republishMs: 500 })
     services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })
     dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
@@ -81,8 +82,10 @@ describe('dashboard in a real browser', () => {
     const before = await view(page)
     await eventually(async () => (await view(page)).skipped > before.skipped, 20_000, 'the broker to report skipped updates to the slow browser')
     const v = await view(page)
-    // Conflation keeps what is shown fresh: no backlog of stale values builds up.
-    expect(v.stalenessMax).toBeLessThan(3000)
+    // Conflation keeps what is shown fresh. Without it, a browser taking 5 ms per message would
+    // fall hundreds of messages a second behind and be tens of seconds stale by now; the bound
+    // leaves room for a CPU-starved CI machine.
+    expect(v.stalenessMax).toBeLessThan(5000)
     await page.click('#slow')
   })
 
