@@ -83,7 +83,8 @@ runMain(async () => {
   const maxSustained: SuiteResults['maxSustained'] = []
   const run = async (target: TargetName, w: Workload, rate: number, workers: number, withoutSlow = false): Promise<ScenarioResult | null> => {
     try {
-      const r = await runScenario(target, w, rate, workers, { withoutSlow, onProgress: progress })
+      const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
+      const r = await runScenario(target, w, rate, workers, { withoutSlow, onProgress: progress, settleMs })
       const tag = withoutSlow ? { ...r, workload: `${w.name} (baseline, no slow)` } : r
       scenarios.push(tag)
       progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
@@ -131,7 +132,7 @@ runMain(async () => {
   }
   const httpResults: HttpResult[] = []
   for (const target of targets) {
-    try { httpResults.push(...await http(target, progress, o.quick ? 2 : 5)) } catch (err) { failures.push(`${target} HTTP: ${(err as Error).message}`) }
+    try { httpResults.push(...await http(target, progress, o.quick ? 1 : 5)) } catch (err) { failures.push(`${target} HTTP: ${(err as Error).message}`) }
   }
 
   // Verdicts against tickfan's targets

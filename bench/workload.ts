@@ -163,6 +163,6 @@ export function quick (w: Workload, factor: number): Workload {
     warmupSeconds: Math.min(w.warmupSeconds, 1),
     durationSeconds: Math.max(1, Math.round(w.durationSeconds * factor * 10) / 10),
     repetitions: 1,
-    rateSteps: w.rateSteps.slice(0, 3)
+    rateSteps: w.rateSteps.slice(0, 2)
   }
 }

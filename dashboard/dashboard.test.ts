@@ -7,7 +7,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
-import { freePort } from '../broker/test-support/nats-server.ts'
+import { freePort, startNatsServer } from '../broker/test-support/nats-server.ts'
 import { eventually } from '../broker/test-support/targets.ts'
 import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
@@ -98,4 +98,25 @@ describe('dashboard in a real browser', () => {
     await eventually(async () => (await view(page)).received > after + 20, 15_000, 'prices flowing again')
     expect((await view(page)).venues).toBe(3)
   })
+})
+
+describe('dashboard against a real nats-server with websocket enabled', () => {
+  it('works unchanged: the board fills from all three venues', async () => {
+    const server = await startNatsServer()
+    const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD']), ratePerSec: 100, seed: 4, natsUrl: server.natsUrl })
+    const dashboard = await startDashboard({ port: 0, wsUrl: server.wsUrl, varzUrl: `${server.httpUrl}/varz` })
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+    try {
+      const page = await browser.newPage()
+      await page.goto(dashboard.url)
+      await eventually(async () => (await view(page)).venues === 3, 15_000, 'quotes from three venues through nats-server')
+      // nats-server's /varz has the same base fields: the broker panel shows its rates
+      await eventually(async () => ((await page.textContent('#broker')) ?? '').includes('deliveries /s'), 5000, 'the health panel')
+    } finally {
+      await browser.close()
+      await dashboard.close()
+      await feeds.close()
+      await server.stop()
+    }
+  }, 60_000)
 })

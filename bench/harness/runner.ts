@@ -77,6 +77,8 @@ function sumSeries (series: readonly number[][]): number[] {
 export interface ScenarioOptions {
   /** Leave the slow subscribers out (the isolation baseline). */
   withoutSlow?: boolean
+  /** How long deliveries may settle after the publisher stops, before final values are read (ms). */
+  settleMs?: number
   onProgress?: (text: string) => void
 }
 
@@ -120,7 +122,7 @@ export async function runScenario (target: TargetName, w: Workload, rate: number
     } satisfies PublisherConfig, layout.load).result
     for (const g of groups) g.child.send({ type: 'published' })
     // Let deliveries settle: slow subscribers need time to catch up to the newest values.
-    await new Promise((r) => setTimeout(r, slowCount > 0 ? 4000 : 1500))
+    await new Promise((r) => setTimeout(r, options.settleMs ?? (slowCount > 0 ? 4000 : 1500)))
     const mem = memory.stop()
     const cpu = (cpuSeconds(broker.pid) ?? cpu0) - cpu0
     const varz1 = await varz(broker)

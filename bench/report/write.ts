@@ -49,6 +49,17 @@ function scenarioLabel (s: ScenarioResult): string {
   return `${s.workload} ${fmtN(s.offeredRate)}/s${s.workers > 1 ? ` x${s.workers}` : ''}`
 }
 
+/** Speedup S(N) = rate(N) / rate(1) and efficiency E(N) = S(N) / N, per target, from the scaling sweep. */
+export function scalingRows (r: SuiteResults): string[] {
+  const rows: string[] = []
+  for (const m of r.maxSustained.filter((x) => x.workload === 'scaling')) {
+    const base = r.maxSustained.find((x) => x.workload === 'scaling' && x.target === m.target && x.workers === 1)?.deliveredRate ?? null
+    const speedup = base !== null && m.deliveredRate !== null ? m.deliveredRate / base : null
+    rows.push(`| ${m.target} | ${m.workers} | ${m.deliveredRate === null ? 'none sustained' : fmtN(m.deliveredRate)} | ${speedup === null ? '-' : speedup.toFixed(2)} | ${speedup === null ? '-' : (speedup / m.workers).toFixed(2)} |`)
+  }
+  return rows.length === 0 ? ['| (no scaling sweep in this run) | | | | |'] : rows
+}
+
 export function summaryMarkdown (r: SuiteResults): string {
   const env = r.environment
   const lines = [
@@ -67,6 +78,10 @@ export function summaryMarkdown (r: SuiteResults): string {
     '## Maximum sustainable rate', '',
     '| target | workload | workers | offered msgs/s | delivered msgs/s |', '|---|---|---|---|---|',
     ...r.maxSustained.map((m) => `| ${m.target} | ${m.workload} | ${m.workers} | ${m.rate === null ? 'none sustained' : fmtN(m.rate)} | ${m.deliveredRate === null ? '-' : fmtN(m.deliveredRate)} |`), '',
+    '## Scaling over broker workers', '',
+    '| target | workers | delivered msgs/s at the maximum sustained rate | speedup | efficiency |', '|---|---|---|---|---|',
+    ...scalingRows(r),
+    '',
     '## HTTP (autocannon, closed loop)', '',
     '| target | path | requests/s | p99 |', '|---|---|---|---|',
     ...r.http.map((h) => `| ${h.target} | ${h.path} | ${fmtN(h.requestsPerSec)} | ${h.latencyP99Ms} ms |`), ''

@@ -1,0 +1,40 @@
+import { readdirSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { loadWorkload, quick, validateWorkload } from './workload.ts'
+
+const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workloads')
+
+describe('workload files', () => {
+  it.each(readdirSync(DIR).filter((f) => f.endsWith('.json')))('%s is valid', (file) => {
+    const w = loadWorkload(path.join(DIR, file))
+    expect(w.name).toBe(file.replace(/\.json$/, ''))
+  })
+
+  it('ships the workloads the suite promises, with a wide fan-out of at least 1000 connections', () => {
+    const names = readdirSync(DIR).map((f) => f.replace(/\.json$/, ''))
+    for (const n of ['steady', 'burst', 'slow-consumers', 'wide-fanout', 'max-throughput', 'scaling']) expect(names).toContain(n)
+    expect(loadWorkload(path.join(DIR, 'wide-fanout.json')).subscribers).toBeGreaterThanOrEqual(1000)
+  })
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an unknown key', { name: 'x', description: 'd', subscriber: 3 }, /unknown key "subscriber"/],
+    ['a wrong type', { name: 'x', description: 'd', subscribers: 'many' }, /subscribers must be an integer, got "many"/],
+    ['an impossible value', { name: 'x', description: 'd', tradeRatio: 1.5 }, /tradeRatio must be between 0 and 1, got 1.5/],
+    ['a bad rate', { name: 'x', description: 'd', rate: 'fast' }, /rate must be an integer/],
+    ['an unknown key inside slow', { name: 'x', description: 'd', slow: { costMs: 1 } }, /slow.costMs is not a known key/],
+    ['more processes than subscribers', { name: 'x', description: 'd', subscribers: 2, subscriberProcesses: 3 }, /subscriberProcesses \(3\) cannot exceed subscribers \(2\)/],
+    ['no fast subscriber left', { name: 'x', description: 'd', subscribers: 2, slowFraction: 1 }, /leaves no fast subscriber/],
+    ['a missing name', { description: 'd' }, /name is required/]
+  ])('rejects %s, naming the key', (_case, raw, message) => {
+    expect(() => validateWorkload(raw, 'w.json')).toThrow(message)
+  })
+
+  it('fills defaults and shortens for quick runs', () => {
+    const w = validateWorkload({ name: 'x', description: 'd' })
+    expect(w).toMatchObject({ subjects: 100, payloadBytes: 128, repetitions: 1 })
+    const q = quick({ ...w, durationSeconds: 10, repetitions: 3, rateSteps: [1, 2, 3, 4] }, 0.3)
+    expect(q).toMatchObject({ durationSeconds: 3, repetitions: 1, rateSteps: [1, 2] })
+  })
+})
