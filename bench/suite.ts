@@ -65,7 +65,7 @@ runMain(async () => {
     if (err instanceof WorkloadError) throw new UsageError(err.message)
     throw err
   }
-  if (o.quick) workloads = workloads.map((w) => quick(w, 0.3))
+  if (o.quick) workloads = workloads.map((w) => quick(w, 0.2))
   const natsVersion = natsServerVersion()
   const notes: string[] = []
   const failures: string[] = []

@@ -160,7 +160,7 @@ export function loadWorkload (path: string): Workload {
 export function quick (w: Workload, factor: number): Workload {
   return {
     ...w,
-    warmupSeconds: Math.min(w.warmupSeconds, 1),
+    warmupSeconds: Math.min(w.warmupSeconds, 0.5),
     durationSeconds: Math.max(1, Math.round(w.durationSeconds * factor * 10) / 10),
     repetitions: 1,
     rateSteps: w.rateSteps.slice(0, 2)
