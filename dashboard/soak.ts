@@ -28,19 +28,20 @@ runMain(async () => {
   const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments, ratePerSec: o.rate, seed: 9, natsUrl: broker.natsUrl })
   const services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })
   const dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'] })
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info', '--js-flags=--expose-gc'] })
   const heap: Array<[number, number]> = []
   const fpsSamples: number[] = []
   let longFrames = 0
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
     await page.goto(dashboard.url)
-    await page.evaluate(() => {
-      const w = window as unknown as { soak: { frames: number, long: number, last: number } }
-      w.soak = { frames: 0, long: 0, last: performance.now() }
-      const tick = (t: number): void => { w.soak.frames++; if (t - w.soak.last > 50) w.soak.long++; w.soak.last = t; requestAnimationFrame(tick) }
+    // A string, not a function: the TypeScript loader would wrap a named inner function in a
+    // helper that does not exist inside the page.
+    await page.evaluate(`(() => {
+      window.soak = { frames: 0, long: 0, last: performance.now() }
+      const tick = (t) => { window.soak.frames++; if (t - window.soak.last > 50) window.soak.long++; window.soak.last = t; requestAnimationFrame(tick) }
       requestAnimationFrame(tick)
-    })
+    })()`)
     process.stdout.write(`dashboard soak: ${o.instruments} instruments x 3 venues at ${o.rate} msgs/s per venue for ${o.minutes} min\n`)
     const start = Date.now()
     const end = start + o.minutes * 60_000
@@ -48,6 +49,8 @@ runMain(async () => {
       await new Promise((r) => setTimeout(r, 10_000))
       const m = await page.evaluate(() => {
         const w = window as unknown as { soak: { frames: number, long: number }, tickfan: { board: { received: number } } }
+        // Collect first: what is left is what the page holds, not garbage not yet collected.
+        ;(window as unknown as { gc?: () => void }).gc?.()
         const out = { frames: w.soak.frames, long: w.soak.long, heap: (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0, received: w.tickfan.board.received }
         w.soak.frames = 0
         w.soak.long = 0

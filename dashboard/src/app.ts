@@ -58,11 +58,15 @@ function chartTrade (t: TradeTick): void {
 }
 
 // --- rendering, once per animation frame ----------------------------------------------
+let lastLayout = ''
+/** Lays the table out again only when venues or instruments appear. */
 function renderBoard (): void {
   const venues = board.sortedVenues()
+  const layout = `${venues.join()}/${board.symbols.size}`
+  if (layout === lastLayout) return // nothing new to lay out: only cells change
+  lastLayout = layout
   const head = $('board').querySelector('thead') as HTMLElement
-  const wanted = `<tr><th class="sym">instrument</th>${venues.map((v) => `<th>${v} bid</th><th>${v} ask</th>`).join('')}<th>best bid</th><th>best ask</th></tr>`
-  if (head.innerHTML !== wanted) head.innerHTML = wanted
+  head.innerHTML = `<tr><th class="sym">instrument</th>${venues.map((v) => `<th>${v} bid</th><th>${v} ask</th>`).join('')}<th>best bid</th><th>best ask</th></tr>`
   const body = $('board').querySelector('tbody') as HTMLElement
   for (const symbol of board.sortedSymbols()) {
     let row = document.getElementById(`row-${symbol}`)
@@ -84,12 +88,34 @@ function renderBoard (): void {
 function markSelected (): void {
   for (const row of document.querySelectorAll('#board tbody tr')) row.classList.toggle('selected', row.id === `row-${selected}`)
 }
-function setCell (id: string, html: string, dir: string | null): void {
-  const el = document.getElementById(id)
-  if (el === null) return
-  el.innerHTML = html
-  el.className = dir === null ? 'settle' : dir
-  if (dir !== null) requestAnimationFrame(() => { el.className = 'settle' })
+/**
+ * Updates one cell: its two spans are created once, then only their text changes (no HTML
+ * parsing per update), and a change restarts a CSS flash animation (no extra frame callback).
+ */
+const cellParts = new Map<string, { cell: HTMLElement, main: HTMLElement, sub: HTMLElement }>()
+// Cells flash through className: 'up-a' / 'up-b' / 'down-a' / 'down-b'.
+function setCell (id: string, main: string, sub: string, dir: string | null, extraClass = ''): void {
+  let parts = cellParts.get(id)
+  if (parts === undefined || !parts.cell.isConnected) {
+    const cell = document.getElementById(id)
+    if (cell === null) return
+    cell.textContent = ''
+    const m = document.createElement('span')
+    const s = document.createElement('span')
+    s.className = 'size'
+    cell.append(m, s)
+    parts = { cell, main: m, sub: s }
+    cellParts.set(id, parts)
+  }
+  if (parts.main.textContent !== main) parts.main.textContent = main
+  if (parts.sub.textContent !== sub) parts.sub.textContent = sub
+  if (parts.main.className !== extraClass) parts.main.className = extraClass
+  if (dir !== null) {
+    // Alternate between two identical animations: a new animation name restarts the flash
+    // without reading layout (offsetWidth would force a reflow per cell: measured 5 frames/s).
+    const next = parts.cell.className === `${dir}-a` ? `${dir}-b` : `${dir}-a`
+    parts.cell.className = next
+  }
 }
 let frameRequested = false
 function requestRender (): void {
@@ -105,15 +131,15 @@ function render (): void {
     if (key.startsWith('bbo|')) {
       const b = board.bbo.get(key.slice(4))
       if (b === undefined) continue
-      const cls = b.crossed ? ' class="crossed"' : ''
-      setCell(`c-${key}|bid`, `<span${cls}>${fmt(b.bid)}</span><span class="size">${b.bidVenue}</span>`, null)
-      setCell(`c-${key}|ask`, `<span${cls}>${fmt(b.ask)}</span><span class="size">${b.askVenue}</span>`, null)
+      const cls = b.crossed ? 'crossed' : ''
+      setCell(`c-${key}|bid`, fmt(b.bid), b.bidVenue, null, cls)
+      setCell(`c-${key}|ask`, fmt(b.ask), b.askVenue, null, cls)
       continue
     }
     const cell = board.cells.get(key)
     if (cell === undefined) continue
-    setCell(`c-${key}|bid`, `${fmt(cell.quote.bid)}<span class="size">${cell.quote.bidSize}</span>`, cell.bidDir)
-    setCell(`c-${key}|ask`, `${fmt(cell.quote.ask)}<span class="size">${cell.quote.askSize}</span>`, cell.askDir)
+    setCell(`c-${key}|bid`, fmt(cell.quote.bid), String(cell.quote.bidSize), cell.bidDir)
+    setCell(`c-${key}|ask`, fmt(cell.quote.ask), String(cell.quote.askSize), cell.askDir)
   }
 }
 function renderAlerts (): void {
