@@ -4,7 +4,7 @@
  * change, the chart draws, slow mode raises the skipped count while prices stay fresh, and the
  * board recovers after a broker restart.
  */
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
 import { freePort, startNatsServer } from '../broker/test-support/nats-server.ts'
@@ -12,9 +12,9 @@ import { eventually } from '../broker/test-support/targets.ts'
 import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
 import { startServices, type RunningServices } from '../traders/services.ts'
+import { launchChromium } from './browser.ts'
 import { startDashboard, type RunningDashboard } from './server.ts'
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run']
 
 interface BoardView { venues: number, symbols: number, received: number, skipped: number, stalenessMax: number, btcBid: string }
 
@@ -49,7 +49,7 @@ describe('dashboard in a real browser', () => {
     feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD']), ratePerSec: 150, tradeRatio: 0.02, seed: 3, natsUrl: broker.natsUrl, republishMs: 500 })
     services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })
     dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+    browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
     page.on('pageerror', (err) => { throw err })
     await page.goto(dashboard.url)
@@ -105,7 +105,7 @@ describe('dashboard against a real nats-server with websocket enabled', () => {
     const server = await startNatsServer()
     const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD']), ratePerSec: 100, seed: 4, natsUrl: server.natsUrl })
     const dashboard = await startDashboard({ port: 0, wsUrl: server.wsUrl, varzUrl: `${server.httpUrl}/varz` })
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage()
       await page.goto(dashboard.url)

@@ -5,11 +5,11 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
 import { runMain } from '../broker/cli-options.ts'
 import { startBroker } from '../broker/server.ts'
 import { startFeeds } from '../feeds/feeds.ts'
 import { startServices } from '../traders/services.ts'
+import { launchChromium } from './browser.ts'
 import { startDashboard } from './server.ts'
 
 runMain(async () => {
@@ -17,7 +17,7 @@ runMain(async () => {
   const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], ratePerSec: 200, seed: 1, natsUrl: broker.natsUrl })
   const services = await startServices({ natsUrl: broker.natsUrl, log: () => {} })
   const dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+  const browser = await launchChromium()
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 820 } })
     await page.goto(dashboard.url)

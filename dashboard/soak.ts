@@ -5,13 +5,13 @@
  * JS heap, and at the end the heap's trend over the second half. It passes when the page keeps
  * at least 30 frames/s and the heap shows no upward trend (under 0.1 MiB/min).
  */
-import { chromium } from 'playwright-core'
 import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
 import { startBroker } from '../broker/server.ts'
 import { slope } from '../bench/harness/memory.ts'
 import { startFeeds } from '../feeds/feeds.ts'
 import { defineInstrument } from '../feeds/instruments.ts'
 import { startServices } from '../traders/services.ts'
+import { launchChromium } from './browser.ts'
 import { startDashboard } from './server.ts'
 
 const CLI = {
@@ -28,7 +28,7 @@ runMain(async () => {
   const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments, ratePerSec: o.rate, seed: 9, natsUrl: broker.natsUrl })
   const services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })
   const dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info', '--js-flags=--expose-gc'] })
+  const browser = await launchChromium(['--enable-precise-memory-info', '--js-flags=--expose-gc'])
   const heap: Array<[number, number]> = []
   const fpsSamples: number[] = []
   let longFrames = 0

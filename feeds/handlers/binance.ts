@@ -3,7 +3,7 @@
  * Sequence rules: `u` (order book update id) and `t` (trade id) increase per symbol.
  */
 import { SymbolMap, type Instrument } from '../instruments.ts'
-import { EMPTY, RejectReason, SequenceGuard, isReject, quoteOf, rejected, tradeOf, type ParseResult, type VenueParser } from './parsed.ts'
+import { EMPTY, isReject, parseObject, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type ParseResult, type VenueParser } from './parsed.ts'
 
 export function binanceSubscribeMessages (instruments: readonly Instrument[]): string[] {
   const params = instruments.flatMap((i) => {
@@ -28,13 +28,9 @@ export class BinanceParser implements VenueParser {
   }
 
   parse (text: string): ParseResult {
-    let message: Record<string, unknown>
-    try {
-      message = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      return rejected(RejectReason.NotJson, text.slice(0, 80))
-    }
-    if (message === null || typeof message !== 'object') return rejected(RejectReason.UnknownMessage, text.slice(0, 80))
+    const decoded = parseObject(text)
+    if (!decoded.ok) return decoded.result
+    const message = decoded.message
     if ('result' in message && 'id' in message) return EMPTY // SUBSCRIBE ack
     if ('code' in message && 'msg' in message) return rejected(RejectReason.VenueError, String(message.msg))
     const data = (typeof message.stream === 'string' && message.data !== null && typeof message.data === 'object')

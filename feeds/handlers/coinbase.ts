@@ -3,7 +3,7 @@
  * Sequence rule: `sequence_num` increases per connection (reset on reconnect).
  */
 import { SymbolMap, type Instrument } from '../instruments.ts'
-import { EMPTY, RejectReason, SequenceGuard, collect, parseRfc3339, quoteOf, rejected, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
+import { collect, EMPTY, parseObject, parseRfc3339, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
 
 export function coinbaseSubscribeMessages (instruments: readonly Instrument[]): string[] {
   const product_ids = instruments.map((i) => `${i.base}-${i.quote}`)
@@ -27,13 +27,9 @@ export class CoinbaseParser implements VenueParser {
   }
 
   parse (text: string): ParseResult {
-    let message: Record<string, unknown>
-    try {
-      message = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      return rejected(RejectReason.NotJson, text.slice(0, 80))
-    }
-    if (message === null || typeof message !== 'object') return rejected(RejectReason.UnknownMessage, text.slice(0, 80))
+    const decoded = parseObject(text)
+    if (!decoded.ok) return decoded.result
+    const message = decoded.message
     if (message.type === 'error') return rejected(RejectReason.VenueError, String(message.message))
     const channel = message.channel
     if (typeof channel !== 'string') return rejected(RejectReason.MissingField, 'channel')

@@ -3,7 +3,7 @@
  * Sequence rules: `trade_id` increases per symbol; a ticker's `timestamp` never goes back.
  */
 import { SymbolMap, type Instrument } from '../instruments.ts'
-import { EMPTY, RejectReason, SequenceGuard, collect, isReject, parseRfc3339, quoteOf, rejected, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
+import { collect, EMPTY, isReject, parseObject, parseRfc3339, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
 
 export function krakenSubscribeMessages (instruments: readonly Instrument[]): string[] {
   const symbol = instruments.map((i) => `${i.base}/${i.quote}`)
@@ -27,13 +27,9 @@ export class KrakenParser implements VenueParser {
   }
 
   parse (text: string): ParseResult {
-    let message: Record<string, unknown>
-    try {
-      message = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      return rejected(RejectReason.NotJson, text.slice(0, 80))
-    }
-    if (message === null || typeof message !== 'object') return rejected(RejectReason.UnknownMessage, text.slice(0, 80))
+    const decoded = parseObject(text)
+    if (!decoded.ok) return decoded.result
+    const message = decoded.message
     if ('method' in message) {
       return message.success === false ? rejected(RejectReason.VenueError, String(message.error)) : EMPTY
     }

@@ -63,6 +63,18 @@ export function rejected (reason: RejectReason, detail: string): ParseResult {
   return { ticks: [], rejects: [{ reason, detail }] }
 }
 
+/** A venue message as a JSON object, or the reject that says why it is not one. */
+export function parseObject (text: string): { ok: true, message: Record<string, unknown> } | { ok: false, result: ParseResult } {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { ok: false, result: rejected(RejectReason.NotJson, text.slice(0, 80)) }
+  }
+  if (value === null || typeof value !== 'object') return { ok: false, result: rejected(RejectReason.UnknownMessage, text.slice(0, 80)) }
+  return { ok: true, message: value as Record<string, unknown> }
+}
+
 const DECIMAL = /^\d+(\.\d+)?$/
 
 /**
