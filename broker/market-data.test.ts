@@ -35,6 +35,23 @@ function serverClient (t: Target, name: string): Client {
   if (found === undefined) throw new Error(`no connection named ${name}`)
   return found
 }
+/** A raw client subscribed to `subject` that then stops reading at the TCP level. */
+async function stalledSubscriber (t: Target, subject: string, headers = false): Promise<RawClient> {
+  const stalled = await raw(t)
+  await stalled.handshake({ verbose: false, pedantic: false, headers, name: 'stalled' })
+  stalled.send(`SUB ${subject} 1\r\n`)
+  await stalled.roundTrip()
+  stalled.socket.pause()
+  return stalled
+}
+/** Publishes 500-byte messages on `subject` in batches until `server` is conflating. */
+async function publishUntilConflating (pub: NatsConnection, server: Client, subject: string): Promise<void> {
+  const payload = 'x'.repeat(500)
+  while (!server.outbox.conflating) {
+    for (let k = 0; k < 500; k++) pub.publish(subject, payload)
+    await pub.flush()
+  }
+}
 function seqHeaders (seq: number): ReturnType<typeof headers> {
   const h = headers()
   h.set(SEQUENCE_HEADER, String(seq))
@@ -131,11 +148,7 @@ describe('a subscriber that stops reading', () => {
     const highWaterBytes = 64 * 1024
     const t = await broker({ highWaterBytes, maxStaleMs: 60_000, maxBlockedMs: 60_000 })
     const subjects = Array.from({ length: 20 }, (_, i) => `quote.stall.S${i}`)
-    const stalled = await raw(t)
-    await stalled.handshake({ verbose: false, pedantic: false, headers: true, name: 'stalled' })
-    stalled.send('SUB quote.stall.> 1\r\n')
-    await stalled.roundTrip()
-    stalled.socket.pause() // stop reading at the TCP level
+    const stalled = await stalledSubscriber(t, 'quote.stall.>', true)
 
     const fast = await client(t)
     let fastCount = 0
@@ -193,11 +206,7 @@ describe('a subscriber that stops reading', () => {
 
   it('is closed as a slow consumer with a stated -ERR when undelivered trades pass the byte limit', async () => {
     const t = await broker({ highWaterBytes: 16 * 1024, maxPendingEventBytes: 256 * 1024 })
-    const stalled = await raw(t)
-    await stalled.handshake({ verbose: false, pedantic: false, name: 'stalled' })
-    stalled.send('SUB trade.> 1\r\n')
-    await stalled.roundTrip()
-    stalled.socket.pause()
+    const stalled = await stalledSubscriber(t, 'trade.>')
     const pub = await client(t)
     const payload = 'x'.repeat(500)
     const router = t.broker?.router
@@ -220,18 +229,11 @@ describe('a subscriber that stops reading', () => {
 
   it('is closed when its oldest undelivered update is older than maxStaleMs, and the reason is shown', async () => {
     const t = await broker({ highWaterBytes: 16 * 1024, maxStaleMs: 300, maxBlockedMs: 60_000 })
-    const stalled = await raw(t)
-    await stalled.handshake({ verbose: false, pedantic: false, name: 'stalled' })
-    stalled.send('SUB quote.> 1\r\n')
-    await stalled.roundTrip()
-    stalled.socket.pause()
+    await stalledSubscriber(t, 'quote.>')
     const pub = await client(t)
     const server = serverClient(t, 'stalled')
+    await publishUntilConflating(pub, server, 'quote.busy')
     const payload = 'x'.repeat(500)
-    while (!server.outbox.conflating) {
-      for (let k = 0; k < 500; k++) pub.publish('quote.busy', payload)
-      await pub.flush()
-    }
     pub.publish('quote.quiet', 'once') // then only the busy subject moves
     const started = Date.now()
     while (!server.isClosed && Date.now() - started < 5000) {
@@ -246,17 +248,10 @@ describe('a subscriber that stops reading', () => {
 
   it('is closed when its socket stays blocked past maxBlockedMs', async () => {
     const t = await broker({ highWaterBytes: 16 * 1024, maxStaleMs: 60_000, maxBlockedMs: 300 })
-    const stalled = await raw(t)
-    await stalled.handshake({ verbose: false, pedantic: false, name: 'stalled' })
-    stalled.send('SUB quote.> 1\r\n')
-    await stalled.roundTrip()
-    stalled.socket.pause()
+    await stalledSubscriber(t, 'quote.>')
     const pub = await client(t)
     const server = serverClient(t, 'stalled')
-    while (!server.outbox.conflating) {
-      for (let k = 0; k < 500; k++) pub.publish('quote.busy', 'x'.repeat(500))
-      await pub.flush()
-    }
+    await publishUntilConflating(pub, server, 'quote.busy')
     await eventually(() => server.isClosed, 3000, 'the blocked connection to be closed')
     expect(server.closeReason).toBe('slow consumer (blocked)')
   })

@@ -147,27 +147,24 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
   })
 
   describe('at the protocol level', () => {
-    it('acknowledges with +OK when verbose and answers PING with PONG', async () => {
+    it.each([
+      ['acknowledges with +OK when verbose and answers PING with PONG',
+        'CONNECT {"verbose":true,"pedantic":false}\r\nSUB a 1\r\nPUB a 1\r\nx\r\nUNSUB 1\r\nPING\r\n',
+        '+OK\r\n+OK\r\n+OK\r\nMSG a 1 1\r\nx\r\n+OK\r\nPONG\r\n'],
+      ['rejects invalid subjects with -ERR and keeps the connection open',
+        'CONNECT {"verbose":false,"pedantic":false}\r\nSUB foo..bar 1\r\nSUB foo.>.bar 2\r\nSUB foo* 3\r\nPING\r\n',
+        "-ERR 'Invalid Subject'\r\n-ERR 'Invalid Subject'\r\nPONG\r\n"],
+      ['rejects a wildcard publish subject in pedantic mode only',
+        'CONNECT {"verbose":false,"pedantic":true}\r\nPUB a.* 1\r\nx\r\nPING\r\n',
+        "-ERR 'Invalid Publish Subject'\r\nPONG\r\n"],
+      ['sends the no-responders status bytes nats-server sends',
+        'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB _INBOX.x.* 1\r\nPUB nobody _INBOX.x.1 1\r\nx\r\nPING\r\n',
+        'HMSG _INBOX.x.1 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\nPONG\r\n']
+    ])('%s', async (_name, input, expected) => {
       const raw = await RawClient.connect(target.port)
-      raw.send('CONNECT {"verbose":true,"pedantic":false}\r\nSUB a 1\r\nPUB a 1\r\nx\r\nUNSUB 1\r\nPING\r\n')
+      raw.send(input)
       await raw.waitFor(/PONG\r\n/)
-      expect(raw.afterInfo).toBe('+OK\r\n+OK\r\n+OK\r\nMSG a 1 1\r\nx\r\n+OK\r\nPONG\r\n')
-      raw.close()
-    })
-
-    it('rejects invalid subjects with -ERR and keeps the connection open', async () => {
-      const raw = await RawClient.connect(target.port)
-      raw.send('CONNECT {"verbose":false,"pedantic":false}\r\nSUB foo..bar 1\r\nSUB foo.>.bar 2\r\nSUB foo* 3\r\nPING\r\n')
-      await raw.waitFor(/PONG\r\n/)
-      expect(raw.afterInfo).toBe("-ERR 'Invalid Subject'\r\n-ERR 'Invalid Subject'\r\nPONG\r\n")
-      raw.close()
-    })
-
-    it('rejects a wildcard publish subject in pedantic mode only', async () => {
-      const raw = await RawClient.connect(target.port)
-      raw.send('CONNECT {"verbose":false,"pedantic":true}\r\nPUB a.* 1\r\nx\r\nPING\r\n')
-      await raw.waitFor(/PONG\r\n/)
-      expect(raw.afterInfo).toBe("-ERR 'Invalid Publish Subject'\r\nPONG\r\n")
+      expect(raw.afterInfo).toBe(expected)
       raw.close()
     })
 
@@ -183,14 +180,6 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
       raw.send(`CONNECT ${connect}\r\n${input}`)
       await raw.closed
       expect(raw.afterInfo).toBe(expected)
-    })
-
-    it('sends the no-responders status bytes nats-server sends', async () => {
-      const raw = await RawClient.connect(target.port)
-      raw.send('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB _INBOX.x.* 1\r\nPUB nobody _INBOX.x.1 1\r\nx\r\nPING\r\n')
-      await raw.waitFor(/PONG\r\n/)
-      expect(raw.afterInfo).toBe('HMSG _INBOX.x.1 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\nPONG\r\n')
-      raw.close()
     })
 
     it('survives a client that disconnects in the middle of a message, for everyone else', async () => {

@@ -6,13 +6,10 @@
  * at least 30 frames/s and the heap shows no upward trend (under 0.1 MiB/min).
  */
 import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
-import { startBroker } from '../broker/server.ts'
 import { slope } from '../bench/harness/memory.ts'
-import { startFeeds } from '../feeds/feeds.ts'
 import { defineInstrument } from '../feeds/instruments.ts'
-import { startServices } from '../traders/services.ts'
 import { launchChromium } from './browser.ts'
-import { startDashboard } from './server.ts'
+import { startDashboardStack } from './stack.ts'
 
 const CLI = {
   minutes: { type: 'number', default: 10, min: 0.2, help: 'How long to run' },
@@ -24,17 +21,14 @@ runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run dashboard:soak --', 'The dashboard under load in headless chromium: frame rate and heap over time.', CLI)); return }
   const instruments = Array.from({ length: o.instruments }, (_, i) => defineInstrument(`C${String(i).padStart(3, '0')}-USD`, 0.01, 0.001, 50 + i, 0.0006))
-  const broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: 0, httpPort: 0, logLevel: 'silent' })
-  const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments, ratePerSec: o.rate, seed: 9, natsUrl: broker.natsUrl })
-  const services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })
-  const dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
+  const stack = await startDashboardStack({ instruments, ratePerSec: o.rate, seed: 9 })
   const browser = await launchChromium(['--enable-precise-memory-info', '--js-flags=--expose-gc'])
   const heap: Array<[number, number]> = []
   const fpsSamples: number[] = []
   let longFrames = 0
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
-    await page.goto(dashboard.url)
+    await page.goto(stack.dashboard.url)
     // A string, not a function: the TypeScript loader would wrap a named inner function in a
     // helper that does not exist inside the page.
     await page.evaluate(`(() => {
@@ -64,10 +58,7 @@ runMain(async () => {
     }
   } finally {
     await browser.close()
-    await dashboard.close()
-    await services.close()
-    await feeds.close()
-    await broker.close()
+    await stack.close()
   }
   const trendMiBPerMin = slope(heap.slice(Math.floor(heap.length / 2))) * 60 / 2 ** 20
   const minFps = Math.min(...fpsSamples)

@@ -57,8 +57,13 @@ describe('npm start', () => {
       await eventually(() => stdout.includes('ticks in'), 5000, 'a status line')
       expect(bots.every((s) => s.orderViolations === 0)).toBe(true)
       await nc.close()
+    } catch (err) {
+      // Show why: what the demo said on stderr is the real cause when it stopped on its own.
+      throw new Error(`${(err as Error).message}\ndemo stderr:\n${stderr.slice(-2000)}`)
     } finally {
-      process.kill(-(demo.pid as number), 'SIGINT') // Ctrl-C: the whole foreground process group
+      try {
+        process.kill(-(demo.pid as number), 'SIGINT') // Ctrl-C: the whole foreground process group
+      } catch { /* the demo already exited; the assertions below say how */ }
     }
     // npm re-raises the SIGINT after its script exits; the demo itself must have stopped cleanly.
     const { code, signal } = await exited
