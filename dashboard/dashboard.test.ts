@@ -7,7 +7,7 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
-import { freePort, startNatsServer } from '../broker/test-support/nats-server.ts'
+import { freePorts, startNatsServer } from '../broker/test-support/nats-server.ts'
 import { eventually } from '../broker/test-support/targets.ts'
 import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
@@ -43,7 +43,8 @@ describe('dashboard in a real browser', () => {
   let ports: { port: number, wsPort: number, httpPort: number }
 
   beforeAll(async () => {
-    ports = { port: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
+    const [port, wsPort, httpPort] = await freePorts(3)
+    ports = { port, wsPort, httpPort }
     broker = await startBroker({ host: '127.0.0.1', ...ports, logLevel: 'silent' })
     // Few trades: they are never conflated, and this test is about the conflated quotes.
     feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD']), ratePerSec: 150, tradeRatio: 0.02, seed: 3, natsUrl: broker.natsUrl, republishMs: 500 })

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
 import { describe, expect, it } from 'vitest'
-import { freePort } from '../broker/test-support/nats-server.ts'
+import { freePorts } from '../broker/test-support/nats-server.ts'
 import { eventually } from '../broker/test-support/targets.ts'
 import type { QuoteTick } from '../feeds/tick.ts'
 import type { PriceReply } from './services.ts'
@@ -24,16 +24,20 @@ function processesMentioning (text: string): string[] {
 
 describe('npm start', () => {
   it('runs the whole demo, and Ctrl-C stops every process', async () => {
-    const [port, wsPort, httpPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    const [port, wsPort, httpPort, dashboardPort] = await freePorts(4)
     const demo = spawn('npm', ['start', '--', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--dashboard-port', String(dashboardPort), '--bots', '6', '--rate', '200'],
       { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     demo.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     demo.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const exited = new Promise<{ code: number | null, signal: string | null }>((resolve) => demo.once('exit', (code, signal) => resolve({ code, signal })))
+    let exitedEarly = false
+    const exited = new Promise<{ code: number | null, signal: string | null }>((resolve) => demo.once('exit', (code, signal) => { exitedEarly = true; resolve({ code, signal }) }))
     try {
-      await eventually(() => stdout.includes('tickfan demo ready'), 40_000, `the demo to be ready (stderr: ${stderr.slice(-300)})`)
+      await eventually(() => {
+        if (exitedEarly) throw new Error('the demo exited before it was ready')
+        return stdout.includes('tickfan demo ready')
+      }, 40_000, 'the demo to be ready')
       expect(stdout).toContain(`nats://127.0.0.1:${port}`)
       expect(stdout).toContain(`ws://127.0.0.1:${wsPort}`)
       expect(stdout).toContain(`http://127.0.0.1:${httpPort}`)

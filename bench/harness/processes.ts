@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, startNatsServer, waitForPort } from '../../broker/test-support/nats-server.ts'
+import { freePorts, startNatsServer, waitForPort } from '../../broker/test-support/nats-server.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -37,7 +37,7 @@ export function coreLayout (): { broker: string | undefined, load: string | unde
 }
 
 export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = []): Promise<BrokerProcess> {
-  const [port, httpPort] = [await freePort(), await freePort()]
+  const [port, httpPort] = await freePorts(2)
   // TICKFAN_BROKER_NODE_ARGS: extra node flags for the broker under test, e.g. to profile a
   // benchmark scenario: TICKFAN_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
   const extraNodeArgs = (process.env.TICKFAN_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')

@@ -28,15 +28,25 @@ export function natsServerVersion (): string | null {
   }
 }
 
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
+/**
+ * `count` distinct free ports on 127.0.0.1. Every listener stays open until all are chosen, so the
+ * kernel cannot hand the same ephemeral port out twice (asking one at a time sometimes did).
+ */
+export async function freePorts (count: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const srv = net.createServer()
+      servers.push(srv)
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject)
+        srv.listen(0, '127.0.0.1', () => resolve())
+      })
+    }
+    return servers.map((srv) => (srv.address() as net.AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))))
+  }
 }
 
 export async function waitForPort (port: number, timeoutMs = 10_000): Promise<void> {
@@ -64,7 +74,7 @@ export interface NatsServerOptions {
 
 export async function startNatsServer (options: NatsServerOptions = {}): Promise<NatsServerProcess> {
   if (natsServerVersion() === null) throw new Error('nats-server is not on PATH: install it (Debian: apt-get install -y nats-server)')
-  const [port, wsPort, httpPort] = [await freePort(), await freePort(), await freePort()]
+  const [port, wsPort, httpPort] = await freePorts(3)
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-nats-'))
   const conf = path.join(dir, 'nats.conf')
   writeFileSync(conf, [
