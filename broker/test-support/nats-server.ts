@@ -32,7 +32,9 @@ export function natsServerVersion (): string | null {
  * `count` distinct free ports on 127.0.0.1. Every listener stays open until all are chosen, so the
  * kernel cannot hand the same ephemeral port out twice (asking one at a time sometimes did).
  */
-export async function freePorts (count: number): Promise<number[]> {
+type Ports<N extends number, Acc extends number[] = []> = Acc['length'] extends N ? Acc : Ports<N, [number, ...Acc]>
+
+export async function freePorts<N extends number> (count: N): Promise<Ports<N>> {
   const servers: net.Server[] = []
   try {
     for (let i = 0; i < count; i++) {
@@ -43,7 +45,7 @@ export async function freePorts (count: number): Promise<number[]> {
         srv.listen(0, '127.0.0.1', () => resolve())
       })
     }
-    return servers.map((srv) => (srv.address() as net.AddressInfo).port)
+    return servers.map((srv) => (srv.address() as net.AddressInfo).port) as Ports<N>
   } finally {
     await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))))
   }
