@@ -18,7 +18,7 @@ export function natsTickPublisher (nc: NatsConnection): TickPublisher & { publis
     published: 0,
     publish (subject: string, tick: Tick): void {
       h.set(SEQUENCE_HEADER, String(tick.seq))
-      nc.publish(subject, encodeTick(tick), options)
+      nc.publish(subject, Buffer.from(encodeTick(tick)), options)
       publisher.published++
     }
   }

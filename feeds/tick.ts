@@ -189,11 +189,15 @@ export function parseMarketData (data: Uint8Array): Decoded<MarketData> {
  * Stamps the broker-ordering `seq`: microseconds since the epoch at publish, made strictly
  * increasing per subject. Used by feed handlers and by replay.
  */
+export function nextSequence (last: number, pubTimeMs: number): number {
+  return Math.max(last + 1, Math.floor(pubTimeMs * 1000))
+}
+
 export class SequenceStamper {
   private readonly last = new Map<string, number>()
 
   next (subject: string, pubTimeMs: number): number {
-    const seq = Math.max((this.last.get(subject) ?? 0) + 1, Math.floor(pubTimeMs * 1000))
+    const seq = nextSequence(this.last.get(subject) ?? 0, pubTimeMs)
     this.last.set(subject, seq)
     return seq
   }

@@ -17,7 +17,7 @@ import WebSocket from 'ws'
 import type { Instrument, Venue } from '../instruments.ts'
 import type { TickRecorder } from '../recorder.ts'
 import { ThrottledLog } from '../throttled-log.ts'
-import { SequenceStamper, nowEpochMs, nowMonoUs, quoteSubject, tradeSubject, type QuoteTick, type Tick, type TradeTick } from '../tick.ts'
+import { nextSequence, nowEpochMs, nowMonoUs, quoteSubject, tradeSubject, type QuoteTick, type Tick, type TradeTick } from '../tick.ts'
 import { BinanceParser, binanceSubscribeMessages } from './binance.ts'
 import { CoinbaseParser, coinbaseSubscribeMessages } from './coinbase.ts'
 import { KrakenParser, krakenSubscribeMessages } from './kraken.ts'
@@ -80,12 +80,21 @@ export interface FeedHandlerStats {
 
 const silent: HandlerLogger = { info () {}, warn () {} }
 
+interface Lane {
+  readonly quoteSubject: string
+  readonly tradeSubject: string
+  quoteSeq: number
+  tradeSeq: number
+  lastQuote: QuoteTick | null
+  lastQuoteAt: number
+}
+
 export class FeedHandler {
   readonly stats: FeedHandlerStats = { connected: false, messages: 0, quotes: 0, trades: 0, republished: 0, rejected: 0, rejects: {}, connects: 0, stalls: 0 }
   private readonly protocol: VenueClientProtocol
   private readonly parser: VenueParser
-  private readonly sequences = new SequenceStamper()
-  private readonly lastQuote = new Map<string, { tick: QuoteTick, at: number }>()
+  /** Per instrument: its subjects (built once), sequences and last quote. Keyed by identity. */
+  private readonly lanes = new Map<Instrument, Lane>()
   private readonly rejectLog: ThrottledLog
   private readonly logger: HandlerLogger
   private ws: WebSocket | null = null
@@ -156,27 +165,39 @@ export class FeedHandler {
     for (const p of ticks) this.publishParsed(p, recvTime)
   }
 
+  private laneOf (instrument: Instrument): Lane {
+    let lane = this.lanes.get(instrument)
+    if (lane === undefined) {
+      const { venue } = this.options
+      lane = { quoteSubject: quoteSubject(venue, instrument.symbol), tradeSubject: tradeSubject(venue, instrument.symbol), quoteSeq: 0, tradeSeq: 0, lastQuote: null, lastQuoteAt: 0 }
+      this.lanes.set(instrument, lane)
+    }
+    return lane
+  }
+
   private publishParsed (p: Parsed, recvTime: number): void {
     const venue = this.options.venue
     const symbol = p.instrument.symbol
+    const lane = this.laneOf(p.instrument)
     const pubTime = nowEpochMs()
     const pubMono = nowMonoUs()
     if (p.kind === 'quote') {
-      const subject = quoteSubject(venue, symbol)
+      lane.quoteSeq = nextSequence(lane.quoteSeq, pubTime)
       const tick: QuoteTick = {
         v: 1, type: 'quote', venue, symbol, bid: p.bid, bidSize: p.bidSize, ask: p.ask, askSize: p.askSize,
-        venueSeq: p.venueSeq, seq: this.sequences.next(subject, pubTime), venueTime: p.venueTime ?? recvTime, recvTime, pubTime, pubMono
+        venueSeq: p.venueSeq, seq: lane.quoteSeq, venueTime: p.venueTime ?? recvTime, recvTime, pubTime, pubMono
       }
-      this.emit(subject, tick)
-      this.lastQuote.set(subject, { tick, at: pubTime })
+      this.emit(lane.quoteSubject, tick)
+      lane.lastQuote = tick
+      lane.lastQuoteAt = pubTime
       this.stats.quotes++
     } else {
-      const subject = tradeSubject(venue, symbol)
+      lane.tradeSeq = nextSequence(lane.tradeSeq, pubTime)
       const tick: TradeTick = {
         v: 1, type: 'trade', venue, symbol, price: p.price, size: p.size, side: p.side, tradeId: p.tradeId,
-        seq: this.sequences.next(subject, pubTime), venueTime: p.venueTime ?? recvTime, recvTime, pubTime, pubMono
+        seq: lane.tradeSeq, venueTime: p.venueTime ?? recvTime, recvTime, pubTime, pubMono
       }
-      this.emit(subject, tick)
+      this.emit(lane.tradeSubject, tick)
       this.stats.trades++
     }
   }
@@ -189,11 +210,11 @@ export class FeedHandler {
   /** The seed's "keep sending message 10": the same state, the same seq, a fresh publish time. */
   private republish (republishMs: number): void {
     const now = nowEpochMs()
-    for (const [subject, last] of this.lastQuote) {
-      if (now - last.at < republishMs) continue
-      const tick: QuoteTick = { ...last.tick, pubTime: now, pubMono: nowMonoUs(), republish: true }
-      this.options.publisher.publish(subject, tick)
-      last.at = now
+    for (const lane of this.lanes.values()) {
+      if (lane.lastQuote === null || now - lane.lastQuoteAt < republishMs) continue
+      const tick: QuoteTick = { ...lane.lastQuote, pubTime: now, pubMono: nowMonoUs(), republish: true }
+      this.options.publisher.publish(lane.quoteSubject, tick)
+      lane.lastQuoteAt = now
       this.stats.republished++
     }
   }
