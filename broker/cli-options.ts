@@ -10,6 +10,8 @@ export type OptionSpec =
   | { type: 'number', default: number, help: string, min?: number, max?: number }
   | { type: 'string', default: string, help: string, choices?: readonly string[] }
   | { type: 'list', default: readonly string[], help: string }
+  /** `key=number,key=number`, each number > 0. */
+  | { type: 'pairs', default: Readonly<Record<string, number>>, help: string }
   | { type: 'boolean', default: boolean, help: string }
 
 export type OptionTable = Record<string, OptionSpec>
@@ -17,6 +19,7 @@ export type OptionTable = Record<string, OptionSpec>
 export type ParsedOptions<T extends OptionTable> = {
   [K in keyof T]: T[K] extends { type: 'integer' | 'number' } ? number
     : T[K] extends { type: 'list' } ? string[]
+      : T[K] extends { type: 'pairs' } ? Record<string, number>
       : T[K] extends { type: 'boolean' } ? boolean
         : string
 }
@@ -31,8 +34,8 @@ function kebab (key: string): string {
 
 export function helpText<T extends OptionTable> (command: string, summary: string, table: T): string {
   const rows = Object.entries(table).map(([key, spec]) => {
-    const flag = spec.type === 'boolean' ? `--${kebab(key)}` : `--${kebab(key)} <${spec.type === 'list' ? 'a,b,...' : spec.type}>`
-    const def = spec.type === 'list' ? spec.default.join(',') : String(spec.default)
+    const flag = spec.type === 'boolean' ? `--${kebab(key)}` : `--${kebab(key)} <${spec.type === 'list' ? 'a,b,...' : spec.type === 'pairs' ? 'k=n,...' : spec.type}>`
+    const def = spec.type === 'list' ? spec.default.join(',') : spec.type === 'pairs' ? Object.entries(spec.default).map(([k, n]) => `${k}=${n}`).join(',') : String(spec.default)
     const choices = spec.type === 'string' && spec.choices !== undefined ? ` (one of ${spec.choices.join(', ')})` : ''
     return { flag, text: `${spec.help}${choices} [default: ${def === '' ? 'none' : def}]` }
   })
@@ -64,7 +67,7 @@ export function parseOptions<T extends OptionTable> (argv: readonly string[], ta
       continue
     }
     if (raw === undefined) {
-      out[key] = spec.type === 'list' ? [...spec.default] : spec.default
+      out[key] = spec.type === 'list' ? [...spec.default] : spec.type === 'pairs' ? { ...spec.default } : spec.default
       continue
     }
     const text = String(raw)
@@ -89,9 +92,26 @@ export function parseOptions<T extends OptionTable> (argv: readonly string[], ta
       case 'list':
         out[key] = text.split(',').map((s) => s.trim()).filter((s) => s !== '')
         break
+      case 'pairs':
+        out[key] = parsePairs(flag, text)
+        break
     }
   }
   return out as ParsedOptions<T> & { help: boolean }
+}
+
+function parsePairs (flag: string, text: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const eq = item.indexOf('=')
+    const key = item.slice(0, eq).trim()
+    const n = Number(item.slice(eq + 1))
+    if (eq <= 0 || item.slice(eq + 1).trim() === '' || !Number.isFinite(n) || n <= 0) {
+      throw new UsageError(`--${flag} takes name=number pairs with numbers > 0, got ${JSON.stringify(item)}`)
+    }
+    out[key] = n
+  }
+  return out
 }
 
 /**

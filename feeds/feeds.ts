@@ -15,6 +15,10 @@ export interface FeedsOptions {
   instruments?: readonly Instrument[]
   /** Messages per second per venue in a calm market. */
   ratePerSec: number
+  /** Per-venue rates that replace `ratePerSec` for those venues. */
+  venueRates?: Partial<Record<Venue, number>>
+  /** Each instrument's relative share of a venue's rate (canonical symbol -> weight, default 1). */
+  instrumentWeights?: Readonly<Record<string, number>>
   seed: number
   tradeRatio?: number
   bursty?: boolean
@@ -54,7 +58,8 @@ export async function startFeeds (options: FeedsOptions): Promise<RunningFeeds> 
       const running = await startVenueServer({
         venue,
         instruments,
-        ratePerSec: options.ratePerSec,
+        ratePerSec: options.venueRates?.[venue] ?? options.ratePerSec,
+        instrumentWeights: options.instrumentWeights,
         seed: options.seed,
         tradeRatio: options.tradeRatio,
         bursts: options.bursty === false ? null : DEFAULT_BURSTS

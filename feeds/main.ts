@@ -10,6 +10,8 @@ import { DEFAULT_INSTRUMENTS, VENUES, findInstruments, type Venue } from './inst
 export const FEEDS_CLI = {
   venues: { type: 'list', default: [...VENUES], help: 'Venues to simulate and handle' },
   rate: { type: 'integer', default: 1000, min: 1, help: 'Messages per second per venue in a calm market (bursts raise it)' },
+  venueRates: { type: 'pairs', default: {}, help: 'Per-venue rates that replace --rate, e.g. binance=5000,kraken=300' },
+  instrumentWeights: { type: 'pairs', default: {}, help: 'Each instrument\'s share of a venue\'s rate, relative (default 1), e.g. BTC-USD=5,DOGE-USD=0.5' },
   instruments: { type: 'list', default: DEFAULT_INSTRUMENTS.map((i) => i.symbol), help: 'Instruments every venue lists' },
   seed: { type: 'integer', default: 1, help: 'Seed of the market model (same seed, same market)' },
   tradeRatio: { type: 'number', default: 0.1, min: 0, max: 1, help: 'Fraction of venue messages that are trades' },
@@ -32,11 +34,15 @@ runMain(async () => {
   for (const v of o.venues) if (!(VENUES as readonly string[]).includes(v)) throw new UsageError(`--venues: unknown venue ${JSON.stringify(v)}; known: ${VENUES.join(', ')}`)
   let instruments
   try { instruments = findInstruments(o.instruments) } catch (err) { throw new UsageError(`--instruments: ${(err as Error).message}`) }
+  for (const v of Object.keys(o.venueRates)) if (!o.venues.includes(v)) throw new UsageError(`--venue-rates: ${JSON.stringify(v)} is not one of --venues (${o.venues.join(', ')})`)
+  for (const s of Object.keys(o.instrumentWeights)) if (!instruments.some((i) => i.symbol === s)) throw new UsageError(`--instrument-weights: ${JSON.stringify(s)} is not one of --instruments`)
   const logger = createLogger(o.logLevel, 'tickfan-feeds')
   const feeds = await startFeeds({
     venues: o.venues as Venue[],
     instruments,
     ratePerSec: o.rate,
+    venueRates: o.venueRates,
+    instrumentWeights: o.instrumentWeights,
     seed: o.seed,
     tradeRatio: o.tradeRatio,
     bursty: o.bursty,

@@ -73,4 +73,24 @@ describe('market model', () => {
     expect(model.now).toBeGreaterThan(9000)
     expect(model.now).toBeLessThan(11_000)
   })
+
+  it('splits a venue\'s rate between instruments by their weights', () => {
+    const instruments = findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD'])
+    const model = new VenueModel({ seed: 4, venue: 'binance', instruments, ratePerSec: 1000, bursts: null, instrumentWeights: { 'BTC-USD': 6, 'SOL-USD': 0.5 } })
+    const counts = new Map<string, number>()
+    const n = 30_000
+    for (const e of take(model, n)) counts.set(e.instrument.symbol, (counts.get(e.instrument.symbol) ?? 0) + 1)
+    // Shares 6 : 1 : 0.5 of 7.5, within a few standard deviations of sampling noise.
+    expect((counts.get('BTC-USD') ?? 0) / n).toBeCloseTo(6 / 7.5, 1)
+    expect((counts.get('ETH-USD') ?? 0) / n).toBeCloseTo(1 / 7.5, 1)
+    expect((counts.get('SOL-USD') ?? 0) / n).toBeCloseTo(0.5 / 7.5, 1)
+    expect(model.now).toBeGreaterThan(27_000) // the venue's total rate is unchanged
+    expect(model.now).toBeLessThan(33_000)
+  })
+
+  it('refuses a weight for an instrument it does not list, or a weight that is not > 0', () => {
+    const instruments = findInstruments(['BTC-USD'])
+    expect(() => new VenueModel({ seed: 1, venue: 'kraken', instruments, ratePerSec: 10, instrumentWeights: { 'ETH-USD': 2 } })).toThrow(/ETH-USD, which this venue does not list/)
+    expect(() => new VenueModel({ seed: 1, venue: 'kraken', instruments, ratePerSec: 10, instrumentWeights: { 'BTC-USD': 0 } })).toThrow(/must be a number > 0/)
+  })
 })

@@ -98,6 +98,11 @@ export interface VenueModelOptions {
   instruments: readonly Instrument[]
   /** Messages per second in calm markets, across all instruments. */
   ratePerSec: number
+  /**
+   * Each instrument's share of the rate, by canonical symbol: relative weights, 1 when not
+   * given. `{ 'BTC-USD': 4 }` with four other instruments gives BTC-USD half the messages.
+   */
+  instrumentWeights?: Readonly<Record<string, number>>
   /** Fraction of events that are trades. Default 0.1. */
   tradeRatio?: number
   /** Volatility bursts; null for a steady market. Default DEFAULT_BURSTS. */
@@ -118,9 +123,24 @@ interface InstrumentState {
   ask: number
 }
 
+function cumulativeWeights (instruments: readonly Instrument[], weights: Readonly<Record<string, number>>): Float64Array | null {
+  for (const symbol of Object.keys(weights)) {
+    if (!instruments.some((i) => i.symbol === symbol)) throw new RangeError(`weight for ${symbol}, which this venue does not list`)
+    const w = weights[symbol] as number
+    if (!(Number.isFinite(w) && w > 0)) throw new RangeError(`weight of ${symbol} must be a number > 0, got ${w}`)
+  }
+  if (Object.keys(weights).length === 0) return null
+  const sums = new Float64Array(instruments.length)
+  let total = 0
+  instruments.forEach((instrument, i) => { total += weights[instrument.symbol] ?? 1; sums[i] = total })
+  return sums
+}
+
 export class VenueModel {
   private readonly random: Random
   private readonly states: InstrumentState[]
+  /** Running sums of the instruments' weights, for a weighted draw; null when all are equal. */
+  private readonly cumulativeWeights: Float64Array | null
   private readonly tradeRatio: number
   private readonly meanGapMs: number
   private readonly profile: typeof VENUE_PROFILE[Venue]
@@ -136,6 +156,7 @@ export class VenueModel {
       const mid = instrument.startPrice
       return { path, mid, bid: mid, ask: mid }
     })
+    this.cumulativeWeights = cumulativeWeights(options.instruments, options.instrumentWeights ?? {})
     this.tradeRatio = options.tradeRatio ?? 0.1
     this.meanGapMs = 1000 / options.ratePerSec
     this.profile = VENUE_PROFILE[options.venue]
@@ -148,8 +169,7 @@ export class VenueModel {
 
   /** The next event in virtual time. */
   next (): MarketEvent {
-    const index = this.random.int(this.states.length)
-    const state = this.states[index] as InstrumentState
+    const state = this.states[this.pickInstrument()] as InstrumentState
     const burst = state.path.inBurst
     const rateMultiplier = burst ? (this.options.bursts ?? DEFAULT_BURSTS).rateMultiplier : 1
     this.t += this.random.exponential(this.meanGapMs / rateMultiplier)
@@ -174,6 +194,15 @@ export class VenueModel {
       ask: state.ask,
       askSize: this.size(instrument, 2)
     }
+  }
+
+  private pickInstrument (): number {
+    const sums = this.cumulativeWeights
+    if (sums === null) return this.random.int(this.states.length)
+    const u = this.random.next() * (sums[sums.length - 1] as number)
+    let i = 0
+    while (i < sums.length - 1 && u >= (sums[i] as number)) i++
+    return i
   }
 
   private trade (state: InstrumentState): TradeEvent {

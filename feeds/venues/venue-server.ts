@@ -26,6 +26,8 @@ export interface VenueServerOptions {
   instruments: readonly Instrument[]
   /** Messages per second across all instruments in a calm market. */
   ratePerSec: number
+  /** Relative share of each instrument (canonical symbol -> weight, default 1). */
+  instrumentWeights?: Readonly<Record<string, number>>
   seed: number
   tradeRatio?: number
   /** Volatility bursts; null = steady. */
@@ -63,6 +65,7 @@ export async function startVenueServer (options: VenueServerOptions): Promise<Ru
     venue: options.venue,
     instruments: options.instruments,
     ratePerSec: options.ratePerSec,
+    instrumentWeights: options.instrumentWeights,
     tradeRatio: options.tradeRatio,
     bursts: options.bursts
   })
