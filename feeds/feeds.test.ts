@@ -8,6 +8,7 @@ import path from 'node:path'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { delay, eventually, startReference, startTickfan, type Target } from '../broker/test-support/targets.ts'
+import { SEQUENCE_HEADER } from '../broker/wire.ts'
 import { FeedHandler } from './handlers/feed-handler.ts'
 import { findInstruments, type Venue } from './instruments.ts'
 import { natsTickPublisher } from './nats-publisher.ts'
@@ -182,5 +183,26 @@ describe('publishing to a real nats-server', () => {
     await pipeline('binance', target)
     await eventually(() => sub.ticks.length > 10, 5000, 'ticks through nats-server')
     expect(sub.bad).toBe(0)
+  })
+
+  it('sends each tick\'s seq in the Tickfan-Seq header, as the wire carries it', async () => {
+    const target = await startReference()
+    cleanups.push(() => target.stop())
+    const nc = await connect({ servers: target.natsUrl })
+    cleanups.push(() => nc.close())
+    const seen: Array<{ header: string, seq: number, keys: string[] }> = []
+    nc.subscribe('quote.>', {
+      callback: (_e, m) => {
+        const r = parseTick(m.data)
+        if (r.ok) seen.push({ header: m.headers?.get(SEQUENCE_HEADER) ?? '', seq: r.tick.seq, keys: m.headers?.keys() ?? [] })
+      }
+    })
+    await nc.flush()
+    await pipeline('kraken', target)
+    await eventually(() => seen.length > 20, 5000, 'ticks with headers')
+    for (const s of seen) {
+      expect(s.header).toBe(String(s.seq))
+      expect(s.keys).toEqual([SEQUENCE_HEADER])
+    }
   })
 })
