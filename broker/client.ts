@@ -3,6 +3,7 @@
  * its outbox. It speaks to the socket only through a `Transport`, so TCP and WebSocket are the
  * same here, and tests can use a fake.
  */
+import type { AuthResult, Credentials, Permissions } from './auth.ts'
 import { ProtocolError, errLine, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FairnessRecord, type FanoutMember } from './fanout.ts'
 import { Outbox, type OutboxSubscription } from './outbox.ts'
@@ -33,6 +34,10 @@ export interface ClientHost {
   readonly maxInFlightBytes: number
   /** How long a flow-control PING may stay unanswered before the client is conflated. */
   readonly maxAckWaitMs: number
+  /** Inbound messages per second a connection may publish; 0 = unlimited. */
+  readonly maxInMsgsPerSec: number
+  /** Checks CONNECT's credentials (a promise while a password hash is verified). */
+  authenticate (credentials: Credentials): AuthResult | Promise<AuthResult>
   publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
@@ -93,6 +98,18 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** nats-server's defaults for a client that has not sent CONNECT (or omits fields). */
   options: ConnectOptions = { verbose: true, pedantic: true, echo: true, headers: false, noResponders: false, name: '', lang: '', version: '' }
   connected = false
+  /** The authenticated user (null without authorization, or with a token). */
+  user: string | null = null
+  /** What this connection may publish and subscribe to; null = everything. */
+  permissions: Permissions | null = null
+  /** Reply subjects it may answer (allow_responses): subject -> replies left and expiry. */
+  private responses: Map<string, { left: number, expiresAtMs: number }> | null = null
+  /** Inbound rate limit: the current one-second window and what it holds. */
+  private rateWindowStartMs = 0
+  private rateWindowMsgs = 0
+  private rateErrorAtMs = -Infinity
+  /** Messages dropped by the rate limit. */
+  droppedInMsgs = 0
   isClosed = false
   closeReason: CloseReason | null = null
   closedAtMs = 0
@@ -178,17 +195,70 @@ export class Client implements ProtocolHandler, FanoutMember {
     }
     if (this.options.noResponders && !this.options.headers) return this.error('NO_RESPONDERS_REQUIRES_HEADERS')
     this.outbox.headers = this.options.headers
-    if (!this.connected) {
-      this.connected = true
-      // nats-server sends its first PING about 2 s after CONNECT, then every ping interval.
-      this.nextPingAtMs = this.host.now() + 2000
+    if (this.connected) return this.ok() // a repeated CONNECT updates options; identity stays
+    const result = this.host.authenticate(o)
+    if (!(result instanceof Promise)) return this.authenticated(result)
+    // A password hash is being checked: hold everything the client sends after CONNECT until
+    // it is known who the client is.
+    this.parser.pause()
+    result.then((r) => {
+      if (this.isClosed) return
+      this.authenticated(r)
+      if (!this.isClosed) this.parser.resume()
+    }, () => this.closeWith('AUTHORIZATION_VIOLATION', 'authorization violation'))
+  }
+
+  private authenticated (result: AuthResult): void {
+    if (!result.ok) {
+      this.host.protocolError(this, 'AUTHORIZATION_VIOLATION')
+      return this.closeWith('AUTHORIZATION_VIOLATION', 'authorization violation')
     }
+    this.user = result.user
+    this.permissions = result.permissions
+    if (result.permissions?.responses != null) this.responses = new Map()
+    this.connected = true
+    // nats-server sends its first PING about 2 s after CONNECT, then every ping interval.
+    this.nextPingAtMs = this.host.now() + 2000
     this.ok()
+  }
+
+  /** Has it passed the inbound rate limit? Excess messages are dropped, with one -ERR a second. */
+  private admitInbound (): boolean {
+    const limit = this.host.maxInMsgsPerSec
+    if (limit <= 0) return true
+    const now = this.host.now()
+    if (now - this.rateWindowStartMs >= 1000) {
+      this.rateWindowStartMs = now
+      this.rateWindowMsgs = 0
+    }
+    if (++this.rateWindowMsgs <= limit) return true
+    this.droppedInMsgs++
+    if (now - this.rateErrorAtMs >= 1000) {
+      this.rateErrorAtMs = now
+      this.error('MAX_MESSAGES_PER_SECOND')
+    }
+    return false
+  }
+
+  /** May it publish here: by its permissions, or as an allowed response to a request it received? */
+  private mayPublish (subject: string): boolean {
+    const permissions = this.permissions
+    if (permissions === null || permissions.mayPublish(subject)) return true
+    const grant = this.responses?.get(subject)
+    if (grant === undefined) return false
+    if (grant.expiresAtMs > 0 && this.host.now() > grant.expiresAtMs) {
+      this.responses?.delete(subject)
+      return false
+    }
+    if (--grant.left <= 0) this.responses?.delete(subject)
+    return true
   }
 
   pub (subject: string, reply: string | undefined, payload: Buffer): void {
     this.inMsgs++
     if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
+    if (!this.mayPublish(subject)) return this.error('PERMISSIONS_PUBLISH', `to "${subject}"`)
+    if (!this.admitInbound()) return
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
     this.host.publish(this, subject, reply, payload, 0)
   }
@@ -197,6 +267,8 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.inMsgs++
     if (!this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
+    if (!this.mayPublish(subject)) return this.error('PERMISSIONS_PUBLISH', `to "${subject}"`)
+    if (!this.admitInbound()) return
     this.ok()
     this.host.publish(this, subject, reply, data, headerBytes)
   }
@@ -204,6 +276,9 @@ export class Client implements ProtocolHandler, FanoutMember {
   sub (subject: string, queue: string | undefined, sid: string): void {
     if (!isValidSubject(subject)) return this.error('INVALID_SUBJECT')
     if (queue !== undefined && !isValidQueueName(queue)) return this.error('INVALID_SUBJECT')
+    if (this.permissions !== null && !this.permissions.maySubscribe(subject)) {
+      return this.error('PERMISSIONS_SUBSCRIBE', queue === undefined ? `to "${subject}"` : `to "${subject}" using queue "${queue}"`)
+    }
     if (this.subscriptions.has(sid)) return this.ok() // nats-server ignores a duplicate sid
     if (this.subscriptions.size >= this.host.maxSubscriptionsPerConnection) return this.error('MAX_SUBSCRIPTIONS')
     const sub = new Subscription(this, subject, queue, sid)
@@ -254,10 +329,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   /** A protocol error: send nats-server's text; close if the error is fatal. */
-  error (code: ProtocolErrorCode): void {
+  error (code: ProtocolErrorCode, detail?: string): void {
     this.host.protocolError(this, code)
     if (ProtocolError[code].close) this.closeWith(code, 'protocol error')
-    else this.control(Buffer.from(errLine(code)))
+    else this.control(Buffer.from(errLine(code, detail)))
   }
 
   // --- delivery ------------------------------------------------------------------------
@@ -265,6 +340,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** Queues `msg` for `sub`; returns false when the subscription reached its max and ended. */
   deliver (sub: Subscription, msg: RoutedMessage): void {
     if (this.isClosed || sub.closed) return
+    if (this.permissions !== null) {
+      if (!this.permissions.mayReceive(msg.subject)) return
+      if (msg.reply !== undefined && this.responses !== null) this.grantResponse(msg.reply)
+    }
     const outcome = this.outbox.deliver(sub, msg)
     if (outcome === 'overflow') return this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
     this.host.markDirty(this)
@@ -273,6 +352,15 @@ export class Client implements ProtocolHandler, FanoutMember {
     // A turn can only grow so large: past the high-water mark, write now (nats.js and
     // nats-server flush early past a byte threshold too).
     if (this.outbox.flowingBytes >= this.host.highWaterBytes && !this.outbox.conflating) this.flush()
+  }
+
+  private grantResponse (reply: string): void {
+    const rules = this.permissions?.responses
+    const responses = this.responses
+    if (rules == null || responses === null) return
+    // Bounded like everything else: a flood of requests cannot grow this map without end.
+    if (responses.size >= 4096) responses.delete(responses.keys().next().value as string)
+    responses.set(reply, { left: rules.max, expiresAtMs: rules.expiresMs > 0 ? this.host.now() + rules.expiresMs : 0 })
   }
 
   control (line: Buffer): void {

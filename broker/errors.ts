@@ -20,6 +20,10 @@ export const ProtocolError = {
   MAX_SUBSCRIPTIONS: { text: 'Maximum Subscriptions Exceeded', close: false },
   MAX_CONNECTIONS: { text: 'maximum connections exceeded', close: true },
   AUTH_TIMEOUT: { text: 'Authentication Timeout', close: true },
+  AUTHORIZATION_VIOLATION: { text: 'Authorization Violation', close: true },
+  PERMISSIONS_PUBLISH: { text: 'Permissions Violation for Publish', close: false },
+  PERMISSIONS_SUBSCRIBE: { text: 'Permissions Violation for Subscription', close: false },
+  MAX_MESSAGES_PER_SECOND: { text: 'Maximum Messages Per Second Exceeded', close: false },
   STALE_CONNECTION: { text: 'Stale Connection', close: true },
   SLOW_CONSUMER_EVENT_BYTES: { text: 'Slow Consumer: undelivered event messages exceeded the byte limit', close: true },
   SLOW_CONSUMER_STALE: { text: 'Slow Consumer: oldest undelivered update exceeded maxStaleMs', close: true },
@@ -28,8 +32,9 @@ export const ProtocolError = {
 
 export type ProtocolErrorCode = keyof typeof ProtocolError
 
-export function errLine (code: ProtocolErrorCode): string {
-  return `-ERR '${ProtocolError[code].text}'\r\n`
+/** The -ERR line; `detail` follows the text, as in `Permissions Violation for Publish to "x"`. */
+export function errLine (code: ProtocolErrorCode, detail?: string): string {
+  return `-ERR '${ProtocolError[code].text}${detail === undefined ? '' : ` ${detail}`}'\r\n`
 }
 
 /** Why a connection ended: the reason shown in /connz?state=closed and counted in /varz. */
@@ -42,5 +47,6 @@ export type CloseReason =
   | 'slow consumer (blocked)'
   | 'stale connection'
   | 'authentication timeout'
+  | 'authorization violation'
   | 'maximum connections exceeded'
   | 'transport error'

@@ -2,7 +2,14 @@
  * Every broker option, its default and its unit. The CLI (`main.ts`) and tests build a
  * `BrokerOptions` from these; nothing else holds a default.
  */
+import type { AuthorizationConfig } from './auth.ts'
 import { DEFAULT_SUBJECT_CLASSES, type SubjectClassRules } from './subject-classes.ts'
+
+/** A certificate and its key, PEM-encoded. */
+export interface TlsConfig {
+  cert: string
+  key: string
+}
 
 export interface BrokerOptions {
   /** Interface to listen on. Default 0.0.0.0. */
@@ -57,6 +64,14 @@ export interface BrokerOptions {
   fairShuffle: boolean
   /** Closed connections remembered for /connz?state=closed. Default 1000. */
   closedConnectionsKept: number
+  /** Inbound messages per second one connection may publish; past it they are dropped with a -ERR once a second. 0 = unlimited. Default 200000. */
+  maxInMsgsPerSec: number
+  /** Who may connect and what they may do (nats-server's authorization block). Default null: anyone, anything. */
+  authorization: AuthorizationConfig | null
+  /** HTTP basic credentials for the monitoring endpoints (all but /healthz); password may be a bcrypt hash. Default null: open. */
+  monitoringAuth: { user: string, password: string } | null
+  /** TLS for the NATS TCP port (INFO says tls_required) and the WebSocket port (wss). Default null: plain. */
+  tls: TlsConfig | null
   /** Log level for pino. Default info. */
   logLevel: string
 }
@@ -84,6 +99,10 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   subjectClasses: DEFAULT_SUBJECT_CLASSES,
   fairShuffle: true,
   closedConnectionsKept: 1000,
+  maxInMsgsPerSec: 200_000,
+  authorization: null,
+  monitoringAuth: null,
+  tls: null,
   logLevel: 'info'
 })
 
@@ -104,6 +123,7 @@ export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOpt
     const port = options[key]
     if (!Number.isInteger(port) || port < -1 || port > 65535) throw new RangeError(`option ${key} must be a port number (0 = any free port, -1 = off), got ${port}`)
   }
+  if (!Number.isInteger(options.maxInMsgsPerSec) || options.maxInMsgsPerSec < 0) throw new RangeError(`option maxInMsgsPerSec must be an integer >= 0 (0 = unlimited), got ${options.maxInMsgsPerSec}`)
   if (options.port < 0) throw new RangeError('option port must be 0..65535: the NATS TCP listener cannot be disabled')
   return options
 }

@@ -33,6 +33,9 @@ const SPLIT = /[ \t]+/
 
 const enum State { Control, Payload, Dead }
 
+/** Bytes held while paused, past which the client is cut off: it may not flood before it is known. */
+const MAX_HELD_EXTRA = 64 * 1024
+
 export class ProtocolParser {
   private state = State.Control
   /** Bytes of an unfinished control line carried over from the previous chunk. */
@@ -44,6 +47,10 @@ export class ProtocolParser {
   private pendingSubject = ''
   private pendingReply: string | undefined = undefined
   private pendingHeaderBytes = -1
+  /** While paused (authentication in progress), input is held here in order. */
+  private paused = false
+  private held: Buffer[] = []
+  private heldBytes = 0
 
   constructor (private readonly handler: ProtocolHandler, private readonly limits: ParserLimits) {}
 
@@ -51,10 +58,30 @@ export class ProtocolParser {
     return this.state === State.Dead
   }
 
+  /** Stops handing out operations after the current one; input is held until `resume()`. */
+  pause (): void {
+    this.paused = true
+  }
+
+  resume (): void {
+    if (!this.paused) return
+    this.paused = false
+    const held = this.held
+    this.held = []
+    this.heldBytes = 0
+    if (held.length > 0) this.feed(held.length === 1 ? held[0] as Buffer : Buffer.concat(held))
+  }
+
   feed (chunk: Buffer): void {
     let buf = chunk
     let pos = 0
     if (this.state === State.Dead) return
+    if (this.paused) {
+      this.held.push(chunk)
+      this.heldBytes += chunk.length
+      if (this.heldBytes > this.limits.maxPayloadBytes + this.limits.maxControlLineBytes + MAX_HELD_EXTRA) this.fail('MAX_PAYLOAD')
+      return
+    }
     if (this.state === State.Payload) {
       const want = this.pendingNeed - this.pendingHave
       if (chunk.length < want) {
@@ -86,6 +113,10 @@ export class ProtocolParser {
       const next = this.controlLine(buf, pos, end, lf + 1)
       if (next < 0) return
       pos = next
+      if (this.paused) {
+        if (pos < buf.length) this.feed(Buffer.from(buf.subarray(pos))) // held, in order, for resume()
+        return
+      }
     }
   }
 
@@ -176,6 +207,8 @@ export class ProtocolParser {
     this.state = State.Dead
     this.partialLine = null
     this.pendingChunks = []
+    this.held = []
+    this.paused = false
   }
 
   private fail (code: ProtocolErrorCode): -1 {

@@ -10,6 +10,7 @@
  * Upstream links (a later issue) plug in through `onLocalInterest` and `publishFromUpstream`:
  * interest changes are announced, and messages from elsewhere enter the same publish path.
  */
+import { Authenticator, type AuthResult, type Credentials } from './auth.ts'
 import { Client, type ClientHost, type Subscription, type Transport } from './client.ts'
 import { ProtocolError, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FanoutScheduler, type FanoutOptions } from './fanout.ts'
@@ -78,6 +79,7 @@ export class Router implements ClientHost {
   private readonly random: () => number
   private nextCid = 1
   private readonly limits: Limits
+  readonly authenticator: Authenticator
 
   /** Called when a subject gains its first or loses its last local subscriber (upstream seam). */
   onLocalInterest: ((subject: string, queue: string | undefined, added: boolean) => void) | null = null
@@ -93,7 +95,16 @@ export class Router implements ClientHost {
       maxPayloadBytes: options.maxPayloadBytes,
       maxPendingEventBytes: options.maxPendingEventBytes
     }
+    this.authenticator = new Authenticator(options.authorization ?? {})
     this.startedAtMs = this.now()
+  }
+
+  get maxInMsgsPerSec (): number {
+    return this.options.maxInMsgsPerSec
+  }
+
+  authenticate (credentials: Credentials): AuthResult | Promise<AuthResult> {
+    return this.authenticator.authenticate(credentials)
   }
 
   get maxSubscriptionsPerConnection (): number {

@@ -68,6 +68,8 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
     port,
     headers: true,
     max_payload: options.maxPayloadBytes,
+    ...(router.authenticator.required ? { auth_required: true } : {}),
+    ...(options.tls !== null ? { tls_required: true } : {}),
     client_id: cid,
     client_ip: transport.remoteAddress
   })}\r\n`

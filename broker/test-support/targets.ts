@@ -3,6 +3,7 @@
  * real nats-server child process. Suites that check plain NATS semantics run against both, so
  * they test NATS itself and not tickfan's reading of it.
  */
+import type { AuthorizationConfig } from '../auth.ts'
 import type { BrokerOptions } from '../options.ts'
 import { startBroker, type RunningBroker } from '../server.ts'
 import { startNatsServer, type NatsServerProcess } from './nats-server.ts'
@@ -31,15 +32,42 @@ export async function startTickfan (options: Partial<BrokerOptions> = {}): Promi
   }
 }
 
-export async function startReference (): Promise<Target> {
-  const server: NatsServerProcess = await startNatsServer()
+export async function startReference (extraConfig?: string): Promise<Target> {
+  const server: NatsServerProcess = await startNatsServer({ extraConfig })
   return { name: 'nats-server', port: server.port, natsUrl: server.natsUrl, wsUrl: server.wsUrl, httpUrl: server.httpUrl, broker: null, stop: () => server.stop() }
 }
 
 export const TARGETS: ReadonlyArray<{ name: Target['name'], start: () => Promise<Target> }> = [
   { name: 'tickfan', start: () => startTickfan() },
-  { name: 'nats-server', start: startReference }
+  { name: 'nats-server', start: () => startReference() }
 ]
+
+/** nats-server's config text for an authorization block, so both targets run the same rules. */
+export function natsServerAuthorization (config: AuthorizationConfig): string {
+  const users = config.users?.map((u) => {
+    const p = u.permissions
+    const responses = p?.allow_responses
+    const permissions = p === undefined
+      ? undefined
+      : {
+          ...(p.publish !== undefined ? { publish: p.publish } : {}),
+          ...(p.subscribe !== undefined ? { subscribe: p.subscribe } : {}),
+          ...(responses === true ? { allow_responses: true } : {}),
+          ...(typeof responses === 'object' ? { allow_responses: { max: responses.max ?? 1, ...(responses.expires_ms !== undefined ? { expires: `${responses.expires_ms}ms` } : {}) } } : {})
+        }
+    return { user: u.user, password: u.password, ...(permissions !== undefined ? { permissions } : {}) }
+  })
+  const block = { ...(config.token !== undefined ? { token: config.token } : {}), ...(users !== undefined ? { users } : {}) }
+  return `authorization: ${JSON.stringify(block)}\n${config.no_auth_user !== undefined ? `no_auth_user: ${JSON.stringify(config.no_auth_user)}\n` : ''}`
+}
+
+/** Both targets with the same authorization rules. */
+export function targetsWithAuthorization (config: AuthorizationConfig): ReadonlyArray<{ name: Target['name'], start: () => Promise<Target> }> {
+  return [
+    { name: 'tickfan', start: () => startTickfan({ authorization: config }) },
+    { name: 'nats-server', start: () => startReference(natsServerAuthorization(config)) }
+  ]
+}
 
 /** Node 20 has no global WebSocket; nats.js wsconnect needs one. */
 export async function ensureWebSocketGlobal (): Promise<void> {

@@ -1,0 +1,178 @@
+/**
+ * Authentication and permissions: the pure rules, then the same checks against tickfan and a
+ * real nats-server given the same authorization block, with the official client and at the
+ * byte level (exact -ERR texts).
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import bcrypt from 'bcryptjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Authenticator, isSubsetMatch, Permissions, type AuthorizationConfig } from './auth.ts'
+import { RawClient } from './test-support/raw-client.ts'
+import { delay, eventually, targetsWithAuthorization, type Target } from './test-support/targets.ts'
+
+describe('permission rules', () => {
+  it.each([
+    ['quote.*.BTC', 'quote.>', true],
+    ['quote.>', 'quote.>', true],
+    ['quote.>', 'quote.*', false],
+    ['quote.a', 'quote.*', true],
+    ['quote.*', 'quote.a', false],
+    ['>', 'quote.>', false],
+    ['quote', 'quote.>', false],
+    ['a.b.c', '>', true]
+  ])('%s is within %s: %s', (subject, pattern, expected) => {
+    expect(isSubsetMatch(subject, pattern)).toBe(expected)
+  })
+
+  it('applies allow and deny lists to publish, subscribe and delivery', () => {
+    const p = new Permissions({ publish: { allow: ['quote.>'], deny: ['quote.kraken.>'] }, subscribe: { allow: ['>'], deny: ['secret.>'] } }, 'test')
+    expect(p.mayPublish('quote.binance.BTC-USD')).toBe(true)
+    expect(p.mayPublish('quote.kraken.BTC-USD')).toBe(false)
+    expect(p.mayPublish('trade.binance.BTC-USD')).toBe(false)
+    expect(p.maySubscribe('quote.>')).toBe(true)
+    expect(p.maySubscribe('secret.x')).toBe(false)
+    expect(p.maySubscribe('>')).toBe(true) // overlaps the deny: allowed, filtered at delivery
+    expect(p.mayReceive('public.x')).toBe(true)
+    expect(p.mayReceive('secret.x')).toBe(false)
+    const listOnly = new Permissions({ publish: ['a.>'] }, 'test')
+    expect(listOnly.mayPublish('a.b')).toBe(true)
+    expect(listOnly.mayPublish('b')).toBe(false)
+  })
+
+  it('refuses a bad configuration with a message that names the place', () => {
+    expect(() => new Authenticator({ token: 't', users: [{ user: 'a', password: 'b' }] })).toThrow(/a token and users cannot both be set/)
+    expect(() => new Authenticator({ users: [{ user: 'a', password: 'b' }, { user: 'a', password: 'c' }] })).toThrow(/users\[1\]: duplicate user "a"/)
+    expect(() => new Authenticator({ users: [{ user: 'a', password: 'b' }], no_auth_user: 'z' })).toThrow(/no_auth_user: no user named "z"/)
+    expect(() => new Authenticator({ users: [{ user: 'a', password: 'b', permissions: { publish: ['bad..subject'] } }] })).toThrow(/users\[0\]\.permissions\.publish: invalid subject "bad..subject"/)
+  })
+
+  it('checks bcrypt passwords asynchronously, and remembers a verified one', async () => {
+    const auth = new Authenticator({ users: [{ user: 'ops', password: bcrypt.hashSync('s3cret', 4) }] })
+    const first = auth.authenticate({ user: 'ops', pass: 's3cret' })
+    expect(first).toBeInstanceOf(Promise)
+    expect(await first).toMatchObject({ ok: true, user: 'ops' })
+    expect(auth.authenticate({ user: 'ops', pass: 's3cret' })).toMatchObject({ ok: true, user: 'ops' }) // cached: synchronous
+    expect(await auth.authenticate({ user: 'ops', pass: 'wrong' })).toEqual({ ok: false })
+    expect(await auth.authenticate({ user: 'nobody', pass: 's3cret' })).toEqual({ ok: false })
+    expect(await auth.authenticate({})).toEqual({ ok: false })
+  })
+})
+
+const PASSWORD_HASH = bcrypt.hashSync('feed-pass', 4)
+const USERS: AuthorizationConfig = {
+  users: [
+    { user: 'feed', password: PASSWORD_HASH, permissions: { publish: ['quote.>', 'trade.>'], subscribe: { deny: ['>'] } } },
+    { user: 'service', password: 'plain-pass', permissions: { publish: [], subscribe: ['price.>', '_INBOX.>'], allow_responses: true } },
+    { user: 'ops', password: bcrypt.hashSync('ops-pass', 4), permissions: { publish: ['ops.>'], subscribe: ['ops.>'] } },
+    { user: 'viewer', password: 'viewer-pass', permissions: { publish: ['price.>', '_INBOX.>'], subscribe: { allow: ['>'], deny: ['secret.>'] } } }
+  ],
+  no_auth_user: 'viewer'
+}
+
+describe.each(targetsWithAuthorization(USERS))('users and permissions against $name', ({ start }) => {
+  let target: Target
+  const open: NatsConnection[] = []
+  beforeAll(async () => { target = await start() })
+  afterAll(async () => {
+    for (const nc of open) await nc.close().catch(() => {})
+    await target.stop()
+  })
+  const client = async (opts: { user?: string, pass?: string } = {}): Promise<NatsConnection> => {
+    const nc = await connect({ servers: target.natsUrl, reconnect: false, ...opts })
+    open.push(nc)
+    return nc
+  }
+
+  it('does not say auth_required in INFO when a client without credentials is admitted as the no-auth user', async () => {
+    const raw = await RawClient.connect(target.port)
+    expect(raw.text).not.toMatch(/auth_required/)
+    raw.close()
+  })
+
+  it('lets a user in with a bcrypt-hashed or a plain password, and refuses a wrong one', async () => {
+    await client({ user: 'feed', pass: 'feed-pass' })
+    await client({ user: 'service', pass: 'plain-pass' })
+    await expect(connect({ servers: target.natsUrl, reconnect: false, user: 'feed', pass: 'nope' })).rejects.toThrow(/Authorization Violation/i)
+    await expect(connect({ servers: target.natsUrl, reconnect: false, user: 'ghost', pass: 'x' })).rejects.toThrow(/Authorization Violation/i)
+  })
+
+  it('sends -ERR \'Authorization Violation\' and closes on a wrong password', async () => {
+    const raw = await RawClient.connect(target.port)
+    raw.send('CONNECT {"verbose":false,"user":"feed","pass":"nope"}\r\nPING\r\n')
+    await raw.closed
+    expect(raw.afterInfo).toBe("-ERR 'Authorization Violation'\r\n")
+  })
+
+  it('holds what a client sends right after CONNECT until its password hash is checked, then runs it in order', async () => {
+    const raw = await RawClient.connect(target.port)
+    // First use of this user's password: tickfan checks the bcrypt hash asynchronously.
+    raw.send('CONNECT {"verbose":false,"pedantic":false,"user":"ops","pass":"ops-pass"}\r\nSUB ops.> 1\r\nPUB ops.a 2\r\nhi\r\nPUB ops.b 2\r\nho\r\nPING\r\n')
+    await raw.waitFor(/PONG\r\n/)
+    expect(raw.afterInfo).toBe('MSG ops.a 1 2\r\nhi\r\nMSG ops.b 1 2\r\nho\r\nPONG\r\n')
+    raw.close()
+  })
+
+  it('treats a client without credentials as the no-auth user: it may watch, not move prices', async () => {
+    const raw = await RawClient.connect(target.port)
+    raw.send('CONNECT {"verbose":false,"pedantic":false}\r\nSUB quote.> 1\r\nPUB quote.binance.BTC-USD 1\r\nx\r\nSUB secret.> 2\r\nSUB secret.x q 3\r\nPING\r\n')
+    await raw.waitFor(/PONG\r\n/)
+    expect(raw.afterInfo).toBe("-ERR 'Permissions Violation for Publish to \"quote.binance.BTC-USD\"'\r\n" +
+      "-ERR 'Permissions Violation for Subscription to \"secret.>\"'\r\n" +
+      "-ERR 'Permissions Violation for Subscription to \"secret.x\" using queue \"q\"'\r\n" +
+      'PONG\r\n')
+    expect(raw.isClosed).toBe(false) // a permissions violation keeps the connection open
+    raw.close()
+  })
+
+  it('delivers what a user may publish to those who may see it, and filters denied subjects from a wildcard', async () => {
+    const feed = await client({ user: 'feed', pass: 'feed-pass' })
+    const viewer = await client()
+    const got: string[] = []
+    viewer.subscribe('>', { callback: (_e, m) => { if (!m.subject.startsWith('_INBOX')) got.push(m.subject) } })
+    await viewer.flush()
+    feed.publish('quote.binance.BTC-USD', 'q')
+    feed.publish('secret.plan', 's') // feed may not publish here: dropped with a -ERR
+    const viewerPublisher = await client({ user: 'feed', pass: 'feed-pass' })
+    viewerPublisher.publish('trade.kraken.BTC-USD', 't')
+    await feed.flush()
+    await viewerPublisher.flush()
+    await eventually(() => got.length >= 2, 3000, 'two messages')
+    await delay(100)
+    expect(got.sort()).toEqual(['quote.binance.BTC-USD', 'trade.kraken.BTC-USD'])
+  })
+
+  it('lets a responder answer the requests it receives (allow_responses), and nothing else', async () => {
+    const service = await client({ user: 'service', pass: 'plain-pass' })
+    service.subscribe('price.BTC-USD', { callback: (_e, m) => { m.respond('42') } })
+    await service.flush()
+    const viewer = await client()
+    const reply = await viewer.request('price.BTC-USD', '', { timeout: 2000 })
+    expect(new TextDecoder().decode(reply.data)).toBe('42')
+    const errors: string[] = []
+    void (async () => { for await (const s of service.status()) if (s.type === 'error') errors.push(String(s.error.message)) })()
+    service.publish('quote.binance.BTC-USD', 'x')
+    await service.flush()
+    await eventually(() => errors.length > 0, 3000, 'a permissions error')
+    expect(errors[0]).toMatch(/Permissions Violation for Publish to "quote.binance.BTC-USD"/i)
+  })
+})
+
+describe.each(targetsWithAuthorization({ token: 's3cret-token' }))('a token against $name', ({ start }) => {
+  let target: Target
+  beforeAll(async () => { target = await start() })
+  afterAll(async () => { await target.stop() })
+
+  it('says auth_required in INFO', async () => {
+    const raw = await RawClient.connect(target.port)
+    expect(raw.text).toMatch(/"auth_required":true/)
+    raw.close()
+  })
+
+  it('admits the right token and refuses a wrong or missing one', async () => {
+    const nc = await connect({ servers: target.natsUrl, token: 's3cret-token', reconnect: false })
+    await nc.flush()
+    await nc.close()
+    await expect(connect({ servers: target.natsUrl, token: 'wrong', reconnect: false })).rejects.toThrow(/Authorization Violation/i)
+    await expect(connect({ servers: target.natsUrl, reconnect: false })).rejects.toThrow(/Authorization Violation/i)
+  })
+})

@@ -1,0 +1,226 @@
+/**
+ * Who may connect and what they may do, as nats-server's `authorization` block has it: a token,
+ * or users with passwords (bcrypt hashes, as `nats server passwd` makes, or plain text) and
+ * per-user permissions; `no_auth_user` names the user a client without credentials acts as.
+ *
+ * Pure apart from bcrypt: `authenticate` answers synchronously for tokens, plain passwords and
+ * credentials it has verified before, and with a promise when a bcrypt hash must be checked
+ * (bcryptjs, asynchronous, so a connect storm does not stall the broker's event loop).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import bcrypt from 'bcryptjs'
+import { isValidSubject, subjectMatches } from './subjects.ts'
+
+/** A list is the allow list, as in nats-server's config. */
+export type PermissionRules = readonly string[] | { allow?: readonly string[], deny?: readonly string[] }
+
+export interface UserPermissions {
+  publish?: PermissionRules
+  subscribe?: PermissionRules
+  /** May publish to the reply subject of a request it received: `true` = once, without expiry. */
+  allow_responses?: boolean | { max?: number, expires_ms?: number }
+}
+
+export interface UserConfig {
+  user: string
+  /** A bcrypt hash (`$2a$`, `$2b$`, `$2y$`) or, as nats-server allows, plain text. */
+  password: string
+  permissions?: UserPermissions
+}
+
+export interface AuthorizationConfig {
+  token?: string
+  users?: readonly UserConfig[]
+  /** The user a client that sends no credentials acts as. */
+  no_auth_user?: string
+}
+
+/** Credentials as CONNECT carries them. */
+export interface Credentials {
+  auth_token?: unknown
+  user?: unknown
+  pass?: unknown
+}
+
+export type AuthResult = { ok: true, user: string | null, permissions: Permissions | null } | { ok: false }
+
+const DENIED: AuthResult = Object.freeze({ ok: false })
+const ANONYMOUS: AuthResult = Object.freeze({ ok: true, user: null, permissions: null })
+const BCRYPT = /^\$2[aby]\$\d\d\$/
+/** Verified (user, password digest) pairs remembered, so reconnects do not pay bcrypt again. */
+const VERIFIED_CACHE_SIZE = 4096
+/** Permission decisions remembered per user, as nats-server's per-client cache does. */
+const DECISION_CACHE_SIZE = 1024
+
+/**
+ * Does every subject `subject` can match also match `pattern`? A subscription to `quote.*.BTC`
+ * is within `quote.>`; `quote.>` is not within `quote.*`.
+ */
+export function isSubsetMatch (subject: string, pattern: string): boolean {
+  const s = subject.split('.')
+  const p = pattern.split('.')
+  for (let i = 0; i < p.length; i++) {
+    const pt = p[i]
+    if (pt === '>') return s.length > i
+    if (i >= s.length) return false
+    const st = s[i]
+    if (st === '>') return false
+    if (pt === '*') continue
+    if (st === '*' || st !== pt) return false
+  }
+  return p.length === s.length
+}
+
+interface CompiledRules {
+  allow: readonly string[] | null
+  deny: readonly string[]
+}
+
+function compileRules (rules: PermissionRules | undefined, where: string): CompiledRules {
+  if (rules === undefined) return { allow: null, deny: [] }
+  const allow = Array.isArray(rules) ? rules : (rules as { allow?: readonly string[] }).allow ?? null
+  const deny = Array.isArray(rules) ? [] : (rules as { deny?: readonly string[] }).deny ?? []
+  for (const subject of [...(allow ?? []), ...deny]) {
+    if (typeof subject !== 'string' || !isValidSubject(subject)) throw new TypeError(`${where}: invalid subject ${JSON.stringify(subject)}`)
+  }
+  return { allow, deny }
+}
+
+class DecisionCache {
+  private readonly decisions = new Map<string, boolean>()
+  get (subject: string): boolean | undefined { return this.decisions.get(subject) }
+  set (subject: string, allowed: boolean): boolean {
+    if (this.decisions.size >= DECISION_CACHE_SIZE) this.decisions.clear()
+    this.decisions.set(subject, allowed)
+    return allowed
+  }
+}
+
+/** One user's compiled permissions. */
+export class Permissions {
+  private readonly publish: CompiledRules
+  private readonly subscribe: CompiledRules
+  private readonly publishDecisions = new DecisionCache()
+  private readonly receiveDecisions = new DecisionCache()
+  /** Replies it may send to requests it received; null when not allowed. */
+  readonly responses: { max: number, expiresMs: number } | null
+
+  constructor (permissions: UserPermissions, where: string) {
+    this.publish = compileRules(permissions.publish, `${where}.publish`)
+    this.subscribe = compileRules(permissions.subscribe, `${where}.subscribe`)
+    const r = permissions.allow_responses
+    this.responses = r === undefined || r === false
+      ? null
+      : r === true ? { max: 1, expiresMs: 0 } : { max: Math.max(1, r.max ?? 1), expiresMs: Math.max(0, r.expires_ms ?? 0) }
+  }
+
+  /** May it publish to this literal subject (reply permissions aside)? */
+  mayPublish (subject: string): boolean {
+    const cached = this.publishDecisions.get(subject)
+    if (cached !== undefined) return cached
+    const { allow, deny } = this.publish
+    const allowed = (allow === null || allow.some((p) => subjectMatches(p, subject))) && !deny.some((p) => subjectMatches(p, subject))
+    return this.publishDecisions.set(subject, allowed)
+  }
+
+  /**
+   * May it subscribe to this subject (wildcards allowed)? It must lie within an allowed
+   * pattern and not within a denied one; a wildcard that only overlaps a denied subject is
+   * allowed, and the denied messages are filtered at delivery (`mayReceive`), as nats-server does.
+   */
+  maySubscribe (subject: string): boolean {
+    const { allow, deny } = this.subscribe
+    return (allow === null || allow.some((p) => isSubsetMatch(subject, p))) && !deny.some((p) => isSubsetMatch(subject, p))
+  }
+
+  /** May a message on this literal subject be delivered to it? */
+  mayReceive (subject: string): boolean {
+    if (this.subscribe.deny.length === 0) return true
+    const cached = this.receiveDecisions.get(subject)
+    if (cached !== undefined) return cached
+    return this.receiveDecisions.set(subject, !this.subscribe.deny.some((p) => subjectMatches(p, subject)))
+  }
+}
+
+interface User {
+  name: string
+  password: string
+  hashed: boolean
+  permissions: Permissions | null
+}
+
+function digest (text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+/** Compares secrets in constant time (over their digests, so lengths do not leak either). */
+function sameSecret (given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected))
+}
+
+export class Authenticator {
+  private readonly token: string | null
+  private readonly users = new Map<string, User>()
+  private readonly noAuthUser: User | null
+  private readonly verified = new Set<string>()
+
+  constructor (config: AuthorizationConfig) {
+    if (config.token !== undefined && (typeof config.token !== 'string' || config.token === '')) throw new TypeError('authorization.token must be a non-empty string')
+    if (config.token !== undefined && config.users !== undefined && config.users.length > 0) {
+      throw new TypeError('authorization: a token and users cannot both be set (as in nats-server)')
+    }
+    this.token = config.token ?? null
+    for (const [i, u] of (config.users ?? []).entries()) {
+      const where = `authorization.users[${i}]`
+      if (typeof u.user !== 'string' || u.user === '') throw new TypeError(`${where}.user must be a non-empty string`)
+      if (typeof u.password !== 'string') throw new TypeError(`${where}.password must be a string`)
+      if (this.users.has(u.user)) throw new TypeError(`${where}: duplicate user ${JSON.stringify(u.user)}`)
+      this.users.set(u.user, {
+        name: u.user,
+        password: u.password,
+        hashed: BCRYPT.test(u.password),
+        permissions: u.permissions === undefined ? null : new Permissions(u.permissions, `${where}.permissions`)
+      })
+    }
+    const noAuth = config.no_auth_user
+    if (noAuth !== undefined && !this.users.has(noAuth)) throw new TypeError(`authorization.no_auth_user: no user named ${JSON.stringify(noAuth)}`)
+    this.noAuthUser = noAuth === undefined ? null : this.users.get(noAuth) as User
+  }
+
+  /** Whether CONNECT's credentials are checked at all. */
+  get enabled (): boolean {
+    return this.token !== null || this.users.size > 0
+  }
+
+  /**
+   * INFO's auth_required: a client must present credentials. Not said when a client without
+   * any is admitted as the no-auth user (nats-server omits it then too).
+   */
+  get required (): boolean {
+    return this.enabled && this.noAuthUser === null
+  }
+
+  authenticate (c: Credentials): AuthResult | Promise<AuthResult> {
+    if (!this.enabled) return ANONYMOUS
+    const token = typeof c.auth_token === 'string' ? c.auth_token : null
+    const name = typeof c.user === 'string' ? c.user : null
+    const pass = typeof c.pass === 'string' ? c.pass : null
+    if (this.token !== null) return token !== null && sameSecret(token, this.token) ? ANONYMOUS : DENIED
+    if (token === null && name === null && pass === null && this.noAuthUser !== null) return this.granted(this.noAuthUser)
+    const user = name === null ? undefined : this.users.get(name)
+    if (user === undefined || pass === null) return DENIED
+    if (!user.hashed) return sameSecret(pass, user.password) ? this.granted(user) : DENIED
+    const key = `${user.name}\0${digest(pass).toString('hex')}`
+    if (this.verified.has(key)) return this.granted(user)
+    return bcrypt.compare(pass, user.password).then((ok) => {
+      if (!ok) return DENIED
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear()
+      this.verified.add(key)
+      return this.granted(user)
+    }, () => DENIED)
+  }
+
+  private granted (user: User): AuthResult {
+    return { ok: true, user: user.name, permissions: user.permissions }
+  }
+}
