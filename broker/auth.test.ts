@@ -6,6 +6,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseAuthFile } from './auth-file.ts'
 import { Authenticator, isSubsetMatch, Permissions, type AuthorizationConfig } from './auth.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { delay, eventually, targetsWithAuthorization, type Target } from './test-support/targets.ts'
@@ -55,6 +56,23 @@ describe('permission rules', () => {
     expect(await auth.authenticate({ user: 'ops', pass: 'wrong' })).toEqual({ ok: false })
     expect(await auth.authenticate({ user: 'nobody', pass: 's3cret' })).toEqual({ ok: false })
     expect(await auth.authenticate({})).toEqual({ ok: false })
+  })
+})
+
+describe('the --auth file', () => {
+  it('reads authorization and monitoring credentials', () => {
+    const f = parseAuthFile('{"authorization":{"token":"t"},"monitoring":{"user":"ops","password":"p"}}', 'auth.json')
+    expect(f).toEqual({ authorization: { token: 't' }, monitoringAuth: { user: 'ops', password: 'p' } })
+  })
+
+  it.each([
+    ['{', /auth.json: not valid JSON/],
+    ['[]', /auth.json: expected a JSON object/],
+    ['{"authorisation":{}}', /auth.json: unknown key "authorisation"/],
+    ['{"authorization":{"users":[{"user":"a","password":"b","permissions":{"subscribe":["a..b"]}}]}}', /auth.json: authorization.users\[0\].permissions.subscribe: invalid subject "a..b"/],
+    ['{"monitoring":{"user":"ops"}}', /auth.json: monitoring must be/]
+  ])('refuses %s, naming the place', (text, message) => {
+    expect(() => parseAuthFile(text, 'auth.json')).toThrow(message)
   })
 })
 

@@ -2,7 +2,9 @@
  * `npm run broker -- [options]`: the broker alone. Every option has a documented default
  * (`--help`). SIGINT/SIGTERM flush what is pending and close cleanly.
  */
-import { helpText, parseOptions, runMain, type OptionTable } from './cli-options.ts'
+import { readFileSync } from 'node:fs'
+import { loadAuthFile } from './auth-file.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from './cli-options.ts'
 import { DEFAULT_OPTIONS } from './options.ts'
 import { startBroker } from './server.ts'
 
@@ -28,6 +30,10 @@ export const BROKER_CLI = {
   maxLastValueSubjects: { type: 'integer', default: d.maxLastValueSubjects, min: 1, help: 'Subjects kept in the last-value cache' },
   lastValue: { type: 'list', default: d.subjectClasses.lastValue, help: 'Subject patterns that are last-value (cached, conflated)' },
   event: { type: 'list', default: d.subjectClasses.event, help: 'Subject patterns that are events (never conflated)' },
+  maxInMsgsPerSec: { type: 'integer', default: d.maxInMsgsPerSec, min: 0, help: 'Messages per second one connection may publish; excess is dropped with a -ERR (0 = unlimited)' },
+  auth: { type: 'string', default: '', help: 'JSON file with users, passwords (bcrypt: npm run passwd), permissions, no_auth_user and monitoring credentials' },
+  tlsCert: { type: 'string', default: '', help: 'PEM certificate file: TLS on the NATS port and wss on the WebSocket port' },
+  tlsKey: { type: 'string', default: '', help: 'PEM private key file for --tls-cert' },
   fairShuffle: { type: 'boolean', default: d.fairShuffle, help: 'Shuffle the order connections are served each flush turn (--no-fair-shuffle to measure without)' },
   logLevel: { type: 'string', default: d.logLevel, choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'Log level' }
 } satisfies OptionTable
@@ -37,6 +43,15 @@ runMain(async () => {
   if (o.help) {
     process.stdout.write(helpText('npm run broker --', 'tickfan broker: NATS protocol over TCP and WebSocket, with a last-value cache, per-subscriber conflation and fair fan-out.', BROKER_CLI))
     return
+  }
+  if ((o.tlsCert === '') !== (o.tlsKey === '')) throw new UsageError('--tls-cert and --tls-key go together')
+  const readPem = (flag: string, path: string): string => {
+    try { return readFileSync(path, 'utf8') } catch (err) { throw new UsageError(`${flag}: cannot read ${path}: ${(err as Error).message}`) }
+  }
+  const tls = o.tlsCert === '' ? null : { cert: readPem('--tls-cert', o.tlsCert), key: readPem('--tls-key', o.tlsKey) }
+  let auth = { authorization: null, monitoringAuth: null } as ReturnType<typeof loadAuthFile>
+  if (o.auth !== '') {
+    try { auth = loadAuthFile(o.auth) } catch (err) { throw new UsageError(`--auth: ${(err as Error).message}`) }
   }
   const broker = await startBroker({
     host: o.host,
@@ -59,6 +74,10 @@ runMain(async () => {
     maxLastValueSubjects: o.maxLastValueSubjects,
     subjectClasses: { lastValue: o.lastValue, event: o.event },
     fairShuffle: o.fairShuffle,
+    maxInMsgsPerSec: o.maxInMsgsPerSec,
+    authorization: auth.authorization,
+    monitoringAuth: auth.monitoringAuth,
+    tls,
     logLevel: o.logLevel as string
   })
   process.stdout.write(`tickfan broker ready\n  NATS       ${broker.natsUrl}\n  WebSocket  ${broker.wsUrl ?? 'off'}\n  Monitoring ${broker.httpUrl ?? 'off'}\n`)

@@ -4,6 +4,7 @@
  * stops reading, slow-consumer limits that fail fast with a stated reason, and monitoring.
  */
 import { connect, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client } from './client.ts'
 import type { BrokerOptions } from './options.ts'
@@ -291,6 +292,28 @@ describe('bad input', () => {
     expect(r.isClosed).toBe(false)
   })
 
+  it('drops a publisher\'s messages past its rate limit with one -ERR a second, keeps it open, and nobody else is slowed', async () => {
+    const t = await broker({ maxInMsgsPerSec: 50 })
+    const watcher = await client(t)
+    const got: string[] = []
+    watcher.subscribe('flood.>', { callback: (_e, m) => { got.push(m.subject) } })
+    await watcher.flush()
+    const flooder = await raw(t)
+    await flooder.handshake({ verbose: false, pedantic: false })
+    flooder.send('PUB flood.x 1\r\nx\r\n'.repeat(200))
+    await flooder.roundTrip()
+    expect(flooder.afterInfo.match(/-ERR 'Maximum Messages Per Second Exceeded'/g)).toHaveLength(1)
+    expect(flooder.isClosed).toBe(false)
+    const other = await client(t)
+    other.publish('flood.other', 'y')
+    await other.flush()
+    await eventually(() => got.includes('flood.other'), 2000, 'the other publisher\'s message')
+    expect(got.filter((s) => s === 'flood.x')).toHaveLength(50)
+    const connz = await json(t, '/connz')
+    const row = (connz.connections as Array<Record<string, number>>).find((c) => c.in_msgs === 200)
+    expect(row?.in_msgs_dropped).toBe(150)
+  })
+
   it('refuses connections past the limit with a -ERR', async () => {
     const t = await broker({ maxConnections: 1 })
     await client(t)
@@ -302,6 +325,18 @@ describe('bad input', () => {
 })
 
 describe('monitoring', () => {
+  it('asks for credentials when configured (all but /healthz), and accepts a bcrypt-hashed password', async () => {
+    const t = await broker({ monitoringAuth: { user: 'ops', password: bcrypt.hashSync('watch', 4) } })
+    expect((await fetch(`${t.httpUrl}/healthz`)).status).toBe(200)
+    const denied = await fetch(`${t.httpUrl}/varz`)
+    expect(denied.status).toBe(401)
+    expect(denied.headers.get('www-authenticate')).toMatch(/Basic/)
+    const wrong = await fetch(`${t.httpUrl}/varz`, { headers: { authorization: `Basic ${Buffer.from('ops:nope').toString('base64')}` } })
+    expect(wrong.status).toBe(401)
+    const ok = await fetch(`${t.httpUrl}/lvc`, { headers: { authorization: `Basic ${Buffer.from('ops:watch').toString('base64')}` } })
+    expect(ok.status).toBe(200)
+  })
+
   it('serves /healthz, /varz, /connz, /subsz, /metrics and /lvc', async () => {
     const t = await broker()
     const nc = await client(t, { name: 'watcher' })

@@ -6,6 +6,7 @@
 import os from 'node:os'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Authenticator } from './auth.ts'
 import type { Client } from './client.ts'
 import type { Router } from './router.ts'
 import { isValidSubject } from './subjects.ts'
@@ -22,6 +23,8 @@ export interface MonitorContext {
   host: string
   port: () => number
   wsPort: () => number
+  /** HTTP basic credentials required for every endpoint but /healthz; null = open. */
+  auth?: { user: string, password: string } | null
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -116,7 +119,9 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
     uptime: `${Math.round(((client.isClosed ? client.closedAtMs : now) - client.acceptedAtMs) / 1000)}s`,
     rtt: client.rttMs < 0 ? '' : `${client.rttMs}ms`,
     pending_bytes: client.isClosed ? 0 : client.pendingBytes,
+    ...(client.user !== null ? { authorized_user: client.user } : {}),
     in_msgs: client.inMsgs,
+    in_msgs_dropped: client.droppedInMsgs,
     out_msgs: client.outMsgs,
     in_bytes: client.inBytes,
     out_bytes: client.outBytes,
@@ -191,6 +196,21 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
   const registry = createMetrics(ctx)
   const sampleCpu = cpuSampler()
   const { router } = ctx
+
+  if (ctx.auth != null) {
+    // Same checks as NATS users (bcrypt or plain, constant-time, verified hashes remembered).
+    const checker = new Authenticator({ users: [{ user: ctx.auth.user, password: ctx.auth.password }] })
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz') return
+      const header = req.headers.authorization ?? ''
+      const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : ''
+      const colon = decoded.indexOf(':')
+      const result = colon < 0 ? { ok: false } : await checker.authenticate({ user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) })
+      if (!result.ok) {
+        return reply.code(401).header('www-authenticate', 'Basic realm="tickfan monitoring"').send({ error: 'monitoring requires credentials (HTTP basic)' })
+      }
+    })
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/varz', async () => varz(ctx, sampleCpu()))

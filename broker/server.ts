@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import tls from 'node:tls'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -79,12 +80,15 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
     return client
   }
 
-  const tcp = net.createServer((socket) => attachTcp(socket, accept))
+  const secureContext = options.tls === null ? null : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+  const tcp = net.createServer((socket) => attachTcp(socket, accept, secureContext))
   port = await listenTcp(tcp, options.port, options.host)
 
   let wsApp: FastifyInstance | null = null
   if (options.wsPort >= 0) {
-    wsApp = Fastify({ logger: false })
+    wsApp = options.tls === null
+      ? Fastify({ logger: false })
+      : Fastify({ logger: false, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance
     await wsApp.register(fastifyWebsocket, {
       options: {
         maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
@@ -101,7 +105,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 })
   eventLoopDelay.enable()
   if (options.httpPort >= 0) {
-    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay })
+    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay, auth: options.monitoringAuth })
     await monitor.listen({ port: options.httpPort, host: options.host })
     httpPort = (monitor.server.address() as AddressInfo).port
   }
@@ -138,7 +142,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
     wsPort,
     httpPort,
     natsUrl: `nats://${host}:${port}`,
-    wsUrl: wsPort < 0 ? null : `ws://${host}:${wsPort}`,
+    wsUrl: wsPort < 0 ? null : `${options.tls === null ? 'ws' : 'wss'}://${host}:${wsPort}`,
     httpUrl: httpPort < 0 ? null : `http://${host}:${httpPort}`,
     close
   }

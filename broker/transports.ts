@@ -4,6 +4,7 @@
  */
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
 import type { WebSocket } from 'ws'
 import type { Client, Transport } from './client.ts'
 
@@ -22,7 +23,8 @@ class TcpTransport implements Transport {
   readonly kind = 'tcp'
   readonly remoteAddress: string
   readonly remotePort: number
-  constructor (private readonly socket: net.Socket) {
+  /** The plain socket until TLS takes over (after INFO), then the TLS socket over it. */
+  constructor (public socket: net.Socket) {
     this.remoteAddress = socket.remoteAddress ?? ''
     this.remotePort = socket.remotePort ?? 0
   }
@@ -44,15 +46,27 @@ class TcpTransport implements Transport {
   }
 }
 
-export function attachTcp (socket: net.Socket, accept: Acceptor): void {
+/**
+ * A TCP connection. With `secureContext`, NATS's TLS upgrade: INFO (saying tls_required) goes
+ * out in plain text, then the client starts the TLS handshake and everything after is
+ * encrypted. A client that never completes it is closed by the connect timeout.
+ */
+export function attachTcp (socket: net.Socket, accept: Acceptor, secureContext: tls.SecureContext | null = null): void {
   socket.setNoDelay(true)
-  const client = accept(new TcpTransport(socket))
+  const transport = new TcpTransport(socket)
+  const client = accept(transport)
   socket.on('error', () => client?.transportClosed('transport error'))
   if (client === null) return
-  socket.on('data', (chunk: Buffer) => client.receive(chunk))
-  socket.on('drain', () => client.drained())
-  socket.on('end', () => client.transportClosed('client closed'))
-  socket.on('close', () => client.transportClosed('client closed'))
+  let stream: net.Socket = socket
+  if (secureContext !== null) {
+    stream = new tls.TLSSocket(socket, { isServer: true, secureContext })
+    transport.socket = stream
+    stream.on('error', () => client.transportClosed('transport error'))
+  }
+  stream.on('data', (chunk: Buffer) => client.receive(chunk))
+  stream.on('drain', () => client.drained())
+  stream.on('end', () => client.transportClosed('client closed'))
+  stream.on('close', () => client.transportClosed('client closed'))
 }
 
 class WebSocketTransport implements Transport {
