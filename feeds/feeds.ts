@@ -3,6 +3,7 @@
  * what `npm run feeds` and `npm start` run.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+import type { NatsCredentials } from '../broker/client-credentials.ts'
 import { FeedHandler, type HandlerLogger } from './handlers/feed-handler.ts'
 import { DEFAULT_INSTRUMENTS, type Instrument, type Venue } from './instruments.ts'
 import { DEFAULT_BURSTS } from './market-model.ts'
@@ -24,8 +25,7 @@ export interface FeedsOptions {
   bursty?: boolean
   natsUrl: string
   /** NATS credentials, when the server requires them. */
-  natsUser?: string
-  natsPass?: string
+  credentials?: NatsCredentials
   stallMs?: number
   republishMs?: number
   recordPath?: string | null
@@ -47,7 +47,7 @@ export async function startFeeds (options: FeedsOptions): Promise<RunningFeeds> 
     name: 'tickfan-feeds',
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    ...(options.natsUser !== undefined ? { user: options.natsUser, pass: options.natsPass } : {})
+    ...options.credentials
   })
   const publisher = natsTickPublisher(nc)
   const recorder = options.recordPath === undefined || options.recordPath === null ? null : new TickRecorder(options.recordPath)

@@ -3,6 +3,7 @@
  * ticks to a running broker (or any NATS server). Prints a status line every second.
  */
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
 import { createLogger } from '../broker/logger.ts'
 import { startFeeds } from './feeds.ts'
 import { DEFAULT_INSTRUMENTS, VENUES, findInstruments, type Venue } from './instruments.ts'
@@ -17,8 +18,7 @@ export const FEEDS_CLI = {
   tradeRatio: { type: 'number', default: 0.1, min: 0, max: 1, help: 'Fraction of venue messages that are trades' },
   bursty: { type: 'boolean', default: true, help: 'Volatility bursts with higher message rates (--no-bursty for a steady market)' },
   nats: { type: 'string', default: 'nats://127.0.0.1:4222', help: 'NATS server to publish to (the tickfan broker or any nats-server)' },
-  natsUser: { type: 'string', default: '', help: 'NATS user, when the server requires one' },
-  natsPass: { type: 'string', default: '', help: 'NATS password' },
+  ...NATS_CREDENTIALS_CLI,
   stallMs: { type: 'integer', default: 5000, min: 100, help: 'A venue silent this long is reconnected (ms)' },
   republishMs: { type: 'integer', default: 1000, min: 0, help: 'Re-publish an unchanged quote after this long (ms, 0 = off)' },
   record: { type: 'string', default: '', help: 'Record the normalised stream to this file (JSON Lines)' },
@@ -47,7 +47,7 @@ runMain(async () => {
     tradeRatio: o.tradeRatio,
     bursty: o.bursty,
     natsUrl: o.nats,
-    ...(o.natsUser !== '' ? { natsUser: o.natsUser, natsPass: o.natsPass } : {}),
+    credentials: natsCredentials(o),
     stallMs: o.stallMs,
     republishMs: o.republishMs,
     recordPath: o.record === '' ? null : o.record,

@@ -9,6 +9,7 @@
  * blocks the whole process, so slow bots run in a process of their own (traders/main.ts).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+import type { NatsCredentials } from '../broker/client-credentials.ts'
 import { CONFLATED_HEADER } from '../broker/wire.ts'
 import { ThrottledLog } from '../feeds/throttled-log.ts'
 import { nowEpochMs, nowMonoUs, parseMarketData } from '../feeds/tick.ts'
@@ -25,6 +26,7 @@ export interface SlowBehaviour {
 export interface BotOptions {
   name: string
   natsUrl: string
+  credentials?: NatsCredentials
   subjects: readonly string[]
   slow?: SlowBehaviour | null
   /** Sample staleness this often (ms). Default 100. */
@@ -47,7 +49,7 @@ function blockingSleep (us: number): void {
 }
 
 export async function startBot (options: BotOptions): Promise<RunningBot> {
-  const nc = await connect({ servers: options.natsUrl, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 250 })
+  const nc = await connect({ servers: options.natsUrl, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options.credentials })
   const m = new BotMeasurements(options.name)
   const log = options.log ?? ((msg: string) => process.stderr.write(`${msg}\n`))
   const decodeLog = new ThrottledLog((_k, detail, suppressed) => log(`${options.name}: cannot decode a message (${detail}); ${suppressed} more since the last report`))

@@ -60,6 +60,14 @@ describe('npm start', () => {
       expect(members.size).toBeGreaterThanOrEqual(2)
       await eventually(() => stdout.includes('ticks in'), 5000, 'a status line')
       expect(bots.every((s) => s.orderViolations === 0)).toBe(true)
+      // A client without credentials is the read-only viewer: it may watch, not move prices.
+      const errors: string[] = []
+      void (async () => { for await (const s of nc.status()) if (s.type === 'error') errors.push(s.error.message) })()
+      nc.publish('quote.binance.BTC-USD', 'fake price')
+      await nc.flush()
+      await eventually(() => errors.length > 0, 5000, 'a permissions error')
+      expect(errors[0]).toMatch(/Permissions Violation for Publish to "quote.binance.BTC-USD"/i)
+      expect(stdout).toContain('only the feed handlers may publish')
       await nc.close()
     } catch (err) {
       // Show why: what the demo said on stderr is the real cause when it stopped on its own.

@@ -4,6 +4,8 @@
  * addresses, then a compact status line every second. Ctrl-C stops everything cleanly.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
@@ -11,6 +13,7 @@ import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '.
 import { waitForPort } from '../broker/test-support/nats-server.ts'
 import { formatUs } from '../bench/harness/histogram.ts'
 import { startDashboard, type RunningDashboard } from '../dashboard/server.ts'
+import { demoUsers } from './demo-users.ts'
 import { STATS_SUBJECT_PREFIX, type GroupStats } from './stats.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -26,6 +29,7 @@ export const DEMO_CLI = {
   wsPort: { type: 'integer', default: 8080, min: 1, max: 65535, help: 'Broker WebSocket port' },
   httpPort: { type: 'integer', default: 8222, min: 1, max: 65535, help: 'Broker monitoring port' },
   dashboardPort: { type: 'integer', default: 3000, min: 0, max: 65535, help: 'Dashboard HTTP port (0 = off)' },
+  auth: { type: 'boolean', default: true, help: 'Users with permissions: only the feeds may publish prices, anyone may watch (--no-auth: an open broker)' },
   logLevel: { type: 'string', default: 'warn', choices: ['error', 'warn', 'info', 'debug'], help: 'Log level of every component' }
 } satisfies OptionTable
 
@@ -35,8 +39,8 @@ interface Child {
   exited: Promise<number | null>
 }
 
-function start (name: string, script: string, args: string[]): Child {
-  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+function start (name: string, script: string, args: string[], env: Record<string, string> = {}): Child {
+  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   return { name, process: child, exited }
 }
@@ -69,7 +73,16 @@ runMain(async () => {
     })
   }
 
-  const broker = start('broker', 'broker/main.ts', ['--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`, `--http-port=${o.httpPort}`, '--log-level', o.logLevel])
+  const users = o.auth ? await demoUsers() : null
+  const authArgs: string[] = []
+  if (users !== null) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-demo-'))
+    const file = path.join(dir, 'auth.json')
+    writeFileSync(file, JSON.stringify({ authorization: users.authorization }, null, 2), { mode: 0o600 })
+    authArgs.push('--auth', file)
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  }
+  const broker = start('broker', 'broker/main.ts', ['--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`, `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs])
   children.push(broker)
   watch(broker)
   await Promise.race([
@@ -84,7 +97,7 @@ runMain(async () => {
     ['services', 'traders/services-main.ts', [...common, '--quiet']],
     ['traders', 'traders/main.ts', [...common, '--bots', String(o.bots), '--slow', o.slow, '--quiet']]
   ] as const) {
-    const c = start(name, script, [...args])
+    const c = start(name, script, [...args], users?.env[name] ?? {})
     children.push(c)
     watch(c)
   }
@@ -115,6 +128,9 @@ runMain(async () => {
     `  WebSocket   ws://127.0.0.1:${o.wsPort}`,
     `  Monitoring  ${httpUrl}/varz  /connz  /subsz  /lvc?subject=quote.>  /metrics`,
     `  Dashboard   ${dashboard === null ? 'off' : dashboard.url}`,
+    users === null
+      ? '  Access      open (--no-auth): any client may publish'
+      : '  Access      anyone may watch and request prices; only the feed handlers may publish quotes and trades',
     `  ${o.bots} bots (${o.slow} slow), ${o.instruments.length} instruments on binance, coinbase and kraken at ${o.rate} msgs/s each`,
     '  Ctrl-C stops everything.',
     ''

@@ -8,6 +8,7 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node'
+import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
 import { formatUs } from '../bench/harness/histogram.ts'
 import { startBot, type RunningBot } from './bot.ts'
@@ -24,6 +25,7 @@ export const TRADERS_CLI = {
   requestsPerSec: { type: 'number', default: 5, min: 0, help: 'Reference-price requests per second (request/reply to the price-service queue group)' },
   requestSymbols: { type: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD'], help: 'Symbols the requester asks prices for' },
   nats: { type: 'string', default: 'nats://127.0.0.1:4222', help: 'NATS server (the tickfan broker or any nats-server)' },
+  ...NATS_CREDENTIALS_CLI,
   statsMs: { type: 'integer', default: 1000, min: 100, help: 'Interval of statistics on stats.traders.<group> (ms)' },
   quiet: { type: 'boolean', default: false, help: 'No status line (for npm start)' },
   group: { type: 'string', default: 'fast', choices: ['fast', 'slow'], help: 'Internal: which group this process runs' }
@@ -67,6 +69,7 @@ runMain(async () => {
     return
   }
   const slow = o.group === 'slow'
+  const credentials = natsCredentials(o)
   const slowBots = slow ? o.bots : slowCount(o.slow, o.bots)
   const myBots = slow ? o.bots : o.bots - slowBots
   const log = (m: string): void => { process.stderr.write(`${m}\n`) }
@@ -75,12 +78,13 @@ runMain(async () => {
     bots.push(await startBot({
       name: `${o.group}-bot-${i + 1}`,
       natsUrl: o.nats,
+      credentials,
       subjects: o.subjects,
       slow: slow ? { costUs: o.slowCostUs, stallEveryMs: o.slowStallEveryMs, stallMs: o.slowStallMs } : null,
       log
     }))
   }
-  const statsConn = await connect({ servers: o.nats, name: `tickfan-traders-${o.group}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 })
+  const statsConn = await connect({ servers: o.nats, name: `tickfan-traders-${o.group}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...credentials })
   const requester = slow ? null : startRequester(statsConn, o.requestSymbols, o.requestsPerSec, log)
   let child: ReturnType<typeof fork> | null = null
   if (!slow && slowBots > 0) {

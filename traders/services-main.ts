@@ -3,11 +3,13 @@
  * (signal.arbitrage.<SYM>), the reference-price queue group (price.<SYM>) and the monitor
  * (alerts.monitor).
  */
+import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
 import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
 import { startServices } from './services.ts'
 
 const CLI = {
   nats: { type: 'string', default: 'nats://127.0.0.1:4222', help: 'NATS server' },
+  ...NATS_CREDENTIALS_CLI,
   priceMembers: { type: 'integer', default: 3, min: 1, help: 'Members of the reference-price queue group' },
   silentMs: { type: 'integer', default: 3000, min: 100, help: 'A venue silent this long is reported by the monitor (ms)' },
   latencySpikeMs: { type: 'number', default: 50, min: 0, help: 'Delivery latency the monitor reports as a spike (ms)' },
@@ -17,7 +19,7 @@ const CLI = {
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run services --', 'tickfan services: consolidated BBO, arbitrage watcher, reference-price queue group, monitor.', CLI)); return }
-  const services = await startServices({ natsUrl: o.nats, priceMembers: o.priceMembers, silentMs: o.silentMs, latencySpikeUs: o.latencySpikeMs * 1000 })
+  const services = await startServices({ natsUrl: o.nats, credentials: natsCredentials(o), priceMembers: o.priceMembers, silentMs: o.silentMs, latencySpikeUs: o.latencySpikeMs * 1000 })
   if (!o.quiet) process.stdout.write(`tickfan services on ${o.nats}: consolidator, arbitrage watcher, ${o.priceMembers} price-service members, monitor\n`)
   const status = o.quiet
     ? null

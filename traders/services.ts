@@ -11,6 +11,7 @@
  *   latency spikes).
  */
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import type { NatsCredentials } from '../broker/client-credentials.ts'
 import { SEQUENCE_HEADER } from '../broker/wire.ts'
 import { ThrottledLog } from '../feeds/throttled-log.ts'
 import { SequenceStamper, bboSubject, nowEpochMs, nowMonoUs, parseTick, type QuoteTick } from '../feeds/tick.ts'
@@ -36,6 +37,7 @@ export interface PriceReply {
 
 export interface ServicesOptions {
   natsUrl: string
+  credentials?: NatsCredentials
   /** Members of the reference-price queue group. Default 3. */
   priceMembers?: number
   /** A venue silent this long is an anomaly (ms). Default 3000. */
@@ -59,7 +61,7 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
   const decodeLog = new ThrottledLog((_k, detail, suppressed) => log(`services: cannot decode a message (${detail}); ${suppressed} more since the last report`))
   const connections: NatsConnection[] = []
   const open = async (name: string): Promise<NatsConnection> => {
-    const nc = await connect({ servers: options.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 })
+    const nc = await connect({ servers: options.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options.credentials })
     connections.push(nc)
     return nc
   }
