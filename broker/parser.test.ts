@@ -1,27 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { ProtocolErrorCode } from './errors.ts'
-import { ProtocolParser, parseSize, type ProtocolHandler } from './parser.ts'
-
-class Recorder implements ProtocolHandler {
-  ops: string[] = []
-  connect (json: string): void { this.ops.push(`CONNECT ${json}`) }
-  pub (subject: string, reply: string | undefined, payload: Buffer): void { this.ops.push(`PUB ${subject} ${reply ?? '-'} [${payload.toString('latin1')}]`) }
-  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
-    this.ops.push(`HPUB ${subject} ${reply ?? '-'} ${headerBytes} [${data.toString('latin1')}]`)
-  }
-
-  sub (subject: string, queue: string | undefined, sid: string): void { this.ops.push(`SUB ${subject} ${queue ?? '-'} ${sid}`) }
-  unsub (sid: string, max: number | undefined): void { this.ops.push(`UNSUB ${sid} ${max ?? '-'}`) }
-  ping (): void { this.ops.push('PING') }
-  pong (): void { this.ops.push('PONG') }
-  error (code: ProtocolErrorCode): void { this.ops.push(`ERROR ${code}`) }
-}
+import { OperationLog } from './fuzz-properties.ts'
+import { ProtocolParser, parseSize } from './parser.ts'
 
 const limits = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
 
 function parseChunks (chunks: Buffer[]): string[] {
-  const recorder = new Recorder()
+  const recorder = new OperationLog()
   const parser = new ProtocolParser(recorder, limits)
   for (const c of chunks) parser.feed(c)
   return recorder.ops
