@@ -19,7 +19,7 @@ import { Router } from './router.ts'
 
 export interface FuzzProperty {
   name: string
-  property: () => fc.IRawProperty<unknown>
+  property: () => fc.IProperty<any> // eslint-disable-line @typescript-eslint/no-explicit-any -- each property has its own tuple of inputs
 }
 
 /** Writes down every operation the parser hands out. */

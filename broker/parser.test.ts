@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import type { ProtocolErrorCode } from './errors.ts'
 import { OperationLog } from './fuzz-properties.ts'
 import { ProtocolParser, parseSize } from './parser.ts'
 
