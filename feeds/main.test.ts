@@ -2,27 +2,19 @@
  * `npm run feeds` as a user runs it: the real command against a running broker, with per-venue
  * rates and per-instrument weights, and its usage errors.
  */
-import { spawn } from 'node:child_process'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
+import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { delay, eventually, startTickfan } from '../broker/test-support/targets.ts'
 import { parseTick } from './tick.ts'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-function runFeeds (args: string[]): { output: () => string, exited: Promise<number | null>, stop: () => void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'feeds/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { output: () => output, exited, stop: () => child.kill('SIGINT') }
+function runFeeds (args: string[]): CommandProcess {
+  return runCommand('feeds/main.ts', args)
 }
 
 describe('npm run feeds', () => {
@@ -41,7 +33,7 @@ describe('npm run feeds', () => {
     await nc.flush()
     const feeds = runFeeds(['--nats', broker.natsUrl, '--venues', 'binance,kraken', '--instruments', 'BTC-USD,ETH-USD', '--rate', '60',
       '--venue-rates', 'binance=600', '--instrument-weights', 'BTC-USD=3', '--no-bursty', '--trade-ratio', '0'])
-    cleanups.push(async () => { feeds.stop(); await feeds.exited })
+    cleanups.push(async () => { await feeds.stop() })
     await eventually(() => feeds.output().includes('tickfan feeds publishing'), 20_000, 'the feeds to start')
     const started = [...counts.values()].reduce((a, b) => a + b, 0)
     await delay(2000)
