@@ -124,6 +124,9 @@ export function tradeOf (symbols: SymbolMap, venueSymbol: unknown, price: unknow
     return { reason: RejectReason.MissingField, detail: price === undefined ? 'price' : size === undefined ? 'size' : 'trade id' }
   }
   if (side === null) return { reason: RejectReason.MissingField, detail: 'side' }
+  // An id is text or a number; anything else (found by fuzzing: an object that cannot even be
+  // turned into a string) is refused.
+  if (typeof tradeId !== 'string' && !(typeof tradeId === 'number' && Number.isFinite(tradeId))) return { reason: RejectReason.BadNumber, detail: `trade id=${JSON.stringify(tradeId)}` }
   const instrument = symbols.lookup(venueSymbol)
   if (instrument === undefined) return { reason: RejectReason.UnknownSymbol, detail: venueSymbol }
   const p = positive(price)

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest'
+import { judgeSoak, type SoakSample } from './soak-analysis.ts'
+
+const MiB = 1024 * 1024
+
+function run (shape: (i: number) => Partial<SoakSample>, n = 120): SoakSample[] {
+  return Array.from({ length: n }, (_, i) => ({
+    t: i * 5000, rssBytes: 80 * MiB + (i % 4) * 3 * MiB, heapUsedBytes: 20 * MiB + (i % 5) * MiB, openFds: 40 + (i % 3),
+    eventLoopP99Ms: 12, inMsgsPerSec: 3000, outMsgsPerSec: 50_000, connections: 30, ...shape(i)
+  }))
+}
+
+const verdict = (samples: SoakSample[]): Record<string, boolean> => Object.fromEntries(judgeSoak(samples).map((c) => [c.name, c.pass]))
+
+describe('soak verdict', () => {
+  it('passes a flat run with a GC sawtooth', () => {
+    expect(Object.values(verdict(run(() => ({}))))).toEqual(Array(6).fill(true))
+  })
+
+  it('fails memory that keeps growing', () => {
+    const v = verdict(run((i) => ({ rssBytes: 80 * MiB + i * 0.5 * MiB, heapUsedBytes: 20 * MiB + i * 0.4 * MiB })))
+    expect(v['memory has no upward trend']).toBe(false)
+    expect(v['heap has no upward trend']).toBe(false)
+  })
+
+  it('fails leaking descriptors and throughput that falls away', () => {
+    const v = verdict(run((i) => ({ openFds: 40 + Math.floor(i / 4), inMsgsPerSec: 3000 - i * 20 })))
+    expect(v['open descriptors have no upward trend']).toBe(false)
+    expect(v['published throughput holds']).toBe(false)
+    expect(v['delivered throughput holds']).toBe(true)
+  })
+
+  it('will not judge a run too short to have a trend', () => {
+    expect(judgeSoak(run(() => ({}), 10))).toEqual([expect.objectContaining({ name: 'enough samples', pass: false })])
+  })
+})
