@@ -40,8 +40,9 @@ export function slowCount (spec: string, bots: number): number {
   return count
 }
 
-function line (s: GroupStats): string {
-  return `${s.group} ${s.bots} bots ${s.received} msg/s p50 ${formatUs(s.latencyUs.p50)} p99 ${formatUs(s.latencyUs.p99)} staleness p99 ${s.stalenessMs.p99} ms skipped ${s.skipped} order violations ${s.orderViolations}`
+/** One group's figures; `seconds` is the span `s` covers, so received becomes a rate. */
+function line (s: GroupStats, seconds: number): string {
+  return `${s.group} ${s.bots} bots ${Math.round(s.received / seconds).toLocaleString('en-US')} msg/s p50 ${formatUs(s.latencyUs.p50)} p99 ${formatUs(s.latencyUs.p99)} staleness p99 ${s.stalenessMs.p99} ms skipped ${s.skipped} order violations ${s.orderViolations}`
 }
 
 function startRequester (nc: NatsConnection, symbols: readonly string[], perSec: number, log: (m: string) => void): { stats: Record<string, number>, stop (): void } {
@@ -68,6 +69,7 @@ runMain(async () => {
     process.stdout.write(helpText('npm run traders --', 'tickfan trader bots: measure latency, staleness, skipped updates, gaps and order of what they receive.', TRADERS_CLI))
     return
   }
+  const startedAt = Date.now()
   const slow = o.group === 'slow'
   const credentials = natsCredentials(o)
   const slowBots = slow ? o.bots : slowCount(o.slow, o.bots)
@@ -99,7 +101,7 @@ runMain(async () => {
     const s = mergeReports(o.group, bots.map((b) => b.measurements.takeInterval()))
     statsConn.publish(`${STATS_SUBJECT_PREFIX}.${o.group}`, JSON.stringify(s))
     if (!o.quiet) {
-      const parts = [...latest.values()].map(line)
+      const parts = [...latest.values()].map((s) => line(s, o.statsMs / 1000))
       const req = requester === null ? '' : ` | price requests answered ${requester.stats.answered}`
       process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${parts.join(' | ')}${req}\n`)
     }
@@ -111,7 +113,8 @@ runMain(async () => {
     requester?.stop()
     child?.kill('SIGTERM')
     const total = mergeReports(o.group, bots.map((b) => b.measurements.report()))
-    process.stdout.write(`\n${signal}: ${o.group} bots final report: ${line({ ...total, received: total.received })} decode errors ${total.decodeErrors} venue-seq gaps ${total.venueSeqGaps}` +
+    const seconds = (Date.now() - startedAt) / 1000
+    process.stdout.write(`\n${signal}: ${o.group} bots final report over ${seconds.toFixed(0)} s: ${total.received.toLocaleString('en-US')} received, ${line(total, seconds)} decode errors ${total.decodeErrors} venue-seq gaps ${total.venueSeqGaps}` +
       `${requester === null ? '' : ` | requests ${JSON.stringify(requester.stats)}`}\n`)
     Promise.all([...bots.map((b) => b.close()), statsConn.close()]).then(() => process.exit(0), () => process.exit(1))
   }
