@@ -3,7 +3,7 @@
  * Sequence rules: `u` (order book update id) and `t` (trade id) increase per symbol.
  */
 import { SymbolMap, type Instrument } from '../instruments.ts'
-import { EMPTY, isReject, parseObject, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type ParseResult, type VenueParser } from './parsed.ts'
+import { EMPTY, isReject, parseObject, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type ParseResult, type VenueParser, shown } from './parsed.ts'
 
 export function binanceSubscribeMessages (instruments: readonly Instrument[]): string[] {
   const params = instruments.flatMap((i) => {
@@ -32,7 +32,7 @@ export class BinanceParser implements VenueParser {
     if (!decoded.ok) return decoded.result
     const message = decoded.message
     if ('result' in message && 'id' in message) return EMPTY // SUBSCRIBE ack
-    if ('code' in message && 'msg' in message) return rejected(RejectReason.VenueError, String(message.msg))
+    if ('code' in message && 'msg' in message) return rejected(RejectReason.VenueError, shown(message.msg))
     const data = (typeof message.stream === 'string' && message.data !== null && typeof message.data === 'object')
       ? message.data as Record<string, unknown>
       : message
@@ -41,7 +41,7 @@ export class BinanceParser implements VenueParser {
         typeof data.T === 'number' ? data.T : null)
       if (isReject(item)) return { ticks: [], rejects: [item] }
       if (typeof data.t !== 'number') return rejected(RejectReason.BadNumber, `t=${JSON.stringify(data.t)}`)
-      if (this.tradeIds.regresses(item.instrument, data.t)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} trade id ${data.t}`)
+      if (this.tradeIds.regresses(item.instrument, data.t)) return rejected(RejectReason.SequenceRegression, `${shown(data.s)} trade id ${data.t}`)
       return { ticks: [item], rejects: [] }
     }
     if ('u' in data && 'b' in data) {
@@ -49,7 +49,7 @@ export class BinanceParser implements VenueParser {
       if (typeof u !== 'number' || !Number.isInteger(u)) return rejected(RejectReason.BadNumber, `u=${JSON.stringify(u)}`)
       const item = quoteOf(this.symbols, data.s, { bid: data.b, bidSize: data.B, ask: data.a, askSize: data.A }, u, null)
       if (isReject(item)) return { ticks: [], rejects: [item] }
-      if (this.updateIds.regresses(item.instrument, u)) return rejected(RejectReason.SequenceRegression, `${String(data.s)} update id ${u}`)
+      if (this.updateIds.regresses(item.instrument, u)) return rejected(RejectReason.SequenceRegression, `${shown(data.s)} update id ${u}`)
       return { ticks: [item], rejects: [] }
     }
     if (typeof data.s !== 'string' && ('b' in data || 'a' in data)) return rejected(RejectReason.MissingField, 's')

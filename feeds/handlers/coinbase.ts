@@ -3,7 +3,7 @@
  * Sequence rule: `sequence_num` increases per connection (reset on reconnect).
  */
 import { SymbolMap, type Instrument } from '../instruments.ts'
-import { collect, EMPTY, parseObject, parseRfc3339, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
+import { collect, EMPTY, parseObject, parseRfc3339, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser, shown } from './parsed.ts'
 
 export function coinbaseSubscribeMessages (instruments: readonly Instrument[]): string[] {
   const product_ids = instruments.map((i) => `${i.base}-${i.quote}`)
@@ -30,7 +30,7 @@ export class CoinbaseParser implements VenueParser {
     const decoded = parseObject(text)
     if (!decoded.ok) return decoded.result
     const message = decoded.message
-    if (message.type === 'error') return rejected(RejectReason.VenueError, String(message.message))
+    if (message.type === 'error') return rejected(RejectReason.VenueError, shown(message.message))
     const channel = message.channel
     if (typeof channel !== 'string') return rejected(RejectReason.MissingField, 'channel')
     const seq = message.sequence_num
@@ -62,6 +62,6 @@ export class CoinbaseParser implements VenueParser {
       }
       return collect(items)
     }
-    return rejected(RejectReason.UnknownMessage, `channel ${channel}`)
+    return rejected(RejectReason.UnknownMessage, `channel ${shown(channel)}`)
   }
 }

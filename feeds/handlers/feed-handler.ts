@@ -21,7 +21,7 @@ import { nextSequence, nowEpochMs, nowMonoUs, quoteSubject, tradeSubject, type Q
 import { BinanceParser, binanceSubscribeMessages } from './binance.ts'
 import { CoinbaseParser, coinbaseSubscribeMessages } from './coinbase.ts'
 import { KrakenParser, krakenSubscribeMessages } from './kraken.ts'
-import type { Parsed, RejectReason, VenueParser } from './parsed.ts'
+import { RejectReason, type ParseResult, type Parsed, type VenueParser } from './parsed.ts'
 
 export interface VenueClientProtocol {
   /** Path appended to the venue URL. */
@@ -156,7 +156,13 @@ export class FeedHandler {
    */
   handleMessage (text: string, recvTime: number = nowEpochMs()): void {
     this.stats.messages++
-    const { ticks, rejects } = this.parser.parse(text)
+    let result: ParseResult
+    try {
+      result = this.parser.parse(text)
+    } catch (err) {
+      result = { ticks: [], rejects: [{ reason: RejectReason.InternalError, detail: `${(err as Error).message}: ${text.slice(0, 80)}` }] }
+    }
+    const { ticks, rejects } = result
     for (const r of rejects) {
       this.stats.rejected++
       this.stats.rejects[r.reason] = (this.stats.rejects[r.reason] ?? 0) + 1

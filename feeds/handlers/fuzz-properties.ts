@@ -93,6 +93,7 @@ export const VENUE_FUZZ_PROPERTIES: FuzzProperty[] = VENUES.map((venue) => {
       for (const text of messages) handler.handleMessage(text)
       published.forEach(checkTick)
       for (const reason of Object.keys(handler.stats.rejects)) if (!KNOWN_REASONS.has(reason)) throw new Error(`reject reason outside the catalogue: ${reason}`)
+      if ((handler.stats.rejects.internal_error ?? 0) > 0) throw new Error('a parser threw (counted as internal_error): every input must get a reason')
       if (handler.stats.messages !== messages.length) throw new Error('a message went uncounted')
     })
   }

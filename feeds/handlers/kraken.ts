@@ -3,7 +3,7 @@
  * Sequence rules: `trade_id` increases per symbol; a ticker's `timestamp` never goes back.
  */
 import { SymbolMap, type Instrument } from '../instruments.ts'
-import { collect, EMPTY, isReject, parseObject, parseRfc3339, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser } from './parsed.ts'
+import { collect, EMPTY, isReject, parseObject, parseRfc3339, quoteOf, rejected, RejectReason, SequenceGuard, tradeOf, type Parsed, type ParseResult, type Reject, type VenueParser, shown } from './parsed.ts'
 
 export function krakenSubscribeMessages (instruments: readonly Instrument[]): string[] {
   const symbol = instruments.map((i) => `${i.base}/${i.quote}`)
@@ -31,12 +31,12 @@ export class KrakenParser implements VenueParser {
     if (!decoded.ok) return decoded.result
     const message = decoded.message
     if ('method' in message) {
-      return message.success === false ? rejected(RejectReason.VenueError, String(message.error)) : EMPTY
+      return message.success === false ? rejected(RejectReason.VenueError, shown(message.error)) : EMPTY
     }
     const channel = message.channel
     if (channel === 'heartbeat' || channel === 'status') return EMPTY
     const data = message.data
-    if (channel !== 'ticker' && channel !== 'trade') return rejected(RejectReason.UnknownMessage, `channel ${String(channel)}`)
+    if (channel !== 'ticker' && channel !== 'trade') return rejected(RejectReason.UnknownMessage, `channel ${shown(channel)}`)
     if (!Array.isArray(data)) return rejected(RejectReason.MissingField, 'data')
     const items: Array<Parsed | Reject> = []
     for (const d of data as Array<Record<string, unknown>>) {
@@ -45,7 +45,7 @@ export class KrakenParser implements VenueParser {
         const item = quoteOf(this.symbols, d?.symbol, { bid: d?.bid, bidSize: d?.bid_qty, ask: d?.ask, askSize: d?.ask_qty }, null, time)
         if (!isReject(item) && time !== null) {
           const previous = this.lastTickerTime.get(item.instrument.symbol)
-          if (previous !== undefined && time < previous) { items.push({ reason: RejectReason.SequenceRegression, detail: `${String(d?.symbol)} ticker time went back` }); continue }
+          if (previous !== undefined && time < previous) { items.push({ reason: RejectReason.SequenceRegression, detail: `${shown(d?.symbol)} ticker time went back` }); continue }
           this.lastTickerTime.set(item.instrument.symbol, time)
         }
         items.push(item)
@@ -54,7 +54,7 @@ export class KrakenParser implements VenueParser {
         const item = tradeOf(this.symbols, d?.symbol, d?.price, d?.qty, side, d?.trade_id, time)
         if (!isReject(item)) {
           if (typeof d?.trade_id !== 'number') { items.push({ reason: RejectReason.BadNumber, detail: `trade_id=${JSON.stringify(d?.trade_id)}` }); continue }
-          if (this.sequences.regresses(`t:${item.instrument.symbol}`, d.trade_id)) { items.push({ reason: RejectReason.SequenceRegression, detail: `${String(d?.symbol)} trade id ${d.trade_id}` }); continue }
+          if (this.sequences.regresses(`t:${item.instrument.symbol}`, d.trade_id)) { items.push({ reason: RejectReason.SequenceRegression, detail: `${shown(d?.symbol)} trade id ${d.trade_id}` }); continue }
         }
         items.push(item)
       }

@@ -13,7 +13,9 @@ export const RejectReason = {
   UnknownSymbol: 'unknown_symbol',
   SequenceRegression: 'sequence_regression',
   UnknownMessage: 'unknown_message',
-  VenueError: 'venue_error'
+  VenueError: 'venue_error',
+  /** A parser threw: a bug, counted and logged, never a crash (the fuzz tests require none). */
+  InternalError: 'internal_error'
 } as const
 export type RejectReason = typeof RejectReason[keyof typeof RejectReason]
 
@@ -86,6 +88,15 @@ export function positive (value: unknown): number {
   if (typeof value !== 'string' || !DECIMAL.test(value)) return Number.NaN
   const n = Number(value)
   return n > 0 ? n : Number.NaN
+}
+
+/**
+ * Any venue value as short text for a reject's detail. A value from JSON may be an object with
+ * a `toString` key, which `String()` cannot convert (found by fuzzing); JSON text always works.
+ */
+export function shown (value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined'
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
 function missing (value: unknown): boolean {

@@ -136,6 +136,7 @@ describe('bad venue input is rejected with a reason', () => {
     ['an unknown symbol', () => new BinanceParser(), binance({ s: 'FOOBAR' }), 'unknown_symbol'],
     ['an unknown Kraken pair', () => new KrakenParser(), '{"channel":"trade","type":"update","data":[{"symbol":"FOO/USD","side":"buy","price":1,"qty":1,"trade_id":1,"timestamp":"2023-09-25T09:04:31.742648Z"}]}', 'unknown_symbol'],
     ['an unknown message', () => new KrakenParser(), '{"channel":"book","data":[]}', 'unknown_message'],
+    ['a channel that is an object (found by fuzzing)', () => new KrakenParser(), '{"channel":{"toString":0},"type":"snapshot","data":[]}', 'unknown_message'],
     ['a trade id that is an object (found by fuzzing)', () => new BinanceParser(), '{"stream":"ethusdt@trade","data":{"e":"trade","E":1,"s":"ETHUSDT","t":{"toString":0},"p":"3200.97","q":"0.1624","T":1,"m":false}}', 'bad_number'],
     ['a venue error', () => new CoinbaseParser(), '{"type":"error","message":"boom"}', 'venue_error']
   ])('%s', (_name, make, text, reason) => {
