@@ -18,7 +18,8 @@ const CLI = {
   rate: { type: 'integer', default: 1000, min: 10, help: 'Venue messages per second per venue (three venues)' },
   tradeRatio: { type: 'number', default: 0.2, min: 0.01, max: 1, help: 'Fraction of venue messages that are trades' },
   outageMs: { type: 'integer', default: 1000, min: 0, help: 'How long the broker stays down' },
-  runs: { type: 'integer', default: 3, min: 1, help: 'Crashes to measure' }
+  runs: { type: 'integer', default: 3, min: 1, help: 'Crashes to measure' },
+  workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers (the whole broker is killed)' }
 } satisfies OptionTable
 
 const INSTRUMENTS = findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'])
@@ -36,10 +37,10 @@ async function waitUntil (check: () => boolean | Promise<boolean>, timeoutMs: nu
 
 interface CrashResult { published: number, received: number, lost: number, duplicates: number, freshMs: number, snapshotMs: number }
 
-async function crashOnce (o: { rate: number, tradeRatio: number, outageMs: number }): Promise<CrashResult> {
+async function crashOnce (o: { rate: number, tradeRatio: number, outageMs: number, workers: number }): Promise<CrashResult> {
   const [port, httpPort] = await freePorts(2)
   const natsUrl = `nats://127.0.0.1:${port}`
-  const startBroker = (): CommandProcess => runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
+  const startBroker = (): CommandProcess => runCommand('broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
   let broker = startBroker()
   await waitForPort(port, 20_000)
   const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: INSTRUMENTS, ratePerSec: o.rate, tradeRatio: o.tradeRatio, bursty: false, seed: 5, natsUrl })

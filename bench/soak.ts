@@ -23,6 +23,7 @@ const CLI = {
   rate: { type: 'integer', default: 1000, min: 1, help: 'Venue messages per second per venue (three venues)' },
   bots: { type: 'integer', default: 20, min: 0, help: 'Trader bots' },
   slow: { type: 'string', default: '20%', help: 'Slow bots: a percentage, fraction or count' },
+  workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers' },
   sampleSeconds: { type: 'integer', default: 5, min: 1, help: 'Seconds between samples of the broker' },
   out: { type: 'string', default: '', help: 'Report folder (default reports/soak-<time>)' }
 } satisfies OptionTable
@@ -113,7 +114,7 @@ runMain(async () => {
   const httpUrl = `http://127.0.0.1:${httpPort}`
   const components: Array<{ name: string, process: CommandProcess }> = []
   const start = (name: string, script: string, args: string[]): void => { components.push({ name, process: runCommand(script, args) }) }
-  start('broker', 'broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
+  start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
   await waitForPort(port, 20_000)
   start('feeds', 'feeds/main.ts', ['--nats', natsUrl, '--rate', String(o.rate), '--log-level', 'error'])
   start('services', 'traders/services-main.ts', ['--nats', natsUrl, '--quiet'])
@@ -186,7 +187,7 @@ runMain(async () => {
   const summary = [
     `# Soak ${new Date(startedAt).toISOString()}: ${pass ? 'PASS' : 'FAIL'}`,
     '',
-    `Command: \`npm run soak -- --minutes ${o.minutes} --rate ${o.rate} --bots ${o.bots} --slow ${o.slow}\`, Node ${process.version}, ${samples.length} samples every ${o.sampleSeconds} s.`,
+    `Command: \`npm run soak -- --minutes ${o.minutes} --rate ${o.rate} --bots ${o.bots} --slow ${o.slow} --workers ${o.workers}\`, Node ${process.version}, ${samples.length} samples every ${o.sampleSeconds} s.`,
     '',
     `Misbehaving clients: ${c.churned} connect-snapshot-leave, ${c.stalledStarted} stopped reading for ${STALL_MS / 1000} s (${c.stalledCutOff} found themselves cut off with a Slow Consumer -ERR, ${c.stalledNotCutOff} not), ${c.garbageClosed} sent garbage (closed), ${c.slowlorisOpened} sent half a command and went silent; ${c.errors} chaos actions failed.`,
     '',

@@ -115,10 +115,6 @@ runMain(async () => {
       for (const target of rep % 2 === 0 ? targets : [...targets].reverse()) { // interleaved A B, B A
         if (w.name === 'scaling') {
           for (const workers of w.workers) {
-            if (target === 'tickfan' && workers > 1) {
-              if (rep === 0) notes.push(`Scaling: the tickfan broker runs one worker (the multi-core broker is its own issue), so its sweep has the 1-worker point only; nats-server is swept with GOMAXPROCS = ${w.workers.join(', ')}.`)
-              continue
-            }
             await findMax(target, w, workers)
           }
         } else if (w.rate === 'max') {

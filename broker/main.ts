@@ -2,15 +2,20 @@
  * `npm run broker -- [options]`: the broker alone. Every option has a documented default
  * (`--help`). SIGINT/SIGTERM flush what is pending and close cleanly.
  */
+import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
+import os from 'node:os'
 import { loadAuthFile } from './auth-file.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from './cli-options.ts'
 import { DEFAULT_OPTIONS } from './options.ts'
+import { runClusterWorker, startClusterPrimary } from './cluster.ts'
+import { resolveOptions } from './options.ts'
 import { startBroker } from './server.ts'
 
 const d = DEFAULT_OPTIONS
 export const BROKER_CLI = {
   host: { type: 'string', default: d.host, help: 'Interface to listen on' },
+  workers: { type: 'integer', default: os.availableParallelism(), min: 1, max: 256, help: 'Broker worker processes behind the same ports (default: the number of cores)' },
   port: { type: 'integer', default: d.port, min: 0, max: 65535, help: 'NATS TCP port (0 = any free port)' },
   wsPort: { type: 'integer', default: d.wsPort, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (--ws-port=-1 = off)' },
   httpPort: { type: 'integer', default: d.httpPort, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (--http-port=-1 = off)' },
@@ -53,7 +58,7 @@ runMain(async () => {
   if (o.auth !== '') {
     try { auth = loadAuthFile(o.auth) } catch (err) { throw new UsageError(`--auth: ${(err as Error).message}`) }
   }
-  const broker = await startBroker({
+  const options = resolveOptions({
     host: o.host,
     port: o.port,
     wsPort: o.wsPort,
@@ -80,11 +85,27 @@ runMain(async () => {
     tls,
     logLevel: o.logLevel as string
   })
-  process.stdout.write(`tickfan broker ready\n  NATS       ${broker.natsUrl}\n  WebSocket  ${broker.wsUrl ?? 'off'}\n  Monitoring ${broker.httpUrl ?? 'off'}\n`)
-  const stop = (signal: string): void => {
-    process.stdout.write(`\n${signal}: draining and closing...\n`)
-    broker.close().then(() => process.exit(0), () => process.exit(1))
+  const stopOn = (close: () => Promise<void>, say: boolean): void => {
+    const stop = (signal: string): void => {
+      if (say) process.stdout.write(`\n${signal}: draining and closing...\n`)
+      close().then(() => process.exit(0), () => process.exit(1))
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
   }
-  process.once('SIGINT', () => stop('SIGINT'))
-  process.once('SIGTERM', () => stop('SIGTERM'))
+  if (o.workers > 1 && cluster.isWorker) {
+    stopOn((await runClusterWorker(options)).close, false)
+    return
+  }
+  const shown = (host: string): string => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host)
+  if (o.workers > 1) {
+    const running = await startClusterPrimary(options, o.workers, (line) => process.stderr.write(`${line}\n`))
+    const scheme = options.tls === null ? 'ws' : 'wss'
+    process.stdout.write(`tickfan broker ready (${o.workers} workers)\n  NATS       nats://${shown(o.host)}:${running.port}\n  WebSocket  ${running.wsPort < 0 ? 'off' : `${scheme}://${shown(o.host)}:${running.wsPort}`}\n  Monitoring ${running.httpPort < 0 ? 'off' : `http://${shown(o.host)}:${running.httpPort}`}\n`)
+    stopOn(running.close, true)
+    return
+  }
+  const broker = await startBroker(options)
+  process.stdout.write(`tickfan broker ready\n  NATS       ${broker.natsUrl}\n  WebSocket  ${broker.wsUrl ?? 'off'}\n  Monitoring ${broker.httpUrl ?? 'off'}\n`)
+  stopOn(broker.close, true)
 })

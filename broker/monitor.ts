@@ -191,26 +191,31 @@ export function createMetrics (ctx: MonitorContext): Registry {
   return registry
 }
 
+/**
+ * HTTP basic auth on every endpoint but /healthz, with the same checks as NATS users (bcrypt or
+ * plain, constant-time, verified hashes remembered).
+ */
+export function requireBasicAuth (app: FastifyInstance, credentials: { user: string, password: string }): void {
+  const checker = new Authenticator({ users: [{ user: credentials.user, password: credentials.password }] })
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/healthz') return
+    const header = req.headers.authorization ?? ''
+    const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : ''
+    const colon = decoded.indexOf(':')
+    const result = colon < 0 ? { ok: false } : await checker.authenticate({ user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) })
+    if (!result.ok) {
+      return reply.code(401).header('www-authenticate', 'Basic realm="tickfan monitoring"').send({ error: 'monitoring requires credentials (HTTP basic)' })
+    }
+  })
+}
+
 export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   const registry = createMetrics(ctx)
   const sampleCpu = cpuSampler()
   const { router } = ctx
 
-  if (ctx.auth != null) {
-    // Same checks as NATS users (bcrypt or plain, constant-time, verified hashes remembered).
-    const checker = new Authenticator({ users: [{ user: ctx.auth.user, password: ctx.auth.password }] })
-    app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz') return
-      const header = req.headers.authorization ?? ''
-      const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : ''
-      const colon = decoded.indexOf(':')
-      const result = colon < 0 ? { ok: false } : await checker.authenticate({ user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) })
-      if (!result.ok) {
-        return reply.code(401).header('www-authenticate', 'Basic realm="tickfan monitoring"').send({ error: 'monitoring requires credentials (HTTP basic)' })
-      }
-    })
-  }
+  if (ctx.auth != null) requireBasicAuth(app, ctx.auth)
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/varz', async () => varz(ctx, sampleCpu()))
@@ -262,6 +267,8 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
     reply.header('content-type', registry.contentType)
     return registry.metrics()
   })
+  // The same metrics as prom-client's JSON, for a multi-worker broker's primary to add up.
+  app.get('/metrics/json', async () => await registry.getMetricsAsJSON())
 
   app.get<{ Querystring: { subject?: string } }>('/lvc', async (req, reply) => {
     const subject = req.query.subject ?? '>'

@@ -7,8 +7,10 @@
  *   random member per queue group: outbox.deliver -> mark connection dirty -> flush turn in
  *   shuffled order -> one socket write per connection.
  *
- * Upstream links (a later issue) plug in through `onLocalInterest` and `publishFromUpstream`:
- * interest changes are announced, and messages from elsewhere enter the same publish path.
+ * Links to what lies beyond this process (the other workers of a multi-core broker, an upstream
+ * NATS server) plug in through `links`: every change of local interest is announced, every
+ * local publish is handed on (the link decides which queue groups are served elsewhere), and
+ * messages from a link enter through `publishFromLink`, the same path without handing them on.
  */
 import { Authenticator, type AuthResult, type Credentials } from './auth.ts'
 import { Client, type ClientHost, type Subscription, type Transport } from './client.ts'
@@ -21,9 +23,13 @@ import { SubjectTrie } from './subject-trie.ts'
 import { subjectMatches } from './subjects.ts'
 import { RoutedMessage, SEQUENCE_HEADER, encodeNoResponders, readIntegerHeader } from './wire.ts'
 
+const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
+
 export interface RouterStats {
   inMsgs: number
   inBytes: number
+  /** Messages that came from a link (another worker or upstream), not from a client here. */
+  linkInMsgs: number
   /** Published messages that reached at least one subscriber. */
   routedMsgs: number
   /** Deliveries queued to outboxes (before conflation). */
@@ -43,6 +49,26 @@ export interface RouterDeps {
   now?: () => number
   random?: () => number
   schedule?: FanoutOptions['schedule']
+  /** Connection ids: first and step (workers of one broker use distinct ones). Default 1 and 1. */
+  cidStart?: number
+  cidStride?: number
+}
+
+/** Which queue groups a message from a link may be delivered to here. */
+export type QueueFilter = 'all' | ReadonlySet<string>
+
+/** What lies beyond this process: other workers of the same broker, or an upstream NATS server. */
+export interface RouterLinks {
+  /** A subscription was added (+1) or removed (-1) here. */
+  interestChanged (subject: string, queue: string | undefined, delta: 1 | -1): void
+  /**
+   * A local client published `subject`; `localGroups` are the queue groups with members here.
+   * The link carries the message on and returns the names of the groups it chose to have
+   * served elsewhere (null: every local group is served here).
+   */
+  published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): ReadonlySet<string> | null
+  /** Does anyone beyond this process listen on `subject` (for the no-responders status)? */
+  hasInterest (subject: string): boolean
 }
 
 type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
@@ -62,6 +88,7 @@ export class Router implements ClientHost {
   readonly stats: RouterStats = {
     inMsgs: 0,
     inBytes: 0,
+    linkInMsgs: 0,
     routedMsgs: 0,
     deliveries: 0,
     totalConnections: 0,
@@ -77,16 +104,19 @@ export class Router implements ClientHost {
   /** Totals carried over from closed connections, so /varz counts never go backwards. */
   private closedTotals = { outMsgs: 0, outBytes: 0, writes: 0, conflated: 0 }
   private readonly random: () => number
-  private nextCid = 1
+  private nextCid: number
+  private readonly cidStride: number
   private readonly limits: Limits
   readonly authenticator: Authenticator
 
-  /** Called when a subject gains its first or loses its last local subscriber (upstream seam). */
-  onLocalInterest: ((subject: string, queue: string | undefined, added: boolean) => void) | null = null
+  /** Set by a multi-worker broker or an upstream link; null for a lone broker. */
+  links: RouterLinks | null = null
 
   constructor (readonly options: BrokerOptions, deps: RouterDeps = {}) {
     this.now = deps.now ?? Date.now
     this.random = deps.random ?? Math.random
+    this.nextCid = deps.cidStart ?? 1
+    this.cidStride = deps.cidStride ?? 1
     this.lastValues = new LastValueCache({ maxSubjects: options.maxLastValueSubjects })
     this.classifier = new SubjectClassifier(options.subjectClasses)
     this.scheduler = new FanoutScheduler({ schedule: deps.schedule, random: this.random, shuffle: options.fairShuffle })
@@ -125,7 +155,8 @@ export class Router implements ClientHost {
 
   /** A new socket: greet it with INFO, or refuse it past the connection limit. */
   accept (transport: Transport, info: (cid: number) => string): Client | null {
-    const cid = this.nextCid++
+    const cid = this.nextCid
+    this.nextCid += this.cidStride
     if (this.clients.size >= this.options.maxConnections) {
       this.stats.rejectedConnections++
       this.count(this.stats.protocolErrors, 'MAX_CONNECTIONS')
@@ -143,9 +174,27 @@ export class Router implements ClientHost {
   // --- ClientHost ----------------------------------------------------------------------
 
   publish (from: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void {
+    this.stats.inMsgs++
+    this.stats.inBytes += data.length
+    this.route(from, subject, reply, data, headerBytes, from === null ? 'all' : null)
+  }
+
+  /**
+   * A message from a link (another worker, upstream): routed here only, never handed back.
+   * `queues`: the queue groups it may reach; `plain`: whether plain subscribers get it (an
+   * upstream server sends a queue group's copy separately from the plain subscribers' one).
+   */
+  publishFromLink (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter, plain = true): void {
+    this.stats.linkInMsgs++
+    this.route(null, subject, reply, data, headerBytes, queues, plain)
+  }
+
+  /**
+   * The publish path. `queues`: null for a local publish (the links, if any, decide where queue
+   * groups are served and carry the message on), or which groups a linked message may reach.
+   */
+  private route (from: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter | null, deliverPlain = true): void {
     const stats = this.stats
-    stats.inMsgs++
-    stats.inBytes += data.length
     const subjectClass = this.classifier.classify(subject)
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
@@ -154,8 +203,10 @@ export class Router implements ClientHost {
     if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return
 
     const match = this.trie.match(subject)
-    const plain = match.plain
+    const plain = deliverPlain ? match.plain : NO_SUBSCRIPTIONS
     const groups = match.groups
+    const links = this.links
+    const servedElsewhere = queues === null && links !== null ? links.published(subject, reply, data, headerBytes, groups, subjectClass === SubjectClass.LastValue) : null
     const echo = from === null || from.options.echo
     let delivered = 0
     for (let i = 0; i < plain.length; i++) {
@@ -166,6 +217,8 @@ export class Router implements ClientHost {
     }
     for (let g = 0; g < groups.length; g++) {
       const members = groups[g] as readonly Subscription[]
+      if (queues !== null && queues !== 'all' && !queues.has((members[0] as Subscription).queue as string)) continue
+      if (servedElsewhere !== null && servedElsewhere.has((members[0] as Subscription).queue as string)) continue
       const sub = this.pickMember(members, echo ? null : from)
       if (sub === null) continue
       sub.client.deliver(sub, msg)
@@ -174,15 +227,14 @@ export class Router implements ClientHost {
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     if (delivered > 0) stats.routedMsgs++
-    else if (reply !== undefined && from !== null && plain.length === 0 && groups.length === 0 && from.options.noResponders) {
+    else if (reply !== undefined && from !== null && plain.length === 0 && groups.length === 0 && from.options.noResponders && links?.hasInterest(subject) !== true) {
       this.sendNoResponders(from, reply)
     }
   }
 
   subscribe (sub: Subscription): void {
-    const isNewInterest = this.onLocalInterest !== null && this.trie.match(sub.subject).plain.length === 0
     this.trie.insert(sub)
-    if (isNewInterest) this.onLocalInterest?.(sub.subject, sub.queue, true)
+    this.links?.interestChanged(sub.subject, sub.queue, 1)
     // Snapshot: queued in the same synchronous step as the insert, so no live message can fall
     // between the snapshot and the first update (no gap), nor be in both (no duplicate).
     if (sub.queue !== undefined) return
@@ -193,9 +245,7 @@ export class Router implements ClientHost {
   }
 
   unsubscribe (sub: Subscription): void {
-    if (this.trie.remove(sub) && this.onLocalInterest !== null && this.trie.match(sub.subject).plain.length === 0) {
-      this.onLocalInterest(sub.subject, sub.queue, false)
-    }
+    if (this.trie.remove(sub)) this.links?.interestChanged(sub.subject, sub.queue, -1)
   }
 
   markDirty (client: Client): void {

@@ -35,6 +35,11 @@ export interface StartBrokerDeps extends RouterDeps {
   logger?: Logger
   /** Interval of the liveness/staleness sweep. Default 100 ms. */
   sweepIntervalMs?: number
+  /**
+   * A worker of a multi-worker broker: its monitor listens on a loopback port of its own (not
+   * shared through the cluster primary, which serves the public one) and `serverId` is given.
+   */
+  worker?: { serverId: string }
 }
 
 function listenTcp (server: net.Server, port: number, host: string): Promise<number> {
@@ -55,7 +60,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   const options = resolveOptions(partial)
   const logger = deps.logger ?? createLogger(options.logLevel)
   const router = new Router(options, deps)
-  const serverId = `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
+  const serverId = deps.worker?.serverId ?? `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
   let port = -1
   let wsPort = -1
 
@@ -106,7 +111,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   eventLoopDelay.enable()
   if (options.httpPort >= 0) {
     monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay, auth: options.monitoringAuth })
-    await monitor.listen({ port: options.httpPort, host: options.host })
+    await monitor.listen(deps.worker === undefined ? { port: options.httpPort, host: options.host } : { port: 0, host: '127.0.0.1', exclusive: true })
     httpPort = (monitor.server.address() as AddressInfo).port
   }
 
@@ -143,7 +148,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
     httpPort,
     natsUrl: `nats://${host}:${port}`,
     wsUrl: wsPort < 0 ? null : `${options.tls === null ? 'ws' : 'wss'}://${host}:${wsPort}`,
-    httpUrl: httpPort < 0 ? null : `http://${host}:${httpPort}`,
+    httpUrl: httpPort < 0 ? null : `http://${deps.worker === undefined ? host : '127.0.0.1'}:${httpPort}`,
     close
   }
 }

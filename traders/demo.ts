@@ -29,6 +29,7 @@ export const DEMO_CLI = {
   wsPort: { type: 'integer', default: 8080, min: 1, max: 65535, help: 'Broker WebSocket port' },
   httpPort: { type: 'integer', default: 8222, min: 1, max: 65535, help: 'Broker monitoring port' },
   dashboardPort: { type: 'integer', default: 3000, min: 0, max: 65535, help: 'Dashboard HTTP port (0 = off)' },
+  workers: { type: 'integer', default: 1, min: 1, max: 64, help: 'Broker worker processes (one is plenty on a laptop; the feeds and bots need cores too)' },
   auth: { type: 'boolean', default: true, help: 'Users with permissions: only the feeds may publish prices, anyone may watch (--no-auth: an open broker)' },
   logLevel: { type: 'string', default: 'warn', choices: ['error', 'warn', 'info', 'debug'], help: 'Log level of every component' }
 } satisfies OptionTable
@@ -82,7 +83,7 @@ runMain(async () => {
     authArgs.push('--auth', file)
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
-  const broker = start('broker', 'broker/main.ts', ['--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`, `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs])
+  const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`, `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs])
   children.push(broker)
   watch(broker)
   await Promise.race([

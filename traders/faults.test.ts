@@ -22,7 +22,7 @@ const INSTRUMENTS = ['BTC-USD', 'ETH-USD', 'SOL-USD']
 const SUBJECTS = ['binance', 'kraken'].flatMap((v) => INSTRUMENTS.map((s) => `quote.${v}.${s}`))
 
 function startBrokerProcess (port: number, httpPort: number): CommandProcess {
-  const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn'])
+  const broker = runCommand('broker/main.ts', ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn'])
   cleanups.push(() => broker.stop('SIGKILL'))
   return broker
 }

@@ -36,12 +36,12 @@ export function coreLayout (): { broker: string | undefined, load: string | unde
   }
 }
 
-export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = []): Promise<BrokerProcess> {
+export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = [], workers = 1): Promise<BrokerProcess> {
   const [port, httpPort] = await freePorts(2)
   // TICKFAN_BROKER_NODE_ARGS: extra node flags for the broker under test, e.g. to profile a
   // benchmark scenario: TICKFAN_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
   const extraNodeArgs = (process.env.TICKFAN_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
-  const nodeArgs = [...extraNodeArgs, '--import', 'tsx', path.join(ROOT, 'broker/main.ts'), '--host', '127.0.0.1', '--port', String(port),
+  const nodeArgs = [...extraNodeArgs, '--import', 'tsx', path.join(ROOT, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs]
   const child = cpus === undefined
     ? spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
@@ -80,27 +80,39 @@ async function stopChild (child: ChildProcess, exited: Promise<void>): Promise<v
   clearTimeout(timer)
 }
 
-/** Resident memory of a process in bytes (Linux /proc), or null when it is gone. */
-export function rssBytes (pid: number): number | null {
+/** A process and all its descendants (a multi-worker broker is its primary and the workers). */
+export function processTree (pid: number): number[] {
+  const out = [pid]
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const m = /VmRSS:\s+(\d+) kB/.exec(status)
-    return m === null ? null : Number(m[1]) * 1024
-  } catch {
-    return null
-  }
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()
+    if (children !== '') for (const c of children.split(' ')) out.push(...processTree(Number(c)))
+  } catch { /* gone, or no /proc */ }
+  return out
 }
 
-/** CPU time (user + system) a process has used, in seconds (Linux /proc). */
-export function cpuSeconds (pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ticks = Number(fields[11]) + Number(fields[12])
-    return ticks / 100 // USER_HZ is 100 on Linux
-  } catch {
-    return null
+/** Resident memory of a process and its descendants in bytes (Linux /proc), or null when it is gone. */
+export function rssBytes (pid: number): number | null {
+  let total: number | null = null
+  for (const p of processTree(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))
+      if (m !== null) total = (total ?? 0) + Number(m[1]) * 1024
+    } catch { /* exited meanwhile */ }
   }
+  return total
+}
+
+/** CPU time (user + system) a process and its descendants have used, in seconds (Linux /proc). */
+export function cpuSeconds (pid: number): number | null {
+  let total: number | null = null
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      total = (total ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100 // USER_HZ is 100 on Linux
+    } catch { /* exited meanwhile */ }
+  }
+  return total
 }
 
 /**

@@ -49,7 +49,7 @@ export interface ScenarioResult {
 }
 
 export async function startTarget (target: TargetName, workers: number, cpus: string | undefined): Promise<BrokerProcess> {
-  return target === 'tickfan' ? startTickfanProcess(cpus) : startNatsServerProcess(cpus, workers)
+  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers) : startNatsServerProcess(cpus, workers)
 }
 
 interface Varz { out_msgs: number, out_bytes: number, slow_consumers: number, tickfan?: { socket_writes: number, event_loop_delay_p99_ms?: number } }

@@ -1,0 +1,121 @@
+/**
+ * Monitoring for a multi-worker broker: the primary serves the usual endpoints on the monitoring
+ * port by asking every worker's own monitor (on a private loopback port, behind a per-run
+ * credential) and adding the answers up. The merge functions are pure.
+ *
+ * - /varz: counts and bytes summed (memory and CPU too: the broker is all its processes);
+ *   event-loop delays are the worst worker's; `workers` says how many.
+ * - /connz: every worker's connections (connection ids are distinct across workers), sorted
+ *   and cut to `offset`/`limit` after merging.
+ * - /subsz: summed; /metrics: prom-client's cluster aggregation; /lvc: one worker's cache
+ *   (every worker holds every value).
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+import { requireBasicAuth } from './monitor.ts'
+
+type Json = Record<string, unknown>
+
+/** Keys where the merged value is the largest, not the sum. */
+const MAX_KEYS = new Set(['event_loop_delay_p50_ms', 'event_loop_delay_p99_ms', 'event_loop_delay_max_ms', 'max_fanout', 'uptime_seconds'])
+/** Keys that are settings or identity: the first worker's value stands. */
+const FIRST_KEYS = new Set(['port', 'max_connections', 'ping_interval', 'ping_max', 'max_control_line', 'max_payload', 'max_pending', 'cores', 'proto',
+  'high_water_bytes', 'max_stale_ms', 'max_blocked_ms', 'last_value_subjects', 'last_value_bytes', 'num_cache'])
+
+/** Adds up JSON documents of the same shape: numbers summed (or maxed), maps merged, text from the first. */
+export function mergeSums (docs: readonly Json[]): Json {
+  const out: Json = {}
+  for (const doc of docs) {
+    for (const [key, value] of Object.entries(doc)) {
+      const have = out[key]
+      if (have === undefined) { out[key] = typeof value === 'object' && value !== null && !Array.isArray(value) ? mergeSums([value as Json]) : value; continue }
+      if (typeof value === 'number' && typeof have === 'number') {
+        out[key] = FIRST_KEYS.has(key) ? have : MAX_KEYS.has(key) ? Math.max(have, value) : have + value
+      } else if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof have === 'object' && have !== null) {
+        out[key] = mergeSums([have as Json, value as Json])
+      }
+    }
+  }
+  return out
+}
+
+export function mergeVarz (docs: readonly Json[], serverId: string): Json {
+  return { ...mergeSums(docs), server_id: serverId, workers: docs.length }
+}
+
+/** Sort keys of /connz and the field each sorts by (cid ascending, the rest descending). */
+const CONNZ_SORT: Record<string, (c: Json) => number> = {
+  cid: (c) => c.cid as number,
+  pending: (c) => -(c.pending_bytes as number),
+  msgs_to: (c) => -(c.out_msgs as number),
+  msgs_from: (c) => -(c.in_msgs as number),
+  bytes_to: (c) => -(c.out_bytes as number),
+  bytes_from: (c) => -(c.in_bytes as number),
+  subs: (c) => -(c.subscriptions as number),
+  conflated: (c) => -((c.tickfan as Json | undefined)?.conflated as number ?? 0)
+}
+
+export function mergeConnz (docs: readonly Json[], o: { sort: string, offset: number, limit: number, serverId: string }): Json {
+  const all = docs.flatMap((d, worker) => (d.connections as Json[]).map((c) => ({ ...c, worker })))
+  const key = CONNZ_SORT[o.sort] ?? CONNZ_SORT.cid as (c: Json) => number
+  all.sort((a, b) => key(a) - key(b))
+  const page = all.slice(o.offset, o.offset + o.limit)
+  return { server_id: o.serverId, now: new Date().toISOString(), num_connections: page.length, total: all.length, offset: o.offset, limit: o.limit, connections: page }
+}
+
+export interface WorkerMonitor {
+  url: string
+}
+
+export interface ClusterMonitorOptions {
+  workers: () => readonly WorkerMonitor[]
+  /** Credentials the workers' private monitors require. */
+  internalAuth: { user: string, password: string }
+  /** Credentials the public endpoints require (all but /healthz); null = open. */
+  auth: { user: string, password: string } | null
+  serverId: string
+}
+
+export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  const authorization = `Basic ${Buffer.from(`${o.internalAuth.user}:${o.internalAuth.password}`).toString('base64')}`
+  const ask = async (w: WorkerMonitor, path: string): Promise<Response> => {
+    const res = await fetch(`${w.url}${path}`, { headers: { authorization } })
+    if (!res.ok) throw new Error(`worker monitor ${w.url}${path}: HTTP ${res.status}`)
+    return res
+  }
+  const askAll = async (path: string): Promise<Json[]> => await Promise.all(o.workers().map(async (w) => await (await ask(w, path)).json() as Json))
+
+  if (o.auth !== null) requireBasicAuth(app, o.auth)
+
+  app.get('/healthz', async () => ({ status: 'ok', workers: o.workers().length }))
+  app.get('/varz', async () => mergeVarz(await askAll('/varz'), o.serverId))
+  app.get('/subsz', async () => ({ ...mergeSums(await askAll('/subsz')), server_id: o.serverId }))
+  app.get<{ Querystring: Record<string, string | undefined> }>('/connz', async (req, reply) => {
+    const q = req.query
+    const limit = q.limit === undefined ? 1024 : Number(q.limit)
+    const offset = q.offset === undefined ? 0 : Number(q.offset)
+    if (!Number.isInteger(limit) || limit < 0 || !Number.isInteger(offset) || offset < 0) return reply.code(400).send({ error: 'limit and offset must be non-negative integers' })
+    const params = new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as Record<string, string>, offset: '0', limit: String(offset + limit) })
+    const workers = o.workers()
+    const responses = await Promise.all(workers.map(async (w) => await fetch(`${w.url}/connz?${params.toString()}`, { headers: { authorization } })))
+    const bad = responses.find((r) => !r.ok)
+    if (bad !== undefined) return reply.code(bad.status).send(await bad.json())
+    const docs = await Promise.all(responses.map(async (r) => await r.json() as Json))
+    return mergeConnz(docs, { sort: q.sort ?? 'cid', offset, limit, serverId: o.serverId })
+  })
+  app.get('/metrics', async (_req, reply) => {
+    const docs = await Promise.all(o.workers().map(async (w) => await (await ask(w, '/metrics/json')).json() as Array<MetricObjectWithValues<MetricValue<string>>>))
+    const registry = AggregatorRegistry.aggregate(docs)
+    reply.header('content-type', registry.contentType)
+    return await registry.metrics()
+  })
+  app.get('/lvc', async (req, reply) => {
+    const first = o.workers()[0]
+    if (first === undefined) return reply.code(503).send({ error: 'no worker is running' })
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
+    const res = await fetch(`${first.url}/lvc${query}`, { headers: { authorization } })
+    return reply.code(res.status).send(await res.json())
+  })
+  return app
+}

@@ -1,0 +1,148 @@
+/**
+ * The multi-core broker as an operator runs it (`npm run broker -- --workers 3`), with the
+ * official client: delivery across workers exactly once, queue groups across workers, the same
+ * snapshot from every worker, request/reply across workers, monitoring that adds up every
+ * worker, and a worker that dies being replaced while its clients move on.
+ */
+import { execFileSync } from 'node:child_process'
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePorts } from './test-support/nats-server.ts'
+import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { delay, eventually } from './test-support/targets.ts'
+import { SEQUENCE_HEADER } from './wire.ts'
+
+const WORKERS = 3
+
+describe('a broker with several workers', () => {
+  let broker: CommandProcess
+  let natsUrl: string
+  let httpUrl: string
+  const open: NatsConnection[] = []
+
+  /** Connections until every worker holds `perWorker` of them (the primary deals them round-robin). */
+  async function clientsOnEveryWorker (perWorker: number): Promise<NatsConnection[][]> {
+    const byWorker: NatsConnection[][] = Array.from({ length: WORKERS }, () => [])
+    for (let tries = 0; tries < perWorker * WORKERS * 4 && byWorker.some((l) => l.length < perWorker); tries++) {
+      const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+      open.push(nc)
+      const worker = Number(/W(\d+)$/.exec(nc.info?.server_id ?? '')?.[1])
+      byWorker[worker]?.push(nc)
+    }
+    expect(byWorker.every((l) => l.length >= perWorker)).toBe(true)
+    return byWorker.map((l) => l.slice(0, perWorker))
+  }
+
+  beforeAll(async () => {
+    const [port, wsPort, httpPort] = await freePorts(3)
+    natsUrl = `nats://127.0.0.1:${port}`
+    httpUrl = `http://127.0.0.1:${httpPort}`
+    broker = runCommand('broker/main.ts', ['--workers', String(WORKERS), '--host', '127.0.0.1', '--port', String(port), `--ws-port=${wsPort}`, `--http-port=${httpPort}`, '--log-level', 'warn'])
+    await eventually(() => broker.output().includes('tickfan broker ready (3 workers)'), 30_000, 'the broker and its workers')
+  }, 40_000)
+
+  afterAll(async () => {
+    for (const nc of open) await nc.close().catch(() => {})
+    await broker.stop('SIGINT')
+  })
+
+  it('delivers a message published on any worker to the subscribers on every worker, exactly once and in order', async () => {
+    const byWorker = await clientsOnEveryWorker(2)
+    const subscribers = byWorker.flat()
+    const received = subscribers.map(() => [] as string[])
+    subscribers.forEach((nc, i) => nc.subscribe('x.>', { callback: (_e, m) => { (received[i] as string[]).push(m.string()) } }))
+    await Promise.all(subscribers.map(async (nc) => { await nc.flush() }))
+    await delay(100) // interest is local; nothing to propagate, but let every SUB land
+    const publisher = byWorker[1]?.[0] as NatsConnection
+    const sent = Array.from({ length: 300 }, (_, i) => `m${i}`)
+    for (const m of sent) publisher.publish('x.y', m)
+    await publisher.flush()
+    await eventually(() => received.every((r) => r.length >= sent.length), 10_000, 'every subscriber to get every message')
+    await delay(200)
+    for (const r of received) expect(r).toEqual(sent)
+  })
+
+  it('serves a queue group spread over workers once per message', async () => {
+    const byWorker = await clientsOnEveryWorker(1)
+    const got = byWorker.map(() => 0)
+    byWorker.forEach(([nc], i) => nc?.subscribe('jobs.>', { queue: 'workers', callback: () => { got[i] = (got[i] as number) + 1 } }))
+    await Promise.all(byWorker.map(async ([nc]) => { await nc?.flush() }))
+    await delay(300) // queue membership travels to the other workers
+    const publisher = byWorker[0]?.[0] as NatsConnection
+    for (let i = 0; i < 600; i++) publisher.publish('jobs.a', String(i))
+    await publisher.flush()
+    await eventually(() => got.reduce((a, b) => a + b, 0) >= 600, 10_000, 'every job served')
+    await delay(300)
+    expect(got.reduce((a, b) => a + b, 0)).toBe(600)
+    expect(got.filter((n) => n > 0).length).toBe(WORKERS) // spread over every worker
+  })
+
+  it('answers a request across workers', async () => {
+    const byWorker = await clientsOnEveryWorker(1)
+    const responder = byWorker[2]?.[0] as NatsConnection
+    responder.subscribe('price.BTC-USD', { queue: 'pricers', callback: (_e, m) => { m.respond('42') } })
+    await responder.flush()
+    await delay(300)
+    for (const [nc] of byWorker.slice(0, 2)) {
+      const reply = await (nc as NatsConnection).request('price.BTC-USD', '', { timeout: 3000 })
+      expect(reply.string()).toBe('42')
+    }
+  })
+
+  it('gives a new subscriber the same snapshot on every worker', async () => {
+    const publisher = (await clientsOnEveryWorker(1))[0]?.[0] as NatsConnection
+    for (let round = 1; round <= 5; round++) {
+      for (let s = 0; s < 10; s++) {
+        const h = headers()
+        h.set(SEQUENCE_HEADER, String(round))
+        publisher.publish(`quote.test.S${s}`, `S${s}@${round}`, { headers: h })
+      }
+    }
+    await publisher.flush()
+    await delay(300)
+    const snapshots: string[][] = []
+    for (const [nc] of await clientsOnEveryWorker(1)) {
+      const values: string[] = []
+      const sub = nc?.subscribe('quote.test.>', { callback: (_e, m) => { values.push(m.string()) } })
+      await nc?.flush()
+      await delay(100)
+      sub?.unsubscribe()
+      snapshots.push(values.sort())
+    }
+    const expected = Array.from({ length: 10 }, (_, s) => `S${s}@5`).sort()
+    for (const snap of snapshots) expect(snap).toEqual(expected)
+  })
+
+  it('adds up every worker in /varz, /connz and /metrics', async () => {
+    const varz = await (await fetch(`${httpUrl}/varz`)).json() as { workers: number, connections: number, in_msgs: number }
+    const connz = await (await fetch(`${httpUrl}/connz?limit=1000`)).json() as { total: number, connections: Array<{ cid: number, worker: number }> }
+    expect(varz.workers).toBe(WORKERS)
+    expect(varz.connections).toBe(connz.total)
+    expect(connz.total).toBeGreaterThanOrEqual(open.filter((nc) => !nc.isClosed()).length)
+    expect(new Set(connz.connections.map((c) => c.worker)).size).toBe(WORKERS)
+    expect(new Set(connz.connections.map((c) => c.cid)).size).toBe(connz.connections.length) // ids distinct across workers
+    // in_msgs counts what clients published, once, not once per worker that routed it
+    expect(varz.in_msgs).toBeGreaterThanOrEqual(300 + 600 + 50)
+    expect(varz.in_msgs).toBeLessThan(2 * (300 + 600 + 50 + 100))
+    const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
+    expect(metrics).toMatch(/^tickfan_connections \d+/m)
+  })
+
+  it('replaces a worker that dies; its clients reconnect and get the snapshot back', async () => {
+    const byWorker = await clientsOnEveryWorker(1)
+    const victim = byWorker[1]?.[0] as NatsConnection
+    const values: string[] = []
+    victim.subscribe('quote.test.S0', { callback: (_e, m) => { values.push(m.string()) } })
+    await victim.flush()
+    await eventually(() => values.length === 1, 3000, 'the snapshot')
+    const pids = execFileSync('pgrep', ['-P', String(broker.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+    // Which child is worker 1: the one whose /proc environ says so.
+    const pid = pids.find((p) => { try { return execFileSync('cat', [`/proc/${p}/environ`], { encoding: 'latin1' }).includes('TICKFAN_WORKER_INDEX=1\0') } catch { return false } })
+    expect(pid).toBeDefined()
+    process.kill(pid as number, 'SIGKILL')
+    await eventually(() => values.length >= 2, 15_000, 'the client to reconnect, resubscribe and get the snapshot again')
+    expect(values.at(-1)).toBe('S0@5')
+    await eventually(async () => ((await (await fetch(`${httpUrl}/healthz`)).json()) as { workers: number }).workers === WORKERS, 15_000, 'the worker replaced')
+    await eventually(() => broker.output().includes('worker 1 back and linked'), 15_000, 'the new worker linked')
+  }, 40_000)
+})

@@ -1,0 +1,155 @@
+/**
+ * A multi-core broker (`--workers N`): N worker processes (Node's cluster module) behind one
+ * NATS port and one WebSocket port, each owning the connections the primary hands it
+ * (round-robin), linked to each other by a `WorkerMesh`. The primary holds no connections: it
+ * starts the workers, links them, restarts one that dies (and relinks it), and serves the
+ * monitoring port by adding up the workers' own monitors.
+ *
+ * Messages between primary and workers (IPC):
+ *   worker -> primary  { type: 'ready', index, monitorUrl, port, wsPort }
+ *   primary -> worker  { type: 'link', peers: [{ index, path }] }
+ *   worker -> primary  { type: 'linked', index }
+ */
+import cluster, { type Worker } from 'node:cluster'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { createClusterMonitor } from './cluster-monitor.ts'
+import type { BrokerOptions } from './options.ts'
+import { startBroker } from './server.ts'
+import { WorkerMesh } from './worker-mesh.ts'
+
+const INTERNAL_USER = 'tickfan-primary'
+
+interface ReadyMessage { type: 'ready', index: number, monitorUrl: string, port: number, wsPort: number }
+interface LinkMessage { type: 'link', peers: Array<{ index: number, path: string }> }
+interface LinkedMessage { type: 'linked', index: number }
+
+function socketPath (dir: string, index: number): string {
+  return path.join(dir, `worker-${index}.sock`)
+}
+
+export interface RunningCluster {
+  readonly port: number
+  readonly wsPort: number
+  readonly httpPort: number
+  readonly workers: number
+  close (): Promise<void>
+}
+
+/** In the primary: starts `count` workers and the monitoring port; resolves when all are linked. */
+export async function startClusterPrimary (options: BrokerOptions, count: number, log: (line: string) => void = () => {}): Promise<RunningCluster> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-mesh-'))
+  const internalPassword = randomBytes(18).toString('base64url')
+  const serverId = `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
+  const slots: Array<{ worker: Worker | null, ready: ReadyMessage | null }> = Array.from({ length: count }, () => ({ worker: null, ready: null }))
+  let stopping = false
+  let ports = { port: -1, wsPort: -1 }
+
+  const linkedWaiters = new Map<number, () => void>()
+  const fork = (index: number): Promise<ReadyMessage> => {
+    const worker = cluster.fork({
+      TICKFAN_WORKER_INDEX: String(index),
+      TICKFAN_WORKERS: String(count),
+      TICKFAN_MESH_DIR: dir,
+      TICKFAN_SERVER_ID: `${serverId}W${index}`,
+      TICKFAN_INTERNAL_PASSWORD: internalPassword
+    })
+    slots[index] = { worker, ready: null }
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: ReadyMessage | LinkedMessage) => {
+        if (m.type === 'ready') { (slots[index] as { ready: ReadyMessage | null }).ready = m; resolve(m) }
+        if (m.type === 'linked') linkedWaiters.get(m.index)?.()
+      })
+      worker.once('exit', (code, signal) => {
+        reject(new Error(`worker ${index} exited at start (code ${code}, signal ${signal})`))
+        if (stopping || slots[index]?.worker !== worker || slots[index]?.ready == null) return
+        log(`worker ${index} stopped (code ${code}, signal ${signal}); starting a new one`)
+        void restart(index)
+      })
+    })
+  }
+  const link = async (index: number, peers: number[]): Promise<void> => {
+    const worker = slots[index]?.worker
+    if (worker == null || peers.length === 0) return
+    const linked = new Promise<void>((resolve) => linkedWaiters.set(index, resolve))
+    const message: LinkMessage = { type: 'link', peers: peers.map((p) => ({ index: p, path: socketPath(dir, p) })) }
+    worker.send(message)
+    await linked
+  }
+  const others = (index: number): number[] => slots.map((_, i) => i).filter((i) => i !== index && slots[i]?.ready != null)
+  const restart = async (index: number): Promise<void> => {
+    try {
+      await fork(index)
+      await link(index, others(index))
+      for (const peer of others(index)) await link(peer, [index])
+      log(`worker ${index} back and linked`)
+    } catch (err) {
+      log(`worker ${index} could not be restarted: ${(err as Error).message}`)
+    }
+  }
+
+  const readies = await Promise.all(slots.map(async (_, i) => await fork(i)))
+  ports = { port: (readies[0] as ReadyMessage).port, wsPort: (readies[0] as ReadyMessage).wsPort }
+  await Promise.all(slots.map(async (_, i) => { await link(i, others(i)) }))
+
+  let monitor: FastifyInstance | null = null
+  let httpPort = -1
+  if (options.httpPort >= 0) {
+    monitor = await createClusterMonitor({
+      workers: () => slots.flatMap((s) => (s.ready === null ? [] : [{ url: s.ready.monitorUrl }])),
+      internalAuth: { user: INTERNAL_USER, password: internalPassword },
+      auth: options.monitoringAuth,
+      serverId
+    })
+    await monitor.listen({ port: options.httpPort, host: options.host })
+    httpPort = (monitor.server.address() as { port: number }).port
+  }
+
+  return {
+    port: ports.port,
+    wsPort: ports.wsPort,
+    httpPort,
+    workers: count,
+    async close () {
+      stopping = true
+      await Promise.all(slots.map(async (s) => {
+        const w = s.worker
+        if (w === null || w.isDead()) return
+        await new Promise<void>((resolve) => { w.once('exit', () => resolve()); w.process.kill('SIGTERM') })
+      }))
+      await monitor?.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** In a worker: one broker on the shared ports, linked to the other workers. */
+export async function runClusterWorker (options: BrokerOptions): Promise<{ close: () => Promise<void> }> {
+  const index = Number(process.env.TICKFAN_WORKER_INDEX)
+  const count = Number(process.env.TICKFAN_WORKERS)
+  const dir = process.env.TICKFAN_MESH_DIR as string
+  const broker = await startBroker(
+    { ...options, httpPort: 0, monitoringAuth: { user: INTERNAL_USER, password: process.env.TICKFAN_INTERNAL_PASSWORD as string } },
+    { worker: { serverId: process.env.TICKFAN_SERVER_ID as string }, cidStart: index + 1, cidStride: count }
+  )
+  const mesh = new WorkerMesh(broker.router, index)
+  await mesh.listen(socketPath(dir, index))
+  process.on('message', (m: LinkMessage) => {
+    if (m.type !== 'link') return
+    Promise.all(m.peers.map(async (p) => { await mesh.connectTo(p.index, p.path) })).then(
+      () => { process.send?.({ type: 'linked', index } satisfies LinkedMessage) },
+      (err: Error) => { process.stderr.write(`worker ${index}: linking failed: ${err.message}\n`); process.exit(1) }
+    )
+  })
+  const ready: ReadyMessage = { type: 'ready', index, monitorUrl: broker.httpUrl as string, port: broker.port, wsPort: broker.wsPort }
+  process.send?.(ready)
+  return {
+    async close () {
+      await mesh.close()
+      await broker.close()
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * An upstream link: this broker node is a client of a NATS server or cluster (`--upstream
+ * nats://a:4222,nats://b:4222`), the backbone between machines. It
+ * - forwards what its own clients publish upstream (headers and reply subjects included);
+ * - subscribes upstream only to what its own clients want: interest follows subscriptions, a
+ *   queue subscription upstream per local queue group, so the cluster picks one node per message;
+ * - fans out what comes from upstream locally, with its own last-value cache, conflation and
+ *   fairness.
+ * The official client does the failover: it holds the server list, reconnects to another server
+ * when one dies, renews the subscriptions, and buffers publishes while it reconnects. It connects
+ * with `noEcho`, so what this node sends upstream does not come back to it.
+ *
+ * Core NATS is at-most-once: messages in flight when a server dies, or published while this node
+ * has not yet renewed its subscriptions, are lost (README, "What a failure costs").
+ */
+import { connect, MsgHdrsImpl, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
+import type { Subscription } from './client.ts'
+import type { Router, RouterLinks } from './router.ts'
+
+export interface UpstreamOptions {
+  servers: readonly string[]
+  /** Credentials for the upstream servers, when they require them. */
+  user?: string
+  pass?: string
+  name?: string
+}
+
+export interface UpstreamStats {
+  connected: boolean
+  server: string | null
+  reconnects: number
+  forwardedMsgs: number
+  receivedMsgs: number
+  subscriptions: number
+}
+
+/** Headers that are already encoded: nats.js's publish() only asks for `encode()`. */
+class EncodedHeaders extends MsgHdrsImpl {
+  constructor (private readonly raw: Uint8Array) { super() }
+  override encode (): Uint8Array { return this.raw }
+}
+
+const NO_QUEUES: ReadonlySet<string> = new Set()
+
+export class UpstreamLink implements RouterLinks {
+  readonly stats: UpstreamStats = { connected: false, server: null, reconnects: 0, forwardedMsgs: 0, receivedMsgs: 0, subscriptions: 0 }
+  /** Upstream subscriptions by local (subject, queue), with how many local subscriptions need each. */
+  private readonly interest = new Map<string, { count: number, sub: NatsSubscription }>()
+
+  private constructor (private readonly router: Router, private readonly nc: NatsConnection) {
+    router.links = this
+    // Interest that existed before the link: subscribe upstream to it too.
+    for (const client of router.clients.values()) for (const sub of client.subscriptions.values()) this.interestChanged(sub.subject, sub.queue, 1)
+    this.stats.connected = true
+    this.stats.server = nc.getServer()
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.stats.connected = false
+        if (s.type === 'reconnect') { this.stats.connected = true; this.stats.reconnects++; this.stats.server = nc.getServer() }
+      }
+    })()
+  }
+
+  static async connect (router: Router, o: UpstreamOptions): Promise<UpstreamLink> {
+    const nc = await connect({
+      servers: [...o.servers],
+      name: o.name ?? 'tickfan-upstream',
+      noEcho: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 2000,
+      maxPingOut: 2,
+      ...(o.user !== undefined ? { user: o.user, pass: o.pass } : {})
+    })
+    return new UpstreamLink(router, nc)
+  }
+
+  interestChanged (subject: string, queue: string | undefined, delta: 1 | -1): void {
+    const key = `${subject} ${queue ?? ''}`
+    const entry = this.interest.get(key)
+    if (delta > 0) {
+      if (entry !== undefined) { entry.count++; return }
+      const sub = this.nc.subscribe(subject, {
+        ...(queue !== undefined ? { queue } : {}),
+        // A plain subscription's copy goes to plain subscribers here; a queue subscription's
+        // copy (the cluster chose this node for the group) to one member of that group.
+        callback: (err, m) => { if (err === null) this.fromUpstream(m, queue) }
+      })
+      this.interest.set(key, { count: 1, sub })
+      this.stats.subscriptions = this.interest.size
+      return
+    }
+    if (entry === undefined) return
+    if (--entry.count > 0) return
+    entry.sub.unsubscribe()
+    this.interest.delete(key)
+    this.stats.subscriptions = this.interest.size
+  }
+
+  published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, _localGroups: readonly (readonly Subscription[])[], _lastValue: boolean): ReadonlySet<string> | null {
+    // Local queue groups are served here; other nodes' members of a group of the same name may
+    // get the message too (each node's group is its own: see DEPLOYMENT.md).
+    const payload = headerBytes > 0 ? data.subarray(headerBytes) : data
+    const options = {
+      ...(reply !== undefined ? { reply } : {}),
+      ...(headerBytes > 0 ? { headers: new EncodedHeaders(Buffer.from(data.subarray(0, headerBytes))) } : {})
+    }
+    try {
+      this.nc.publish(subject, Buffer.from(payload), options)
+      this.stats.forwardedMsgs++
+    } catch { /* closed: at-most-once */ }
+    return null
+  }
+
+  /** Interest beyond this node is not visible here: a request is left to time out rather than be told "no responders" too early. */
+  hasInterest (_subject: string): boolean {
+    return true
+  }
+
+  private fromUpstream (m: Msg, queue: string | undefined): void {
+    this.stats.receivedMsgs++
+    const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
+    const data = headers === null ? Buffer.from(m.data) : Buffer.concat([headers, m.data])
+    this.router.publishFromLink(m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length, queue === undefined ? NO_QUEUES : new Set([queue]), queue === undefined)
+  }
+
+  async close (): Promise<void> {
+    if (this.router.links === this) this.router.links = null
+    await this.nc.drain().catch(() => {})
+  }
+}

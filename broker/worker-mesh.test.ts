@@ -1,0 +1,46 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { mergeConnz, mergeSums } from './cluster-monitor.ts'
+import { cut } from './fuzz-properties.ts'
+import { encodeInterestFrame, encodeMessageFrame, FrameReader, type MeshFrame } from './worker-mesh.ts'
+
+describe('mesh frames', () => {
+  it('come back as sent, whatever offsets the stream is split at', () => {
+    const frame = fc.oneof(
+      fc.record({
+        type: fc.constant('msg' as const),
+        subject: fc.stringMatching(/^[a-z.]{1,20}$/),
+        reply: fc.option(fc.stringMatching(/^[A-Z_.]{1,12}$/), { nil: undefined }),
+        headerBytes: fc.nat({ max: 40 }),
+        data: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+        queues: fc.array(fc.stringMatching(/^[a-z]{1,8}$/), { maxLength: 3 })
+      }),
+      fc.record({ type: fc.constant('interest' as const), subject: fc.stringMatching(/^[a-z.>*]{1,20}$/), queue: fc.stringMatching(/^[a-z]{0,8}$/), delta: fc.integer({ min: -5, max: 5 }) })
+    )
+    fc.assert(fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, at) => {
+      const bytes = Buffer.concat(frames.map((f) => f.type === 'msg'
+        ? encodeMessageFrame(f.subject, f.reply, f.data, f.headerBytes, f.queues)
+        : encodeInterestFrame(f.subject, f.queue, f.delta)))
+      const got: MeshFrame[] = []
+      const reader = new FrameReader()
+      for (const chunk of cut(bytes, at)) reader.push(chunk, (f) => got.push(f.type === 'msg' ? { ...f, data: Buffer.from(f.data) } : f))
+      expect(got).toEqual(frames)
+    }))
+  })
+})
+
+describe('monitoring across workers', () => {
+  it('adds counts, keeps settings, takes the worst event-loop delay, and merges maps', () => {
+    const merged = mergeSums([
+      { connections: 2, in_msgs: 10, max_payload: 1024, tickfan: { event_loop_delay_p99_ms: 3, protocol_errors: { A: 1 } } },
+      { connections: 3, in_msgs: 5, max_payload: 1024, tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 2, B: 1 } } }
+    ])
+    expect(merged).toEqual({ connections: 5, in_msgs: 15, max_payload: 1024, tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 3, B: 1 } } })
+  })
+
+  it('merges connections from every worker, sorted, then pages', () => {
+    const page = mergeConnz([{ connections: [{ cid: 1, pending_bytes: 5 }, { cid: 4, pending_bytes: 0 }] }, { connections: [{ cid: 2, pending_bytes: 9 }] }], { sort: 'pending', offset: 0, limit: 2, serverId: 'X' })
+    expect(page.total).toBe(3)
+    expect((page.connections as Array<{ cid: number, worker: number }>).map((c) => [c.cid, c.worker])).toEqual([[2, 1], [1, 0]])
+  })
+})

@@ -1,0 +1,337 @@
+/**
+ * The links between the workers of one multi-core broker: every worker has a Unix socket, and
+ * every worker holds a connection to every other. A message a client publishes on one worker is
+ * routed there and sent once to each other worker, which routes it to its own subscribers and
+ * never sends it on: every subscriber gets it exactly once, and every worker's last-value cache
+ * sees every value, so each gives a new subscriber the same snapshot. Conflation and fairness
+ * stay per worker, as on one.
+ *
+ * Interest travels too: each worker tells the others how many subscriptions it has per
+ * (subject, queue). A message goes only to workers with matching interest, except last-value
+ * messages, which go to every worker so that every cache holds every value. Queue groups span
+ * workers: the worker a message is published on picks where each matching group is served
+ * (weighted by members) and names, in the frame to that worker, the groups it must serve. A
+ * request nobody anywhere listens to gets the no-responders status.
+ *
+ * Frames: [u32 length][u8 type] then, for a message, [u16 subject][u16 reply][u32 header bytes]
+ * [u32 data][u8 groups]([u16 queue])*, and for interest [i32 delta][u16 subject][u16 queue];
+ * strings are latin1 (the broker's subject encoding). Frames to one worker are batched per
+ * event-loop turn into one socket write.
+ */
+import { rmSync } from 'node:fs'
+import net from 'node:net'
+import type { Subscription } from './client.ts'
+import type { Router, RouterLinks } from './router.ts'
+import { SubjectTrie, type Interest } from './subject-trie.ts'
+
+const MSG = 1
+const INTEREST = 2
+/** Bytes queued for one worker past which messages to it are dropped (and counted). */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024
+const NO_QUEUES: ReadonlySet<string> = new Set()
+
+export interface MeshStats {
+  forwardedMsgs: number
+  forwardedBytes: number
+  receivedMsgs: number
+  /** Messages not sent to a worker whose link was down or too far behind. */
+  droppedMsgs: number
+}
+
+/** Subscriptions somewhere, by subject and queue ('' for plain ones). */
+interface RemoteInterest extends Interest {
+  readonly subject: string
+  readonly queue: string | undefined
+  members: number
+}
+
+/** Another worker's interest: a trie to match subjects against, and counts by key. */
+class PeerInterest {
+  readonly trie = new SubjectTrie<RemoteInterest>()
+  readonly entries = new Map<string, RemoteInterest>()
+
+  change (subject: string, queue: string, delta: number): void {
+    const key = `${subject} ${queue}`
+    const entry = this.entries.get(key)
+    if (entry === undefined) {
+      if (delta <= 0) return
+      const created: RemoteInterest = { subject, queue: queue === '' ? undefined : queue, members: delta }
+      this.entries.set(key, created)
+      this.trie.insert(created)
+      return
+    }
+    entry.members += delta
+    if (entry.members <= 0) {
+      this.entries.delete(key)
+      this.trie.remove(entry)
+    }
+  }
+}
+
+class Outbound {
+  chunks: Buffer[] = []
+  bytes = 0
+  scheduled = false
+  constructor (readonly peer: number, readonly socket: net.Socket) {}
+}
+
+function str (s: string): Buffer {
+  const b = Buffer.allocUnsafe(2 + Buffer.byteLength(s, 'latin1'))
+  b.writeUInt16BE(b.length - 2, 0)
+  b.write(s, 2, 'latin1')
+  return b
+}
+
+export function encodeMessageFrame (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: readonly string[]): Buffer {
+  const parts = [str(subject), str(reply ?? '')]
+  const fixed = Buffer.allocUnsafe(8)
+  fixed.writeUInt32BE(headerBytes < 0 ? 0xffffffff : headerBytes, 0)
+  fixed.writeUInt32BE(data.length, 4)
+  const count = Buffer.from([queues.length])
+  const tail = queues.map(str)
+  const body = [Buffer.from([MSG]), ...parts, fixed, data, count, ...tail]
+  const length = body.reduce((n, b) => n + b.length, 0)
+  const head = Buffer.allocUnsafe(4)
+  head.writeUInt32BE(length, 0)
+  return Buffer.concat([head, ...body], 4 + length)
+}
+
+export function encodeInterestFrame (subject: string, queue: string, delta: number): Buffer {
+  const body = [Buffer.from([INTEREST]), Buffer.allocUnsafe(4), str(subject), str(queue)]
+  ;(body[1] as Buffer).writeInt32BE(delta, 0)
+  const length = body.reduce((n, b) => n + b.length, 0)
+  const head = Buffer.allocUnsafe(4)
+  head.writeUInt32BE(length, 0)
+  return Buffer.concat([head, ...body], 4 + length)
+}
+
+export type MeshFrame =
+  | { type: 'msg', subject: string, reply: string | undefined, headerBytes: number, data: Buffer, queues: string[] }
+  | { type: 'interest', subject: string, queue: string, delta: number }
+
+/** Reassembles frames from a byte stream split anywhere. */
+export class FrameReader {
+  private pending: Buffer = Buffer.alloc(0)
+
+  push (chunk: Buffer, onFrame: (frame: MeshFrame) => void): void {
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
+    let pos = 0
+    while (buf.length - pos >= 4) {
+      const length = buf.readUInt32BE(pos)
+      if (buf.length - pos - 4 < length) break
+      onFrame(decode(buf.subarray(pos + 4, pos + 4 + length)))
+      pos += 4 + length
+    }
+    buf = buf.subarray(pos)
+    this.pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf)
+  }
+}
+
+function decode (f: Buffer): MeshFrame {
+  let pos = 1
+  const readStr = (): string => {
+    const n = f.readUInt16BE(pos)
+    const s = f.toString('latin1', pos + 2, pos + 2 + n)
+    pos += 2 + n
+    return s
+  }
+  if (f[0] === INTEREST) {
+    const delta = f.readInt32BE(pos)
+    pos += 4
+    return { type: 'interest', delta, subject: readStr(), queue: readStr() }
+  }
+  if (f[0] !== MSG) throw new Error(`unknown mesh frame type ${String(f[0])}`)
+  const subject = readStr()
+  const reply = readStr()
+  const headerBytes = f.readUInt32BE(pos)
+  const dataLength = f.readUInt32BE(pos + 4)
+  pos += 8
+  const data = f.subarray(pos, pos + dataLength)
+  pos += dataLength
+  const count = f[pos] as number
+  pos += 1
+  const queues: string[] = []
+  for (let i = 0; i < count; i++) queues.push(readStr())
+  return { type: 'msg', subject, reply: reply === '' ? undefined : reply, headerBytes: headerBytes === 0xffffffff ? -1 : headerBytes, data, queues }
+}
+
+export class WorkerMesh implements RouterLinks {
+  readonly stats: MeshStats = { forwardedMsgs: 0, forwardedBytes: 0, receivedMsgs: 0, droppedMsgs: 0 }
+  private readonly outbound = new Map<number, Outbound>()
+  /** Subscriptions here, by subject and queue: what the other workers are told. */
+  private readonly localInterest = new Map<string, { subject: string, queue: string, members: number }>()
+  /** Subscriptions on each other worker. */
+  private readonly remote = new Map<number, PeerInterest>()
+  private server: net.Server | null = null
+  private readonly inbound = new Set<net.Socket>()
+
+  constructor (private readonly router: Router, readonly self: number, private readonly random: () => number = Math.random) {
+    router.links = this
+  }
+
+  /** Starts accepting the other workers' connections on a Unix socket. */
+  async listen (path: string): Promise<void> {
+    rmSync(path, { force: true }) // left behind by a worker of this index that was killed
+    const server = net.createServer((socket) => this.accept(socket))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      // exclusive: a Unix socket of this worker alone, not shared through the cluster primary.
+      server.listen({ path, exclusive: true }, () => { server.off('error', reject); resolve() })
+    })
+  }
+
+  /** Connects to another worker's socket (again, after it was restarted) and tells it our queue members. */
+  async connectTo (peer: number, path: string): Promise<void> {
+    this.outbound.get(peer)?.socket.destroy()
+    const socket = net.connect({ path })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    socket.setNoDelay(true)
+    const out = new Outbound(peer, socket)
+    this.outbound.set(peer, out)
+    socket.on('error', () => {})
+    socket.on('close', () => { if (this.outbound.get(peer) === out) this.outbound.delete(peer) })
+    // Who this is, then every queue member here.
+    const hello = Buffer.allocUnsafe(4)
+    hello.writeUInt32BE(this.self, 0)
+    this.send(out, hello)
+    for (const q of this.localInterest.values()) this.send(out, encodeInterestFrame(q.subject, q.queue, q.members))
+  }
+
+  get peers (): number[] {
+    return [...this.outbound.keys()]
+  }
+
+  // --- RouterLinks ---------------------------------------------------------------------
+
+  interestChanged (subject: string, queue: string | undefined, delta: 1 | -1): void {
+    const q = queue ?? ''
+    const key = `${subject} ${q}`
+    const entry = this.localInterest.get(key) ?? { subject, queue: q, members: 0 }
+    entry.members += delta
+    if (entry.members <= 0) this.localInterest.delete(key)
+    else this.localInterest.set(key, entry)
+    const frame = encodeInterestFrame(subject, q, delta)
+    for (const out of this.outbound.values()) this.send(out, frame)
+  }
+
+  hasInterest (subject: string): boolean {
+    for (const peer of this.remote.values()) {
+      const m = peer.trie.match(subject)
+      if (m.plain.length > 0 || m.groups.length > 0) return true
+    }
+    return false
+  }
+
+  published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): ReadonlySet<string> | null {
+    let elsewhere: Set<string> | null = null
+    let assigned: Map<number, string[]> | null = null
+    let interested: Set<number> | null = null
+    // Members of each matching queue group, here (-1) and on each other worker.
+    let candidates: Map<string, Array<{ worker: number, members: number }>> | null = null
+    for (const [worker, peer] of this.remote) {
+      const m = peer.trie.match(subject)
+      if (m.plain.length > 0) (interested ??= new Set()).add(worker)
+      for (const group of m.groups) {
+        if (candidates === null) {
+          candidates = new Map()
+          for (const members of localGroups) candidates.set((members[0] as Subscription).queue as string, [{ worker: -1, members: members.length }])
+        }
+        const queue = (group[0] as RemoteInterest).queue as string
+        const members = group.reduce((n, g) => n + g.members, 0)
+        let list = candidates.get(queue)
+        if (list === undefined) { list = []; candidates.set(queue, list) }
+        list.push({ worker, members })
+      }
+    }
+    if (candidates !== null) {
+      for (const [queue, list] of candidates) {
+        const total = list.reduce((n, c) => n + c.members, 0)
+        let pick = this.random() * total
+        let chosen = list[list.length - 1] as { worker: number }
+        for (const c of list) { if ((pick -= c.members) < 0) { chosen = c; break } }
+        if (chosen.worker === -1) continue
+        ;(elsewhere ??= new Set()).add(queue)
+        assigned ??= new Map()
+        const names = assigned.get(chosen.worker) ?? []
+        names.push(queue)
+        assigned.set(chosen.worker, names)
+      }
+    }
+    let frame: Buffer | null = null
+    for (const out of this.outbound.values()) {
+      const queues = assigned?.get(out.peer)
+      if (queues !== undefined) { this.send(out, encodeMessageFrame(subject, reply, data, headerBytes, queues), true); continue }
+      if (!lastValue && interested?.has(out.peer) !== true) continue // nobody there wants it
+      frame ??= encodeMessageFrame(subject, reply, data, headerBytes, [])
+      this.send(out, frame, true)
+    }
+    return elsewhere
+  }
+
+  // --- sockets -------------------------------------------------------------------------
+
+  private send (out: Outbound, frame: Buffer, isMessage = false): void {
+    if (out.socket.destroyed || out.bytes + out.socket.writableLength > MAX_QUEUED_BYTES) {
+      if (isMessage) this.stats.droppedMsgs++
+      return
+    }
+    out.chunks.push(frame)
+    out.bytes += frame.length
+    if (isMessage) { this.stats.forwardedMsgs++; this.stats.forwardedBytes += frame.length }
+    if (!out.scheduled) {
+      out.scheduled = true
+      setImmediate(() => {
+        out.scheduled = false
+        const chunks = out.chunks
+        out.chunks = []
+        out.bytes = 0
+        if (!out.socket.destroyed && chunks.length > 0) out.socket.write(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks))
+      })
+    }
+  }
+
+  private accept (socket: net.Socket): void {
+    this.inbound.add(socket)
+    socket.setNoDelay(true)
+    let peer = -1
+    const reader = new FrameReader()
+    let head: Buffer | null = Buffer.alloc(0)
+    socket.on('data', (chunk: Buffer) => {
+      if (head !== null) {
+        // The first four bytes say which worker this is.
+        head = Buffer.concat([head, chunk])
+        if (head.length < 4) return
+        peer = head.readUInt32BE(0)
+        this.remote.set(peer, new PeerInterest())
+        chunk = head.subarray(4)
+        head = null
+      }
+      reader.push(chunk, (frame) => this.onFrame(peer, frame))
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.inbound.delete(socket)
+      this.remote.delete(peer)
+    })
+  }
+
+  private onFrame (peer: number, frame: MeshFrame): void {
+    if (frame.type === 'msg') {
+      this.stats.receivedMsgs++
+      this.router.publishFromLink(frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
+      return
+    }
+    this.remote.get(peer)?.change(frame.subject, frame.queue, frame.delta)
+  }
+
+  async close (): Promise<void> {
+    for (const out of this.outbound.values()) out.socket.destroy()
+    for (const s of this.inbound) s.destroy()
+    if (this.server !== null) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
+    if (this.router.links === this) this.router.links = null
+  }
+}
