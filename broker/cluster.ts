@@ -135,10 +135,12 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{ close
     { ...options, httpPort: 0, monitoringAuth: { user: INTERNAL_USER, password: process.env.TICKFAN_INTERNAL_PASSWORD as string } },
     { worker: { serverId: process.env.TICKFAN_SERVER_ID as string }, cidStart: index + 1, cidStride: count }
   )
-  const mesh = new WorkerMesh(broker.router, index)
-  await mesh.listen(socketPath(dir, index))
+  // With an upstream cluster every worker is a node of its own: the cluster links them.
+  const mesh = options.upstream.length > 0 ? null : new WorkerMesh(broker.router, index)
+  await mesh?.listen(socketPath(dir, index))
   process.on('message', (m: LinkMessage) => {
     if (m.type !== 'link') return
+    if (mesh === null) { process.send?.({ type: 'linked', index } satisfies LinkedMessage); return }
     Promise.all(m.peers.map(async (p) => { await mesh.connectTo(p.index, p.path) })).then(
       () => { process.send?.({ type: 'linked', index } satisfies LinkedMessage) },
       (err: Error) => { process.stderr.write(`worker ${index}: linking failed: ${err.message}\n`); process.exit(1) }
@@ -148,7 +150,7 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{ close
   process.send?.(ready)
   return {
     async close () {
-      await mesh.close()
+      await mesh?.close()
       await broker.close()
     }
   }

@@ -37,6 +37,7 @@ export const BROKER_CLI = {
   event: { type: 'list', default: d.subjectClasses.event, help: 'Subject patterns that are events (never conflated)' },
   maxInMsgsPerSec: { type: 'integer', default: d.maxInMsgsPerSec, min: 0, help: 'Messages per second one connection may publish; excess is dropped with a -ERR (0 = unlimited)' },
   auth: { type: 'string', default: '', help: 'JSON file with users, passwords (bcrypt: npm run passwd), permissions, no_auth_user and monitoring credentials' },
+  upstream: { type: 'list', default: [], help: 'Upstream NATS servers (one cluster) to link to, e.g. nats://a:4222,nats://b:4222: publishes go up, interest and last values come down' },
   tlsCert: { type: 'string', default: '', help: 'PEM certificate file: TLS on the NATS port and wss on the WebSocket port' },
   tlsKey: { type: 'string', default: '', help: 'PEM private key file for --tls-cert' },
   fairShuffle: { type: 'boolean', default: d.fairShuffle, help: 'Shuffle the order connections are served each flush turn (--no-fair-shuffle to measure without)' },
@@ -83,6 +84,7 @@ runMain(async () => {
     authorization: auth.authorization,
     monitoringAuth: auth.monitoringAuth,
     tls,
+    upstream: o.upstream,
     logLevel: o.logLevel as string
   })
   const stopOn = (close: () => Promise<void>, say: boolean): void => {

@@ -9,6 +9,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { Authenticator } from './auth.ts'
 import type { Client } from './client.ts'
 import type { Router } from './router.ts'
+import type { UpstreamStats } from './upstream.ts'
 import { isValidSubject } from './subjects.ts'
 import { parseHeaders } from './wire.ts'
 
@@ -25,6 +26,8 @@ export interface MonitorContext {
   wsPort: () => number
   /** HTTP basic credentials required for every endpoint but /healthz; null = open. */
   auth?: { user: string, password: string } | null
+  /** The upstream link's state, when this node has one. */
+  upstream?: () => UpstreamStats | null
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -102,7 +105,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       last_value_evicted: router.lastValues.evicted,
       high_water_bytes: options.highWaterBytes,
       max_stale_ms: options.maxStaleMs,
-      max_blocked_ms: options.maxBlockedMs
+      max_blocked_ms: options.maxBlockedMs,
+      ...(ctx.upstream?.() != null ? { upstream: ctx.upstream() } : {})
     }
   }
 }

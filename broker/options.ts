@@ -72,6 +72,8 @@ export interface BrokerOptions {
   monitoringAuth: { user: string, password: string } | null
   /** TLS for the NATS TCP port (INFO says tls_required) and the WebSocket port (wss). Default null: plain. */
   tls: TlsConfig | null
+  /** Upstream NATS servers (one cluster) this node links to; empty = none. Default []. */
+  upstream: readonly string[]
   /** Log level for pino. Default info. */
   logLevel: string
 }
@@ -103,6 +105,7 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   authorization: null,
   monitoringAuth: null,
   tls: null,
+  upstream: [],
   logLevel: 'info'
 })
 

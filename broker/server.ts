@@ -15,6 +15,7 @@ import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
 import { resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
 import { attachTcp, attachWebSocket, type Acceptor } from './transports.ts'
+import { UpstreamLink } from './upstream.ts'
 
 export interface RunningBroker {
   readonly router: Router
@@ -86,6 +87,15 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   }
 
   const secureContext = options.tls === null ? null : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+  // The backbone first: a node that cannot reach any upstream server fails at start, saying so.
+  let upstream: UpstreamLink | null = null
+  if (options.upstream.length > 0) {
+    try {
+      upstream = await UpstreamLink.connect(router, { servers: options.upstream, lastValue: options.subjectClasses.lastValue, name: `tickfan-${serverId}` })
+    } catch (err) {
+      throw new Error(`upstream: cannot connect to any of ${options.upstream.join(', ')}: ${(err as Error).message}`)
+    }
+  }
   const tcp = net.createServer((socket) => attachTcp(socket, accept, secureContext))
   port = await listenTcp(tcp, options.port, options.host)
 
@@ -110,7 +120,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 })
   eventLoopDelay.enable()
   if (options.httpPort >= 0) {
-    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay, auth: options.monitoringAuth })
+    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay, auth: options.monitoringAuth, upstream: () => upstream?.stats ?? null })
     await monitor.listen(deps.worker === undefined ? { port: options.httpPort, host: options.host } : { port: 0, host: '127.0.0.1', exclusive: true })
     httpPort = (monitor.server.address() as AddressInfo).port
   }
@@ -131,6 +141,7 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
       clearInterval(sweep)
       eventLoopDelay.disable()
       const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()))
+      await upstream?.close()
       router.closeAll()
       await Promise.all([tcpClosed, wsApp?.close(), monitor?.close()])
       logger.info('broker stopped')

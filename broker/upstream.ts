@@ -2,8 +2,12 @@
  * An upstream link: this broker node is a client of a NATS server or cluster (`--upstream
  * nats://a:4222,nats://b:4222`), the backbone between machines. It
  * - forwards what its own clients publish upstream (headers and reply subjects included);
- * - subscribes upstream only to what its own clients want: interest follows subscriptions, a
- *   queue subscription upstream per local queue group, so the cluster picks one node per message;
+ * - subscribes upstream to every last-value subject (the subject classes' last-value patterns),
+ *   so its cache is whole and any new subscriber's snapshot is complete at once (after a node
+ *   dies, its clients reconnect elsewhere and find every latest value there);
+ * - subscribes upstream to other subjects only as its own clients want them: interest follows
+ *   subscriptions, a queue subscription upstream per local queue group, so the cluster picks
+ *   one node (or worker) per message;
  * - fans out what comes from upstream locally, with its own last-value cache, conflation and
  *   fairness.
  * The official client does the failover: it holds the server list, reconnects to another server
@@ -16,9 +20,13 @@
 import { connect, MsgHdrsImpl, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
 import type { Subscription } from './client.ts'
 import type { Router, RouterLinks } from './router.ts'
+import { isSubsetMatch } from './auth.ts'
+import { SubjectClass } from './subject-classes.ts'
 
 export interface UpstreamOptions {
   servers: readonly string[]
+  /** Last-value subject patterns, subscribed upstream for good. */
+  lastValue: readonly string[]
   /** Credentials for the upstream servers, when they require them. */
   user?: string
   pass?: string
@@ -47,8 +55,10 @@ export class UpstreamLink implements RouterLinks {
   /** Upstream subscriptions by local (subject, queue), with how many local subscriptions need each. */
   private readonly interest = new Map<string, { count: number, sub: NatsSubscription }>()
 
-  private constructor (private readonly router: Router, private readonly nc: NatsConnection) {
+  private constructor (private readonly router: Router, private readonly nc: NatsConnection, private readonly lastValue: readonly string[]) {
     router.links = this
+    // Every last value, whoever listens here: the cache stays whole.
+    for (const pattern of lastValue) nc.subscribe(pattern, { callback: (err, m) => { if (err === null) this.fromUpstream(m, undefined) } })
     // Interest that existed before the link: subscribe upstream to it too.
     for (const client of router.clients.values()) for (const sub of client.subscriptions.values()) this.interestChanged(sub.subject, sub.queue, 1)
     this.stats.connected = true
@@ -72,7 +82,7 @@ export class UpstreamLink implements RouterLinks {
       maxPingOut: 2,
       ...(o.user !== undefined ? { user: o.user, pass: o.pass } : {})
     })
-    return new UpstreamLink(router, nc)
+    return new UpstreamLink(router, nc, o.lastValue)
   }
 
   interestChanged (subject: string, queue: string | undefined, delta: 1 | -1): void {
@@ -80,11 +90,20 @@ export class UpstreamLink implements RouterLinks {
     const entry = this.interest.get(key)
     if (delta > 0) {
       if (entry !== undefined) { entry.count++; return }
+      // Plain interest inside the last-value patterns is served by the subscriptions made at start.
+      if (queue === undefined && this.lastValue.some((p) => isSubsetMatch(subject, p))) return
+      const router = this.router
       const sub = this.nc.subscribe(subject, {
         ...(queue !== undefined ? { queue } : {}),
         // A plain subscription's copy goes to plain subscribers here; a queue subscription's
         // copy (the cluster chose this node for the group) to one member of that group.
-        callback: (err, m) => { if (err === null) this.fromUpstream(m, queue) }
+        callback: (err, m) => {
+          if (err !== null) return
+          // Last values come through the subscriptions above; a wildcard here that overlaps
+          // them would bring a second copy.
+          if (queue === undefined && router.classifier.classify(m.subject) === SubjectClass.LastValue) return
+          this.fromUpstream(m, queue)
+        }
       })
       this.interest.set(key, { count: 1, sub })
       this.stats.subscriptions = this.interest.size

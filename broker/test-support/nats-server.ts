@@ -122,3 +122,24 @@ export async function startNatsServer (options: NatsServerOptions = {}): Promise
     }
   }
 }
+
+/**
+ * A NATS cluster of `size` nats-server processes on loopback, every one routed to every other;
+ * resolves once each sees all the others.
+ */
+export async function startNatsCluster (size: number): Promise<NatsServerProcess[]> {
+  const routePorts = await freePorts(size)
+  const servers = await Promise.all(routePorts.map(async (own) => await startNatsServer({
+    extraConfig: `cluster { name: tickfan-test, listen: 127.0.0.1:${own}, routes: [${routePorts.filter((p) => p !== own).map((p) => `nats-route://127.0.0.1:${p}`).join(', ')}] }`
+  })))
+  const deadline = Date.now() + 15_000
+  for (const s of servers) {
+    while (true) {
+      const routes = await fetch(`${s.httpUrl}/routez`).then(async (r) => ((await r.json()) as { num_routes: number }).num_routes).catch(() => 0)
+      if (routes >= size - 1) break
+      if (Date.now() > deadline) throw new Error(`the NATS cluster did not form: ${s.natsUrl} has ${routes} routes of ${size - 1}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  return servers
+}

@@ -1,0 +1,126 @@
+/**
+ * Many machines: a 3-node NATS cluster (real nats-server processes) as the backbone, two tickfan
+ * nodes linked upstream to it (`--upstream`), a publisher on the cluster itself and subscribers
+ * spread over the tickfan nodes. Mid-stream, the NATS server a tickfan node uses is killed, then
+ * a tickfan node is killed: every subscriber recovers and converges to the latest values.
+ */
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePorts, startNatsCluster, waitForPort, type NatsServerProcess } from './test-support/nats-server.ts'
+import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { delay, eventually } from './test-support/targets.ts'
+import { SEQUENCE_HEADER } from './wire.ts'
+
+const SUBJECTS = Array.from({ length: 8 }, (_, i) => `quote.sim.S${i}`)
+
+interface Node { process: CommandProcess, url: string, httpUrl: string }
+
+describe('tickfan nodes linked upstream to a NATS cluster', () => {
+  let cluster: NatsServerProcess[]
+  const nodes: Node[] = []
+  const open: NatsConnection[] = []
+
+  async function startNode (): Promise<Node> {
+    const [port, httpPort] = await freePorts(2)
+    const process = runCommand('broker/main.ts', ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
+      '--upstream', cluster.map((s) => s.natsUrl).join(',')])
+    await waitForPort(httpPort, 20_000)
+    const node = { process, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` }
+    nodes.push(node)
+    return node
+  }
+
+  const upstreamOf = async (node: Node): Promise<{ connected: boolean, server: string | null, reconnects: number }> =>
+    ((await (await fetch(`${node.httpUrl}/varz`)).json()) as { tickfan: { upstream: { connected: boolean, server: string | null, reconnects: number } } }).tickfan.upstream
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3)
+    await startNode()
+    await startNode()
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const nc of open) await nc.close().catch(() => {})
+    for (const n of nodes) await n.process.stop('SIGKILL')
+    for (const s of cluster) await s.stop()
+  })
+
+  it('fans out what is published on the cluster through both nodes, survives losing a NATS server and a tickfan node, and every subscriber converges to the latest values', async () => {
+    const [a, b] = nodes as [Node, Node]
+    // The publisher talks to the cluster directly (feeds may publish to the cluster).
+    const publisher = await connect({ servers: cluster.map((s) => s.natsUrl), maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    open.push(publisher)
+    let round = 0
+    const publishRound = (): void => {
+      round++
+      for (const subject of SUBJECTS) {
+        const h = headers()
+        h.set(SEQUENCE_HEADER, String(round))
+        publisher.publish(subject, `${subject}@${round}`, { headers: h })
+      }
+    }
+    // Subscribers on each node; each client lists both nodes, so it can move when its node dies.
+    const latest: Array<Map<string, string>> = []
+    for (const first of [a, b, a, b]) {
+      const nc = await connect({ servers: [first.url, ...nodes.filter((n) => n !== first).map((n) => n.url)], noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+      open.push(nc)
+      const values = new Map<string, string>()
+      latest.push(values)
+      nc.subscribe('quote.sim.>', { callback: (_e, m) => { values.set(m.subject, m.string()) } })
+      await nc.flush()
+    }
+    const converged = (): boolean => latest.every((values) => SUBJECTS.every((s) => values.get(s) === `${s}@${round}`))
+    const ticker = setInterval(publishRound, 20)
+    try {
+      await eventually(converged, 10_000, 'every subscriber on both nodes to see the stream')
+
+      // A NATS server dies: the node using it fails over to another.
+      const before = await upstreamOf(a)
+      const victim = cluster.find((s) => before.server !== null && before.server.includes(String(s.port))) as NatsServerProcess
+      expect(victim).toBeDefined()
+      victim.process.kill('SIGKILL')
+      await eventually(async () => { const u = await upstreamOf(a); return u.connected && u.reconnects > before.reconnects }, 15_000, 'node A to fail over to another NATS server')
+      const movedOn = round
+      await eventually(() => latest.every((values) => SUBJECTS.every((s) => Number(values.get(s)?.split('@')[1]) > movedOn)), 15_000, 'fresh values on every subscriber after the failover')
+
+      // A tickfan node dies: its clients reconnect to the other node and its snapshot brings them back.
+      await a.process.stop('SIGKILL')
+      const afterKill = round
+      await eventually(() => latest.every((values) => SUBJECTS.every((s) => Number(values.get(s)?.split('@')[1]) > afterKill)), 15_000, 'fresh values on every subscriber after node A died')
+      const subscribers = open.slice(1, 5)
+      expect(subscribers.every((nc) => b.url.endsWith(nc.getServer().split(':').pop() as string))).toBe(true) // all moved to node B
+      expect(victim.process.signalCode).toBe('SIGKILL')
+    } finally {
+      clearInterval(ticker)
+    }
+    // The stream stops: everyone ends on the same, latest, values.
+    await delay(200)
+    await eventually(converged, 10_000, 'every subscriber to converge to the final values')
+    // A new subscriber on the surviving node gets every latest value in its snapshot at once.
+    const late = await connect({ servers: b.url })
+    open.push(late)
+    const snapshot = new Map<string, string>()
+    late.subscribe('quote.sim.>', { callback: (_e, m) => { snapshot.set(m.subject, m.string()) } })
+    await late.flush()
+    await delay(100)
+    expect(SUBJECTS.map((s) => snapshot.get(s))).toEqual(SUBJECTS.map((s) => `${s}@${round}`))
+  }, 90_000)
+
+  it('carries request/reply and queue groups through the cluster', async () => {
+    const b = nodes[1] as Node
+    const responder = await connect({ servers: cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null).map((s) => s.natsUrl) })
+    open.push(responder)
+    responder.subscribe('price.X', { queue: 'pricers', callback: (_e, m) => { m.respond('7') } })
+    await responder.flush()
+    const client = await connect({ servers: b.url })
+    open.push(client)
+    await eventually(async () => await client.request('price.X', '', { timeout: 500 }).then((m) => m.string() === '7', () => false), 10_000, 'an answer through node B and the cluster')
+  })
+
+  it('refuses to start when no upstream server can be reached, saying so', async () => {
+    const [port, dead] = await freePorts(2)
+    const node = runCommand('broker/main.ts', ['--workers', '1', '--port', String(port), '--http-port=-1', '--ws-port=-1', '--upstream', `nats://127.0.0.1:${dead}`])
+    expect(await node.exited).toBe(1)
+    expect(node.output()).toMatch(/upstream: cannot connect to any of nats:\/\/127\.0\.0\.1:\d+/)
+  })
+})
