@@ -49,13 +49,26 @@ function scenarioLabel (s: ScenarioResult): string {
   return `${s.workload} ${fmtN(s.offeredRate)}/s${s.workers > 1 ? ` x${s.workers}` : ''}`
 }
 
+/** Cores the broker was pinned to in this run (the pinning's "0-3" form), or null when unpinned. */
+function brokerCoreCount (r: SuiteResults): number | null {
+  const spec = (r.environment.pinning as { broker?: string } | undefined)?.broker
+  if (spec === undefined) return null
+  return spec.split(',').reduce((n, part) => {
+    const [lo, hi] = part.split('-').map(Number)
+    return n + (hi === undefined ? 1 : (hi as number) - (lo as number) + 1)
+  }, 0)
+}
+
 /** Speedup S(N) = rate(N) / rate(1) and efficiency E(N) = S(N) / N, per target, from the scaling sweep. */
 export function scalingRows (r: SuiteResults): string[] {
   const rows: string[] = []
+  const brokerCores = brokerCoreCount(r)
   for (const m of r.maxSustained.filter((x) => x.workload === 'scaling')) {
     const base = r.maxSustained.find((x) => x.workload === 'scaling' && x.target === m.target && x.workers === 1)?.deliveredRate ?? null
     const speedup = base !== null && m.deliveredRate !== null ? m.deliveredRate / base : null
-    rows.push(`| ${m.target} | ${m.workers} | ${m.deliveredRate === null ? 'none sustained' : fmtN(m.deliveredRate)} | ${speedup === null ? '-' : speedup.toFixed(2)} | ${speedup === null ? '-' : (speedup / m.workers).toFixed(2)} |`)
+    // More workers than the broker's cores measures time-slicing, not scaling: said, not hidden.
+    const over = brokerCores !== null && m.workers > brokerCores ? ` (${m.workers} workers on ${brokerCores} core${brokerCores === 1 ? '' : 's'}: bounded by the machine)` : ''
+    rows.push(`| ${m.target} | ${m.workers} | ${m.deliveredRate === null ? 'none sustained' : fmtN(m.deliveredRate)} | ${speedup === null ? '-' : speedup.toFixed(2)} | ${speedup === null ? '-' : (speedup / m.workers).toFixed(2)}${over} |`)
   }
   return rows.length === 0 ? ['| (no scaling sweep in this run) | | | | |'] : rows
 }
