@@ -117,6 +117,40 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
     await eventually(async () => await client.request('price.X', '', { timeout: 500 }).then((m) => m.string() === '7', () => false), 10_000, 'an answer through node B and the cluster')
   })
 
+  it('makes each worker of a multi-worker node a node of its own: every subscriber gets each message once, a queue group once', async () => {
+    const live = cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
+    const [port, httpPort] = await freePorts(2)
+    const node = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
+      '--upstream', live.map((s) => s.natsUrl).join(',')])
+    nodes.push({ process: node, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` })
+    await eventually(() => node.output().includes('ready (2 workers)'), 30_000, 'the node and its workers')
+    const clients: NatsConnection[] = []
+    const workersSeen = new Set<string>()
+    while (clients.length < 4 || workersSeen.size < 2) {
+      const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
+      open.push(nc)
+      clients.push(nc)
+      workersSeen.add(nc.info?.server_id ?? '')
+      if (clients.length > 12) throw new Error('connections did not spread over both workers')
+    }
+    const plain = clients.map(() => 0)
+    let queued = 0
+    clients.forEach((nc, i) => {
+      nc.subscribe('work.>', { callback: () => { plain[i] = (plain[i] as number) + 1 } })
+      nc.subscribe('work.>', { queue: 'crew', callback: () => { queued++ } })
+    })
+    await Promise.all(clients.map(async (nc) => { await nc.flush() }))
+    await delay(300)
+    const publisher = await connect({ servers: live.map((s) => s.natsUrl) })
+    open.push(publisher)
+    for (let i = 0; i < 200; i++) publisher.publish('work.item', String(i))
+    await publisher.flush()
+    await eventually(() => plain.every((n) => n >= 200) && queued >= 200, 10_000, 'every message to every subscriber and the queue group')
+    await delay(300)
+    expect(plain).toEqual(clients.map(() => 200))
+    expect(queued).toBe(200)
+  }, 40_000)
+
   it('refuses to start when no upstream server can be reached, saying so', async () => {
     const [port, dead] = await freePorts(2)
     const node = runCommand('broker/main.ts', ['--workers', '1', '--port', String(port), '--http-port=-1', '--ws-port=-1', '--upstream', `nats://127.0.0.1:${dead}`])
