@@ -1,14 +1,16 @@
 /**
- * `npm run bench:faults`: what a broker crash costs, measured. Feeds publish at a steady rate
- * to a broker process; a subscriber records every trade and the newest quote per subject. The
- * broker is killed (SIGKILL) mid-stream and restarted on the same port after `--outage-ms`.
+ * `npm run bench:faults`: what a failure costs, measured. Feeds publish at a steady rate; a
+ * subscriber records every trade and the newest quote per subject; mid-stream, a fault:
+ * - broker-crash: the broker is killed (SIGKILL) and restarted on the same port after `--outage-ms`;
+ * - nats-server-dies: a tickfan node linked to a 3-node NATS cluster loses the server it uses;
+ * - tickfan-node-dies: of two nodes on the cluster, the subscriber's is killed and it moves over.
  * Reported: trades the feed handlers handed to the NATS client versus trades the subscriber
  * received (lost ones are the price of core NATS's at-most-once delivery), duplicates, and how
  * long until every quote subject moved on and a new subscriber's snapshot was whole again.
  */
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
-import { freePorts, waitForPort } from '../broker/test-support/nats-server.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { freePorts, startNatsCluster, waitForPort } from '../broker/test-support/nats-server.ts'
 import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { startFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
@@ -18,7 +20,8 @@ const CLI = {
   rate: { type: 'integer', default: 1000, min: 10, help: 'Venue messages per second per venue (three venues)' },
   tradeRatio: { type: 'number', default: 0.2, min: 0.01, max: 1, help: 'Fraction of venue messages that are trades' },
   outageMs: { type: 'integer', default: 1000, min: 0, help: 'How long the broker stays down' },
-  runs: { type: 'integer', default: 3, min: 1, help: 'Crashes to measure' },
+  scenarios: { type: 'list', default: ['broker-crash', 'nats-server-dies', 'tickfan-node-dies'], help: 'Fault scenarios: broker-crash, nats-server-dies, tickfan-node-dies' },
+  runs: { type: 'integer', default: 3, min: 1, help: 'Runs per scenario' },
   workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers (the whole broker is killed)' }
 } satisfies OptionTable
 
@@ -37,14 +40,92 @@ async function waitUntil (check: () => boolean | Promise<boolean>, timeoutMs: nu
 
 interface CrashResult { published: number, received: number, lost: number, duplicates: number, freshMs: number, snapshotMs: number }
 
-async function crashOnce (o: { rate: number, tradeRatio: number, outageMs: number, workers: number }): Promise<CrashResult> {
-  const [port, httpPort] = await freePorts(2)
-  const natsUrl = `nats://127.0.0.1:${port}`
-  const startBroker = (): CommandProcess => runCommand('broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
-  let broker = startBroker()
-  await waitForPort(port, 20_000)
-  const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: INSTRUMENTS, ratePerSec: o.rate, tradeRatio: o.tradeRatio, bursty: false, seed: 5, natsUrl })
-  const sub = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
+type Options = { rate: number, tradeRatio: number, outageMs: number, workers: number }
+
+/** One fault scenario: where feeds publish, where the subscriber connects, the fault, and cleanup. */
+interface Scenario {
+  describe: string
+  feedsUrl: string[]
+  subscriberServers: string[]
+  /** Where a new subscriber's snapshot is checked after the fault. */
+  snapshotUrl: () => string
+  /** Causes the fault; the recovery clock starts when it returns (after the restart, for broker-crash). */
+  fault: () => Promise<void>
+  cleanup: () => Promise<void>
+}
+
+function tickfanNode (o: Options, port: number, httpPort: number, upstream: string[] = []): CommandProcess {
+  return runCommand('broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
+    ...(upstream.length > 0 ? ['--upstream', upstream.join(',')] : [])])
+}
+
+const SCENARIOS: Record<string, (o: Options) => Promise<Scenario>> = {
+  /** The only broker is killed and restarted on the same port after the outage. */
+  'broker-crash': async (o) => {
+    const [port, httpPort] = await freePorts(2)
+    let broker = tickfanNode(o, port, httpPort)
+    await waitForPort(httpPort, 20_000)
+    const url = `nats://127.0.0.1:${port}`
+    return {
+      describe: `the broker killed (SIGKILL), down ${o.outageMs} ms, restarted on the same port`,
+      feedsUrl: [url],
+      subscriberServers: [url],
+      snapshotUrl: () => url,
+      async fault () {
+        await broker.stop('SIGKILL')
+        await delay(o.outageMs)
+        broker = tickfanNode(o, port, httpPort)
+        await waitForPort(port, 20_000)
+      },
+      async cleanup () { await broker.stop('SIGINT') }
+    }
+  },
+  /** A tickfan node linked to a 3-node NATS cluster loses the NATS server it uses. */
+  'nats-server-dies': async (o) => {
+    const cluster = await startNatsCluster(3)
+    const [port, httpPort] = await freePorts(2)
+    const node = tickfanNode(o, port, httpPort, cluster.map((s) => s.natsUrl))
+    await waitForPort(httpPort, 20_000)
+    const url = `nats://127.0.0.1:${port}`
+    const upstream = async (): Promise<{ server: string | null, reconnects: number, connected: boolean }> =>
+      ((await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { tickfan: { upstream: { server: string | null, reconnects: number, connected: boolean } } }).tickfan.upstream
+    return {
+      describe: 'the NATS server a tickfan node uses killed (SIGKILL); the node fails over within a 3-node cluster; feeds publish to the cluster',
+      feedsUrl: cluster.map((s) => s.natsUrl),
+      subscriberServers: [url],
+      snapshotUrl: () => url,
+      async fault () {
+        const before = await upstream()
+        const victim = cluster.find((s) => before.server?.endsWith(`:${s.port}`) === true)
+        if (victim === undefined) throw new Error(`cannot tell which NATS server the node uses (${String(before.server)})`)
+        victim.process.kill('SIGKILL') // the clock starts here: failover is part of the recovery
+      },
+      async cleanup () { await node.stop('SIGINT'); for (const s of cluster) await s.stop() }
+    }
+  },
+  /** Two tickfan nodes on a NATS cluster; the subscriber's node is killed and it moves to the other. */
+  'tickfan-node-dies': async (o) => {
+    const cluster = await startNatsCluster(3)
+    const [portA, httpA, portB, httpB] = await freePorts(4)
+    const a = tickfanNode(o, portA, httpA, cluster.map((s) => s.natsUrl))
+    const b = tickfanNode(o, portB, httpB, cluster.map((s) => s.natsUrl))
+    await waitForPort(httpA, 20_000)
+    await waitForPort(httpB, 20_000)
+    return {
+      describe: 'the tickfan node a subscriber uses killed (SIGKILL); the subscriber moves to the other node (its server list); feeds publish to the NATS cluster',
+      feedsUrl: cluster.map((s) => s.natsUrl),
+      subscriberServers: [`nats://127.0.0.1:${portA}`, `nats://127.0.0.1:${portB}`],
+      snapshotUrl: () => `nats://127.0.0.1:${portB}`,
+      async fault () { await a.stop('SIGKILL') },
+      async cleanup () { await b.stop('SIGINT'); for (const s of cluster) await s.stop() }
+    }
+  }
+}
+
+async function crashOnce (name: string, o: Options): Promise<CrashResult & { describe: string }> {
+  const scenario = await (SCENARIOS[name] as (o: Options) => Promise<Scenario>)(o)
+  const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: INSTRUMENTS, ratePerSec: o.rate, tradeRatio: o.tradeRatio, bursty: false, seed: 5, natsUrl: scenario.feedsUrl.join(',') })
+  const sub = await connect({ servers: scenario.subscriberServers, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
   const trades = new Map<string, number>()
   const quoteSeq = new Map<string, number>()
   sub.subscribe('trade.>', { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok && r.tick.type === 'trade') trades.set(`${r.tick.venue} ${r.tick.symbol} ${r.tick.tradeId}`, (trades.get(`${r.tick.venue} ${r.tick.symbol} ${r.tick.tradeId}`) ?? 0) + 1) } })
@@ -54,16 +135,13 @@ async function crashOnce (o: { rate: number, tradeRatio: number, outageMs: numbe
   await waitUntil(() => subjects.every((s) => quoteSeq.has(s)), 20_000)
   await delay(2000)
 
-  await broker.stop('SIGKILL')
   const before = new Map(quoteSeq)
-  await delay(o.outageMs)
-  broker = startBroker()
-  await waitForPort(port, 20_000)
-  const restarted = Date.now()
+  await scenario.fault()
+  const recovering = Date.now()
   await waitUntil(() => subjects.every((s) => (quoteSeq.get(s) ?? 0) > (before.get(s) ?? 0)), 30_000)
-  const freshMs = Date.now() - restarted
+  const freshMs = Date.now() - recovering
   await waitUntil(async () => {
-    const probe = await connect({ servers: natsUrl })
+    const probe = await connect({ servers: scenario.snapshotUrl() })
     const seen = new Set<string>()
     probe.subscribe('quote.>', { callback: (_e, m) => { seen.add(m.subject) } })
     await probe.flush()
@@ -71,7 +149,7 @@ async function crashOnce (o: { rate: number, tradeRatio: number, outageMs: numbe
     await probe.close()
     return subjects.every((s) => seen.has(s))
   }, 30_000)
-  const snapshotMs = Date.now() - restarted
+  const snapshotMs = Date.now() - recovering
   await delay(2000)
 
   for (const h of feeds.handlers) await h.stop() // no more trades; what was handed to the client drains
@@ -82,17 +160,21 @@ async function crashOnce (o: { rate: number, tradeRatio: number, outageMs: numbe
   const duplicates = [...trades.values()].reduce((n, c) => n + c - 1, 0)
   await sub.close()
   await feeds.close()
-  await broker.stop('SIGINT')
-  return { published, received, lost: published - received, duplicates, freshMs, snapshotMs }
+  await scenario.cleanup()
+  return { describe: scenario.describe, published, received, lost: published - received, duplicates, freshMs, snapshotMs }
 }
 
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
-  if (o.help) { process.stdout.write(helpText('npm run bench:faults --', 'What a broker crash costs: trades lost, and time until the state is whole again.', CLI)); return }
-  process.stdout.write(`Broker crash (SIGKILL, down ${o.outageMs} ms, restarted on the same port), 3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades\n`)
-  process.stdout.write('  run  trades published  received  lost  duplicates  every quote fresh  whole snapshot\n')
-  for (let run = 1; run <= o.runs; run++) {
-    const r = await crashOnce(o)
-    process.stdout.write(`  ${String(run).padStart(3)}  ${String(r.published).padStart(16)}  ${String(r.received).padStart(8)}  ${String(r.lost).padStart(4)}  ${String(r.duplicates).padStart(10)}  ${`${r.freshMs} ms`.padStart(17)}  ${`${r.snapshotMs} ms`.padStart(14)}\n`)
+  if (o.help) { process.stdout.write(helpText('npm run bench:faults --', 'What a failure costs: trades lost, and time until the state is whole again, per fault scenario.', CLI)); return }
+  for (const name of o.scenarios) if (!(name in SCENARIOS)) throw new UsageError(`--scenarios: unknown scenario ${JSON.stringify(name)}; known: ${Object.keys(SCENARIOS).join(', ')}`)
+  process.stdout.write(`3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades; ${o.runs} run(s) per scenario\n`)
+  for (const name of o.scenarios) {
+    process.stdout.write(`\n${name}\n  run  trades published  received  lost  duplicates  every quote fresh  whole snapshot\n`)
+    for (let run = 1; run <= o.runs; run++) {
+      const r = await crashOnce(name, o)
+      if (run === 1) process.stdout.write(`  (${r.describe})\n`)
+      process.stdout.write(`  ${String(run).padStart(3)}  ${String(r.published).padStart(16)}  ${String(r.received).padStart(8)}  ${String(r.lost).padStart(4)}  ${String(r.duplicates).padStart(10)}  ${`${r.freshMs} ms`.padStart(17)}  ${`${r.snapshotMs} ms`.padStart(14)}\n`)
+    }
   }
 })
