@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
 import { freePorts, startNatsServer } from '../broker/test-support/nats-server.ts'
-import { eventually } from '../broker/test-support/targets.ts'
+import { delay, eventually } from '../broker/test-support/targets.ts'
 import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
 import { startServices, type RunningServices } from '../traders/services.ts'
@@ -71,6 +71,20 @@ describe('dashboard in a real browser', () => {
     await eventually(async () => { const v = await view(page); return v.btcBid !== '' && v.btcBid !== first }, 10_000, 'the BTC-USD binance bid to change')
     const bbo = await page.textContent('[id="c-bbo|BTC-USD|bid"]')
     expect(bbo).toMatch(/binance|coinbase|kraken/)
+  })
+
+  it('leaves a row off screen alone while prices stream, and shows its newest prices when it comes into view', async () => {
+    const cell = '[id="c-SOL-USD|binance|bid"]'
+    await page.setViewportSize({ width: 1400, height: 110 }) // the rows are below the fold
+    await delay(300)
+    const hidden = await page.textContent(cell)
+    const received = (await view(page)).received
+    await eventually(async () => (await view(page)).received > received + 100, 10_000, 'prices to keep streaming')
+    expect(await page.textContent(cell)).toBe(hidden)
+    await page.evaluate(`document.getElementById('row-SOL-USD').scrollIntoView()`)
+    await eventually(async () => (await page.textContent(cell)) !== hidden, 5000, 'the row to show its newest prices')
+    await page.setViewportSize({ width: 1400, height: 900 })
+    await page.evaluate('window.scrollTo(0, 0)')
   })
 
   it('draws the chart of the selected instrument', async () => {

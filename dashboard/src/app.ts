@@ -59,6 +59,31 @@ function chartTrade (t: TradeTick): void {
 
 // --- rendering, once per animation frame ----------------------------------------------
 let lastLayout = ''
+/**
+ * Rows on screen. A row scrolled out of view keeps its updates pending (they are last values:
+ * only the newest matters) and shows the newest when it comes back, so the browser lays out and
+ * paints only what can be seen (with 100 instruments most rows are off screen).
+ */
+const visibleRows = new Set<string>()
+const rowObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const symbol = (e.target as HTMLElement).dataset.symbol as string
+    if (e.isIntersecting) {
+      visibleRows.add(symbol)
+      for (const v of board.sortedVenues()) board.dirty.add(`${symbol}|${v}`)
+      board.dirty.add(`bbo|${symbol}`)
+      requestRender()
+    } else {
+      visibleRows.delete(symbol)
+    }
+  }
+})
+/** The instrument a dirty key belongs to ('' for keys that are not a board cell). */
+function symbolOf (key: string): string {
+  if (key.startsWith('bbo|')) return key.slice(4)
+  const bar = key.indexOf('|')
+  return bar < 0 ? '' : key.slice(0, bar)
+}
 /** Lays the table out again only when venues or instruments appear. */
 function renderBoard (): void {
   const venues = board.sortedVenues()
@@ -73,11 +98,16 @@ function renderBoard (): void {
     if (row === null || row.dataset.venues !== venues.join()) {
       const fresh = document.createElement('tr')
       fresh.id = `row-${symbol}`
+      fresh.dataset.symbol = symbol
       fresh.dataset.venues = venues.join()
       fresh.innerHTML = `<td class="sym">${symbol}</td>${venues.map((v) => `<td id="c-${symbol}|${v}|bid"></td><td id="c-${symbol}|${v}|ask"></td>`).join('')}<td id="c-bbo|${symbol}|bid"></td><td id="c-bbo|${symbol}|ask"></td>`
       fresh.addEventListener('click', () => { selected = symbol; resetChart(); markSelected() })
+      if (row !== null) rowObserver.unobserve(row)
       if (row === null) body.appendChild(fresh)
       else row.replaceWith(fresh)
+      // Shown at once; the observer's first report (next frame) drops it if it is off screen.
+      visibleRows.add(symbol)
+      rowObserver.observe(fresh)
       row = fresh
       for (const v of venues) board.dirty.add(`${symbol}|${v}`)
       board.dirty.add(`bbo|${symbol}`)
@@ -139,6 +169,8 @@ function render (now: number): void {
   renderBoard()
   for (const key of board.takeDirty()) {
     if (key === 'alerts') { renderAlerts(); continue }
+    const symbol = symbolOf(key)
+    if (symbol !== '' && !visibleRows.has(symbol)) { deferred.push(key); continue }
     if (key.startsWith('bbo|')) {
       const b = board.bbo.get(key.slice(4))
       if (b === undefined) continue
@@ -152,8 +184,12 @@ function render (now: number): void {
     setCell(`c-${key}|bid`, fmt(cell.quote.bid), String(cell.quote.bidSize), cell.bidDir)
     setCell(`c-${key}|ask`, fmt(cell.quote.ask), String(cell.quote.askSize), cell.askDir)
   }
+  // Rows off screen keep their updates for when they come into view.
+  for (const key of deferred) board.dirty.add(key)
+  deferred.length = 0
   endFlashes(now)
 }
+const deferred: string[] = []
 function renderAlerts (): void {
   $('alerts').innerHTML = board.alerts.map((a) => `<li>${new Date(a.at).toLocaleTimeString()} ${a.symbol} ${a.state === 'closed' ? 'closed' : `buy ${a.buyVenue} ${fmt(a.buyPrice)}, sell ${a.sellVenue} ${fmt(a.sellPrice)}: ${a.edgeBps.toFixed(2)} bps`}</li>`).join('')
 }
