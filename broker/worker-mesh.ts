@@ -275,7 +275,9 @@ export class WorkerMesh implements RouterLinks {
   // --- sockets -------------------------------------------------------------------------
 
   private send (out: Outbound, frame: Buffer, isMessage = false): void {
-    if (out.socket.destroyed || out.bytes + out.socket.writableLength > MAX_QUEUED_BYTES) {
+    // Messages to a worker that is far behind are dropped and counted; interest news never is
+    // (it is small, and a lost one would leave the workers disagreeing about who listens).
+    if (out.socket.destroyed || (isMessage && out.bytes + out.socket.writableLength > MAX_QUEUED_BYTES)) {
       if (isMessage) this.stats.droppedMsgs++
       return
     }
