@@ -114,7 +114,7 @@ describe('a broker with several workers', () => {
   })
 
   it('adds up every worker in /varz, /connz and /metrics', async () => {
-    const varz = await (await fetch(`${httpUrl}/varz`)).json() as { workers: number, connections: number, in_msgs: number }
+    const varz = await (await fetch(`${httpUrl}/varz`)).json() as { workers: number, connections: number, in_msgs: number, tickfan: { worker_links: { forwardedMsgs: number, receivedMsgs: number, droppedMsgs: number } } }
     const connz = await (await fetch(`${httpUrl}/connz?limit=1000`)).json() as { total: number, connections: Array<{ cid: number, worker: number }> }
     expect(varz.workers).toBe(WORKERS)
     expect(varz.connections).toBe(connz.total)
@@ -124,6 +124,10 @@ describe('a broker with several workers', () => {
     // in_msgs counts what clients published, once, not once per worker that routed it
     expect(varz.in_msgs).toBeGreaterThanOrEqual(300 + 600 + 50)
     expect(varz.in_msgs).toBeLessThan(2 * (300 + 600 + 50 + 100))
+    // What the workers carried to each other: every forwarded message arrived, none dropped.
+    expect(varz.tickfan.worker_links.forwardedMsgs).toBeGreaterThan(0)
+    expect(varz.tickfan.worker_links.receivedMsgs).toBe(varz.tickfan.worker_links.forwardedMsgs)
+    expect(varz.tickfan.worker_links.droppedMsgs).toBe(0)
     const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
     expect(metrics).toMatch(/^tickfan_connections \d+/m)
   })

@@ -106,7 +106,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       high_water_bytes: options.highWaterBytes,
       max_stale_ms: options.maxStaleMs,
       max_blocked_ms: options.maxBlockedMs,
-      ...(ctx.upstream?.() != null ? { upstream: ctx.upstream() } : {})
+      ...(ctx.upstream?.() != null ? { upstream: ctx.upstream() } : {}),
+      ...(router.links !== null && ctx.upstream?.() == null ? { worker_links: router.links.stats } : {})
     }
   }
 }

@@ -69,6 +69,8 @@ export interface RouterLinks {
   published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): ReadonlySet<string> | null
   /** Does anyone beyond this process listen on `subject` (for the no-responders status)? */
   hasInterest (subject: string): boolean
+  /** What the link has carried, for /varz. */
+  readonly stats: object
 }
 
 type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
