@@ -49,6 +49,7 @@ function startRequester (nc: NatsConnection, symbols: readonly string[], perSec:
   const stats: Record<string, number> = { answered: 0, timeouts: 0, noResponders: 0 }
   if (perSec <= 0 || symbols.length === 0) return { stats, stop () {} }
   let k = 0
+  let stopped = false
   const timer = setInterval(() => {
     const symbol = symbols[k++ % symbols.length] as string
     nc.request(`price.${symbol}`, '', { timeout: 1000 }).then((msg) => {
@@ -56,11 +57,12 @@ function startRequester (nc: NatsConnection, symbols: readonly string[], perSec:
       stats.answered = (stats.answered ?? 0) + 1
       stats[reply.member] = (stats[reply.member] ?? 0) + 1
     }, (err: unknown) => {
+      if (stopped) return // a request still out while everything shuts down is no news
       const noResponders = err instanceof errors.NoRespondersError || (err as { cause?: unknown }).cause instanceof errors.NoRespondersError
       if (noResponders) { stats.noResponders = (stats.noResponders ?? 0) + 1; log(`requester: no responders for price.${symbol}: is the price service running (npm run services)?`) } else { stats.timeouts = (stats.timeouts ?? 0) + 1; log(`requester: price.${symbol} timed out after 1000 ms`) }
     })
   }, 1000 / perSec)
-  return { stats, stop () { clearInterval(timer) } }
+  return { stats, stop () { stopped = true; clearInterval(timer) } }
 }
 
 runMain(async () => {
