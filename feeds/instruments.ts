@@ -25,6 +25,14 @@ export interface Instrument {
 export const VENUES = ['binance', 'coinbase', 'kraken'] as const
 export type Venue = typeof VENUES[number]
 
+/**
+ * What a quote's `venueSeq` counts, per venue: per instrument (the simulated Binance numbers each
+ * symbol's book tickers 1, 2, 3...), per connection (Coinbase's `sequence_num` is shared by every
+ * product and channel, so a gap on one subject is normal), or nothing (Kraken sends none). Only
+ * per-instrument sequences show a subscriber the updates it did not see.
+ */
+export const VENUE_SEQUENCE_SCOPE: Record<Venue, 'instrument' | 'connection' | 'none'> = { binance: 'instrument', coinbase: 'connection', kraken: 'none' }
+
 function decimalsOf (step: number): number {
   const text = step.toString()
   return text.includes('e-') ? Number(text.split('e-')[1]) : (text.split('.')[1]?.length ?? 0)

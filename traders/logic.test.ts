@@ -111,6 +111,14 @@ describe('bot measurements', () => {
     expect(r.latencyUs.max).toBeLessThan(510)
   })
 
+  it('counts venue-sequence gaps only where the venue numbers each instrument on its own', () => {
+    const m = new BotMeasurements('b')
+    // Coinbase's sequence_num is shared by every product: a jump on one subject is normal.
+    m.record('quote.coinbase.BTC-USD', quote('coinbase', 1, 2, { seq: 10, venueSeq: 5 }), 1500, 0)
+    m.record('quote.coinbase.BTC-USD', quote('coinbase', 1, 2, { seq: 11, venueSeq: 40 }), 1600, 0)
+    expect(m.report().venueSeqGaps).toBe(0)
+  })
+
   it('samples the age of the values it holds', () => {
     const m = new BotMeasurements('b')
     m.record('quote.x', quote('binance', 1, 2, { recvTime: 1000 }), 0, 0)

@@ -2,9 +2,10 @@
  * What a measuring bot records, pure (times are passed in): delivery latency (handler publish
  * to receipt, CLOCK_MONOTONIC microseconds, comparable across processes on one host), staleness
  * (age of the values it holds, sampled), updates the broker reported as skipped (conflation),
- * venue-sequence gaps, and order violations (a seq that goes backwards: must be 0).
+ * venue-sequence gaps (on venues whose sequence counts per instrument), and order violations (a seq that goes backwards: must be 0).
  */
 import { encodeHistogram, newHistogram, summarize, type Histogram, type LatencySummary } from '../bench/harness/histogram.ts'
+import { VENUE_SEQUENCE_SCOPE, type Venue } from '../feeds/instruments.ts'
 import type { MarketData } from '../feeds/tick.ts'
 
 export interface BotReport {
@@ -50,7 +51,8 @@ export class BotMeasurements {
     if (previous !== undefined) {
       // An idempotent re-publish carries the same seq; anything lower is out of order.
       if (tick.seq < previous.seq) this.orderViolations++
-      if (tick.type === 'quote' && previous.type === 'quote' && tick.venueSeq !== null && previous.venueSeq !== null && tick.venueSeq > previous.venueSeq + 1) {
+      if (tick.type === 'quote' && previous.type === 'quote' && VENUE_SEQUENCE_SCOPE[tick.venue as Venue] === 'instrument' &&
+        tick.venueSeq !== null && previous.venueSeq !== null && tick.venueSeq > previous.venueSeq + 1) {
         this.venueSeqGaps += tick.venueSeq - previous.venueSeq - 1
       }
     }
