@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import bcrypt from 'bcryptjs'
-import { isValidSubject, subjectMatches } from './subjects.ts'
+import { isSubsetMatch, isValidSubject, subjectMatches } from './subjects.ts'
 
 /** A list is the allow list, as in nats-server's config. */
 export type PermissionRules = readonly string[] | { allow?: readonly string[], deny?: readonly string[] }
@@ -51,25 +51,6 @@ const BCRYPT = /^\$2[aby]\$\d\d\$/
 const VERIFIED_CACHE_SIZE = 4096
 /** Permission decisions remembered per user, as nats-server's per-client cache does. */
 const DECISION_CACHE_SIZE = 1024
-
-/**
- * Does every subject `subject` can match also match `pattern`? A subscription to `quote.*.BTC`
- * is within `quote.>`; `quote.>` is not within `quote.*`.
- */
-export function isSubsetMatch (subject: string, pattern: string): boolean {
-  const s = subject.split('.')
-  const p = pattern.split('.')
-  for (let i = 0; i < p.length; i++) {
-    const pt = p[i]
-    if (pt === '>') return s.length > i
-    if (i >= s.length) return false
-    const st = s[i]
-    if (st === '>') return false
-    if (pt === '*') continue
-    if (st === '*' || st !== pt) return false
-  }
-  return p.length === s.length
-}
 
 interface CompiledRules {
   allow: readonly string[] | null

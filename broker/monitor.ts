@@ -50,6 +50,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
   const { router } = ctx
   const { options, stats } = router
   const totals = router.totals()
+  const upstream = ctx.upstream?.() ?? null
   const now = router.now()
   const memory = process.memoryUsage()
   return {
@@ -106,8 +107,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       high_water_bytes: options.highWaterBytes,
       max_stale_ms: options.maxStaleMs,
       max_blocked_ms: options.maxBlockedMs,
-      ...(ctx.upstream?.() != null ? { upstream: ctx.upstream() } : {}),
-      ...(router.links !== null && ctx.upstream?.() == null ? { worker_links: router.links.stats } : {})
+      ...(upstream != null ? { upstream } : router.links !== null ? { worker_links: router.links.stats } : {})
     }
   }
 }

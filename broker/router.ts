@@ -219,8 +219,10 @@ export class Router implements ClientHost {
     }
     for (let g = 0; g < groups.length; g++) {
       const members = groups[g] as readonly Subscription[]
-      if (queues !== null && queues !== 'all' && !queues.has((members[0] as Subscription).queue as string)) continue
-      if (servedElsewhere !== null && servedElsewhere.has((members[0] as Subscription).queue as string)) continue
+      // A linked message names the groups it may reach; a local one reaches every local group
+      // but those its links chose to have served elsewhere.
+      const queue = (members[0] as Subscription).queue as string
+      if (queues === null ? servedElsewhere?.has(queue) === true : queues !== 'all' && !queues.has(queue)) continue
       const sub = this.pickMember(members, echo ? null : from)
       if (sub === null) continue
       sub.client.deliver(sub, msg)

@@ -74,3 +74,22 @@ export function subjectMatches (pattern: string, subject: string): boolean {
   }
   return p.length === s.length
 }
+
+/**
+ * Does every subject `subject` can match also match `pattern`? A subscription to `quote.*.BTC`
+ * is within `quote.>`; `quote.>` is not within `quote.*`.
+ */
+export function isSubsetMatch (subject: string, pattern: string): boolean {
+  const s = subject.split('.')
+  const p = pattern.split('.')
+  for (let i = 0; i < p.length; i++) {
+    const pt = p[i]
+    if (pt === '>') return s.length > i
+    if (i >= s.length) return false
+    const st = s[i]
+    if (st === '>') return false
+    if (pt === '*') continue
+    if (st === '*' || st !== pt) return false
+  }
+  return p.length === s.length
+}

@@ -17,11 +17,12 @@
  * Core NATS is at-most-once: messages in flight when a server dies, or published while this node
  * has not yet renewed its subscriptions, are lost (README, "What a failure costs").
  */
-import { connect, MsgHdrsImpl, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
+import { connect, type Msg, type MsgHdrsImpl, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
 import type { Subscription } from './client.ts'
+import { EncodedHeaders } from './encoded-headers.ts'
 import type { Router, RouterLinks } from './router.ts'
-import { isSubsetMatch } from './auth.ts'
 import { SubjectClass } from './subject-classes.ts'
+import { isSubsetMatch } from './subjects.ts'
 
 export interface UpstreamOptions {
   servers: readonly string[]
@@ -42,12 +43,6 @@ export interface UpstreamStats {
   subscriptions: number
 }
 
-/** Headers that are already encoded: nats.js's publish() only asks for `encode()`. */
-class EncodedHeaders extends MsgHdrsImpl {
-  constructor (private readonly raw: Uint8Array) { super() }
-  override encode (): Uint8Array { return this.raw }
-}
-
 const NO_QUEUES: ReadonlySet<string> = new Set()
 
 export class UpstreamLink implements RouterLinks {
@@ -58,7 +53,7 @@ export class UpstreamLink implements RouterLinks {
   private constructor (private readonly router: Router, private readonly nc: NatsConnection, private readonly lastValue: readonly string[]) {
     router.links = this
     // Every last value, whoever listens here: the cache stays whole.
-    for (const pattern of lastValue) nc.subscribe(pattern, { callback: (err, m) => { if (err === null) this.fromUpstream(m, undefined) } })
+    for (const pattern of lastValue) nc.subscribe(pattern, { callback: (err, m) => { if (err === null) this.fromUpstream(m, NO_QUEUES, true) } })
     // Interest that existed before the link: subscribe upstream to it too.
     for (const client of router.clients.values()) for (const sub of client.subscriptions.values()) this.interestChanged(sub.subject, sub.queue, 1)
     this.stats.connected = true
@@ -93,6 +88,7 @@ export class UpstreamLink implements RouterLinks {
       // Plain interest inside the last-value patterns is served by the subscriptions made at start.
       if (queue === undefined && this.lastValue.some((p) => isSubsetMatch(subject, p))) return
       const router = this.router
+      const only = queue === undefined ? NO_QUEUES : new Set([queue])
       const sub = this.nc.subscribe(subject, {
         ...(queue !== undefined ? { queue } : {}),
         // A plain subscription's copy goes to plain subscribers here; a queue subscription's
@@ -102,7 +98,7 @@ export class UpstreamLink implements RouterLinks {
           // Last values come through the subscriptions above; a wildcard here that overlaps
           // them would bring a second copy.
           if (queue === undefined && router.classifier.classify(m.subject) === SubjectClass.LastValue) return
-          this.fromUpstream(m, queue)
+          this.fromUpstream(m, only, queue === undefined)
         }
       })
       this.interest.set(key, { count: 1, sub })
@@ -136,11 +132,13 @@ export class UpstreamLink implements RouterLinks {
     return true
   }
 
-  private fromUpstream (m: Msg, queue: string | undefined): void {
+  /** `queues`: the local group the cluster chose this node for (a queue subscription's copy); `plain`: whether plain subscribers get it. */
+  private fromUpstream (m: Msg, queues: ReadonlySet<string>, plain: boolean): void {
     this.stats.receivedMsgs++
     const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
-    const data = headers === null ? Buffer.from(m.data) : Buffer.concat([headers, m.data])
-    this.router.publishFromLink(m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length, queue === undefined ? NO_QUEUES : new Set([queue]), queue === undefined)
+    // A view is enough: the router copies what it keeps.
+    const data = headers === null ? Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength) : Buffer.concat([headers, m.data])
+    this.router.publishFromLink(m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length, queues, plain)
   }
 
   async close (): Promise<void> {

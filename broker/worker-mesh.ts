@@ -75,34 +75,40 @@ class Outbound {
   constructor (readonly peer: number, readonly socket: net.Socket) {}
 }
 
-function str (s: string): Buffer {
-  const b = Buffer.allocUnsafe(2 + Buffer.byteLength(s, 'latin1'))
-  b.writeUInt16BE(b.length - 2, 0)
-  b.write(s, 2, 'latin1')
-  return b
+/** Writes a u16-length-prefixed latin1 string at `at`; returns where the next field starts. */
+function putString (buf: Buffer, at: number, s: string): number {
+  const n = buf.write(s, at + 2, 'latin1')
+  buf.writeUInt16BE(n, at)
+  return at + 2 + n
 }
 
+/** One message frame, in one allocation: this runs for every publish on a multi-worker broker. */
 export function encodeMessageFrame (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: readonly string[]): Buffer {
-  const parts = [str(subject), str(reply ?? '')]
-  const fixed = Buffer.allocUnsafe(8)
-  fixed.writeUInt32BE(headerBytes < 0 ? 0xffffffff : headerBytes, 0)
-  fixed.writeUInt32BE(data.length, 4)
-  const count = Buffer.from([queues.length])
-  const tail = queues.map(str)
-  const body = [Buffer.from([MSG]), ...parts, fixed, data, count, ...tail]
-  const length = body.reduce((n, b) => n + b.length, 0)
-  const head = Buffer.allocUnsafe(4)
-  head.writeUInt32BE(length, 0)
-  return Buffer.concat([head, ...body], 4 + length)
+  const r = reply ?? ''
+  let length = 1 + 2 + subject.length + 2 + r.length + 8 + data.length + 1
+  for (const q of queues) length += 2 + q.length
+  const buf = Buffer.allocUnsafe(4 + length)
+  buf.writeUInt32BE(length, 0)
+  buf[4] = MSG
+  let at = putString(buf, 5, subject)
+  at = putString(buf, at, r)
+  buf.writeUInt32BE(headerBytes < 0 ? 0xffffffff : headerBytes, at)
+  buf.writeUInt32BE(data.length, at + 4)
+  at += 8
+  at += data.copy(buf, at)
+  buf[at++] = queues.length
+  for (const q of queues) at = putString(buf, at, q)
+  return buf
 }
 
 export function encodeInterestFrame (subject: string, queue: string, delta: number): Buffer {
-  const body = [Buffer.from([INTEREST]), Buffer.allocUnsafe(4), str(subject), str(queue)]
-  ;(body[1] as Buffer).writeInt32BE(delta, 0)
-  const length = body.reduce((n, b) => n + b.length, 0)
-  const head = Buffer.allocUnsafe(4)
-  head.writeUInt32BE(length, 0)
-  return Buffer.concat([head, ...body], 4 + length)
+  const length = 1 + 4 + 2 + subject.length + 2 + queue.length
+  const buf = Buffer.allocUnsafe(4 + length)
+  buf.writeUInt32BE(length, 0)
+  buf[4] = INTEREST
+  buf.writeInt32BE(delta, 5)
+  putString(buf, putString(buf, 9, subject), queue)
+  return buf
 }
 
 export type MeshFrame =
