@@ -21,6 +21,7 @@ import { fanoutRun, isolationRun, type IsolationRun, type Target } from './harne
 import { formatUs } from './harness/histogram.ts'
 import { ROOT, coreLayout } from './harness/processes.ts'
 import type { FanoutResult } from './load/fanout.ts'
+import { median } from './harness/stats.ts'
 
 const CLI = {
   rate: { type: 'integer', default: 40_000, min: 1, help: 'Publish rate of the isolation runs (msgs/s)' },
@@ -38,11 +39,6 @@ function progress (line: string): void {
   process.stdout.write(`  ${line}\n`)
 }
 
-function median (values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
 
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)

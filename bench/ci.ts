@@ -18,14 +18,10 @@ import { fanoutRun, isolationRun } from './harness/broker-runs.ts'
 import { ROOT } from './harness/processes.ts'
 import { runScenario } from './harness/runner.ts'
 import { loadWorkload, quick } from './workload.ts'
+import { median } from './harness/stats.ts'
 
 interface Budget { socketWritesPerDelivery: number, bytesPerDelivery: number, fanoutRatioMin: number, isolationRatioMax: number, cpuPerDeliveryRatioMax: number }
 
-function median (values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
 
 runMain(async () => {
   const budget = JSON.parse(readFileSync(path.join(ROOT, 'bench/ci-budget.json'), 'utf8')) as Budget

@@ -5,6 +5,7 @@
  * warm-up, plus the least-squares slope, so a GC sawtooth or one busy sample does not decide.
  */
 import { slope } from './harness/memory.ts'
+import { median } from './harness/stats.ts'
 
 export interface SoakSample {
   /** ms since the soak started */
@@ -38,12 +39,6 @@ export interface SoakLimits {
 
 export const DEFAULT_SOAK_LIMITS: SoakLimits = { warmupMs: 60_000, rssGrowthRatio: 0.1, rssGrowthBytes: 8 * 1024 * 1024, fdGrowth: 10, throughputHold: 0.9 }
 
-function median (values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN
-  const s = [...values].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
 
 const MiB = 1024 * 1024
 const mib = (b: number): string => `${(b / MiB).toFixed(1)} MiB`

@@ -104,7 +104,7 @@ export async function runScenario (target: TargetName, w: Workload, rate: number
           slow: slow ? w.slow : null, warmupMs: w.warmupSeconds * 1000, sampleEvery: w.fairnessSampleEvery
         }
         index += connections
-        groups.push(runLoad<SubscriberGroupResult>('subscriber-group.ts', config, layout.load, (m) => { if ((m as { type: string }).type === 'ready') ready() }))
+        groups.push(runLoad<SubscriberGroupResult>('subscriber-group.ts', config, layout.load, (m) => { if ((m as { type: string }).type === 'ready') ready() }, { background: slow }))
       }
     }
     spawnGroups(fastCount, fastProcesses, false)

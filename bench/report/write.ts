@@ -80,7 +80,7 @@ export function summaryMarkdown (r: SuiteResults): string {
     `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}`, '',
     '## Verdict against tickfan\'s targets', '',
     '| check | target | value | result |', '|---|---|---|---|',
-    ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.pass === null ? `n/a${v.note === undefined ? '' : `: ${v.note}`}` : v.pass ? 'PASS' : 'FAIL'} |`), '',
+    ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.pass === null ? 'n/a' : v.pass ? 'PASS' : 'FAIL'}${v.note === undefined ? '' : ` (${v.note})`} |`), '',
     '## Scenarios (fast-subscriber latency from intended send time)', '',
     '| target | scenario | published/s | delivered/s | p50 | p90 | p99 | p99.9 | p99.99 | max | uncorrected p99 | staleness p99 | slow staleness p99 | conflation | trade loss | wrong finals | order violations | Jain (first) | CPU s / M deliveries | valid |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
