@@ -86,10 +86,7 @@ runMain(async () => {
   const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`, `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs])
   children.push(broker)
   watch(broker)
-  await Promise.race([
-    waitForPort(o.port, 20_000),
-    broker.exited.then((code) => { throw new Error(`the broker exited at start (code ${code}): is port ${o.port}, ${o.wsPort} or ${o.httpPort} in use? Choose others with --port, --ws-port, --http-port`) })
-  ])
+  await waitForPort(o.port, 20_000, broker.exited.then((code) => { throw new Error(`the broker exited at start (code ${code}): is port ${o.port}, ${o.wsPort} or ${o.httpPort} in use? Choose others with --port, --ws-port, --http-port`) }))
   await waitForPort(o.httpPort)
 
   const common = ['--nats', natsUrl]

@@ -7,13 +7,13 @@
  */
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { connect, errors, type NatsConnection } from '@nats-io/transport-node'
+import { connect } from '@nats-io/transport-node'
 import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
 import { formatUs } from '../bench/harness/histogram.ts'
 import { startBot, type RunningBot } from './bot.ts'
 import { STATS_SUBJECT_PREFIX, mergeReports, type GroupStats } from './stats.ts'
-import type { PriceReply } from './services.ts'
+import { startRequester } from './requester.ts'
 
 export const TRADERS_CLI = {
   bots: { type: 'integer', default: 20, min: 0, help: 'Bots in all (fast and slow), each its own NATS connection' },
@@ -45,26 +45,6 @@ function line (s: GroupStats, seconds: number): string {
   return `${s.group} ${s.bots} bots ${Math.round(s.received / seconds).toLocaleString('en-US')} msg/s p50 ${formatUs(s.latencyUs.p50)} p99 ${formatUs(s.latencyUs.p99)} staleness p99 ${s.stalenessMs.p99} ms skipped ${s.skipped} order violations ${s.orderViolations}`
 }
 
-function startRequester (nc: NatsConnection, symbols: readonly string[], perSec: number, log: (m: string) => void): { stats: Record<string, number>, stop (): void } {
-  const stats: Record<string, number> = { answered: 0, timeouts: 0, noResponders: 0 }
-  if (perSec <= 0 || symbols.length === 0) return { stats, stop () {} }
-  let k = 0
-  let stopped = false
-  const timer = setInterval(() => {
-    const symbol = symbols[k++ % symbols.length] as string
-    nc.request(`price.${symbol}`, '', { timeout: 1000 }).then((msg) => {
-      const reply = JSON.parse(new TextDecoder().decode(msg.data)) as PriceReply
-      stats.answered = (stats.answered ?? 0) + 1
-      stats[reply.member] = (stats[reply.member] ?? 0) + 1
-    }, (err: unknown) => {
-      if (stopped) return // a request still out while everything shuts down is no news
-      const noResponders = err instanceof errors.NoRespondersError || (err as { cause?: unknown }).cause instanceof errors.NoRespondersError
-      if (noResponders) { stats.noResponders = (stats.noResponders ?? 0) + 1; log(`requester: no responders for price.${symbol}: is the price service running (npm run services)?`) } else { stats.timeouts = (stats.timeouts ?? 0) + 1; log(`requester: price.${symbol} timed out after 1000 ms`) }
-    })
-  }, 1000 / perSec)
-  return { stats, stop () { stopped = true; clearInterval(timer) } }
-}
-
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), TRADERS_CLI)
   if (o.help) {
@@ -89,7 +69,7 @@ runMain(async () => {
     }))
   }
   const statsConn = await connect({ servers: o.nats, name: `tickfan-traders-${o.group}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...credentials })
-  const requester = slow ? null : startRequester(statsConn, o.requestSymbols, o.requestsPerSec, log)
+  const requester = slow ? null : startRequester(statsConn, { symbols: o.requestSymbols, perSec: o.requestsPerSec, log })
   let child: ReturnType<typeof fork> | null = null
   if (!slow && slowBots > 0) {
     const args = process.argv.slice(2).filter((a) => !a.startsWith('--group'))

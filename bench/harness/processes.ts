@@ -17,7 +17,16 @@ export interface BrokerProcess {
   readonly port: number
   readonly httpPort: number
   readonly natsUrl: string
+  /** Settles, saying how, if the process exits before stop() asked it to; never otherwise. */
+  readonly died: Promise<string>
   stop (): Promise<void>
+}
+
+/** How a child process ended, if it ended without being asked to. */
+function deathOf (child: ChildProcess, stopping: () => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => { if (!stopping()) resolve(signal !== null ? `killed by ${signal}` : `exited with code ${code}`) })
+  })
 }
 
 function hasTaskset (): boolean {
@@ -48,7 +57,9 @@ export async function startTickfanProcess (cpus: string | undefined, extraArgs: 
     ? spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
     : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  await Promise.race([waitForPort(port, 20_000), exited.then(() => { throw new Error('tickfan broker exited at start') })])
+  let stopping = false
+  const died = deathOf(child, () => stopping)
+  await waitForPort(port, 20_000, died.then((how) => { throw new Error(`tickfan broker failed to start (${how})`) }))
   await waitForPort(httpPort)
   return {
     name: 'tickfan',
@@ -56,20 +67,23 @@ export async function startTickfanProcess (cpus: string | undefined, extraArgs: 
     port,
     httpPort,
     natsUrl: `nats://127.0.0.1:${port}`,
-    stop: () => stopChild(child, exited)
+    died,
+    stop: async () => { stopping = true; await stopChild(child, exited) }
   }
 }
 
 /** nats-server, with GOMAXPROCS = workers when more than one is asked for (the scaling sweep). */
 export async function startNatsServerProcess (cpus: string | undefined, workers = 0): Promise<BrokerProcess> {
   const server = await startNatsServer({ cpus, env: workers > 0 ? { GOMAXPROCS: String(workers) } : undefined })
+  let stopping = false
   return {
     name: 'nats-server',
     pid: server.process.pid as number,
     port: server.port,
     httpPort: server.httpPort,
     natsUrl: server.natsUrl,
-    stop: () => server.stop()
+    died: deathOf(server.process, () => stopping),
+    stop: async () => { stopping = true; await server.stop() }
   }
 }
 
@@ -149,6 +163,7 @@ export function runLoad<T> (script: string, config: unknown, cpus: string | unde
     spawn('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], { stdio: 'ignore' })
   }
   if (options.background === true && child.pid !== undefined) runInBackground(child.pid)
+  child.on('error', () => { /* e.g. a message sent after it died: its exit is what reports that */ })
   const result = new Promise<T>((resolve, reject) => {
     let done = false
     child.on('message', (msg: { type?: string, result?: T, error?: string }) => {

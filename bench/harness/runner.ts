@@ -7,6 +7,7 @@ import { decodeHistogram, encodeHistogram, newHistogram, summarize, type Latency
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
+import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
 import type { SubscriberGroupConfig, SubscriberGroupResult } from '../load/subscriber-group.ts'
 import type { Workload } from '../workload.ts'
@@ -82,103 +83,122 @@ export interface ScenarioOptions {
   onProgress?: (text: string) => void
 }
 
+/**
+ * A target that dies mid-run fails the scenario at once, saying so (the suite reports it and
+ * goes on). However a scenario ends, what it started ends with it: load processes still running
+ * are killed, samplers stopped.
+ */
 export async function runScenario (target: TargetName, w: Workload, rate: number, workers: number, options: ScenarioOptions = {}): Promise<ScenarioResult> {
   const layout = coreLayout()
   const broker = await startTarget(target, workers, layout.broker)
+  const atEnd: Array<() => void> = []
+  const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {
-    const slowCount = options.withoutSlow === true ? 0 : Math.round(w.subscribers * w.slowFraction)
-    const fastCount = w.subscribers - Math.round(w.subscribers * w.slowFraction)
-    const slowProcesses = slowCount > 0 ? Math.max(1, Math.round(w.subscriberProcesses * w.slowFraction)) : 0
-    const fastProcesses = Math.max(1, w.subscriberProcesses - slowProcesses)
-    const groups: Array<{ result: Promise<SubscriberGroupResult>, child: ReturnType<typeof runLoad>['child'] }> = []
-    let index = 0
-    const readies: Array<Promise<void>> = []
-    const spawnGroups = (count: number, processes: number, slow: boolean): void => {
-      for (let p = 0; p < processes; p++) {
-        const connections = Math.floor(count / processes) + (p < count % processes ? 1 : 0)
-        if (connections === 0) continue
-        let ready!: () => void
-        readies.push(new Promise((resolve) => { ready = resolve }))
-        const config: SubscriberGroupConfig = {
-          url: broker.natsUrl, group: `${slow ? 'slow' : 'fast'}-${p}`, connections, firstIndex: index,
-          slow: slow ? w.slow : null, warmupMs: w.warmupSeconds * 1000, sampleEvery: w.fairnessSampleEvery
-        }
-        index += connections
-        groups.push(runLoad<SubscriberGroupResult>('subscriber-group.ts', config, layout.load, (m) => { if ((m as { type: string }).type === 'ready') ready() }, { background: slow }))
-      }
-    }
-    spawnGroups(fastCount, fastProcesses, false)
-    spawnGroups(slowCount, slowProcesses, true)
-    await Promise.race([Promise.all(readies), ...groups.map(async (g) => { await g.result; throw new Error('a subscriber group exited before it was ready') })])
-
-    const varz0 = await varz(broker)
-    const cpu0 = cpuSeconds(broker.pid) ?? 0
-    const memory = sampleMemory(broker.pid, 250)
-    const durationMs = (w.warmupSeconds + w.durationSeconds) * 1000
-    options.onProgress?.(`${target} ${w.name} ${rate.toLocaleString('en-US')} msgs/s${workers > 1 ? ` x${workers} workers` : ''}: running ${(durationMs / 1000).toFixed(0)} s`)
-    const publisher = await runLoad<PublisherResult>('publisher.ts', {
-      url: broker.natsUrl, subjects: w.subjects, tradeRatio: w.tradeRatio, ratePerSec: rate,
-      burstEveryMs: w.burstEveryMs, burstMs: w.burstMs, burstFactor: w.burstFactor, payloadBytes: w.payloadBytes, durationMs
-    } satisfies PublisherConfig, layout.load).result
-    for (const g of groups) g.child.send({ type: 'published' })
-    // Let deliveries settle: slow subscribers need time to catch up to the newest values.
-    await new Promise((r) => setTimeout(r, options.settleMs ?? (slowCount > 0 ? 4000 : 1500)))
-    const mem = memory.stop()
-    const cpu = (cpuSeconds(broker.pid) ?? cpu0) - cpu0
-    const varz1 = await varz(broker)
-    for (const g of groups) g.child.send({ type: 'stop' })
-    const results = await Promise.all(groups.map((g) => g.result))
-
-    const fastGroups = results.filter((r) => !r.slow)
-    const slowGroups = results.filter((r) => r.slow)
-    const fastConns = fastGroups.flatMap((g) => g.connections)
-    const slowConns = slowGroups.flatMap((g) => g.connections)
-    const allConns = [...fastConns, ...slowConns]
-    const deliveries = allConns.reduce((n, c) => n + c.received, 0)
-    const measuredSeconds = durationMs / 1000
-    const latency = merge(fastGroups.map((g) => g.latencyHistogram))
-    const uncorrected = merge(fastGroups.map((g) => g.uncorrectedHistogram))
-    const staleness = merge(fastGroups.map((g) => g.stalenessHistogram))
-    const slowLatency = merge(slowGroups.map((g) => g.latencyHistogram))
-    const slowStaleness = merge(slowGroups.map((g) => g.stalenessHistogram))
-    const outMsgs = varz0 !== null && varz1 !== null ? varz1.out_msgs - varz0.out_msgs : 0
-    const behind = publisher.published < publisher.expected
-    const lagging = publisher.publishDelayUs.p99 > 100_000
-    return {
-      target,
-      workload: w.name,
-      workers,
-      offeredRate: rate,
-      valid: !behind && !lagging,
-      invalidReason: behind ? `the publisher sent ${publisher.published} of ${publisher.expected} scheduled messages` : lagging ? `the publisher fell behind (p99 publish delay ${(publisher.publishDelayUs.p99 / 1000).toFixed(1)} ms)` : null,
-      publishedRate: publisher.published / measuredSeconds,
-      deliveredRate: deliveries / measuredSeconds,
-      deliveredPerSecond: sumSeries(results.map((r) => r.perSecond)),
-      publishedPerSecond: publisher.perSecond,
-      fast: { latencyUs: latency.summary, uncorrectedUs: uncorrected.summary, stalenessUs: staleness.summary, latencyHistogram: latency.encoded, uncorrectedHistogram: uncorrected.encoded, stalenessHistogram: staleness.encoded },
-      slow: slowGroups.length === 0 ? null : { latencyUs: slowLatency.summary, stalenessUs: slowStaleness.summary, stalenessHistogram: slowStaleness.encoded },
-      tradeLoss: tradeLoss(fastConns, publisher.trades),
-      wrongFinalValues: wrongFinalValues(fastConns, publisher.lastSeq),
-      slowWrongFinalValues: wrongFinalValues(slowConns, Object.fromEntries(Object.entries(publisher.lastSeq).filter(([s]) => s.startsWith('quote.')))),
-      orderViolations: allConns.reduce((n, c) => n + c.orderViolations, 0),
-      conflationRatio: conflationRatio(fastConns),
-      slowConflationRatio: conflationRatio(slowConns),
-      fairness: fairness(fastConns),
-      broker: {
-        cpuSecondsPerMillionDeliveries: deliveries === 0 ? 0 : cpu / deliveries * 1e6,
-        memory: mem,
-        socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0 ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs : null,
-        bytesPerDelivery: varz0 !== null && varz1 !== null && outMsgs > 0 ? (varz1.out_bytes - varz0.out_bytes) / outMsgs : null,
-        slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
-        eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
-      },
-      publisher: { publishDelayUs: publisher.publishDelayUs, cpuSeconds: publisher.cpuSeconds },
-      subscriberCpuSeconds: {
-        fast: fastGroups.reduce((n, g) => n + g.cpuSeconds, 0),
-        slow: slowGroups.reduce((n, g) => n + g.cpuSeconds, 0)
-      }
-    }
+    return await Promise.race([measure(target, w, rate, workers, options, broker, atEnd), died])
   } finally {
+    for (const end of atEnd) end()
     await broker.stop()
+  }
+}
+
+async function measure (target: TargetName, w: Workload, rate: number, workers: number, options: ScenarioOptions, broker: BrokerProcess, atEnd: Array<() => void>): Promise<ScenarioResult> {
+  const started = (child: ChildProcess): void => { atEnd.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }) }
+  const layout = coreLayout()
+  const slowCount = options.withoutSlow === true ? 0 : Math.round(w.subscribers * w.slowFraction)
+  const fastCount = w.subscribers - Math.round(w.subscribers * w.slowFraction)
+  const slowProcesses = slowCount > 0 ? Math.max(1, Math.round(w.subscriberProcesses * w.slowFraction)) : 0
+  const fastProcesses = Math.max(1, w.subscriberProcesses - slowProcesses)
+  const groups: Array<{ result: Promise<SubscriberGroupResult>, child: ReturnType<typeof runLoad>['child'] }> = []
+  let index = 0
+  const readies: Array<Promise<void>> = []
+  const spawnGroups = (count: number, processes: number, slow: boolean): void => {
+    for (let p = 0; p < processes; p++) {
+      const connections = Math.floor(count / processes) + (p < count % processes ? 1 : 0)
+      if (connections === 0) continue
+      let ready!: () => void
+      readies.push(new Promise((resolve) => { ready = resolve }))
+      const config: SubscriberGroupConfig = {
+        url: broker.natsUrl, group: `${slow ? 'slow' : 'fast'}-${p}`, connections, firstIndex: index,
+        slow: slow ? w.slow : null, warmupMs: w.warmupSeconds * 1000, sampleEvery: w.fairnessSampleEvery
+      }
+      index += connections
+      const group = runLoad<SubscriberGroupResult>('subscriber-group.ts', config, layout.load, (m) => { if ((m as { type: string }).type === 'ready') ready() }, { background: slow })
+      started(group.child)
+      groups.push(group)
+    }
+  }
+  spawnGroups(fastCount, fastProcesses, false)
+  spawnGroups(slowCount, slowProcesses, true)
+  await Promise.race([Promise.all(readies), ...groups.map(async (g) => { await g.result; throw new Error('a subscriber group exited before it was ready') })])
+
+  const varz0 = await varz(broker)
+  const cpu0 = cpuSeconds(broker.pid) ?? 0
+  const memory = sampleMemory(broker.pid, 250)
+  atEnd.push(() => { memory.stop() })
+  const durationMs = (w.warmupSeconds + w.durationSeconds) * 1000
+  options.onProgress?.(`${target} ${w.name} ${rate.toLocaleString('en-US')} msgs/s${workers > 1 ? ` x${workers} workers` : ''}: running ${(durationMs / 1000).toFixed(0)} s`)
+  const publisherRun = runLoad<PublisherResult>('publisher.ts', {
+    url: broker.natsUrl, subjects: w.subjects, tradeRatio: w.tradeRatio, ratePerSec: rate,
+    burstEveryMs: w.burstEveryMs, burstMs: w.burstMs, burstFactor: w.burstFactor, payloadBytes: w.payloadBytes, durationMs
+  } satisfies PublisherConfig, layout.load)
+  started(publisherRun.child)
+  const publisher = await publisherRun.result
+  for (const g of groups) g.child.send({ type: 'published' })
+  // Let deliveries settle: slow subscribers need time to catch up to the newest values.
+  await new Promise((r) => setTimeout(r, options.settleMs ?? (slowCount > 0 ? 4000 : 1500)))
+  const mem = memory.stop()
+  const cpu = (cpuSeconds(broker.pid) ?? cpu0) - cpu0
+  const varz1 = await varz(broker)
+  for (const g of groups) g.child.send({ type: 'stop' })
+  const results = await Promise.all(groups.map((g) => g.result))
+
+  const fastGroups = results.filter((r) => !r.slow)
+  const slowGroups = results.filter((r) => r.slow)
+  const fastConns = fastGroups.flatMap((g) => g.connections)
+  const slowConns = slowGroups.flatMap((g) => g.connections)
+  const allConns = [...fastConns, ...slowConns]
+  const deliveries = allConns.reduce((n, c) => n + c.received, 0)
+  const measuredSeconds = durationMs / 1000
+  const latency = merge(fastGroups.map((g) => g.latencyHistogram))
+  const uncorrected = merge(fastGroups.map((g) => g.uncorrectedHistogram))
+  const staleness = merge(fastGroups.map((g) => g.stalenessHistogram))
+  const slowLatency = merge(slowGroups.map((g) => g.latencyHistogram))
+  const slowStaleness = merge(slowGroups.map((g) => g.stalenessHistogram))
+  const outMsgs = varz0 !== null && varz1 !== null ? varz1.out_msgs - varz0.out_msgs : 0
+  const behind = publisher.published < publisher.expected
+  const lagging = publisher.publishDelayUs.p99 > 100_000
+  return {
+    target,
+    workload: w.name,
+    workers,
+    offeredRate: rate,
+    valid: !behind && !lagging,
+    invalidReason: behind ? `the publisher sent ${publisher.published} of ${publisher.expected} scheduled messages` : lagging ? `the publisher fell behind (p99 publish delay ${(publisher.publishDelayUs.p99 / 1000).toFixed(1)} ms)` : null,
+    publishedRate: publisher.published / measuredSeconds,
+    deliveredRate: deliveries / measuredSeconds,
+    deliveredPerSecond: sumSeries(results.map((r) => r.perSecond)),
+    publishedPerSecond: publisher.perSecond,
+    fast: { latencyUs: latency.summary, uncorrectedUs: uncorrected.summary, stalenessUs: staleness.summary, latencyHistogram: latency.encoded, uncorrectedHistogram: uncorrected.encoded, stalenessHistogram: staleness.encoded },
+    slow: slowGroups.length === 0 ? null : { latencyUs: slowLatency.summary, stalenessUs: slowStaleness.summary, stalenessHistogram: slowStaleness.encoded },
+    tradeLoss: tradeLoss(fastConns, publisher.trades),
+    wrongFinalValues: wrongFinalValues(fastConns, publisher.lastSeq),
+    slowWrongFinalValues: wrongFinalValues(slowConns, Object.fromEntries(Object.entries(publisher.lastSeq).filter(([s]) => s.startsWith('quote.')))),
+    orderViolations: allConns.reduce((n, c) => n + c.orderViolations, 0),
+    conflationRatio: conflationRatio(fastConns),
+    slowConflationRatio: conflationRatio(slowConns),
+    fairness: fairness(fastConns),
+    broker: {
+      cpuSecondsPerMillionDeliveries: deliveries === 0 ? 0 : cpu / deliveries * 1e6,
+      memory: mem,
+      socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0 ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs : null,
+      bytesPerDelivery: varz0 !== null && varz1 !== null && outMsgs > 0 ? (varz1.out_bytes - varz0.out_bytes) / outMsgs : null,
+      slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
+      eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
+    },
+    publisher: { publishDelayUs: publisher.publishDelayUs, cpuSeconds: publisher.cpuSeconds },
+    subscriberCpuSeconds: {
+      fast: fastGroups.reduce((n, g) => n + g.cpuSeconds, 0),
+      slow: slowGroups.reduce((n, g) => n + g.cpuSeconds, 0)
+    }
   }
 }

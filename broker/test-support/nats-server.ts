@@ -51,18 +51,28 @@ export async function freePorts<N extends number> (count: N): Promise<Ports<N>> 
   }
 }
 
-export async function waitForPort (port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (true) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1')
-      s.once('connect', () => { s.destroy(); resolve(true) })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 50))
+/**
+ * Polls until something listens on 127.0.0.1:`port`. Gives up after `timeoutMs`, or as soon as
+ * `abandon` rejects (e.g. the process that should listen exited), with that rejection; either
+ * way the polling stops.
+ */
+export async function waitForPort (port: number, timeoutMs = 10_000, abandon?: Promise<never>): Promise<void> {
+  let abandoned = false
+  const poll = async (): Promise<void> => {
+    const deadline = Date.now() + timeoutMs
+    while (!abandoned) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1')
+        s.once('connect', () => { s.destroy(); resolve(true) })
+        s.once('error', () => resolve(false))
+      })
+      if (ok) return
+      if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
   }
+  if (abandon === undefined) return await poll()
+  return await Promise.race([poll(), abandon.catch((err: unknown) => { abandoned = true; throw err })])
 }
 
 export interface NatsServerOptions {
@@ -93,10 +103,7 @@ export async function startNatsServer (options: NatsServerOptions = {}): Promise
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   try {
-    await Promise.race([
-      waitForPort(port),
-      exited.then(() => { throw new Error(`nats-server exited at start: ${stderr.slice(-500)}`) })
-    ])
+    await waitForPort(port, 10_000, exited.then(() => { throw new Error(`nats-server exited at start: ${stderr.slice(-500)}`) }))
     await waitForPort(wsPort)
   } catch (err) {
     child.kill('SIGKILL')

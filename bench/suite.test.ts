@@ -1,0 +1,57 @@
+/**
+ * `npm run bench` end to end on a tiny workload, both targets for real: a tickfan that dies
+ * mid-run is reported as such, with how it died, and the rest of the suite goes on (nats-server
+ * is measured, the report is written, the exit code says something could not be measured).
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ROOT } from './harness/processes.ts'
+import type { SuiteResults } from './report/write.ts'
+
+const dirs: string[] = []
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
+
+function runSuite (args: string[], env: Record<string, string>): Promise<{ code: number | null, stdout: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/suite.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (_err, stdout) => resolve({ code: child.exitCode, stdout }))
+  })
+}
+
+/** A folder for one run, with a tiny workload file in it. */
+function tinyWorkload (durationSeconds: number): { dir: string, workload: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-suite-'))
+  dirs.push(dir)
+  const workload = path.join(dir, 'tiny.json')
+  writeFileSync(workload, JSON.stringify({ name: 'tiny', description: 'two subscribers at 500 msgs/s', rate: 500, subscribers: 2, subscriberProcesses: 1, warmupSeconds: 0.5, durationSeconds }))
+  return { dir, workload }
+}
+
+describe('npm run bench', () => {
+  it('reports a target that fails to start, and measures the rest', async () => {
+    const { dir, workload } = tinyWorkload(1)
+    const { code, stdout } = await runSuite(['--workloads', workload, '--out', dir, '--stamp', 'run', '--http-seconds', '0'], { TICKFAN_BROKER_ARGS: '--no-such-option' })
+    expect(stdout).toMatch(/tickfan tiny at 500\/s failed: tickfan broker failed to start \(exited with code [1-9]\d*\)/)
+    expect(stdout).toMatch(/nats-server tiny 500\/s: delivered [\d,]+\/s/)
+    expect(code).toBe(1)
+  }, 100_000)
+
+  it('reports a target that dies mid-run, and measures the rest', async () => {
+    const { dir, workload } = tinyWorkload(5)
+    // Loaded into the tickfan broker only (TICKFAN_BROKER_NODE_ARGS): it kills itself 2 s in.
+    const dies = path.join(dir, 'dies.mjs')
+    writeFileSync(dies, "setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000)\n")
+    const { code, stdout } = await runSuite(['--workloads', workload, '--out', dir, '--stamp', 'run', '--http-seconds', '0'], { TICKFAN_BROKER_NODE_ARGS: `--import ${pathToFileURL(dies).href}` })
+    expect(stdout).toMatch(/tickfan tiny at 500\/s failed: tickfan died mid-run \(killed by SIGKILL\)/)
+    expect(stdout).toMatch(/nats-server tiny 500\/s: delivered [\d,]+\/s/)
+    expect(stdout).toMatch(/1 run\(s\) could not be measured/)
+    expect(code).toBe(1)
+    const results = JSON.parse(readFileSync(path.join(dir, 'run', 'results.json'), 'utf8')) as SuiteResults
+    expect(results.failures).toEqual([expect.stringContaining('tickfan died mid-run (killed by SIGKILL)')])
+    expect(results.scenarios.map((s) => s.target)).toEqual(['nats-server'])
+    expect(results.scenarios[0]?.tradeLoss).toBe(0)
+  }, 100_000)
+})
