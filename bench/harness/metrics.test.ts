@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ConnectionResult } from '../load/subscriber-group.ts'
-import { conflationRatio, fairness, jain, pearson, tradeLoss, wrongFinalValues } from './metrics.ts'
+import { conflationRatio, fairJainExpected, fairness, jain, pearson, tradeLoss, wrongFinalValues } from './metrics.ts'
 
 function conn (index: number, samples: Array<[number, number]>, extra: Partial<ConnectionResult> = {}): ConnectionResult {
   return { index, received: 0, trades: 0, skipped: 0, orderViolations: 0, lastSeq: {}, samples: samples.map(([s, t]) => [s, String(t)]), ...extra }
@@ -32,6 +32,24 @@ describe('suite metrics', () => {
     expect(wrongFinalValues([a, b], { x: 5, y: 7 })).toBe(1)
     expect(tradeLoss([a, b], 10)).toBe(2)
     expect(conflationRatio([a, b])).toBeCloseTo(10 / 200)
+  })
+
+  it("knows what Jain's index a fair random order scores on a given number of messages", () => {
+    // simulate: every message's first place goes to a uniformly random connection
+    let seed = 7
+    const random = (): number => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 2 ** 32 }
+    for (const [n, m] of [[50, 1500], [50, 6000], [4, 100]] as const) {
+      const scores: number[] = []
+      for (let trial = 0; trial < 200; trial++) {
+        const firsts = new Array<number>(n).fill(0)
+        for (let i = 0; i < m; i++) { const k = Math.floor(random() * n); firsts[k] = (firsts[k] ?? 0) + 1 }
+        scores.push(jain(firsts))
+      }
+      const mean = scores.reduce((a, b) => a + b, 0) / scores.length
+      expect(mean).toBeCloseTo(fairJainExpected(n, m), 2)
+    }
+    expect(fairJainExpected(50, 1500)).toBeLessThan(0.97)
+    expect(fairJainExpected(1, 10)).toBe(1)
   })
 
   it("computes Jain's index and correlation", () => {

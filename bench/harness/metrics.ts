@@ -43,6 +43,17 @@ function percentile (sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] as number
 }
 
+/**
+ * Jain's index of first places that a perfectly fair random order would score, on average, with
+ * `messages` ranked over `connections`: first places are then multinomial, and
+ * E[sum x^2] = M^2/n + M(1 - 1/n) gives 1 / (1 + (n - 1) / M). With few messages even a fair
+ * order scores well below 1; this is the yardstick the measured index is read against.
+ */
+export function fairJainExpected (connections: number, messages: number): number {
+  if (connections <= 1 || messages <= 0) return 1
+  return 1 / (1 + (connections - 1) / messages)
+}
+
 /** Ranks connections per sampled message by receive time (monotonic ns, comparable across processes). */
 export function fairness (connections: readonly ConnectionResult[]): FairnessResult {
   const n = connections.length
