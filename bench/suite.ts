@@ -37,7 +37,6 @@ export function loadWorkloads (names: readonly string[]): Workload[] {
   return loaded.sort((a, b) => (ORDER.indexOf(a.name) + 1 || 99) - (ORDER.indexOf(b.name) + 1 || 99))
 }
 
-
 async function http (target: TargetName, progress: (t: string) => void, seconds: number): Promise<HttpResult[]> {
   const broker = await startTarget(target, 1, coreLayout().broker)
   try {

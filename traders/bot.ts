@@ -4,15 +4,16 @@
  * records latency, staleness, skipped updates, gaps and order (measurements.ts).
  *
  * A slow bot takes time per message and/or stalls periodically, reading nothing meanwhile, to
- * exercise the broker's conflation. It sleeps with Atomics.wait, which blocks the thread (so
- * the socket is not read and the broker sees real backpressure) without burning CPU. That
- * blocks the whole process, so slow bots run in a process of their own (traders/main.ts).
+ * exercise the broker's conflation (blocking-work.ts: the thread blocks, so the socket is not
+ * read, without burning CPU). That blocks the whole process, so slow bots run in a process of
+ * their own (traders/main.ts).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { NatsCredentials } from '../broker/client-credentials.ts'
 import { CONFLATED_HEADER } from '../broker/wire.ts'
 import { ThrottledLog } from '../feeds/throttled-log.ts'
 import { nowEpochMs, nowMonoUs, parseMarketData } from '../feeds/tick.ts'
+import { blockingSleep, spendBlocked } from './blocking-work.ts'
 import { BotMeasurements } from './measurements.ts'
 
 export interface SlowBehaviour {
@@ -41,13 +42,6 @@ export interface RunningBot {
   close (): Promise<void>
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4))
-
-/** Blocks this thread for `us` microseconds without using CPU. */
-function blockingSleep (us: number): void {
-  Atomics.wait(sleeper, 0, 0, us / 1000)
-}
-
 export async function startBot (options: BotOptions): Promise<RunningBot> {
   const nc = await connect({ servers: options.natsUrl, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options.credentials })
   const m = new BotMeasurements(options.name)
@@ -67,7 +61,7 @@ export async function startBot (options: BotOptions): Promise<RunningBot> {
         }
         const skippedHeader = msg.headers?.get(CONFLATED_HEADER)
         m.record(msg.subject, decoded.tick, received, skippedHeader === undefined || skippedHeader === '' ? 0 : Number(skippedHeader))
-        if (slow !== null && slow.costUs > 0) blockingSleep(slow.costUs)
+        if (slow !== null) spendBlocked(slow.costUs)
       }
     })
   }

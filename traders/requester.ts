@@ -6,6 +6,7 @@
  * happened since the last report, so a missing service cannot flood the log.
  */
 import { errors, type NatsConnection } from '@nats-io/transport-node'
+import { ThrottledLog } from '../feeds/throttled-log.ts'
 import type { PriceReply } from './services.ts'
 
 export interface RequesterStats {
@@ -37,18 +38,11 @@ export function startRequester (nc: NatsConnection, o: RequesterOptions): Reques
   const stats: RequesterStats = { answered: 0, timeouts: 0, noResponders: 0, byMember: {} }
   if (o.perSec <= 0 || o.symbols.length === 0) return { stats, stop () {} }
   const timeoutMs = o.timeoutMs ?? 1000
-  const reportEveryMs = o.reportEveryMs ?? 1000
-  const lastReport = { timeout: -Infinity, noResponders: -Infinity }
-  const unreported = { timeout: 0, noResponders: 0 }
-  const report = (kind: 'timeout' | 'noResponders', text: string): void => {
-    unreported[kind]++
-    const now = Date.now()
-    if (now - lastReport[kind] < reportEveryMs) return
-    const more = unreported[kind] > 1 ? ` (${unreported[kind]} since the last report)` : ''
-    o.log(`requester: ${text}${more}`)
-    lastReport[kind] = now
-    unreported[kind] = 0
-  }
+  // Each kind of failure at most once per reportEveryMs, saying how many happened since the
+  // last line (this one included).
+  const failures = new ThrottledLog((_kind, text, suppressed) => {
+    o.log(`requester: ${text}${suppressed > 0 ? ` (${suppressed + 1} since the last report)` : ''}`)
+  }, o.reportEveryMs ?? 1000)
   let k = 0
   let stopped = false
   const timer = setInterval(() => {
@@ -61,10 +55,10 @@ export function startRequester (nc: NatsConnection, o: RequesterOptions): Reques
       if (stopped) return // a request still out while everything shuts down is no news
       if (isNoResponders(err)) {
         stats.noResponders++
-        report('noResponders', `no responders for price.${symbol}: is the price service running (npm run services)?`)
+        failures.note('noResponders', `no responders for price.${symbol}: is the price service running (npm run services)?`)
       } else {
         stats.timeouts++
-        report('timeout', `price.${symbol} timed out after ${timeoutMs} ms: the price service is subscribed but did not answer`)
+        failures.note('timeout', `price.${symbol} timed out after ${timeoutMs} ms: the price service is subscribed but did not answer`)
       }
     })
   }, 1000 / o.perSec)

@@ -94,16 +94,15 @@ export async function runScenario (target: TargetName, w: Workload, rate: number
   const atEnd: Array<() => void> = []
   const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {
-    return await Promise.race([measure(target, w, rate, workers, options, broker, atEnd), died])
+    return await Promise.race([measure(target, w, rate, workers, options, layout, broker, atEnd), died])
   } finally {
     for (const end of atEnd) end()
     await broker.stop()
   }
 }
 
-async function measure (target: TargetName, w: Workload, rate: number, workers: number, options: ScenarioOptions, broker: BrokerProcess, atEnd: Array<() => void>): Promise<ScenarioResult> {
+async function measure (target: TargetName, w: Workload, rate: number, workers: number, options: ScenarioOptions, layout: ReturnType<typeof coreLayout>, broker: BrokerProcess, atEnd: Array<() => void>): Promise<ScenarioResult> {
   const started = (child: ChildProcess): void => { atEnd.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }) }
-  const layout = coreLayout()
   const slowCount = options.withoutSlow === true ? 0 : Math.round(w.subscribers * w.slowFraction)
   const fastCount = w.subscribers - Math.round(w.subscribers * w.slowFraction)
   const slowProcesses = slowCount > 0 ? Math.max(1, Math.round(w.subscriberProcesses * w.slowFraction)) : 0

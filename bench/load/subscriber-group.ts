@@ -5,10 +5,11 @@
  * holds (sampled) and at delivery, skipped updates (Tickfan-Conflated), trades received, order
  * violations, the final value of each subject, and, for one message in `sampleEvery`, its
  * receive time (monotonic ns) so the orchestrator can rank connections per message (fairness).
- * Slow groups spend a cost per message blocked (Atomics.wait: the socket is not read, no CPU is
- * used), in slices (see work()).
+ * Slow groups spend a cost per message blocked (traders/blocking-work.ts: the socket is not
+ * read, no CPU is used).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { blockingSleep, spendBlocked } from '../../traders/blocking-work.ts'
 import { encodeHistogram, newHistogram, summarize } from '../harness/histogram.ts'
 import { decodeTimedPayload, fail, loadConfig, report, waitForMessage } from './protocol.ts'
 
@@ -48,27 +49,6 @@ export interface SubscriberGroupResult {
   cpuSeconds: number
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4))
-
-/**
- * A slow consumer's processing cost, spent blocked (no CPU) in slices of at least
- * WORK_SLICE_US, and whatever is left once the socket chunk's messages have been handled. One
- * sleep per message would cost a timer wake-up each (thousands a second, about 40 us of CPU
- * apiece): that made the consumer slower than its stated cost and, on a core shared with the
- * measured publisher and fast subscribers, disturbed them.
- */
-const WORK_SLICE_US = 5000
-let owedUs = 0
-function block (): void {
-  const ms = owedUs / 1000
-  owedUs = 0
-  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms)
-}
-function work (us: number): void {
-  if (owedUs === 0) queueMicrotask(block)
-  owedUs += us
-  if (owedUs >= WORK_SLICE_US) block()
-}
 const CONFLATED = 'Tickfan-Conflated'
 
 async function main (): Promise<void> {
@@ -105,7 +85,7 @@ async function main (): Promise<void> {
         latency.recordValue(Math.max(0, Number(now - intendedNs) / 1000))
         uncorrected.recordValue(Math.max(0, Number(now - sentNs) / 1000))
       }
-      if (c.slow !== null && c.slow.costUs > 0) work(c.slow.costUs)
+      if (c.slow !== null) spendBlocked(c.slow.costUs)
     }
     for (const subject of ['quote.bench.>', 'trade.bench.>']) {
       nc.subscribe(subject, { callback: (err, msg) => { if (err === null) onMessage(msg.subject, msg.data, msg.headers?.get(CONFLATED)) } })
@@ -121,7 +101,7 @@ async function main (): Promise<void> {
     for (const values of held) for (const intended of values.values()) staleness.recordValue(Math.max(0, Number(now - intended) / 1000))
   }, 20)
   const staller = c.slow !== null && c.slow.stallEveryMs > 0
-    ? setInterval(() => Atomics.wait(sleeper, 0, 0, (c.slow as { stallMs: number }).stallMs), c.slow.stallEveryMs)
+    ? setInterval(() => blockingSleep((c.slow as { stallMs: number }).stallMs * 1000), c.slow.stallEveryMs)
     : null
   const cpuStart = process.cpuUsage()
   process.send?.({ type: 'ready' })
