@@ -181,6 +181,17 @@ export class Authenticator {
     return this.enabled && this.noAuthUser === null
   }
 
+  /**
+   * Who a client is when it sends a command before any CONNECT: anyone without authorization,
+   * the no-auth user where one is named, and nobody (null: an authorization violation) when
+   * credentials are required. nats-server decides the same way on the first byte that is not
+   * a CONNECT (server/parser.go).
+   */
+  admitWithoutConnect (): AuthResult | null {
+    if (!this.enabled) return ANONYMOUS
+    return this.noAuthUser === null ? null : this.granted(this.noAuthUser)
+  }
+
   authenticate (c: Credentials): AuthResult | Promise<AuthResult> {
     if (!this.enabled) return ANONYMOUS
     const token = typeof c.auth_token === 'string' ? c.auth_token : null

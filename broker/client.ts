@@ -38,6 +38,8 @@ export interface ClientHost {
   readonly maxInMsgsPerSec: number
   /** Checks CONNECT's credentials (a promise while a password hash is verified). */
   authenticate (credentials: Credentials): AuthResult | Promise<AuthResult>
+  /** Who a client is that sends a command before CONNECT; null when it must authenticate first. */
+  admitWithoutConnect (): AuthResult | null
   publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
@@ -209,17 +211,40 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   private authenticated (result: AuthResult): void {
-    if (!result.ok) {
-      this.host.protocolError(this, 'AUTHORIZATION_VIOLATION')
-      return this.closeWith('AUTHORIZATION_VIOLATION', 'authorization violation')
-    }
+    if (!result.ok) return this.authorizationViolation()
+    this.adopt(result)
+    this.ok()
+  }
+
+  private adopt (result: AuthResult & { ok: true }): void {
     this.user = result.user
     this.permissions = result.permissions
     if (result.permissions?.responses != null) this.responses = new Map()
     this.connected = true
     // nats-server sends its first PING about 2 s after CONNECT, then every ping interval.
     this.nextPingAtMs = this.host.now() + 2000
-    this.ok()
+  }
+
+  private authorizationViolation (): void {
+    this.host.protocolError(this, 'AUTHORIZATION_VIOLATION')
+    this.closeWith('AUTHORIZATION_VIOLATION', 'authorization violation')
+  }
+
+  /**
+   * Is a command allowed yet? Before CONNECT, as nats-server decides on the first byte that is
+   * not a CONNECT: without authorization anyone may go on; with a no-auth user the client
+   * becomes that user, permissions and all; otherwise it is an authorization violation and the
+   * connection closes. Nothing is routed before this is decided.
+   */
+  private admitted (): boolean {
+    if (this.connected) return true
+    const result = this.host.admitWithoutConnect()
+    if (result === null || !result.ok) {
+      this.authorizationViolation()
+      return false
+    }
+    if (result.user !== null || result.permissions !== null) this.adopt(result)
+    return true
   }
 
   /** Has it passed the inbound rate limit? Excess messages are dropped, with one -ERR a second. */
@@ -256,6 +281,7 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   pub (subject: string, reply: string | undefined, payload: Buffer): void {
     this.inMsgs++
+    if (!this.admitted()) return
     if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
     if (!this.mayPublish(subject)) return this.error('PERMISSIONS_PUBLISH', `to "${subject}"`)
     if (!this.admitInbound()) return
@@ -265,6 +291,7 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
     this.inMsgs++
+    if (!this.admitted()) return
     if (!this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
     if (!this.mayPublish(subject)) return this.error('PERMISSIONS_PUBLISH', `to "${subject}"`)
@@ -274,6 +301,7 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void {
+    if (!this.admitted()) return
     if (!isValidSubject(subject)) return this.error('INVALID_SUBJECT')
     if (queue !== undefined && !isValidQueueName(queue)) return this.error('INVALID_SUBJECT')
     if (this.permissions !== null && !this.permissions.maySubscribe(subject)) {
@@ -288,6 +316,7 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   unsub (sid: string, max: number | undefined): void {
+    if (!this.admitted()) return
     const sub = this.subscriptions.get(sid)
     if (sub !== undefined) {
       if (max !== undefined && max > 0 && sub.delivered < max) sub.max = max
@@ -297,10 +326,12 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   ping (): void {
+    if (!this.admitted()) return
     this.control(PONG)
   }
 
   pong (): void {
+    if (!this.admitted()) return
     if (this.pingsOutstanding > 0 && this.pingSentAtMs > 0) this.rttMs = this.host.now() - this.pingSentAtMs
     this.pingsOutstanding = 0
     const position = this.pingPositions.shift()

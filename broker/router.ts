@@ -139,6 +139,10 @@ export class Router implements ClientHost {
     return this.authenticator.authenticate(credentials)
   }
 
+  admitWithoutConnect (): AuthResult | null {
+    return this.authenticator.admitWithoutConnect()
+  }
+
   get maxSubscriptionsPerConnection (): number {
     return this.options.maxSubscriptionsPerConnection
   }

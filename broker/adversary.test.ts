@@ -1,0 +1,178 @@
+/**
+ * The broker attacked as an attacker would, with raw sockets, side by side with a real
+ * nats-server under the same users and permissions (the demo's, plus a `secret.>` the viewer
+ * may not see). Each attack asserts that nothing leaks and nothing is cached that should not be.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import bcrypt from 'bcryptjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import type { AuthorizationConfig } from './auth.ts'
+import { freePorts } from './test-support/nats-server.ts'
+import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { RawClient } from './test-support/raw-client.ts'
+import { delay, eventually, targetsWithAuthorization, type Target } from './test-support/targets.ts'
+
+const FEED = { user: 'feed', pass: 'feed-pass' }
+const FEED_USER = { user: 'feed', password: bcrypt.hashSync('feed-pass', 4), permissions: { publish: ['quote.>', 'trade.>', 'secret.>'], subscribe: { deny: ['>'] } } }
+const VIEWER_USER = { user: 'viewer', password: 'viewer-pass', permissions: { publish: ['price.>', '_INBOX.>'], subscribe: { allow: ['>'], deny: ['secret.>'] } } }
+const ADMIN_USER = { user: 'admin', password: 'admin-pass' }
+
+/** The three ways authorization can be set up: a no-auth user, users only, a token. */
+const CONFIGS: ReadonlyArray<{ label: string, config: AuthorizationConfig }> = [
+  { label: 'users with a no-auth viewer', config: { users: [FEED_USER, VIEWER_USER, ADMIN_USER], no_auth_user: 'viewer' } },
+  { label: 'users only', config: { users: [FEED_USER, VIEWER_USER, ADMIN_USER] } },
+  { label: 'a token', config: { token: 's3cret-token' } }
+]
+
+/** Commands sent with no CONNECT at all: a denied subscription, a forged quote and trade, a PING. */
+const PRE_CONNECT_ATTACK = 'SUB secret.> 7\r\nSUB quote.> 8\r\nPUB quote.binance.BTC-USD 6\r\nforged\r\nPUB trade.binance.BTC-USD 6\r\nforged\r\nPING\r\n'
+
+/** What nats-server 2.9.10 answers to PRE_CONNECT_ATTACK, by configuration (checked against it below). */
+const PRE_CONNECT_ANSWER: Record<string, string> = {
+  'users with a no-auth viewer': "-ERR 'Permissions Violation for Subscription to \"secret.>\"'\r\n+OK\r\n" +
+    "-ERR 'Permissions Violation for Publish to \"quote.binance.BTC-USD\"'\r\n" +
+    "-ERR 'Permissions Violation for Publish to \"trade.binance.BTC-USD\"'\r\nPONG\r\n",
+  'users only': "-ERR 'Authorization Violation'\r\n",
+  'a token': "-ERR 'Authorization Violation'\r\n"
+}
+
+/** The control lines of what a server sent (messages left out: tickfan adds its snapshot). */
+function controlLines (text: string): string {
+  const lines: string[] = []
+  let at = text.indexOf('\r\n') + 2 // after INFO
+  while (at < text.length) {
+    const eol = text.indexOf('\r\n', at)
+    if (eol < 0) break
+    const line = text.slice(at, eol)
+    at = eol + 2
+    if (line.startsWith('MSG ') || line.startsWith('HMSG ')) at += Number(line.slice(line.lastIndexOf(' ') + 1)) + 2
+    else lines.push(`${line}\r\n`)
+  }
+  return lines.join('')
+}
+
+/** A WebSocket client at the frame level: text in, everything the server sent as text out. */
+async function rawWebSocket (url: string): Promise<{ send: (t: string) => void, text: () => string, closed: Promise<void>, close: () => void }> {
+  const ws = new WebSocket(url)
+  let received = ''
+  ws.on('message', (data: Buffer) => { received += data.toString('latin1') })
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+  await new Promise<void>((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  return { send: (t) => ws.send(t), text: () => received, closed, close: () => ws.terminate() }
+}
+
+/** Waits until `check` holds or `ms` pass; returns whether it held. */
+async function within (ms: number, check: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check() && Date.now() < deadline) await delay(10)
+  return check()
+}
+
+for (const { label, config } of CONFIGS) {
+  describe.each(targetsWithAuthorization(config))(`commands before CONNECT (${label}) against $name`, ({ name, start }) => {
+    let target: Target
+    let watcher: NatsConnection
+    const seen: string[] = []
+    beforeAll(async () => {
+      target = await start()
+      // A legitimate subscriber with every right: it must never see the forged messages.
+      watcher = await connect({ servers: target.natsUrl, reconnect: false, ...(config.token !== undefined ? { token: config.token } : { user: 'admin', pass: 'admin-pass' }) })
+      watcher.subscribe('>', { callback: (_e, m) => { seen.push(`${m.subject} ${m.string()}`) } })
+      await watcher.flush()
+    })
+    afterAll(async () => {
+      await watcher.close()
+      await target.stop()
+    })
+
+    const expectNothingForged = async (): Promise<void> => {
+      // A round trip through a real publisher: anything forged was routed before this arrives.
+      const feed = await connect({ servers: target.natsUrl, reconnect: false, ...(config.token !== undefined ? { token: config.token } : FEED) })
+      feed.publish('quote.binance.BTC-USD', 'real')
+      await feed.flush()
+      await within(2000, () => seen.includes('quote.binance.BTC-USD real'))
+      await feed.close()
+      expect(seen.filter((m) => m.endsWith('forged'))).toEqual([])
+      if (target.broker !== null) {
+        const cached = target.broker.router.lastValues.get('quote.binance.BTC-USD')
+        expect(cached?.body.toString('latin1', cached.headerBytes)).not.toMatch(/forged/)
+      }
+    }
+
+    it('over TCP: answers as nats-server does, routes nothing forged, and delivers nothing denied', async () => {
+      const raw = await RawClient.connect(target.port)
+      raw.send(PRE_CONNECT_ATTACK)
+      const expected = PRE_CONNECT_ANSWER[label] as string
+      await within(3000, () => controlLines(raw.text).length >= expected.length || raw.isClosed)
+      expect(controlLines(raw.text)).toBe(expected)
+      if (expected.includes('Authorization Violation')) {
+        await raw.closed
+      } else {
+        // The no-auth viewer may subscribe to quote.>: a real quote reaches it; secret.> never does.
+        const feed = await connect({ servers: target.natsUrl, reconnect: false, ...FEED })
+        feed.publish('secret.plan', 'hidden')
+        feed.publish('quote.kraken.ETH-USD', 'visible')
+        await feed.flush()
+        await raw.waitFor(/visible/)
+        expect(raw.text).not.toMatch(/hidden/)
+        await feed.close()
+        raw.close()
+      }
+      await expectNothingForged()
+    })
+
+    it('over WebSocket: the same answer and nothing forged', async () => {
+      const ws = await rawWebSocket(target.wsUrl)
+      await within(3000, () => ws.text().includes('\r\n'))
+      ws.send(PRE_CONNECT_ATTACK)
+      const expected = PRE_CONNECT_ANSWER[label] as string
+      await within(3000, () => controlLines(ws.text()).length >= expected.length)
+      expect(controlLines(ws.text())).toBe(expected)
+      if (expected.includes('Authorization Violation')) await ws.closed
+      else ws.close()
+      await expectNothingForged()
+    })
+
+    it(`${name === 'tickfan' ? 'tickfan' : 'nats-server'}: a CONNECT with the right credentials still works afterwards on a new connection`, async () => {
+      const nc = await connect({ servers: target.natsUrl, reconnect: false, ...(config.token !== undefined ? { token: config.token } : FEED) })
+      await nc.flush()
+      await nc.close()
+    })
+  })
+}
+
+describe('commands before CONNECT on a broker with two workers', () => {
+  let broker: CommandProcess
+  let port: number
+  let dir: string
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-adversary-'))
+    const authFile = path.join(dir, 'auth.json')
+    writeFileSync(authFile, JSON.stringify({ authorization: CONFIGS[0]?.config }))
+    const [natsPort, wsPort, httpPort] = await freePorts(3)
+    port = natsPort
+    broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--ws-port=${wsPort}`, `--http-port=${httpPort}`, '--auth', authFile, '--log-level', 'warn'])
+    await eventually(() => broker.output().includes('tickfan broker ready (2 workers)'), 30_000, 'the broker and its workers')
+  }, 40_000)
+  afterAll(async () => {
+    await broker.stop('SIGINT')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('gives every connection, whichever worker it lands on, the no-auth user\'s rights and no more', async () => {
+    const raws = await Promise.all(Array.from({ length: 4 }, async () => await RawClient.connect(port)))
+    const workers = new Set(raws.map((r) => /"server_id":"[^"]*W(\d+)"/.exec(r.text)?.[1]))
+    expect(workers.size).toBe(2)
+    const expected = PRE_CONNECT_ANSWER['users with a no-auth viewer'] as string
+    for (const raw of raws) raw.send(PRE_CONNECT_ATTACK)
+    for (const raw of raws) {
+      await within(3000, () => controlLines(raw.text).length >= expected.length)
+      expect(controlLines(raw.text)).toBe(expected)
+      raw.close()
+    }
+  })
+})
