@@ -43,6 +43,10 @@ export interface ClientHost {
   publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
+  /** Interest changes announced to other workers so far (see whenInterestSettled). */
+  readonly interestSeq: number
+  /** Calls `settled` (perhaps at once) when every other worker has applied interest changes up to `seq`. */
+  whenInterestSettled (seq: number, settled: () => void): void
   markDirty (client: Client): void
   startedConflating (client: Client): void
   stoppedConflating (client: Client): void
@@ -116,6 +120,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   closeReason: CloseReason | null = null
   closedAtMs = 0
 
+  /** The interest sequence after this client's latest SUB or UNSUB (see ping). */
+  private interestSeq = 0
+  /** PONGs waiting for other workers to apply interest changes: the sequence each waits for. */
+  private readonly heldPongs: number[] = []
   pingsOutstanding = 0
   nextPingAtMs = 0
   rttMs = -1
@@ -313,6 +321,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.subscriptions.set(sid, sub)
     this.ok()
     this.host.subscribe(sub)
+    this.interestSeq = this.host.interestSeq
   }
 
   unsub (sid: string, max: number | undefined): void {
@@ -321,13 +330,38 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (sub !== undefined) {
       if (max !== undefined && max > 0 && sub.delivered < max) sub.max = max
       else this.dropSubscription(sub)
+      this.interestSeq = this.host.interestSeq
     }
     this.ok()
   }
 
+  /**
+   * PONG promises what one nats-server promises: every SUB and UNSUB sent before the PING is in
+   * force, here and on every other worker, so whatever is published after the PONG reaches (or
+   * no longer reaches) this client. On a multi-worker broker a PONG after an interest change
+   * waits until every other worker has applied it; later PONGs wait behind it, in order.
+   */
   ping (): void {
     if (!this.admitted()) return
-    this.control(PONG)
+    if (this.heldPongs.length === 0) {
+      let settled = false
+      this.host.whenInterestSettled(this.interestSeq, () => { settled = true })
+      if (settled) return this.control(PONG)
+    }
+    this.heldPongs.push(this.interestSeq)
+    if (this.heldPongs.length === 1) this.awaitInterest()
+  }
+
+  private awaitInterest (): void {
+    const seq = this.heldPongs[0] as number
+    this.host.whenInterestSettled(seq, () => {
+      if (this.isClosed) return
+      while (this.heldPongs.length > 0 && (this.heldPongs[0] as number) <= seq) {
+        this.heldPongs.shift()
+        this.control(PONG)
+      }
+      if (this.heldPongs.length > 0) this.awaitInterest()
+    })
   }
 
   pong (): void {

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePorts } from './test-support/nats-server.ts'
+import { RawClient } from './test-support/raw-client.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from './wire.ts'
@@ -131,6 +132,58 @@ describe('a broker with several workers', () => {
     const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
     expect(metrics).toMatch(/^tickfan_connections \d+/m)
   })
+
+  it('has every SUB and UNSUB in force on every worker before its PONG: no message published after the PONG is lost or leaks, under load', async () => {
+    const raws: RawClient[] = []
+    const byWorker = new Map<number, RawClient>()
+    while (byWorker.size < 2) {
+      const raw = await RawClient.connect(Number(new URL(natsUrl).port))
+      raws.push(raw)
+      await raw.handshake()
+      const worker = Number(/"server_id":"[^"]*W(\d+)"/.exec(raw.text)?.[1])
+      if (!byWorker.has(worker)) byWorker.set(worker, raw)
+    }
+    const [subscriber, publisher] = [...byWorker.values()] as [RawClient, RawClient]
+    // Load on the publisher's worker while the rounds run: a flood nobody waits for.
+    const [flooder] = await clientsOnEveryWorker(1).then((w) => w.flat())
+    let flooding = true
+    void (async () => { while (flooding) { for (let i = 0; i < 200; i++) flooder?.publish('flood.x', 'y'); await delay(1) } })()
+    const ROUNDS = 1500
+    let lost = 0
+    for (let i = 0; i < ROUNDS; i++) {
+      // Move the interest: drop the last round's subject, take this round's, then PING. Once the
+      // PONG is in, a publish from the other worker must arrive, and one to the old subject must not.
+      subscriber.send(`${i > 0 ? `UNSUB ${i - 1}\r\n` : ''}SUB round.${i} ${i}\r\n`)
+      await subscriber.roundTrip()
+      publisher.send(`PUB round.${i} 2\r\nin\r\n${i > 0 ? `PUB round.${i - 1} 3\r\nout\r\n` : ''}`)
+      const arrived = await subscriber.waitFor((t) => t.includes(`MSG round.${i} ${i} 2\r\n`), 1000).then(() => true, () => false)
+      if (!arrived) lost++
+    }
+    flooding = false
+    await publisher.roundTrip()
+    await delay(200)
+    expect(lost).toBe(0)
+    expect(subscriber.text).not.toMatch(/\r\nout\r\n/) // nothing after its UNSUB's PONG
+    for (const raw of raws) raw.close()
+  }, 60_000)
+
+  it('delivers to a subscription across workers as soon as the official client\'s flush returns', async () => {
+    const byWorker = await clientsOnEveryWorker(1)
+    const [a, b] = [byWorker[0]?.[0], byWorker[1]?.[0]] as [NatsConnection, NatsConnection]
+    let lost = 0
+    for (let i = 0; i < 300; i++) {
+      const [subscriber, publisher] = i % 2 === 0 ? [a, b] : [b, a]
+      let got = 0
+      const sub = subscriber.subscribe(`flush.${i}`, { callback: () => { got++ } })
+      await subscriber.flush()
+      for (let k = 0; k < 5; k++) publisher.publish(`flush.${i}`, String(k))
+      await publisher.flush()
+      await eventually(() => got === 5, 2000, 'five messages').catch(() => {})
+      lost += 5 - got
+      sub.unsubscribe()
+    }
+    expect(lost).toBe(0)
+  }, 60_000)
 
   it('replaces a worker that dies; its clients reconnect and get the snapshot back', async () => {
     const byWorker = await clientsOnEveryWorker(1)

@@ -71,6 +71,13 @@ export interface RouterLinks {
   hasInterest (subject: string): boolean
   /** What the link has carried, for /varz. */
   readonly stats: object
+  /**
+   * Interest changes announced so far (a sequence), and whether every peer has applied those up
+   * to `seq`. A link that does not track this (an upstream NATS cluster, where the official
+   * client's own flush orders it) leaves them out: settled at once.
+   */
+  readonly interestSeq?: number
+  whenInterestSettled? (seq: number, settled: () => void): void
 }
 
 type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
@@ -254,6 +261,16 @@ export class Router implements ClientHost {
 
   unsubscribe (sub: Subscription): void {
     if (this.trie.remove(sub)) this.links?.interestChanged(sub.subject, sub.queue, -1)
+  }
+
+  get interestSeq (): number {
+    return this.links?.interestSeq ?? 0
+  }
+
+  whenInterestSettled (seq: number, settled: () => void): void {
+    const links = this.links
+    if (links?.whenInterestSettled === undefined) settled()
+    else links.whenInterestSettled(seq, settled)
   }
 
   markDirty (client: Client): void {

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { mergeConnz, mergeSums } from './cluster-monitor.ts'
 import { cut } from './fuzz-properties.ts'
-import { encodeInterestFrame, encodeMessageFrame, FrameReader, type MeshFrame } from './worker-mesh.ts'
+import { encodeInterestAckFrame, encodeInterestFrame, encodeMessageFrame, FrameReader, type MeshFrame } from './worker-mesh.ts'
 
 describe('mesh frames', () => {
   it('come back as sent, whatever offsets the stream is split at', () => {
@@ -15,12 +15,13 @@ describe('mesh frames', () => {
         data: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
         queues: fc.array(fc.stringMatching(/^[a-z]{1,8}$/), { maxLength: 3 })
       }),
-      fc.record({ type: fc.constant('interest' as const), subject: fc.stringMatching(/^[a-z.>*]{1,20}$/), queue: fc.stringMatching(/^[a-z]{0,8}$/), delta: fc.integer({ min: -5, max: 5 }) })
+      fc.record({ type: fc.constant('interest' as const), subject: fc.stringMatching(/^[a-z.>*]{1,20}$/), queue: fc.stringMatching(/^[a-z]{0,8}$/), delta: fc.integer({ min: -5, max: 5 }), seq: fc.nat() }),
+      fc.record({ type: fc.constant('interest-ack' as const), seq: fc.nat() })
     )
     fc.assert(fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, at) => {
       const bytes = Buffer.concat(frames.map((f) => f.type === 'msg'
         ? encodeMessageFrame(f.subject, f.reply, f.data, f.headerBytes, f.queues)
-        : encodeInterestFrame(f.subject, f.queue, f.delta)))
+        : f.type === 'interest' ? encodeInterestFrame(f.subject, f.queue, f.delta, f.seq) : encodeInterestAckFrame(f.seq)))
       const got: MeshFrame[] = []
       const reader = new FrameReader()
       for (const chunk of cut(bytes, at)) reader.push(chunk, (f) => got.push(f.type === 'msg' ? { ...f, data: Buffer.from(f.data) } : f))

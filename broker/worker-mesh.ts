@@ -26,6 +26,9 @@ import { SubjectTrie, type Interest } from './subject-trie.ts'
 
 const MSG = 1
 const INTEREST = 2
+const INTEREST_ACK = 3
+/** A PONG waits at most this long for a peer to acknowledge interest (a stuck peer must not hang clients). */
+const INTEREST_ACK_TIMEOUT_MS = 2000
 /** Bytes queued for one worker past which messages to it are dropped (and counted). */
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024
 const NO_QUEUES: ReadonlySet<string> = new Set()
@@ -36,6 +39,8 @@ export interface MeshStats {
   receivedMsgs: number
   /** Messages not sent to a worker whose link was down or too far behind. */
   droppedMsgs: number
+  /** PONGs released because a peer did not acknowledge interest within INTEREST_ACK_TIMEOUT_MS. */
+  interestAckTimeouts: number
 }
 
 /** Subscriptions somewhere, by subject and queue ('' for plain ones). */
@@ -72,6 +77,8 @@ class Outbound {
   chunks: Buffer[] = []
   bytes = 0
   scheduled = false
+  /** The highest interest sequence this peer has said it applied. */
+  ackedInterestSeq = 0
   constructor (readonly peer: number, readonly socket: net.Socket) {}
 }
 
@@ -101,19 +108,29 @@ export function encodeMessageFrame (subject: string, reply: string | undefined, 
   return buf
 }
 
-export function encodeInterestFrame (subject: string, queue: string, delta: number): Buffer {
-  const length = 1 + 4 + 2 + subject.length + 2 + queue.length
+export function encodeInterestFrame (subject: string, queue: string, delta: number, seq: number): Buffer {
+  const length = 1 + 4 + 4 + 2 + subject.length + 2 + queue.length
   const buf = Buffer.allocUnsafe(4 + length)
   buf.writeUInt32BE(length, 0)
   buf[4] = INTEREST
   buf.writeInt32BE(delta, 5)
-  putString(buf, putString(buf, 9, subject), queue)
+  buf.writeUInt32BE(seq, 9)
+  putString(buf, putString(buf, 13, subject), queue)
+  return buf
+}
+
+export function encodeInterestAckFrame (seq: number): Buffer {
+  const buf = Buffer.allocUnsafe(4 + 5)
+  buf.writeUInt32BE(5, 0)
+  buf[4] = INTEREST_ACK
+  buf.writeUInt32BE(seq, 5)
   return buf
 }
 
 export type MeshFrame =
   | { type: 'msg', subject: string, reply: string | undefined, headerBytes: number, data: Buffer, queues: string[] }
-  | { type: 'interest', subject: string, queue: string, delta: number }
+  | { type: 'interest', subject: string, queue: string, delta: number, seq: number }
+  | { type: 'interest-ack', seq: number }
 
 /** Reassembles frames from a byte stream split anywhere. */
 export class FrameReader {
@@ -143,9 +160,11 @@ function decode (f: Buffer): MeshFrame {
   }
   if (f[0] === INTEREST) {
     const delta = f.readInt32BE(pos)
-    pos += 4
-    return { type: 'interest', delta, subject: readStr(), queue: readStr() }
+    const seq = f.readUInt32BE(pos + 4)
+    pos += 8
+    return { type: 'interest', delta, seq, subject: readStr(), queue: readStr() }
   }
+  if (f[0] === INTEREST_ACK) return { type: 'interest-ack', seq: f.readUInt32BE(pos) }
   if (f[0] !== MSG) throw new Error(`unknown mesh frame type ${String(f[0])}`)
   const subject = readStr()
   const reply = readStr()
@@ -162,7 +181,12 @@ function decode (f: Buffer): MeshFrame {
 }
 
 export class WorkerMesh implements RouterLinks {
-  readonly stats: MeshStats = { forwardedMsgs: 0, forwardedBytes: 0, receivedMsgs: 0, droppedMsgs: 0 }
+  readonly stats: MeshStats = { forwardedMsgs: 0, forwardedBytes: 0, receivedMsgs: 0, droppedMsgs: 0, interestAckTimeouts: 0 }
+  /** Interest changes announced so far; each INTEREST frame carries it, and peers acknowledge it. */
+  interestSeq = 0
+  /** PONGs (and the like) waiting for peers to apply interest up to `seq`. */
+  private interestWaiters: Array<{ seq: number, settled: () => void, deadlineMs: number }> = []
+  private interestTimer: NodeJS.Timeout | null = null
   private readonly outbound = new Map<number, Outbound>()
   /** Subscriptions here, by subject and queue: what the other workers are told. */
   private readonly localInterest = new Map<string, { subject: string, queue: string, members: number }>()
@@ -199,12 +223,17 @@ export class WorkerMesh implements RouterLinks {
     const out = new Outbound(peer, socket)
     this.outbound.set(peer, out)
     socket.on('error', () => {})
-    socket.on('close', () => { if (this.outbound.get(peer) === out) this.outbound.delete(peer) })
-    // Who this is, then every queue member here.
+    socket.on('close', () => {
+      if (this.outbound.get(peer) !== out) return
+      this.outbound.delete(peer)
+      this.settleInterest() // a peer that is gone holds nobody's PONG
+    })
+    // Who this is, then every subscription here, stamped with the current interest sequence:
+    // a restarted peer acknowledges it once it knows everything.
     const hello = Buffer.allocUnsafe(4)
     hello.writeUInt32BE(this.self, 0)
     this.send(out, hello)
-    for (const q of this.localInterest.values()) this.send(out, encodeInterestFrame(q.subject, q.queue, q.members))
+    for (const q of this.localInterest.values()) this.send(out, encodeInterestFrame(q.subject, q.queue, q.members, this.interestSeq))
   }
 
   get peers (): number[] {
@@ -220,8 +249,40 @@ export class WorkerMesh implements RouterLinks {
     entry.members += delta
     if (entry.members <= 0) this.localInterest.delete(key)
     else this.localInterest.set(key, entry)
-    const frame = encodeInterestFrame(subject, q, delta)
+    const frame = encodeInterestFrame(subject, q, delta, ++this.interestSeq)
     for (const out of this.outbound.values()) this.send(out, frame)
+  }
+
+  /**
+   * Calls `settled` once every connected peer has acknowledged interest changes up to `seq`
+   * (at once when they have). Peers apply INTEREST frames in order and acknowledge the newest
+   * sequence they applied, so a PONG held on this makes SUB-then-PING as strong as on one
+   * nats-server: nothing published anywhere after the PONG misses the subscription.
+   */
+  whenInterestSettled (seq: number, settled: () => void): void {
+    if (this.interestSettled(seq)) return settled()
+    this.interestWaiters.push({ seq, settled, deadlineMs: Date.now() + INTEREST_ACK_TIMEOUT_MS })
+    this.interestTimer ??= setInterval(() => this.settleInterest(), INTEREST_ACK_TIMEOUT_MS / 4)
+  }
+
+  private interestSettled (seq: number): boolean {
+    for (const out of this.outbound.values()) if (out.ackedInterestSeq < seq) return false
+    return true
+  }
+
+  /** Releases the waiters whose interest every peer has applied, or whose time is up. */
+  private settleInterest (): void {
+    if (this.interestWaiters.length === 0) return
+    const now = Date.now()
+    const waiting: typeof this.interestWaiters = []
+    const ready: Array<() => void> = []
+    for (const w of this.interestWaiters) {
+      if (this.interestSettled(w.seq)) ready.push(w.settled)
+      else if (now >= w.deadlineMs) { this.stats.interestAckTimeouts++; ready.push(w.settled) } else waiting.push(w)
+    }
+    this.interestWaiters = waiting
+    if (waiting.length === 0 && this.interestTimer !== null) { clearInterval(this.interestTimer); this.interestTimer = null }
+    for (const settled of ready) settled()
   }
 
   hasInterest (subject: string): boolean {
@@ -333,10 +394,22 @@ export class WorkerMesh implements RouterLinks {
       this.router.publishFromLink(frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
       return
     }
+    if (frame.type === 'interest-ack') {
+      const out = this.outbound.get(peer)
+      if (out !== undefined && frame.seq > out.ackedInterestSeq) out.ackedInterestSeq = frame.seq
+      this.settleInterest()
+      return
+    }
     this.remote.get(peer)?.change(frame.subject, frame.queue, frame.delta)
+    // Applied: say so to the peer (on this worker's own link to it), so its PONGs can go.
+    const back = this.outbound.get(peer)
+    if (back !== undefined) this.send(back, encodeInterestAckFrame(frame.seq))
   }
 
   async close (): Promise<void> {
+    if (this.interestTimer !== null) clearInterval(this.interestTimer)
+    this.interestTimer = null
+    for (const w of this.interestWaiters.splice(0)) w.settled()
     for (const out of this.outbound.values()) out.socket.destroy()
     for (const s of this.inbound) s.destroy()
     if (this.server !== null) await new Promise<void>((resolve) => this.server?.close(() => resolve()))

@@ -17,6 +17,7 @@ export class RawClient {
 
   private constructor (socket: net.Socket) {
     this.socket = socket
+    socket.setNoDelay(true) // as NATS clients do: a PING right after a command must not wait for Nagle
     socket.on('data', (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk])
       this.answerPings()
