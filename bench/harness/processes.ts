@@ -3,7 +3,7 @@
  * generators, each its own process, pinned to its own cores where the machine has them.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,17 +45,21 @@ export function coreLayout (): { broker: string | undefined, load: string | unde
   }
 }
 
-export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = [], workers = 1): Promise<BrokerProcess> {
+/**
+ * Starts a tickfan broker from `root` (this checkout by default; the regression gate passes a
+ * reference build's folder).
+ */
+export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = [], workers = 1, root = ROOT): Promise<BrokerProcess> {
   const [port, httpPort] = await freePorts(2)
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
   // broker options (e.g. '--max-in-flight-bytes 1048576').
   const fromEnv = (name: string): string[] => (process.env[name] ?? '').split(' ').filter((a) => a !== '')
-  const nodeArgs = [...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(ROOT, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
+  const nodeArgs = [...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   const child = cpus === undefined
-    ? spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+    ? spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   let stopping = false
   const died = deathOf(child, () => stopping)
@@ -126,6 +130,26 @@ export function cpuSeconds (pid: number): number | null {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       total = (total ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100 // USER_HZ is 100 on Linux
     } catch { /* exited meanwhile */ }
+  }
+  return total
+}
+
+/**
+ * CPU time a process and its descendants have spent on a CPU, in nanoseconds: the sum of every
+ * thread's /proc/<pid>/task/<tid>/schedstat, which the scheduler keeps to the nanosecond (the
+ * utime/stime of cpuSeconds tick at 10 ms, too coarse for one-second comparisons). Null when
+ * the process is gone or the kernel keeps no schedstat.
+ */
+export function cpuNanoseconds (pid: number): number | null {
+  let total: number | null = null
+  for (const p of processTree(pid)) {
+    let tasks: string[]
+    try { tasks = readdirSync(`/proc/${p}/task`) } catch { continue }
+    for (const t of tasks) {
+      try {
+        total = (total ?? 0) + Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0])
+      } catch { /* exited meanwhile */ }
+    }
   }
   return total
 }

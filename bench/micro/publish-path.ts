@@ -1,39 +1,71 @@
 /**
  * Micro benchmark of the broker's publish path without sockets: PUB commands are fed to real
  * `Client`s through the parser in 64 KiB chunks, routed, and written to fake transports that
- * discard the bytes. It reports messages/s, deliveries/s and, because GC pauses are what made
- * the fast subscriber's p99 in `npm run bench:broker`, the count, total and longest GC pause.
+ * act as clients that keep up: each counts the MSG frames written to it and answers every PING
+ * with a PONG, as real clients do (the broker's flow control waits for those PONGs; without
+ * them every subscriber is conflated after 64 KiB and the benchmark measures conflation).
+ * The run fails unless the messages written equal the deliveries the router counted.
  *
- *   npx tsx bench/micro/publish-path.ts [--subscribers 2] [--subjects 100] [--messages 400000]
+ * It reports messages/s, deliveries/s, JS heap bytes allocated per message (v8.GCProfiler:
+ * what each GC found minus what the last left, plus the growth since) and the GC pauses.
+ *
+ *   npx tsx bench/micro/publish-path.ts [--subscribers 10] [--subject plain] [--json] [--root DIR]
+ *
+ * `--root` runs another checkout's broker code (the regression gate's reference build).
  */
 import net from 'node:net'
+import path from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import v8 from 'node:v8'
 import { helpText, parseOptions, runMain, type OptionTable } from '../../broker/cli-options.ts'
-import type { Transport } from '../../broker/client.ts'
-import { resolveOptions } from '../../broker/options.ts'
-import { Router } from '../../broker/router.ts'
+import type { Client, Transport } from '../../broker/client.ts'
+import type * as OptionsModule from '../../broker/options.ts'
+import type * as RouterModule from '../../broker/router.ts'
+import { FrameCounter } from '../load/frame-counter.ts'
+import { ROOT } from '../harness/processes.ts'
 
 const CLI = {
-  subscribers: { type: 'integer', default: 2, min: 1, help: 'Subscribing connections (each on quote.>)' },
-  subjects: { type: 'integer', default: 100, min: 1, help: 'Distinct quote subjects' },
-  messages: { type: 'integer', default: 400_000, min: 1000, help: 'Messages published' },
+  subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribing connections (each on <subject>.>)' },
+  subjects: { type: 'integer', default: 100, min: 1, help: 'Distinct subjects' },
+  messages: { type: 'integer', default: 200_000, min: 1000, help: 'Messages published' },
   payload: { type: 'integer', default: 128, min: 1, help: 'Payload bytes' },
-  subject: { type: 'string', default: 'quote', help: 'Subject prefix (quote = last-value, trade = event, other = plain)' },
+  subject: { type: 'string', default: 'plain', help: 'Subject prefix (quote = last-value, trade = event, other = plain)' },
   perRead: { type: 'integer', default: 0, min: 0, help: 'Messages per socket read (0 = as many as fit 64 KiB)' },
   paceMs: { type: 'integer', default: 0, min: 0, help: 'Wait this long between reads (0 = flat out), to mimic a paced publisher' },
-  sockets: { type: 'boolean', default: false, help: 'Write deliveries to real loopback sockets (read and discarded by this process)' }
+  sockets: { type: 'boolean', default: false, help: 'Also write deliveries to real loopback sockets (read and discarded by this process)' },
+  json: { type: 'boolean', default: false, help: 'Print the result as one JSON line' },
+  root: { type: 'string', default: '', help: 'Run the broker code of this checkout (default: this one)' }
 } satisfies OptionTable
 
-class SocketTransport implements Transport {
+export interface PublishPathResult {
+  messages: number
+  deliveries: number
+  written: number
+  seconds: number
+  heapBytesPerMessage: number
+  writesPerDelivery: number
+  gc: { count: number, totalMs: number, maxMs: number }
+}
+
+/** A client that keeps up: counts the frames written to it and answers each PING with a PONG. */
+class KeepingUpTransport implements Transport {
   readonly kind = 'tcp'
   readonly remoteAddress = '127.0.0.1'
   readonly remotePort = 0
-  bytes = 0
+  readonly frames = new FrameCounter()
   writes = 0
-  constructor (private readonly socket: net.Socket) {}
-  write (chunk: Buffer): void { this.bytes += chunk.length; this.writes++; this.socket.write(chunk) }
-  get bufferedBytes (): number { return this.socket.writableLength }
-  close (): void { this.socket.destroy() }
+  client: Client | null = null
+  constructor (private readonly socket: net.Socket | null) {}
+  write (chunk: Buffer): void {
+    this.writes++
+    this.socket?.write(chunk)
+    const pings = this.frames.feed(chunk)
+    // Answered after this turn, as a client reading the socket would.
+    if (pings > 0) setImmediate(() => { for (let i = 0; i < pings; i++) this.client?.receive(Buffer.from('PONG\r\n')) })
+  }
+  get bufferedBytes (): number { return this.socket?.writableLength ?? 0 }
+  close (): void { this.socket?.destroy() }
 }
 
 async function socketPair (): Promise<net.Socket> {
@@ -46,29 +78,41 @@ async function socketPair (): Promise<net.Socket> {
   })
 }
 
-class NullTransport implements Transport {
-  readonly kind = 'tcp'
-  readonly remoteAddress = '127.0.0.1'
-  readonly remotePort = 0
-  bytes = 0
-  writes = 0
-  write (chunk: Buffer): void { this.bytes += chunk.length; this.writes++ }
-  get bufferedBytes (): number { return 0 }
-  close (): void {}
+/** JS heap bytes allocated between start() and stop(), from the GCs in between. */
+function heapAllocationMeter (): { stop: () => number } {
+  const profiler = new v8.GCProfiler()
+  const startUsed = v8.getHeapStatistics().used_heap_size
+  profiler.start()
+  return {
+    stop () {
+      const endUsed = v8.getHeapStatistics().used_heap_size
+      const stats = profiler.stop()?.statistics ?? []
+      let allocated = 0
+      let last = startUsed
+      for (const gc of stats) {
+        allocated += gc.beforeGC.heapStatistics.usedHeapSize - last
+        last = gc.afterGC.heapStatistics.usedHeapSize
+      }
+      return allocated + endUsed - last
+    }
+  }
 }
 
-runMain(async () => {
-  const o = parseOptions(process.argv.slice(2), CLI)
-  if (o.help) { process.stdout.write(helpText('npx tsx bench/micro/publish-path.ts', 'Publish path without sockets: throughput and GC pauses.', CLI)); return }
-  const router = new Router(resolveOptions({ port: 0 }))
-  const sinks: Array<NullTransport | SocketTransport> = []
+export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof CLI>>): Promise<PublishPathResult> {
+  const root = o.root === '' ? ROOT : path.resolve(o.root)
+  const { Router } = await import(pathToFileURL(path.join(root, 'broker/router.ts')).href) as typeof RouterModule
+  const { resolveOptions } = await import(pathToFileURL(path.join(root, 'broker/options.ts')).href) as typeof OptionsModule
+  // No inbound rate limit: the publisher here reads far past the default's 200,000 msgs/s.
+  const router = new Router(resolveOptions({ port: 0, maxInMsgsPerSec: 0 }))
+  const sinks: KeepingUpTransport[] = []
   for (let s = 0; s < o.subscribers; s++) {
-    const t = o.sockets ? new SocketTransport(await socketPair()) : new NullTransport()
+    const t = new KeepingUpTransport(o.sockets ? await socketPair() : null)
     sinks.push(t)
     const c = router.accept(t, () => 'INFO {}\r\n')
+    t.client = c
     c?.receive(Buffer.from(`CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nSUB ${o.subject}.> ${s + 1}\r\n`))
   }
-  const pub = router.accept(new NullTransport(), () => 'INFO {}\r\n')
+  const pub = router.accept(new KeepingUpTransport(null), () => 'INFO {}\r\n')
   if (pub === null) throw new Error('no publisher')
   pub.receive(Buffer.from('CONNECT {"verbose":false,"pedantic":false}\r\n'))
   // Pre-encode one round of PUB commands (one per subject), cut into 64 KiB socket-sized chunks.
@@ -79,24 +123,52 @@ runMain(async () => {
     ? round.subarray(0, one * Math.min(o.perRead, o.subjects))
     : Buffer.concat(Array.from({ length: Math.max(1, Math.floor(65536 / round.length)) }, () => round))
   const perChunk = Math.round(chunk.length / one)
+  const read = async (messages: number): Promise<number> => {
+    let sent = 0
+    while (sent < messages) {
+      pub.receive(Buffer.from(chunk)) // a fresh buffer per read, as a socket gives
+      sent += perChunk
+      await new Promise<void>((resolve) => (o.paceMs > 0 ? setTimeout(resolve, o.paceMs) : setImmediate(resolve))) // let the flush turn run
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    return sent
+  }
+  await read(Math.min(o.messages, 20_000)) // warm-up: the JIT settles before anything is counted
+  const deliveries0 = router.stats.deliveries
+  const written0 = sinks.reduce((n, t) => n + t.frames.messages, 0)
+  const writes0 = sinks.reduce((n, t) => n + t.writes, 0)
 
   const gc = { count: 0, totalMs: 0, maxMs: 0 }
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) { gc.count++; gc.totalMs += e.duration; gc.maxMs = Math.max(gc.maxMs, e.duration) }
   })
   obs.observe({ entryTypes: ['gc'] })
+  const heap = heapAllocationMeter()
   const start = process.hrtime.bigint()
-  let sent = 0
-  while (sent < o.messages) {
-    pub.receive(Buffer.from(chunk)) // a fresh buffer per read, as a socket gives
-    sent += perChunk
-    await new Promise<void>((resolve) => (o.paceMs > 0 ? setTimeout(resolve, o.paceMs) : setImmediate(resolve))) // let the flush turn run
-  }
+  const sent = await read(o.messages)
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const allocated = heap.stop()
   obs.disconnect()
-  const deliveries = router.stats.deliveries
+  const deliveries = router.stats.deliveries - deliveries0
+  const written = sinks.reduce((n, t) => n + t.frames.messages, 0) - written0
+  const writes = sinks.reduce((n, t) => n + t.writes, 0) - writes0
   for (const t of sinks) t.close()
-  process.stdout.write(`${sent.toLocaleString('en-US')} msgs in ${seconds.toFixed(2)} s: ${Math.round(sent / seconds).toLocaleString('en-US')} msgs/s, ` +
-    `${Math.round(deliveries / seconds).toLocaleString('en-US')} deliveries/s, writes/delivery ${(sinks.reduce((n, t) => n + t.writes, 0) / deliveries).toFixed(4)}\n` +
-    `GC: ${gc.count} pauses, total ${gc.totalMs.toFixed(0)} ms (${(gc.totalMs / 10 / seconds).toFixed(1)}% of run), longest ${gc.maxMs.toFixed(1)} ms\n`)
-})
+  if (written !== deliveries || deliveries !== sent * o.subscribers) {
+    throw new Error(`${sent} messages to ${o.subscribers} subscribers: ${deliveries} deliveries counted, ${written} written; the method is broken`)
+  }
+  return { messages: sent, deliveries, written, seconds, heapBytesPerMessage: allocated / sent, writesPerDelivery: writes / Math.max(1, deliveries), gc }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runMain(async () => {
+    const o = parseOptions(process.argv.slice(2), CLI)
+    if (o.help) { process.stdout.write(helpText('npx tsx bench/micro/publish-path.ts', 'Publish path without sockets: throughput, heap allocated per message and GC pauses.', CLI)); return }
+    const r = await runPublishPath(o)
+    if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return }
+    process.stdout.write(`${r.messages.toLocaleString('en-US')} msgs to ${o.subscribers} subscribers in ${r.seconds.toFixed(2)} s: ` +
+      `${Math.round(r.messages / r.seconds).toLocaleString('en-US')} msgs/s, ${Math.round(r.deliveries / r.seconds).toLocaleString('en-US')} deliveries/s, ` +
+      `all ${r.written.toLocaleString('en-US')} written, writes/delivery ${r.writesPerDelivery.toFixed(4)}\n` +
+      `heap allocated: ${Math.round(r.heapBytesPerMessage)} B per message\n` +
+      `GC: ${r.gc.count} pauses, total ${r.gc.totalMs.toFixed(0)} ms (${(r.gc.totalMs / 10 / r.seconds).toFixed(1)}% of run), longest ${r.gc.maxMs.toFixed(1)} ms\n`)
+  })
+}

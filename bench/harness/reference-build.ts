@@ -1,0 +1,72 @@
+/**
+ * The regression gate's reference build: another commit of this repository, extracted next to
+ * the candidate (git archive, into the system's temporary folder, kept for reuse) and made
+ * runnable with the candidate's dependencies when its package-lock.json is the same, or with
+ * its own `npm ci` when not. What cannot be prepared is a ReferenceBuildError: the gate reports
+ * it as a failed comparison build, never as a regression.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { UsageError } from '../../broker/cli-options.ts'
+import { ROOT } from './processes.ts'
+
+export class ReferenceBuildError extends Error {
+  override name = 'ReferenceBuildError'
+}
+
+export interface ReferenceBuild {
+  commit: string
+  root: string
+}
+
+/** The commit the gate compares against, as committed in bench/ci-reference.json. */
+export function committedReference (): string {
+  const file = path.join(ROOT, 'bench/ci-reference.json')
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { commit?: unknown }
+  if (typeof config.commit !== 'string' || config.commit === '') throw new UsageError(`${file}: "commit" must name a commit`)
+  return config.commit
+}
+
+function git (args: string[]): string {
+  return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+}
+
+/** Resolves `rev` to a full commit hash, or says in one line why it cannot. */
+export function resolveCommit (rev: string): string {
+  try {
+    return git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])
+  } catch {
+    const shallow = existsSync(path.join(ROOT, '.git/shallow')) ? ' (this clone is shallow: git fetch --unshallow)' : ''
+    throw new UsageError(`reference commit ${rev} is not in this repository${shallow}; name another with --reference, or move bench/ci-reference.json forward`)
+  }
+}
+
+export function prepareReference (rev: string, progress: (line: string) => void): ReferenceBuild {
+  const commit = resolveCommit(rev)
+  const root = path.join(os.tmpdir(), `tickfan-reference-${commit}`)
+  if (!existsSync(path.join(root, '.complete'))) {
+    progress(`extracting reference ${commit.slice(0, 10)} into ${root}`)
+    const partial = `${root}.partial-${process.pid}`
+    rmSync(partial, { recursive: true, force: true })
+    mkdirSync(partial, { recursive: true })
+    const archive = spawnSync('sh', ['-c', `git archive ${commit} | tar -x -C "${partial}"`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+    if (archive.status !== 0) throw new ReferenceBuildError(`reference ${commit.slice(0, 10)}: git archive failed: ${archive.stderr.toString().trim()}`)
+    const sameLock = readFileSync(path.join(partial, 'package-lock.json'), 'utf8') === readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')
+    if (sameLock) {
+      symlinkSync(path.join(ROOT, 'node_modules'), path.join(partial, 'node_modules'))
+    } else {
+      progress(`reference ${commit.slice(0, 10)} has other dependencies: npm ci there`)
+      const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: partial, stdio: ['ignore', 'ignore', 'pipe'] })
+      if (install.status !== 0) throw new ReferenceBuildError(`reference ${commit.slice(0, 10)}: npm ci failed: ${install.stderr.toString().trim().split('\n').slice(-3).join(' ')}`)
+    }
+    execFileSync('touch', [path.join(partial, '.complete')])
+    rmSync(root, { recursive: true, force: true })
+    renameSync(partial, root)
+  }
+  // The build must at least start: its broker's --help.
+  const check = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'broker/main.ts'), '--help'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
+  if (check.status !== 0) throw new ReferenceBuildError(`reference ${commit.slice(0, 10)}: its broker does not start: ${check.stderr.toString().trim().split('\n').slice(-2).join(' ')}`)
+  return { commit, root }
+}

@@ -1,0 +1,149 @@
+/**
+ * Lockstep fan-out load, for measuring a broker's CPU per delivery (the regression gate). It
+ * holds raw NATS connections (a publisher and N subscribers) to one or more brokers and, on
+ * command, publishes rounds of `round` messages: one socket write per round, then it waits
+ * until every subscriber has every message of the round before the next. The broker does the
+ * same work per round at any speed, so the CPU it spends per delivery compares two builds of
+ * it, not how busy or fast the generator or the machine happened to be.
+ *
+ * Connections are lean raw sockets (a line scanner that counts MSG/HMSG frames and answers PING),
+ * not the official client, so the generator stays far from being the bottleneck; its own CPU is
+ * reported so that is shown, not assumed.
+ *
+ * IPC commands (from bench/harness/lockstep.ts):
+ *   { type: 'open', id, url, path: 'plain' | 'last-value', subscribers, subjects, payloadBytes }
+ *   { type: 'measure', id, messages } -> { type: 'measured', id, delivered, expected, stalls, elapsedMs, cpuSeconds }
+ *   { type: 'stop' } -> result { }
+ */
+import net from 'node:net'
+import { FrameCounter } from './frame-counter.ts'
+import { fail, report } from './protocol.ts'
+
+export type LockstepPath = 'plain' | 'last-value'
+
+export interface OpenCommand { type: 'open', id: string, url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }
+export interface MeasureCommand { type: 'measure', id: string, messages: number }
+export interface Measured { type: 'measured', id: string, delivered: number, expected: number, stalls: number, elapsedMs: number, cpuSeconds: number }
+
+/** Messages per round: one socket write of about 15-20 KiB at 128-byte payloads. */
+const ROUND = 100
+/** A round not complete after this long is a stall (a lost or conflated message); counted, then moved past. */
+const ROUND_DEADLINE_MS = 2000
+
+/** A raw connection that counts the messages it receives and answers the server's PINGs. */
+class CountingConnection {
+  private readonly frames = new FrameCounter()
+  private waiters: Array<() => void> = []
+
+  constructor (readonly socket: net.Socket) {
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => {
+      for (let pings = this.frames.feed(chunk); pings > 0; pings--) socket.write('PONG\r\n')
+      for (const w of this.waiters.splice(0)) w()
+    })
+    socket.on('error', () => {})
+  }
+
+  get received (): number { return this.frames.messages }
+  set received (n: number) { this.frames.messages = n }
+
+  static async open (url: string): Promise<CountingConnection> {
+    const { hostname, port } = new URL(url)
+    const socket = net.connect(Number(port), hostname)
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    const c = new CountingConnection(socket)
+    socket.write('CONNECT {"verbose":false,"pedantic":false,"headers":true,"name":"lockstep"}\r\n')
+    await c.roundTrip()
+    return c
+  }
+
+  /** Resolves at the next input (or after `ms`). */
+  async next (ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.waiters.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  async roundTrip (): Promise<void> {
+    const before = this.frames.pongs
+    this.socket.write('PING\r\n')
+    while (this.frames.pongs === before) await this.next(1000)
+  }
+}
+
+interface Session {
+  open: OpenCommand
+  publisher: CountingConnection
+  subscribers: CountingConnection[]
+  payload: string
+  sequence: number
+}
+
+const sessions = new Map<string, Session>()
+
+async function open (c: OpenCommand): Promise<void> {
+  const subscribers: CountingConnection[] = []
+  const prefix = c.path === 'last-value' ? 'quote.lockstep' : 'lockstep.plain'
+  for (let i = 0; i < c.subscribers; i++) {
+    const s = await CountingConnection.open(c.url)
+    s.socket.write(`SUB ${prefix}.> ${i + 1}\r\n`)
+    await s.roundTrip()
+    subscribers.push(s)
+  }
+  const publisher = await CountingConnection.open(c.url)
+  sessions.set(c.id, { open: c, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0 })
+}
+
+/** One round's bytes: `ROUND` PUBs (plain) or HPUBs with a rising Tickfan-Seq (last-value). */
+function roundBytes (s: Session): Buffer {
+  const { path, subjects, payloadBytes } = s.open
+  let text = ''
+  for (let i = 0; i < ROUND; i++) {
+    const subject = (s.sequence + i) % subjects
+    if (path === 'plain') {
+      text += `PUB lockstep.plain.S${subject} ${payloadBytes}\r\n${s.payload}\r\n`
+    } else {
+      const headers = `NATS/1.0\r\nTickfan-Seq: ${s.sequence + i + 1}\r\n\r\n`
+      text += `HPUB quote.lockstep.S${subject} ${headers.length} ${headers.length + payloadBytes}\r\n${headers}${s.payload}\r\n`
+    }
+  }
+  s.sequence += ROUND
+  return Buffer.from(text, 'latin1')
+}
+
+async function measure (c: MeasureCommand): Promise<Measured> {
+  const s = sessions.get(c.id)
+  if (s === undefined) throw new Error(`lockstep: no session ${c.id}`)
+  for (const sub of s.subscribers) sub.received = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  let stalls = 0
+  let expected = 0
+  for (let sent = 0; sent < c.messages; sent += ROUND) {
+    expected += ROUND
+    s.publisher.socket.write(roundBytes(s))
+    const deadline = Date.now() + ROUND_DEADLINE_MS
+    for (const sub of s.subscribers) {
+      while (sub.received < expected && Date.now() < deadline) await sub.next(ROUND_DEADLINE_MS)
+    }
+    if (s.subscribers.some((sub) => sub.received < expected)) {
+      stalls++
+      expected = Math.min(...s.subscribers.map((sub) => sub.received))
+    }
+  }
+  const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6
+  const cpu = process.cpuUsage(cpu0)
+  const delivered = s.subscribers.reduce((n, sub) => n + sub.received, 0)
+  return { type: 'measured', id: c.id, delivered, expected: c.messages * s.subscribers.length, stalls, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+}
+
+process.on('message', (msg: OpenCommand | MeasureCommand | { type: 'stop' }) => {
+  if (msg.type === 'open') open(msg).then(() => process.send?.({ type: 'opened', id: msg.id }), fail)
+  else if (msg.type === 'measure') measure(msg).then((m) => process.send?.(m), fail)
+  else if (msg.type === 'stop') {
+    for (const s of sessions.values()) for (const c of [s.publisher, ...s.subscribers]) c.socket.destroy()
+    report({})
+  }
+})
+process.send?.({ type: 'ready' })
