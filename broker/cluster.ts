@@ -136,8 +136,9 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{ close
     { worker: { serverId: process.env.TICKFAN_SERVER_ID as string }, cidStart: index + 1, cidStride: count }
   )
   // With an upstream cluster every worker is a node of its own: the cluster links them.
-  const mesh = options.upstream.length > 0 ? null : new WorkerMesh(broker.router, index)
+  const mesh = options.upstream.length > 0 ? null : new WorkerMesh(broker.router, index, Math.random, options.meshMaxQueuedBytes)
   await mesh?.listen(socketPath(dir, index))
+  await mesh?.loopBack(socketPath(dir, index))
   process.on('message', (m: LinkMessage) => {
     if (m.type !== 'link') return
     if (mesh === null) { process.send?.({ type: 'linked', index } satisfies LinkedMessage); return }

@@ -27,7 +27,8 @@ export const ProtocolError = {
   STALE_CONNECTION: { text: 'Stale Connection', close: true },
   SLOW_CONSUMER_EVENT_BYTES: { text: 'Slow Consumer: undelivered event messages exceeded the byte limit', close: true },
   SLOW_CONSUMER_STALE: { text: 'Slow Consumer: oldest undelivered update exceeded maxStaleMs', close: true },
-  SLOW_CONSUMER_BLOCKED: { text: 'Slow Consumer: socket blocked past maxBlockedMs', close: true }
+  SLOW_CONSUMER_BLOCKED: { text: 'Slow Consumer: socket blocked past maxBlockedMs', close: true },
+  SLOW_CONSUMER_WORKER_LINK: { text: 'Slow Consumer: this worker fell behind its peers and missed event messages', close: true }
 } as const
 
 export type ProtocolErrorCode = keyof typeof ProtocolError
@@ -45,6 +46,7 @@ export type CloseReason =
   | 'slow consumer (event bytes)'
   | 'slow consumer (stale)'
   | 'slow consumer (blocked)'
+  | 'slow consumer (worker link)'
   | 'stale connection'
   | 'authentication timeout'
   | 'authorization violation'

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { loadAuthFile } from './auth-file.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from './cli-options.ts'
-import { DEFAULT_OPTIONS } from './options.ts'
+import { DEFAULT_OPTIONS, defaultWorkers } from './options.ts'
 import { runClusterWorker, startClusterPrimary } from './cluster.ts'
 import { resolveOptions } from './options.ts'
 import { startBroker } from './server.ts'
@@ -15,7 +15,7 @@ import { startBroker } from './server.ts'
 const d = DEFAULT_OPTIONS
 export const BROKER_CLI = {
   host: { type: 'string', default: d.host, help: 'Interface to listen on' },
-  workers: { type: 'integer', default: os.availableParallelism(), min: 1, max: 256, help: 'Broker worker processes behind the same ports (default: the number of cores)' },
+  workers: { type: 'integer', default: defaultWorkers(), min: 1, max: 256, help: `Broker worker processes behind the same ports (default: half the ${os.availableParallelism()} cores, at least one)` },
   port: { type: 'integer', default: d.port, min: 0, max: 65535, help: 'NATS TCP port (0 = any free port)' },
   wsPort: { type: 'integer', default: d.wsPort, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (--ws-port=-1 = off)' },
   httpPort: { type: 'integer', default: d.httpPort, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (--http-port=-1 = off)' },
@@ -28,6 +28,7 @@ export const BROKER_CLI = {
   maxInFlightBytes: { type: 'integer', default: d.maxInFlightBytes, min: 1024, help: 'Bytes written but not acknowledged by the client (PING/PONG) past which it is conflated' },
   maxAckWaitMs: { type: 'integer', default: d.maxAckWaitMs, min: 1, help: 'A flow-control PING unanswered this long (ms) conflates the client until it answers' },
   maxPendingEventBytes: { type: 'integer', default: d.maxPendingEventBytes, min: 1, help: 'Undelivered trade/plain bytes before a slow consumer is closed' },
+  meshMaxQueuedBytes: { type: 'integer', default: d.meshMaxQueuedBytes, min: 1024, help: 'Bytes queued for another worker before it counts as behind (last values conflated, subscribers missing events closed)' },
   maxStaleMs: { type: 'integer', default: d.maxStaleMs, min: 1, help: 'Close a conflating connection whose oldest undelivered update is older (ms)' },
   maxBlockedMs: { type: 'integer', default: d.maxBlockedMs, min: 1, help: 'Close a connection whose socket stays blocked longer (ms)' },
   connectTimeoutMs: { type: 'integer', default: d.connectTimeoutMs, min: 1, help: 'Close a connection that sends no CONNECT within (ms)' },
@@ -73,6 +74,7 @@ runMain(async () => {
     maxInFlightBytes: o.maxInFlightBytes,
     maxAckWaitMs: o.maxAckWaitMs,
     maxPendingEventBytes: o.maxPendingEventBytes,
+    meshMaxQueuedBytes: o.meshMaxQueuedBytes,
     maxStaleMs: o.maxStaleMs,
     maxBlockedMs: o.maxBlockedMs,
     connectTimeoutMs: o.connectTimeoutMs,

@@ -2,6 +2,7 @@
  * Every broker option, its default and its unit. The CLI (`main.ts`) and tests build a
  * `BrokerOptions` from these; nothing else holds a default.
  */
+import os from 'node:os'
 import type { AuthorizationConfig } from './auth.ts'
 import { DEFAULT_SUBJECT_CLASSES, type SubjectClassRules } from './subject-classes.ts'
 
@@ -46,6 +47,12 @@ export interface BrokerOptions {
   maxAckWaitMs: number
   /** Undelivered event (trade) and plain bytes a conflating connection may hold before it is closed. Default 8 MiB. */
   maxPendingEventBytes: number
+  /**
+   * Bytes queued on the link to another worker past which that worker is behind: its last
+   * values are conflated and the subscribers there who miss events are closed as slow
+   * consumers when it catches up (see worker-mesh.ts). Default 64 MiB.
+   */
+  meshMaxQueuedBytes: number
   /** A conflating connection whose oldest undelivered update is older than this is closed. Default 5000 ms. */
   maxStaleMs: number
   /** A connection whose socket stays blocked this long is closed. Default 10000 ms. */
@@ -78,6 +85,17 @@ export interface BrokerOptions {
   logLevel: string
 }
 
+/**
+ * Broker workers when --workers is not given: half the cores, at least one. On one machine the
+ * broker shares its cores with the clients it serves (publishers, subscribers, in the bench its
+ * load generators), and a worker without a core of its own only adds a mesh hop: on 2 cores
+ * two workers sustained half the deliveries of one (bench:scaling, reports/scaling/), so one
+ * is the default there. Where clients run elsewhere, give --workers the core count.
+ */
+export function defaultWorkers (cores: number = os.availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / 2))
+}
+
 export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   host: '0.0.0.0',
   port: 4222,
@@ -92,6 +110,7 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   maxInFlightBytes: 256 * 1024,
   maxAckWaitMs: 100,
   maxPendingEventBytes: 8 * 1024 * 1024,
+  meshMaxQueuedBytes: 64 * 1024 * 1024,
   maxStaleMs: 5000,
   maxBlockedMs: 10000,
   connectTimeoutMs: 2000,
@@ -117,7 +136,7 @@ export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOpt
     }
   }
   const positive: Array<keyof BrokerOptions> = ['maxPayloadBytes', 'maxControlLineBytes', 'maxConnections',
-    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxInFlightBytes', 'maxAckWaitMs', 'maxPendingEventBytes', 'maxStaleMs', 'maxBlockedMs',
+    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxInFlightBytes', 'maxAckWaitMs', 'maxPendingEventBytes', 'meshMaxQueuedBytes', 'maxStaleMs', 'maxBlockedMs',
     'connectTimeoutMs', 'pingIntervalMs', 'maxPingsOutstanding', 'maxLastValueSubjects']
   for (const key of positive) {
     if ((options[key] as number) <= 0) throw new RangeError(`option ${key} must be > 0, got ${String(options[key])}`)

@@ -78,6 +78,14 @@ export interface RouterLinks {
    */
   readonly interestSeq?: number
   whenInterestSettled? (seq: number, settled: () => void): void
+  /**
+   * Fair delivery across workers: the link takes a local publish whole, sending it to the other
+   * workers and back to this one by the same path, so local subscribers are served no sooner
+   * than remote ones (the message comes back through publishFromLink with `origin`). Returns
+   * false when it cannot (then the router delivers locally as before). `localPlain`: whether
+   * plain subscriptions here match; `localGroups`: the queue groups with members here.
+   */
+  publishAll? (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], localPlain: boolean, lastValue: boolean, origin: Client | null): boolean
 }
 
 type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
@@ -202,6 +210,11 @@ export class Router implements ClientHost {
     this.route(null, subject, reply, data, headerBytes, queues, plain)
   }
 
+  /** A local publish coming back through the link's loopback (see RouterLinks.publishAll): `origin` is who published it. */
+  publishFromLoopback (origin: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter): void {
+    this.route(origin !== null && origin.isClosed ? null : origin, subject, reply, data, headerBytes, queues)
+  }
+
   /**
    * The publish path. `queues`: null for a local publish (the links, if any, decide where queue
    * groups are served and carry the message on), or which groups a linked message may reach.
@@ -209,6 +222,14 @@ export class Router implements ClientHost {
   private route (from: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter | null, deliverPlain = true): void {
     const stats = this.stats
     const subjectClass = this.classifier.classify(subject)
+    const links = this.links
+    if (queues === null && links?.publishAll !== undefined) {
+      const local = this.trie.match(subject)
+      if (reply !== undefined && from !== null && local.plain.length === 0 && local.groups.length === 0 && from.options.noResponders && links.hasInterest(subject) !== true) {
+        return this.sendNoResponders(from, reply)
+      }
+      if (links.publishAll(subject, reply, data, headerBytes, local.groups, local.plain.length > 0, subjectClass === SubjectClass.LastValue, from)) return
+    }
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
       : undefined
@@ -218,7 +239,6 @@ export class Router implements ClientHost {
     const match = this.trie.match(subject)
     const plain = deliverPlain ? match.plain : NO_SUBSCRIPTIONS
     const groups = match.groups
-    const links = this.links
     const servedElsewhere = queues === null && links !== null ? links.published(subject, reply, data, headerBytes, groups, subjectClass === SubjectClass.LastValue) : null
     const echo = from === null || from.options.echo
     let delivered = 0
@@ -242,7 +262,7 @@ export class Router implements ClientHost {
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     if (delivered > 0) stats.routedMsgs++
-    else if (reply !== undefined && from !== null && plain.length === 0 && groups.length === 0 && from.options.noResponders && links?.hasInterest(subject) !== true) {
+    else if (queues === null && reply !== undefined && from !== null && plain.length === 0 && groups.length === 0 && from.options.noResponders && links?.hasInterest(subject) !== true) {
       this.sendNoResponders(from, reply)
     }
   }
@@ -261,6 +281,24 @@ export class Router implements ClientHost {
 
   unsubscribe (sub: Subscription): void {
     if (this.trie.remove(sub)) this.links?.interestChanged(sub.subject, sub.queue, -1)
+  }
+
+  /**
+   * Closes, with the stated slow-consumer reason, every client whose subscriptions match one
+   * of `subjects` (messages it will never get: a worker link fell behind), or, for '>', every
+   * client subscribed to anything beyond last-value subjects. Returns how many were closed.
+   */
+  closeSubscribersOf (subjects: readonly string[], code: ProtocolErrorCode, reason: CloseReason): number {
+    const all = subjects.includes('>')
+    const victims: Client[] = []
+    for (const client of this.clients.values()) {
+      for (const sub of client.subscriptions.values()) {
+        const missed = all ? !this.classifier.onlyLastValue(sub.subject) : subjects.some((s) => subjectMatches(sub.subject, s))
+        if (missed) { victims.push(client); break }
+      }
+    }
+    for (const client of victims) client.closeWith(code, reason)
+    return victims.length
   }
 
   get interestSeq (): number {

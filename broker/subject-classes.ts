@@ -6,7 +6,7 @@
  *   consumer is disconnected;
  * - `plain`: NATS semantics; queued in order like events.
  */
-import { isValidSubject, subjectMatches } from './subjects.ts'
+import { isSubsetMatch, isValidSubject, subjectMatches } from './subjects.ts'
 
 export const SubjectClass = {
   LastValue: 'last-value',
@@ -36,6 +36,11 @@ export class SubjectClassifier {
     for (const pattern of [...rules.lastValue, ...rules.event]) {
       if (!isValidSubject(pattern)) throw new TypeError(`subject class pattern ${JSON.stringify(pattern)} is not a valid subject`)
     }
+  }
+
+  /** Can a subscription to `pattern` (wildcards allowed) only ever receive last-value subjects? */
+  onlyLastValue (pattern: string): boolean {
+    return this.rules.lastValue.some((p) => isSubsetMatch(pattern, p))
   }
 
   classify (subject: string): SubjectClass {

@@ -13,6 +13,12 @@
  * (weighted by members) and names, in the frame to that worker, the groups it must serve. A
  * request nobody anywhere listens to gets the no-responders status.
  *
+ * Fairness: a message published here is not delivered here at once. It goes out to the other
+ * workers and back to this one through this worker's own socket (the loopback), in the same
+ * write turn, so every worker, this one included, delivers it after the same kind of hop, and no
+ * subscriber is first because it shares the publisher's worker. Loopback frames are read in the
+ * order they were written, so who published each (for no-echo) is kept in a queue beside them.
+ *
  * Frames: [u32 length][u8 type] then, for a message, [u16 subject][u16 reply][u32 header bytes]
  * [u32 data][u8 groups]([u16 queue])*, and for interest [i32 delta][u16 subject][u16 queue];
  * strings are latin1 (the broker's subject encoding). Frames to one worker are batched per
@@ -20,25 +26,34 @@
  */
 import { rmSync } from 'node:fs'
 import net from 'node:net'
-import type { Subscription } from './client.ts'
+import type { Client, Subscription } from './client.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectTrie, type Interest } from './subject-trie.ts'
 
 const MSG = 1
 const INTEREST = 2
 const INTEREST_ACK = 3
+const DROPPED = 4
+/** Distinct event subjects remembered for a peer that is behind; past it, every event subject counts as missed. */
+const MAX_DROPPED_SUBJECTS = 10_000
 /** A PONG waits at most this long for a peer to acknowledge interest (a stuck peer must not hang clients). */
 const INTEREST_ACK_TIMEOUT_MS = 2000
-/** Bytes queued for one worker past which messages to it are dropped (and counted). */
-const MAX_QUEUED_BYTES = 64 * 1024 * 1024
+/** Bytes queued for one worker past which it is behind: its last values are conflated, its events not sent. */
+export const DEFAULT_MESH_MAX_QUEUED_BYTES = 64 * 1024 * 1024
 const NO_QUEUES: ReadonlySet<string> = new Set()
 
 export interface MeshStats {
   forwardedMsgs: number
   forwardedBytes: number
   receivedMsgs: number
-  /** Messages not sent to a worker whose link was down or too far behind. */
+  /** Event and plain messages not sent to a worker whose link was down or too far behind. */
   droppedMsgs: number
+  /** Last values held back for a worker that was behind, superseded by a newer one before it caught up. */
+  conflatedMsgs: number
+  /** Times a worker fell behind (its link past the queued-bytes limit). */
+  linksBehind: number
+  /** Local subscribers closed because this worker missed events its peers sent while it was behind. */
+  closedForMissedEvents: number
   /** PONGs released because a peer did not acknowledge interest within INTEREST_ACK_TIMEOUT_MS. */
   interestAckTimeouts: number
 }
@@ -79,6 +94,12 @@ class Outbound {
   scheduled = false
   /** The highest interest sequence this peer has said it applied. */
   ackedInterestSeq = 0
+  /**
+   * While the peer is behind (its link past the byte limit): the newest last-value frame per
+   * subject, and the event subjects whose messages were not sent. Both bounded; on catching up
+   * the peer is told what it missed, then gets the newest values.
+   */
+  behind: { lastValues: Map<string, Buffer>, missed: Set<string>, missedAll: boolean } | null = null
   constructor (readonly peer: number, readonly socket: net.Socket) {}
 }
 
@@ -119,6 +140,19 @@ export function encodeInterestFrame (subject: string, queue: string, delta: numb
   return buf
 }
 
+/** The event subjects a worker missed while behind ('>' for too many to list). */
+export function encodeDroppedFrame (subjects: readonly string[]): Buffer {
+  let length = 1 + 4
+  for (const s of subjects) length += 2 + Buffer.byteLength(s, 'latin1')
+  const buf = Buffer.allocUnsafe(4 + length)
+  buf.writeUInt32BE(length, 0)
+  buf[4] = DROPPED
+  buf.writeUInt32BE(subjects.length, 5)
+  let at = 9
+  for (const s of subjects) at = putString(buf, at, s)
+  return buf
+}
+
 export function encodeInterestAckFrame (seq: number): Buffer {
   const buf = Buffer.allocUnsafe(4 + 5)
   buf.writeUInt32BE(5, 0)
@@ -131,6 +165,7 @@ export type MeshFrame =
   | { type: 'msg', subject: string, reply: string | undefined, headerBytes: number, data: Buffer, queues: string[] }
   | { type: 'interest', subject: string, queue: string, delta: number, seq: number }
   | { type: 'interest-ack', seq: number }
+  | { type: 'dropped', subjects: string[] }
 
 /** Reassembles frames from a byte stream split anywhere. */
 export class FrameReader {
@@ -165,6 +200,13 @@ function decode (f: Buffer): MeshFrame {
     return { type: 'interest', delta, seq, subject: readStr(), queue: readStr() }
   }
   if (f[0] === INTEREST_ACK) return { type: 'interest-ack', seq: f.readUInt32BE(pos) }
+  if (f[0] === DROPPED) {
+    const count = f.readUInt32BE(pos)
+    pos += 4
+    const subjects: string[] = []
+    for (let i = 0; i < count; i++) subjects.push(readStr())
+    return { type: 'dropped', subjects }
+  }
   if (f[0] !== MSG) throw new Error(`unknown mesh frame type ${String(f[0])}`)
   const subject = readStr()
   const reply = readStr()
@@ -181,7 +223,7 @@ function decode (f: Buffer): MeshFrame {
 }
 
 export class WorkerMesh implements RouterLinks {
-  readonly stats: MeshStats = { forwardedMsgs: 0, forwardedBytes: 0, receivedMsgs: 0, droppedMsgs: 0, interestAckTimeouts: 0 }
+  readonly stats: MeshStats = { forwardedMsgs: 0, forwardedBytes: 0, receivedMsgs: 0, droppedMsgs: 0, conflatedMsgs: 0, linksBehind: 0, closedForMissedEvents: 0, interestAckTimeouts: 0 }
   /** Interest changes announced so far; each INTEREST frame carries it, and peers acknowledge it. */
   interestSeq = 0
   /** PONGs (and the like) waiting for peers to apply interest up to `seq`. */
@@ -194,8 +236,11 @@ export class WorkerMesh implements RouterLinks {
   private readonly remote = new Map<number, PeerInterest>()
   private server: net.Server | null = null
   private readonly inbound = new Set<net.Socket>()
+  /** This worker's connection to its own socket, and who published each frame in it, in order. */
+  private loopback: Outbound | null = null
+  private readonly loopbackOrigins: Array<Client | null> = []
 
-  constructor (private readonly router: Router, readonly self: number, private readonly random: () => number = Math.random) {
+  constructor (private readonly router: Router, readonly self: number, private readonly random: () => number = Math.random, private readonly maxQueuedBytes = DEFAULT_MESH_MAX_QUEUED_BYTES) {
     router.links = this
   }
 
@@ -234,6 +279,32 @@ export class WorkerMesh implements RouterLinks {
     hello.writeUInt32BE(this.self, 0)
     this.send(out, hello)
     for (const q of this.localInterest.values()) this.send(out, encodeInterestFrame(q.subject, q.queue, q.members, this.interestSeq))
+    // And every last value held here: a worker that was just (re)started has an empty cache, and
+    // a client reconnecting to it must get the same snapshot as anywhere else. Older or equal
+    // values from several peers are dropped there by their Tickfan-Seq.
+    for (const msg of this.router.lastValues.snapshot('>')) {
+      this.sendMessage(out, encodeMessageFrame(msg.subject, msg.reply, msg.body.subarray(0, msg.body.length - 2), msg.headerBytes, []), msg.subject, true)
+    }
+  }
+
+  /** Connects to this worker's own socket: local publishes are delivered from it (see the opening comment). */
+  async loopBack (path: string): Promise<void> {
+    const socket = net.connect({ path })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    socket.setNoDelay(true)
+    const out = new Outbound(this.self, socket)
+    this.loopback = out
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      if (this.loopback === out) this.loopback = null
+      this.loopbackOrigins.length = 0
+    })
+    const hello = Buffer.allocUnsafe(4)
+    hello.writeUInt32BE(this.self, 0)
+    this.send(out, hello)
   }
 
   get peers (): number[] {
@@ -331,26 +402,88 @@ export class WorkerMesh implements RouterLinks {
     let frame: Buffer | null = null
     for (const out of this.outbound.values()) {
       const queues = assigned?.get(out.peer)
-      if (queues !== undefined) { this.send(out, encodeMessageFrame(subject, reply, data, headerBytes, queues), true); continue }
+      if (queues !== undefined) { this.sendMessage(out, encodeMessageFrame(subject, reply, data, headerBytes, queues), subject, lastValue); continue }
       if (!lastValue && interested?.has(out.peer) !== true) continue // nobody there wants it
       frame ??= encodeMessageFrame(subject, reply, data, headerBytes, [])
-      this.send(out, frame, true)
+      this.sendMessage(out, frame, subject, lastValue)
     }
     return elsewhere
   }
 
+  publishAll (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], localPlain: boolean, lastValue: boolean, origin: Client | null): boolean {
+    const loopback = this.loopback
+    if (loopback === null || loopback.socket.destroyed) return false
+    const elsewhere = this.published(subject, reply, data, headerBytes, localGroups, lastValue)
+    const queues: string[] = []
+    for (const members of localGroups) {
+      const queue = (members[0] as Subscription).queue as string
+      if (elsewhere?.has(queue) !== true) queues.push(queue)
+    }
+    // Last values come back even with nobody here listening: this worker's cache keeps them.
+    if (!localPlain && queues.length === 0 && !lastValue) return true
+    if (loopback.bytes + loopback.socket.writableLength > this.maxQueuedBytes) {
+      this.stats.droppedMsgs++
+      return true
+    }
+    this.loopbackOrigins.push(origin)
+    this.send(loopback, encodeMessageFrame(subject, reply, data, headerBytes, queues))
+    return true
+  }
+
   // --- sockets -------------------------------------------------------------------------
 
-  private send (out: Outbound, frame: Buffer, isMessage = false): void {
-    // Messages to a worker that is far behind are dropped and counted; interest news never is
-    // (it is small, and a lost one would leave the workers disagreeing about who listens).
-    if (out.socket.destroyed || (isMessage && out.bytes + out.socket.writableLength > MAX_QUEUED_BYTES)) {
-      if (isMessage) this.stats.droppedMsgs++
+  /**
+   * A message for a peer. A peer whose link holds more than maxQueuedBytes is behind, and is
+   * treated as a slow consumer of this worker: its last values are conflated (the newest per
+   * subject waits), its events are not sent but remembered by subject, and when its link drains
+   * it is first told which event subjects it missed (it closes the subscribers who missed them,
+   * with the slow-consumer reason), then given the newest values. Memory stays bounded: one
+   * frame per last-value subject and a capped set of subject names.
+   */
+  private sendMessage (out: Outbound, frame: Buffer, subject: string, lastValue: boolean): void {
+    if (out.socket.destroyed) { this.stats.droppedMsgs++; return } // the peer is gone: its clients reconnect elsewhere
+    if (out.behind === null && out.bytes + out.socket.writableLength > this.maxQueuedBytes) {
+      out.behind = { lastValues: new Map(), missed: new Set(), missedAll: false }
+      this.stats.linksBehind++
+      out.socket.once('drain', () => this.caughtUp(out))
+    }
+    const behind = out.behind
+    if (behind === null) {
+      this.stats.forwardedMsgs++
+      this.stats.forwardedBytes += frame.length
+      this.send(out, frame)
       return
     }
+    if (lastValue) {
+      if (behind.lastValues.has(subject)) this.stats.conflatedMsgs++
+      behind.lastValues.set(subject, frame)
+      return
+    }
+    this.stats.droppedMsgs++
+    if (behind.missedAll) return
+    behind.missed.add(subject)
+    if (behind.missed.size > MAX_DROPPED_SUBJECTS) { behind.missedAll = true; behind.missed.clear() }
+  }
+
+  /** The peer's link drained: tell it what it missed, then send the newest values held for it. */
+  private caughtUp (out: Outbound): void {
+    const behind = out.behind
+    if (behind === null || out.socket.destroyed) return
+    out.behind = null
+    if (behind.missedAll || behind.missed.size > 0) this.send(out, encodeDroppedFrame(behind.missedAll ? ['>'] : [...behind.missed]))
+    for (const frame of behind.lastValues.values()) {
+      this.stats.forwardedMsgs++
+      this.stats.forwardedBytes += frame.length
+      this.send(out, frame)
+    }
+  }
+
+  private send (out: Outbound, frame: Buffer): void {
+    // Interest news and control frames always go (they are small, and a lost one would leave
+    // the workers disagreeing about who listens).
+    if (out.socket.destroyed) return
     out.chunks.push(frame)
     out.bytes += frame.length
-    if (isMessage) { this.stats.forwardedMsgs++; this.stats.forwardedBytes += frame.length }
     if (!out.scheduled) {
       out.scheduled = true
       setImmediate(() => {
@@ -358,7 +491,10 @@ export class WorkerMesh implements RouterLinks {
         const chunks = out.chunks
         out.chunks = []
         out.bytes = 0
-        if (!out.socket.destroyed && chunks.length > 0) out.socket.write(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks))
+        if (out.socket.destroyed || chunks.length === 0) return
+        const flowing = out.socket.write(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks))
+        // Behind, but the kernel took it all: no 'drain' will come, so it has caught up now.
+        if (out.behind !== null && flowing) setImmediate(() => this.caughtUp(out))
       })
     }
   }
@@ -375,23 +511,33 @@ export class WorkerMesh implements RouterLinks {
         head = Buffer.concat([head, chunk])
         if (head.length < 4) return
         peer = head.readUInt32BE(0)
-        this.remote.set(peer, new PeerInterest())
+        if (peer !== this.self) this.remote.set(peer, new PeerInterest())
         chunk = head.subarray(4)
         head = null
       }
-      reader.push(chunk, (frame) => this.onFrame(peer, frame))
+      reader.push(chunk, (frame) => (peer === this.self ? this.onLoopbackFrame(frame) : this.onFrame(peer, frame)))
     })
     socket.on('error', () => {})
     socket.on('close', () => {
       this.inbound.delete(socket)
-      this.remote.delete(peer)
+      if (peer !== this.self) this.remote.delete(peer)
     })
+  }
+
+  private onLoopbackFrame (frame: MeshFrame): void {
+    if (frame.type !== 'msg') return
+    const origin = this.loopbackOrigins.shift() ?? null
+    this.router.publishFromLoopback(origin, frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
   }
 
   private onFrame (peer: number, frame: MeshFrame): void {
     if (frame.type === 'msg') {
       this.stats.receivedMsgs++
       this.router.publishFromLink(frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
+      return
+    }
+    if (frame.type === 'dropped') {
+      this.stats.closedForMissedEvents += this.router.closeSubscribersOf(frame.subjects, 'SLOW_CONSUMER_WORKER_LINK', 'slow consumer (worker link)')
       return
     }
     if (frame.type === 'interest-ack') {
@@ -407,6 +553,7 @@ export class WorkerMesh implements RouterLinks {
   }
 
   async close (): Promise<void> {
+    this.loopback?.socket.destroy()
     if (this.interestTimer !== null) clearInterval(this.interestTimer)
     this.interestTimer = null
     for (const w of this.interestWaiters.splice(0)) w.settled()

@@ -1,0 +1,91 @@
+/**
+ * A worker that falls far behind its peers (here: stopped with SIGSTOP while another worker's
+ * publisher goes on) is a slow consumer of the mesh: nothing is lost silently. When it catches
+ * up, its subscribers that missed trades are closed with the slow-consumer reason, and its
+ * quote subscribers get the newest value of every quote; the link's memory stayed bounded.
+ */
+import { execFileSync } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePorts } from './test-support/nats-server.ts'
+import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { RawClient } from './test-support/raw-client.ts'
+import { eventually } from './test-support/targets.ts'
+
+const LIMIT = 256 * 1024
+
+describe('a worker that falls behind on the mesh', () => {
+  let broker: CommandProcess
+  let port: number
+  let httpUrl: string
+  beforeAll(async () => {
+    const [natsPort, wsPort, httpPort] = await freePorts(3)
+    port = natsPort
+    httpUrl = `http://127.0.0.1:${httpPort}`
+    broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--ws-port=${wsPort}`, `--http-port=${httpPort}`,
+      '--mesh-max-queued-bytes', String(LIMIT), '--log-level', 'warn'])
+    await eventually(() => broker.output().includes('tickfan broker ready (2 workers)'), 30_000, 'the broker and its workers')
+  }, 40_000)
+  afterAll(async () => { await broker.stop('SIGINT') })
+
+  /** A raw client on the given worker (connections are dealt round-robin). */
+  async function onWorker (worker: number): Promise<RawClient> {
+    for (let tries = 0; tries < 10; tries++) {
+      const raw = await RawClient.connect(port)
+      if (raw.text.includes(`W${worker}"`)) { await raw.handshake(); return raw }
+      raw.close()
+    }
+    throw new Error(`no connection landed on worker ${worker}`)
+  }
+
+  function workerPid (index: number): number {
+    const pids = execFileSync('pgrep', ['-P', String(broker.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+    const pid = pids.find((p) => { try { return execFileSync('cat', [`/proc/${p}/environ`], { encoding: 'latin1' }).includes(`TICKFAN_WORKER_INDEX=${index}\0`) } catch { return false } })
+    if (pid === undefined) throw new Error(`worker ${index} not found`)
+    return pid
+  }
+
+  it('conflates its last values, closes the subscribers who missed trades with the slow-consumer reason, and loses nothing silently', async () => {
+    const quotes = await onWorker(1)
+    const trades = await onWorker(1)
+    quotes.send('SUB quote.mesh.> 1\r\n')
+    trades.send('SUB trade.mesh.> 1\r\n')
+    await quotes.roundTrip()
+    await trades.roundTrip()
+    const publisher = await onWorker(0)
+    const victim = workerPid(1)
+    process.kill(victim, 'SIGSTOP')
+    try {
+      // Far more than the link may hold: 100 quote subjects updated 40 times, and trades.
+      const payload = 'x'.repeat(2000)
+      for (let round = 1; round <= 40; round++) {
+        let batch = ''
+        for (let s = 0; s < 100; s++) {
+          const headers = `NATS/1.0\r\nTickfan-Seq: ${round}\r\n\r\n`
+          batch += `HPUB quote.mesh.S${s} ${headers.length} ${headers.length + payload.length}\r\n${headers}${payload}\r\n`
+        }
+        for (let t = 0; t < 20; t++) batch += `PUB trade.mesh.T ${payload.length}\r\n${payload}\r\n`
+        publisher.send(batch)
+        await publisher.roundTrip()
+      }
+    } finally {
+      process.kill(victim, 'SIGCONT')
+    }
+    // The trade subscriber learns why it is cut off; the quote subscriber stays and holds the newest values.
+    await trades.waitFor(/-ERR 'Slow Consumer: this worker fell behind its peers and missed event messages'/, 10_000)
+    await trades.closed
+    await eventually(() => {
+      const newest = new Map<string, number>()
+      for (const m of quotes.text.matchAll(/HMSG (quote\.mesh\.S\d+) 1 \d+ \d+\r\nNATS\/1\.0\r\nTickfan-Seq: (\d+)/g)) newest.set(m[1] as string, Number(m[2]))
+      return newest.size === 100 && [...newest.values()].every((seq) => seq === 40)
+    }, 10_000, 'the newest value of every quote')
+    expect(quotes.isClosed).toBe(false)
+    const varz = await (await fetch(`${httpUrl}/varz`)).json() as { tickfan: { worker_links: { linksBehind: number, conflatedMsgs: number, droppedMsgs: number, closedForMissedEvents: number } } }
+    const links = varz.tickfan.worker_links
+    expect(links.linksBehind).toBeGreaterThanOrEqual(1)
+    expect(links.conflatedMsgs).toBeGreaterThan(0)
+    expect(links.droppedMsgs).toBeGreaterThan(0)
+    expect(links.closedForMissedEvents).toBe(1)
+    quotes.close()
+    publisher.close()
+  }, 60_000)
+})
