@@ -9,7 +9,7 @@
  * 2. Fan-out: 1 publisher, 10 subscribers with the official client; delivered msgs/s.
  *    Target: tickfan at least 0.8x nats-server.
  *
- * Writes reports/<date-time>-broker/results.json and summary.md.
+ * Writes reports/broker/results.json and summary.md (the figures README quotes).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -107,8 +107,7 @@ runMain(async () => {
   const nsRatio = ratio('nats-server')
   if (nsRatio !== null) progress(`info  nats-server fast-subscriber p99 with / without a stalled subscriber: ${nsRatio.toFixed(1)}x`)
 
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
-  const dir = path.join(ROOT, 'reports', `${stamp}-broker`)
+  const dir = path.join(ROOT, 'reports/broker')
   mkdirSync(dir, { recursive: true })
   let commit = 'unknown'
   try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch { /* not a checkout */ }

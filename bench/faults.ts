@@ -8,11 +8,15 @@
  * received (lost ones are the price of core NATS's at-most-once delivery), duplicates, and how
  * long until every quote subject moved on and a new subscriber's snapshot was whole again.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
 import { freePorts, startNatsCluster, waitForPort } from '../broker/test-support/nats-server.ts'
 import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { startFeeds } from '../feeds/feeds.ts'
+import { ROOT } from './harness/processes.ts'
 import { findInstruments } from '../feeds/instruments.ts'
 import { parseTick } from '../feeds/tick.ts'
 
@@ -169,12 +173,26 @@ runMain(async () => {
   if (o.help) { process.stdout.write(helpText('npm run bench:faults --', 'What a failure costs: trades lost, and time until the state is whole again, per fault scenario.', CLI)); return }
   for (const name of o.scenarios) if (!(name in SCENARIOS)) throw new UsageError(`--scenarios: unknown scenario ${JSON.stringify(name)}; known: ${Object.keys(SCENARIOS).join(', ')}`)
   process.stdout.write(`3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades; ${o.runs} run(s) per scenario\n`)
+  const results: Record<string, Array<Awaited<ReturnType<typeof crashOnce>>>> = {}
   for (const name of o.scenarios) {
     process.stdout.write(`\n${name}\n  run  trades published  received  lost  duplicates  every quote fresh  whole snapshot\n`)
+    results[name] = []
     for (let run = 1; run <= o.runs; run++) {
       const r = await crashOnce(name, o)
+      results[name]?.push(r)
       if (run === 1) process.stdout.write(`  (${r.describe})\n`)
       process.stdout.write(`  ${String(run).padStart(3)}  ${String(r.published).padStart(16)}  ${String(r.received).padStart(8)}  ${String(r.lost).padStart(4)}  ${String(r.duplicates).padStart(10)}  ${`${r.freshMs} ms`.padStart(17)}  ${`${r.snapshotMs} ms`.padStart(14)}\n`)
     }
   }
+  // The report README and DEPLOYMENT take their failure-cost figures from.
+  const range = (xs: number[]): string => { const lo = Math.min(...xs); const hi = Math.max(...xs); return lo === hi ? lo.toLocaleString('en-US') : `${lo.toLocaleString('en-US')}–${hi.toLocaleString('en-US')}` }
+  const command = `npm run bench:faults -- ${process.argv.slice(2).join(' ')}`.trim()
+  const lines = ['# What a failure costs', '', `${new Date().toISOString()}; Node ${process.version}; ${os.availableParallelism()} cores; made by \`${command}\`; 3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades, ${o.runs} run(s) per scenario.`, '',
+    '| failure | trades published | lost | duplicates | every quote fresh again | a new subscriber\'s snapshot whole |', '|---|---|---|---|---|---|',
+    ...Object.entries(results).map(([name, runs]) => `| ${runs[0]?.describe ?? name} | ${range(runs.map((r) => r.published))} | ${range(runs.map((r) => r.lost))} | ${range(runs.map((r) => r.duplicates))} | ${range(runs.map((r) => r.freshMs))} ms | ${range(runs.map((r) => r.snapshotMs))} ms |`), '']
+  const dir = path.join(ROOT, 'reports/faults')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), command, options: o, results }, null, 2)}\n`)
+  writeFileSync(path.join(dir, 'summary.md'), lines.join('\n'))
+  process.stdout.write(`\nReport: reports/faults/summary.md\n`)
 })

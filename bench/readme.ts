@@ -46,7 +46,7 @@ export function performanceSection (r: SuiteResults): string {
     `Maximum sustained deliveries/s (2 subscribers, no conflation): tickfan ${max('tickfan')}, nats-server ${max('nats-server')}. The search stopped at the next step (${stop('tickfan')}; ${stop('nats-server')}): on two cores the load generators share one core, so this maximum is bounded by the machine as much as by either broker. Jain's index of first places over 50 subscribers: tickfan ${fair('tickfan')}, nats-server ${fair('nats-server')}.`,
     '',
     '| target | value | result |', '|---|---|---|',
-    ...r.verdicts.map((v) => `| ${v.check} (${v.target}) | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} | ${v.pass === null ? 'n/a' : v.pass ? 'PASS' : 'FAIL'}${v.note === undefined ? '' : ` (${v.note})`} |`),
+    ...r.verdicts.map((v) => `| ${v.check} (${v.target}) | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} | ${v.outcome}${v.note === undefined ? '' : ` (${v.note})`} |`),
     END
   ].join('\n')
 }

@@ -11,14 +11,15 @@ import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
-import { fairJainExpected } from './harness/metrics.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
-import { median, ratioOfMedians } from './harness/stats.ts'
-import { writeReport, type HttpResult, type SuiteResults, type Verdict } from './report/write.ts'
+import { suiteVerdicts } from './harness/suite-verdicts.ts'
+import { writeReport, type HttpResult, type SuiteResults } from './report/write.ts'
 import { loadWorkload, quick, WorkloadError, type Workload } from './workload.ts'
 
 const WORKLOAD_DIR = path.join(ROOT, 'bench/workloads')
 const ORDER = ['steady', 'burst', 'slow-consumers', 'fairness', 'wide-fanout', 'max-throughput', 'scaling']
+/** The workloads the timing verdicts are judged on: --repeat applies to them. */
+const JUDGED = new Set(['slow-consumers', 'fairness', 'max-throughput'])
 
 const CLI = {
   quick: { type: 'boolean', default: false, help: 'The same workloads, shorter (about 2 minutes on 2 cores)' },
@@ -26,7 +27,8 @@ const CLI = {
   targets: { type: 'list', default: ['tickfan', 'nats-server'], help: 'Brokers to measure: tickfan, nats-server' },
   out: { type: 'string', default: path.join(ROOT, 'reports'), help: 'Where reports go' },
   stamp: { type: 'string', default: '', help: 'Report folder name (default: the date and time)' },
-  httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' }
+  httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
+  repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED].join(', ')}), interleaved; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
 export function loadWorkloads (names: readonly string[]): Workload[] {
@@ -108,8 +110,9 @@ runMain(async () => {
   }
 
   for (const w of workloads) {
-    process.stdout.write(`${w.name}: ${w.description}\n`)
-    for (let rep = 0; rep < w.repetitions; rep++) {
+    const repetitions = JUDGED.has(w.name) && !o.quick ? Math.max(w.repetitions, o.repeat) : w.repetitions
+    process.stdout.write(`${w.name}: ${w.description}${repetitions > 1 ? ` (${repetitions} repetitions)` : ''}\n`)
+    for (let rep = 0; rep < repetitions; rep++) {
       for (const target of rep % 2 === 0 ? targets : [...targets].reverse()) { // interleaved A B, B A
         if (w.name === 'scaling') {
           for (const workers of w.workers) {
@@ -118,8 +121,11 @@ runMain(async () => {
         } else if (w.rate === 'max') {
           await findMax(target, w, 1)
         } else {
-          await run(target, w, w.rate, 1)
-          if (w.slowFraction > 0) await run(target, w, w.rate, 1, true)
+          // nats-server has no workers: it runs once, with every core (GOMAXPROCS unset).
+          for (const workers of target === 'tickfan' ? w.workers : [1]) {
+            await run(target, w, w.rate, workers)
+            if (w.slowFraction > 0) await run(target, w, w.rate, workers, true)
+          }
         }
       }
     }
@@ -130,59 +136,11 @@ runMain(async () => {
     try { httpResults.push(...await http(target, progress, httpSeconds)) } catch (err) { failures.push(`${target} HTTP: ${(err as Error).message}`) }
   }
 
-  // Verdicts against tickfan's targets
-  const find = (target: string, workload: string): ScenarioResult[] => scenarios.filter((s) => s.target === target && s.workload === workload)
-  const p99s = (list: ScenarioResult[]): number[] => list.map((s) => s.fast.latencyUs.p99)
-  const withSlow = p99s(find('tickfan', 'slow-consumers'))
-  const withoutSlow = p99s(find('tickfan', 'slow-consumers (baseline, no slow)'))
-  const isolationInterval = withSlow.length > 0 && withoutSlow.length > 0 ? ratioOfMedians(withSlow, withoutSlow) : null
-  const isolation = isolationInterval?.ratio ?? null
-  const slowStaleness = find('tickfan', 'slow-consumers').map((s) => s.slow?.stalenessUs.p99 ?? 0)
-  const staleMs = slowStaleness.length === 0 ? null : median(slowStaleness) / 1000
-  const maxEntry = (t: TargetName): SuiteResults['maxSustained'][number] | undefined => maxSustained.find((m) => m.target === t && m.workload === 'max-throughput')
-  const tfMax = maxEntry('tickfan'); const nsMax = maxEntry('nats-server')
-  // tickfan sustaining no step where nats-server sustained one is a ratio of 0, not n/a
-  const maxRatio = tfMax !== undefined && nsMax?.deliveredRate != null ? (tfMax.deliveredRate ?? 0) / nsMax.deliveredRate : null
-  const maxNote = tfMax === undefined ? undefined : nsMax === undefined ? 'nats-server not measured' : nsMax.deliveredRate === null ? 'nats-server sustained no step' : undefined
-  const fairRuns = find('tickfan', 'fairness')
-  const fair = fairRuns.map((s) => s.fairness.jainFirstPlaces)
-  const fairRun = fairRuns[0]
-  const fairNote = fairRun === undefined
-    ? undefined
-    : `${fairRun.fairness.messages.toLocaleString('en-US')} messages ranked over ${fairRun.fairness.firstShare.length} subscribers; a fair random order scores about ${fairJainExpected(fairRun.fairness.firstShare.length, fairRun.fairness.messages).toFixed(3)} on that many`
-  const memorySlow = find('tickfan', 'slow-consumers').map((s) => s.broker.memory.peakBytes)
-  const memoryBase = find('tickfan', 'slow-consumers (baseline, no slow)').map((s) => s.broker.memory.peakBytes)
-  const memDelta = memorySlow.length > 0 && memoryBase.length > 0 ? (median(memorySlow) - median(memoryBase)) / 2 ** 20 : null
-  // Hard facts are judged on runs that measured the broker: a valid generator and no consumer
-  // cut off as slow (past a sustainable rate, tickfan disconnects a consumer 8 MiB behind on
-  // events, by design; those runs are listed, not hidden).
-  const facts = scenarios.filter((s) => s.target === 'tickfan' && s.valid && s.broker.slowConsumerDisconnects === 0)
-  for (const s of scenarios.filter((x) => x.target === 'tickfan' && !(x.valid && x.broker.slowConsumerDisconnects === 0))) {
-    notes.push(`Not judged for loss and final values: tickfan ${s.workload} at ${s.offeredRate}/s (${s.valid ? `${s.broker.slowConsumerDisconnects} slow-consumer disconnects` : s.invalidReason ?? 'invalid'}; trade loss ${s.tradeLoss}, wrong final values ${s.wrongFinalValues}).`)
-  }
-  /** A count that must be 0 over the runs that measured tickfan; n/a when none did. */
-  const fact = (check: string, count: (s: ScenarioResult) => number): Verdict => {
-    if (facts.length === 0) return { check, target: '= 0', value: null, pass: null, note: 'no tickfan run measured' }
-    const total = facts.reduce((n, s) => n + count(s), 0)
-    return { check, target: '= 0', value: total, pass: total === 0 }
-  }
-  /** A target on a measured figure: n/a when not measured; shown but not judged on a --quick run. */
-  const judged = (check: string, target: string, value: number | null, ok: (v: number) => boolean, note?: string): Verdict => {
-    if (value === null) return { check, target, value, pass: null, note }
-    if (o.quick) return { check, target, value, pass: null, note: [note, 'not judged on a --quick run: 1-2 s per scenario is too short for tails, staleness and fairness to settle'].filter((n) => n !== undefined).join('; ') }
-    return { check, target, value, pass: ok(value), note }
-  }
-  const verdicts: Verdict[] = [
-    judged('fast-subscriber p99 with slow subscribers / without', '<= 1.2', isolation, (v) => v <= 1.2,
-      isolationInterval === null ? undefined : `median of ${withSlow.length} runs / median of ${withoutSlow.length}; 95% bootstrap interval ${isolationInterval.low.toFixed(2)}-${isolationInterval.high.toFixed(2)}`),
-    judged('slow subscribers\' staleness p99 at 40k msgs/s (ms)', '<= 100', staleMs, (v) => v <= 100),
-    judged('maximum sustained deliveries/s, tickfan / nats-server', '>= 0.8', maxRatio, (v) => v >= 0.8, maxNote),
-    judged('Jain\'s index of first places over 50 subscribers', '>= 0.95', fair.length === 0 ? null : median(fair), (v) => v >= 0.95, fairNote),
-    judged('broker peak RSS with slow subscribers minus without (MiB)', '<= 32', memDelta, (v) => v <= 32),
-    fact('trade loss (tickfan, all scenarios)', (s) => s.tradeLoss),
-    fact('wrong final values, fast subscribers (tickfan)', (s) => s.wrongFinalValues),
-    fact('order violations (tickfan)', (s) => s.orderViolations)
-  ]
+  const judged = suiteVerdicts(scenarios, maxSustained, { quick: o.quick })
+  const verdicts = judged.verdicts
+  notes.push(...judged.notes)
+  const invalid = scenarios.filter((x) => !x.valid)
+  if (invalid.length > 0) notes.push(`${invalid.length} run(s) invalid and left out of the timing verdicts: ${invalid.map((x) => `${x.target} ${x.workload} ${x.offeredRate}/s x${x.workers} (${x.invalidReason ?? ''})`).join('; ')}`)
   let commit = 'unknown'
   try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch { /* not a checkout */ }
   const results: SuiteResults = {
@@ -197,7 +155,7 @@ runMain(async () => {
   const stamp = o.stamp !== '' ? o.stamp : new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
   const dir = writeReport(o.out, results, stamp)
   process.stdout.write('\nVerdict\n')
-  for (const v of verdicts) process.stdout.write(`  ${v.pass === null ? 'n/a ' : v.pass ? 'PASS' : 'FAIL'}  ${v.check}: ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} (target ${v.target})${v.note === undefined ? '' : `; ${v.note}`}\n`)
+  for (const v of verdicts) process.stdout.write(`  ${v.outcome.padEnd(12)}  ${v.check}: ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} (target ${v.target})${v.note === undefined ? '' : `; ${v.note}`}\n`)
   for (const f of failures) process.stdout.write(`  failed: ${f}\n`)
   process.stdout.write(`\nReport: ${path.relative(process.cwd(), dir)}/report.html (summary.md, results.json); reports/latest points to it. ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
   if (failures.length > 0) {

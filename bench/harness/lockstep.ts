@@ -4,7 +4,7 @@
  * taken one at a time, so the brokers under comparison never run at once.
  */
 import type { ChildProcess } from 'node:child_process'
-import type { LockstepPath, Measured, OpenCommand } from '../load/lockstep.ts'
+import type { LockstepPath, Measured, OpenCommand, Throughput, ThroughputCommand } from '../load/lockstep.ts'
 import { cpuNanoseconds, runLoad } from './processes.ts'
 
 export interface CpuPerDelivery {
@@ -69,6 +69,12 @@ export class LockstepLoad {
       elapsedMs: m.elapsedMs,
       generatorBusy: m.cpuSeconds * 1000 / Math.max(1, m.elapsedMs)
     }
+  }
+
+  /** Every open session pipelined at once for `seconds`; what all their subscribers received. */
+  async throughput (seconds: number, window: number): Promise<{ delivered: number, elapsedMs: number, cpuSeconds: number }> {
+    const t = await this.request<Throughput>({ type: 'throughput', id: 'all', seconds, window } satisfies ThroughputCommand, 'throughput')
+    return { delivered: t.delivered, elapsedMs: t.elapsedMs, cpuSeconds: t.cpuSeconds }
   }
 
   async stop (): Promise<void> {

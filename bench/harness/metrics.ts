@@ -18,6 +18,11 @@ export interface FairnessResult {
   jainFirstPlaces: number
   /** Pearson correlation of mean rank with connect order: 0 = connect order does not matter. */
   rankConnectOrderCorrelation: number
+  /**
+   * Share of first places taken by the subscribers on each broker worker (by worker index), and
+   * each worker's share of the subscribers: on a fair multi-worker broker the two agree.
+   */
+  byWorker: Array<{ worker: number, subscribers: number, subscriberShare: number, firstShare: number }>
 }
 
 /** Jain's fairness index, the one the broker's fan-out uses too. */
@@ -90,8 +95,25 @@ export function fairness (connections: readonly ConnectionResult[]): FairnessRes
     firstShare: firsts.map((f) => (messages === 0 ? 0 : f / messages)),
     meanRank,
     jainFirstPlaces: jain(firsts),
-    rankConnectOrderCorrelation: pearson(connections.map((c) => c.index), meanRank)
+    rankConnectOrderCorrelation: pearson(connections.map((c) => c.index), meanRank),
+    byWorker: firstPlacesByWorker(connections, firsts, messages)
   }
+}
+
+function firstPlacesByWorker (connections: readonly ConnectionResult[], firsts: readonly number[], messages: number): FairnessResult['byWorker'] {
+  const workers = new Map<number, { subscribers: number, firsts: number }>()
+  connections.forEach((c, k) => {
+    const w = workers.get(c.worker) ?? { subscribers: 0, firsts: 0 }
+    w.subscribers++
+    w.firsts += firsts[k] ?? 0
+    workers.set(c.worker, w)
+  })
+  return [...workers.entries()].sort(([a], [b]) => a - b).map(([worker, w]) => ({
+    worker,
+    subscribers: w.subscribers,
+    subscriberShare: w.subscribers / Math.max(1, connections.length),
+    firstShare: messages === 0 ? 0 : w.firsts / messages
+  }))
 }
 
 /** Connections whose last value of some subject is not the last one published. */

@@ -33,6 +33,14 @@ function hasTaskset (): boolean {
   return existsSync('/usr/bin/taskset')
 }
 
+/** How many cores a taskset list such as "0-3,6" names. */
+export function coreCount (spec: string): number {
+  return spec.split(',').reduce((n, part) => {
+    const [lo, hi] = part.split('-').map(Number)
+    return n + (hi === undefined ? 1 : (hi as number) - (lo as number) + 1)
+  }, 0)
+}
+
 /** Cores for the broker and for the load, disjoint where there are at least two. */
 export function coreLayout (): { broker: string | undefined, load: string | undefined, cores: number } {
   const cores = os.availableParallelism()

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { Random } from '../../feeds/random.ts'
 import { judgeRegression } from './regression.ts'
 
-/** A seeded generator, so the tests are repeatable (mulberry32). */
-function seeded (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6D2B79F5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Repeatable randomness for the bootstrap. */
+const seeded = (seed: number): (() => number) => { const r = new Random(seed); return () => r.next() }
 
 /** n samples around `mean` with a relative spread of `cv` (normal, Box-Muller). */
 function samples (random: () => number, n: number, mean: number, cv: number): number[] {

@@ -6,10 +6,12 @@
 import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from './histogram.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
-import { coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
+import { machineLoad } from './machine.ts'
+import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
-import type { SubscriberGroupConfig, SubscriberGroupResult } from '../load/subscriber-group.ts'
+import { scheduleFor } from '../load/schedule.ts'
+import type { MeasuredWindow, SubscriberGroupConfig, SubscriberGroupResult } from '../load/subscriber-group.ts'
 import type { Workload } from '../workload.ts'
 
 export type TargetName = 'tickfan' | 'nats-server'
@@ -45,9 +47,24 @@ export interface ScenarioResult {
     eventLoopDelayP99Ms: number | null
   }
   publisher: { publishDelayUs: LatencySummary, cpuSeconds: number }
+  /** The broker worker the publisher was on. */
+  publisherWorker: number
   /** CPU the subscriber processes used (the load generator's own cost, on the load cores). */
   subscriberCpuSeconds: { fast: number, slow: number }
+  /**
+   * The load generators' busy share of the cores they run on (publisher and fast subscribers;
+   * slow ones are blocked, not busy). Past GENERATOR_BUSY_MAX the run measured its generators,
+   * not the broker, and is invalid.
+   */
+  generatorBusy: number
+  /** What else ran on the machine meanwhile: other processes' CPU, in cores, and the load average. */
+  machine: { otherCores: number, loadAverage1m: number, stealShare: number }
 }
+
+/** Load generators busier than this (share of their cores) make a run invalid. */
+export const GENERATOR_BUSY_MAX = 0.9
+/** Other processes using more than this many cores on average make a run invalid. */
+export const OTHER_CORES_MAX = 0.25
 
 export async function startTarget (target: TargetName, workers: number, cpus: string | undefined): Promise<BrokerProcess> {
   return target === 'tickfan' ? startTickfanProcess(cpus, [], workers) : startNatsServerProcess(cpus, workers)
@@ -108,6 +125,10 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const slowProcesses = slowCount > 0 ? Math.max(1, Math.round(w.subscriberProcesses * w.slowFraction)) : 0
   const fastProcesses = Math.max(1, w.subscriberProcesses - slowProcesses)
   const groups: Array<{ result: Promise<SubscriberGroupResult>, child: ReturnType<typeof runLoad>['child'] }> = []
+  // Warm-up by sequence: the first message the publisher meant to send after the warm-up.
+  const schedule = scheduleFor({ ratePerSec: rate, burstEveryMs: w.burstEveryMs, burstMs: w.burstMs, burstFactor: w.burstFactor })
+  let warmupSeq = 0
+  while (schedule(warmupSeq) < w.warmupSeconds * 1e9) warmupSeq++
   let index = 0
   const readies: Array<Promise<void>> = []
   const spawnGroups = (count: number, processes: number, slow: boolean): void => {
@@ -118,7 +139,7 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
       readies.push(new Promise((resolve) => { ready = resolve }))
       const config: SubscriberGroupConfig = {
         url: broker.natsUrl, group: `${slow ? 'slow' : 'fast'}-${p}`, connections, firstIndex: index,
-        slow: slow ? w.slow : null, warmupMs: w.warmupSeconds * 1000, sampleEvery: w.fairnessSampleEvery
+        slow: slow ? w.slow : null, warmupSeq, sampleEvery: w.fairnessSampleEvery
       }
       index += connections
       const group = runLoad<SubscriberGroupResult>('subscriber-group.ts', config, layout.load, (m) => { if ((m as { type: string }).type === 'ready') ready() }, { background: slow })
@@ -132,6 +153,9 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
 
   const varz0 = await varz(broker)
   const cpu0 = cpuSeconds(broker.pid) ?? 0
+  const machine0 = machineLoad()
+  const ours0 = cpuSeconds(process.pid) ?? 0
+  const wall0 = Date.now()
   const memory = sampleMemory(broker.pid, 250)
   atEnd.push(() => { memory.stop() })
   const durationMs = (w.warmupSeconds + w.durationSeconds) * 1000
@@ -142,11 +166,16 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   } satisfies PublisherConfig, layout.load)
   started(publisherRun.child)
   const publisher = await publisherRun.result
-  for (const g of groups) g.child.send({ type: 'published' })
+  // The measured window: from the end of the warm-up to the last intended send.
+  const windowNs = { from: BigInt(publisher.startNs) + BigInt(w.warmupSeconds * 1e9), to: BigInt(publisher.startNs) + BigInt(durationMs * 1e6) }
+  for (const g of groups) g.child.send({ type: 'published', fromNs: windowNs.from.toString(), toNs: windowNs.to.toString() } satisfies MeasuredWindow)
   // Let deliveries settle: slow subscribers need time to catch up to the newest values.
   await new Promise((r) => setTimeout(r, options.settleMs ?? (slowCount > 0 ? 4000 : 1500)))
   const mem = memory.stop()
   const cpu = (cpuSeconds(broker.pid) ?? cpu0) - cpu0
+  const machine1 = machineLoad()
+  const elapsedSeconds = (Date.now() - wall0) / 1000
+  const otherCores = Math.max(0, machineLoad.busySeconds(machine0, machine1) - ((cpuSeconds(process.pid) ?? ours0) - ours0)) / elapsedSeconds
   const varz1 = await varz(broker)
   for (const g of groups) g.child.send({ type: 'stop' })
   const results = await Promise.all(groups.map((g) => g.result))
@@ -158,6 +187,8 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const allConns = [...fastConns, ...slowConns]
   const deliveries = allConns.reduce((n, c) => n + c.received, 0)
   const measuredSeconds = durationMs / 1000
+  const windowSeconds = Number(windowNs.to - windowNs.from) / 1e9
+  const deliveredInWindow = results.reduce((n, r) => n + r.receivedInWindow, 0)
   const latency = merge(fastGroups.map((g) => g.latencyHistogram))
   const uncorrected = merge(fastGroups.map((g) => g.uncorrectedHistogram))
   const staleness = merge(fastGroups.map((g) => g.stalenessHistogram))
@@ -166,15 +197,25 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const outMsgs = varz0 !== null && varz1 !== null ? varz1.out_msgs - varz0.out_msgs : 0
   const behind = publisher.published < publisher.expected
   const lagging = publisher.publishDelayUs.p99 > 100_000
+  const loadCores = layout.load === undefined ? layout.cores : coreCount(layout.load)
+  const generatorBusy = (publisher.cpuSeconds + fastGroups.reduce((n, g) => n + g.cpuSeconds, 0)) / (measuredSeconds * loadCores)
+  const saturated = generatorBusy > GENERATOR_BUSY_MAX
+  const busyMachine = otherCores > OTHER_CORES_MAX
   return {
     target,
     workload: w.name,
     workers,
     offeredRate: rate,
-    valid: !behind && !lagging,
-    invalidReason: behind ? `the publisher sent ${publisher.published} of ${publisher.expected} scheduled messages` : lagging ? `the publisher fell behind (p99 publish delay ${(publisher.publishDelayUs.p99 / 1000).toFixed(1)} ms)` : null,
+    valid: !behind && !lagging && !saturated && !busyMachine,
+    invalidReason: behind
+      ? `the publisher sent ${publisher.published} of ${publisher.expected} scheduled messages`
+      : lagging
+        ? `the publisher fell behind (p99 publish delay ${(publisher.publishDelayUs.p99 / 1000).toFixed(1)} ms)`
+        : saturated
+          ? `the load generators were ${(generatorBusy * 100).toFixed(0)}% busy on their ${loadCores} core${loadCores === 1 ? '' : 's'}`
+          : busyMachine ? `the machine was not quiet: other processes used ${otherCores.toFixed(2)} cores` : null,
     publishedRate: publisher.published / measuredSeconds,
-    deliveredRate: deliveries / measuredSeconds,
+    deliveredRate: deliveredInWindow / windowSeconds,
     deliveredPerSecond: sumSeries(results.map((r) => r.perSecond)),
     publishedPerSecond: publisher.perSecond,
     fast: { latencyUs: latency.summary, uncorrectedUs: uncorrected.summary, stalenessUs: staleness.summary, latencyHistogram: latency.encoded, uncorrectedHistogram: uncorrected.encoded, stalenessHistogram: staleness.encoded },
@@ -195,9 +236,12 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
       eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
     },
     publisher: { publishDelayUs: publisher.publishDelayUs, cpuSeconds: publisher.cpuSeconds },
+    publisherWorker: publisher.worker,
     subscriberCpuSeconds: {
       fast: fastGroups.reduce((n, g) => n + g.cpuSeconds, 0),
       slow: slowGroups.reduce((n, g) => n + g.cpuSeconds, 0)
-    }
+    },
+    generatorBusy,
+    machine: { otherCores, loadAverage1m: machine1.loadAverage1m, stealShare: machineLoad.steal(machine0, machine1) }
   }
 }

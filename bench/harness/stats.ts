@@ -35,3 +35,15 @@ export function ratioOfMedians (a: readonly number[], b: readonly number[], opti
   const at = (q: number): number => ratios[Math.min(ratios.length - 1, Math.max(0, Math.floor(q * ratios.length)))] as number
   return { ratio, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2), level }
 }
+
+/** The median of `values` with a percentile-bootstrap interval (resampled with replacement). */
+export function medianInterval (values: readonly number[], options: { resamples?: number, level?: number, random?: () => number } = {}): RatioInterval {
+  const { resamples = 2000, level = 0.95, random = Math.random } = options
+  const m = median(values)
+  if (values.length === 0) return { ratio: m, low: Number.NaN, high: Number.NaN, level }
+  const medians: number[] = []
+  for (let i = 0; i < resamples; i++) medians.push(median(values.map(() => values[Math.floor(random() * values.length)] as number)))
+  medians.sort((x, y) => x - y)
+  const at = (q: number): number => medians[Math.min(medians.length - 1, Math.max(0, Math.floor(q * medians.length)))] as number
+  return { ratio: m, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2), level }
+}

@@ -10,9 +10,13 @@
  * not the official client, so the generator stays far from being the bottleneck; its own CPU is
  * reported so that is shown, not assumed.
  *
+ * For throughput (bench:scaling) the same sessions run pipelined: up to `window` rounds in
+ * flight beyond the slowest subscriber, every session at once, for a fixed time.
+ *
  * IPC commands (from bench/harness/lockstep.ts):
  *   { type: 'open', id, url, path: 'plain' | 'last-value', subscribers, subjects, payloadBytes }
  *   { type: 'measure', id, messages } -> { type: 'measured', id, delivered, expected, stalls, elapsedMs, cpuSeconds }
+ *   { type: 'throughput', id, seconds, window } -> { type: 'throughput', id, delivered, elapsedMs, cpuSeconds } (every session)
  *   { type: 'stop' } -> result { }
  */
 import net from 'node:net'
@@ -24,6 +28,8 @@ export type LockstepPath = 'plain' | 'last-value'
 export interface OpenCommand { type: 'open', id: string, url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }
 export interface MeasureCommand { type: 'measure', id: string, messages: number }
 export interface Measured { type: 'measured', id: string, delivered: number, expected: number, stalls: number, elapsedMs: number, cpuSeconds: number }
+export interface ThroughputCommand { type: 'throughput', id: string, seconds: number, window: number }
+export interface Throughput { type: 'throughput', id: string, delivered: number, elapsedMs: number, cpuSeconds: number }
 
 /** Messages per round: one socket write of about 15-20 KiB at 128-byte payloads. */
 const ROUND = 100
@@ -138,9 +144,37 @@ async function measure (c: MeasureCommand): Promise<Measured> {
   return { type: 'measured', id: c.id, delivered, expected: c.messages * s.subscribers.length, stalls, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
 }
 
-process.on('message', (msg: OpenCommand | MeasureCommand | { type: 'stop' }) => {
+/** Every session pipelined at once for `seconds`: a round goes out while fewer than `window` are unread by its slowest subscriber. */
+async function throughput (c: ThroughputCommand): Promise<Throughput> {
+  const all = [...sessions.values()]
+  for (const s of all) for (const sub of s.subscribers) sub.received = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = Date.now()
+  const deadline = t0 + c.seconds * 1000
+  await Promise.all(all.map(async (s) => {
+    let sent = 0
+    const slowest = (): number => { let m = Infinity; for (const sub of s.subscribers) m = Math.min(m, sub.received); return m }
+    while (Date.now() < deadline) {
+      if (sent - slowest() < c.window * ROUND) {
+        s.publisher.socket.write(roundBytes(s))
+        sent += ROUND
+        if (sent % (ROUND * 4) === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+        continue
+      }
+      const lagging = s.subscribers.find((sub) => sub.received === slowest()) as CountingConnection
+      await lagging.next(100)
+    }
+  }))
+  const elapsedMs = Date.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const delivered = all.reduce((n, s) => n + s.subscribers.reduce((m, sub) => m + sub.received, 0), 0)
+  return { type: 'throughput', id: c.id, delivered, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+}
+
+process.on('message', (msg: OpenCommand | MeasureCommand | ThroughputCommand | { type: 'stop' }) => {
   if (msg.type === 'open') open(msg).then(() => process.send?.({ type: 'opened', id: msg.id }), fail)
   else if (msg.type === 'measure') measure(msg).then((m) => process.send?.(m), fail)
+  else if (msg.type === 'throughput') throughput(msg).then((m) => process.send?.(m), fail)
   else if (msg.type === 'stop') {
     for (const s of sessions.values()) for (const c of [s.publisher, ...s.subscribers]) c.socket.destroy()
     report({})

@@ -8,6 +8,7 @@
 import { connect } from '@nats-io/transport-node'
 import { encodeHistogram, newHistogram, summarize } from '../harness/histogram.ts'
 import { encodeTimedPayload, fail, loadConfig, report } from './protocol.ts'
+import { scheduleFor } from './schedule.ts'
 
 export interface PublisherConfig {
   url: string
@@ -31,29 +32,16 @@ export interface PublisherResult {
   publishDelayUs: ReturnType<typeof summarize>
   publishDelayHistogram: string
   cpuSeconds: number
-}
-
-/** Intended send time (ns after start) of message i, with bursts folded into the schedule. */
-export function scheduleFor (config: Pick<PublisherConfig, 'ratePerSec' | 'burstEveryMs' | 'burstMs' | 'burstFactor'>): (i: number) => number {
-  const base = 1e9 / config.ratePerSec
-  if (config.burstEveryMs <= 0 || config.burstFactor === 1) return (i) => i * base
-  // Messages per cycle: calm part at the base rate, burst part at rate * factor.
-  const cycleNs = config.burstEveryMs * 1e6
-  const burstNs = config.burstMs * 1e6
-  const perBurst = burstNs / (base / config.burstFactor)
-  const perCalm = (cycleNs - burstNs) / base
-  const perCycle = perBurst + perCalm
-  return (i) => {
-    const cycle = Math.floor(i / perCycle)
-    const k = i - cycle * perCycle
-    const within = k < perBurst ? k * (base / config.burstFactor) : burstNs + (k - perBurst) * base
-    return cycle * cycleNs + within
-  }
+  /** The schedule's origin (monotonic ns, as a string): message i was meant to go at startNs + scheduleFor(config)(i). */
+  startNs: string
+  /** The broker worker it published on (from INFO's server_id; 0 on one worker or nats-server). */
+  worker: number
 }
 
 async function main (): Promise<void> {
   const c = loadConfig<PublisherConfig>()
   const nc = await connect({ servers: c.url, name: 'bench-publisher' })
+  const worker = Number(/W(\d+)$/.exec(nc.info?.server_id ?? '')?.[1] ?? 0)
   const at = scheduleFor(c)
   const durationNs = c.durationMs * 1e6
   let total = 0
@@ -100,8 +88,10 @@ async function main (): Promise<void> {
     perSecond: Array.from(perSecond, (v) => v ?? 0),
     publishDelayUs: summarize(delay),
     publishDelayHistogram: encodeHistogram(delay),
-    cpuSeconds: (cpu.user + cpu.system) / 1e6
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    startNs: t0.toString(),
+    worker
   } satisfies PublisherResult)
 }
 
-if (process.argv[2] !== undefined) main().catch(fail)
+main().catch(fail)

@@ -1,16 +1,21 @@
 /**
  * A group of subscriber connections in one process, each subscribed to quote.bench.> and
- * trade.bench.>. Per connection it records end-to-end latency from the intended send time
- * (corrected) and from the actual send time (uncorrected), the staleness of the values it
- * holds (sampled) and at delivery, skipped updates (Tickfan-Conflated), trades received, order
- * violations, the final value of each subject, and, for one message in `sampleEvery`, its
- * receive time (monotonic ns) so the orchestrator can rank connections per message (fairness).
+ * trade.bench.>. Per connection it records end-to-end latency of every message it receives
+ * from the intended send time (corrected) and from the actual send time (uncorrected), skipped
+ * updates (Tickfan-Conflated), trades received, order violations, the final value of each
+ * subject, and, for one message in `sampleEvery`, its receive time (monotonic ns) so the
+ * orchestrator can rank connections per message (fairness). Warm-up is counted by sequence:
+ * messages the publisher numbered below `warmupSeq` are not recorded. Every receipt is logged,
+ * and after the run, once the orchestrator has said which window was measured, the group
+ * computes the time-weighted staleness of the values held (bench/harness/staleness.ts) and the
+ * receipts within that window (so a rate is counted over the window it is divided by).
  * Slow groups spend a cost per message blocked (traders/blocking-work.ts: the socket is not
  * read, no CPU is used).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { blockingSleep, spendBlocked } from '../../traders/blocking-work.ts'
 import { encodeHistogram, newHistogram, summarize } from '../harness/histogram.ts'
+import { ReceiptLog } from '../harness/staleness.ts'
 import { decodeTimedPayload, fail, loadConfig, report, waitForMessage } from './protocol.ts'
 
 export interface SubscriberGroupConfig {
@@ -20,12 +25,18 @@ export interface SubscriberGroupConfig {
   /** Connection index offset of this group (for connect-order fairness). */
   firstIndex: number
   slow: { costUs: number, stallEveryMs: number, stallMs: number } | null
-  warmupMs: number
+  /** Messages the publisher numbered below this are warm-up: received, not recorded. */
+  warmupSeq: number
   sampleEvery: number
 }
 
+/** The measured window (monotonic ns, as strings), sent with 'published'. */
+export interface MeasuredWindow { type: 'published', fromNs: string, toNs: string }
+
 export interface ConnectionResult {
   index: number
+  /** The broker worker it landed on (from INFO's server_id; 0 on a one-worker broker or nats-server). */
+  worker: number
   received: number
   trades: number
   skipped: number
@@ -46,6 +57,8 @@ export interface SubscriberGroupResult {
   stalenessHistogram: string
   latencyUs: ReturnType<typeof summarize>
   stalenessUs: ReturnType<typeof summarize>
+  /** Receipts (all connections) with a receive time within the measured window. */
+  receivedInWindow: number
   cpuSeconds: number
 }
 
@@ -59,15 +72,16 @@ async function main (): Promise<void> {
   const perSecond: number[] = []
   const conns: NatsConnection[] = []
   const results: ConnectionResult[] = []
-  const held: Array<Map<string, bigint>> = []
+  const logs: ReceiptLog[] = []
+  const subjectIndex = new Map<string, number>()
   const start = process.hrtime.bigint()
-  const warmupNs = BigInt(Math.round(c.warmupMs * 1e6))
   for (let k = 0; k < c.connections; k++) {
     const nc = await connect({ servers: c.url, name: `${c.group}-${k}`, maxReconnectAttempts: 0 })
-    const r: ConnectionResult = { index: c.firstIndex + k, received: 0, trades: 0, skipped: 0, orderViolations: 0, lastSeq: {}, samples: [] }
-    const values = new Map<string, bigint>()
+    const worker = Number(/W(\d+)$/.exec(nc.info?.server_id ?? '')?.[1] ?? 0)
+    const r: ConnectionResult = { index: c.firstIndex + k, worker, received: 0, trades: 0, skipped: 0, orderViolations: 0, lastSeq: {}, samples: [] }
+    const log = new ReceiptLog()
     results.push(r)
-    held.push(values)
+    logs.push(log)
     const onMessage = (subject: string, data: Uint8Array, skippedHeader: string | undefined): void => {
       const now = process.hrtime.bigint()
       const { seq, intendedNs, sentNs } = decodeTimedPayload(data)
@@ -77,11 +91,13 @@ async function main (): Promise<void> {
       const previous = r.lastSeq[subject]
       if (previous !== undefined && seq <= previous) r.orderViolations++
       r.lastSeq[subject] = seq
-      values.set(subject, intendedNs)
+      let id = subjectIndex.get(subject)
+      if (id === undefined) { id = subjectIndex.size; subjectIndex.set(subject, id) }
+      log.add(id, Number(intendedNs), Number(now))
       if (seq % c.sampleEvery === 0) r.samples.push([seq, now.toString()])
       const second = Math.floor(Number(now - start) / 1e9)
       perSecond[second] = (perSecond[second] ?? 0) + 1
-      if (now - start >= warmupNs) {
+      if (seq >= c.warmupSeq) {
         latency.recordValue(Math.max(0, Number(now - intendedNs) / 1000))
         uncorrected.recordValue(Math.max(0, Number(now - sentNs) / 1000))
       }
@@ -93,24 +109,28 @@ async function main (): Promise<void> {
     await nc.flush()
     conns.push(nc)
   }
-  // Staleness: the age of each value held, sampled every 20 ms after warm-up and only while the
-  // publisher publishes (after it stops, every value ages and that says nothing of the broker).
-  const sampler = setInterval(() => {
-    const now = process.hrtime.bigint()
-    if (now - start < warmupNs) return
-    for (const values of held) for (const intended of values.values()) staleness.recordValue(Math.max(0, Number(now - intended) / 1000))
-  }, 20)
   const staller = c.slow !== null && c.slow.stallEveryMs > 0
     ? setInterval(() => blockingSleep((c.slow as { stallMs: number }).stallMs * 1000), c.slow.stallEveryMs)
     : null
   const cpuStart = process.cpuUsage()
   process.send?.({ type: 'ready' })
-  void waitForMessage('published').then(() => clearInterval(sampler))
+  let window: MeasuredWindow | null = null
+  void waitForMessage<MeasuredWindow>('published').then((w) => { window = w })
   await waitForMessage('stop')
-  clearInterval(sampler)
   if (staller !== null) clearInterval(staller)
   await Promise.all(conns.map((nc) => nc.close().catch(() => {})))
   const cpu = process.cpuUsage(cpuStart)
+  // Staleness over the measured window only: before it is warm-up, and after the publisher
+  // stops every value ages, which says nothing of the broker.
+  let receivedInWindow = 0
+  if (window !== null) {
+    const fromNs = Number((window as MeasuredWindow).fromNs)
+    const toNs = Number((window as MeasuredWindow).toNs)
+    for (const log of logs) {
+      log.recordStaleness(staleness, fromNs, toNs)
+      receivedInWindow += log.countWithin(fromNs, toNs)
+    }
+  }
   report({
     group: c.group,
     slow: c.slow !== null,
@@ -121,6 +141,7 @@ async function main (): Promise<void> {
     stalenessHistogram: encodeHistogram(staleness),
     latencyUs: summarize(latency),
     stalenessUs: summarize(staleness),
+    receivedInWindow,
     cpuSeconds: (cpu.user + cpu.system) / 1e6
   } satisfies SubscriberGroupResult)
 }

@@ -6,16 +6,12 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decodeHistogram } from '../harness/histogram.ts'
+import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
+import type { Verdict } from '../harness/verdict.ts'
 import { barChart, lineChart, type Series } from './svg.ts'
 
-export interface Verdict {
-  check: string
-  target: string
-  value: number | null
-  pass: boolean | null
-  note?: string
-}
+export type { Verdict } from '../harness/verdict.ts'
 
 export interface HttpResult {
   target: string
@@ -52,11 +48,7 @@ function scenarioLabel (s: ScenarioResult): string {
 /** Cores the broker was pinned to in this run (the pinning's "0-3" form), or null when unpinned. */
 function brokerCoreCount (r: SuiteResults): number | null {
   const spec = (r.environment.pinning as { broker?: string } | undefined)?.broker
-  if (spec === undefined) return null
-  return spec.split(',').reduce((n, part) => {
-    const [lo, hi] = part.split('-').map(Number)
-    return n + (hi === undefined ? 1 : (hi as number) - (lo as number) + 1)
-  }, 0)
+  return spec === undefined ? null : coreCount(spec)
 }
 
 /** Speedup S(N) = rate(N) / rate(1) and efficiency E(N) = S(N) / N, per target, from the scaling sweep. */
@@ -80,14 +72,19 @@ export function summaryMarkdown (r: SuiteResults): string {
     `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}`, '',
     '## Verdict against tickfan\'s targets', '',
     '| check | target | value | result |', '|---|---|---|---|',
-    ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.pass === null ? 'n/a' : v.pass ? 'PASS' : 'FAIL'}${v.note === undefined ? '' : ` (${v.note})`} |`), '',
+    ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.outcome}${v.note === undefined ? '' : ` (${v.note})`} |`), '',
     '## Scenarios (fast-subscriber latency from intended send time)', '',
-    '| target | scenario | published/s | delivered/s | p50 | p90 | p99 | p99.9 | p99.99 | max | uncorrected p99 | staleness p99 | slow staleness p99 | conflation | trade loss | wrong finals | order violations | Jain (first) | CPU s / M deliveries | valid |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| target | scenario | published/s | delivered/s | p50 | p90 | p99 | p99.9 | p99.99 | max | uncorrected p99 | staleness p99 | slow staleness p99 | conflation | trade loss | wrong finals | order violations | Jain (first) | CPU s / M deliveries | generators busy | other processes (cores) | valid |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.scenarios.map((s) => {
       const l = s.fast.latencyUs
-      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} | ${s.valid ? 'yes' : `no: ${s.invalidReason ?? ''}`} |`
+      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} | ${(s.generatorBusy * 100).toFixed(0)}% | ${s.machine.otherCores.toFixed(2)} | ${s.valid ? 'yes' : `no: ${s.invalidReason ?? ''}`} |`
     }), '',
+    '## Fairness by broker worker', '',
+    'First places won by the subscribers on each worker, against their share of the subscribers (fair: the two agree; the publisher\'s worker is marked).', '',
+    '| target | scenario | worker | subscribers | share of subscribers | share of first places |', '|---|---|---|---|---|---|',
+    ...r.scenarios.filter((s) => s.workload === 'fairness').flatMap((s) => s.fairness.byWorker.map((b) =>
+      `| ${s.target} | ${scenarioLabel(s)} | ${b.worker}${b.worker === s.publisherWorker && s.workers > 1 ? ' (publisher)' : ''} | ${b.subscribers} | ${(b.subscriberShare * 100).toFixed(0)}% | ${(b.firstShare * 100).toFixed(1)}% |`)), '',
     '## Maximum sustainable rate', '',
     '| target | workload | workers | offered msgs/s | delivered msgs/s |', '|---|---|---|---|---|',
     ...r.maxSustained.map((m) => `| ${m.target} | ${m.workload} | ${m.workers} | ${m.rate === null ? 'none sustained' : fmtN(m.rate)} | ${m.deliveredRate === null ? '-' : fmtN(m.deliveredRate)} |`), '',

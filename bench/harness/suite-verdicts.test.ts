@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest'
+import type { ScenarioResult } from './runner.ts'
+import { suiteVerdicts } from './suite-verdicts.ts'
+
+const summary = (p99: number) => ({ count: 1, p50: p99 / 2, p90: p99, p99, p999: p99, p9999: p99, max: p99, mean: p99 / 2 })
+
+function scenario (o: { workload: string, target?: 'tickfan' | 'nats-server', workers?: number, p99?: number, slowStalenessUs?: number, peak?: number, jain?: number, valid?: boolean, byWorker?: ScenarioResult['fairness']['byWorker'], tradeLoss?: number }): ScenarioResult {
+  return {
+    target: o.target ?? 'tickfan',
+    workload: o.workload,
+    workers: o.workers ?? 1,
+    offeredRate: 1000,
+    valid: o.valid ?? true,
+    invalidReason: o.valid === false ? 'the machine was not quiet' : null,
+    publishedRate: 1000,
+    deliveredRate: 1000,
+    deliveredPerSecond: [],
+    publishedPerSecond: [],
+    fast: { latencyUs: summary(o.p99 ?? 1000), uncorrectedUs: summary(0), stalenessUs: summary(0), latencyHistogram: '', uncorrectedHistogram: '', stalenessHistogram: '' },
+    slow: o.slowStalenessUs === undefined ? null : { latencyUs: summary(0), stalenessUs: summary(o.slowStalenessUs), stalenessHistogram: '' },
+    tradeLoss: o.tradeLoss ?? 0,
+    wrongFinalValues: 0,
+    slowWrongFinalValues: 0,
+    orderViolations: 0,
+    conflationRatio: 0,
+    slowConflationRatio: 0,
+    fairness: { messages: 6000, spreadUs: { p50: 0, p99: 0, max: 0 }, firstShare: new Array<number>(50).fill(0.02), meanRank: [], jainFirstPlaces: o.jain ?? 1, rankConnectOrderCorrelation: 0, byWorker: o.byWorker ?? [] },
+    broker: { cpuSecondsPerMillionDeliveries: 1, memory: { peakBytes: o.peak ?? 100 * 2 ** 20 } as ScenarioResult['broker']['memory'], socketWritesPerDelivery: null, bytesPerDelivery: null, slowConsumerDisconnects: 0, eventLoopDelayP99Ms: null },
+    publisher: { publishDelayUs: summary(0), cpuSeconds: 0 },
+    publisherWorker: 0,
+    subscriberCpuSeconds: { fast: 0, slow: 0 },
+    generatorBusy: 0.3,
+    machine: { otherCores: 0, loadAverage1m: 0, stealShare: 0 }
+  }
+}
+
+const outcome = (verdicts: Array<{ check: string, outcome: string }>, start: string): string | undefined => verdicts.find((v) => v.check.startsWith(start))?.outcome
+
+describe('suite verdicts', () => {
+  const slowPairs = (withP99: number[], withoutP99: number[]): ScenarioResult[] => withP99.flatMap((p99, i) => [
+    scenario({ workload: 'slow-consumers', p99, slowStalenessUs: 40_000, peak: 102 * 2 ** 20 }),
+    scenario({ workload: 'slow-consumers (baseline, no slow)', p99: withoutP99[i] as number })
+  ])
+
+  it('passes isolation when the slow subscribers leave the fast p99 alone, fails when they double it', () => {
+    const ok = suiteVerdicts(slowPairs([5000, 5100, 4900], [5000, 5000, 4950]), [], { quick: false }).verdicts
+    expect(outcome(ok, 'fast-subscriber p99')).toBe('PASS')
+    expect(outcome(ok, 'slow subscribers\' staleness')).toBe('PASS')
+    expect(outcome(ok, 'broker peak RSS')).toBe('PASS')
+    const bad = suiteVerdicts(slowPairs([10_000, 10_500, 9_800], [5000, 5000, 4950]), [], { quick: false }).verdicts
+    expect(outcome(bad, 'fast-subscriber p99')).toBe('FAIL')
+  })
+
+  it('leaves runs that were not valid out of the timing verdicts', () => {
+    const runs = [...slowPairs([5000, 5100, 4900], [5000, 5000, 4950]), scenario({ workload: 'slow-consumers', p99: 1e7, valid: false })]
+    expect(outcome(suiteVerdicts(runs, [], { quick: false }).verdicts, 'fast-subscriber p99')).toBe('PASS')
+  })
+
+  it('judges the maximum rate per repetition, and counts tickfan sustaining nothing as 0', () => {
+    const max = (target: string, deliveredRate: number | null) => ({ target, workload: 'max-throughput', workers: 1, rate: deliveredRate, deliveredRate })
+    const v = suiteVerdicts([], [max('tickfan', 100), max('nats-server', 100), max('tickfan', null), max('nats-server', 100), max('tickfan', 100), max('nats-server', 100)], { quick: false }).verdicts
+    expect(v.find((x) => x.check.startsWith('maximum'))?.value).toBe(1)
+    expect(outcome(v, 'maximum')).toBe('inconclusive') // 1, 0, 1: the interval spans 0 to 1
+  })
+
+  it('judges fairness per worker count, and the publisher\'s worker\'s share of first places', () => {
+    const unfair = [0, 1, 2].map(() => scenario({ workload: 'fairness', workers: 2, jain: 0.61, byWorker: [{ worker: 0, subscribers: 25, subscriberShare: 0.5, firstShare: 0.87 }, { worker: 1, subscribers: 25, subscriberShare: 0.5, firstShare: 0.13 }] }))
+    const fair = [0, 1, 2].map(() => scenario({ workload: 'fairness', workers: 1, jain: 0.97 }))
+    const v = suiteVerdicts([...fair, ...unfair], [], { quick: false }).verdicts
+    expect(outcome(v, 'Jain\'s index of first places over 50 subscribers, 1 worker')).toBe('PASS')
+    expect(outcome(v, 'Jain\'s index of first places over 50 subscribers, 2 workers')).toBe('FAIL')
+    expect(outcome(v, 'first places won by subscribers on the publisher\'s worker')).toBe('FAIL')
+  })
+
+  it('shows timing targets on a quick run without judging them, and judges facts on every valid run', () => {
+    const v = suiteVerdicts([...slowPairs([5000, 5100, 4900], [5000, 5000, 4950]), scenario({ workload: 'steady', tradeLoss: 3 })], [], { quick: true }).verdicts
+    expect(outcome(v, 'fast-subscriber p99')).toBe('inconclusive')
+    expect(outcome(v, 'trade loss')).toBe('FAIL')
+  })
+})

@@ -1,0 +1,77 @@
+/**
+ * The suite's verdicts against tickfan's targets, from its scenario results: pure, so what a
+ * verdict means is tested apart from any run (bench/harness/suite-verdicts.test.ts). Timing
+ * targets are judged on repetitions with a 95% interval (bench/harness/verdict.ts); counts that
+ * must be zero are judged on every valid run.
+ */
+import { fairJainExpected } from './metrics.ts'
+import type { ScenarioResult } from './runner.ts'
+import { median } from './stats.ts'
+import { judgeMedian, judgeRatio, judgeZero, shownOnly, type Verdict } from './verdict.ts'
+
+export interface MaxSustained { target: string, workload: string, workers: number, rate: number | null, deliveredRate: number | null }
+
+export function suiteVerdicts (scenarios: readonly ScenarioResult[], maxSustained: readonly MaxSustained[], o: { quick: boolean, random?: () => number }): { verdicts: Verdict[], notes: string[] } {
+  const notes: string[] = []
+  const bootstrap = o.random === undefined ? {} : { random: o.random }
+  // Timing verdicts count only valid runs: a run whose generator saturated or whose machine was
+  // busy measured something else.
+  const valid = scenarios.filter((s) => s.valid)
+  const find = (workload: string, workers = 1): ScenarioResult[] => valid.filter((s) => s.target === 'tickfan' && s.workload === workload && s.workers === workers)
+  const p99s = (list: readonly ScenarioResult[]): number[] => list.map((s) => s.fast.latencyUs.p99)
+
+  const withSlow = find('slow-consumers')
+  const withoutSlow = find('slow-consumers (baseline, no slow)')
+  const isolation = judgeRatio('fast-subscriber p99 with slow subscribers / without', 1.2, 'at-most', p99s(withSlow), p99s(withoutSlow), bootstrap)
+  const staleness = judgeMedian('slow subscribers\' staleness p99 at 40k msgs/s, time-weighted (ms)', 100, 'at-most', withSlow.flatMap((s) => (s.slow === null ? [] : [s.slow.stalenessUs.p99 / 1000])), bootstrap)
+  const memory = judgeMedian('broker peak RSS with slow subscribers minus without (MiB)', 32, 'at-most',
+    withSlow.slice(0, withoutSlow.length).map((s, i) => (s.broker.memory.peakBytes - (withoutSlow[i] as ScenarioResult).broker.memory.peakBytes) / 2 ** 20), bootstrap)
+
+  // Maximum sustained rate: one ratio per repetition, the k-th tickfan search against the k-th nats-server one.
+  const maxOf = (target: string): MaxSustained[] => maxSustained.filter((m) => m.target === target && m.workload === 'max-throughput')
+  const tfMax = maxOf('tickfan')
+  const nsMax = maxOf('nats-server')
+  const maxRatios = tfMax.slice(0, nsMax.length).flatMap((m, i) => {
+    const ns = (nsMax[i] as MaxSustained).deliveredRate
+    return ns === null ? [] : [(m.deliveredRate ?? 0) / ns] // tickfan sustaining no step is a ratio of 0
+  })
+  const maxRate = judgeMedian('maximum sustained deliveries/s, tickfan / nats-server', 0.8, 'at-least', maxRatios,
+    { ...bootstrap, note: tfMax.length > 0 && nsMax.length === 0 ? 'nats-server not measured' : nsMax.length > 0 && maxRatios.length === 0 ? 'nats-server sustained no step' : undefined })
+
+  const fairnessVerdicts: Verdict[] = []
+  for (const workers of [...new Set(valid.filter((s) => s.target === 'tickfan' && s.workload === 'fairness').map((s) => s.workers))].sort((a, b) => a - b)) {
+    const runs = find('fairness', workers)
+    const first = runs[0] as ScenarioResult
+    const fair = `${first.fairness.messages.toLocaleString('en-US')} messages ranked over ${first.fairness.firstShare.length} subscribers; a fair random order scores about ${fairJainExpected(first.fairness.firstShare.length, first.fairness.messages).toFixed(3)} on that many`
+    fairnessVerdicts.push(judgeMedian(`Jain's index of first places over ${first.fairness.firstShare.length} subscribers, ${workers} worker${workers === 1 ? '' : 's'}`, 0.95, 'at-least', runs.map((s) => s.fairness.jainFirstPlaces), { ...bootstrap, note: fair }))
+    if (workers > 1) {
+      // The publisher's worker's subscribers should win first places in proportion to their number.
+      const deviation = runs.map((s) => {
+        const w = s.fairness.byWorker.find((b) => b.worker === s.publisherWorker)
+        return w === undefined ? 1 : Math.abs(w.firstShare - w.subscriberShare)
+      })
+      const shares = runs.map((s) => s.fairness.byWorker.find((b) => b.worker === s.publisherWorker)).filter((b) => b !== undefined)
+      fairnessVerdicts.push(judgeMedian(`first places won by subscribers on the publisher's worker minus their share of subscribers, ${workers} workers`, 0.1, 'at-most', deviation,
+        { ...bootstrap, note: shares.length === 0 ? undefined : `they are ${(median(shares.map((b) => b.subscriberShare)) * 100).toFixed(0)}% of subscribers and took ${(median(shares.map((b) => b.firstShare)) * 100).toFixed(0)}% of first places (median)` }))
+    }
+  }
+
+  // Hard facts on every run that measured the broker: a valid generator and no consumer cut off
+  // as slow (past a sustainable rate tickfan disconnects a consumer 8 MiB behind on events, by
+  // design; those runs are listed, not hidden).
+  const facts = scenarios.filter((s) => s.target === 'tickfan' && s.valid && s.broker.slowConsumerDisconnects === 0)
+  for (const s of scenarios.filter((x) => x.target === 'tickfan' && !(x.valid && x.broker.slowConsumerDisconnects === 0))) {
+    notes.push(`Not judged for loss and final values: tickfan ${s.workload} at ${s.offeredRate}/s x${s.workers} (${s.valid ? `${s.broker.slowConsumerDisconnects} slow-consumer disconnects` : s.invalidReason ?? 'invalid'}; trade loss ${s.tradeLoss}, wrong final values ${s.wrongFinalValues}).`)
+  }
+  const timing = [isolation, staleness, maxRate, ...fairnessVerdicts, memory]
+  const why = 'not judged on a --quick run: 1-2 s per scenario is too short for tails, staleness and fairness to settle'
+  return {
+    verdicts: [
+      ...(o.quick ? timing.map((v) => shownOnly(v, why)) : timing),
+      judgeZero('trade loss (tickfan, all valid scenarios)', facts.map((s) => s.tradeLoss)),
+      judgeZero('wrong final values, fast subscribers (tickfan)', facts.map((s) => s.wrongFinalValues)),
+      judgeZero('order violations (tickfan)', facts.map((s) => s.orderViolations))
+    ],
+    notes
+  }
+}

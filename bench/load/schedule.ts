@@ -1,0 +1,29 @@
+/**
+ * The publisher's schedule, pure: when message i is meant to be sent, so the orchestrator can
+ * tell which sequence numbers fall in the warm-up without running the publisher.
+ */
+export interface ScheduleConfig {
+  ratePerSec: number
+  burstEveryMs: number
+  burstMs: number
+  burstFactor: number
+}
+
+/** Intended send time (ns after start) of message i, with bursts folded into the schedule. */
+export function scheduleFor (config: ScheduleConfig): (i: number) => number {
+  const base = 1e9 / config.ratePerSec
+  if (config.burstEveryMs <= 0 || config.burstFactor === 1) return (i) => i * base
+  // Messages per cycle: calm part at the base rate, burst part at rate * factor.
+  const cycleNs = config.burstEveryMs * 1e6
+  const burstNs = config.burstMs * 1e6
+  const perBurst = burstNs / (base / config.burstFactor)
+  const perCalm = (cycleNs - burstNs) / base
+  const perCycle = perBurst + perCalm
+  return (i) => {
+    const cycle = Math.floor(i / perCycle)
+    const k = i - cycle * perCycle
+    const within = k < perBurst ? k * (base / config.burstFactor) : burstNs + (k - perBurst) * base
+    return cycle * cycleNs + within
+  }
+}
+
