@@ -34,7 +34,8 @@ const CLI = {
   seconds: { type: 'number', default: 4, min: 0.5, help: 'Seconds per measurement' },
   repeat: { type: 'integer', default: 3, min: 1, max: 20, help: 'Measurements per worker count (the median is reported)' },
   window: { type: 'integer', default: 8, min: 1, help: 'Rounds of 100 messages a publisher may have in flight' },
-  out: { type: 'string', default: path.join(ROOT, 'reports/scaling'), help: 'Where the report goes' }
+  out: { type: 'string', default: path.join(ROOT, 'reports/scaling'), help: 'Where the report goes' },
+  tickfanRoot: { type: 'string', default: '', help: 'Run the tickfan broker of another checkout (to compare builds) [default: this one]' }
 } satisfies OptionTable
 
 interface Row {
@@ -84,7 +85,7 @@ runMain(async () => {
   for (const workers of sweep(o.maxWorkers)) {
     for (const target of o.targets) {
       const brokerCores = cores < 2 ? undefined : workers === 1 ? '0' : `0-${Math.min(workers, cores) - 1}`
-      const broker = target === 'tickfan' ? await startTickfanProcess(brokerCores, [], workers) : await startNatsServerProcess(brokerCores, workers)
+      const broker = target === 'tickfan' ? await startTickfanProcess(brokerCores, [], workers, o.tickfanRoot === '' ? ROOT : path.resolve(o.tickfanRoot)) : await startNatsServerProcess(brokerCores, workers)
       const loads = Array.from({ length: generators }, () => new LockstepLoad(loadCores))
       try {
         if (target === 'tickfan') await workersReady(broker, workers)
@@ -162,7 +163,8 @@ function perWorkerCostModel (rows: readonly Row[]): { text: string, points: Arra
   const b = Math.max(0, median(two.brokerNsPerDelivery) - a)
   return {
     text: `From tickfan's measured broker CPU per delivery: a = ${a.toFixed(0)} ns on one worker, and each further worker adds b = ${b.toFixed(0)} ns (2 workers: ${median(two.brokerNsPerDelivery).toFixed(0)} ns). ` +
-      'With a core per worker, E(w) = a / (a + b (w - 1)). This machine has too few cores to measure it.',
+      'With a core per worker, E(w) = a / (a + b (w - 1)). This machine has too few cores to measure it. ' +
+      (two.sharesCoresWithLoad ? 'Here the 2-worker run shared its cores with the load generators, so b holds that contention too: the model is a lower bound on efficiency.' : ''),
     points: [1, 2, 4, 8, 16].map((w) => ({ workers: w, nsPerDelivery: a + b * (w - 1), efficiency: a / (a + b * (w - 1)) }))
   }
 }

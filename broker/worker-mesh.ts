@@ -88,6 +88,33 @@ class PeerInterest {
   }
 }
 
+/**
+ * Who published each loopback frame, first in first out. Array.shift is O(n) in V8 once the
+ * array is long (a loopback backlog of thousands under load made it most of a worker's CPU), so
+ * this keeps a head index and compacts now and then.
+ *
+ *   items: [ taken | taken | head -> next | ... | last ]
+ */
+class OriginQueue {
+  private items: Array<Client | null> = []
+  private head = 0
+
+  push (origin: Client | null): void { this.items.push(origin) }
+
+  shift (): Client | null {
+    if (this.head >= this.items.length) return null
+    const origin = this.items[this.head] as Client | null
+    this.items[this.head++] = null
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return origin
+  }
+
+  clear (): void { this.items = []; this.head = 0 }
+}
+
 class Outbound {
   chunks: Buffer[] = []
   bytes = 0
@@ -238,7 +265,7 @@ export class WorkerMesh implements RouterLinks {
   private readonly inbound = new Set<net.Socket>()
   /** This worker's connection to its own socket, and who published each frame in it, in order. */
   private loopback: Outbound | null = null
-  private readonly loopbackOrigins: Array<Client | null> = []
+  private readonly loopbackOrigins = new OriginQueue()
 
   constructor (private readonly router: Router, readonly self: number, private readonly random: () => number = Math.random, private readonly maxQueuedBytes = DEFAULT_MESH_MAX_QUEUED_BYTES) {
     router.links = this
@@ -300,7 +327,7 @@ export class WorkerMesh implements RouterLinks {
     socket.on('error', () => {})
     socket.on('close', () => {
       if (this.loopback === out) this.loopback = null
-      this.loopbackOrigins.length = 0
+      this.loopbackOrigins.clear()
     })
     const hello = Buffer.allocUnsafe(4)
     hello.writeUInt32BE(this.self, 0)
@@ -526,7 +553,7 @@ export class WorkerMesh implements RouterLinks {
 
   private onLoopbackFrame (frame: MeshFrame): void {
     if (frame.type !== 'msg') return
-    const origin = this.loopbackOrigins.shift() ?? null
+    const origin = this.loopbackOrigins.shift()
     this.router.publishFromLoopback(origin, frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
   }
 

@@ -78,8 +78,15 @@ class CountingConnection {
   }
 }
 
+/** quote.lockstep.<session>.S<i> (last-value) or lockstep.plain.<session>.S<i>, the id made a subject token. */
+function subjectPrefix (c: OpenCommand): string {
+  const token = c.id.replace(/[^A-Za-z0-9_-]/g, '_')
+  return c.path === 'last-value' ? `quote.lockstep.${token}` : `lockstep.plain.${token}`
+}
+
 interface Session {
   open: OpenCommand
+  prefix: string
   publisher: CountingConnection
   subscribers: CountingConnection[]
   payload: string
@@ -90,7 +97,8 @@ const sessions = new Map<string, Session>()
 
 async function open (c: OpenCommand): Promise<void> {
   const subscribers: CountingConnection[] = []
-  const prefix = c.path === 'last-value' ? 'quote.lockstep' : 'lockstep.plain'
+  // Each session its own subjects: its subscribers get its publisher's messages and no other's.
+  const prefix = subjectPrefix(c)
   for (let i = 0; i < c.subscribers; i++) {
     const s = await CountingConnection.open(c.url)
     s.socket.write(`SUB ${prefix}.> ${i + 1}\r\n`)
@@ -98,7 +106,7 @@ async function open (c: OpenCommand): Promise<void> {
     subscribers.push(s)
   }
   const publisher = await CountingConnection.open(c.url)
-  sessions.set(c.id, { open: c, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0 })
+  sessions.set(c.id, { open: c, prefix, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0 })
 }
 
 /** One round's bytes: `ROUND` PUBs (plain) or HPUBs with a rising Tickfan-Seq (last-value). */
@@ -108,10 +116,10 @@ function roundBytes (s: Session): Buffer {
   for (let i = 0; i < ROUND; i++) {
     const subject = (s.sequence + i) % subjects
     if (path === 'plain') {
-      text += `PUB lockstep.plain.S${subject} ${payloadBytes}\r\n${s.payload}\r\n`
+      text += `PUB ${s.prefix}.S${subject} ${payloadBytes}\r\n${s.payload}\r\n`
     } else {
       const headers = `NATS/1.0\r\nTickfan-Seq: ${s.sequence + i + 1}\r\n\r\n`
-      text += `HPUB quote.lockstep.S${subject} ${headers.length} ${headers.length + payloadBytes}\r\n${headers}${s.payload}\r\n`
+      text += `HPUB ${s.prefix}.S${subject} ${headers.length} ${headers.length + payloadBytes}\r\n${headers}${s.payload}\r\n`
     }
   }
   s.sequence += ROUND
