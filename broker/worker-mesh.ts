@@ -551,10 +551,26 @@ export class WorkerMesh implements RouterLinks {
     })
   }
 
+  /**
+   * A local publish back from the loopback. Its routing waits one more event-loop step (the
+   * check phase): a peer must be woken to read its copy, while this worker is already running,
+   * and without the wait its subscribers still won 67-72% of first places with half of the
+   * subscribers (fairness workload, 2 workers, this 2-core machine); with it, 59%. (Frames are
+   * views of a chunk the socket handed over, which nothing reuses.)
+   */
   private onLoopbackFrame (frame: MeshFrame): void {
     if (frame.type !== 'msg') return
     const origin = this.loopbackOrigins.shift()
-    this.router.publishFromLoopback(origin, frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
+    this.heldLoopback.push({ origin, frame })
+    if (this.heldLoopback.length === 1) setImmediate(() => this.releaseLoopback())
+  }
+
+  private readonly heldLoopback: Array<{ origin: Client | null, frame: MeshFrame & { type: 'msg' } }> = []
+
+  private releaseLoopback (): void {
+    for (const { origin, frame } of this.heldLoopback.splice(0)) {
+      this.router.publishFromLoopback(origin, frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
+    }
   }
 
   private onFrame (peer: number, frame: MeshFrame): void {

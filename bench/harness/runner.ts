@@ -6,7 +6,7 @@
 import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from './histogram.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
-import { machineLoad } from './machine.ts'
+import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
@@ -154,7 +154,7 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const varz0 = await varz(broker)
   const cpu0 = cpuSeconds(broker.pid) ?? 0
   const machine0 = machineLoad()
-  const ours0 = cpuSeconds(process.pid) ?? 0
+  const others0 = otherProcessesCpuSeconds([process.pid])
   const wall0 = Date.now()
   const memory = sampleMemory(broker.pid, 250)
   atEnd.push(() => { memory.stop() })
@@ -175,7 +175,7 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const cpu = (cpuSeconds(broker.pid) ?? cpu0) - cpu0
   const machine1 = machineLoad()
   const elapsedSeconds = (Date.now() - wall0) / 1000
-  const otherCores = Math.max(0, machineLoad.busySeconds(machine0, machine1) - ((cpuSeconds(process.pid) ?? ours0) - ours0)) / elapsedSeconds
+  const otherCores = Math.max(0, otherProcessesCpuSeconds([process.pid]) - others0) / elapsedSeconds
   const varz1 = await varz(broker)
   for (const g of groups) g.child.send({ type: 'stop' })
   const results = await Promise.all(groups.map((g) => g.result))
@@ -198,7 +198,7 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const behind = publisher.published < publisher.expected
   const lagging = publisher.publishDelayUs.p99 > 100_000
   const loadCores = layout.load === undefined ? layout.cores : coreCount(layout.load)
-  const generatorBusy = (publisher.cpuSeconds + fastGroups.reduce((n, g) => n + g.cpuSeconds, 0)) / (measuredSeconds * loadCores)
+  const generatorBusy = (publisher.cpuSeconds / measuredSeconds + fastGroups.reduce((n, g) => n + g.busyShare, 0)) / loadCores
   const saturated = generatorBusy > GENERATOR_BUSY_MAX
   const busyMachine = otherCores > OTHER_CORES_MAX
   return {

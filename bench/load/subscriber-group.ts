@@ -60,6 +60,8 @@ export interface SubscriberGroupResult {
   /** Receipts (all connections) with a receive time within the measured window. */
   receivedInWindow: number
   cpuSeconds: number
+  /** CPU time over wall time from ready until the publisher finished: 1 = a whole core. */
+  busyShare: number
 }
 
 const CONFLATED = 'Tickfan-Conflated'
@@ -113,9 +115,16 @@ async function main (): Promise<void> {
     ? setInterval(() => blockingSleep((c.slow as { stallMs: number }).stallMs * 1000), c.slow.stallEveryMs)
     : null
   const cpuStart = process.cpuUsage()
+  const wallStart = process.hrtime.bigint()
   process.send?.({ type: 'ready' })
   let window: MeasuredWindow | null = null
-  void waitForMessage<MeasuredWindow>('published').then((w) => { window = w })
+  let busyShare = 0
+  void waitForMessage<MeasuredWindow>('published').then((w) => {
+    window = w
+    // How busy this process was while the publisher ran: its headroom as a load generator.
+    const used = process.cpuUsage(cpuStart)
+    busyShare = (used.user + used.system) / 1e6 / (Number(process.hrtime.bigint() - wallStart) / 1e9)
+  })
   await waitForMessage('stop')
   if (staller !== null) clearInterval(staller)
   await Promise.all(conns.map((nc) => nc.close().catch(() => {})))
@@ -142,6 +151,7 @@ async function main (): Promise<void> {
     latencyUs: summarize(latency),
     stalenessUs: summarize(staleness),
     receivedInWindow,
+    busyShare,
     cpuSeconds: (cpu.user + cpu.system) / 1e6
   } satisfies SubscriberGroupResult)
 }
