@@ -14,7 +14,7 @@ import type { AuthorizationConfig } from './auth.ts'
 import { freePorts } from './test-support/nats-server.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
-import { delay, eventually, targetsWithAuthorization, type Target } from './test-support/targets.ts'
+import { delay, eventually, startTickfan, targetsWithAuthorization, type Target } from './test-support/targets.ts'
 
 const FEED = { user: 'feed', pass: 'feed-pass' }
 const FEED_USER = { user: 'feed', password: bcrypt.hashSync('feed-pass', 4), permissions: { publish: ['quote.>', 'trade.>', 'secret.>'], subscribe: { deny: ['>'] } } }
@@ -174,5 +174,59 @@ describe('commands before CONNECT on a broker with two workers', () => {
       expect(controlLines(raw.text)).toBe(expected)
       raw.close()
     }
+  })
+})
+
+describe('reply subjects cannot write prices or trades (tickfan; nats-server has no cache and forwards such a request)', () => {
+  const SERVICE_USER = { user: 'service', password: 'service-pass', permissions: { publish: [], subscribe: ['price.>', '_INBOX.>'], allow_responses: true } }
+  let target: Target
+  let service: NatsConnection
+  let requests = 0
+  beforeAll(async () => {
+    target = await startTickfan({ authorization: { users: [FEED_USER, VIEWER_USER, ADMIN_USER, SERVICE_USER], no_auth_user: 'viewer' } })
+    service = await connect({ servers: target.natsUrl, reconnect: false, user: 'service', pass: 'service-pass' })
+    service.subscribe('price.>', { callback: (_e, m) => { requests++; m.respond('forged') } })
+    await service.flush()
+    const feed = await connect({ servers: target.natsUrl, reconnect: false, ...FEED })
+    feed.publish('quote.binance.BTC-USD', 'real')
+    await feed.flush()
+    await feed.close()
+  })
+  afterAll(async () => {
+    await service.close()
+    await target.stop()
+  })
+  const cached = (): string | undefined => { const m = target.broker?.router.lastValues.get('quote.binance.BTC-USD'); return m?.body.toString('latin1', m.headerBytes, m.body.length - 2) }
+
+  it('refuses, at request time, a request whose reply subject is a quote the requester may not publish', async () => {
+    const raw = await RawClient.connect(target.port)
+    raw.send('CONNECT {"verbose":false,"pedantic":false}\r\nPUB price.BTC-USD quote.binance.BTC-USD 0\r\n\r\nPUB price.BTC-USD trade.binance.BTC-USD 0\r\n\r\nPING\r\n')
+    await raw.waitFor(/PONG\r\n/)
+    expect(controlLines(raw.text)).toBe("-ERR 'Permissions Violation for Reply Subject \"quote.binance.BTC-USD\"'\r\n" +
+      "-ERR 'Permissions Violation for Reply Subject \"trade.binance.BTC-USD\"'\r\nPONG\r\n")
+    await service.flush()
+    expect(requests).toBe(0)
+    expect(cached()).toBe('real')
+    raw.close()
+  })
+
+  it('never lets a response grant write a quote, even for a requester who may publish there', async () => {
+    const admin = await connect({ servers: target.natsUrl, reconnect: false, user: 'admin', pass: 'admin-pass' })
+    const errors: string[] = []
+    void (async () => { for await (const s of service.status()) if (s.type === 'error') errors.push(String(s.error.message)) })()
+    admin.publish('price.BTC-USD', '', { reply: 'quote.binance.BTC-USD' })
+    await admin.flush()
+    await eventually(() => requests === 1, 3000, 'the request to reach the service')
+    await eventually(() => errors.length > 0, 3000, 'the service to be refused')
+    expect(errors[0]).toMatch(/Permissions Violation for Publish to "quote.binance.BTC-USD"/i)
+    expect(cached()).toBe('real')
+    await admin.close()
+  })
+
+  it('still answers ordinary requests', async () => {
+    const viewer = await connect({ servers: target.natsUrl, reconnect: false })
+    const reply = await viewer.request('price.BTC-USD', '', { timeout: 2000 })
+    expect(reply.string()).toBe('forged') // the service's answer, to the requester's inbox
+    await viewer.close()
   })
 })

@@ -38,6 +38,8 @@ export interface ClientHost {
   readonly maxInMsgsPerSec: number
   /** Checks CONNECT's credentials (a promise while a password hash is verified). */
   authenticate (credentials: Credentials): AuthResult | Promise<AuthResult>
+  /** Is it a last-value or event subject (one whose messages only the rightful publishers may write)? */
+  isProtectedSubject (subject: string): boolean
   /** Who a client is that sends a command before CONNECT; null when it must authenticate first. */
   admitWithoutConnect (): AuthResult | null
   publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
@@ -279,6 +281,8 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (permissions === null || permissions.mayPublish(subject)) return true
     const grant = this.responses?.get(subject)
     if (grant === undefined) return false
+    // A response grant never writes a last value or an event: those need a publish right.
+    if (this.host.isProtectedSubject(subject)) return false
     if (grant.expiresAtMs > 0 && this.host.now() > grant.expiresAtMs) {
       this.responses?.delete(subject)
       return false
@@ -287,12 +291,26 @@ export class Client implements ProtocolHandler, FanoutMember {
     return true
   }
 
+  /**
+   * The checks every publish passes before it is routed; false when it was refused (and the
+   * client told why). A reply subject that is last-value or event is refused unless the
+   * requester may publish there itself: otherwise whoever answers (with a response grant)
+   * would write a price or a trade for it.
+   */
+  private admitPublish (subject: string, reply: string | undefined): boolean {
+    if (this.options.pedantic && !isValidLiteralSubject(subject)) { this.error('INVALID_PUBLISH_SUBJECT'); return false }
+    if (!this.mayPublish(subject)) { this.error('PERMISSIONS_PUBLISH', `to "${subject}"`); return false }
+    const permissions = this.permissions
+    if (reply !== undefined && permissions !== null && this.host.isProtectedSubject(reply) && !permissions.mayPublish(reply)) {
+      this.error('PERMISSIONS_REPLY', `"${reply}"`)
+      return false
+    }
+    return this.admitInbound()
+  }
+
   pub (subject: string, reply: string | undefined, payload: Buffer): void {
     this.inMsgs++
-    if (!this.admitted()) return
-    if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
-    if (!this.mayPublish(subject)) return this.error('PERMISSIONS_PUBLISH', `to "${subject}"`)
-    if (!this.admitInbound()) return
+    if (!this.admitted() || !this.admitPublish(subject, reply)) return
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
     this.host.publish(this, subject, reply, payload, 0)
   }
@@ -301,9 +319,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.inMsgs++
     if (!this.admitted()) return
     if (!this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
-    if (this.options.pedantic && !isValidLiteralSubject(subject)) return this.error('INVALID_PUBLISH_SUBJECT')
-    if (!this.mayPublish(subject)) return this.error('PERMISSIONS_PUBLISH', `to "${subject}"`)
-    if (!this.admitInbound()) return
+    if (!this.admitPublish(subject, reply)) return
     this.ok()
     this.host.publish(this, subject, reply, data, headerBytes)
   }

@@ -154,6 +154,10 @@ export class Router implements ClientHost {
     return this.authenticator.authenticate(credentials)
   }
 
+  isProtectedSubject (subject: string): boolean {
+    return this.classifier.classify(subject) !== SubjectClass.Plain
+  }
+
   admitWithoutConnect (): AuthResult | null {
     return this.authenticator.admitWithoutConnect()
   }
