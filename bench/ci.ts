@@ -68,8 +68,13 @@ runMain(async () => {
   if (!o.gateOnly) {
     const steady = quick(loadWorkload(path.join(ROOT, 'bench/workloads/steady.json')), 0.4)
     step(`steady workload, ${steady.rate} msgs/s, ${steady.subscribers} subscribers, ${steady.durationSeconds} s`)
-    const s = await runScenario('tickfan', steady, steady.rate as number, 1)
-    judged('generator healthy (run valid)', s.valid ? 1 : 0, '= 1', s.valid)
+    // A run disturbed by other work on the machine is run once more before it counts against the tree.
+    let s = await runScenario('tickfan', steady, steady.rate as number, 1)
+    if (!s.valid) {
+      step(`steady workload invalid (${s.invalidReason ?? 'unknown'}); once more`)
+      s = await runScenario('tickfan', steady, steady.rate as number, 1)
+    }
+    add('load generator healthy, machine quiet (run valid)', s.valid ? 'yes' : `no: ${s.invalidReason ?? 'unknown'}`, 'yes', s.valid ? 'PASS' : 'FAIL')
     judged('trade loss', s.tradeLoss, '= 0', s.tradeLoss === 0)
     judged('wrong final values', s.wrongFinalValues, '= 0', s.wrongFinalValues === 0)
     judged('order violations', s.orderViolations, '= 0', s.orderViolations === 0)
