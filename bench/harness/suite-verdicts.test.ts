@@ -56,11 +56,26 @@ describe('suite verdicts', () => {
     expect(outcome(suiteVerdicts(runs, [], { quick: false }).verdicts, 'fast-subscriber p99')).toBe('PASS')
   })
 
-  it('judges the maximum rate per repetition, and counts tickfan sustaining nothing as 0', () => {
+  it('judges the maximum rate only on repetitions where both searches ended at a broker\'s limit', () => {
     const max = (target: string, deliveredRate: number | null) => ({ target, workload: 'max-throughput', workers: 1, rate: deliveredRate, deliveredRate })
-    const v = suiteVerdicts([], [max('tickfan', 100), max('nats-server', 100), max('tickfan', null), max('nats-server', 100), max('tickfan', 100), max('nats-server', 100)], { quick: false }).verdicts
-    expect(v.find((x) => x.check.startsWith('maximum'))?.value).toBe(1)
-    expect(outcome(v, 'maximum')).toBe('inconclusive') // 1, 0, 1: the interval spans 0 to 1
+    // One search per target and repetition: steps at 10k and 20k msgs/s to 2 subscribers.
+    const step = (target: 'tickfan' | 'nats-server', rate: number, o: { valid?: boolean, p99?: number } = {}): ScenarioResult => {
+      const s = scenario({ workload: 'max-throughput', target, valid: o.valid ?? true, p99: o.p99 ?? 1000 })
+      return { ...s, offeredRate: rate, publishedRate: rate, deliveredRate: 2 * rate, fairness: { ...s.fairness, firstShare: [0.5, 0.5] } }
+    }
+    const brokerLimited = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { p99: 500_000 })]
+    const generatorLimited = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { valid: false })]
+    const rates = [max('tickfan', 20_000), max('nats-server', 20_000)]
+    const three = suiteVerdicts([...brokerLimited('tickfan'), ...brokerLimited('nats-server'), ...brokerLimited('tickfan'), ...brokerLimited('nats-server'), ...brokerLimited('tickfan'), ...brokerLimited('nats-server')],
+      [...rates, ...rates, ...rates], { quick: false }).verdicts
+    expect(outcome(three, 'maximum')).toBe('PASS')
+    const bounded = suiteVerdicts([...brokerLimited('tickfan'), ...generatorLimited('nats-server'), ...brokerLimited('tickfan'), ...brokerLimited('nats-server'), ...generatorLimited('tickfan'), ...brokerLimited('nats-server')],
+      [...rates, ...rates, ...rates], { quick: false }).verdicts
+    const v = bounded.find((x) => x.check.startsWith('maximum'))
+    expect(v?.outcome).toBe('inconclusive')
+    expect(v?.note).toMatch(/2 of 3 repetitions left out: a search ended where its load generator, not its broker, gave out/)
+    const none = suiteVerdicts([...generatorLimited('tickfan'), ...generatorLimited('nats-server')], rates, { quick: false }).verdicts
+    expect(outcome(none, 'maximum')).toBe('inconclusive')
   })
 
   it('judges fairness per worker count, and the publisher\'s worker\'s share of first places', () => {

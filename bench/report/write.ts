@@ -41,8 +41,9 @@ function spectrum (encoded: string): Array<[number, number]> {
   return [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999].map((p) => [1 / (1 - p / 100), Math.max(1, h.getValueAtPercentile(p))])
 }
 
+/** The worker count is always shown (for nats-server: its GOMAXPROCS). */
 function scenarioLabel (s: ScenarioResult): string {
-  return `${s.workload} ${fmtN(s.offeredRate)}/s${s.workers > 1 ? ` x${s.workers}` : ''}`
+  return `${s.workload} ${fmtN(s.offeredRate)}/s, ${s.workers} worker${s.workers === 1 ? '' : 's'}`
 }
 
 /** Cores the broker was pinned to in this run (the pinning's "0-3" form), or null when unpinned. */
@@ -144,12 +145,13 @@ ${charts.join('\n')}
 </body></html>`
 }
 
-export function writeReport (root: string, r: SuiteResults, stamp: string): string {
+export function writeReport (root: string, r: SuiteResults, stamp: string, o: { pointLatest?: boolean } = {}): string {
   const dir = path.join(root, stamp)
   mkdirSync(dir, { recursive: true })
   writeFileSync(path.join(dir, 'results.json'), JSON.stringify(r, null, 2))
   writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(r))
   writeFileSync(path.join(dir, 'report.html'), reportHtml(r))
+  if (o.pointLatest === false) return dir
   const latest = path.join(root, 'latest')
   rmSync(latest, { force: true, recursive: false })
   symlinkSync(stamp, latest)
