@@ -43,6 +43,8 @@ interface Row {
   workers: number
   deliveriesPerSec: number[]
   brokerNsPerDelivery: number[]
+  /** Broker CPU per published message, divided by the workers: what each worker spends on a message. */
+  brokerNsPerMessagePerWorker: number[]
   generatorBusy: number
   brokerCores: string
   sharesCoresWithLoad: boolean
@@ -94,7 +96,7 @@ runMain(async () => {
           await (loads[p % generators] as LockstepLoad).open(`p${p}`, { url: broker.natsUrl, path: 'plain', subscribers, subjects: 100, payloadBytes: 128 })
         }
         await Promise.all(loads.map(async (l) => await l.throughput(1, o.window))) // warm-up
-        const row: Row = { target, workers, deliveriesPerSec: [], brokerNsPerDelivery: [], generatorBusy: 0, brokerCores: brokerCores ?? 'any', sharesCoresWithLoad: workers > cores - Math.floor(cores / 2) || cores < 2 }
+        const row: Row = { target, workers, deliveriesPerSec: [], brokerNsPerDelivery: [], brokerNsPerMessagePerWorker: [], generatorBusy: 0, brokerCores: brokerCores ?? 'any', sharesCoresWithLoad: workers > cores - Math.floor(cores / 2) || cores < 2 }
         for (let r = 0; r < o.repeat; r++) {
           const cpu0 = cpuNanoseconds(broker.pid) ?? 0
           const results = await Promise.all(loads.map(async (l) => await l.throughput(o.seconds, o.window)))
@@ -103,6 +105,9 @@ runMain(async () => {
           const elapsed = Math.max(...results.map((x) => x.elapsedMs)) / 1000
           row.deliveriesPerSec.push(delivered / elapsed)
           row.brokerNsPerDelivery.push(cpu / Math.max(1, delivered))
+          // Each publisher's messages reach its own share of the subscribers: messages = deliveries / that share.
+          const messages = delivered / (o.subscribers / o.publishers)
+          row.brokerNsPerMessagePerWorker.push(cpu / Math.max(1, messages) / workers)
           row.generatorBusy = Math.max(row.generatorBusy, ...results.map((x) => x.cpuSeconds * 1000 / x.elapsedMs))
         }
         rows.push(row)
@@ -124,7 +129,7 @@ runMain(async () => {
     date: new Date().toISOString(), commit, node: process.version, cores, cpu: os.cpus()[0]?.model ?? 'unknown', natsServer: natsServerVersion(),
     command: `npm run bench:scaling -- ${process.argv.slice(2).join(' ')}`.trim(), options: o, generators, loadCores,
     machine: { loadAverage1m: machine1.loadAverage1m, stealShare: machineLoad.steal(machine0, machine1) },
-    rows: rows.map((r) => ({ ...r, medianDeliveriesPerSec: median(r.deliveriesPerSec), medianBrokerNsPerDelivery: median(r.brokerNsPerDelivery), efficiency: efficiency(r) })),
+    rows: rows.map((r) => ({ ...r, medianDeliveriesPerSec: median(r.deliveriesPerSec), medianBrokerNsPerDelivery: median(r.brokerNsPerDelivery), medianBrokerNsPerMessagePerWorker: median(r.brokerNsPerMessagePerWorker), efficiency: efficiency(r) })),
     model
   }
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
@@ -132,9 +137,9 @@ runMain(async () => {
     '# tickfan scaling over broker workers', '',
     `${results.date}; commit ${commit.slice(0, 12)}; Node ${process.version}; ${results.cpu} x ${cores}; ${results.natsServer ?? 'nats-server absent'}; made by \`${results.command}\``, '',
     `Load: ${generators} generator process(es) on cores ${loadCores}, ${o.publishers} publishers and ${o.subscribers} subscribers (raw sockets, plain subject, 128-byte payloads, up to ${o.window} rounds of 100 in flight per publisher), ${o.seconds} s x ${o.repeat} per point, median shown.`, '',
-    '| target | workers (GOMAXPROCS for nats-server) | broker cores | deliveries/s (median) | runs | broker CPU per delivery | efficiency E(N) | busiest generator | note |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...results.rows.map((r) => `| ${r.target} | ${r.workers} | ${r.brokerCores} | ${fmt(r.medianDeliveriesPerSec)} | ${r.deliveriesPerSec.map((v) => fmt(v)).join(', ')} | ${r.medianBrokerNsPerDelivery.toFixed(0)} ns | ${r.efficiency === null ? '-' : r.efficiency.toFixed(2)} | ${(r.generatorBusy * 100).toFixed(0)}% | ${[
+    '| target | workers (GOMAXPROCS for nats-server) | broker cores | deliveries/s (median) | runs | broker CPU per delivery | broker CPU per message per worker | efficiency E(N) | busiest generator | note |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...results.rows.map((r) => `| ${r.target} | ${r.workers} | ${r.brokerCores} | ${fmt(r.medianDeliveriesPerSec)} | ${r.deliveriesPerSec.map((v) => fmt(v)).join(', ')} | ${r.medianBrokerNsPerDelivery.toFixed(0)} ns | ${(r.medianBrokerNsPerMessagePerWorker / 1000).toFixed(2)} us | ${r.efficiency === null ? '-' : r.efficiency.toFixed(2)} | ${(r.generatorBusy * 100).toFixed(0)}% | ${[
       r.sharesCoresWithLoad ? 'broker shares cores with the load' : '', r.generatorBusy > 0.9 ? 'generator saturated: measures the load, not the broker' : ''].filter((n) => n !== '').join('; ')} |`), ''
   ]
   if (model !== null) {
