@@ -10,5 +10,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }]
     }
+  },
+  {
+    // What the product runs never depends on the benchmark or on test support; shared pieces live in lib/.
+    files: ['lib/**/*.ts', 'broker/**/*.ts', 'feeds/**/*.ts', 'traders/**/*.ts', 'dashboard/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test-support/**', '**/fuzz-properties.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/bench/**', '**/test-support/**'], message: 'product code may not import bench/ or test-support/; move what it needs to lib/' }] }]
+    }
   }
 )

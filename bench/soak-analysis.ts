@@ -4,7 +4,7 @@
  * medians (memory) or maxima (descriptors) of the first and last thirds of the run after the
  * warm-up, plus the least-squares slope, so a GC sawtooth or one busy sample does not decide.
  */
-import { slope } from './harness/memory.ts'
+import { slope } from '../lib/trend.ts'
 import { median } from './harness/stats.ts'
 
 export interface SoakSample {

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts } from './test-support/nats-server.ts'
+import { freePorts } from '../lib/ports.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts } from './test-support/nats-server.ts'
+import { freePorts } from '../lib/ports.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { eventually } from './test-support/targets.ts'

@@ -6,7 +6,8 @@
  */
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts, startNatsCluster, waitForPort, type NatsServerProcess } from './test-support/nats-server.ts'
+import { startNatsCluster, type NatsServerProcess } from './test-support/nats-server.ts'
+import { freePorts, waitForPort } from '../lib/ports.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from './wire.ts'

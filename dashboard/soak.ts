@@ -6,7 +6,7 @@
  * at least 30 frames/s and the heap shows no upward trend (under 0.1 MiB/min).
  */
 import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
-import { slope } from '../bench/harness/memory.ts'
+import { slope } from '../lib/trend.ts'
 import { defineInstrument } from '../feeds/instruments.ts'
 import { launchChromium } from './browser.ts'
 import { startDashboardStack } from './stack.ts'

@@ -7,7 +7,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { freePorts, waitForPort } from '../broker/test-support/nats-server.ts'
+import { freePorts, waitForPort } from '../lib/ports.ts'
 import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { RawClient } from '../broker/test-support/raw-client.ts'
 import { delay, eventually, startTickfan } from '../broker/test-support/targets.ts'

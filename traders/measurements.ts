@@ -4,7 +4,7 @@
  * (age of the values it holds, sampled), updates the broker reported as skipped (conflation),
  * venue-sequence gaps (on venues whose sequence counts per instrument), and order violations (a seq that goes backwards: must be 0).
  */
-import { encodeHistogram, newHistogram, summarize, type Histogram, type LatencySummary } from '../bench/harness/histogram.ts'
+import { encodeHistogram, newHistogram, summarize, type Histogram, type LatencySummary } from '../lib/histogram.ts'
 import { VENUE_SEQUENCE_SCOPE, type Venue } from '../feeds/instruments.ts'
 import type { MarketData } from '../feeds/tick.ts'
 

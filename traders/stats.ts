@@ -2,7 +2,7 @@
  * Bot statistics as published on `stats.traders.<group>`: many bots' measurements merged into
  * one summary, so the demo and dashboard can show p50/p99 without knowing any bot.
  */
-import { decodeHistogram, newHistogram, summarize, type LatencySummary } from '../bench/harness/histogram.ts'
+import { decodeHistogram, newHistogram, summarize, type LatencySummary } from '../lib/histogram.ts'
 import type { BotReport } from './measurements.ts'
 
 export const STATS_SUBJECT_PREFIX = 'stats.traders'

@@ -4,7 +4,7 @@
  * fan-out throughput with the official client.
  */
 import { RawClient } from '../../broker/test-support/raw-client.ts'
-import { formatUs } from './histogram.ts'
+import { formatUs } from '../../lib/histogram.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { coreLayout, cpuSeconds, runLoad } from './processes.ts'
 import { startTarget } from './runner.ts'

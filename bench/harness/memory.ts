@@ -1,4 +1,5 @@
 /** Samples a process's resident memory over a run and says whether it stayed flat. */
+import { slope } from '../../lib/trend.ts'
 import { rssBytes } from './processes.ts'
 
 export interface MemorySeries {
@@ -34,16 +35,4 @@ export function sampleMemory (pid: number, everyMs = 250): { stop (): MemorySeri
       }
     }
   }
-}
-
-export function slope (points: ReadonlyArray<readonly [number, number]>): number {
-  const n = points.length
-  if (n < 2) return 0
-  let sx = 0; let sy = 0; let sxx = 0; let sxy = 0
-  for (const [ms, y] of points) {
-    const x = ms / 1000
-    sx += x; sy += y; sxx += x * x; sxy += x * y
-  }
-  const d = n * sxx - sx * sx
-  return d === 0 ? 0 : (n * sxy - sx * sy) / d
 }

@@ -7,7 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePorts, startNatsServer, waitForPort } from '../../broker/test-support/nats-server.ts'
+import { startNatsServer } from '../../broker/test-support/nats-server.ts'
+import { freePorts, waitForPort } from '../../lib/ports.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 

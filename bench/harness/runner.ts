@@ -3,7 +3,7 @@
  * Broker, subscriber groups and publisher are separate processes (pinned apart from the broker
  * where the machine has cores). Returns raw results plus the derived metrics.
  */
-import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from './histogram.ts'
+import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from '../../lib/histogram.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { newHistogram } from './histogram.ts'
+import { newHistogram } from '../../lib/histogram.ts'
 import { ReceiptLog } from './staleness.ts'
 
 const MS = 1e6

@@ -10,7 +10,7 @@
  * recorded at its middle age with a weight of its duration in microseconds; the percentiles
  * are then shares of time. A piece's age is off by at most a 32nd of the interval.
  */
-import type { Histogram } from './histogram.ts'
+import type { Histogram } from '../../lib/histogram.ts'
 
 /** Receipts of one connection: subject index, intended send time and receive time (ns, one clock). */
 export class ReceiptLog {

@@ -4,7 +4,7 @@
  * subject. Reports when the orchestrator says stop.
  */
 import { connect } from '@nats-io/transport-node'
-import { encodeHistogram, newHistogram, summarize } from '../harness/histogram.ts'
+import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
 import { decodeTimedPayload, fail, loadConfig, report, waitForMessage } from './protocol.ts'
 
 export interface LatencySubscriberConfig {

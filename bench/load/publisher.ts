@@ -6,7 +6,7 @@
  * and its own health: publish delay (actual - intended) and CPU.
  */
 import { connect } from '@nats-io/transport-node'
-import { encodeHistogram, newHistogram, summarize } from '../harness/histogram.ts'
+import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
 import { encodeTimedPayload, fail, loadConfig, report } from './protocol.ts'
 import { scheduleFor } from './schedule.ts'
 

@@ -14,7 +14,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { blockingSleep, spendBlocked } from '../../traders/blocking-work.ts'
-import { encodeHistogram, newHistogram, summarize } from '../harness/histogram.ts'
+import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
 import { ReceiptLog } from '../harness/staleness.ts'
 import { decodeTimedPayload, fail, loadConfig, report, waitForMessage } from './protocol.ts'
 

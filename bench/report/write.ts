@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { decodeHistogram } from '../harness/histogram.ts'
+import { decodeHistogram } from '../../lib/histogram.ts'
 import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
 import type { Verdict } from '../harness/verdict.ts'
