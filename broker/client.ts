@@ -47,6 +47,8 @@ export interface ClientHost {
   unsubscribe (sub: Subscription): void
   /** Interest changes announced to other workers so far (see whenInterestSettled). */
   readonly interestSeq: number
+  /** Has every other worker applied interest changes up to `seq`? */
+  interestSettled (seq: number): boolean
   /** Calls `settled` (perhaps at once) when every other worker has applied interest changes up to `seq`. */
   whenInterestSettled (seq: number, settled: () => void): void
   markDirty (client: Client): void
@@ -359,11 +361,7 @@ export class Client implements ProtocolHandler, FanoutMember {
    */
   ping (): void {
     if (!this.admitted()) return
-    if (this.heldPongs.length === 0) {
-      let settled = false
-      this.host.whenInterestSettled(this.interestSeq, () => { settled = true })
-      if (settled) return this.control(PONG)
-    }
+    if (this.heldPongs.length === 0 && this.host.interestSettled(this.interestSeq)) return this.control(PONG)
     this.heldPongs.push(this.interestSeq)
     if (this.heldPongs.length === 1) this.awaitInterest()
   }

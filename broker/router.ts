@@ -77,6 +77,7 @@ export interface RouterLinks {
    * client's own flush orders it) leaves them out: settled at once.
    */
   readonly interestSeq?: number
+  interestSettled? (seq: number): boolean
   whenInterestSettled? (seq: number, settled: () => void): void
   /**
    * Fair delivery across workers: the link takes a local publish whole, sending it to the other
@@ -229,9 +230,7 @@ export class Router implements ClientHost {
     const links = this.links
     if (queues === null && links?.publishAll !== undefined) {
       const local = this.trie.match(subject)
-      if (reply !== undefined && from !== null && local.plain.length === 0 && local.groups.length === 0 && from.options.noResponders && links.hasInterest(subject) !== true) {
-        return this.sendNoResponders(from, reply)
-      }
+      if (local.plain.length === 0 && local.groups.length === 0 && this.wantsNoResponders(from, reply, subject)) return this.sendNoResponders(from as Client, reply as string)
       if (links.publishAll(subject, reply, data, headerBytes, local.groups, local.plain.length > 0, subjectClass === SubjectClass.LastValue, from)) return
     }
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
@@ -266,9 +265,14 @@ export class Router implements ClientHost {
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     if (delivered > 0) stats.routedMsgs++
-    else if (queues === null && reply !== undefined && from !== null && plain.length === 0 && groups.length === 0 && from.options.noResponders && links?.hasInterest(subject) !== true) {
-      this.sendNoResponders(from, reply)
+    else if (queues === null && plain.length === 0 && groups.length === 0 && this.wantsNoResponders(from, reply, subject)) {
+      this.sendNoResponders(from as Client, reply as string)
     }
+  }
+
+  /** A request nobody here listens to: does its sender want the no-responders status (nobody beyond listens either)? */
+  private wantsNoResponders (from: Client | null, reply: string | undefined, subject: string): boolean {
+    return reply !== undefined && from !== null && from.options.noResponders && this.links?.hasInterest(subject) !== true
   }
 
   subscribe (sub: Subscription): void {
@@ -307,6 +311,10 @@ export class Router implements ClientHost {
 
   get interestSeq (): number {
     return this.links?.interestSeq ?? 0
+  }
+
+  interestSettled (seq: number): boolean {
+    return this.links?.interestSettled?.(seq) ?? true
   }
 
   whenInterestSettled (seq: number, settled: () => void): void {

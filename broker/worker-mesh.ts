@@ -363,7 +363,8 @@ export class WorkerMesh implements RouterLinks {
     this.interestTimer ??= setInterval(() => this.settleInterest(), INTEREST_ACK_TIMEOUT_MS / 4)
   }
 
-  private interestSettled (seq: number): boolean {
+  /** Has every connected peer applied interest changes up to `seq`? */
+  interestSettled (seq: number): boolean {
     for (const out of this.outbound.values()) if (out.ackedInterestSeq < seq) return false
     return true
   }
@@ -392,6 +393,14 @@ export class WorkerMesh implements RouterLinks {
   }
 
   published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): ReadonlySet<string> | null {
+    return this.forward(subject, reply, data, headerBytes, localGroups, lastValue).elsewhere
+  }
+
+  /**
+   * Sends a local publish to the peers that want it; returns the queue groups served elsewhere
+   * and the frame without queue names, if one was encoded (the loopback reuses it).
+   */
+  private forward (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): { elsewhere: ReadonlySet<string> | null, plainFrame: Buffer | null } {
     let elsewhere: Set<string> | null = null
     let assigned: Map<number, string[]> | null = null
     let interested: Set<number> | null = null
@@ -434,13 +443,13 @@ export class WorkerMesh implements RouterLinks {
       frame ??= encodeMessageFrame(subject, reply, data, headerBytes, [])
       this.sendMessage(out, frame, subject, lastValue)
     }
-    return elsewhere
+    return { elsewhere, plainFrame: frame }
   }
 
   publishAll (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], localPlain: boolean, lastValue: boolean, origin: Client | null): boolean {
     const loopback = this.loopback
     if (loopback === null || loopback.socket.destroyed) return false
-    const elsewhere = this.published(subject, reply, data, headerBytes, localGroups, lastValue)
+    const { elsewhere, plainFrame } = this.forward(subject, reply, data, headerBytes, localGroups, lastValue)
     const queues: string[] = []
     for (const members of localGroups) {
       const queue = (members[0] as Subscription).queue as string
@@ -453,7 +462,7 @@ export class WorkerMesh implements RouterLinks {
       return true
     }
     this.loopbackOrigins.push(origin)
-    this.send(loopback, encodeMessageFrame(subject, reply, data, headerBytes, queues))
+    this.send(loopback, queues.length === 0 && plainFrame !== null ? plainFrame : encodeMessageFrame(subject, reply, data, headerBytes, queues))
     return true
   }
 
