@@ -562,10 +562,10 @@ export class WorkerMesh implements RouterLinks {
 
   /**
    * A local publish back from the loopback. Its routing waits one more event-loop step (the
-   * check phase): a peer must be woken to read its copy, while this worker is already running,
-   * and without the wait its subscribers still won 67-72% of first places with half of the
-   * subscribers (fairness workload, 2 workers, this 2-core machine); with it, 59%. (Frames are
-   * views of a chunk the socket handed over, which nothing reuses.)
+   * check phase): a peer must be woken to read its copy, while this worker is already running.
+   * Even so, the publisher's worker's subscribers still win more than their share of first
+   * places (reports/baseline/summary.md, fairness with 2 workers). (Frames are views of a chunk
+   * the socket handed over, which nothing reuses.)
    */
   private onLoopbackFrame (frame: MeshFrame): void {
     if (frame.type !== 'msg') return
