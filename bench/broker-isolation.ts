@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { fanoutRun, isolationRun, type IsolationRun, type Target } from './harness/broker-runs.ts'
 import { formatUs } from '../lib/histogram.ts'
@@ -76,7 +76,10 @@ runMain(async () => {
     }
   }
 
-  const find = (t: Target, stalled: boolean): IsolationRun | undefined => isolation.find((r) => r.target === t && r.stalled === stalled)
+  const find = (
+    t: Target,
+    stalled: boolean
+  ): IsolationRun | undefined => isolation.find((r) => r.target === t && r.stalled === stalled)
   const ratio = (t: Target): number | null => {
     const a = find(t, false); const b = find(t, true)
     return a === undefined || b === undefined ? null : b.subscriber.latencyUs.p99 / a.subscriber.latencyUs.p99
@@ -88,7 +91,9 @@ runMain(async () => {
   const tfRatio = ratio('tickfan')
   const stalledRun = find('tickfan', true)
   const aloneRun = find('tickfan', false)
-  const extraPeakMiB = stalledRun === undefined || aloneRun === undefined ? null : (stalledRun.memory.peakBytes - aloneRun.memory.peakBytes) / 2 ** 20
+  const extraPeakMiB = stalledRun === undefined || aloneRun === undefined
+    ? null
+    : (stalledRun.memory.peakBytes - aloneRun.memory.peakBytes) / 2 ** 20
   // The bound the broker promises for one connection: one pending message per subscribed
   // subject, plus what its socket may buffer: below the high-water mark (256 KiB default)
   // before a write, and one flush turn (itself capped at the high-water mark) on top.

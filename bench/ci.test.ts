@@ -8,7 +8,11 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT } from './harness/processes.ts'
 
-function runCi (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+function runCi (
+  args: string[],
+  env: Record<string,
+  string> = {}
+): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ci.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
       (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }))

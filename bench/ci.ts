@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { isolationRun } from './harness/broker-runs.ts'
 import { LockstepLoad, type CpuPerDelivery } from './harness/lockstep.ts'
@@ -101,7 +101,10 @@ runMain(async () => {
     Object.assign(samples, cpu.samples)
     add('lockstep samples complete (no lost message)', cpu.incomplete === 0 ? 'yes' : `${cpu.incomplete} incomplete`, 'all', cpu.incomplete === 0 ? 'PASS' : 'FAIL')
     add('load generator busy, most of one core', `${(cpu.generatorBusy * 100).toFixed(0)}%`, '< 90%', cpu.generatorBusy < 0.9 ? 'PASS' : 'FAIL')
-    if (o.allocations) Object.assign(samples, await allocationSamples(candidateRoot, reference.root, Math.max(3, Math.ceil(o.repeat / 2)), step))
+    if (o.allocations) Object.assign(
+      samples,
+      await allocationSamples(candidateRoot, reference.root, Math.max(3, Math.ceil(o.repeat / 2)), step)
+    )
     for (const [measure, s] of Object.entries(samples)) {
       const v = judgeRegression(s.candidate, s.reference, { tolerance: o.tolerance })
       verdicts[measure] = v
@@ -130,7 +133,14 @@ runMain(async () => {
   for (const r of rows) process.stdout.write(`${r.gate.padEnd(width)}  ${r.value.padStart(valueWidth)}  ${r.limit.padEnd(24)}  ${r.verdict}\n`)
   process.stdout.write(`\nmachine: load average ${loadBefore.loadAverage1m.toFixed(2)} -> ${loadAfter.loadAverage1m.toFixed(2)}, steal ${(machineLoad.steal(loadBefore, loadAfter) * 100).toFixed(1)}% of CPU time\n`)
   const failed = rows.filter((r) => r.verdict === 'FAIL').length
-  writeReport({ reference: reference?.commit ?? null, options: o, rows, verdicts, samples, machine: { before: loadBefore, after: loadAfter } })
+  writeReport({
+    reference: reference?.commit ?? null,
+    options: o,
+    rows,
+    verdicts,
+    samples,
+    machine: { before: loadBefore, after: loadAfter }
+  })
   process.stdout.write(`bench:ci ${failed === 0 ? 'passed' : `FAILED (${failed} gate${failed === 1 ? '' : 's'})`} in ${((Date.now() - started) / 1000).toFixed(0)} s (report: reports/ci/latest.json)\n`)
   if (failed > 0) process.exitCode = 1
 })
@@ -140,8 +150,17 @@ runMain(async () => {
  * nats-server once per alternation for information. All brokers run at once, idle but for the
  * one being measured; three discarded samples each first, so the JIT has settled.
  */
-async function cpuPerDeliverySamples (candidateRoot: string, referenceRoot: string, o: { repeat: number, messages: number, subscribers: number }, step: (t: string) => void): Promise<{
-  samples: Record<string, { candidate: number[], reference: number[], natsServer: number[] }>, incomplete: number, generatorBusy: number
+async function cpuPerDeliverySamples (
+  candidateRoot: string,
+  referenceRoot: string,
+  o: { repeat: number, messages: number, subscribers: number },
+  step: (t: string) => void
+): Promise<{
+  samples: Record<string, {
+    candidate: number[],
+    reference: number[],
+    natsServer: number[]
+  }>, incomplete: number, generatorBusy: number
 }> {
   const layout = coreLayout()
   const brokers: Record<'candidate' | 'reference' | 'natsServer', BrokerProcess> = {
@@ -164,7 +183,9 @@ async function cpuPerDeliverySamples (candidateRoot: string, referenceRoot: stri
       generatorBusy = Math.max(generatorBusy, m.generatorBusy)
       return m
     }
-    for (let i = 0; i < 3; i++) for (const name of Object.keys(brokers) as Array<keyof typeof brokers>) for (const p of paths) await take(name, p)
+    for (let i = 0; i < 3; i++) {
+      for (const name of Object.keys(brokers) as Array<keyof typeof brokers>) for (const p of paths) await take(name, p)
+    }
     for (const p of paths) samples[`broker CPU per delivery, ${p}`] = { candidate: [], reference: [], natsServer: [] }
     for (let i = 0; i < o.repeat; i++) {
       const order: Array<'candidate' | 'reference'> = i % 2 === 0 ? ['candidate', 'reference'] : ['reference', 'candidate']
@@ -184,8 +205,16 @@ async function cpuPerDeliverySamples (candidateRoot: string, referenceRoot: stri
   return { samples, incomplete, generatorBusy }
 }
 
-/** JS heap bytes allocated per message on the publish path (10 subscribers), each build in its own process, interleaved. */
-async function allocationSamples (candidateRoot: string, referenceRoot: string, repeat: number, step: (t: string) => void): Promise<Record<string, { candidate: number[], reference: number[], natsServer: number[] }>> {
+/**
+ * JS heap bytes allocated per message on the publish path (10 subscribers), each build in its own process,
+ * interleaved.
+ */
+async function allocationSamples (
+  candidateRoot: string,
+  referenceRoot: string,
+  repeat: number,
+  step: (t: string) => void
+): Promise<Record<string, { candidate: number[], reference: number[], natsServer: number[] }>> {
   const out: Record<string, { candidate: number[], reference: number[], natsServer: number[] }> = {}
   for (const subject of ['plain', 'quote']) {
     const s = { candidate: [] as number[], reference: [] as number[], natsServer: [] as number[] }

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { startNatsCluster } from '../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../lib/ports.ts'
 import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
@@ -43,7 +43,14 @@ async function waitUntil (check: () => boolean | Promise<boolean>, timeoutMs: nu
   return false
 }
 
-interface CrashResult { published: number, received: number, lost: number, duplicates: number, freshMs: number, snapshotMs: number }
+interface CrashResult {
+  published: number,
+  received: number,
+  lost: number,
+  duplicates: number,
+  freshMs: number,
+  snapshotMs: number
+}
 
 type Options = { rate: number, tradeRatio: number, outageMs: number, workers: number }
 
@@ -130,7 +137,12 @@ const SCENARIOS: Record<string, (o: Options) => Promise<Scenario>> = {
 async function crashOnce (name: string, o: Options): Promise<CrashResult & { describe: string }> {
   const scenario = await (SCENARIOS[name] as (o: Options) => Promise<Scenario>)(o)
   const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: INSTRUMENTS, ratePerSec: o.rate, tradeRatio: o.tradeRatio, bursty: false, seed: 5, natsUrl: scenario.feedsUrl.join(',') })
-  const sub = await connect({ servers: scenario.subscriberServers, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
+  const sub = await connect({
+    servers: scenario.subscriberServers,
+    noRandomize: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 50
+  })
   const trades = new Map<string, number>()
   const quoteSeq = new Map<string, number>()
   sub.subscribe('trade.>', { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok && r.tick.type === 'trade') trades.set(`${r.tick.venue} ${r.tick.symbol} ${r.tick.tradeId}`, (trades.get(`${r.tick.venue} ${r.tick.symbol} ${r.tick.tradeId}`) ?? 0) + 1) } })
@@ -166,7 +178,15 @@ async function crashOnce (name: string, o: Options): Promise<CrashResult & { des
   await sub.close()
   await feeds.close()
   await scenario.cleanup()
-  return { describe: scenario.describe, published, received, lost: published - received, duplicates, freshMs, snapshotMs }
+  return {
+    describe: scenario.describe,
+    published,
+    received,
+    lost: published - received,
+    duplicates,
+    freshMs,
+    snapshotMs
+  }
 }
 
 runMain(async () => {

@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { FeedHandler, type TickPublisher } from '../feeds/handlers/feed-handler.ts'
 import type { Tick } from '../feeds/tick.ts'
 import { DEFAULT_INSTRUMENTS, VENUES, type Venue } from '../feeds/instruments.ts'
@@ -26,7 +26,14 @@ const CLI = {
 
 /** `n` of one venue's messages, encoded by the simulated venue. */
 function venueMessages (venue: Venue, n: number): string[] {
-  const model = new VenueModel({ seed: 1, venue, instruments: DEFAULT_INSTRUMENTS, ratePerSec: 10_000, tradeRatio: 0.1, bursts: null })
+  const model = new VenueModel({
+    seed: 1,
+    venue,
+    instruments: DEFAULT_INSTRUMENTS,
+    ratePerSec: 10_000,
+    tradeRatio: 0.1,
+    bursts: null
+  })
   const protocol = VENUE_PROTOCOLS[venue]
   const session = newSession()
   session.combined = true
@@ -49,7 +56,13 @@ const POOL = 50_000
  * before anything is timed, so neither the model's work nor its garbage lands in the timed
  * spans; what is timed is the handler alone, as it runs behind a socket.
  */
-async function measure (pool: readonly string[], venue: Venue, total: number, publisher: TickPublisher, drain: () => Promise<void>): Promise<{ ticksPerSec: number, rejected: number }> {
+async function measure (
+  pool: readonly string[],
+  venue: Venue,
+  total: number,
+  publisher: TickPublisher,
+  drain: () => Promise<void>
+): Promise<{ ticksPerSec: number, rejected: number }> {
   const newHandler = (): FeedHandler => new FeedHandler({ venue, url: 'ws://unused', instruments: DEFAULT_INSTRUMENTS, publisher, republishMs: 0 })
   const warm = newHandler()
   for (const m of pool) warm.handleMessage(m) // warm up the JIT
@@ -81,7 +94,13 @@ async function measure (pool: readonly string[], venue: Venue, total: number, pu
  * through the same client, without parsing. Shows how much of a handler's core goes to the
  * official client (headers, framing, socket writes) rather than to its own work.
  */
-async function measurePublishOnly (pool: readonly string[], venue: Venue, total: number, publisher: TickPublisher, drain: () => Promise<void>): Promise<number> {
+async function measurePublishOnly (
+  pool: readonly string[],
+  venue: Venue,
+  total: number,
+  publisher: TickPublisher,
+  drain: () => Promise<void>
+): Promise<number> {
   const captured: Array<{ subject: string, tick: Tick }> = []
   const capture = new FeedHandler({ venue, url: 'ws://unused', instruments: DEFAULT_INSTRUMENTS, publisher: { publish: (subject, tick) => captured.push({ subject, tick }) }, republishMs: 0 })
   for (const m of pool) capture.handleMessage(m)

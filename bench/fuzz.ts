@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check'
 import { BROKER_FUZZ_PROPERTIES, type FuzzProperty } from '../broker/fuzz-properties.ts'
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { VENUE_FUZZ_PROPERTIES } from '../feeds/handlers/fuzz-properties.ts'
 
 const CLI = {

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { runMain } from '../broker/cli-options.ts'
+import { runMain } from '../lib/cli-options.ts'
 import { ROOT } from './harness/processes.ts'
 import type { ScenarioResult } from './harness/runner.ts'
 import { median } from './harness/stats.ts'

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { runMain, UsageError } from '../broker/cli-options.ts'
+import { runMain, UsageError } from '../lib/cli-options.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeReport, type SuiteResults } from './report/write.ts'
 
@@ -20,7 +20,12 @@ runMain(async () => {
     const judged = suiteVerdicts(r.scenarios, r.maxSustained, { quick: r.environment.quick === true })
     const note = `Judged again on ${new Date().toISOString()} by npm run bench:rejudge with the verdict rules of this checkout; the measurements are those of the run.`
     const notes = [...r.notes.filter((n) => !n.startsWith('Judged again on ')), note]
-    writeReport(path.dirname(path.resolve(dir)), { ...r, verdicts: judged.verdicts, notes }, path.basename(path.resolve(dir)), { pointLatest: false })
+    writeReport(
+      path.dirname(path.resolve(dir)),
+      { ...r, verdicts: judged.verdicts, notes },
+      path.basename(path.resolve(dir)),
+      { pointLatest: false }
+    )
     process.stdout.write(`${dir}:\n${judged.verdicts.map((v) => `  ${v.outcome.padEnd(12)}  ${v.check}: ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} (target ${v.target})${v.note === undefined ? '' : `; ${v.note}`}`).join('\n')}\n`)
   }
 })

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { runMain, UsageError } from '../broker/cli-options.ts'
+import { runMain, UsageError } from '../lib/cli-options.ts'
 import { reportHtml, summaryMarkdown, type SuiteResults } from './report/write.ts'
 
 runMain(async () => {

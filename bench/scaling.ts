@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { LockstepLoad } from './harness/lockstep.ts'
 import { machineLoad } from './harness/machine.ts'
@@ -120,8 +120,14 @@ runMain(async () => {
     }
   }
   const machine1 = machineLoad()
-  const base = (target: string): number | undefined => { const r = rows.find((x) => x.target === target && x.workers === 1); return r === undefined ? undefined : median(r.deliveriesPerSec) }
-  const efficiency = (r: Row): number | null => { const b = base(r.target); return b === undefined ? null : median(r.deliveriesPerSec) / (r.workers * b) }
+  const base = (target: string): number | undefined => {
+    const r = rows.find((x) => x.target === target && x.workers === 1)
+    return r === undefined ? undefined : median(r.deliveriesPerSec)
+  }
+  const efficiency = (r: Row): number | null => {
+    const b = base(r.target)
+    return b === undefined ? null : median(r.deliveriesPerSec) / (r.workers * b)
+  }
   const model = cores < 16 ? perWorkerCostModel(rows) : null
   let commit = 'unknown'
   try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch { /* not a checkout */ }
@@ -129,7 +135,13 @@ runMain(async () => {
     date: new Date().toISOString(), commit, node: process.version, cores, cpu: os.cpus()[0]?.model ?? 'unknown', natsServer: natsServerVersion(),
     command: `npm run bench:scaling -- ${process.argv.slice(2).join(' ')}`.trim(), options: o, generators, loadCores,
     machine: { loadAverage1m: machine1.loadAverage1m, stealShare: machineLoad.steal(machine0, machine1) },
-    rows: rows.map((r) => ({ ...r, medianDeliveriesPerSec: median(r.deliveriesPerSec), medianBrokerNsPerDelivery: median(r.brokerNsPerDelivery), medianBrokerNsPerMessagePerWorker: median(r.brokerNsPerMessagePerWorker), efficiency: efficiency(r) })),
+    rows: rows.map((r) => ({
+      ...r,
+      medianDeliveriesPerSec: median(r.deliveriesPerSec),
+      medianBrokerNsPerDelivery: median(r.brokerNsPerDelivery),
+      medianBrokerNsPerMessagePerWorker: median(r.brokerNsPerMessagePerWorker),
+      efficiency: efficiency(r)
+    })),
     model
   }
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
@@ -160,7 +172,10 @@ runMain(async () => {
  * E(w) = a / (a + b (w - 1)). It leaves out everything a small machine cannot show (cache and
  * memory-bandwidth contention, the kernel's share of loopback) and is labelled a model.
  */
-function perWorkerCostModel (rows: readonly Row[]): { text: string, points: Array<{ workers: number, nsPerDelivery: number, efficiency: number }> } | null {
+function perWorkerCostModel (rows: readonly Row[]): {
+  text: string,
+  points: Array<{ workers: number, nsPerDelivery: number, efficiency: number }>
+} | null {
   const one = rows.find((r) => r.target === 'tickfan' && r.workers === 1)
   const two = rows.find((r) => r.target === 'tickfan' && r.workers === 2)
   if (one === undefined || two === undefined) return null
@@ -170,6 +185,10 @@ function perWorkerCostModel (rows: readonly Row[]): { text: string, points: Arra
     text: `From tickfan's measured broker CPU per delivery: a = ${a.toFixed(0)} ns on one worker, and each further worker adds b = ${b.toFixed(0)} ns (2 workers: ${median(two.brokerNsPerDelivery).toFixed(0)} ns). ` +
       'With a core per worker, E(w) = a / (a + b (w - 1)). This machine has too few cores to measure it. ' +
       (two.sharesCoresWithLoad ? 'Here the 2-worker run shared its cores with the load generators, so b holds that contention too: the model is a lower bound on efficiency.' : ''),
-    points: [1, 2, 4, 8, 16].map((w) => ({ workers: w, nsPerDelivery: a + b * (w - 1), efficiency: a / (a + b * (w - 1)) }))
+    points: [1, 2, 4, 8, 16].map((w) => ({
+      workers: w,
+      nsPerDelivery: a + b * (w - 1),
+      efficiency: a / (a + b * (w - 1))
+    }))
   }
 }

@@ -10,7 +10,8 @@ function run (shape: (i: number) => Partial<SoakSample>, n = 120): SoakSample[] 
   }))
 }
 
-const verdict = (samples: SoakSample[]): Record<string, boolean> => Object.fromEntries(judgeSoak(samples).map((c) => [c.name, c.pass]))
+const verdict = (samples: SoakSample[]): Record<string, boolean> =>
+  Object.fromEntries(judgeSoak(samples).map((c) => [c.name, c.pass]))
 
 describe('soak verdict', () => {
   it('passes a flat run with a GC sawtooth', () => {

@@ -37,7 +37,13 @@ export interface SoakLimits {
   throughputHold: number
 }
 
-export const DEFAULT_SOAK_LIMITS: SoakLimits = { warmupMs: 60_000, rssGrowthRatio: 0.1, rssGrowthBytes: 8 * 1024 * 1024, fdGrowth: 10, throughputHold: 0.9 }
+export const DEFAULT_SOAK_LIMITS: SoakLimits = {
+  warmupMs: 60_000,
+  rssGrowthRatio: 0.1,
+  rssGrowthBytes: 8 * 1024 * 1024,
+  fdGrowth: 10,
+  throughputHold: 0.9
+}
 
 
 const MiB = 1024 * 1024

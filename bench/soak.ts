@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { freePorts, waitForPort } from '../lib/ports.ts'
 import { ROOT, runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { RawClient } from '../broker/test-support/raw-client.ts'
@@ -42,7 +42,15 @@ interface ChaosCounts {
 const STALL_MS = 20_000
 
 function startChaos (port: number, natsUrl: string): { counts: ChaosCounts, stop: () => void } {
-  const counts: ChaosCounts = { churned: 0, stalledStarted: 0, stalledCutOff: 0, stalledNotCutOff: 0, garbageClosed: 0, slowlorisOpened: 0, errors: 0 }
+  const counts: ChaosCounts = {
+    churned: 0,
+    stalledStarted: 0,
+    stalledCutOff: 0,
+    stalledNotCutOff: 0,
+    garbageClosed: 0,
+    slowlorisOpened: 0,
+    errors: 0
+  }
   const open = new Set<RawClient>()
   const timers: NodeJS.Timeout[] = []
   const every = (ms: number, action: () => Promise<void>): void => {
@@ -67,7 +75,10 @@ function startChaos (port: number, natsUrl: string): { counts: ChaosCounts, stop
     counts.stalledStarted++
     await new Promise((resolve) => setTimeout(resolve, STALL_MS))
     raw.socket.resume()
-    const cutOff = await Promise.race([raw.closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))])
+    const cutOff = await Promise.race([
+      raw.closed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))
+    ])
     if (cutOff && /-ERR 'Slow Consumer/.test(raw.text.slice(-300))) counts.stalledCutOff++
     else counts.stalledNotCutOff++
     raw.close()
@@ -113,7 +124,11 @@ runMain(async () => {
   const natsUrl = `nats://127.0.0.1:${port}`
   const httpUrl = `http://127.0.0.1:${httpPort}`
   const components: Array<{ name: string, process: CommandProcess }> = []
-  const start = (name: string, script: string, args: string[]): void => { components.push({ name, process: runCommand(script, args) }) }
+  const start = (
+    name: string,
+    script: string,
+    args: string[]
+  ): void => { components.push({ name, process: runCommand(script, args) }) }
   start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
   await waitForPort(port, 20_000)
   start('feeds', 'feeds/main.ts', ['--nats', natsUrl, '--rate', String(o.rate), '--log-level', 'error'])
@@ -167,7 +182,10 @@ runMain(async () => {
   for (const c of [...components].reverse()) await c.process.stop('SIGINT')
 
   const checks: SoakCheck[] = [
-    ...judgeSoak(samples, { ...DEFAULT_SOAK_LIMITS, warmupMs: Math.min(DEFAULT_SOAK_LIMITS.warmupMs, o.minutes * 60_000 / 5) }),
+    ...judgeSoak(
+      samples,
+      { ...DEFAULT_SOAK_LIMITS, warmupMs: Math.min(DEFAULT_SOAK_LIMITS.warmupMs, o.minutes * 60_000 / 5) }
+    ),
     { name: 'every component stayed up', pass: died === null, detail: died ?? 'broker, feeds, services and traders ran to the end' },
     { name: 'every stalled subscriber was cut off, with a reason', pass: chaos.counts.stalledNotCutOff === 0 && chaos.counts.stalledCutOff > 0, detail: `${chaos.counts.stalledCutOff} cut off with -ERR 'Slow Consumer...', ${chaos.counts.stalledNotCutOff} not (${chaos.counts.stalledStarted} started, each stalled ${STALL_MS / 1000} s)` },
     { name: 'the run was not interrupted', pass: !interrupted, detail: interrupted ? 'stopped by Ctrl-C before the end' : `${o.minutes} min` }
@@ -177,7 +195,15 @@ runMain(async () => {
   const dir = o.out !== '' ? path.resolve(o.out) : path.join(ROOT, 'reports', `soak-${stamp}`)
   mkdirSync(dir, { recursive: true })
   const minutes = samples.map((s) => s.t / 60_000)
-  const series = (name: string, color: string, values: number[]): { name: string, color: string, points: Array<[number, number]> } => ({ name, color, points: values.map((v, i) => [minutes[i] as number, v]) })
+  const series = (
+    name: string,
+    color: string,
+    values: number[]
+  ): {
+    name: string,
+    color: string,
+    points: Array<[number, number]>
+  } => ({ name, color, points: values.map((v, i) => [minutes[i] as number, v]) })
   const svg = [
     lineChart([series('RSS', '#1f77b4', samples.map((s) => s.rssBytes / 2 ** 20)), series('heap used', '#ff7f0e', samples.map((s) => s.heapUsedBytes / 2 ** 20))], { title: 'Broker memory', xLabel: 'minutes', yLabel: 'MiB' }),
     lineChart([series('open fds', '#2ca02c', samples.map((s) => s.openFds)), series('connections', '#9467bd', samples.map((s) => s.connections))], { title: 'Descriptors and connections', xLabel: 'minutes', yLabel: 'count' }),

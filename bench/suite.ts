@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
@@ -81,7 +81,13 @@ runMain(async () => {
 
   const scenarios: ScenarioResult[] = []
   const maxSustained: SuiteResults['maxSustained'] = []
-  const run = async (target: TargetName, w: Workload, rate: number, workers: number, withoutSlow = false): Promise<ScenarioResult | null> => {
+  const run = async (
+    target: TargetName,
+    w: Workload,
+    rate: number,
+    workers: number,
+    withoutSlow = false
+  ): Promise<ScenarioResult | null> => {
     try {
       const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
       const r = await runScenario(target, w, rate, workers, { withoutSlow, onProgress: progress, settleMs })
@@ -106,7 +112,13 @@ runMain(async () => {
       if (!sustained) break
       best = r
     }
-    maxSustained.push({ target, workload: w.name, workers, rate: best?.offeredRate ?? null, deliveredRate: best?.deliveredRate ?? null })
+    maxSustained.push({
+      target,
+      workload: w.name,
+      workers,
+      rate: best?.offeredRate ?? null,
+      deliveredRate: best?.deliveredRate ?? null
+    })
   }
 
   for (const w of workloads) {

@@ -3,7 +3,7 @@
  * second to one subscribed client (both in this process), and whether it keeps to schedule.
  */
 import WebSocket from 'ws'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { VENUE_CLIENTS } from '../feeds/handlers/feed-handler.ts'
 import { DEFAULT_INSTRUMENTS, VENUES, type Venue } from '../feeds/instruments.ts'
 import { startVenueServer } from '../feeds/venues/venue-server.ts'
@@ -19,7 +19,13 @@ runMain(async () => {
   if (o.help) { process.stdout.write(helpText('npm run bench:venue --', 'Messages per second one simulated venue emits.', CLI)); return }
   const venue = o.venue as Venue
   if (!(VENUES as readonly string[]).includes(venue)) throw new UsageError(`unknown venue ${venue}`)
-  const server = await startVenueServer({ venue, instruments: DEFAULT_INSTRUMENTS, ratePerSec: o.rate, seed: 1, bursts: null })
+  const server = await startVenueServer({
+    venue,
+    instruments: DEFAULT_INSTRUMENTS,
+    ratePerSec: o.rate,
+    seed: 1,
+    bursts: null
+  })
   const client = VENUE_CLIENTS[venue]
   const ws = new WebSocket(server.url + client.path)
   let received = 0

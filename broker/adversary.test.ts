@@ -56,7 +56,12 @@ function controlLines (text: string): string {
 }
 
 /** A WebSocket client at the frame level: text in, everything the server sent as text out. */
-async function rawWebSocket (url: string): Promise<{ send: (t: string) => void, text: () => string, closed: Promise<void>, close: () => void }> {
+async function rawWebSocket (url: string): Promise<{
+  send: (t: string) => void,
+  text: () => string,
+  closed: Promise<void>,
+  close: () => void
+}> {
   const ws = new WebSocket(url)
   let received = ''
   ws.on('message', (data: Buffer) => { received += data.toString('latin1') })
@@ -91,7 +96,11 @@ for (const { label, config } of CONFIGS) {
 
     const expectNothingForged = async (): Promise<void> => {
       // A round trip through a real publisher: anything forged was routed before this arrives.
-      const feed = await connect({ servers: target.natsUrl, reconnect: false, ...(config.token !== undefined ? { token: config.token } : FEED) })
+      const feed = await connect({
+        servers: target.natsUrl,
+        reconnect: false,
+        ...(config.token !== undefined ? { token: config.token } : FEED)
+      })
       feed.publish('quote.binance.BTC-USD', 'real')
       await feed.flush()
       await within(2000, () => seen.includes('quote.binance.BTC-USD real'))
@@ -138,7 +147,11 @@ for (const { label, config } of CONFIGS) {
     })
 
     it(`${name === 'tickfan' ? 'tickfan' : 'nats-server'}: a CONNECT with the right credentials still works afterwards on a new connection`, async () => {
-      const nc = await connect({ servers: target.natsUrl, reconnect: false, ...(config.token !== undefined ? { token: config.token } : FEED) })
+      const nc = await connect({
+        servers: target.natsUrl,
+        reconnect: false,
+        ...(config.token !== undefined ? { token: config.token } : FEED)
+      })
       await nc.flush()
       await nc.close()
     })

@@ -47,7 +47,10 @@ export function parseAuthFile (text: string, where: string): AuthFile {
   if (m !== undefined && (m === null || typeof m !== 'object' || typeof m.user !== 'string' || m.user === '' || typeof m.password !== 'string')) {
     throw new Error(`${where}: monitoring must be { "user": "...", "password": "..." }`)
   }
-  return { authorization, monitoringAuth: m === undefined ? null : { user: m.user as string, password: m.password as string } }
+  return {
+    authorization,
+    monitoringAuth: m === undefined ? null : { user: m.user as string, password: m.password as string }
+  }
 }
 
 export function loadAuthFile (path: string): AuthFile {

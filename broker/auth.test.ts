@@ -7,7 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseAuthFile } from './auth-file.ts'
-import { Authenticator, Permissions, type AuthorizationConfig } from './auth.ts'
+import { Authenticator, ConnectionRights, Permissions, ResponseGrants, type AuthorizationConfig } from './auth.ts'
 import { isSubsetMatch } from './subjects.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { delay, eventually, targetsWithAuthorization, type Target } from './test-support/targets.ts'
@@ -57,6 +57,33 @@ describe('permission rules', () => {
     expect(await auth.authenticate({ user: 'ops', pass: 'wrong' })).toEqual({ ok: false })
     expect(await auth.authenticate({ user: 'nobody', pass: 's3cret' })).toEqual({ ok: false })
     expect(await auth.authenticate({})).toEqual({ ok: false })
+  })
+})
+
+describe('response grants and connection rights', () => {
+  it('grants max replies per request until they expire, and forgets the oldest past 4096', () => {
+    const grants = new ResponseGrants({ max: 2, expiresMs: 100 })
+    grants.grant('_INBOX.a', 0)
+    expect(grants.use('_INBOX.a', 10)).toBe(true)
+    expect(grants.use('_INBOX.a', 20)).toBe(true)
+    expect(grants.use('_INBOX.a', 30)).toBe(false) // used up
+    grants.grant('_INBOX.b', 0)
+    expect(grants.use('_INBOX.b', 101)).toBe(false) // expired
+    for (let i = 0; i < 4097; i++) grants.grant(`_INBOX.${i}`, 0)
+    expect(grants.use('_INBOX.0', 1)).toBe(false)
+    expect(grants.use('_INBOX.4096', 1)).toBe(true)
+  })
+
+  it('answers a request only by grant, never onto a protected subject, and refuses a protected reply subject', () => {
+    const permissions = new Permissions({ publish: ['svc.>'], subscribe: ['svc.>'], allow_responses: true }, 'test')
+    const rights = new ConnectionRights('svc', permissions, (s) => s.startsWith('quote.'))
+    expect(rights.publishRefusal('_INBOX.x', undefined, 0)).toBe('PERMISSIONS_PUBLISH')
+    expect(rights.receives('svc.ask', '_INBOX.x', 0)).toBe(true)
+    expect(rights.receives('svc.ask', 'quote.BTC', 0)).toBe(true)
+    expect(rights.publishRefusal('_INBOX.x', undefined, 1)).toBeNull()
+    expect(rights.publishRefusal('_INBOX.x', undefined, 2)).toBe('PERMISSIONS_PUBLISH') // once
+    expect(rights.publishRefusal('quote.BTC', undefined, 3)).toBe('PERMISSIONS_PUBLISH') // a grant never writes a price
+    expect(rights.publishRefusal('svc.ask', 'quote.BTC', 4)).toBe('PERMISSIONS_REPLY')
   })
 })
 

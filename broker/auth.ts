@@ -92,7 +92,10 @@ export class Permissions {
     const r = permissions.allow_responses
     this.responses = r === undefined || r === false
       ? null
-      : r === true ? { max: 1, expiresMs: 0 } : { max: Math.max(1, r.max ?? 1), expiresMs: Math.max(0, r.expires_ms ?? 0) }
+      : r === true ? {
+        max: 1,
+        expiresMs: 0
+      } : { max: Math.max(1, r.max ?? 1), expiresMs: Math.max(0, r.expires_ms ?? 0) }
   }
 
   /** May it publish to this literal subject (reply permissions aside)? */
@@ -100,7 +103,8 @@ export class Permissions {
     const cached = this.publishDecisions.get(subject)
     if (cached !== undefined) return cached
     const { allow, deny } = this.publish
-    const allowed = (allow === null || allow.some((p) => subjectMatches(p, subject))) && !deny.some((p) => subjectMatches(p, subject))
+    const allowed = (allow === null || allow.some((p) => subjectMatches(p, subject))) &&
+      !deny.some((p) => subjectMatches(p, subject))
     return this.publishDecisions.set(subject, allowed)
   }
 
@@ -111,7 +115,8 @@ export class Permissions {
    */
   maySubscribe (subject: string): boolean {
     const { allow, deny } = this.subscribe
-    return (allow === null || allow.some((p) => isSubsetMatch(subject, p))) && !deny.some((p) => isSubsetMatch(subject, p))
+    return (allow === null || allow.some((p) => isSubsetMatch(subject, p))) &&
+      !deny.some((p) => isSubsetMatch(subject, p))
   }
 
   /** May a message on this literal subject be delivered to it? */
@@ -122,6 +127,94 @@ export class Permissions {
     return this.receiveDecisions.set(subject, !this.subscribe.deny.some((p) => subjectMatches(p, subject)))
   }
 }
+
+/** Response grants kept per connection at most: a flood of requests cannot grow them without end. */
+const MAX_RESPONSE_GRANTS = 4096
+
+/**
+ * The reply subjects one connection may answer (allow_responses): each request it receives
+ * grants `max` publishes to its reply subject, until `expiresMs` after the request (0 = never).
+ */
+export class ResponseGrants {
+  /** Reply subject -> replies left and expiry. */
+  private readonly grants = new Map<string, { left: number, expiresAtMs: number }>()
+
+  constructor (private readonly rules: { max: number, expiresMs: number }) {}
+
+  /** A request with this reply subject was delivered to the connection. */
+  grant (reply: string, nowMs: number): void {
+    if (this.grants.size >= MAX_RESPONSE_GRANTS) this.grants.delete(this.grants.keys().next().value as string)
+    this.grants.set(
+      reply,
+      { left: this.rules.max, expiresAtMs: this.rules.expiresMs > 0 ? nowMs + this.rules.expiresMs : 0 }
+    )
+  }
+
+  /** May it publish to `subject` as a response? Uses up one reply when it may. */
+  use (subject: string, nowMs: number): boolean {
+    const grant = this.grants.get(subject)
+    if (grant === undefined) return false
+    if (grant.expiresAtMs > 0 && nowMs > grant.expiresAtMs) {
+      this.grants.delete(subject)
+      return false
+    }
+    if (--grant.left <= 0) this.grants.delete(subject)
+    return true
+  }
+}
+
+/** Why a publish was refused, as the error code Client answers with. */
+export type PublishRefusal = 'PERMISSIONS_PUBLISH' | 'PERMISSIONS_REPLY'
+
+/**
+ * What one connection may do: who it is, its permissions and the responses it may send.
+ * `isProtected` says whether a subject is last-value or event, one whose messages only its
+ * rightful publishers may write.
+ */
+export class ConnectionRights {
+  /** Reply subjects it may answer (allow_responses); null when it may answer none. */
+  private readonly responses: ResponseGrants | null
+
+  constructor (
+    /** The authenticated user (null without authorization, or with a token). */
+    readonly user: string | null,
+    /** What it may publish and subscribe to; null = everything. */
+    readonly permissions: Permissions | null,
+    private readonly isProtected: (subject: string) => boolean
+  ) {
+    this.responses = permissions?.responses == null ? null : new ResponseGrants(permissions.responses)
+  }
+
+  /**
+   * May it publish to `subject` with this reply subject? By its permissions, or as an allowed
+   * response to a request it received; a response grant never writes a last value or an event.
+   * A reply subject that is last-value or event is refused unless it may publish there itself:
+   * otherwise whoever answers (with a response grant) would write a price or a trade for it.
+   */
+  publishRefusal (subject: string, reply: string | undefined, nowMs: number): PublishRefusal | null {
+    const permissions = this.permissions
+    if (permissions === null) return null
+    if (!permissions.mayPublish(subject) &&
+      (this.responses === null || this.isProtected(subject) || !this.responses.use(subject, nowMs))) return 'PERMISSIONS_PUBLISH'
+    if (reply !== undefined && this.isProtected(reply) && !permissions.mayPublish(reply)) return 'PERMISSIONS_REPLY'
+    return null
+  }
+
+  maySubscribe (subject: string): boolean {
+    return this.permissions === null || this.permissions.maySubscribe(subject)
+  }
+
+  /** May this message be delivered to it? A request it may receive grants it a response. */
+  receives (subject: string, reply: string | undefined, nowMs: number): boolean {
+    if (this.permissions === null) return true
+    if (!this.permissions.mayReceive(subject)) return false
+    if (reply !== undefined && this.responses !== null) this.responses.grant(reply, nowMs)
+    return true
+  }
+}
+
+/** The rights of a connection that has no authorization to answer to. */
+export const UNRESTRICTED = new ConnectionRights(null, null, () => false)
 
 interface User {
   name: string
@@ -198,7 +291,8 @@ export class Authenticator {
     const name = typeof c.user === 'string' ? c.user : null
     const pass = typeof c.pass === 'string' ? c.pass : null
     if (this.token !== null) return token !== null && sameSecret(token, this.token) ? ANONYMOUS : DENIED
-    if (token === null && name === null && pass === null && this.noAuthUser !== null) return this.granted(this.noAuthUser)
+    const noCredentials = token === null && name === null && pass === null
+    if (noCredentials && this.noAuthUser !== null) return this.granted(this.noAuthUser)
     const user = name === null ? undefined : this.users.get(name)
     if (user === undefined || pass === null) return DENIED
     if (!user.hashed) return sameSecret(pass, user.password) ? this.granted(user) : DENIED

@@ -55,12 +55,23 @@ const CONNZ_SORT: Record<string, (c: Json) => number> = {
   conflated: (c) => -((c.tickfan as Json | undefined)?.conflated as number ?? 0)
 }
 
-export function mergeConnz (docs: readonly Json[], o: { sort: string, offset: number, limit: number, serverId: string }): Json {
+export function mergeConnz (
+  docs: readonly Json[],
+  o: { sort: string, offset: number, limit: number, serverId: string }
+): Json {
   const all = docs.flatMap((d, worker) => (d.connections as Json[]).map((c) => ({ ...c, worker })))
   const key = CONNZ_SORT[o.sort] ?? CONNZ_SORT.cid as (c: Json) => number
   all.sort((a, b) => key(a) - key(b))
   const page = all.slice(o.offset, o.offset + o.limit)
-  return { server_id: o.serverId, now: new Date().toISOString(), num_connections: page.length, total: all.length, offset: o.offset, limit: o.limit, connections: page }
+  return {
+    server_id: o.serverId,
+    now: new Date().toISOString(),
+    num_connections: page.length,
+    total: all.length,
+    offset: o.offset,
+    limit: o.limit,
+    connections: page
+  }
 }
 
 export interface WorkerMonitor {
@@ -84,7 +95,8 @@ export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<F
     if (!res.ok) throw new Error(`worker monitor ${w.url}${path}: HTTP ${res.status}`)
     return res
   }
-  const askAll = async (path: string): Promise<Json[]> => await Promise.all(o.workers().map(async (w) => await (await ask(w, path)).json() as Json))
+  const askAll = async (path: string): Promise<Json[]> =>
+    await Promise.all(o.workers().map(async (w) => await (await ask(w, path)).json() as Json))
 
   if (o.auth !== null) requireBasicAuth(app, o.auth)
 

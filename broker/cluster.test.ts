@@ -11,7 +11,7 @@ import { freePorts } from '../lib/ports.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
-import { SEQUENCE_HEADER } from './wire.ts'
+import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
 const WORKERS = 3
 
@@ -121,7 +121,8 @@ describe('a broker with several workers', () => {
     expect(varz.connections).toBe(connz.total)
     expect(connz.total).toBeGreaterThanOrEqual(open.filter((nc) => !nc.isClosed()).length)
     expect(new Set(connz.connections.map((c) => c.worker)).size).toBe(WORKERS)
-    expect(new Set(connz.connections.map((c) => c.cid)).size).toBe(connz.connections.length) // ids distinct across workers
+    // ids distinct across workers
+    expect(new Set(connz.connections.map((c) => c.cid)).size).toBe(connz.connections.length)
     // in_msgs counts what clients published, once, not once per worker that routed it
     expect(varz.in_msgs).toBeGreaterThanOrEqual(300 + 600 + 50)
     expect(varz.in_msgs).toBeLessThan(2 * (300 + 600 + 50 + 100))

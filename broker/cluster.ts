@@ -40,11 +40,18 @@ export interface RunningCluster {
 }
 
 /** In the primary: starts `count` workers and the monitoring port; resolves when all are linked. */
-export async function startClusterPrimary (options: BrokerOptions, count: number, log: (line: string) => void = () => {}): Promise<RunningCluster> {
+export async function startClusterPrimary (
+  options: BrokerOptions,
+  count: number,
+  log: (line: string) => void = () => {}
+): Promise<RunningCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-mesh-'))
   const internalPassword = randomBytes(18).toString('base64url')
   const serverId = `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
-  const slots: Array<{ worker: Worker | null, ready: ReadyMessage | null }> = Array.from({ length: count }, () => ({ worker: null, ready: null }))
+  const slots: Array<{
+    worker: Worker | null,
+    ready: ReadyMessage | null
+  }> = Array.from({ length: count }, () => ({ worker: null, ready: null }))
   let stopping = false
   let ports = { port: -1, wsPort: -1 }
 
@@ -79,7 +86,8 @@ export async function startClusterPrimary (options: BrokerOptions, count: number
     worker.send(message)
     await linked
   }
-  const others = (index: number): number[] => slots.map((_, i) => i).filter((i) => i !== index && slots[i]?.ready != null)
+  const others = (index: number): number[] =>
+    slots.map((_, i) => i).filter((i) => i !== index && slots[i]?.ready != null)
   const restart = async (index: number): Promise<void> => {
     try {
       await fork(index)
@@ -132,11 +140,20 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{ close
   const count = Number(process.env.TICKFAN_WORKERS)
   const dir = process.env.TICKFAN_MESH_DIR as string
   const broker = await startBroker(
-    { ...options, httpPort: 0, monitoringAuth: { user: INTERNAL_USER, password: process.env.TICKFAN_INTERNAL_PASSWORD as string } },
+    {
+      ...options,
+      httpPort: 0,
+      monitoringAuth: { user: INTERNAL_USER, password: process.env.TICKFAN_INTERNAL_PASSWORD as string }
+    },
     { worker: { serverId: process.env.TICKFAN_SERVER_ID as string }, cidStart: index + 1, cidStride: count }
   )
   // With an upstream cluster every worker is a node of its own: the cluster links them.
-  const mesh = options.upstream.length > 0 ? null : new WorkerMesh(broker.router, index, Math.random, options.meshMaxQueuedBytes)
+  const mesh = options.upstream.length > 0 ? null : new WorkerMesh(
+    broker.router,
+    index,
+    Math.random,
+    options.meshMaxQueuedBytes
+  )
   await mesh?.listen(socketPath(dir, index))
   await mesh?.loopBack(socketPath(dir, index))
   process.on('message', (m: LinkMessage) => {

@@ -19,7 +19,8 @@ import { Router } from './router.ts'
 
 export interface FuzzProperty {
   name: string
-  property: () => fc.IProperty<any> // eslint-disable-line @typescript-eslint/no-explicit-any -- each property has its own tuple of inputs
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each property has its own tuple of inputs
+  property: () => fc.IProperty<any>
 }
 
 /** Writes down every operation the parser hands out. */
@@ -42,7 +43,9 @@ const LIMITS = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
 
 /** Cuts `bytes` at the given offsets (any order, duplicates and out-of-range ignored). */
 export function cut (bytes: Buffer, at: readonly number[]): Buffer[] {
-  const points = [...new Set(at.map((p) => p % (bytes.length + 1)))].filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b)
+  const points = [...new Set(at.map((p) => p % (bytes.length + 1)))]
+    .filter((p) => p > 0 && p < bytes.length)
+    .sort((a, b) => a - b)
   const chunks: Buffer[] = []
   let from = 0
   for (const p of points) { chunks.push(bytes.subarray(from, p)); from = p }

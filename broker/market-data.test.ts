@@ -11,7 +11,7 @@ import type { BrokerOptions } from './options.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { delay, eventually, startTickfan, type Target } from './test-support/targets.ts'
-import { CONFLATED_HEADER, SEQUENCE_HEADER } from './wire.ts'
+import { CONFLATED_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
 
 let target: Target | null = null
 const connections: NatsConnection[] = []
@@ -157,7 +157,12 @@ describe('a subscriber that stops reading', () => {
     const fastSub = fast.subscribe('quote.stall.>')
     // A fast reader can still be momentarily behind a burst: then it too gets the newest values
     // and is told how many it skipped. Nothing is silently lost.
-    void (async () => { for await (const m of fastSub) { fastCount++; fastSkipped += Number(m.headers?.get(CONFLATED_HEADER) || 0) } })()
+    void (async () => {
+      for await (const m of fastSub) {
+        fastCount++
+        fastSkipped += Number(m.headers?.get(CONFLATED_HEADER) || 0)
+      }
+    })()
     await fast.flush()
 
     const pub = await client(t)
@@ -175,7 +180,10 @@ describe('a subscriber that stops reading', () => {
         published++
       }
       await pub.flush()
-      if (server.outbox.conflating) maxPendingWhileConflating = Math.max(maxPendingWhileConflating, server.outbox.pendingBytes)
+      if (server.outbox.conflating) maxPendingWhileConflating = Math.max(
+        maxPendingWhileConflating,
+        server.outbox.pendingBytes
+      )
     }
     while (!server.outbox.conflating) {
       await publishBatch()
@@ -187,7 +195,7 @@ describe('a subscriber that stops reading', () => {
     // flush turn that was not yet written when conflation began (capped at the high-water mark)
     const perMessage = 600
     expect(maxPendingWhileConflating).toBeLessThanOrEqual(subjects.length * perMessage + highWaterBytes)
-    expect(server.conflated).toBeGreaterThan(10_000)
+    expect(server.writer.conflated).toBeGreaterThan(10_000)
     // the fast subscriber got every message, or was told it skipped it for a newer value (how
     // much a starved test process skips is a speed question: bench:broker measures isolation)
     await eventually(() => fastCount + fastSkipped === published, 10_000, 'fast subscriber to account for everything')
@@ -201,7 +209,7 @@ describe('a subscriber that stops reading', () => {
     }, 10_000, 'the stalled subscriber to receive the newest value of every subject')
     const frames = decodeFrames(stalled.afterInfo)
     const skipped = frames.reduce((n, f) => n + Number(headerValue(f, CONFLATED_HEADER) ?? 0), 0)
-    expect(skipped).toBe(server.conflated)
+    expect(skipped).toBe(server.writer.conflated)
     expect(frames.filter((f) => f.op === 'MSG' || f.op === 'HMSG').length + skipped).toBe(published)
   })
 
@@ -374,7 +382,10 @@ describe('monitoring', () => {
     for (let i = 0; i < 400; i++) { pub.publish('quote.fair', String(i)); await pub.flush() }
     await delay(100)
     const connz = await json(t, '/connz')
-    const shares = (connz.connections as Array<{ name: string, tickfan: { first_share: number, fanout_turns: number } }>)
+    const shares = (connz.connections as Array<{
+      name: string,
+      tickfan: { first_share: number, fanout_turns: number }
+    }>)
       .filter((c) => c.name.startsWith('s')).map((c) => c.tickfan)
     expect(shares).toHaveLength(8)
     for (const s of shares) {

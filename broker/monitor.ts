@@ -122,25 +122,25 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
     port: client.transport.remotePort,
     start: new Date(client.acceptedAtMs).toISOString(),
     uptime: `${Math.round(((client.isClosed ? client.closedAtMs : now) - client.acceptedAtMs) / 1000)}s`,
-    rtt: client.rttMs < 0 ? '' : `${client.rttMs}ms`,
-    pending_bytes: client.isClosed ? 0 : client.pendingBytes,
+    rtt: client.keepAlive.rttMs < 0 ? '' : `${client.keepAlive.rttMs}ms`,
+    pending_bytes: client.isClosed ? 0 : client.writer.pendingBytes,
     ...(client.user !== null ? { authorized_user: client.user } : {}),
     in_msgs: client.inMsgs,
     in_msgs_dropped: client.droppedInMsgs,
-    out_msgs: client.outMsgs,
+    out_msgs: client.writer.outMsgs,
     in_bytes: client.inBytes,
-    out_bytes: client.outBytes,
+    out_bytes: client.writer.outBytes,
     subscriptions: client.subscriptions.size,
     name: client.options.name,
     lang: client.options.lang,
     version: client.options.version,
     tickfan: {
-      conflated: client.conflated,
+      conflated: client.writer.conflated,
       conflating: client.outbox.conflating,
       staleness_ms: oldest === undefined ? 0 : now - oldest,
-      socket_writes: client.writes,
-      flow_window_bytes: client.flowWindowBytes,
-      in_flight_bytes: client.inFlightBytes,
+      socket_writes: client.writer.writes,
+      flow_window_bytes: client.writer.flowWindowBytes,
+      in_flight_bytes: client.writer.inFlightBytes,
       fanout_turns: client.fairness.turns,
       first_share: client.fairness.firstShare,
       mean_rank: client.fairness.meanRank
@@ -154,13 +154,13 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
 type ConnSortKey = 'cid' | 'pending' | 'msgs_to' | 'msgs_from' | 'bytes_to' | 'bytes_from' | 'subs' | 'conflated'
 const SORTS: Record<ConnSortKey, (c: Client) => number> = {
   cid: (c) => c.cid,
-  pending: (c) => -c.pendingBytes,
-  msgs_to: (c) => -c.outMsgs,
+  pending: (c) => -c.writer.pendingBytes,
+  msgs_to: (c) => -c.writer.outMsgs,
   msgs_from: (c) => -c.inMsgs,
-  bytes_to: (c) => -c.outBytes,
+  bytes_to: (c) => -c.writer.outBytes,
   bytes_from: (c) => -c.inBytes,
   subs: (c) => -c.subscriptions.size,
-  conflated: (c) => -c.conflated
+  conflated: (c) => -c.writer.conflated
 }
 
 export function createMetrics (ctx: MonitorContext): Registry {
@@ -190,7 +190,7 @@ export function createMetrics (ctx: MonitorContext): Registry {
   gauge('tickfan_last_value_subjects', 'Subjects in the last-value cache', () => router.lastValues.size)
   gauge('tickfan_pending_bytes', 'Bytes waiting for all connections (outboxes and socket buffers)', () => {
     let sum = 0
-    for (const c of router.clients.values()) sum += c.pendingBytes
+    for (const c of router.clients.values()) sum += c.writer.pendingBytes
     return sum
   })
   return registry
@@ -207,7 +207,10 @@ export function requireBasicAuth (app: FastifyInstance, credentials: { user: str
     const header = req.headers.authorization ?? ''
     const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : ''
     const colon = decoded.indexOf(':')
-    const result = colon < 0 ? { ok: false } : await checker.authenticate({ user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) })
+    const result = colon < 0 ? { ok: false } : await checker.authenticate({
+      user: decoded.slice(0, colon),
+      pass: decoded.slice(colon + 1)
+    })
     if (!result.ok) {
       return reply.code(401).header('www-authenticate', 'Basic realm="tickfan monitoring"').send({ error: 'monitoring requires credentials (HTTP basic)' })
     }

@@ -10,7 +10,11 @@ import { TARGETS, delay, ensureWebSocketGlobal, type Target } from './test-suppo
 
 const sc = StringCodec()
 
-async function collect (iter: AsyncIterable<{ subject: string, string (): string }>, n: number, timeoutMs = 3000): Promise<string[]> {
+async function collect (
+  iter: AsyncIterable<{ subject: string, string (): string }>,
+  n: number,
+  timeoutMs = 3000
+): Promise<string[]> {
   const out: string[] = []
   const timer = delay(timeoutMs).then(() => 'timeout')
   const reader = (async () => {
@@ -57,7 +61,9 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
     const members = [0, 1, 2].map(() => nc.subscribe('work.q', { queue: 'workers' }))
     const plain = nc.subscribe('work.q')
     const counts = [0, 0, 0]
-    const done = members.map((sub, i) => (async () => { for await (const _ of sub) counts[i] = (counts[i] ?? 0) + 1 })())
+    const done = members.map((sub, i) => (async () => {
+      for await (const _ of sub) counts[i] = (counts[i] ?? 0) + 1
+    })())
     await nc.flush()
     for (let i = 0; i < 300; i++) nc.publish('work.q', String(i))
     await nc.flush()

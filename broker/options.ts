@@ -1,8 +1,11 @@
 /**
- * Every broker option, its default and its unit. The CLI (`main.ts`) and tests build a
- * `BrokerOptions` from these; nothing else holds a default.
+ * Every broker option, once: its flag, default, unit, bounds and help, in one table. From it
+ * come the `BrokerOptions` type, the defaults, validation, `npm run broker -- --help` and the
+ * README's limits table (`npm run docs:limits`); nothing else holds a default. A number's unit
+ * ends its name (`maxPayloadBytes` is `--max-payload-bytes`); earlier flag names stay as aliases.
  */
 import os from 'node:os'
+import { formatBytes, numberProblem, type OptionSpec, type ParsedOptions } from '../lib/cli-options.ts'
 import type { AuthorizationConfig } from './auth.ts'
 import { DEFAULT_SUBJECT_CLASSES, type SubjectClassRules } from './subject-classes.ts'
 
@@ -12,78 +15,108 @@ export interface TlsConfig {
   key: string
 }
 
-export interface BrokerOptions {
-  /** Interface to listen on. Default 0.0.0.0. */
-  host: string
-  /** NATS TCP port (0 picks a free one). Default 4222. */
-  port: number
-  /** NATS-over-WebSocket port, any path; -1 disables. Default 8080. */
-  wsPort: number
-  /** HTTP monitoring port (/varz, /connz, /subsz, /lvc, /metrics, /healthz); -1 disables. Default 8222. */
-  httpPort: number
-  /** Name reported in INFO and /varz. Default tickfan. */
-  serverName: string
-  /** Largest message (headers + payload) accepted, as `max_payload` in INFO. Default 1 MiB. */
-  maxPayloadBytes: number
-  /** Longest control line accepted. Default 4096 (nats-server's). */
-  maxControlLineBytes: number
-  /** Connections accepted at once; past it a new one gets -ERR and is closed. Default 65536. */
-  maxConnections: number
-  /** Subscriptions per connection; past it SUB gets -ERR and the connection stays open. Default 65536. */
-  maxSubscriptionsPerConnection: number
-  /** Socket-buffered bytes past which a connection's last-value messages are conflated. Default 256 KiB. */
-  highWaterBytes: number
-  /**
-   * Bytes written to a connection and not yet acknowledged (the client answers the PING sent
-   * after them) past which it is conflated: bounds what sits in kernel socket buffers, which
-   * Node cannot see. This is the largest flow window; each connection's window adapts to how
-   * fast it reads (see Client.flowWindowBytes). Default 256 KiB.
-   */
-  maxInFlightBytes: number
-  /**
-   * A flow-control PING unanswered for this long means the client is that far behind: it is
-   * conflated until it answers. Bounds a slow reader's staleness in time. Default 100 ms.
-   */
-  maxAckWaitMs: number
-  /** Undelivered event (trade) and plain bytes a conflating connection may hold before it is closed. Default 8 MiB. */
-  maxPendingEventBytes: number
-  /**
-   * Bytes queued on the link to another worker past which that worker is behind: its last
-   * values are conflated and the subscribers there who miss events are closed as slow
-   * consumers when it catches up (see worker-mesh.ts). Default 64 MiB.
-   */
-  meshMaxQueuedBytes: number
-  /** A conflating connection whose oldest undelivered update is older than this is closed. Default 5000 ms. */
-  maxStaleMs: number
-  /** A connection whose socket stays blocked this long is closed. Default 10000 ms. */
-  maxBlockedMs: number
-  /** A connection that has not sent CONNECT within this time is closed. Default 2000 ms. */
-  connectTimeoutMs: number
-  /** Interval between server PINGs. Default 120000 ms (nats-server's). */
-  pingIntervalMs: number
-  /** Unanswered PINGs before a connection is closed as stale. Default 2. */
-  maxPingsOutstanding: number
-  /** Last-value subjects cached at most (least recently updated evicted). Default 100000. */
-  maxLastValueSubjects: number
-  /** Which subjects are last-value and which are events. Default quote.> and bbo.> / trade.>. */
-  subjectClasses: SubjectClassRules
-  /** Shuffle the order connections are served in each flush turn. Default true. */
-  fairShuffle: boolean
-  /** Closed connections remembered for /connz?state=closed. Default 1000. */
-  closedConnectionsKept: number
-  /** Inbound messages per second one connection may publish; past it they are dropped with a -ERR once a second. 0 = unlimited. Default 200000. */
-  maxInMsgsPerSec: number
-  /** Who may connect and what they may do (nats-server's authorization block). Default null: anyone, anything. */
-  authorization: AuthorizationConfig | null
-  /** HTTP basic credentials for the monitoring endpoints (all but /healthz); password may be a bcrypt hash. Default null: open. */
-  monitoringAuth: { user: string, password: string } | null
-  /** TLS for the NATS TCP port (INFO says tls_required) and the WebSocket port (wss). Default null: plain. */
-  tls: TlsConfig | null
-  /** Upstream NATS servers (one cluster) this node links to; empty = none. Default []. */
-  upstream: readonly string[]
-  /** Log level for pino. Default info. */
-  logLevel: string
+/** What a limit is and what happens past it, for the README's limits table. */
+interface LimitDoc {
+  limit?: { what: string, pastIt: string }
 }
+
+/** The broker's own options. The command line adds the rows of BROKER_CLI (main.ts builds the rest from them). */
+export const BROKER_OPTION_TABLE = {
+  host: { type: 'string', default: '0.0.0.0', help: 'Interface to listen on' },
+  port: { type: 'integer', default: 4222, min: 0, max: 65535, help: 'NATS TCP port (0 = any free port)' },
+  wsPort: { type: 'integer', default: 8080, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (--ws-port=-1 = off)' },
+  httpPort: { type: 'integer', default: 8222, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (--http-port=-1 = off)' },
+  serverName: { type: 'string', default: 'tickfan', aliases: ['name'], help: 'Server name in INFO and /varz' },
+  maxPayloadBytes: {
+    type: 'integer', default: 1024 * 1024, min: 1, unit: 'bytes', aliases: ['max-payload'],
+    help: 'Largest message (headers + payload) accepted, as max_payload in INFO',
+    limit: { what: 'payload', pastIt: "`-ERR 'Maximum Payload Violation'`, closed" }
+  },
+  maxControlLineBytes: {
+    type: 'integer', default: 4096, min: 64, unit: 'bytes', aliases: ['max-control-line'],
+    help: 'Longest protocol control line accepted (nats-server\'s default)',
+    limit: { what: 'control line', pastIt: "`-ERR 'maximum control line exceeded'`, closed" }
+  },
+  maxConnections: {
+    type: 'integer', default: 65536, min: 1, help: 'Connections accepted at once',
+    limit: { what: 'connections', pastIt: "`-ERR 'maximum connections exceeded'`, closed" }
+  },
+  maxSubscriptionsPerConnection: {
+    type: 'integer', default: 65536, min: 1, aliases: ['max-subscriptions'], help: 'Subscriptions per connection',
+    limit: { what: 'subscriptions per connection', pastIt: "`-ERR 'Maximum Subscriptions Exceeded'`, stays open" }
+  },
+  maxInMsgsPerSec: {
+    type: 'integer', default: 200_000, min: 0, help: 'Messages per second one connection may publish (0 = unlimited)',
+    limit: {
+      what: 'inbound messages per second per connection',
+      pastIt: "excess dropped and counted (`/connz` `in_msgs_dropped`), one `-ERR 'Maximum Messages Per Second Exceeded'` a second, stays open"
+    }
+  },
+  highWaterBytes: { type: 'integer', default: 256 * 1024, min: 1, unit: 'bytes', help: 'Socket-buffered bytes past which a connection is conflated' },
+  maxInFlightBytes: {
+    type: 'integer', default: 256 * 1024, min: 1024, unit: 'bytes',
+    help: 'Largest flow window: bytes written but not acknowledged by the client (PING/PONG) past which it is conflated'
+  },
+  maxAckWaitMs: { type: 'integer', default: 100, min: 1, unit: 'ms', help: 'A flow-control PING unanswered this long conflates the client until it answers' },
+  maxPendingEventBytes: {
+    type: 'integer', default: 8 * 1024 * 1024, min: 1, unit: 'bytes', help: 'Undelivered trade and plain bytes a conflating connection may hold',
+    limit: { what: 'undelivered trades per slow connection', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
+  },
+  meshMaxQueuedBytes: {
+    type: 'integer', default: 64 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes queued for another worker before it counts as behind',
+    limit: {
+      what: 'bytes queued for another worker',
+      pastIt: 'that worker is behind: its last values wait conflated; when it catches up, its subscribers who missed trades get ' +
+        "`-ERR 'Slow Consumer: this worker fell behind its peers and missed event messages'` and are closed (`broker/mesh-overflow.test.ts`)"
+    }
+  },
+  maxStaleMs: {
+    type: 'integer', default: 5000, min: 1, unit: 'ms', help: 'Close a conflating connection whose oldest undelivered update is older',
+    limit: { what: 'age of a slow connection\'s oldest undelivered update', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
+  },
+  maxBlockedMs: {
+    type: 'integer', default: 10000, min: 1, unit: 'ms', help: 'Close a connection whose socket stays blocked longer',
+    limit: { what: 'time a socket stays blocked', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
+  },
+  connectTimeoutMs: {
+    type: 'integer', default: 2000, min: 1, unit: 'ms', help: 'Close a connection that sends no CONNECT within this time',
+    limit: { what: 'time to CONNECT', pastIt: "`-ERR 'Authentication Timeout'`, closed" }
+  },
+  pingIntervalMs: { type: 'integer', default: 120000, min: 1, unit: 'ms', help: 'Interval between server PINGs (nats-server\'s default)' },
+  maxPingsOutstanding: {
+    type: 'integer', default: 2, min: 1, help: 'Unanswered server PINGs before a connection is closed as stale',
+    limit: { what: 'unanswered server PINGs', pastIt: "`-ERR 'Stale Connection'`, closed" }
+  },
+  maxLastValueSubjects: { type: 'integer', default: 100000, min: 1, help: 'Subjects kept in the last-value cache (least recently updated evicted)' },
+  fairShuffle: { type: 'boolean', default: true, help: 'Shuffle the order connections are served each flush turn (--no-fair-shuffle to measure without)' },
+  closedConnectionsKept: { type: 'integer', default: 1000, min: 0, help: 'Closed connections remembered for /connz?state=closed' },
+  upstream: {
+    type: 'list', default: [],
+    help: 'Upstream NATS servers (one cluster) to link to, e.g. nats://a:4222,nats://b:4222: publishes go up, interest and last values come down'
+  },
+  logLevel: { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'Log level' }
+} satisfies Record<string, OptionSpec & LimitDoc>
+
+/**
+ * Options that are not one flag each: the command line builds them from --last-value/--event, --auth and
+ * --tls-cert/--tls-key.
+ */
+interface StructuredOptions {
+  /** Which subjects are last-value and which are events. */
+  subjectClasses: SubjectClassRules
+  /** Who may connect and what they may do (nats-server's authorization block); null: anyone, anything. */
+  authorization: AuthorizationConfig | null
+  /**
+   * HTTP basic credentials for the monitoring endpoints (all but /healthz); password may be a bcrypt hash; null:
+   * open.
+   */
+  monitoringAuth: { user: string, password: string } | null
+  /** TLS for the NATS TCP port (INFO says tls_required) and the WebSocket port (wss); null: plain. */
+  tls: TlsConfig | null
+}
+
+/** Every option of one broker (or worker). See BROKER_OPTION_TABLE for each one's meaning. */
+export type BrokerOptions = ParsedOptions<typeof BROKER_OPTION_TABLE> & StructuredOptions
 
 /**
  * Broker workers when --workers is not given: half the cores, at least one. On one machine the
@@ -97,55 +130,36 @@ export function defaultWorkers (cores: number = os.availableParallelism()): numb
 }
 
 export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
-  host: '0.0.0.0',
-  port: 4222,
-  wsPort: 8080,
-  httpPort: 8222,
-  serverName: 'tickfan',
-  maxPayloadBytes: 1024 * 1024,
-  maxControlLineBytes: 4096,
-  maxConnections: 65536,
-  maxSubscriptionsPerConnection: 65536,
-  highWaterBytes: 256 * 1024,
-  maxInFlightBytes: 256 * 1024,
-  maxAckWaitMs: 100,
-  maxPendingEventBytes: 8 * 1024 * 1024,
-  meshMaxQueuedBytes: 64 * 1024 * 1024,
-  maxStaleMs: 5000,
-  maxBlockedMs: 10000,
-  connectTimeoutMs: 2000,
-  pingIntervalMs: 120000,
-  maxPingsOutstanding: 2,
-  maxLastValueSubjects: 100000,
+  ...Object.fromEntries(Object.entries(BROKER_OPTION_TABLE).map(([key, spec]) => [key, spec.default])) as unknown as
+    ParsedOptions<typeof BROKER_OPTION_TABLE>,
   subjectClasses: DEFAULT_SUBJECT_CLASSES,
-  fairShuffle: true,
-  closedConnectionsKept: 1000,
-  maxInMsgsPerSec: 200_000,
   authorization: null,
   monitoringAuth: null,
-  tls: null,
-  upstream: [],
-  logLevel: 'info'
+  tls: null
 })
 
+/** Fills in defaults and checks every number against its row of the table; throws naming the option. */
 export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOptions {
   const options: BrokerOptions = { ...DEFAULT_OPTIONS, ...partial }
-  for (const [key, value] of Object.entries(options)) {
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      throw new TypeError(`option ${key} must be a finite number, got ${String(value)}`)
-    }
+  for (const [key, spec] of Object.entries(BROKER_OPTION_TABLE) as Array<[
+    keyof typeof BROKER_OPTION_TABLE,
+    OptionSpec
+  ]>) {
+    if (spec.type !== 'integer' && spec.type !== 'number') continue
+    const value = options[key] as number
+    const problem = numberProblem(spec, value)
+    if (problem !== null) throw new RangeError(`option ${key} ${problem}, got ${String(value)}`)
   }
-  const positive: Array<keyof BrokerOptions> = ['maxPayloadBytes', 'maxControlLineBytes', 'maxConnections',
-    'maxSubscriptionsPerConnection', 'highWaterBytes', 'maxInFlightBytes', 'maxAckWaitMs', 'maxPendingEventBytes', 'meshMaxQueuedBytes', 'maxStaleMs', 'maxBlockedMs',
-    'connectTimeoutMs', 'pingIntervalMs', 'maxPingsOutstanding', 'maxLastValueSubjects']
-  for (const key of positive) {
-    if ((options[key] as number) <= 0) throw new RangeError(`option ${key} must be > 0, got ${String(options[key])}`)
-  }
-  for (const key of ['port', 'wsPort', 'httpPort'] as const) {
-    const port = options[key]
-    if (!Number.isInteger(port) || port < -1 || port > 65535) throw new RangeError(`option ${key} must be a port number (0 = any free port, -1 = off), got ${port}`)
-  }
-  if (!Number.isInteger(options.maxInMsgsPerSec) || options.maxInMsgsPerSec < 0) throw new RangeError(`option maxInMsgsPerSec must be an integer >= 0 (0 = unlimited), got ${options.maxInMsgsPerSec}`)
-  if (options.port < 0) throw new RangeError('option port must be 0..65535: the NATS TCP listener cannot be disabled')
   return options
+}
+
+/** The README's limits table (`npm run docs:limits` writes it there; a test keeps it current). */
+export function limitsMarkdown (): string {
+  const rows = Object.entries(BROKER_OPTION_TABLE).flatMap(([key, spec]: [string, OptionSpec & LimitDoc]) => {
+    if (spec.limit === undefined || (spec.type !== 'integer' && spec.type !== 'number')) return []
+    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+    const value = spec.unit === 'bytes' ? formatBytes(spec.default) : spec.unit === 'ms' ? `${spec.default.toLocaleString('en-US')} ms` : spec.default.toLocaleString('en-US')
+    return [`| ${spec.limit.what} (\`--${flag}\`) | ${value} | ${spec.limit.pastIt} |`]
+  })
+  return ['| limit | default | past it |', '|---|---|---|', ...rows].join('\n')
 }

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { Outbox, type OutboxSubscription } from './outbox.ts'
 import { SubjectClass } from './subject-classes.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
-import { CONFLATED_HEADER, RoutedMessage, encodeSid } from './wire.ts'
+import { CONFLATED_HEADER } from '../lib/headers.ts'
+import { RoutedMessage, encodeSid } from './wire.ts'
 
 const subA: OutboxSubscription = { uid: 1, sidBytes: encodeSid('1') }
 const subB: OutboxSubscription = { uid: 2, sidBytes: encodeSid('2') }

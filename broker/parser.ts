@@ -93,7 +93,14 @@ export class ProtocolParser {
       const whole = Buffer.concat(this.pendingChunks, this.pendingNeed)
       this.pendingChunks = []
       this.state = State.Control
-      if (!this.deliverMessage(whole, 0, this.pendingSubject, this.pendingReply, this.pendingHeaderBytes, this.pendingNeed - 2)) return
+      if (!this.deliverMessage(
+        whole,
+        0,
+        this.pendingSubject,
+        this.pendingReply,
+        this.pendingHeaderBytes,
+        this.pendingNeed - 2
+      )) return
       pos = want
     }
     if (this.partialLine !== null) {
@@ -191,7 +198,14 @@ export class ProtocolParser {
     return buf.length
   }
 
-  private deliverMessage (buf: Buffer, at: number, subject: string, reply: string | undefined, headerBytes: number, total: number): boolean {
+  private deliverMessage (
+    buf: Buffer,
+    at: number,
+    subject: string,
+    reply: string | undefined,
+    headerBytes: number,
+    total: number
+  ): boolean {
     if (buf[at + total] !== CR || buf[at + total + 1] !== LF) {
       this.fail('UNKNOWN_OPERATION')
       return false

@@ -4,7 +4,7 @@
  */
 import bcrypt from 'bcryptjs'
 import { readFileSync } from 'node:fs'
-import { runMain, UsageError } from './cli-options.ts'
+import { runMain, UsageError } from '../lib/cli-options.ts'
 
 const COST = 11 // nats-server's default
 

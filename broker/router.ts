@@ -21,7 +21,8 @@ import type { BrokerOptions } from './options.ts'
 import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
 import { SubjectTrie } from './subject-trie.ts'
 import { subjectMatches } from './subjects.ts'
-import { RoutedMessage, SEQUENCE_HEADER, encodeNoResponders, readIntegerHeader } from './wire.ts'
+import { SEQUENCE_HEADER } from '../lib/headers.ts'
+import { RoutedMessage, encodeNoResponders, readIntegerHeader } from './wire.ts'
 
 const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
 
@@ -66,7 +67,14 @@ export interface RouterLinks {
    * The link carries the message on and returns the names of the groups it chose to have
    * served elsewhere (null: every local group is served here).
    */
-  published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): ReadonlySet<string> | null
+  published (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    localGroups: readonly (readonly Subscription[])[],
+    lastValue: boolean
+  ): ReadonlySet<string> | null
   /** Does anyone beyond this process listen on `subject` (for the no-responders status)? */
   hasInterest (subject: string): boolean
   /** What the link has carried, for /varz. */
@@ -86,7 +94,16 @@ export interface RouterLinks {
    * false when it cannot (then the router delivers locally as before). `localPlain`: whether
    * plain subscriptions here match; `localGroups`: the queue groups with members here.
    */
-  publishAll? (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], localPlain: boolean, lastValue: boolean, origin: Client | null): boolean
+  publishAll? (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    localGroups: readonly (readonly Subscription[])[],
+    localPlain: boolean,
+    lastValue: boolean,
+    origin: Client | null
+  ): boolean
 }
 
 type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
@@ -210,13 +227,30 @@ export class Router implements ClientHost {
    * `queues`: the queue groups it may reach; `plain`: whether plain subscribers get it (an
    * upstream server sends a queue group's copy separately from the plain subscribers' one).
    */
-  publishFromLink (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter, plain = true): void {
+  publishFromLink (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    queues: QueueFilter,
+    plain = true
+  ): void {
     this.stats.linkInMsgs++
     this.route(null, subject, reply, data, headerBytes, queues, plain)
   }
 
-  /** A local publish coming back through the link's loopback (see RouterLinks.publishAll): `origin` is who published it. */
-  publishFromLoopback (origin: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter): void {
+  /**
+   * A local publish coming back through the link's loopback (see RouterLinks.publishAll): `origin` is who
+   * published it.
+   */
+  publishFromLoopback (
+    origin: Client | null,
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    queues: QueueFilter
+  ): void {
     this.route(origin !== null && origin.isClosed ? null : origin, subject, reply, data, headerBytes, queues)
   }
 
@@ -224,14 +258,35 @@ export class Router implements ClientHost {
    * The publish path. `queues`: null for a local publish (the links, if any, decide where queue
    * groups are served and carry the message on), or which groups a linked message may reach.
    */
-  private route (from: Client | null, subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: QueueFilter | null, deliverPlain = true): void {
+  private route (
+    from: Client | null,
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    queues: QueueFilter | null,
+    deliverPlain = true
+  ): void {
     const stats = this.stats
     const subjectClass = this.classifier.classify(subject)
     const links = this.links
     if (queues === null && links?.publishAll !== undefined) {
       const local = this.trie.match(subject)
-      if (local.plain.length === 0 && local.groups.length === 0 && this.wantsNoResponders(from, reply, subject)) return this.sendNoResponders(from as Client, reply as string)
-      if (links.publishAll(subject, reply, data, headerBytes, local.groups, local.plain.length > 0, subjectClass === SubjectClass.LastValue, from)) return
+      if (local.plain.length === 0 && local.groups.length === 0 && this.wantsNoResponders(
+        from,
+        reply,
+        subject
+      )) return this.sendNoResponders(from as Client, reply as string)
+      if (links.publishAll(
+        subject,
+        reply,
+        data,
+        headerBytes,
+        local.groups,
+        local.plain.length > 0,
+        subjectClass === SubjectClass.LastValue,
+        from
+      )) return
     }
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
@@ -242,7 +297,14 @@ export class Router implements ClientHost {
     const match = this.trie.match(subject)
     const plain = deliverPlain ? match.plain : NO_SUBSCRIPTIONS
     const groups = match.groups
-    const servedElsewhere = queues === null && links !== null ? links.published(subject, reply, data, headerBytes, groups, subjectClass === SubjectClass.LastValue) : null
+    const servedElsewhere = queues === null && links !== null ? links.published(
+      subject,
+      reply,
+      data,
+      headerBytes,
+      groups,
+      subjectClass === SubjectClass.LastValue
+    ) : null
     const echo = from === null || from.options.echo
     let delivered = 0
     for (let i = 0; i < plain.length; i++) {
@@ -265,14 +327,19 @@ export class Router implements ClientHost {
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     if (delivered > 0) stats.routedMsgs++
-    else if (queues === null && plain.length === 0 && groups.length === 0 && this.wantsNoResponders(from, reply, subject)) {
+    else if (queues === null && plain.length === 0 && groups.length === 0 && this.wantsNoResponders(
+      from,
+      reply,
+      subject
+    )) {
       this.sendNoResponders(from as Client, reply as string)
     }
   }
 
   /** A request nobody here listens to: does its sender want the no-responders status (nobody beyond listens either)? */
   private wantsNoResponders (from: Client | null, reply: string | undefined, subject: string): boolean {
-    return reply !== undefined && from !== null && from.options.noResponders && this.links?.hasInterest(subject) !== true
+    return reply !== undefined && from !== null && from.options.noResponders &&
+      this.links?.hasInterest(subject) !== true
   }
 
   subscribe (sub: Subscription): void {
@@ -301,7 +368,9 @@ export class Router implements ClientHost {
     const victims: Client[] = []
     for (const client of this.clients.values()) {
       for (const sub of client.subscriptions.values()) {
-        const missed = all ? !this.classifier.onlyLastValue(sub.subject) : subjects.some((s) => subjectMatches(sub.subject, s))
+        const missed = all
+          ? !this.classifier.onlyLastValue(sub.subject)
+          : subjects.some((s) => subjectMatches(sub.subject, s))
         if (missed) { victims.push(client); break }
       }
     }
@@ -344,10 +413,10 @@ export class Router implements ClientHost {
       this.count(this.stats.slowConsumersByReason, reason)
     }
     const totals = this.closedTotals
-    totals.outMsgs += client.outMsgs
-    totals.outBytes += client.outBytes
-    totals.writes += client.writes
-    totals.conflated += client.conflated
+    totals.outMsgs += client.writer.outMsgs
+    totals.outBytes += client.writer.outBytes
+    totals.writes += client.writer.writes
+    totals.conflated += client.writer.conflated
     this.closedClients.push(client)
     if (this.closedClients.length > this.options.closedConnectionsKept) this.closedClients.shift()
   }
@@ -368,7 +437,7 @@ export class Router implements ClientHost {
     const { maxStaleMs, maxBlockedMs } = this.options
     for (const client of [...this.conflatingClients]) {
       if (client.transport.bufferedBytes === 0 && client.outbox.conflating) {
-        client.drained() // a drain we were not told about (e.g. WebSocket buffered in ws)
+        client.writer.drained() // a drain we were not told about (e.g. WebSocket buffered in ws)
         if (!client.outbox.conflating) continue
       }
       if (now - client.outbox.conflatingSince > maxBlockedMs) {
@@ -379,7 +448,12 @@ export class Router implements ClientHost {
       if (oldest !== undefined && now - oldest > maxStaleMs) client.closeWith('SLOW_CONSUMER_STALE', 'slow consumer (stale)')
     }
     const { connectTimeoutMs, pingIntervalMs, maxPingsOutstanding } = this.options
-    for (const client of [...this.clients.values()]) client.tick(now, connectTimeoutMs, pingIntervalMs, maxPingsOutstanding)
+    for (const client of [...this.clients.values()]) client.tick(
+      now,
+      connectTimeoutMs,
+      pingIntervalMs,
+      maxPingsOutstanding
+    )
   }
 
   /** Closes every connection (server shutdown), after one last flush turn. */
@@ -393,10 +467,10 @@ export class Router implements ClientHost {
   totals (): { outMsgs: number, outBytes: number, writes: number, conflated: number } {
     const t = { ...this.closedTotals }
     for (const client of this.clients.values()) {
-      t.outMsgs += client.outMsgs
-      t.outBytes += client.outBytes
-      t.writes += client.writes
-      t.conflated += client.conflated
+      t.outMsgs += client.writer.outMsgs
+      t.outBytes += client.writer.outBytes
+      t.writes += client.writer.writes
+      t.conflated += client.writer.conflated
     }
     return t
   }

@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
-import { createLogger, type Logger } from './logger.ts'
+import { createLogger, type Logger } from '../lib/logger.ts'
 import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
 import { resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
@@ -57,7 +57,10 @@ function displayHost (host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
 }
 
-export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: StartBrokerDeps = {}): Promise<RunningBroker> {
+export async function startBroker (
+  partial: Partial<BrokerOptions> = {},
+  deps: StartBrokerDeps = {}
+): Promise<RunningBroker> {
   const options = resolveOptions(partial)
   const logger = deps.logger ?? createLogger(options.logLevel)
   const router = new Router(options, deps)
@@ -86,7 +89,10 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
     return client
   }
 
-  const secureContext = options.tls === null ? null : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+  const secureContext = options.tls === null ? null : tls.createSecureContext({
+    cert: options.tls.cert,
+    key: options.tls.key
+  })
   // The backbone first: a node that cannot reach any upstream server fails at start, saying so.
   let upstream: UpstreamLink | null = null
   if (options.upstream.length > 0) {
@@ -103,7 +109,10 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   if (options.wsPort >= 0) {
     wsApp = options.tls === null
       ? Fastify({ logger: false })
-      : Fastify({ logger: false, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance
+      : Fastify({
+        logger: false,
+        https: { cert: options.tls.cert, key: options.tls.key }
+      }) as unknown as FastifyInstance
     await wsApp.register(fastifyWebsocket, {
       options: {
         maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
@@ -120,7 +129,16 @@ export async function startBroker (partial: Partial<BrokerOptions> = {}, deps: S
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 })
   eventLoopDelay.enable()
   if (options.httpPort >= 0) {
-    monitor = await createMonitor({ router, serverId, host: options.host, port: () => port, wsPort: () => wsPort, eventLoopDelay, auth: options.monitoringAuth, upstream: () => upstream?.stats ?? null })
+    monitor = await createMonitor({
+      router,
+      serverId,
+      host: options.host,
+      port: () => port,
+      wsPort: () => wsPort,
+      eventLoopDelay,
+      auth: options.monitoringAuth,
+      upstream: () => upstream?.stats ?? null
+    })
     await monitor.listen(deps.worker === undefined ? { port: options.httpPort, host: options.host } : { port: 0, host: '127.0.0.1', exclusive: true })
     httpPort = (monitor.server.address() as AddressInfo).port
   }

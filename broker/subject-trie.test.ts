@@ -29,11 +29,17 @@ describe('subject trie', () => {
         expect(trie.size).toBe(live.length)
         for (const subject of subjects) {
           const result = trie.match(subject)
-          const expectedPlain = live.filter((s) => s.queue === undefined && subjectMatches(s.subject, subject)).map((s) => s.id).sort((a, b) => a - b)
+          const expectedPlain = live
+            .filter((s) => s.queue === undefined && subjectMatches(s.subject, subject))
+            .map((s) => s.id)
+            .sort((a, b) => a - b)
           expect(result.plain.map((s) => s.id).sort((a, b) => a - b)).toEqual(expectedPlain)
           const expectedGroups = new Map<string, number[]>()
           for (const s of live) {
-            if (s.queue !== undefined && subjectMatches(s.subject, subject)) expectedGroups.set(s.queue, [...(expectedGroups.get(s.queue) ?? []), s.id])
+            if (s.queue !== undefined && subjectMatches(s.subject, subject)) expectedGroups.set(
+              s.queue,
+              [...(expectedGroups.get(s.queue) ?? []), s.id]
+            )
           }
           const gotGroups = result.groups.map((g) => g.map((s) => s.id).sort((a, b) => a - b)).sort()
           expect(gotGroups).toEqual([...expectedGroups.values()].map((g) => g.sort((a, b) => a - b)).sort())

@@ -181,7 +181,14 @@ function collect<S> (node: TrieNode<S>, plain: S[], groups: Map<string, S[]>): v
   }
 }
 
-function matchLevel<S> (level: TrieLevel<S>, tokens: string[], index: number, plain: S[], groups: Map<string, S[]>): void {
+function matchLevel<S> (
+  level: TrieLevel<S>,
+  tokens: string[],
+  index: number,
+  plain: S[],
+  groups: Map<string,
+  S[]>
+): void {
   const last = index === tokens.length - 1
   if (level.tail !== null) collect(level.tail, plain, groups)
   if (level.star !== null) {

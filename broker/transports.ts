@@ -64,7 +64,7 @@ export function attachTcp (socket: net.Socket, accept: Acceptor, secureContext: 
     stream.on('error', () => client.transportClosed('transport error'))
   }
   stream.on('data', (chunk: Buffer) => client.receive(chunk))
-  stream.on('drain', () => client.drained())
+  stream.on('drain', () => client.writer.drained())
   stream.on('end', () => client.transportClosed('client closed'))
   stream.on('close', () => client.transportClosed('client closed'))
 }
@@ -108,6 +108,6 @@ export function attachWebSocket (ws: WebSocket, rawSocket: net.Socket, accept: A
     else if (Array.isArray(data)) for (const part of data) client.receive(part)
     else client.receive(Buffer.from(data))
   })
-  rawSocket.on('drain', () => client.drained())
+  rawSocket.on('drain', () => client.writer.drained())
   ws.on('close', () => client.transportClosed('client closed'))
 }

@@ -10,7 +10,7 @@ import { startNatsCluster, type NatsServerProcess } from './test-support/nats-se
 import { freePorts, waitForPort } from '../lib/ports.ts'
 import { runCommand, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
-import { SEQUENCE_HEADER } from './wire.ts'
+import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
 const SUBJECTS = Array.from({ length: 8 }, (_, i) => `quote.sim.S${i}`)
 
@@ -49,7 +49,11 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
   it('fans out what is published on the cluster through both nodes, survives losing a NATS server and a tickfan node, and every subscriber converges to the latest values', async () => {
     const [a, b] = nodes as [Node, Node]
     // The publisher talks to the cluster directly (feeds may publish to the cluster).
-    const publisher = await connect({ servers: cluster.map((s) => s.natsUrl), maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    const publisher = await connect({
+      servers: cluster.map((s) => s.natsUrl),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100
+    })
     open.push(publisher)
     let round = 0
     const publishRound = (): void => {
@@ -63,7 +67,12 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
     // Subscribers on each node; each client lists both nodes, so it can move when its node dies.
     const latest: Array<Map<string, string>> = []
     for (const first of [a, b, a, b]) {
-      const nc = await connect({ servers: [first.url, ...nodes.filter((n) => n !== first).map((n) => n.url)], noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+      const nc = await connect({
+        servers: [first.url, ...nodes.filter((n) => n !== first).map((n) => n.url)],
+        noRandomize: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 100
+      })
       open.push(nc)
       const values = new Map<string, string>()
       latest.push(values)
@@ -77,7 +86,8 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
 
       // A NATS server dies: the node using it fails over to another.
       const before = await upstreamOf(a)
-      const victim = cluster.find((s) => before.server !== null && before.server.includes(String(s.port))) as NatsServerProcess
+      const victim = cluster
+        .find((s) => before.server !== null && before.server.includes(String(s.port))) as NatsServerProcess
       expect(victim).toBeDefined()
       victim.process.kill('SIGKILL')
       await eventually(async () => { const u = await upstreamOf(a); return u.connected && u.reconnects > before.reconnects }, 15_000, 'node A to fail over to another NATS server')
@@ -109,7 +119,8 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
 
   it('carries request/reply and queue groups through the cluster', async () => {
     const b = nodes[1] as Node
-    const responder = await connect({ servers: cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null).map((s) => s.natsUrl) })
+    const alive = cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
+    const responder = await connect({ servers: alive.map((s) => s.natsUrl) })
     open.push(responder)
     responder.subscribe('price.X', { queue: 'pricers', callback: (_e, m) => { m.respond('7') } })
     await responder.flush()

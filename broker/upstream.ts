@@ -19,7 +19,7 @@
  */
 import { connect, type Msg, type MsgHdrsImpl, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
 import type { Subscription } from './client.ts'
-import { EncodedHeaders } from './encoded-headers.ts'
+import { EncodedHeaders } from '../lib/headers.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectClass } from './subject-classes.ts'
 import { isSubsetMatch } from './subjects.ts'
@@ -46,16 +46,34 @@ export interface UpstreamStats {
 const NO_QUEUES: ReadonlySet<string> = new Set()
 
 export class UpstreamLink implements RouterLinks {
-  readonly stats: UpstreamStats = { connected: false, server: null, reconnects: 0, forwardedMsgs: 0, receivedMsgs: 0, subscriptions: 0 }
+  readonly stats: UpstreamStats = {
+    connected: false,
+    server: null,
+    reconnects: 0,
+    forwardedMsgs: 0,
+    receivedMsgs: 0,
+    subscriptions: 0
+  }
   /** Upstream subscriptions by local (subject, queue), with how many local subscriptions need each. */
   private readonly interest = new Map<string, { count: number, sub: NatsSubscription }>()
 
-  private constructor (private readonly router: Router, private readonly nc: NatsConnection, private readonly lastValue: readonly string[]) {
+  private constructor (
+    private readonly router: Router,
+    private readonly nc: NatsConnection,
+    private readonly lastValue: readonly string[]
+  ) {
     router.links = this
     // Every last value, whoever listens here: the cache stays whole.
-    for (const pattern of lastValue) nc.subscribe(pattern, { callback: (err, m) => { if (err === null) this.fromUpstream(m, NO_QUEUES, true) } })
+    for (const pattern of lastValue) nc.subscribe(
+      pattern,
+      { callback: (err, m) => { if (err === null) this.fromUpstream(m, NO_QUEUES, true) } }
+    )
     // Interest that existed before the link: subscribe upstream to it too.
-    for (const client of router.clients.values()) for (const sub of client.subscriptions.values()) this.interestChanged(sub.subject, sub.queue, 1)
+    for (const client of router.clients.values()) for (const sub of client.subscriptions.values()) this.interestChanged(
+      sub.subject,
+      sub.queue,
+      1
+    )
     this.stats.connected = true
     this.stats.server = nc.getServer()
     void (async () => {
@@ -112,7 +130,14 @@ export class UpstreamLink implements RouterLinks {
     this.stats.subscriptions = this.interest.size
   }
 
-  published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, _localGroups: readonly (readonly Subscription[])[], _lastValue: boolean): ReadonlySet<string> | null {
+  published (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    _localGroups: readonly (readonly Subscription[])[],
+    _lastValue: boolean
+  ): ReadonlySet<string> | null {
     // Local queue groups are served here; other nodes' members of a group of the same name may
     // get the message too (each node's group is its own: see DEPLOYMENT.md).
     const payload = headerBytes > 0 ? data.subarray(headerBytes) : data
@@ -127,17 +152,27 @@ export class UpstreamLink implements RouterLinks {
     return null
   }
 
-  /** Interest beyond this node is not visible here: a request is left to time out rather than be told "no responders" too early. */
+  /**
+   * Interest beyond this node is not visible here: a request is left to time out rather than be told "no
+   * responders" too early.
+   */
   hasInterest (_subject: string): boolean {
     return true
   }
 
-  /** `queues`: the local group the cluster chose this node for (a queue subscription's copy); `plain`: whether plain subscribers get it. */
+  /**
+   * `queues`: the local group the cluster chose this node for (a queue subscription's copy); `plain`: whether
+   * plain subscribers get it.
+   */
   private fromUpstream (m: Msg, queues: ReadonlySet<string>, plain: boolean): void {
     this.stats.receivedMsgs++
     const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
     // A view is enough: the router copies what it keeps.
-    const data = headers === null ? Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength) : Buffer.concat([headers, m.data])
+    const data = headers === null ? Buffer.from(
+      m.data.buffer,
+      m.data.byteOffset,
+      m.data.byteLength
+    ) : Buffer.concat([headers, m.data])
     this.router.publishFromLink(m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length, queues, plain)
   }
 

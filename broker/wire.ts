@@ -7,15 +7,10 @@
  * lazily, per variant. A delivery then costs a few array pushes and no allocation: the only
  * per-subscriber bytes are its sid, encoded once when it subscribes.
  */
+import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import type { SubjectClass } from './subject-classes.ts'
 
 const CRLF = Buffer.from('\r\n')
-export const HEADER_PREAMBLE = 'NATS/1.0'
-
-/** Header carrying the publisher's sequence for a last-value subject; older values are dropped. */
-export const SEQUENCE_HEADER = 'Tickfan-Seq'
-/** Header added to a conflated delivery: how many newer-superseded values were skipped. */
-export const CONFLATED_HEADER = 'Tickfan-Conflated'
 
 export class RoutedMessage {
   /** Header block length; 0 when the message has no headers. */

@@ -33,15 +33,33 @@ describe('mesh frames', () => {
 describe('monitoring across workers', () => {
   it('adds counts, keeps settings, takes the worst event-loop delay, and merges maps', () => {
     const merged = mergeSums([
-      { connections: 2, in_msgs: 10, max_payload: 1024, tickfan: { event_loop_delay_p99_ms: 3, protocol_errors: { A: 1 } } },
-      { connections: 3, in_msgs: 5, max_payload: 1024, tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 2, B: 1 } } }
+      {
+        connections: 2,
+        in_msgs: 10,
+        max_payload: 1024,
+        tickfan: { event_loop_delay_p99_ms: 3, protocol_errors: { A: 1 } }
+      },
+      {
+        connections: 3,
+        in_msgs: 5,
+        max_payload: 1024,
+        tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 2, B: 1 } }
+      }
     ])
-    expect(merged).toEqual({ connections: 5, in_msgs: 15, max_payload: 1024, tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 3, B: 1 } } })
+    expect(merged).toEqual({
+      connections: 5,
+      in_msgs: 15,
+      max_payload: 1024,
+      tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 3, B: 1 } }
+    })
   })
 
   it('merges connections from every worker, sorted, then pages', () => {
     const page = mergeConnz([{ connections: [{ cid: 1, pending_bytes: 5 }, { cid: 4, pending_bytes: 0 }] }, { connections: [{ cid: 2, pending_bytes: 9 }] }], { sort: 'pending', offset: 0, limit: 2, serverId: 'X' })
     expect(page.total).toBe(3)
-    expect((page.connections as Array<{ cid: number, worker: number }>).map((c) => [c.cid, c.worker])).toEqual([[2, 1], [1, 0]])
+    expect((page.connections as Array<{
+      cid: number,
+      worker: number
+    }>).map((c) => [c.cid, c.worker])).toEqual([[2, 1], [1, 0]])
   })
 })

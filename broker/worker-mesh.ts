@@ -138,7 +138,13 @@ function putString (buf: Buffer, at: number, s: string): number {
 }
 
 /** One message frame, in one allocation: this runs for every publish on a multi-worker broker. */
-export function encodeMessageFrame (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, queues: readonly string[]): Buffer {
+export function encodeMessageFrame (
+  subject: string,
+  reply: string | undefined,
+  data: Buffer,
+  headerBytes: number,
+  queues: readonly string[]
+): Buffer {
   const r = reply ?? ''
   let length = 1 + 2 + subject.length + 2 + r.length + 8 + data.length + 1
   for (const q of queues) length += 2 + q.length
@@ -250,7 +256,16 @@ function decode (f: Buffer): MeshFrame {
 }
 
 export class WorkerMesh implements RouterLinks {
-  readonly stats: MeshStats = { forwardedMsgs: 0, forwardedBytes: 0, receivedMsgs: 0, droppedMsgs: 0, conflatedMsgs: 0, linksBehind: 0, closedForMissedEvents: 0, interestAckTimeouts: 0 }
+  readonly stats: MeshStats = {
+    forwardedMsgs: 0,
+    forwardedBytes: 0,
+    receivedMsgs: 0,
+    droppedMsgs: 0,
+    conflatedMsgs: 0,
+    linksBehind: 0,
+    closedForMissedEvents: 0,
+    interestAckTimeouts: 0
+  }
   /** Interest changes announced so far; each INTEREST frame carries it, and peers acknowledge it. */
   interestSeq = 0
   /** PONGs (and the like) waiting for peers to apply interest up to `seq`. */
@@ -267,7 +282,12 @@ export class WorkerMesh implements RouterLinks {
   private loopback: Outbound | null = null
   private readonly loopbackOrigins = new OriginQueue()
 
-  constructor (private readonly router: Router, readonly self: number, private readonly random: () => number = Math.random, private readonly maxQueuedBytes = DEFAULT_MESH_MAX_QUEUED_BYTES) {
+  constructor (
+    private readonly router: Router,
+    readonly self: number,
+    private readonly random: () => number = Math.random,
+    private readonly maxQueuedBytes = DEFAULT_MESH_MAX_QUEUED_BYTES
+  ) {
     router.links = this
   }
 
@@ -305,12 +325,20 @@ export class WorkerMesh implements RouterLinks {
     const hello = Buffer.allocUnsafe(4)
     hello.writeUInt32BE(this.self, 0)
     this.send(out, hello)
-    for (const q of this.localInterest.values()) this.send(out, encodeInterestFrame(q.subject, q.queue, q.members, this.interestSeq))
+    for (const q of this.localInterest.values()) this.send(
+      out,
+      encodeInterestFrame(q.subject, q.queue, q.members, this.interestSeq)
+    )
     // And every last value held here: a worker that was just (re)started has an empty cache, and
     // a client reconnecting to it must get the same snapshot as anywhere else. Older or equal
     // values from several peers are dropped there by their Tickfan-Seq.
     for (const msg of this.router.lastValues.snapshot('>')) {
-      this.sendMessage(out, encodeMessageFrame(msg.subject, msg.reply, msg.body.subarray(0, msg.body.length - 2), msg.headerBytes, []), msg.subject, true)
+      this.sendMessage(
+        out,
+        encodeMessageFrame(msg.subject, msg.reply, msg.body.subarray(0, msg.body.length - 2), msg.headerBytes, []),
+        msg.subject,
+        true
+      )
     }
   }
 
@@ -380,7 +408,10 @@ export class WorkerMesh implements RouterLinks {
       else if (now >= w.deadlineMs) { this.stats.interestAckTimeouts++; ready.push(w.settled) } else waiting.push(w)
     }
     this.interestWaiters = waiting
-    if (waiting.length === 0 && this.interestTimer !== null) { clearInterval(this.interestTimer); this.interestTimer = null }
+    if (waiting.length === 0 && this.interestTimer !== null) {
+      clearInterval(this.interestTimer)
+      this.interestTimer = null
+    }
     for (const settled of ready) settled()
   }
 
@@ -392,7 +423,14 @@ export class WorkerMesh implements RouterLinks {
     return false
   }
 
-  published (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): ReadonlySet<string> | null {
+  published (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    localGroups: readonly (readonly Subscription[])[],
+    lastValue: boolean
+  ): ReadonlySet<string> | null {
     return this.forward(subject, reply, data, headerBytes, localGroups, lastValue).elsewhere
   }
 
@@ -400,7 +438,14 @@ export class WorkerMesh implements RouterLinks {
    * Sends a local publish to the peers that want it; returns the queue groups served elsewhere
    * and the frame without queue names, if one was encoded (the loopback reuses it).
    */
-  private forward (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], lastValue: boolean): { elsewhere: ReadonlySet<string> | null, plainFrame: Buffer | null } {
+  private forward (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    localGroups: readonly (readonly Subscription[])[],
+    lastValue: boolean
+  ): { elsewhere: ReadonlySet<string> | null, plainFrame: Buffer | null } {
     let elsewhere: Set<string> | null = null
     let assigned: Map<number, string[]> | null = null
     let interested: Set<number> | null = null
@@ -412,7 +457,10 @@ export class WorkerMesh implements RouterLinks {
       for (const group of m.groups) {
         if (candidates === null) {
           candidates = new Map()
-          for (const members of localGroups) candidates.set((members[0] as Subscription).queue as string, [{ worker: -1, members: members.length }])
+          for (const members of localGroups) candidates.set(
+            (members[0] as Subscription).queue as string,
+            [{ worker: -1, members: members.length }]
+          )
         }
         const queue = (group[0] as RemoteInterest).queue as string
         const members = group.reduce((n, g) => n + g.members, 0)
@@ -438,7 +486,12 @@ export class WorkerMesh implements RouterLinks {
     let frame: Buffer | null = null
     for (const out of this.outbound.values()) {
       const queues = assigned?.get(out.peer)
-      if (queues !== undefined) { this.sendMessage(out, encodeMessageFrame(subject, reply, data, headerBytes, queues), subject, lastValue); continue }
+      if (queues !== undefined) { this.sendMessage(
+        out,
+        encodeMessageFrame(subject, reply, data, headerBytes, queues),
+        subject,
+        lastValue
+      ); continue }
       if (!lastValue && interested?.has(out.peer) !== true) continue // nobody there wants it
       frame ??= encodeMessageFrame(subject, reply, data, headerBytes, [])
       this.sendMessage(out, frame, subject, lastValue)
@@ -446,7 +499,16 @@ export class WorkerMesh implements RouterLinks {
     return { elsewhere, plainFrame: frame }
   }
 
-  publishAll (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, localGroups: readonly (readonly Subscription[])[], localPlain: boolean, lastValue: boolean, origin: Client | null): boolean {
+  publishAll (
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    localGroups: readonly (readonly Subscription[])[],
+    localPlain: boolean,
+    lastValue: boolean,
+    origin: Client | null
+  ): boolean {
     const loopback = this.loopback
     if (loopback === null || loopback.socket.destroyed) return false
     const { elsewhere, plainFrame } = this.forward(subject, reply, data, headerBytes, localGroups, lastValue)
@@ -462,7 +524,16 @@ export class WorkerMesh implements RouterLinks {
       return true
     }
     this.loopbackOrigins.push(origin)
-    this.send(loopback, queues.length === 0 && plainFrame !== null ? plainFrame : encodeMessageFrame(subject, reply, data, headerBytes, queues))
+    this.send(
+      loopback,
+      queues.length === 0 && plainFrame !== null ? plainFrame : encodeMessageFrame(
+        subject,
+        reply,
+        data,
+        headerBytes,
+        queues
+      )
+    )
     return true
   }
 
@@ -578,14 +649,27 @@ export class WorkerMesh implements RouterLinks {
 
   private releaseLoopback (): void {
     for (const { origin, frame } of this.heldLoopback.splice(0)) {
-      this.router.publishFromLoopback(origin, frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
+      this.router.publishFromLoopback(
+        origin,
+        frame.subject,
+        frame.reply,
+        frame.data,
+        frame.headerBytes,
+        frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues)
+      )
     }
   }
 
   private onFrame (peer: number, frame: MeshFrame): void {
     if (frame.type === 'msg') {
       this.stats.receivedMsgs++
-      this.router.publishFromLink(frame.subject, frame.reply, frame.data, frame.headerBytes, frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues))
+      this.router.publishFromLink(
+        frame.subject,
+        frame.reply,
+        frame.data,
+        frame.headerBytes,
+        frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues)
+      )
       return
     }
     if (frame.type === 'dropped') {

@@ -17,11 +17,24 @@ import { launchChromium } from './browser.ts'
 import { startDashboard, type RunningDashboard } from './server.ts'
 
 
-interface BoardView { venues: number, symbols: number, received: number, skipped: number, stalenessMax: number, btcBid: string }
+interface BoardView {
+  venues: number,
+  symbols: number,
+  received: number,
+  skipped: number,
+  stalenessMax: number,
+  btcBid: string
+}
 
 async function view (page: Page): Promise<BoardView> {
   return await page.evaluate(() => {
-    const t = (window as unknown as { tickfan?: { board: { venues: Set<string>, symbols: Set<string>, received: number, skipped: number, staleness (now: number): { max: number } } } }).tickfan
+    const t = (window as unknown as { tickfan?: { board: {
+      venues: Set<string>,
+      symbols: Set<string>,
+      received: number,
+      skipped: number,
+      staleness (now: number): { max: number }
+    } } }).tickfan
     const cell = document.getElementById('c-BTC-USD|binance|bid')
     return {
       venues: t?.board.venues.size ?? 0,
@@ -42,6 +55,8 @@ describe('dashboard in a real browser', () => {
   let browser: Browser
   let page: Page
   let ports: { port: number, wsPort: number, httpPort: number }
+  /** What the browser reported as wrong while the broker was up: console errors and failed requests. */
+  const problems: string[] = []
 
   beforeAll(async () => {
     const [port, wsPort, httpPort] = await freePorts(3)
@@ -54,6 +69,9 @@ describe('dashboard in a real browser', () => {
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
     page.on('pageerror', (err) => { throw err })
+    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`) })
+    page.on('response', (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()} ${res.url()}`) })
+    page.on('requestfailed', (req) => problems.push(`failed: ${req.url()} ${req.failure()?.errorText ?? ''}`))
     await page.goto(dashboard.url)
   }, 60_000)
 
@@ -91,6 +109,11 @@ describe('dashboard in a real browser', () => {
   it('draws the chart of the selected instrument', async () => {
     await eventually(async () => await page.evaluate(() => document.querySelectorAll('#chart canvas').length > 0), 5000, 'a chart canvas')
     expect(await page.textContent('#chart-title')).toContain('BTC-USD')
+  })
+
+  it('loads with no console error and no failed request (the favicon included)', async () => {
+    expect(await page.evaluate(async () => (await fetch('/favicon.ico')).headers.get('content-type'))).toBe('image/svg+xml')
+    expect(problems).toEqual([])
   })
 
   it('in slow mode the skipped count rises while prices stay fresh', async () => {

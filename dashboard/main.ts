@@ -2,7 +2,7 @@
  * `npm run dashboard -- [options]`: the dashboard alone, against any broker with NATS over
  * WebSocket (tickfan, or nats-server with a websocket block).
  */
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { startDashboard } from './server.ts'
 
 const CLI = {

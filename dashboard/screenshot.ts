@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runMain } from '../broker/cli-options.ts'
+import { runMain } from '../lib/cli-options.ts'
 import { launchChromium } from './browser.ts'
 import { startDashboardStack } from './stack.ts'
 

@@ -46,8 +46,11 @@ export async function buildDashboard (): Promise<string> {
 
 export async function startDashboard (options: DashboardOptions): Promise<RunningDashboard> {
   const [bundle, page] = await Promise.all([buildDashboard(), Promise.resolve(readFileSync(path.join(HERE, 'index.html'), 'utf8'))])
+  const icon = readFileSync(path.join(HERE, 'favicon.svg'))
   const app = Fastify({ logger: false })
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page))
+  // The page links /favicon.svg; /favicon.ico answers browsers and tools that ask for it anyway.
+  for (const url of ['/favicon.svg', '/favicon.ico']) app.get(url, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(icon))
   app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(bundle))
   app.get('/config.json', async () => ({ wsUrl: options.wsUrl }))
   app.get('/api/varz', async (_req, reply) => {

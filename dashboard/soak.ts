@@ -5,7 +5,7 @@
  * JS heap, and at the end the heap's trend over the second half. It passes when the page keeps
  * at least 30 frames/s and the heap shows no upward trend (under 0.1 MiB/min).
  */
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { slope } from '../lib/trend.ts'
 import { defineInstrument } from '../feeds/instruments.ts'
 import { launchChromium } from './browser.ts'
@@ -42,10 +42,18 @@ runMain(async () => {
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, 10_000))
       const m = await page.evaluate(() => {
-        const w = window as unknown as { soak: { frames: number, long: number }, tickfan: { board: { received: number } } }
+        const w = window as unknown as {
+          soak: { frames: number, long: number },
+          tickfan: { board: { received: number } }
+        }
         // Collect first: what is left is what the page holds, not garbage not yet collected.
         ;(window as unknown as { gc?: () => void }).gc?.()
-        const out = { frames: w.soak.frames, long: w.soak.long, heap: (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0, received: w.tickfan.board.received }
+        const out = {
+          frames: w.soak.frames,
+          long: w.soak.long,
+          heap: (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0,
+          received: w.tickfan.board.received
+        }
         w.soak.frames = 0
         w.soak.long = 0
         return out

@@ -13,7 +13,11 @@ export interface DashboardStack {
   close (): Promise<void>
 }
 
-export async function startDashboardStack (options: { instruments?: readonly Instrument[], ratePerSec: number, seed: number }): Promise<DashboardStack> {
+export async function startDashboardStack (options: {
+  instruments?: readonly Instrument[],
+  ratePerSec: number,
+  seed: number
+}): Promise<DashboardStack> {
   const broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: 0, httpPort: 0, logLevel: 'silent' })
   const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: options.instruments, ratePerSec: options.ratePerSec, seed: options.seed, natsUrl: broker.natsUrl })
   const services = await startServices({ natsUrl: broker.natsUrl, priceMembers: 1, log: () => {} })

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { delay, eventually, startReference, startTickfan, type Target } from '../broker/test-support/targets.ts'
-import { SEQUENCE_HEADER } from '../broker/wire.ts'
+import { SEQUENCE_HEADER } from '../lib/headers.ts'
 import { FeedHandler } from './handlers/feed-handler.ts'
 import { findInstruments, type Venue } from './instruments.ts'
 import { natsTickPublisher } from './nats-publisher.ts'
@@ -22,14 +22,31 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-async function pipeline (venue: Venue, target: Target, extra: { stallMs?: number, republishMs?: number, rate?: number, recorder?: TickRecorder } = {}): Promise<{ venueServer: RunningVenue, handler: FeedHandler, pub: NatsConnection }> {
-  const venueServer = await startVenueServer({ venue, instruments, ratePerSec: extra.rate ?? 500, seed: 1, bursts: null })
+async function pipeline (
+  venue: Venue,
+  target: Target,
+  extra: { stallMs?: number, republishMs?: number, rate?: number, recorder?: TickRecorder } = {}
+): Promise<{ venueServer: RunningVenue, handler: FeedHandler, pub: NatsConnection }> {
+  const venueServer = await startVenueServer({
+    venue,
+    instruments,
+    ratePerSec: extra.rate ?? 500,
+    seed: 1,
+    bursts: null
+  })
   cleanups.push(() => venueServer.close())
   const pub = await connect({ servers: target.natsUrl })
   cleanups.push(() => pub.close())
   const handler = new FeedHandler({
-    venue, url: venueServer.url, instruments, publisher: natsTickPublisher(pub),
-    stallMs: extra.stallMs, republishMs: extra.republishMs ?? 0, initialBackoffMs: 50, maxBackoffMs: 200, recorder: extra.recorder
+    venue,
+    url: venueServer.url,
+    instruments,
+    publisher: natsTickPublisher(pub),
+    stallMs: extra.stallMs,
+    republishMs: extra.republishMs ?? 0,
+    initialBackoffMs: 50,
+    maxBackoffMs: 200,
+    recorder: extra.recorder
   })
   handler.start()
   cleanups.push(() => handler.stop())
@@ -37,11 +54,17 @@ async function pipeline (venue: Venue, target: Target, extra: { stallMs?: number
   return { venueServer, handler, pub }
 }
 
-async function subscriber (target: Target, subject: string): Promise<{ ticks: Tick[], bad: number, nc: NatsConnection }> {
+async function subscriber (
+  target: Target,
+  subject: string
+): Promise<{ ticks: Tick[], bad: number, nc: NatsConnection }> {
   const nc = await connect({ servers: target.natsUrl })
   cleanups.push(() => nc.close())
   const out = { ticks: [] as Tick[], bad: 0, nc }
-  nc.subscribe(subject, { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok) out.ticks.push(r.tick); else out.bad++ } })
+  nc.subscribe(
+    subject,
+    { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok) out.ticks.push(r.tick); else out.bad++ } }
+  )
   await nc.flush()
   return out
 }
@@ -90,7 +113,14 @@ describe('bad venue input', () => {
     ]
     for (const b of bad) venueServer.injectRaw(b)
     await eventually(() => handler.stats.rejected >= bad.length, 3000, 'all rejects counted')
-    expect(handler.stats.rejects).toEqual({ not_json: 1, missing_field: 1, bad_number: 2, crossed_book: 1, unknown_symbol: 1, sequence_regression: 1 })
+    expect(handler.stats.rejects).toEqual({
+      not_json: 1,
+      missing_field: 1,
+      bad_number: 2,
+      crossed_book: 1,
+      unknown_symbol: 1,
+      sequence_regression: 1
+    })
     const before = sub.ticks.length
     await eventually(() => sub.ticks.length > before + 10, 5000, 'ticks keep flowing')
     expect(sub.ticks.every((t) => t.type === 'quote' && t.bid < t.ask && t.bid > 1000)).toBe(true)
@@ -138,7 +168,12 @@ describe('venue faults', () => {
     const last = sub.ticks[sub.ticks.length - 1] as QuoteTick
     await eventually(() => sub.ticks.some((t) => (t as QuoteTick).republish === true && t.seq === last.seq), 3000, 'a re-publish of the last value')
     const again = sub.ticks.find((t) => (t as QuoteTick).republish === true) as QuoteTick
-    expect({ ...again, pubTime: 0, pubMono: 0, republish: undefined }).toEqual({ ...last, pubTime: 0, pubMono: 0, republish: undefined })
+    expect({
+      ...again,
+      pubTime: 0,
+      pubMono: 0,
+      republish: undefined
+    }).toEqual({ ...last, pubTime: 0, pubMono: 0, republish: undefined })
   })
 })
 

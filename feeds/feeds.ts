@@ -3,7 +3,7 @@
  * what `npm run feeds` and `npm start` run.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import type { NatsCredentials } from '../broker/client-credentials.ts'
+import type { NatsCredentials } from '../lib/client-credentials.ts'
 import { FeedHandler, type HandlerLogger } from './handlers/feed-handler.ts'
 import { DEFAULT_INSTRUMENTS, type Instrument, type Venue } from './instruments.ts'
 import { DEFAULT_BURSTS } from './market-model.ts'
@@ -50,7 +50,9 @@ export async function startFeeds (options: FeedsOptions): Promise<RunningFeeds> 
     ...options.credentials
   })
   const publisher = natsTickPublisher(nc)
-  const recorder = options.recordPath === undefined || options.recordPath === null ? null : new TickRecorder(options.recordPath)
+  const recorder = options.recordPath === undefined || options.recordPath === null
+    ? null
+    : new TickRecorder(options.recordPath)
   const venues: RunningVenue[] = []
   const handlers: FeedHandler[] = []
   try {

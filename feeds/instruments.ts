@@ -38,9 +38,25 @@ function decimalsOf (step: number): number {
   return text.includes('e-') ? Number(text.split('e-')[1]) : (text.split('.')[1]?.length ?? 0)
 }
 
-export function defineInstrument (symbol: string, tickSize: number, lotSize: number, startPrice: number, volPerSqrtSec: number): Instrument {
+export function defineInstrument (
+  symbol: string,
+  tickSize: number,
+  lotSize: number,
+  startPrice: number,
+  volPerSqrtSec: number
+): Instrument {
   const [base, quote] = symbol.split('-') as [string, string]
-  return { symbol, base, quote, tickSize, priceDecimals: decimalsOf(tickSize), lotSize, sizeDecimals: decimalsOf(lotSize), startPrice, volPerSqrtSec }
+  return {
+    symbol,
+    base,
+    quote,
+    tickSize,
+    priceDecimals: decimalsOf(tickSize),
+    lotSize,
+    sizeDecimals: decimalsOf(lotSize),
+    startPrice,
+    volPerSqrtSec
+  }
 }
 
 /** The default market: five coins against USD, three against USDT. */
@@ -55,7 +71,10 @@ export const DEFAULT_INSTRUMENTS: readonly Instrument[] = [
   defineInstrument('SOL-USDT', 0.01, 0.001, 150.05, 0.0007)
 ]
 
-export function findInstruments (symbols: readonly string[], from: readonly Instrument[] = DEFAULT_INSTRUMENTS): Instrument[] {
+export function findInstruments (
+  symbols: readonly string[],
+  from: readonly Instrument[] = DEFAULT_INSTRUMENTS
+): Instrument[] {
   return symbols.map((s) => {
     const found = from.find((i) => i.symbol === s)
     if (found === undefined) throw new RangeError(`unknown instrument ${JSON.stringify(s)}; known: ${from.map((i) => i.symbol).join(', ')}`)

@@ -2,9 +2,9 @@
  * `npm run feeds -- [options]`: simulated venues and their feed handlers, publishing canonical
  * ticks to a running broker (or any NATS server). Prints a status line every second.
  */
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
-import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
-import { createLogger } from '../broker/logger.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
+import { NATS_CREDENTIALS_CLI, natsCredentials } from '../lib/client-credentials.ts'
+import { createLogger } from '../lib/logger.ts'
 import { startFeeds } from './feeds.ts'
 import { DEFAULT_INSTRUMENTS, VENUES, findInstruments, type Venue } from './instruments.ts'
 

@@ -110,7 +110,13 @@ export interface VenueModelOptions {
 }
 
 /** Per-venue character: how it lags and mis-prices the fair value, and how wide it quotes. */
-const VENUE_PROFILE: Record<Venue, { lagAlpha: number, noiseBps: number, biasBps: number, spreadBps: number, minSpreadTicks: number }> = {
+const VENUE_PROFILE: Record<Venue, {
+  lagAlpha: number,
+  noiseBps: number,
+  biasBps: number,
+  spreadBps: number,
+  minSpreadTicks: number
+}> = {
   binance: { lagAlpha: 0.6, noiseBps: 0.3, biasBps: 0.15, spreadBps: 1.0, minSpreadTicks: 1 },
   coinbase: { lagAlpha: 0.4, noiseBps: 0.4, biasBps: -0.2, spreadBps: 1.5, minSpreadTicks: 1 },
   kraken: { lagAlpha: 0.25, noiseBps: 0.5, biasBps: 0.25, spreadBps: 2.0, minSpreadTicks: 2 }
@@ -123,7 +129,11 @@ interface InstrumentState {
   ask: number
 }
 
-function cumulativeWeights (instruments: readonly Instrument[], weights: Readonly<Record<string, number>>): Float64Array | null {
+function cumulativeWeights (
+  instruments: readonly Instrument[],
+  weights: Readonly<Record<string,
+  number>>
+): Float64Array | null {
   for (const symbol of Object.keys(weights)) {
     if (!instruments.some((i) => i.symbol === symbol)) throw new RangeError(`weight for ${symbol}, which this venue does not list`)
     const w = weights[symbol] as number

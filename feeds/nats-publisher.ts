@@ -4,7 +4,7 @@
  * cache can drop older values; the payload is the tick as JSON.
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import { EncodedHeaders, sequenceHeaderBlock } from '../broker/encoded-headers.ts'
+import { EncodedHeaders, sequenceHeaderBlock } from '../lib/headers.ts'
 import type { TickPublisher } from './handlers/feed-handler.ts'
 import { encodeTick, type Tick } from './tick.ts'
 

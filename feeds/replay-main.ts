@@ -2,7 +2,7 @@
  * `npm run replay -- --file <recording> [--speed 1|N|max]`: re-publishes a recorded stream.
  */
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsTickPublisher } from './nats-publisher.ts'
 import { replay } from './recorder.ts'
 import { SequenceStamper, nowEpochMs, nowMonoUs } from './tick.ts'

@@ -63,7 +63,14 @@ export class ArbitrageWatcher {
         const edgeBps = (sell.bid - buy.ask) / buy.ask * 10_000
         if (edgeBps <= this.minEdgeBps) continue
         if (best === null || edgeBps > best.edgeBps) {
-          best = { buyVenue: buy.venue, buyPrice: buy.ask, sellVenue: sell.venue, sellPrice: sell.bid, edgeBps, size: Math.min(buy.askSize, sell.bidSize) }
+          best = {
+            buyVenue: buy.venue,
+            buyPrice: buy.ask,
+            sellVenue: sell.venue,
+            sellPrice: sell.bid,
+            edgeBps,
+            size: Math.min(buy.askSize, sell.bidSize)
+          }
         }
       }
     }

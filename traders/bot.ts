@@ -9,11 +9,11 @@
  * their own (traders/main.ts).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import type { NatsCredentials } from '../broker/client-credentials.ts'
-import { CONFLATED_HEADER } from '../broker/wire.ts'
-import { ThrottledLog } from '../feeds/throttled-log.ts'
+import type { NatsCredentials } from '../lib/client-credentials.ts'
+import { CONFLATED_HEADER } from '../lib/headers.ts'
+import { ThrottledLog } from '../lib/throttled-log.ts'
 import { nowEpochMs, nowMonoUs, parseMarketData } from '../feeds/tick.ts'
-import { blockingSleep, spendBlocked } from './blocking-work.ts'
+import { blockingSleep, spendBlocked } from '../lib/blocking-work.ts'
 import { BotMeasurements } from './measurements.ts'
 
 export interface SlowBehaviour {
@@ -43,7 +43,13 @@ export interface RunningBot {
 }
 
 export async function startBot (options: BotOptions): Promise<RunningBot> {
-  const nc = await connect({ servers: options.natsUrl, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options.credentials })
+  const nc = await connect({
+    servers: options.natsUrl,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    ...options.credentials
+  })
   const m = new BotMeasurements(options.name)
   const log = options.log ?? ((msg: string) => process.stderr.write(`${msg}\n`))
   const decodeLog = new ThrottledLog((_k, detail, suppressed) => log(`${options.name}: cannot decode a message (${detail}); ${suppressed} more since the last report`))
@@ -67,7 +73,10 @@ export async function startBot (options: BotOptions): Promise<RunningBot> {
   }
   await nc.flush()
   const sampler = setInterval(() => m.sampleStaleness(nowEpochMs()), options.stalenessSampleMs ?? 100)
-  const staller = slow !== null && slow.stallEveryMs > 0 ? setInterval(() => blockingSleep(slow.stallMs * 1000), slow.stallEveryMs) : null
+  const staller = slow !== null && slow.stallEveryMs > 0 ? setInterval(
+    () => blockingSleep(slow.stallMs * 1000),
+    slow.stallEveryMs
+  ) : null
   return {
     name: options.name,
     nc,

@@ -26,8 +26,7 @@ export class Consolidator {
     book.set(quote.venue, quote)
     const after = this.best(quote.symbol)
     if (after === null) return null
-    if (before !== null && before.bid === after.bid && before.bidSize === after.bidSize && before.bidVenue === after.bidVenue &&
-      before.ask === after.ask && before.askSize === after.askSize && before.askVenue === after.askVenue && before.venues === after.venues) return null
+    if (before !== null && sameSides(before, after)) return null
     return after
   }
 
@@ -43,8 +42,8 @@ export class Consolidator {
     let ask: QuoteTick | null = null
     for (const q of book.values()) {
       // Ties go to the larger size, then to the venue name, so the result does not depend on arrival order.
-      if (bid === null || q.bid > bid.bid || (q.bid === bid.bid && (q.bidSize > bid.bidSize || (q.bidSize === bid.bidSize && q.venue < bid.venue)))) bid = q
-      if (ask === null || q.ask < ask.ask || (q.ask === ask.ask && (q.askSize > ask.askSize || (q.askSize === ask.askSize && q.venue < ask.venue)))) ask = q
+      if (bid === null || betterBid(q, bid)) bid = q
+      if (ask === null || betterAsk(q, ask)) ask = q
     }
     if (bid === null || ask === null) return null
     return {
@@ -63,4 +62,21 @@ export class Consolidator {
   quotes (symbol: string): QuoteTick[] {
     return [...(this.books.get(symbol)?.values() ?? [])]
   }
+}
+
+/** A higher bid wins; at an equal price the larger size, then the venue name that sorts first. */
+function betterBid (q: QuoteTick, best: QuoteTick): boolean {
+  if (q.bid !== best.bid) return q.bid > best.bid
+  return q.bidSize > best.bidSize || (q.bidSize === best.bidSize && q.venue < best.venue)
+}
+
+/** A lower ask wins; at an equal price the larger size, then the venue name that sorts first. */
+function betterAsk (q: QuoteTick, best: QuoteTick): boolean {
+  if (q.ask !== best.ask) return q.ask < best.ask
+  return q.askSize > best.askSize || (q.askSize === best.askSize && q.venue < best.venue)
+}
+
+function sameSides (a: BboSides, b: BboSides): boolean {
+  return a.bid === b.bid && a.bidSize === b.bidSize && a.bidVenue === b.bidVenue &&
+    a.ask === b.ask && a.askSize === b.askSize && a.askVenue === b.askVenue && a.venues === b.venues
 }

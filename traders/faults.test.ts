@@ -34,7 +34,12 @@ function startFeedsProcess (natsUrl: string): CommandProcess {
 }
 
 /** A subscriber that keeps the newest quote per subject, reconnecting forever. */
-async function quoteWatcher (natsUrl: string): Promise<{ nc: NatsConnection, latest: Map<string, QuoteTick>, received: () => number }> {
+async function quoteWatcher (natsUrl: string): Promise<{
+  nc: NatsConnection,
+  latest: Map<string,
+  QuoteTick>,
+  received: () => number
+}> {
   const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 100, pingInterval: 1000 })
   cleanups.push(() => nc.close())
   const latest = new Map<string, QuoteTick>()

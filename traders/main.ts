@@ -8,8 +8,8 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
-import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { NATS_CREDENTIALS_CLI, natsCredentials } from '../lib/client-credentials.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { formatUs } from '../lib/histogram.ts'
 import { startBot, type RunningBot } from './bot.ts'
 import { STATS_SUBJECT_PREFIX, mergeReports, type GroupStats } from './stats.ts'
@@ -69,7 +69,10 @@ runMain(async () => {
     }))
   }
   const statsConn = await connect({ servers: o.nats, name: `tickfan-traders-${o.group}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...credentials })
-  const requester = slow ? null : startRequester(statsConn, { symbols: o.requestSymbols, perSec: o.requestsPerSec, log })
+  const requester = slow ? null : startRequester(
+    statsConn,
+    { symbols: o.requestSymbols, perSec: o.requestsPerSec, log }
+  )
   let child: ReturnType<typeof fork> | null = null
   if (!slow && slowBots > 0) {
     const args = process.argv.slice(2).filter((a) => !a.startsWith('--group'))

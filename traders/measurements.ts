@@ -2,7 +2,8 @@
  * What a measuring bot records, pure (times are passed in): delivery latency (handler publish
  * to receipt, CLOCK_MONOTONIC microseconds, comparable across processes on one host), staleness
  * (age of the values it holds, sampled), updates the broker reported as skipped (conflation),
- * venue-sequence gaps (on venues whose sequence counts per instrument), and order violations (a seq that goes backwards: must be 0).
+ * venue-sequence gaps (on venues whose sequence counts per instrument), and order violations (a seq that goes
+ * backwards: must be 0).
  */
 import { encodeHistogram, newHistogram, summarize, type Histogram, type LatencySummary } from '../lib/histogram.ts'
 import { VENUE_SEQUENCE_SCOPE, type Venue } from '../feeds/instruments.ts'
@@ -28,7 +29,14 @@ export class BotMeasurements {
   /** Since the last takeInterval(): what the live status line shows. */
   private intervalLatency: Histogram = newHistogram()
   private intervalStaleness: Histogram = newHistogram()
-  private intervalStart = { received: 0, decodeErrors: 0, skipped: 0, venueSeqGaps: 0, orderViolations: 0, republished: 0 }
+  private intervalStart = {
+    received: 0,
+    decodeErrors: 0,
+    skipped: 0,
+    venueSeqGaps: 0,
+    orderViolations: 0,
+    republished: 0
+  }
   received = 0
   decodeErrors = 0
   skipped = 0
@@ -91,7 +99,14 @@ export class BotMeasurements {
       latencyHistogram: encodeHistogram(this.intervalLatency),
       stalenessHistogram: encodeHistogram(this.intervalStaleness)
     }
-    this.intervalStart = { received: this.received, decodeErrors: this.decodeErrors, skipped: this.skipped, venueSeqGaps: this.venueSeqGaps, orderViolations: this.orderViolations, republished: this.republished }
+    this.intervalStart = {
+      received: this.received,
+      decodeErrors: this.decodeErrors,
+      skipped: this.skipped,
+      venueSeqGaps: this.venueSeqGaps,
+      orderViolations: this.orderViolations,
+      republished: this.republished
+    }
     this.intervalLatency = newHistogram()
     this.intervalStaleness = newHistogram()
     return out

@@ -6,7 +6,7 @@
  * happened since the last report, so a missing service cannot flood the log.
  */
 import { errors, type NatsConnection } from '@nats-io/transport-node'
-import { ThrottledLog } from '../feeds/throttled-log.ts'
+import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { PriceReply } from './services.ts'
 
 export interface RequesterStats {
@@ -31,7 +31,8 @@ export interface Requester {
 }
 
 function isNoResponders (err: unknown): boolean {
-  return err instanceof errors.NoRespondersError || (err as { cause?: unknown } | null)?.cause instanceof errors.NoRespondersError
+  return err instanceof errors.NoRespondersError ||
+    (err as { cause?: unknown } | null)?.cause instanceof errors.NoRespondersError
 }
 
 export function startRequester (nc: NatsConnection, o: RequesterOptions): Requester {

@@ -3,8 +3,8 @@
  * (signal.arbitrage.<SYM>), the reference-price queue group (price.<SYM>) and the monitor
  * (alerts.monitor).
  */
-import { NATS_CREDENTIALS_CLI, natsCredentials } from '../broker/client-credentials.ts'
-import { helpText, parseOptions, runMain, type OptionTable } from '../broker/cli-options.ts'
+import { NATS_CREDENTIALS_CLI, natsCredentials } from '../lib/client-credentials.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { startServices } from './services.ts'
 
 const CLI = {
@@ -19,7 +19,13 @@ const CLI = {
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run services --', 'tickfan services: consolidated BBO, arbitrage watcher, reference-price queue group, monitor.', CLI)); return }
-  const services = await startServices({ natsUrl: o.nats, credentials: natsCredentials(o), priceMembers: o.priceMembers, silentMs: o.silentMs, latencySpikeUs: o.latencySpikeMs * 1000 })
+  const services = await startServices({
+    natsUrl: o.nats,
+    credentials: natsCredentials(o),
+    priceMembers: o.priceMembers,
+    silentMs: o.silentMs,
+    latencySpikeUs: o.latencySpikeMs * 1000
+  })
   if (!o.quiet) process.stdout.write(`tickfan services on ${o.nats}: consolidator, arbitrage watcher, ${o.priceMembers} price-service members, monitor\n`)
   const status = o.quiet
     ? null

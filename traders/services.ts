@@ -11,9 +11,9 @@
  *   latency spikes).
  */
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
-import type { NatsCredentials } from '../broker/client-credentials.ts'
-import { SEQUENCE_HEADER } from '../broker/wire.ts'
-import { ThrottledLog } from '../feeds/throttled-log.ts'
+import type { NatsCredentials } from '../lib/client-credentials.ts'
+import { SEQUENCE_HEADER } from '../lib/headers.ts'
+import { ThrottledLog } from '../lib/throttled-log.ts'
 import { SequenceStamper, bboSubject, nowEpochMs, nowMonoUs, parseTick, type QuoteTick } from '../feeds/tick.ts'
 import { AnomalyDetector, type Anomaly } from './anomaly.ts'
 import { ArbitrageWatcher } from './arbitrage.ts'
@@ -49,7 +49,14 @@ export interface ServicesOptions {
 
 export interface RunningServices {
   readonly connections: NatsConnection[]
-  readonly stats: { bboPublished: number, arbitrageSignals: number, priceRequests: Record<string, number>, anomalies: Anomaly[], decodeErrors: number }
+  readonly stats: {
+    bboPublished: number,
+    arbitrageSignals: number,
+    priceRequests: Record<string,
+    number>,
+    anomalies: Anomaly[],
+    decodeErrors: number
+  }
   close (): Promise<void>
 }
 
@@ -61,7 +68,13 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
   const decodeLog = new ThrottledLog((_k, detail, suppressed) => log(`services: cannot decode a message (${detail}); ${suppressed} more since the last report`))
   const connections: NatsConnection[] = []
   const open = async (name: string): Promise<NatsConnection> => {
-    const nc = await connect({ servers: options.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options.credentials })
+    const nc = await connect({
+      servers: options.natsUrl,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...options.credentials
+    })
     connections.push(nc)
     return nc
   }
@@ -120,8 +133,15 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
         const symbol = msg.subject.slice('price.'.length)
         const best = book.best(symbol)
         const reply: PriceReply = {
-          v: 1, type: 'price', symbol, member, at: Date.now(),
-          bid: best?.bid ?? null, ask: best?.ask ?? null, mid: best === null ? null : (best.bid + best.ask) / 2, venues: best?.venues ?? 0
+          v: 1,
+          type: 'price',
+          symbol,
+          member,
+          at: Date.now(),
+          bid: best?.bid ?? null,
+          ask: best?.ask ?? null,
+          mid: best === null ? null : (best.bid + best.ask) / 2,
+          venues: best?.venues ?? 0
         }
         stats.priceRequests[member] = (stats.priceRequests[member] ?? 0) + 1
         msg.respond(encoder.encode(JSON.stringify(reply)))
@@ -131,7 +151,11 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
 
   // Monitor
   const monConn = await open('tickfan-monitor')
-  const detector = new AnomalyDetector({ silentMs: options.silentMs ?? 3000, latencySpikeUs: options.latencySpikeUs ?? 50_000, spikeReportIntervalMs: 10_000 })
+  const detector = new AnomalyDetector({
+    silentMs: options.silentMs ?? 3000,
+    latencySpikeUs: options.latencySpikeUs ?? 50_000,
+    spikeReportIntervalMs: 10_000
+  })
   const alert = (a: Anomaly): void => {
     stats.anomalies.push(a)
     if (stats.anomalies.length > 100) stats.anomalies.shift()

@@ -28,7 +28,11 @@ export interface IsolationRun {
   brokerCpuSeconds: number
 }
 
-export async function isolationRun (target: Target, stalled: boolean, o: { rate: number, subjects: number, payload: number, seconds: number, warmup: number }): Promise<IsolationRun> {
+export async function isolationRun (
+  target: Target,
+  stalled: boolean,
+  o: { rate: number, subjects: number, payload: number, seconds: number, warmup: number }
+): Promise<IsolationRun> {
   const layout = coreLayout()
   const broker = await startTarget(target, 1, layout.broker)
   try {
@@ -55,7 +59,13 @@ export async function isolationRun (target: Target, stalled: boolean, o: { rate:
         .catch(() => {})
     }, 250)
     const publisher = await runLoad<PublisherResult>('publisher.ts', {
-      url: broker.natsUrl, subjects: o.subjects, tradeRatio: 0, ratePerSec: o.rate, burstEveryMs: 0, burstMs: 0, burstFactor: 1,
+      url: broker.natsUrl,
+      subjects: o.subjects,
+      tradeRatio: 0,
+      ratePerSec: o.rate,
+      burstEveryMs: 0,
+      burstMs: 0,
+      burstFactor: 1,
       payloadBytes: o.payload, durationMs: (o.seconds + o.warmup) * 1000
     } satisfies PublisherConfig, layout.load).result
     await new Promise((r) => setTimeout(r, 500))
@@ -84,7 +94,10 @@ export async function isolationRun (target: Target, stalled: boolean, o: { rate:
   }
 }
 
-export async function fanoutRun (target: Target, o: { fanoutSubscribers: number, fanoutMessages: number, payload: number }): Promise<FanoutResult & { target: Target, brokerCpuSeconds: number }> {
+export async function fanoutRun (
+  target: Target,
+  o: { fanoutSubscribers: number, fanoutMessages: number, payload: number }
+): Promise<FanoutResult & { target: Target, brokerCpuSeconds: number }> {
   const layout = coreLayout()
   const broker = await startTarget(target, 1, layout.broker)
   try {

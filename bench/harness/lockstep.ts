@@ -39,7 +39,9 @@ export class LockstepLoad {
     this.child = child
     this.done = result
     // A generator that fails rejects every request waiting on it.
-    result.catch((err: unknown) => { for (const r of this.waiting.values()) r(err instanceof Error ? err : new Error(String(err))) })
+    result.catch((err: unknown) => {
+      for (const r of this.waiting.values()) r(err instanceof Error ? err : new Error(String(err)))
+    })
   }
 
   private async request<T> (command: { type: string, id: string, [key: string]: unknown }, answer: string): Promise<T> {
@@ -51,7 +53,10 @@ export class LockstepLoad {
     return got as T
   }
 
-  async open (id: string, o: { url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }): Promise<void> {
+  async open (
+    id: string,
+    o: { url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }
+  ): Promise<void> {
     await this.request<unknown>({ type: 'open', id, ...o } satisfies OpenCommand, 'opened')
   }
 
@@ -72,7 +77,10 @@ export class LockstepLoad {
   }
 
   /** Every open session pipelined at once for `seconds`; what all their subscribers received. */
-  async throughput (seconds: number, window: number): Promise<{ delivered: number, elapsedMs: number, cpuSeconds: number }> {
+  async throughput (
+    seconds: number,
+    window: number
+  ): Promise<{ delivered: number, elapsedMs: number, cpuSeconds: number }> {
     const t = await this.request<Throughput>({ type: 'throughput', id: 'all', seconds, window } satisfies ThroughputCommand, 'throughput')
     return { delivered: t.delivered, elapsedMs: t.elapsedMs, cpuSeconds: t.cpuSeconds }
   }

@@ -2,8 +2,22 @@ import { describe, expect, it } from 'vitest'
 import type { ConnectionResult } from '../load/subscriber-group.ts'
 import { conflationRatio, fairJainExpected, fairness, jain, pearson, tradeLoss, wrongFinalValues } from './metrics.ts'
 
-function conn (index: number, samples: Array<[number, number]>, extra: Partial<ConnectionResult> = {}): ConnectionResult {
-  return { index, worker: 0, received: 0, trades: 0, skipped: 0, orderViolations: 0, lastSeq: {}, samples: samples.map(([s, t]) => [s, String(t)]), ...extra }
+function conn (
+  index: number,
+  samples: Array<[number, number]>,
+  extra: Partial<ConnectionResult> = {}
+): ConnectionResult {
+  return {
+    index,
+    worker: 0,
+    received: 0,
+    trades: 0,
+    skipped: 0,
+    orderViolations: 0,
+    lastSeq: {},
+    samples: samples.map(([s, t]) => [s, String(t)]),
+    ...extra
+  }
 }
 
 describe('suite metrics', () => {
@@ -21,7 +35,11 @@ describe('suite metrics', () => {
   it('groups first places by worker: the subscribers that share the publisher\'s worker winning is seen', () => {
     const seqs = Array.from({ length: 100 }, (_, i) => i)
     // Connections 0 and 1 on worker 0 (with the publisher) are always ahead of 2 and 3 on worker 1.
-    const conns = [0, 1, 2, 3].map((k) => conn(k, seqs.map((s) => [s, 1000 * s + (k < 2 ? (s + k) % 2 : 50 + k)]), { worker: k < 2 ? 0 : 1 }))
+    const conns = [0, 1, 2, 3].map((k) => conn(
+      k,
+      seqs.map((s) => [s, 1000 * s + (k < 2 ? (s + k) % 2 : 50 + k)]),
+      { worker: k < 2 ? 0 : 1 }
+    ))
     expect(fairness(conns).byWorker).toEqual([
       { worker: 0, subscribers: 2, subscriberShare: 0.5, firstShare: 1 },
       { worker: 1, subscribers: 2, subscriberShare: 0.5, firstShare: 0 }

@@ -117,7 +117,11 @@ function firstPlacesByWorker (connections: readonly ConnectionResult[], firsts: 
 }
 
 /** Connections whose last value of some subject is not the last one published. */
-export function wrongFinalValues (connections: readonly ConnectionResult[], lastPublished: Record<string, number>): number {
+export function wrongFinalValues (
+  connections: readonly ConnectionResult[],
+  lastPublished: Record<string,
+  number>
+): number {
   let wrong = 0
   for (const c of connections) {
     for (const [subject, seq] of Object.entries(lastPublished)) {

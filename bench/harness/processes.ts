@@ -58,7 +58,12 @@ export function coreLayout (): { broker: string | undefined, load: string | unde
  * Starts a tickfan broker from `root` (this checkout by default; the regression gate passes a
  * reference build's folder).
  */
-export async function startTickfanProcess (cpus: string | undefined, extraArgs: string[] = [], workers = 1, root = ROOT): Promise<BrokerProcess> {
+export async function startTickfanProcess (
+  cpus: string | undefined,
+  extraArgs: string[] = [],
+  workers = 1,
+  root = ROOT
+): Promise<BrokerProcess> {
   const [port, httpPort] = await freePorts(2)
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
@@ -186,7 +191,13 @@ function runInBackground (pid: number): void {
  * `config` and resolving with the one result message it sends back. `background` load runs at
  * BACKGROUND_PRIORITY.
  */
-export function runLoad<T> (script: string, config: unknown, cpus: string | undefined, onMessage?: (msg: unknown) => void, options: { background?: boolean } = {}): { result: Promise<T>, child: ChildProcess } {
+export function runLoad<T> (
+  script: string,
+  config: unknown,
+  cpus: string | undefined,
+  onMessage?: (msg: unknown) => void,
+  options: { background?: boolean } = {}
+): { result: Promise<T>, child: ChildProcess } {
   const file = path.join(ROOT, 'bench/load', script)
   const child = fork(file, [JSON.stringify(config)], {
     execArgv: ['--import', 'tsx'],

@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { UsageError } from '../../broker/cli-options.ts'
+import { UsageError } from '../../lib/cli-options.ts'
 import { ROOT } from './processes.ts'
 
 export class ReferenceBuildError extends Error {

@@ -7,7 +7,10 @@ const seeded = (seed: number): (() => number) => { const r = new Random(seed); r
 
 /** n samples around `mean` with a relative spread of `cv` (normal, Box-Muller). */
 function samples (random: () => number, n: number, mean: number, cv: number): number[] {
-  return Array.from({ length: n }, () => mean * (1 + cv * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())))
+  return Array.from(
+    { length: n },
+    () => mean * (1 + cv * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()))
+  )
 }
 
 describe('judgeRegression', () => {

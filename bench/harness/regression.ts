@@ -13,12 +13,19 @@
 import { ratioOfMedians, type RatioInterval } from './stats.ts'
 
 export interface RegressionVerdict extends RatioInterval {
-  /** 'regression' fails the gate; 'unchanged' is within tolerance or not shown to differ; 'faster' is shown to be faster. */
+  /**
+   * 'regression' fails the gate; 'unchanged' is within tolerance or not shown to differ; 'faster' is shown to be
+   * faster.
+   */
   verdict: 'regression' | 'unchanged' | 'faster'
   tolerance: number
 }
 
-export function judgeRegression (candidate: readonly number[], reference: readonly number[], o: { tolerance: number, random?: () => number }): RegressionVerdict {
+export function judgeRegression (
+  candidate: readonly number[],
+  reference: readonly number[],
+  o: { tolerance: number, random?: () => number }
+): RegressionVerdict {
   if (candidate.length < 2 || reference.length < 2) throw new RangeError('a regression verdict needs at least two samples of each build')
   const r = ratioOfMedians(candidate, reference, o.random === undefined ? {} : { random: o.random })
   const verdict = r.ratio > 1 + o.tolerance && r.low > 1

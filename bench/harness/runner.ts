@@ -28,7 +28,14 @@ export interface ScenarioResult {
   /** Deliveries per second, summed over subscribers, per second of the run. */
   deliveredPerSecond: number[]
   publishedPerSecond: number[]
-  fast: { latencyUs: LatencySummary, uncorrectedUs: LatencySummary, stalenessUs: LatencySummary, latencyHistogram: string, uncorrectedHistogram: string, stalenessHistogram: string }
+  fast: {
+    latencyUs: LatencySummary,
+    uncorrectedUs: LatencySummary,
+    stalenessUs: LatencySummary,
+    latencyHistogram: string,
+    uncorrectedHistogram: string,
+    stalenessHistogram: string
+  }
   slow: { latencyUs: LatencySummary, stalenessUs: LatencySummary, stalenessHistogram: string } | null
   tradeLoss: number
   wrongFinalValues: number
@@ -66,11 +73,20 @@ export const GENERATOR_BUSY_MAX = 0.9
 /** Other processes using more than this many cores on average make a run invalid. */
 export const OTHER_CORES_MAX = 0.25
 
-export async function startTarget (target: TargetName, workers: number, cpus: string | undefined): Promise<BrokerProcess> {
+export async function startTarget (
+  target: TargetName,
+  workers: number,
+  cpus: string | undefined
+): Promise<BrokerProcess> {
   return target === 'tickfan' ? startTickfanProcess(cpus, [], workers) : startNatsServerProcess(cpus, workers)
 }
 
-interface Varz { out_msgs: number, out_bytes: number, slow_consumers: number, tickfan?: { socket_writes: number, event_loop_delay_p99_ms?: number } }
+interface Varz {
+  out_msgs: number,
+  out_bytes: number,
+  slow_consumers: number,
+  tickfan?: { socket_writes: number, event_loop_delay_p99_ms?: number }
+}
 
 async function varz (broker: BrokerProcess): Promise<Varz | null> {
   try {
@@ -105,7 +121,13 @@ export interface ScenarioOptions {
  * goes on). However a scenario ends, what it started ends with it: load processes still running
  * are killed, samplers stopped.
  */
-export async function runScenario (target: TargetName, w: Workload, rate: number, workers: number, options: ScenarioOptions = {}): Promise<ScenarioResult> {
+export async function runScenario (
+  target: TargetName,
+  w: Workload,
+  rate: number,
+  workers: number,
+  options: ScenarioOptions = {}
+): Promise<ScenarioResult> {
   const layout = coreLayout()
   const broker = await startTarget(target, workers, layout.broker)
   const atEnd: Array<() => void> = []
@@ -118,7 +140,16 @@ export async function runScenario (target: TargetName, w: Workload, rate: number
   }
 }
 
-async function measure (target: TargetName, w: Workload, rate: number, workers: number, options: ScenarioOptions, layout: ReturnType<typeof coreLayout>, broker: BrokerProcess, atEnd: Array<() => void>): Promise<ScenarioResult> {
+async function measure (
+  target: TargetName,
+  w: Workload,
+  rate: number,
+  workers: number,
+  options: ScenarioOptions,
+  layout: ReturnType<typeof coreLayout>,
+  broker: BrokerProcess,
+  atEnd: Array<() => void>
+): Promise<ScenarioResult> {
   const started = (child: ChildProcess): void => { atEnd.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }) }
   const slowCount = options.withoutSlow === true ? 0 : Math.round(w.subscribers * w.slowFraction)
   const fastCount = w.subscribers - Math.round(w.subscribers * w.slowFraction)
@@ -126,7 +157,12 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const fastProcesses = Math.max(1, w.subscriberProcesses - slowProcesses)
   const groups: Array<{ result: Promise<SubscriberGroupResult>, child: ReturnType<typeof runLoad>['child'] }> = []
   // Warm-up by sequence: the first message the publisher meant to send after the warm-up.
-  const schedule = scheduleFor({ ratePerSec: rate, burstEveryMs: w.burstEveryMs, burstMs: w.burstMs, burstFactor: w.burstFactor })
+  const schedule = scheduleFor({
+    ratePerSec: rate,
+    burstEveryMs: w.burstEveryMs,
+    burstMs: w.burstMs,
+    burstFactor: w.burstFactor
+  })
   let warmupSeq = 0
   while (schedule(warmupSeq) < w.warmupSeconds * 1e9) warmupSeq++
   let index = 0
@@ -161,13 +197,23 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const durationMs = (w.warmupSeconds + w.durationSeconds) * 1000
   options.onProgress?.(`${target} ${w.name} ${rate.toLocaleString('en-US')} msgs/s${workers > 1 ? ` x${workers} workers` : ''}: running ${(durationMs / 1000).toFixed(0)} s`)
   const publisherRun = runLoad<PublisherResult>('publisher.ts', {
-    url: broker.natsUrl, subjects: w.subjects, tradeRatio: w.tradeRatio, ratePerSec: rate,
-    burstEveryMs: w.burstEveryMs, burstMs: w.burstMs, burstFactor: w.burstFactor, payloadBytes: w.payloadBytes, durationMs
+    url: broker.natsUrl,
+    subjects: w.subjects,
+    tradeRatio: w.tradeRatio,
+    ratePerSec: rate,
+    burstEveryMs: w.burstEveryMs,
+    burstMs: w.burstMs,
+    burstFactor: w.burstFactor,
+    payloadBytes: w.payloadBytes,
+    durationMs
   } satisfies PublisherConfig, layout.load)
   started(publisherRun.child)
   const publisher = await publisherRun.result
   // The measured window: from the end of the warm-up to the last intended send.
-  const windowNs = { from: BigInt(publisher.startNs) + BigInt(w.warmupSeconds * 1e9), to: BigInt(publisher.startNs) + BigInt(durationMs * 1e6) }
+  const windowNs = {
+    from: BigInt(publisher.startNs) + BigInt(w.warmupSeconds * 1e9),
+    to: BigInt(publisher.startNs) + BigInt(durationMs * 1e6)
+  }
   for (const g of groups) g.child.send({ type: 'published', fromNs: windowNs.from.toString(), toNs: windowNs.to.toString() } satisfies MeasuredWindow)
   // Let deliveries settle: slow subscribers need time to catch up to the newest values.
   await new Promise((r) => setTimeout(r, options.settleMs ?? (slowCount > 0 ? 4000 : 1500)))
@@ -198,7 +244,10 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
   const behind = publisher.published < publisher.expected
   const lagging = publisher.publishDelayUs.p99 > 100_000
   const loadCores = layout.load === undefined ? layout.cores : coreCount(layout.load)
-  const generatorBusy = (publisher.cpuSeconds / measuredSeconds + fastGroups.reduce((n, g) => n + g.busyShare, 0)) / loadCores
+  const generatorBusy = (publisher.cpuSeconds / measuredSeconds + fastGroups.reduce(
+    (n, g) => n + g.busyShare,
+    0
+  )) / loadCores
   const saturated = generatorBusy > GENERATOR_BUSY_MAX
   const busyMachine = otherCores > OTHER_CORES_MAX
   return {
@@ -218,8 +267,19 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
     deliveredRate: deliveredInWindow / windowSeconds,
     deliveredPerSecond: sumSeries(results.map((r) => r.perSecond)),
     publishedPerSecond: publisher.perSecond,
-    fast: { latencyUs: latency.summary, uncorrectedUs: uncorrected.summary, stalenessUs: staleness.summary, latencyHistogram: latency.encoded, uncorrectedHistogram: uncorrected.encoded, stalenessHistogram: staleness.encoded },
-    slow: slowGroups.length === 0 ? null : { latencyUs: slowLatency.summary, stalenessUs: slowStaleness.summary, stalenessHistogram: slowStaleness.encoded },
+    fast: {
+      latencyUs: latency.summary,
+      uncorrectedUs: uncorrected.summary,
+      stalenessUs: staleness.summary,
+      latencyHistogram: latency.encoded,
+      uncorrectedHistogram: uncorrected.encoded,
+      stalenessHistogram: staleness.encoded
+    },
+    slow: slowGroups.length === 0 ? null : {
+      latencyUs: slowLatency.summary,
+      stalenessUs: slowStaleness.summary,
+      stalenessHistogram: slowStaleness.encoded
+    },
     tradeLoss: tradeLoss(fastConns, publisher.trades),
     wrongFinalValues: wrongFinalValues(fastConns, publisher.lastSeq),
     slowWrongFinalValues: wrongFinalValues(slowConns, Object.fromEntries(Object.entries(publisher.lastSeq).filter(([s]) => s.startsWith('quote.')))),
@@ -230,8 +290,12 @@ async function measure (target: TargetName, w: Workload, rate: number, workers: 
     broker: {
       cpuSecondsPerMillionDeliveries: deliveries === 0 ? 0 : cpu / deliveries * 1e6,
       memory: mem,
-      socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0 ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs : null,
-      bytesPerDelivery: varz0 !== null && varz1 !== null && outMsgs > 0 ? (varz1.out_bytes - varz0.out_bytes) / outMsgs : null,
+      socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0
+        ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs
+        : null,
+      bytesPerDelivery: varz0 !== null && varz1 !== null && outMsgs > 0
+        ? (varz1.out_bytes - varz0.out_bytes) / outMsgs
+        : null,
       slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
       eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
     },

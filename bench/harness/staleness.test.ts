@@ -32,7 +32,10 @@ describe('time-weighted staleness', () => {
   })
 
   it('weights add up to the window times the subjects held, whatever the receipts', () => {
-    fc.assert(fc.property(fc.array(fc.record({ subject: fc.nat({ max: 3 }), gap: fc.integer({ min: 1, max: 50 }), delay: fc.nat({ max: 20 }) }), { minLength: 1, maxLength: 60 }), (receipts) => {
+    fc.assert(fc.property(fc.array(
+      fc.record({ subject: fc.nat({ max: 3 }), gap: fc.integer({ min: 1, max: 50 }), delay: fc.nat({ max: 20 }) }),
+      { minLength: 1, maxLength: 60 }
+    ), (receipts) => {
       const log = new ReceiptLog()
       let t = 0
       const first = new Map<number, number>()

@@ -21,7 +21,11 @@ export class ReceiptLog {
 
   add (subject: number, intendedNs: number, receivedNs: number): void {
     if (this.length === this.subjects.length) {
-      const grow = <T extends Uint32Array | Float64Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b }
+      const grow = <T extends Uint32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2)
+        b.set(a)
+        return b
+      }
       this.subjects = grow(this.subjects)
       this.intended = grow(this.intended)
       this.received = grow(this.received)
@@ -56,7 +60,10 @@ export class ReceiptLog {
       const step = (b - a) / pieces
       for (let p = 0; p < pieces; p++) {
         const mid = a + (p + 0.5) * step
-        into.recordValueWithCount(Math.max(0, Math.round((mid - intended) / 1000)), Math.max(1, Math.round(step / 1000)))
+        into.recordValueWithCount(
+          Math.max(0, Math.round((mid - intended) / 1000)),
+          Math.max(1, Math.round(step / 1000))
+        )
       }
     }
     for (let i = 0; i < this.length; i++) {

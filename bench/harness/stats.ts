@@ -24,7 +24,11 @@ export interface RatioInterval {
  * replacement `resamples` times and the ratio recomputed. With a handful of runs per side the
  * interval is wide, and that is the point: it shows how far the verdict could move on a rerun.
  */
-export function ratioOfMedians (a: readonly number[], b: readonly number[], options: { resamples?: number, level?: number, random?: () => number } = {}): RatioInterval {
+export function ratioOfMedians (
+  a: readonly number[],
+  b: readonly number[],
+  options: { resamples?: number, level?: number, random?: () => number } = {}
+): RatioInterval {
   const { resamples = 2000, level = 0.95, random = Math.random } = options
   const ratio = median(a) / median(b)
   if (a.length === 0 || b.length === 0) return { ratio, low: Number.NaN, high: Number.NaN, level }
@@ -32,18 +36,28 @@ export function ratioOfMedians (a: readonly number[], b: readonly number[], opti
   const ratios: number[] = []
   for (let i = 0; i < resamples; i++) ratios.push(median(draw(a)) / median(draw(b)))
   ratios.sort((x, y) => x - y)
-  const at = (q: number): number => ratios[Math.min(ratios.length - 1, Math.max(0, Math.floor(q * ratios.length)))] as number
+  const at = (q: number): number => ratios[Math.min(
+    ratios.length - 1,
+    Math.max(0, Math.floor(q * ratios.length))
+  )] as number
   return { ratio, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2), level }
 }
 
 /** The median of `values` with a percentile-bootstrap interval (resampled with replacement). */
-export function medianInterval (values: readonly number[], options: { resamples?: number, level?: number, random?: () => number } = {}): RatioInterval {
+export function medianInterval (
+  values: readonly number[],
+  options: { resamples?: number, level?: number, random?: () => number } = {}
+): RatioInterval {
   const { resamples = 2000, level = 0.95, random = Math.random } = options
   const m = median(values)
   if (values.length === 0) return { ratio: m, low: Number.NaN, high: Number.NaN, level }
   const medians: number[] = []
-  for (let i = 0; i < resamples; i++) medians.push(median(values.map(() => values[Math.floor(random() * values.length)] as number)))
+  const pick = (): number => values[Math.floor(random() * values.length)] as number
+  for (let i = 0; i < resamples; i++) medians.push(median(values.map(pick)))
   medians.sort((x, y) => x - y)
-  const at = (q: number): number => medians[Math.min(medians.length - 1, Math.max(0, Math.floor(q * medians.length)))] as number
+  const at = (q: number): number => medians[Math.min(
+    medians.length - 1,
+    Math.max(0, Math.floor(q * medians.length))
+  )] as number
   return { ratio: m, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2), level }
 }

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest'
 import type { ScenarioResult } from './runner.ts'
 import { suiteVerdicts } from './suite-verdicts.ts'
 
-const summary = (p99: number) => ({ count: 1, p50: p99 / 2, p90: p99, p99, p999: p99, p9999: p99, max: p99, mean: p99 / 2 })
+const summary = (p99: number) => ({
+  count: 1,
+  p50: p99 / 2,
+  p90: p99,
+  p99,
+  p999: p99,
+  p9999: p99,
+  max: p99,
+  mean: p99 / 2
+})
 
 function scenario (o: { workload: string, target?: 'tickfan' | 'nats-server', workers?: number, p99?: number, slowStalenessUs?: number, peak?: number, jain?: number, valid?: boolean, byWorker?: ScenarioResult['fairness']['byWorker'], tradeLoss?: number }): ScenarioResult {
   return {
@@ -24,7 +33,15 @@ function scenario (o: { workload: string, target?: 'tickfan' | 'nats-server', wo
     orderViolations: 0,
     conflationRatio: 0,
     slowConflationRatio: 0,
-    fairness: { messages: 6000, spreadUs: { p50: 0, p99: 0, max: 0 }, firstShare: new Array<number>(50).fill(0.02), meanRank: [], jainFirstPlaces: o.jain ?? 1, rankConnectOrderCorrelation: 0, byWorker: o.byWorker ?? [] },
+    fairness: {
+      messages: 6000,
+      spreadUs: { p50: 0, p99: 0, max: 0 },
+      firstShare: new Array<number>(50).fill(0.02),
+      meanRank: [],
+      jainFirstPlaces: o.jain ?? 1,
+      rankConnectOrderCorrelation: 0,
+      byWorker: o.byWorker ?? []
+    },
     broker: { cpuSecondsPerMillionDeliveries: 1, memory: { peakBytes: o.peak ?? 100 * 2 ** 20 } as ScenarioResult['broker']['memory'], socketWritesPerDelivery: null, bytesPerDelivery: null, slowConsumerDisconnects: 0, eventLoopDelayP99Ms: null },
     publisher: { publishDelayUs: summary(0), cpuSeconds: 0 },
     publisherWorker: 0,
@@ -34,7 +51,10 @@ function scenario (o: { workload: string, target?: 'tickfan' | 'nats-server', wo
   }
 }
 
-const outcome = (verdicts: Array<{ check: string, outcome: string }>, start: string): string | undefined => verdicts.find((v) => v.check.startsWith(start))?.outcome
+const outcome = (
+  verdicts: Array<{ check: string, outcome: string }>,
+  start: string
+): string | undefined => verdicts.find((v) => v.check.startsWith(start))?.outcome
 
 describe('suite verdicts', () => {
   const slowPairs = (withP99: number[], withoutP99: number[]): ScenarioResult[] => withP99.flatMap((p99, i) => [
@@ -61,7 +81,13 @@ describe('suite verdicts', () => {
     // One search per target and repetition: steps at 10k and 20k msgs/s to 2 subscribers.
     const step = (target: 'tickfan' | 'nats-server', rate: number, o: { valid?: boolean, p99?: number } = {}): ScenarioResult => {
       const s = scenario({ workload: 'max-throughput', target, valid: o.valid ?? true, p99: o.p99 ?? 1000 })
-      return { ...s, offeredRate: rate, publishedRate: rate, deliveredRate: 2 * rate, fairness: { ...s.fairness, firstShare: [0.5, 0.5] } }
+      return {
+        ...s,
+        offeredRate: rate,
+        publishedRate: rate,
+        deliveredRate: 2 * rate,
+        fairness: { ...s.fairness, firstShare: [0.5, 0.5] }
+      }
     }
     const brokerLimited = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { p99: 500_000 })]
     const generatorLimited = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { valid: false })]

@@ -9,7 +9,13 @@ import type { ScenarioResult } from './runner.ts'
 import { median } from './stats.ts'
 import { judgeMedian, judgeRatio, judgeZero, shownOnly, type Verdict } from './verdict.ts'
 
-export interface MaxSustained { target: string, workload: string, workers: number, rate: number | null, deliveredRate: number | null }
+export interface MaxSustained {
+  target: string,
+  workload: string,
+  workers: number,
+  rate: number | null,
+  deliveredRate: number | null
+}
 
 /**
  * Why each maximum search of `target` ended, in order: 'broker' when its last step was a valid
@@ -26,13 +32,20 @@ export function maxSearches (scenarios: readonly ScenarioResult[], target: strin
   }
   return searches.map((search) => {
     const last = search.at(-1) as ScenarioResult
-    // The suite's own test of a sustained step; every subscriber of the workload is ranked for fairness, so firstShare counts them.
-    const sustained = last.valid && last.deliveredRate >= 0.95 * last.publishedRate * last.fairness.firstShare.length && last.fast.latencyUs.p99 < 100_000
+    // The suite's own test of a sustained step; every subscriber of the workload is ranked for fairness, so
+    // firstShare counts them.
+    const sustained = last.valid &&
+      last.deliveredRate >= 0.95 * last.publishedRate * last.fairness.firstShare.length &&
+      last.fast.latencyUs.p99 < 100_000
     return last.valid && !sustained ? 'broker' : 'generator'
   })
 }
 
-export function suiteVerdicts (scenarios: readonly ScenarioResult[], maxSustained: readonly MaxSustained[], o: { quick: boolean, random?: () => number }): { verdicts: Verdict[], notes: string[] } {
+export function suiteVerdicts (
+  scenarios: readonly ScenarioResult[],
+  maxSustained: readonly MaxSustained[],
+  o: { quick: boolean, random?: () => number }
+): { verdicts: Verdict[], notes: string[] } {
   const notes: string[] = []
   const bootstrap = o.random === undefined ? {} : { random: o.random }
   // Timing verdicts count only valid runs: a run whose generator saturated or whose machine was
@@ -46,7 +59,11 @@ export function suiteVerdicts (scenarios: readonly ScenarioResult[], maxSustaine
   const isolation = judgeRatio('fast-subscriber p99 with slow subscribers / without', 1.2, 'at-most', p99s(withSlow), p99s(withoutSlow), bootstrap)
   const staleness = judgeMedian('slow subscribers\' staleness p99 at 40k msgs/s, time-weighted (ms)', 100, 'at-most', withSlow.flatMap((s) => (s.slow === null ? [] : [s.slow.stalenessUs.p99 / 1000])), bootstrap)
   const memory = judgeMedian('broker peak RSS with slow subscribers minus without (MiB)', 32, 'at-most',
-    withSlow.slice(0, withoutSlow.length).map((s, i) => (s.broker.memory.peakBytes - (withoutSlow[i] as ScenarioResult).broker.memory.peakBytes) / 2 ** 20), bootstrap)
+    withSlow.slice(
+      0,
+      withoutSlow.length
+    ).map((s, i) => (s.broker.memory.peakBytes - (withoutSlow[i] as ScenarioResult).broker.memory.peakBytes) / 2 ** 20),
+    bootstrap)
 
   // Maximum sustained rate: one ratio per repetition, the k-th tickfan search against the k-th
   // nats-server one, and only where both searches ended at a broker's limit: a search that
@@ -59,7 +76,8 @@ export function suiteVerdicts (scenarios: readonly ScenarioResult[], maxSustaine
   const nsMax = maxOf('nats-server')
   const pairs = tfMax.slice(0, nsMax.length).map((m, i) => ({ tf: m, ns: nsMax[i] as MaxSustained, tfLimit: tfSearches[i] ?? 'generator', nsLimit: nsSearches[i] ?? 'generator' }))
   const judged = pairs.filter((p) => p.tfLimit === 'broker' && p.nsLimit === 'broker' && p.ns.deliveredRate !== null)
-  const maxRatios = judged.map((p) => (p.tf.deliveredRate ?? 0) / (p.ns.deliveredRate as number)) // tickfan sustaining no step is a ratio of 0
+  // tickfan sustaining no step is a ratio of 0
+  const maxRatios = judged.map((p) => (p.tf.deliveredRate ?? 0) / (p.ns.deliveredRate as number))
   const generatorBound = pairs.length - judged.length
   const maxRateJudged = judgeMedian('maximum sustained deliveries/s, tickfan / nats-server', 0.8, 'at-least', maxRatios, {
     ...bootstrap,
@@ -82,7 +100,9 @@ export function suiteVerdicts (scenarios: readonly ScenarioResult[], maxSustaine
         const w = s.fairness.byWorker.find((b) => b.worker === s.publisherWorker)
         return w === undefined ? 1 : Math.abs(w.firstShare - w.subscriberShare)
       })
-      const shares = runs.map((s) => s.fairness.byWorker.find((b) => b.worker === s.publisherWorker)).filter((b) => b !== undefined)
+      const shares = runs
+        .map((s) => s.fairness.byWorker.find((b) => b.worker === s.publisherWorker))
+        .filter((b) => b !== undefined)
       fairnessVerdicts.push(judgeMedian(`first places won by subscribers on the publisher's worker minus their share of subscribers, ${workers} workers`, 0.1, 'at-most', deviation,
         { ...bootstrap, note: shares.length === 0 ? undefined : `they are ${(median(shares.map((b) => b.subscriberShare)) * 100).toFixed(0)}% of subscribers and took ${(median(shares.map((b) => b.firstShare)) * 100).toFixed(0)}% of first places (median)` }))
     }

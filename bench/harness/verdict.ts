@@ -28,7 +28,14 @@ export type Direction = 'at-most' | 'at-least'
 /** Fewer repetitions than this give no verdict on a timing target. */
 export const MIN_REPETITIONS = 3
 
-function verdictOf (check: string, bound: number, direction: Direction, r: RatioInterval | null, runs: number, note?: string): Verdict {
+function verdictOf (
+  check: string,
+  bound: number,
+  direction: Direction,
+  r: RatioInterval | null,
+  runs: number,
+  note?: string
+): Verdict {
   const target = `${direction === 'at-most' ? '<=' : '>='} ${bound}`
   if (r === null || Number.isNaN(r.ratio)) return { check, target, value: null, outcome: 'n/a', pass: null, note: note ?? 'not measured' }
   const meets = (v: number): boolean => (direction === 'at-most' ? v <= bound : v >= bound)
@@ -43,14 +50,31 @@ function verdictOf (check: string, bound: number, direction: Direction, r: Ratio
 }
 
 /** A target on one measured figure per repetition (e.g. a staleness p99, a Jain index). */
-export function judgeMedian (check: string, bound: number, direction: Direction, values: readonly number[], o: { note?: string, random?: () => number } = {}): Verdict {
+export function judgeMedian (
+  check: string,
+  bound: number,
+  direction: Direction,
+  values: readonly number[],
+  o: { note?: string, random?: () => number } = {}
+): Verdict {
   const r = values.length === 0 ? null : medianInterval(values, o.random === undefined ? {} : { random: o.random })
   return verdictOf(check, bound, direction, r, values.length, o.note)
 }
 
 /** A target on median(a) / median(b) (e.g. p99 with slow subscribers / without). */
-export function judgeRatio (check: string, bound: number, direction: Direction, a: readonly number[], b: readonly number[], o: { note?: string, random?: () => number } = {}): Verdict {
-  const r = a.length === 0 || b.length === 0 ? null : ratioOfMedians(a, b, o.random === undefined ? {} : { random: o.random })
+export function judgeRatio (
+  check: string,
+  bound: number,
+  direction: Direction,
+  a: readonly number[],
+  b: readonly number[],
+  o: { note?: string, random?: () => number } = {}
+): Verdict {
+  const r = a.length === 0 || b.length === 0 ? null : ratioOfMedians(
+    a,
+    b,
+    o.random === undefined ? {} : { random: o.random }
+  )
   return verdictOf(check, bound, direction, r, Math.min(a.length, b.length), o.note)
 }
 

@@ -16,7 +16,12 @@
  * IPC commands (from bench/harness/lockstep.ts):
  *   { type: 'open', id, url, path: 'plain' | 'last-value', subscribers, subjects, payloadBytes }
  *   { type: 'measure', id, messages } -> { type: 'measured', id, delivered, expected, stalls, elapsedMs, cpuSeconds }
- *   { type: 'throughput', id, seconds, window } -> { type: 'throughput', id, delivered, elapsedMs, cpuSeconds } (every session)
+ *   {
+   type: 'throughput',
+   id,
+   seconds,
+   window
+ } -> { type: 'throughput', id, delivered, elapsedMs, cpuSeconds } (every session)
  *   { type: 'stop' } -> result { }
  */
 import net from 'node:net'
@@ -152,7 +157,10 @@ async function measure (c: MeasureCommand): Promise<Measured> {
   return { type: 'measured', id: c.id, delivered, expected: c.messages * s.subscribers.length, stalls, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
 }
 
-/** Every session pipelined at once for `seconds`: a round goes out while fewer than `window` are unread by its slowest subscriber. */
+/**
+ * Every session pipelined at once for `seconds`: a round goes out while fewer than `window` are unread by its
+ * slowest subscriber.
+ */
 async function throughput (c: ThroughputCommand): Promise<Throughput> {
   const all = [...sessions.values()]
   for (const s of all) for (const sub of s.subscribers) sub.received = 0
@@ -161,7 +169,11 @@ async function throughput (c: ThroughputCommand): Promise<Throughput> {
   const deadline = t0 + c.seconds * 1000
   await Promise.all(all.map(async (s) => {
     let sent = 0
-    const slowest = (): number => { let m = Infinity; for (const sub of s.subscribers) m = Math.min(m, sub.received); return m }
+    const slowest = (): number => {
+      let m = Infinity
+      for (const sub of s.subscribers) m = Math.min(m, sub.received)
+      return m
+    }
     while (Date.now() < deadline) {
       if (sent - slowest() < c.window * ROUND) {
         s.publisher.socket.write(roundBytes(s))

@@ -32,7 +32,10 @@ export interface PublisherResult {
   publishDelayUs: ReturnType<typeof summarize>
   publishDelayHistogram: string
   cpuSeconds: number
-  /** The schedule's origin (monotonic ns, as a string): message i was meant to go at startNs + scheduleFor(config)(i). */
+  /**
+   * The schedule's origin (monotonic ns, as a string): message i was meant to go at startNs +
+   * scheduleFor(config)(i).
+   */
   startNs: string
   /** The broker worker it published on (from INFO's server_id; 0 on one worker or nats-server). */
   worker: number

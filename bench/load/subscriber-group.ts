@@ -13,7 +13,7 @@
  * read, no CPU is used).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { blockingSleep, spendBlocked } from '../../traders/blocking-work.ts'
+import { blockingSleep, spendBlocked } from '../../lib/blocking-work.ts'
 import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
 import { ReceiptLog } from '../harness/staleness.ts'
 import { decodeTimedPayload, fail, loadConfig, report, waitForMessage } from './protocol.ts'
@@ -80,7 +80,16 @@ async function main (): Promise<void> {
   for (let k = 0; k < c.connections; k++) {
     const nc = await connect({ servers: c.url, name: `${c.group}-${k}`, maxReconnectAttempts: 0 })
     const worker = Number(/W(\d+)$/.exec(nc.info?.server_id ?? '')?.[1] ?? 0)
-    const r: ConnectionResult = { index: c.firstIndex + k, worker, received: 0, trades: 0, skipped: 0, orderViolations: 0, lastSeq: {}, samples: [] }
+    const r: ConnectionResult = {
+      index: c.firstIndex + k,
+      worker,
+      received: 0,
+      trades: 0,
+      skipped: 0,
+      orderViolations: 0,
+      lastSeq: {},
+      samples: []
+    }
     const log = new ReceiptLog()
     results.push(r)
     logs.push(log)
@@ -106,7 +115,10 @@ async function main (): Promise<void> {
       if (c.slow !== null) spendBlocked(c.slow.costUs)
     }
     for (const subject of ['quote.bench.>', 'trade.bench.>']) {
-      nc.subscribe(subject, { callback: (err, msg) => { if (err === null) onMessage(msg.subject, msg.data, msg.headers?.get(CONFLATED)) } })
+      nc.subscribe(
+        subject,
+        { callback: (err, msg) => { if (err === null) onMessage(msg.subject, msg.data, msg.headers?.get(CONFLATED)) } }
+      )
     }
     await nc.flush()
     conns.push(nc)

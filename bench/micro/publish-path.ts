@@ -18,7 +18,7 @@ import path from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import v8 from 'node:v8'
-import { helpText, parseOptions, runMain, type OptionTable } from '../../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../../lib/cli-options.ts'
 import type { Client, Transport } from '../../broker/client.ts'
 import type * as OptionsModule from '../../broker/options.ts'
 import type * as RouterModule from '../../broker/router.ts'
@@ -128,7 +128,8 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
     while (sent < messages) {
       pub.receive(Buffer.from(chunk)) // a fresh buffer per read, as a socket gives
       sent += perChunk
-      await new Promise<void>((resolve) => (o.paceMs > 0 ? setTimeout(resolve, o.paceMs) : setImmediate(resolve))) // let the flush turn run
+      // let the flush turn run
+      await new Promise<void>((resolve) => (o.paceMs > 0 ? setTimeout(resolve, o.paceMs) : setImmediate(resolve)))
     }
     await new Promise<void>((resolve) => setImmediate(resolve))
     return sent
@@ -140,7 +141,10 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
 
   const gc = { count: 0, totalMs: 0, maxMs: 0 }
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) { gc.count++; gc.totalMs += e.duration; gc.maxMs = Math.max(gc.maxMs, e.duration) }
+    for (const e of list.getEntries()) { gc.count++; gc.totalMs += e.duration; gc.maxMs = Math.max(
+      gc.maxMs,
+      e.duration
+    ) }
   })
   obs.observe({ entryTypes: ['gc'] })
   const heap = heapAllocationMeter()
@@ -156,7 +160,15 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   if (written !== deliveries || deliveries !== sent * o.subscribers) {
     throw new Error(`${sent} messages to ${o.subscribers} subscribers: ${deliveries} deliveries counted, ${written} written; the method is broken`)
   }
-  return { messages: sent, deliveries, written, seconds, heapBytesPerMessage: allocated / sent, writesPerDelivery: writes / Math.max(1, deliveries), gc }
+  return {
+    messages: sent,
+    deliveries,
+    written,
+    seconds,
+    heapBytesPerMessage: allocated / sent,
+    writesPerDelivery: writes / Math.max(1, deliveries),
+    gc
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

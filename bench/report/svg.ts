@@ -40,7 +40,9 @@ export interface LineChartOptions {
 }
 
 export function lineChart (series: readonly Series[], o: LineChartOptions): string {
-  const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0) && (!o.logY || y > 0))
+  const drawable = ([x, y]: readonly [number, number]): boolean =>
+    Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0) && (!o.logY || y > 0)
+  const all = series.flatMap((s) => s.points).filter(drawable)
   if (all.length === 0) return `<svg width="${W}" height="60" xmlns="http://www.w3.org/2000/svg"><text x="10" y="30">${esc(o.title)}: no data</text></svg>`
   const tx = (v: number): number => (o.logX ? Math.log10(v) : v)
   const ty = (v: number): number => (o.logY ? Math.log10(v) : v)
@@ -54,8 +56,14 @@ export function lineChart (series: readonly Series[], o: LineChartOptions): stri
   const py = (v: number): number => H - M.bottom - (ty(v) - y0) / (y1 - y0) * (H - M.top - M.bottom)
   const fx = o.xTickFormat ?? ((v: number) => String(v))
   const fy = o.yTickFormat ?? ((v: number) => String(v))
-  const xTicks = o.logX ? niceTicks(Math.floor(x0), Math.ceil(x1)).filter(Number.isInteger).map((e) => 10 ** e) : niceTicks(x0, x1)
-  const yTicks = o.logY ? niceTicks(Math.floor(y0), Math.ceil(y1)).filter(Number.isInteger).map((e) => 10 ** e) : niceTicks(y0, y1)
+  const xTicks = o.logX ? niceTicks(
+    Math.floor(x0),
+    Math.ceil(x1)
+  ).filter(Number.isInteger).map((e) => 10 ** e) : niceTicks(x0, x1)
+  const yTicks = o.logY ? niceTicks(
+    Math.floor(y0),
+    Math.ceil(y1)
+  ).filter(Number.isInteger).map((e) => 10 ** e) : niceTicks(y0, y1)
   const parts: string[] = [
     `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11">`,
     `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13" font-weight="600">${esc(o.title)}</text>`
@@ -71,7 +79,7 @@ export function lineChart (series: readonly Series[], o: LineChartOptions): stri
   parts.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`)
   parts.push(`<text x="14" y="${H / 2}" text-anchor="middle" transform="rotate(-90 14 ${H / 2})">${esc(o.yLabel)}</text>`)
   series.forEach((s, k) => {
-    const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0) && (!o.logY || y > 0))
+    const pts = s.points.filter(drawable)
     if (pts.length > 0) {
       parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="5 4"' : ''} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`)
       for (const [x, y] of pts.length <= 12 ? pts : []) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${s.color}"/>`)
@@ -82,7 +90,10 @@ export function lineChart (series: readonly Series[], o: LineChartOptions): stri
   return parts.join('')
 }
 
-export function barChart (bars: ReadonlyArray<{ label: string, value: number, color: string }>, o: { title: string, yLabel: string, reference?: number }): string {
+export function barChart (
+  bars: ReadonlyArray<{ label: string, value: number, color: string }>,
+  o: { title: string, yLabel: string, reference?: number }
+): string {
   if (bars.length === 0) return ''
   const max = Math.max(o.reference ?? 0, ...bars.map((b) => b.value)) || 1
   const bw = (W - M.left - M.right) / bars.length

@@ -23,7 +23,13 @@ export interface HttpResult {
 export interface SuiteResults {
   environment: Record<string, unknown>
   scenarios: ScenarioResult[]
-  maxSustained: Array<{ target: string, workload: string, workers: number, rate: number | null, deliveredRate: number | null }>
+  maxSustained: Array<{
+    target: string,
+    workload: string,
+    workers: number,
+    rate: number | null,
+    deliveredRate: number | null
+  }>
   http: HttpResult[]
   verdicts: Verdict[]
   notes: string[]
@@ -38,7 +44,19 @@ const fmtN = (n: number): string => Math.round(n).toLocaleString('en-US')
 function spectrum (encoded: string): Array<[number, number]> {
   const h = decodeHistogram(encoded)
   if (h.totalCount === 0) return []
-  return [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999].map((p) => [1 / (1 - p / 100), Math.max(1, h.getValueAtPercentile(p))])
+  return [
+    0,
+    50,
+    75,
+    90,
+    95,
+    99,
+    99.5,
+    99.9,
+    99.95,
+    99.99,
+    99.999
+  ].map((p) => [1 / (1 - p / 100), Math.max(1, h.getValueAtPercentile(p))])
 }
 
 /** The worker count is always shown (for nats-server: its GOMAXPROCS). */
@@ -127,7 +145,10 @@ export function reportHtml (r: SuiteResults): string {
   if (scaling.length > 0) {
     const series: Series[] = []
     for (const target of ['tickfan', 'nats-server']) {
-      const pts = scaling.filter((m) => m.target === target && m.deliveredRate !== null).map((m) => [m.workers, m.deliveredRate as number] as [number, number])
+      const pts = scaling.filter((m) => m.target === target && m.deliveredRate !== null).map((m) => [
+        m.workers,
+        m.deliveredRate as number
+      ] as [number, number])
       if (pts.length === 0) continue
       series.push({ name: target, color: COLORS[target] as string, points: pts })
       const base = pts.find(([w]) => w === 1)?.[1]

@@ -100,7 +100,10 @@ export class RawClient {
   }
 
   /** Sends CONNECT (and PING) and waits for the PONG. */
-  async handshake (connect: Record<string, unknown> = { verbose: false, pedantic: false, headers: true }): Promise<void> {
+  async handshake (
+    connect: Record<string,
+    unknown> = { verbose: false, pedantic: false, headers: true }
+  ): Promise<void> {
     const before = (this.text.match(/PONG\r\n/g) ?? []).length
     this.send(`CONNECT ${JSON.stringify(connect)}\r\nPING\r\n`)
     await this.waitFor((t) => (t.match(/PONG\r\n/g) ?? []).length > before)

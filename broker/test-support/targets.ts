@@ -57,7 +57,10 @@ export function natsServerAuthorization (config: AuthorizationConfig): string {
         }
     return { user: u.user, password: u.password, ...(permissions !== undefined ? { permissions } : {}) }
   })
-  const block = { ...(config.token !== undefined ? { token: config.token } : {}), ...(users !== undefined ? { users } : {}) }
+  const block = {
+    ...(config.token !== undefined ? { token: config.token } : {}),
+    ...(users !== undefined ? { users } : {})
+  }
   return `authorization: ${JSON.stringify(block)}\n${config.no_auth_user !== undefined ? `no_auth_user: ${JSON.stringify(config.no_auth_user)}\n` : ''}`
 }
 

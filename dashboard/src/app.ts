@@ -10,7 +10,13 @@ import { MarketBoard, type ArbAlert } from './model.ts'
 
 interface Config { wsUrl: string }
 interface BotStats { group: string, latencyUs: { p50: number, p99: number } }
-interface Varz { in_msgs: number, out_msgs: number, connections: number, slow_consumers: number, tickfan?: { conflated: number } }
+interface Varz {
+  in_msgs: number,
+  out_msgs: number,
+  connections: number,
+  slow_consumers: number,
+  tickfan?: { conflated: number }
+}
 
 const board = new MarketBoard()
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement

@@ -47,7 +47,13 @@ export class BinanceParser implements VenueParser {
     if ('u' in data && 'b' in data) {
       const u = data.u
       if (typeof u !== 'number' || !Number.isInteger(u)) return rejected(RejectReason.BadNumber, `u=${JSON.stringify(u)}`)
-      const item = quoteOf(this.symbols, data.s, { bid: data.b, bidSize: data.B, ask: data.a, askSize: data.A }, u, null)
+      const item = quoteOf(
+        this.symbols,
+        data.s,
+        { bid: data.b, bidSize: data.B, ask: data.a, askSize: data.A },
+        u,
+        null
+      )
       if (isReject(item)) return { ticks: [], rejects: [item] }
       if (this.updateIds.regresses(item.instrument, u)) return rejected(RejectReason.SequenceRegression, `${shown(data.s)} update id ${u}`)
       return { ticks: [item], rejects: [] }

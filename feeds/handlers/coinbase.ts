@@ -46,7 +46,13 @@ export class CoinbaseParser implements VenueParser {
         const tickers = event?.tickers
         if (!Array.isArray(tickers)) { items.push({ reason: RejectReason.MissingField, detail: 'tickers' }); continue }
         for (const t of tickers as Array<Record<string, unknown>>) {
-          items.push(quoteOf(this.symbols, t?.product_id, { bid: t?.best_bid, bidSize: t?.best_bid_quantity, ask: t?.best_ask, askSize: t?.best_ask_quantity }, seq, time))
+          items.push(quoteOf(
+            this.symbols,
+            t?.product_id,
+            { bid: t?.best_bid, bidSize: t?.best_bid_quantity, ask: t?.best_ask, askSize: t?.best_ask_quantity },
+            seq,
+            time
+          ))
         }
       }
       return collect(items)
@@ -57,7 +63,15 @@ export class CoinbaseParser implements VenueParser {
         if (!Array.isArray(trades)) { items.push({ reason: RejectReason.MissingField, detail: 'trades' }); continue }
         for (const t of trades as Array<Record<string, unknown>>) {
           const side = t?.side === 'BUY' ? 'buy' : t?.side === 'SELL' ? 'sell' : null
-          items.push(tradeOf(this.symbols, t?.product_id, t?.price, t?.size, side, t?.trade_id, parseRfc3339(t?.time) ?? time))
+          items.push(tradeOf(
+            this.symbols,
+            t?.product_id,
+            t?.price,
+            t?.size,
+            side,
+            t?.trade_id,
+            parseRfc3339(t?.time) ?? time
+          ))
         }
       }
       return collect(items)

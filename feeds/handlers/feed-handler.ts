@@ -16,7 +16,7 @@
 import WebSocket from 'ws'
 import type { Instrument, Venue } from '../instruments.ts'
 import type { TickRecorder } from '../recorder.ts'
-import { ThrottledLog } from '../throttled-log.ts'
+import { ThrottledLog } from '../../lib/throttled-log.ts'
 import { nextSequence, nowEpochMs, nowMonoUs, quoteSubject, tradeSubject, type QuoteTick, type Tick, type TradeTick } from '../tick.ts'
 import { BinanceParser, binanceSubscribeMessages } from './binance.ts'
 import { CoinbaseParser, coinbaseSubscribeMessages } from './coinbase.ts'
@@ -90,7 +90,17 @@ interface Lane {
 }
 
 export class FeedHandler {
-  readonly stats: FeedHandlerStats = { connected: false, messages: 0, quotes: 0, trades: 0, republished: 0, rejected: 0, rejects: {}, connects: 0, stalls: 0 }
+  readonly stats: FeedHandlerStats = {
+    connected: false,
+    messages: 0,
+    quotes: 0,
+    trades: 0,
+    republished: 0,
+    rejected: 0,
+    rejects: {},
+    connects: 0,
+    stalls: 0
+  }
   private readonly protocol: VenueClientProtocol
   private readonly parser: VenueParser
   /** Per instrument: its subjects (built once), sequences and last quote. Keyed by identity. */
@@ -127,7 +137,10 @@ export class FeedHandler {
     const stallMs = this.options.stallMs ?? 5000
     this.watchdog = setInterval(() => this.checkStall(stallMs), Math.max(50, stallMs / 4))
     const republishMs = this.options.republishMs ?? 1000
-    if (republishMs > 0) this.republisher = setInterval(() => this.republish(republishMs), Math.max(50, republishMs / 2))
+    if (republishMs > 0) this.republisher = setInterval(
+      () => this.republish(republishMs),
+      Math.max(50, republishMs / 2)
+    )
   }
 
   /** Resolves once connected (and subscribed). */
@@ -175,7 +188,14 @@ export class FeedHandler {
     let lane = this.lanes.get(instrument)
     if (lane === undefined) {
       const { venue } = this.options
-      lane = { quoteSubject: quoteSubject(venue, instrument.symbol), tradeSubject: tradeSubject(venue, instrument.symbol), quoteSeq: 0, tradeSeq: 0, lastQuote: null, lastQuoteAt: 0 }
+      lane = {
+        quoteSubject: quoteSubject(venue, instrument.symbol),
+        tradeSubject: tradeSubject(venue, instrument.symbol),
+        quoteSeq: 0,
+        tradeSeq: 0,
+        lastQuote: null,
+        lastQuoteAt: 0
+      }
       this.lanes.set(instrument, lane)
     }
     return lane

@@ -21,7 +21,10 @@ function realMessages (venue: Venue, n: number): string[] {
   const protocol = VENUE_PROTOCOLS[venue]
   const session = newSession()
   session.combined = true
-  return Array.from({ length: n }, (_, i) => protocol.encode({ event: model.next(), venueTimeMs: Date.UTC(2026, 10, 26) + i, id: i + 1 }, session))
+  return Array.from(
+    { length: n },
+    (_, i) => protocol.encode({ event: model.next(), venueTimeMs: Date.UTC(2026, 10, 26) + i, id: i + 1 }, session)
+  )
 }
 
 type Mutation = { kind: 'replace', at: number, value: unknown } | { kind: 'scale', at: number, factor: number } | { kind: 'remove', at: number } | { kind: 'truncate', at: number }

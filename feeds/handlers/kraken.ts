@@ -42,7 +42,13 @@ export class KrakenParser implements VenueParser {
     for (const d of data as Array<Record<string, unknown>>) {
       const time = parseRfc3339(d?.timestamp)
       if (channel === 'ticker') {
-        const item = quoteOf(this.symbols, d?.symbol, { bid: d?.bid, bidSize: d?.bid_qty, ask: d?.ask, askSize: d?.ask_qty }, null, time)
+        const item = quoteOf(
+          this.symbols,
+          d?.symbol,
+          { bid: d?.bid, bidSize: d?.bid_qty, ask: d?.ask, askSize: d?.ask_qty },
+          null,
+          time
+        )
         if (!isReject(item) && time !== null) {
           const previous = this.lastTickerTime.get(item.instrument.symbol)
           if (previous !== undefined && time < previous) { items.push({ reason: RejectReason.SequenceRegression, detail: `${shown(d?.symbol)} ticker time went back` }); continue }

@@ -59,14 +59,21 @@ export interface VenueParser {
   reset (): void
 }
 
-export const EMPTY: ParseResult = Object.freeze({ ticks: Object.freeze([]) as unknown as Parsed[], rejects: Object.freeze([]) as unknown as Reject[] })
+export const EMPTY: ParseResult = Object.freeze({
+  ticks: Object.freeze([]) as unknown as Parsed[],
+  rejects: Object.freeze([]) as unknown as Reject[]
+})
 
 export function rejected (reason: RejectReason, detail: string): ParseResult {
   return { ticks: [], rejects: [{ reason, detail }] }
 }
 
 /** A venue message as a JSON object, or the reject that says why it is not one. */
-export function parseObject (text: string): { ok: true, message: Record<string, unknown> } | { ok: false, result: ParseResult } {
+export function parseObject (text: string): {
+  ok: true,
+  message: Record<string,
+  unknown>
+} | { ok: false, result: ParseResult } {
   let value: unknown
   try {
     value = JSON.parse(text)

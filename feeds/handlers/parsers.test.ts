@@ -98,7 +98,10 @@ const arbitraryTrade = (instruments: readonly Instrument[]): fc.Arbitrary<Market
 describe.each<Venue>(['binance', 'coinbase', 'kraken'])('%s: what the simulated venue encodes, the handler parses back', (venue) => {
   it('gives back every quote and trade it encoded', () => {
     const protocol = VENUE_PROTOCOLS[venue]
-    fc.assert(fc.property(fc.array(fc.oneof(arbitraryQuote(DEFAULT_INSTRUMENTS), arbitraryTrade(DEFAULT_INSTRUMENTS)), { minLength: 1, maxLength: 30 }), (events) => {
+    fc.assert(fc.property(fc.array(
+      fc.oneof(arbitraryQuote(DEFAULT_INSTRUMENTS), arbitraryTrade(DEFAULT_INSTRUMENTS)),
+      { minLength: 1, maxLength: 30 }
+    ), (events) => {
       const session = newSession()
       session.combined = true
       const parser = parserFor(venue)

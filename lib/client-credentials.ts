@@ -15,7 +15,10 @@ export interface NatsCredentials {
   pass?: string
 }
 
-export function natsCredentials (o: { natsUser: string, natsPass: string }, env: NodeJS.ProcessEnv = process.env): NatsCredentials {
+export function natsCredentials (
+  o: { natsUser: string, natsPass: string },
+  env: NodeJS.ProcessEnv = process.env
+): NatsCredentials {
   const user = o.natsUser !== '' ? o.natsUser : env.NATS_USER ?? ''
   const pass = o.natsPass !== '' ? o.natsPass : env.NATS_PASSWORD ?? ''
   return user === '' ? {} : { user, pass }

@@ -9,12 +9,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../broker/cli-options.ts'
+import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { waitForPort } from '../lib/ports.ts'
 import { formatUs } from '../lib/histogram.ts'
-import { startDashboard, type RunningDashboard } from '../dashboard/server.ts'
-import { demoUsers } from './demo-users.ts'
-import { STATS_SUBJECT_PREFIX, type GroupStats } from './stats.ts'
+import { startDashboard, type RunningDashboard } from './server.ts'
+import { demoUsers } from '../traders/demo-users.ts'
+import { STATS_SUBJECT_PREFIX, type GroupStats } from '../traders/stats.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 

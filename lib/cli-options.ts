@@ -5,14 +5,25 @@
  */
 import { parseArgs } from 'node:util'
 
-export type OptionSpec =
-  | { type: 'integer', default: number, help: string, min?: number, max?: number }
-  | { type: 'number', default: number, help: string, min?: number, max?: number }
-  | { type: 'string', default: string, help: string, choices?: readonly string[] }
-  | { type: 'list', default: readonly string[], help: string }
+/** What every option has besides its type: its help, and old flag names that still work. */
+interface OptionCommon {
+  help: string
+  /** Earlier flag names (kebab-case, without --), accepted as the option itself. */
+  aliases?: readonly string[]
+}
+
+export type OptionSpec = OptionCommon & (
+  | { type: 'integer', default: number, min?: number, max?: number, unit?: NumberUnit }
+  | { type: 'number', default: number, min?: number, max?: number, unit?: NumberUnit }
+  | { type: 'string', default: string, choices?: readonly string[] }
+  | { type: 'list', default: readonly string[] }
   /** `key=number,key=number`, each number > 0. */
-  | { type: 'pairs', default: Readonly<Record<string, number>>, help: string }
-  | { type: 'boolean', default: boolean, help: string }
+  | { type: 'pairs', default: Readonly<Record<string, number>> }
+  | { type: 'boolean', default: boolean }
+)
+
+/** The unit of a number option, which its flag name also ends with. */
+export type NumberUnit = 'bytes' | 'ms'
 
 export type OptionTable = Record<string, OptionSpec>
 
@@ -28,16 +39,16 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-function kebab (key: string): string {
+export function kebab (key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }
 
 export function helpText<T extends OptionTable> (command: string, summary: string, table: T): string {
   const rows = Object.entries(table).map(([key, spec]) => {
     const flag = spec.type === 'boolean' ? `--${kebab(key)}` : `--${kebab(key)} <${spec.type === 'list' ? 'a,b,...' : spec.type === 'pairs' ? 'k=n,...' : spec.type}>`
-    const def = spec.type === 'list' ? spec.default.join(',') : spec.type === 'pairs' ? Object.entries(spec.default).map(([k, n]) => `${k}=${n}`).join(',') : String(spec.default)
     const choices = spec.type === 'string' && spec.choices !== undefined ? ` (one of ${spec.choices.join(', ')})` : ''
-    return { flag, text: `${spec.help}${choices} [default: ${def === '' ? 'none' : def}]` }
+    const aliases = spec.aliases === undefined ? '' : ` (also ${spec.aliases.map((a) => `--${a}`).join(', ')})`
+    return { flag, text: `${spec.help}${choices} [default: ${formatDefault(spec)}]${aliases}` }
   })
   const width = Math.max(...rows.map((r) => r.flag.length), '--help'.length) + 2
   return [`Usage: ${command} [options]`, '', summary, '', 'Options:',
@@ -45,25 +56,66 @@ export function helpText<T extends OptionTable> (command: string, summary: strin
     `  ${'--help'.padEnd(width)}Show this help and exit`, ''].join('\n')
 }
 
+/** An option's default as a person reads it: `1048576 (1 MiB)`, `a,b`, `none`. */
+export function formatDefault (spec: OptionSpec): string {
+  switch (spec.type) {
+    case 'list': return spec.default.length === 0 ? 'none' : spec.default.join(',')
+    case 'pairs': return Object.entries(spec.default).map(([k, n]) => `${k}=${n}`).join(',')
+    case 'integer':
+    case 'number': return spec.unit === 'bytes' && spec.default >= 1024 ? `${spec.default} (${formatBytes(spec.default)})` : String(spec.default)
+    default: return spec.default === '' ? 'none' : String(spec.default)
+  }
+}
+
+/** 1048576 -> `1 MiB`, 4096 -> `4 KiB`, 1000 -> `1000 B`. */
+export function formatBytes (n: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`
+  }
+  return `${n} B`
+}
+
+/** Why a number is not a valid value of the option, or null when it is. */
+export function numberProblem (spec: OptionSpec & { type: 'integer' | 'number' }, n: number): string | null {
+  if (!Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n))) return `must be ${spec.type === 'integer' ? 'an integer' : 'a number'}`
+  if (spec.min !== undefined && n < spec.min) return `must be at least ${spec.min}`
+  if (spec.max !== undefined && n > spec.max) return `must be at most ${spec.max}`
+  return null
+}
+
 /** Parses argv against the table; throws UsageError naming the flag on any bad value. */
-export function parseOptions<T extends OptionTable> (argv: readonly string[], table: T): ParsedOptions<T> & { help: boolean } {
+export function parseOptions<T extends OptionTable> (
+  argv: readonly string[],
+  table: T
+): ParsedOptions<T> & { help: boolean } {
   const config: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } }
   for (const [key, spec] of Object.entries(table)) {
-    config[kebab(key)] = { type: spec.type === 'boolean' ? 'boolean' : 'string' }
-    if (spec.type === 'boolean') config[`no-${kebab(key)}`] = { type: 'boolean' }
+    for (const name of [kebab(key), ...(spec.aliases ?? [])]) {
+      config[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string' }
+      if (spec.type === 'boolean') config[`no-${name}`] = { type: 'boolean' }
+    }
   }
   let values: Record<string, string | boolean | undefined>
   try {
-    values = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
+    values = parseArgs({
+      args: [...argv],
+      options: config,
+      strict: true,
+      allowPositionals: false
+    }).values as Record<string, string | boolean | undefined>
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
   }
   const out: Record<string, unknown> = { help: values.help === true }
   for (const [key, spec] of Object.entries(table)) {
     const flag = kebab(key)
-    const raw = values[flag]
+    // The flag or one of its old names: whichever was given (naming both is an error).
+    const given = [flag, ...(spec.aliases ?? [])].filter((name) => values[name] !== undefined || values[`no-${name}`] !== undefined)
+    if (given.length > 1) throw new UsageError(`--${given[1]} is another name for --${flag}: give one of them`)
+    const name = given[0] ?? flag
+    const raw = values[name]
     if (spec.type === 'boolean') {
-      out[key] = values[`no-${flag}`] === true ? false : raw === true ? true : spec.default
+      out[key] = values[`no-${name}`] === true ? false : raw === true ? true : spec.default
       continue
     }
     if (raw === undefined) {
@@ -74,18 +126,15 @@ export function parseOptions<T extends OptionTable> (argv: readonly string[], ta
     switch (spec.type) {
       case 'integer':
       case 'number': {
-        const n = Number(text)
-        if (text.trim() === '' || !Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n))) {
-          throw new UsageError(`--${flag} must be ${spec.type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(text)}`)
-        }
-        if (spec.min !== undefined && n < spec.min) throw new UsageError(`--${flag} must be at least ${spec.min}, got ${n}`)
-        if (spec.max !== undefined && n > spec.max) throw new UsageError(`--${flag} must be at most ${spec.max}, got ${n}`)
+        const n = text.trim() === '' ? NaN : Number(text)
+        const problem = numberProblem(spec, n)
+        if (problem !== null) throw new UsageError(`--${name} ${problem}, got ${Number.isNaN(n) ? JSON.stringify(text) : n}`)
         out[key] = n
         break
       }
       case 'string':
         if (spec.choices !== undefined && !spec.choices.includes(text)) {
-          throw new UsageError(`--${flag} must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(text)}`)
+          throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(text)}`)
         }
         out[key] = text
         break
@@ -93,7 +142,7 @@ export function parseOptions<T extends OptionTable> (argv: readonly string[], ta
         out[key] = text.split(',').map((s) => s.trim()).filter((s) => s !== '')
         break
       case 'pairs':
-        out[key] = parsePairs(flag, text)
+        out[key] = parsePairs(name, text)
         break
     }
   }

@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest'
 import { freePorts } from '../lib/ports.ts'
 import { eventually } from '../broker/test-support/targets.ts'
 import type { QuoteTick } from '../feeds/tick.ts'
-import type { PriceReply } from './services.ts'
-import type { GroupStats } from './stats.ts'
+import type { PriceReply } from '../traders/services.ts'
+import type { GroupStats } from '../traders/stats.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 

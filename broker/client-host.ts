@@ -1,0 +1,51 @@
+/**
+ * A connection's two edges: the socket below it (`Transport`) and the router above it
+ * (`ClientHost`). `Client` speaks to nothing else, so TCP and WebSocket are the same to it, and
+ * tests can give it fakes.
+ */
+import type { AuthResult, Credentials } from './auth.ts'
+import type { Client } from './client.ts'
+import type { CloseReason, ProtocolErrorCode } from './errors.ts'
+import type { FlowLimits } from './flow-control.ts'
+import type { Subscription } from './subscription.ts'
+
+/** The socket, seen from the broker core. */
+export interface Transport {
+  readonly kind: 'tcp' | 'websocket'
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** Writes one chunk; never called more than once per flush turn per connection. */
+  write (chunk: Buffer): void
+  /** Bytes the socket holds that the peer has not taken yet. */
+  readonly bufferedBytes: number
+  /** Ends the connection after a final line (if any); destroys it if it does not end soon. */
+  close (finalLine: Buffer | null): void
+}
+
+/** What the client needs from the router; the router implements it. */
+export interface ClientHost extends FlowLimits {
+  readonly now: () => number
+  readonly maxSubscriptionsPerConnection: number
+  /** Inbound messages per second a connection may publish; 0 = unlimited. */
+  readonly maxInMsgsPerSec: number
+  /** Checks CONNECT's credentials (a promise while a password hash is verified). */
+  authenticate (credentials: Credentials): AuthResult | Promise<AuthResult>
+  /** Is it a last-value or event subject (one whose messages only the rightful publishers may write)? */
+  isProtectedSubject (subject: string): boolean
+  /** Who a client is that sends a command before CONNECT; null when it must authenticate first. */
+  admitWithoutConnect (): AuthResult | null
+  publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
+  subscribe (sub: Subscription): void
+  unsubscribe (sub: Subscription): void
+  /** Interest changes announced to other workers so far (see whenInterestSettled). */
+  readonly interestSeq: number
+  /** Has every other worker applied interest changes up to `seq`? */
+  interestSettled (seq: number): boolean
+  /** Calls `settled` (perhaps at once) when every other worker has applied interest changes up to `seq`. */
+  whenInterestSettled (seq: number, settled: () => void): void
+  markDirty (client: Client): void
+  startedConflating (client: Client): void
+  stoppedConflating (client: Client): void
+  closed (client: Client, reason: CloseReason, error: ProtocolErrorCode | null): void
+  protocolError (client: Client, code: ProtocolErrorCode): void
+}

@@ -1,0 +1,136 @@
+/**
+ * The write side of one connection: what waits for its socket (the outbox), one socket write
+ * per flush turn, and the switch between flowing and conflating that flow control decides.
+ *
+ *   Client.deliver ─► outbox ─► flush(): take() ─► one transport.write ─► flow.mustConflate?
+ *                       ▲                                                    │ yes
+ *                       └── drained() / PONG: flow.release? ◄── conflating ◄─┘
+ *
+ * Flow-control and keep-alive PINGs ride at the end of a write, so each PONG acknowledges
+ * every byte written before it (flow-control.ts).
+ */
+import type { Transport } from './client-host.ts'
+import { FlowControl, type FlowLimits } from './flow-control.ts'
+import { Outbox, type DeliverOutcome, type OutboxSubscription } from './outbox.ts'
+import type { RoutedMessage } from './wire.ts'
+
+const PING = Buffer.from('PING\r\n')
+
+/** What the writer tells its connection. */
+export interface WriterEvents {
+  /** Something was queued: the connection wants a flush turn. */
+  dirty (): void
+  /** The writer started (true) or stopped (false) conflating. */
+  conflating (started: boolean): void
+  /** The socket threw on write: the connection is gone. */
+  failed (): void
+}
+
+export interface WriterLimits extends FlowLimits {
+  readonly now: () => number
+}
+
+export class ClientWriter {
+  readonly outbox: Outbox
+  private readonly flow: FlowControl
+  /** A keep-alive PING is due: it goes at the end of the next write. */
+  wantPing = false
+  /** Set when the connection closed: nothing more is queued or written. */
+  stopped = false
+  outBytes = 0
+  writes = 0
+
+  constructor (
+    private readonly transport: Transport,
+    private readonly limits: WriterLimits,
+    maxPendingEventBytes: number,
+    private readonly events: WriterEvents
+  ) {
+    this.outbox = new Outbox({ headers: false, maxPendingEventBytes })
+    this.flow = new FlowControl(limits)
+  }
+
+  /** Queues a delivery (see Outbox.deliver); the connection closes on 'overflow'. */
+  deliver (sub: OutboxSubscription, msg: RoutedMessage): DeliverOutcome {
+    const outcome = this.outbox.deliver(sub, msg)
+    if (outcome !== 'overflow') this.events.dirty()
+    return outcome
+  }
+
+  /**
+   * A turn can only grow so large: past the high-water mark, write now (nats.js and
+   * nats-server flush early past a byte threshold too).
+   */
+  flushIfFull (): void {
+    if (this.outbox.flowingBytes >= this.limits.highWaterBytes && !this.outbox.conflating) this.flush()
+  }
+
+  /** Queues a protocol line (+OK, PONG, -ERR, INFO): never conflated. */
+  control (line: Buffer): void {
+    if (this.stopped) return
+    this.outbox.control(line, this.limits.now())
+    this.events.dirty()
+  }
+
+  /** Writes what is pending: one socket write. */
+  flush (): void {
+    if (this.stopped || this.outbox.conflating) return
+    const now = this.limits.now()
+    if (this.flow.overdue(now)) return this.startConflating(now)
+    // A flow-control probe or the keep-alive PING goes at the end of this write.
+    const ping = this.flow.wantsProbe(this.outBytes + this.outbox.flowingBytes) || this.wantPing
+    if (ping) {
+      this.outbox.control(PING)
+      this.wantPing = false
+    }
+    const chunk = this.outbox.take()
+    if (chunk === null || !this.write(chunk)) return
+    if (ping) this.flow.pingSent(this.outBytes, now)
+    if (this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)) this.startConflating(now)
+  }
+
+  /** The socket drained: release what was held, if flow control allows. */
+  drained (): void {
+    if (this.stopped || !this.outbox.conflating) return
+    const now = this.limits.now()
+    const release = this.flow.release(this.outBytes, this.transport.bufferedBytes, now)
+    if (release === 'probe' && this.write(PING)) this.flow.pingSent(this.outBytes, now)
+    if (release !== 'release') return
+    this.outbox.stopConflating()
+    this.events.conflating(false)
+    this.events.dirty()
+  }
+
+  /** The client answered a PING: every byte written before it was consumed. */
+  acknowledged (): void {
+    this.flow.acknowledged(this.outBytes, this.outbox.conflating, this.limits.now())
+    if (this.outbox.conflating) this.drained()
+  }
+
+  /** Deliveries dropped because a newer value of the same subject superseded them. */
+  get conflated (): number { return this.outbox.conflated }
+  get outMsgs (): number { return this.outbox.messagesOut }
+  /** The current flow window (see flow-control.ts). */
+  get flowWindowBytes (): number { return this.flow.windowBytes }
+  /** Written bytes the client has not acknowledged yet. */
+  get inFlightBytes (): number { return this.flow.inFlight(this.outBytes) }
+  /** Bytes waiting for this client: its outbox plus what its socket buffers. */
+  get pendingBytes (): number { return this.outbox.pendingBytes + (this.stopped ? 0 : this.transport.bufferedBytes) }
+
+  private startConflating (nowMs: number): void {
+    this.outbox.startConflating(nowMs)
+    this.events.conflating(true)
+  }
+
+  private write (chunk: Buffer): boolean {
+    try {
+      this.transport.write(chunk)
+    } catch {
+      this.events.failed()
+      return false
+    }
+    this.writes++
+    this.outBytes += chunk.length
+    return true
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * A connection's flow window, and the decision to conflate it: when a client is too far
+ * behind for more to be written, and when it has caught up enough to be written to again.
+ * `outbox.ts` holds the mechanism (what is queued, and how a held last value supersedes an
+ * older one); this module decides when the outbox switches between flowing and conflating.
+ * `Client` asks it after each write and on each PONG or socket drain.
+ *
+ * The protocol's own PING/PONG is the acknowledgement. Every client answers a server PING with
+ * a PONG, in stream order, so a PONG proves it has consumed every byte written before that
+ * PING. Each PING sent is remembered with its stream offset and time:
+ *
+ *     written ──────────────────────────────────────────────────► outBytes
+ *     │◄── acked ──►│◄──────────── in flight ───────────────────►│
+ *                   ▲ PING @ offset a, t0      ▲ PING @ offset b, t1
+ *                   (the next PONG acks a)
+ *
+ * Bytes written but not acknowledged are in flight somewhere: the kernel's socket buffers,
+ * which Node cannot see or size, or the client's own queue. A connection is conflated when:
+ * - its socket's own buffer passed the high-water mark; or
+ * - more than the window is in flight; or
+ * - the oldest unanswered PING is older than maxAckWaitMs: time bounds staleness where bytes
+ *   cannot, since a reader that has not answered is behind by at least that long.
+ * Without this a slow reader on loopback drains megabytes of stale kernel-buffered data before
+ * it sees the newest values.
+ *
+ * The window adapts, like TCP's, to the reader: bytes it acknowledges per ms (sampled only when
+ * the window held it back) times a quarter of maxAckWaitMs, between MIN_WINDOW_BYTES and
+ * maxInFlightBytes. A fast reader keeps the whole allowance; a slow one gets about 25 ms of its
+ * own work in flight, so what it reads is never much older than that.
+ */
+
+/** The smallest flow window: a few messages in flight even for the slowest reader. */
+const MIN_WINDOW_BYTES = 8 * 1024
+/** A new connection starts small, like TCP's slow start: a reader proves it is fast first. */
+const INITIAL_WINDOW_BYTES = 64 * 1024
+
+export interface FlowLimits {
+  /** The largest window: bytes in flight past which any client is conflated. */
+  readonly maxInFlightBytes: number
+  /** How long a PING may stay unanswered before the client is conflated. */
+  readonly maxAckWaitMs: number
+  /** Socket-buffered bytes past which the client is conflated. */
+  readonly highWaterBytes: number
+}
+
+/** What to do for a conflating client whose socket drained or who acknowledged bytes. */
+export type Release = 'hold' | 'probe' | 'release'
+
+export class FlowControl {
+  /** The stream offset (outBytes) after each PING sent and not yet answered, oldest first. */
+  private readonly pingPositions: number[] = []
+  /** When each PING in pingPositions was written (host clock, ms). */
+  private readonly pingTimes: number[] = []
+  private ackedBytes = 0
+  private ackBytesPerMs = 0
+  /** The current in-flight allowance; see the module comment. */
+  windowBytes: number
+
+  constructor (private readonly limits: FlowLimits) {
+    this.windowBytes = Math.min(INITIAL_WINDOW_BYTES, limits.maxInFlightBytes)
+  }
+
+  /** Bytes written (`outBytes` so far) that the client has not acknowledged. */
+  inFlight (outBytes: number): number {
+    return outBytes - this.ackedBytes
+  }
+
+  /** Is the oldest unanswered PING older than maxAckWaitMs? */
+  overdue (nowMs: number): boolean {
+    return this.pingTimes.length > 0 && nowMs - (this.pingTimes[0] as number) > this.limits.maxAckWaitMs
+  }
+
+  /**
+   * Should a probe PING end the write about to go out, taking the stream to `outBytesAfter`?
+   * Yes when a quarter of the window would be unacknowledged and no PING is out: often enough
+   * that an unanswered probe's age tracks how far behind the reader is.
+   */
+  wantsProbe (outBytesAfter: number): boolean {
+    return this.pingPositions.length === 0 && outBytesAfter - this.ackedBytes >= this.windowBytes / 4
+  }
+
+  /** A PING went out, ending the stream at `outBytes`. */
+  pingSent (outBytes: number, nowMs: number): void {
+    this.pingPositions.push(outBytes)
+    this.pingTimes.push(nowMs)
+  }
+
+  /**
+   * A PONG arrived: it acknowledges the oldest PING. `heldBack` says whether the pipe was the
+   * limit (the client is conflating, or half the window is in flight): only then does the
+   * elapsed time measure how fast it reads, not how much there was to send.
+   */
+  acknowledged (outBytes: number, conflating: boolean, nowMs: number): void {
+    const position = this.pingPositions.shift()
+    const sentAt = this.pingTimes.shift()
+    if (position === undefined || position <= this.ackedBytes) return
+    const heldBack = conflating || this.inFlight(outBytes) >= this.windowBytes / 2
+    if (heldBack && sentAt !== undefined) this.adapt(position - this.ackedBytes, nowMs - sentAt)
+    this.ackedBytes = position
+  }
+
+  /** After a write: is the client now too far behind to be written to? */
+  mustConflate (outBytes: number, socketBufferedBytes: number): boolean {
+    return socketBufferedBytes >= this.limits.highWaterBytes || this.inFlight(outBytes) >= this.windowBytes
+  }
+
+  /**
+   * A conflating client's socket drained or it acknowledged bytes: may what was held go out?
+   * 'probe' when too much is still in flight and no PING asks about it (send one after
+   * everything already written); 'hold' while any mark is still passed.
+   */
+  release (outBytes: number, socketBufferedBytes: number, nowMs: number): Release {
+    if (socketBufferedBytes >= this.limits.highWaterBytes) return 'hold'
+    if (this.inFlight(outBytes) >= this.windowBytes) return this.pingPositions.length === 0 ? 'probe' : 'hold'
+    return this.overdue(nowMs) ? 'hold' : 'release'
+  }
+
+  private adapt (ackedBytes: number, elapsedMs: number): void {
+    const sample = ackedBytes / Math.max(1, elapsedMs)
+    this.ackBytesPerMs = this.ackBytesPerMs === 0 ? sample : 0.5 * this.ackBytesPerMs + 0.5 * sample
+    const target = this.ackBytesPerMs * this.limits.maxAckWaitMs / 4
+    this.windowBytes = Math.round(Math.min(this.limits.maxInFlightBytes, Math.max(MIN_WINDOW_BYTES, target)))
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { helpText, kebab, parseOptions, UsageError } from '../lib/cli-options.ts'
+import { freePorts, waitForPort } from '../lib/ports.ts'
+import { README, withCurrentLimits } from './limits-doc.ts'
+import { BROKER_OPTION_TABLE, DEFAULT_OPTIONS, resolveOptions } from './options.ts'
+import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { RawClient } from './test-support/raw-client.ts'
+
+/** Flags users ran before units went into flag names; each must still work. */
+const OLD_FLAGS = { 'max-payload': 'maxPayloadBytes', 'max-control-line': 'maxControlLineBytes', 'max-subscriptions': 'maxSubscriptionsPerConnection', name: 'serverName' } as const
+
+describe('the option table', () => {
+  it('is where the README limits table comes from (npm run docs:limits)', () => {
+    const readme = readFileSync(README, 'utf8')
+    expect(withCurrentLimits(readme), 'README.md limits table is stale: run npm run docs:limits').toBe(readme)
+  })
+
+  it('gives every option a flag in --help, with its default and old names', () => {
+    const help = helpText('broker', 'test', BROKER_OPTION_TABLE)
+    for (const [key, spec] of Object.entries(BROKER_OPTION_TABLE)) {
+      expect(help).toContain(`--${kebab(key)}`)
+      for (const alias of (spec as { aliases?: readonly string[] }).aliases ?? []) expect(help).toContain(`--${alias}`)
+    }
+    expect(help).toContain('[default: 1048576 (1 MiB)] (also --max-payload)')
+  })
+
+  it('gives every number option its unit in its name', () => {
+    for (const [key, spec] of Object.entries(BROKER_OPTION_TABLE) as Array<[string, { unit?: string }]>) {
+      if (spec.unit === 'bytes') expect(key).toMatch(/Bytes$/)
+      if (spec.unit === 'ms') expect(key).toMatch(/Ms$/)
+    }
+  })
+
+  it('accepts every old flag as the new one, and refuses both at once', () => {
+    for (const [old, key] of Object.entries(OLD_FLAGS)) {
+      const value = key === 'serverName' ? 'edge-1' : '5000'
+      const viaOld = parseOptions([`--${old}`, value], BROKER_OPTION_TABLE)
+      const viaNew = parseOptions([`--${kebab(key)}`, value], BROKER_OPTION_TABLE)
+      expect(viaOld[key]).toEqual(viaNew[key])
+      expect(viaOld[key]).not.toEqual(DEFAULT_OPTIONS[key])
+      expect(() => parseOptions([`--${old}`, value, `--${kebab(key)}`, value], BROKER_OPTION_TABLE)).toThrow(UsageError)
+    }
+  })
+
+  it('checks numbers against the same bounds from code as from the command line', () => {
+    expect(() => resolveOptions({ maxPayloadBytes: 0 })).toThrow('option maxPayloadBytes must be at least 1, got 0')
+    expect(() => resolveOptions({ port: -1 })).toThrow('option port must be at least 0')
+    expect(() => resolveOptions({ maxInMsgsPerSec: 1.5 })).toThrow('option maxInMsgsPerSec must be an integer')
+    expect(() => resolveOptions({ maxAckWaitMs: Number.NaN })).toThrow('option maxAckWaitMs must be an integer')
+    expect(() => parseOptions(['--max-payload', '0'], BROKER_OPTION_TABLE)).toThrow('--max-payload must be at least 1, got 0')
+    expect(resolveOptions({ wsPort: -1 }).wsPort).toBe(-1)
+  })
+})
+
+describe('npm run broker with old flags', () => {
+  let broker: CommandProcess | undefined
+  afterEach(async () => { await broker?.stop() })
+
+  it('starts with --max-payload and --name as before', async () => {
+    const [port] = await freePorts(1)
+    broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), '--ws-port=-1', '--http-port=-1', '--max-payload', '2048', '--name', 'edge-1', '--log-level', 'warn'])
+    await waitForPort(port, 20_000, broker.exited.then(() => { throw new Error(`broker exited:\n${broker?.output()}`) }))
+    const client = await RawClient.connect(port)
+    const info = JSON.parse(/^INFO (.*)\r\n/.exec(client.text)?.[1] ?? '{}') as { max_payload: number, server_name: string }
+    expect(info.max_payload).toBe(2048)
+    expect(info.server_name).toBe('edge-1')
+    client.socket.destroy()
+  })
+})
