@@ -11,8 +11,7 @@
  */
 import type { Transport } from './client-host.ts'
 import { FlowControl, type FlowLimits } from './flow-control.ts'
-import { Outbox, type DeliverOutcome, type OutboxSubscription } from './outbox.ts'
-import type { RoutedMessage } from './wire.ts'
+import { Outbox } from './outbox.ts'
 
 const PING = Buffer.from('PING\r\n')
 
@@ -50,19 +49,13 @@ export class ClientWriter {
     this.flow = new FlowControl(limits)
   }
 
-  /** Queues a delivery (see Outbox.deliver); the connection closes on 'overflow'. */
-  deliver (sub: OutboxSubscription, msg: RoutedMessage): DeliverOutcome {
-    const outcome = this.outbox.deliver(sub, msg)
-    if (outcome !== 'overflow') this.events.dirty()
-    return outcome
-  }
-
   /**
-   * A turn can only grow so large: past the high-water mark, write now (nats.js and
-   * nats-server flush early past a byte threshold too).
+   * Has this turn grown past the high-water mark? Then write now, not at the end of the turn
+   * (nats.js and nats-server flush early past a byte threshold too). Deliveries go straight
+   * into `outbox` (Client.deliver): this is the hot path, so no call in between.
    */
-  flushIfFull (): void {
-    if (this.outbox.flowingBytes >= this.limits.highWaterBytes && !this.outbox.conflating) this.flush()
+  turnFull (): boolean {
+    return this.outbox.flowingBytes >= this.limits.highWaterBytes && !this.outbox.conflating
   }
 
   /** Queues a protocol line (+OK, PONG, -ERR, INFO): never conflated. */

@@ -219,10 +219,12 @@ export class Client implements ProtocolHandler, FanoutMember {
   deliver (sub: Subscription, msg: RoutedMessage): void {
     if (this.isClosed || sub.closed) return
     if (this.rights.permissions !== null && !this.rights.receives(msg.subject, msg.reply, this.host.now())) return
-    if (this.writer.deliver(sub, msg) === 'overflow') return this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
+    const writer = this.writer
+    if (writer.outbox.deliver(sub, msg) === 'overflow') return this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
+    this.host.markDirty(this)
     sub.delivered++
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSubscription(sub)
-    this.writer.flushIfFull()
+    if (writer.turnFull()) writer.flush()
   }
 
   control (line: Buffer): void {

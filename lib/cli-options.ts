@@ -48,7 +48,9 @@ export function helpText<T extends OptionTable> (command: string, summary: strin
     const flag = spec.type === 'boolean' ? `--${kebab(key)}` : `--${kebab(key)} <${spec.type === 'list' ? 'a,b,...' : spec.type === 'pairs' ? 'k=n,...' : spec.type}>`
     const choices = spec.type === 'string' && spec.choices !== undefined ? ` (one of ${spec.choices.join(', ')})` : ''
     const aliases = spec.aliases === undefined ? '' : ` (also ${spec.aliases.map((a) => `--${a}`).join(', ')})`
-    return { flag, text: `${spec.help}${choices} [default: ${formatDefault(spec)}]${aliases}` }
+    // A help text that says its own default (one computed at run time) keeps it.
+    const def = spec.help.includes('[default:') ? '' : ` [default: ${formatDefault(spec)}]`
+    return { flag, text: `${spec.help}${choices}${def}${aliases}` }
   })
   const width = Math.max(...rows.map((r) => r.flag.length), '--help'.length) + 2
   return [`Usage: ${command} [options]`, '', summary, '', 'Options:',
