@@ -15,18 +15,21 @@
  *
  * Fairness: a message published here is not delivered here at once. It goes out to the other
  * workers and back to this one through this worker's own socket (the loopback), in the same
- * write turn, so every worker, this one included, delivers it after the same kind of hop, and no
- * subscriber is first because it shares the publisher's worker. Loopback frames are read in the
- * order they were written, so who published each (for no-echo) is kept in a queue beside them.
+ * write turn, so every worker, this one included, delivers it after a hop. Then this worker
+ * waits for a drawn number of the other workers to say they delivered it (fair-release.ts), so
+ * no subscriber is first because it shares the publisher's worker. Loopback frames are read in
+ * the order they were written, so who published each (for no-echo) is kept in order beside them.
  *
  * Frames: [u32 length][u8 type] then, for a message, [u16 subject][u16 reply][u32 header bytes]
- * [u32 data][u8 groups]([u16 queue])*, and for interest [i32 delta][u16 subject][u16 queue];
- * strings are latin1 (the broker's subject encoding). Frames to one worker are batched per
- * event-loop turn into one socket write.
+ * [u32 data][u8 groups]([u16 queue])*, for interest [i32 delta][u32 seq][u16 subject][u16 queue],
+ * for an interest acknowledgement [u32 seq], and for delivered [f64 message frames delivered so
+ * far on this link]; strings are latin1 (the broker's subject encoding). Frames to one worker
+ * are batched per event-loop turn into one socket write; a DELIVERED count goes on its own.
  */
 import { rmSync } from 'node:fs'
 import net from 'node:net'
 import type { Client, Subscription } from './client.ts'
+import { FairRelease, type DeliveryLink } from './fair-release.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectTrie, type Interest } from './subject-trie.ts'
 
@@ -34,6 +37,12 @@ const MSG = 1
 const INTEREST = 2
 const INTEREST_ACK = 3
 const DROPPED = 4
+const DELIVERED = 5
+/**
+ * The longest this worker holds its own subscribers' copy of a local publish for the peers it
+ * drew to go first: past it, a stopped or overloaded peer no longer sets the pace here.
+ */
+const MAX_FAIR_HOLD_MS = 5
 /** Distinct event subjects remembered for a peer that is behind; past it, every event subject counts as missed. */
 const MAX_DROPPED_SUBJECTS = 10_000
 /** A PONG waits at most this long for a peer to acknowledge interest (a stuck peer must not hang clients). */
@@ -56,6 +65,12 @@ export interface MeshStats {
   closedForMissedEvents: number
   /** PONGs released because a peer did not acknowledge interest within INTEREST_ACK_TIMEOUT_MS. */
   interestAckTimeouts: number
+  /** Local publishes whose delivery here waited for peers drawn to deliver first (fair-release.ts). */
+  localDeliveriesHeld: number
+  /** Of those, released because a peer did not say it delivered within MAX_FAIR_HOLD_MS. */
+  localHoldTimeouts: number
+  /** How much the draw favours delivering here first, to make up for peers that win anyway (1 = not at all). */
+  localFirstBias: number
 }
 
 /** Subscriptions somewhere, by subject and queue ('' for plain ones). */
@@ -88,34 +103,7 @@ class PeerInterest {
   }
 }
 
-/**
- * Who published each loopback frame, first in first out. Array.shift is O(n) in V8 once the
- * array is long (a loopback backlog of thousands under load made it most of a worker's CPU), so
- * this keeps a head index and compacts now and then.
- *
- *   items: [ taken | taken | head -> next | ... | last ]
- */
-class OriginQueue {
-  private items: Array<Client | null> = []
-  private head = 0
-
-  push (origin: Client | null): void { this.items.push(origin) }
-
-  shift (): Client | null {
-    if (this.head >= this.items.length) return null
-    const origin = this.items[this.head] as Client | null
-    this.items[this.head++] = null
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return origin
-  }
-
-  clear (): void { this.items = []; this.head = 0 }
-}
-
-class Outbound {
+class Outbound implements DeliveryLink {
   chunks: Buffer[] = []
   bytes = 0
   scheduled = false
@@ -127,7 +115,11 @@ class Outbound {
    * the peer is told what it missed, then gets the newest values.
    */
   behind: { lastValues: Map<string, Buffer>, missed: Set<string>, missedAll: boolean } | null = null
+  /** Message frames sent on this link, and how many of them the peer has said it delivered. */
+  sentMsgs = 0
+  delivered = 0
   constructor (readonly peer: number, readonly socket: net.Socket) {}
+  get gone (): boolean { return this.socket.destroyed }
 }
 
 /** Writes a u16-length-prefixed latin1 string at `at`; returns where the next field starts. */
@@ -194,10 +186,20 @@ export function encodeInterestAckFrame (seq: number): Buffer {
   return buf
 }
 
+/** How many message frames this worker has delivered from the link's far end (a double: it never wraps). */
+export function encodeDeliveredFrame (messages: number): Buffer {
+  const buf = Buffer.allocUnsafe(4 + 9)
+  buf.writeUInt32BE(9, 0)
+  buf[4] = DELIVERED
+  buf.writeDoubleBE(messages, 5)
+  return buf
+}
+
 export type MeshFrame =
   | { type: 'msg', subject: string, reply: string | undefined, headerBytes: number, data: Buffer, queues: string[] }
   | { type: 'interest', subject: string, queue: string, delta: number, seq: number }
   | { type: 'interest-ack', seq: number }
+  | { type: 'delivered', messages: number }
   | { type: 'dropped', subjects: string[] }
 
 /** Reassembles frames from a byte stream split anywhere. */
@@ -233,6 +235,7 @@ function decode (f: Buffer): MeshFrame {
     return { type: 'interest', delta, seq, subject: readStr(), queue: readStr() }
   }
   if (f[0] === INTEREST_ACK) return { type: 'interest-ack', seq: f.readUInt32BE(pos) }
+  if (f[0] === DELIVERED) return { type: 'delivered', messages: f.readDoubleBE(pos) }
   if (f[0] === DROPPED) {
     const count = f.readUInt32BE(pos)
     pos += 4
@@ -264,7 +267,10 @@ export class WorkerMesh implements RouterLinks {
     conflatedMsgs: 0,
     linksBehind: 0,
     closedForMissedEvents: 0,
-    interestAckTimeouts: 0
+    interestAckTimeouts: 0,
+    localDeliveriesHeld: 0,
+    localHoldTimeouts: 0,
+    localFirstBias: 1
   }
   /** Interest changes announced so far; each INTEREST frame carries it, and peers acknowledge it. */
   interestSeq = 0
@@ -280,7 +286,15 @@ export class WorkerMesh implements RouterLinks {
   private readonly inbound = new Set<net.Socket>()
   /** This worker's connection to its own socket, and who published each frame in it, in order. */
   private loopback: Outbound | null = null
-  private readonly loopbackOrigins = new OriginQueue()
+  private readonly fair: FairRelease<Client | null, MeshFrame & { type: 'msg' }>
+  private releaseScheduled = false
+  private judgeScheduled = false
+  private readonly judge = (): void => {
+    this.judgeScheduled = false
+    this.fair.judge()
+    this.stats.localFirstBias = this.fair.bias
+  }
+  private releaseTimer: NodeJS.Timeout | null = null
 
   constructor (
     private readonly router: Router,
@@ -289,6 +303,7 @@ export class WorkerMesh implements RouterLinks {
     private readonly maxQueuedBytes = DEFAULT_MESH_MAX_QUEUED_BYTES
   ) {
     router.links = this
+    this.fair = new FairRelease(MAX_FAIR_HOLD_MS, random)
   }
 
   /** Starts accepting the other workers' connections on a Unix socket. */
@@ -355,7 +370,7 @@ export class WorkerMesh implements RouterLinks {
     socket.on('error', () => {})
     socket.on('close', () => {
       if (this.loopback === out) this.loopback = null
-      this.loopbackOrigins.clear()
+      this.fair.clear()
     })
     const hello = Buffer.allocUnsafe(4)
     hello.writeUInt32BE(this.self, 0)
@@ -431,12 +446,13 @@ export class WorkerMesh implements RouterLinks {
     localGroups: readonly (readonly Subscription[])[],
     lastValue: boolean
   ): ReadonlySet<string> | null {
-    return this.forward(subject, reply, data, headerBytes, localGroups, lastValue).elsewhere
+    return this.forward(subject, reply, data, headerBytes, localGroups, lastValue, null).elsewhere
   }
 
   /**
    * Sends a local publish to the peers that want it; returns the queue groups served elsewhere
-   * and the frame without queue names, if one was encoded (the loopback reuses it).
+   * and the frame without queue names, if one was encoded (the loopback reuses it). `waits`
+   * collects the peers whose subscribers get it, with the DELIVERED count that covers it.
    */
   private forward (
     subject: string,
@@ -444,7 +460,8 @@ export class WorkerMesh implements RouterLinks {
     data: Buffer,
     headerBytes: number,
     localGroups: readonly (readonly Subscription[])[],
-    lastValue: boolean
+    lastValue: boolean,
+    waits: Array<{ link: DeliveryLink, index: number }> | null
   ): { elsewhere: ReadonlySet<string> | null, plainFrame: Buffer | null } {
     let elsewhere: Set<string> | null = null
     let assigned: Map<number, string[]> | null = null
@@ -486,15 +503,16 @@ export class WorkerMesh implements RouterLinks {
     let frame: Buffer | null = null
     for (const out of this.outbound.values()) {
       const queues = assigned?.get(out.peer)
-      if (queues !== undefined) { this.sendMessage(
-        out,
-        encodeMessageFrame(subject, reply, data, headerBytes, queues),
-        subject,
-        lastValue
-      ); continue }
-      if (!lastValue && interested?.has(out.peer) !== true) continue // nobody there wants it
-      frame ??= encodeMessageFrame(subject, reply, data, headerBytes, [])
-      this.sendMessage(out, frame, subject, lastValue)
+      const wanted = queues !== undefined || interested?.has(out.peer) === true
+      if (!lastValue && !wanted) continue // nobody there wants it
+      let sent: boolean
+      if (queues !== undefined) {
+        sent = this.sendMessage(out, encodeMessageFrame(subject, reply, data, headerBytes, queues), subject, lastValue)
+      } else {
+        frame ??= encodeMessageFrame(subject, reply, data, headerBytes, [])
+        sent = this.sendMessage(out, frame, subject, lastValue)
+      }
+      if (sent && wanted && waits !== null) waits.push({ link: out, index: out.sentMsgs })
     }
     return { elsewhere, plainFrame: frame }
   }
@@ -511,7 +529,8 @@ export class WorkerMesh implements RouterLinks {
   ): boolean {
     const loopback = this.loopback
     if (loopback === null || loopback.socket.destroyed) return false
-    const { elsewhere, plainFrame } = this.forward(subject, reply, data, headerBytes, localGroups, lastValue)
+    const waits: Array<{ link: DeliveryLink, index: number }> = []
+    const { elsewhere, plainFrame } = this.forward(subject, reply, data, headerBytes, localGroups, lastValue, waits)
     const queues: string[] = []
     for (const members of localGroups) {
       const queue = (members[0] as Subscription).queue as string
@@ -523,7 +542,8 @@ export class WorkerMesh implements RouterLinks {
       this.stats.droppedMsgs++
       return true
     }
-    this.loopbackOrigins.push(origin)
+    // Nobody here listens (the frame only keeps this worker's cache current): nothing to be fair about.
+    this.fair.sent(origin, !localPlain && queues.length === 0 ? [] : waits, this.router.now())
     this.send(
       loopback,
       queues.length === 0 && plainFrame !== null ? plainFrame : encodeMessageFrame(
@@ -547,8 +567,9 @@ export class WorkerMesh implements RouterLinks {
    * with the slow-consumer reason), then given the newest values. Memory stays bounded: one
    * frame per last-value subject and a capped set of subject names.
    */
-  private sendMessage (out: Outbound, frame: Buffer, subject: string, lastValue: boolean): void {
-    if (out.socket.destroyed) { this.stats.droppedMsgs++; return } // the peer is gone: its clients reconnect elsewhere
+  private sendMessage (out: Outbound, frame: Buffer, subject: string, lastValue: boolean): boolean {
+    // The peer is gone: its clients reconnect elsewhere.
+    if (out.socket.destroyed) { this.stats.droppedMsgs++; return false }
     if (out.behind === null && out.bytes + out.socket.writableLength > this.maxQueuedBytes) {
       out.behind = { lastValues: new Map(), missed: new Set(), missedAll: false }
       this.stats.linksBehind++
@@ -556,20 +577,26 @@ export class WorkerMesh implements RouterLinks {
     }
     const behind = out.behind
     if (behind === null) {
-      this.stats.forwardedMsgs++
-      this.stats.forwardedBytes += frame.length
-      this.send(out, frame)
-      return
+      this.sendMessageFrame(out, frame)
+      return true
     }
     if (lastValue) {
       if (behind.lastValues.has(subject)) this.stats.conflatedMsgs++
       behind.lastValues.set(subject, frame)
-      return
+      return false
     }
     this.stats.droppedMsgs++
-    if (behind.missedAll) return
+    if (behind.missedAll) return false
     behind.missed.add(subject)
     if (behind.missed.size > MAX_DROPPED_SUBJECTS) { behind.missedAll = true; behind.missed.clear() }
+    return false
+  }
+
+  private sendMessageFrame (out: Outbound, frame: Buffer): void {
+    this.stats.forwardedMsgs++
+    this.stats.forwardedBytes += frame.length
+    out.sentMsgs++
+    this.send(out, frame)
   }
 
   /** The peer's link drained: tell it what it missed, then send the newest values held for it. */
@@ -578,11 +605,7 @@ export class WorkerMesh implements RouterLinks {
     if (behind === null || out.socket.destroyed) return
     out.behind = null
     if (behind.missedAll || behind.missed.size > 0) this.send(out, encodeDroppedFrame(behind.missedAll ? ['>'] : [...behind.missed]))
-    for (const frame of behind.lastValues.values()) {
-      this.stats.forwardedMsgs++
-      this.stats.forwardedBytes += frame.length
-      this.send(out, frame)
-    }
+    for (const frame of behind.lastValues.values()) this.sendMessageFrame(out, frame)
   }
 
   private send (out: Outbound, frame: Buffer): void {
@@ -612,6 +635,9 @@ export class WorkerMesh implements RouterLinks {
     let peer = -1
     const reader = new FrameReader()
     let head: Buffer | null = Buffer.alloc(0)
+    /** Message frames read from this peer, and whether saying so is already scheduled. */
+    let received = 0
+    let ackScheduled = false
     socket.on('data', (chunk: Buffer) => {
       if (head !== null) {
         // The first four bytes say which worker this is.
@@ -622,7 +648,25 @@ export class WorkerMesh implements RouterLinks {
         chunk = head.subarray(4)
         head = null
       }
-      reader.push(chunk, (frame) => (peer === this.self ? this.onLoopbackFrame(frame) : this.onFrame(peer, frame)))
+      if (peer === this.self) {
+        reader.push(chunk, (frame) => this.onLoopbackFrame(frame))
+        return
+      }
+      const before = received
+      reader.push(chunk, (frame) => {
+        if (frame.type === 'msg') received++
+        this.onFrame(peer, frame)
+      })
+      // Say what was delivered once this worker's flush turn has written it: that turn was
+      // scheduled (setImmediate) while these frames were routed, so it runs before this.
+      if (received !== before && !ackScheduled) {
+        ackScheduled = true
+        setImmediate(() => {
+          ackScheduled = false
+          const back = this.outbound.get(peer)
+          if (back !== undefined && !back.socket.destroyed) back.socket.write(encodeDeliveredFrame(received))
+        })
+      }
     })
     socket.on('error', () => {})
     socket.on('close', () => {
@@ -632,32 +676,47 @@ export class WorkerMesh implements RouterLinks {
   }
 
   /**
-   * A local publish back from the loopback. Its routing waits one more event-loop step (the
-   * check phase): a peer must be woken to read its copy, while this worker is already running.
-   * Even so, the publisher's worker's subscribers still win more than their share of first
-   * places (reports/baseline/summary.md, fairness with 2 workers). (Frames are views of a chunk
-   * the socket handed over, which nothing reuses.)
+   * A local publish back from the loopback: released in publish order once the peers drawn to
+   * go first have delivered it (fair-release.ts), at the earliest one event-loop step later.
+   * (Frames are views of a chunk the socket handed over, which nothing reuses.)
    */
   private onLoopbackFrame (frame: MeshFrame): void {
     if (frame.type !== 'msg') return
-    const origin = this.loopbackOrigins.shift()
-    this.heldLoopback.push({ origin, frame })
-    if (this.heldLoopback.length === 1) setImmediate(() => this.releaseLoopback())
+    this.fair.arrived(frame)
+    if (!this.releaseScheduled) {
+      this.releaseScheduled = true
+      setImmediate(this.releaseLoopback)
+    }
   }
 
-  private readonly heldLoopback: Array<{ origin: Client | null, frame: MeshFrame & { type: 'msg' } }> = []
+  private readonly deliverLoopback = (origin: Client | null, frame: MeshFrame & { type: 'msg' }): void => {
+    this.router.publishFromLoopback(
+      origin,
+      frame.subject,
+      frame.reply,
+      frame.data,
+      frame.headerBytes,
+      frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues)
+    )
+  }
 
-  private releaseLoopback (): void {
-    for (const { origin, frame } of this.heldLoopback.splice(0)) {
-      this.router.publishFromLoopback(
-        origin,
-        frame.subject,
-        frame.reply,
-        frame.data,
-        frame.headerBytes,
-        frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues)
-      )
+  private readonly releaseLoopback = (): void => {
+    this.releaseScheduled = false
+    const now = this.router.now()
+    const waiting = this.fair.release(now, this.deliverLoopback)
+    this.stats.localDeliveriesHeld = this.fair.waited
+    this.stats.localHoldTimeouts = this.fair.timedOut
+    if (this.fair.judging && !this.judgeScheduled) {
+      // After the flush turn that release just scheduled, and the DELIVERED counts read before it.
+      this.judgeScheduled = true
+      setImmediate(() => setImmediate(this.judge))
     }
+    const deadline = this.fair.deadline()
+    if (!waiting || deadline === null || this.releaseTimer !== null) return
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null
+      this.releaseLoopback()
+    }, Math.max(1, deadline - now + 1))
   }
 
   private onFrame (peer: number, frame: MeshFrame): void {
@@ -676,6 +735,12 @@ export class WorkerMesh implements RouterLinks {
       this.stats.closedForMissedEvents += this.router.closeSubscribersOf(frame.subjects, 'SLOW_CONSUMER_WORKER_LINK', 'slow consumer (worker link)')
       return
     }
+    if (frame.type === 'delivered') {
+      const out = this.outbound.get(peer)
+      if (out !== undefined && frame.messages > out.delivered) out.delivered = frame.messages
+      if (this.fair.size > 0) this.releaseLoopback()
+      return
+    }
     if (frame.type === 'interest-ack') {
       const out = this.outbound.get(peer)
       if (out !== undefined && frame.seq > out.ackedInterestSeq) out.ackedInterestSeq = frame.seq
@@ -690,6 +755,8 @@ export class WorkerMesh implements RouterLinks {
 
   async close (): Promise<void> {
     this.loopback?.socket.destroy()
+    if (this.releaseTimer !== null) clearTimeout(this.releaseTimer)
+    this.releaseTimer = null
     if (this.interestTimer !== null) clearInterval(this.interestTimer)
     this.interestTimer = null
     for (const w of this.interestWaiters.splice(0)) w.settled()
