@@ -178,7 +178,8 @@ async function measure (
         slow: slow ? w.slow : null, warmupSeq, sampleEvery: w.fairnessSampleEvery
       }
       index += connections
-      const group = runLoad<SubscriberGroupResult>('subscriber-group.ts', config, layout.load, (m) => { if ((m as { type: string }).type === 'ready') ready() }, { background: slow })
+      const onReady = (m: unknown): void => { if ((m as { type: string }).type === 'ready') ready() }
+      const group = runLoad<SubscriberGroupResult>('subscriber-group.ts', config, slow ? layout.background : layout.load, onReady, { background: slow })
       started(group.child)
       groups.push(group)
     }
