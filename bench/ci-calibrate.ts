@@ -44,7 +44,7 @@ function plantedTree (loops: number): string {
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
   if (loops > 0) {
     const file = path.join(dir, 'broker/client.ts')
-    const anchor = '  deliver (sub: Subscription, msg: RoutedMessage): void {\n'
+    const anchor = '  deliver (sub: Subscription, msg: RoutedMessage): boolean {\n'
     const source = readFileSync(file, 'utf8')
     if (!source.includes(anchor)) throw new Error('broker/client.ts: Client.deliver not found to plant busy work in')
     writeFileSync(file, source.replace(anchor, `${anchor}    for (let i = 0; i < ${loops}; i++) plantedSink = (plantedSink * 31 + i) | 0\n`) +

@@ -5,10 +5,11 @@
  *
  * Pure apart from bcrypt: `authenticate` answers synchronously for tokens, plain passwords and
  * credentials it has verified before, and with a promise when a bcrypt hash must be checked
- * (bcryptjs, asynchronous, so a connect storm does not stall the broker's event loop).
+ * (in a worker thread, password-check.ts, so a connect storm does not stall the broker's event
+ * loop). Failed attempts are limited per address (LoginThrottle).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import bcrypt from 'bcryptjs'
+import { PasswordChecker } from './password-check.ts'
 import { isSubsetMatch, isValidSubject, subjectMatches } from './subjects.ts'
 
 /** A list is the allow list, as in nats-server's config. */
@@ -168,8 +169,8 @@ export type PublishRefusal = 'PERMISSIONS_PUBLISH' | 'PERMISSIONS_REPLY'
 
 /**
  * What one connection may do: who it is, its permissions and the responses it may send.
- * `isProtected` says whether a subject is last-value or event, one whose messages only its
- * rightful publishers may write.
+ * `subjects.isProtectedSubject` says whether a subject is last-value or event, one whose
+ * messages only its rightful publishers may write.
  */
 export class ConnectionRights {
   /** Reply subjects it may answer (allow_responses); null when it may answer none. */
@@ -180,7 +181,7 @@ export class ConnectionRights {
     readonly user: string | null,
     /** What it may publish and subscribe to; null = everything. */
     readonly permissions: Permissions | null,
-    private readonly isProtected: (subject: string) => boolean
+    private readonly subjects: { isProtectedSubject: (subject: string) => boolean }
   ) {
     this.responses = permissions?.responses == null ? null : new ResponseGrants(permissions.responses)
   }
@@ -195,8 +196,8 @@ export class ConnectionRights {
     const permissions = this.permissions
     if (permissions === null) return null
     if (!permissions.mayPublish(subject) &&
-      (this.responses === null || this.isProtected(subject) || !this.responses.use(subject, nowMs))) return 'PERMISSIONS_PUBLISH'
-    if (reply !== undefined && this.isProtected(reply) && !permissions.mayPublish(reply)) return 'PERMISSIONS_REPLY'
+      (this.responses === null || this.subjects.isProtectedSubject(subject) || !this.responses.use(subject, nowMs))) return 'PERMISSIONS_PUBLISH'
+    if (reply !== undefined && this.subjects.isProtectedSubject(reply) && !permissions.mayPublish(reply)) return 'PERMISSIONS_REPLY'
     return null
   }
 
@@ -214,13 +215,43 @@ export class ConnectionRights {
 }
 
 /** The rights of a connection that has no authorization to answer to. */
-export const UNRESTRICTED = new ConnectionRights(null, null, () => false)
+export const UNRESTRICTED = new ConnectionRights(null, null, { isProtectedSubject: () => false })
 
 interface User {
   name: string
   password: string
   hashed: boolean
   permissions: Permissions | null
+}
+
+/** Failed attempts from one address within FAILURE_WINDOW_MS before its attempts are refused unchecked. */
+const MAX_FAILURES = 10
+const FAILURE_WINDOW_MS = 10_000
+/** Addresses remembered at most (the oldest forgotten first). */
+const MAX_TRACKED_ADDRESSES = 4096
+
+/**
+ * Failed logins per address: past MAX_FAILURES within FAILURE_WINDOW_MS, attempts from that
+ * address are refused without a check until the window ends. A password guesser then costs a
+ * bcrypt check ten times per window, not once per attempt, and bounded memory.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, { windowStartMs: number, count: number }>()
+
+  /** May this address try now? */
+  mayTry (address: string, nowMs: number): boolean {
+    const f = this.failures.get(address)
+    if (f === undefined) return true
+    if (nowMs - f.windowStartMs >= FAILURE_WINDOW_MS) { this.failures.delete(address); return true }
+    return f.count < MAX_FAILURES
+  }
+
+  failed (address: string, nowMs: number): void {
+    const f = this.failures.get(address)
+    if (f !== undefined && nowMs - f.windowStartMs < FAILURE_WINDOW_MS) { f.count++; return }
+    if (this.failures.size >= MAX_TRACKED_ADDRESSES) this.failures.delete(this.failures.keys().next().value as string)
+    this.failures.set(address, { windowStartMs: nowMs, count: 1 })
+  }
 }
 
 function digest (text: string): Buffer {
@@ -237,6 +268,8 @@ export class Authenticator {
   private readonly users = new Map<string, User>()
   private readonly noAuthUser: User | null
   private readonly verified = new Set<string>()
+  private readonly passwords = new PasswordChecker()
+  private readonly throttle = new LoginThrottle()
 
   constructor (config: AuthorizationConfig) {
     if (config.token !== undefined && (typeof config.token !== 'string' || config.token === '')) throw new TypeError('authorization.token must be a non-empty string')
@@ -285,8 +318,30 @@ export class Authenticator {
     return this.noAuthUser === null ? null : this.granted(this.noAuthUser)
   }
 
-  authenticate (c: Credentials): AuthResult | Promise<AuthResult> {
+  /**
+   * Checks CONNECT's credentials from `address` (the client's IP; '' when unknown). An address
+   * with too many recent failures is refused without a check.
+   */
+  authenticate (c: Credentials, address = '', nowMs = Date.now()): AuthResult | Promise<AuthResult> {
     if (!this.enabled) return ANONYMOUS
+    if (!this.throttle.mayTry(address, nowMs)) return DENIED
+    const result = this.check(c)
+    if (result instanceof Promise) {
+      return result.then((r) => {
+        if (!r.ok) this.throttle.failed(address, nowMs)
+        return r
+      })
+    }
+    if (!result.ok) this.throttle.failed(address, nowMs)
+    return result
+  }
+
+  /** Stops the password checker's thread. */
+  async close (): Promise<void> {
+    await this.passwords.close()
+  }
+
+  private check (c: Credentials): AuthResult | Promise<AuthResult> {
     const token = typeof c.auth_token === 'string' ? c.auth_token : null
     const name = typeof c.user === 'string' ? c.user : null
     const pass = typeof c.pass === 'string' ? c.pass : null
@@ -298,7 +353,7 @@ export class Authenticator {
     if (!user.hashed) return sameSecret(pass, user.password) ? this.granted(user) : DENIED
     const key = `${user.name}\0${digest(pass).toString('hex')}`
     if (this.verified.has(key)) return this.granted(user)
-    return bcrypt.compare(pass, user.password).then((ok) => {
+    return this.passwords.check(pass, user.password).then((ok) => {
       if (!ok) return DENIED
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear()
       this.verified.add(key)

@@ -20,6 +20,9 @@ export interface Transport {
   readonly bufferedBytes: number
   /** Ends the connection after a final line (if any); destroys it if it does not end soon. */
   close (finalLine: Buffer | null): void
+  /** Stops reading from the peer (its sends wait in the socket, then TCP slows it down); idempotent. */
+  pauseReading (): void
+  resumeReading (): void
 }
 
 /** What the client needs from the router; the router implements it. */
@@ -28,8 +31,14 @@ export interface ClientHost extends FlowLimits {
   readonly maxSubscriptionsPerConnection: number
   /** Inbound messages per second a connection may publish; 0 = unlimited. */
   readonly maxInMsgsPerSec: number
-  /** Checks CONNECT's credentials (a promise while a password hash is verified). */
-  authenticate (credentials: Credentials): AuthResult | Promise<AuthResult>
+  /** Undelivered event bytes of a subscriber past which its publishers are held back (input-pacing.ts). */
+  readonly holdBackEventBytes: number
+  /** The client read its budget for this turn (input-pacing.ts): pause it until the turn ends. */
+  readBudgetSpent (client: Client): void
+  /** The client went over its rate limit: pause its reads until `untilMs` (host clock). */
+  throttle (client: Client, untilMs: number): void
+  /** Checks CONNECT's credentials from `address` (a promise while a password hash is verified). */
+  authenticate (credentials: Credentials, address: string): AuthResult | Promise<AuthResult>
   /** Is it a last-value or event subject (one whose messages only the rightful publishers may write)? */
   isProtectedSubject (subject: string): boolean
   /** Who a client is that sends a command before CONNECT; null when it must authenticate first. */

@@ -58,11 +58,15 @@ export class ClientWriter {
     return this.outbox.flowingBytes >= this.limits.highWaterBytes && !this.outbox.conflating
   }
 
-  /** Queues a protocol line (+OK, PONG, -ERR, INFO): never conflated. */
-  control (line: Buffer): void {
-    if (this.stopped) return
-    this.outbox.control(line, this.limits.now())
+  /**
+   * Queues a protocol line (+OK, PONG, -ERR, INFO): never conflated. 'overflow': past the event limit (see
+   * Outbox.control).
+   */
+  control (line: Buffer): 'queued' | 'overflow' {
+    if (this.stopped) return 'queued'
+    const outcome = this.outbox.control(line, this.limits.now())
     this.events.dirty()
+    return outcome
   }
 
   /** Writes what is pending: one socket write. */

@@ -17,7 +17,9 @@ import { ClientWriter } from './client-writer.ts'
 import { ProtocolParser, type ProtocolHandler } from './parser.ts'
 import { KeepAlive } from './keep-alive.ts'
 import { PongBarrier } from './pong-barrier.ts'
+import { ReadGate } from './input-pacing.ts'
 import { InboundRateLimit } from './rate-limit.ts'
+import { SubjectClass } from './subject-classes.ts'
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from './subjects.ts'
 import { Subscription } from './subscription.ts'
 import type { RoutedMessage } from './wire.ts'
@@ -40,11 +42,7 @@ export class Client implements ProtocolHandler, FanoutMember {
   connected = false
   /** Who it is and what it may do; decided before its first command is routed. */
   rights: ConnectionRights = UNRESTRICTED
-  /** The authenticated user (null without authorization, or with a token). */
-  get user (): string | null { return this.rights.user }
-  private readonly rateLimit: InboundRateLimit
-  /** Messages dropped by the rate limit. */
-  get droppedInMsgs (): number { return this.rateLimit.dropped }
+  readonly rateLimit: InboundRateLimit
   isClosed = false
   closeReason: CloseReason | null = null
   closedAtMs = 0
@@ -54,6 +52,7 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   inMsgs = 0
   inBytes = 0
+  private readonly reads: ReadGate
   get outbox (): ClientWriter['outbox'] { return this.writer.outbox }
 
   constructor (
@@ -69,6 +68,7 @@ export class Client implements ProtocolHandler, FanoutMember {
       failed: () => this.transportClosed('transport error')
     })
     this.acceptedAtMs = host.now()
+    this.reads = new ReadGate(transport)
     this.rateLimit = new InboundRateLimit(host.maxInMsgsPerSec)
     this.pongs = new PongBarrier(host, () => { this.control(PONG); return !this.isClosed })
   }
@@ -78,7 +78,11 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (this.isClosed) return
     this.inBytes += chunk.length
     this.parser.feed(chunk)
+    if (this.reads.spent(chunk.length) && !this.isClosed) this.host.readBudgetSpent(this)
   }
+
+  pauseReading (): void { this.reads.pause() }
+  resumeReading (): void { if (!this.isClosed) this.reads.resume() }
 
   // --- ProtocolHandler ---------------------------------------------------------------
 
@@ -89,7 +93,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (this.options.noResponders && !this.options.headers) return this.error('NO_RESPONDERS_REQUIRES_HEADERS')
     this.outbox.headers = this.options.headers
     if (this.connected) return this.ok() // a repeated CONNECT updates options; identity stays
-    const result = this.host.authenticate(o)
+    const result = this.host.authenticate(o, this.transport.remoteAddress)
     if (!(result instanceof Promise)) return this.authenticated(result)
     // A password hash is being checked: hold everything the client sends after CONNECT until
     // it is known who the client is.
@@ -108,11 +112,7 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   private adopt (result: AuthResult & { ok: true }): void {
-    this.rights = new ConnectionRights(
-      result.user,
-      result.permissions,
-      (subject) => this.host.isProtectedSubject(subject)
-    )
+    this.rights = new ConnectionRights(result.user, result.permissions, this.host)
     this.connected = true
     this.keepAlive.start(this.host.now())
   }
@@ -145,25 +145,25 @@ export class Client implements ProtocolHandler, FanoutMember {
     const now = this.host.now()
     const refusal = this.rights.publishRefusal(subject, reply, now)
     if (refusal !== null) { this.error(refusal, refusal === 'PERMISSIONS_REPLY' ? `"${reply}"` : `to "${subject}"`); return false }
-    // Past the inbound rate limit, excess messages are dropped, with one -ERR a second.
-    const decision = this.rateLimit.admit(now)
-    if (decision === 'drop-and-tell') this.error('MAX_MESSAGES_PER_SECOND')
-    return decision === 'admit'
+    // Past the inbound rate limit its reads pause until the window ends; nothing is dropped.
+    if (!this.rateLimit.admit(now)) this.host.throttle(this, this.rateLimit.windowEndsAtMs)
+    return true
   }
 
   pub (subject: string, reply: string | undefined, payload: Buffer): void {
-    this.inMsgs++
-    if (!this.admitted() || !this.admitPublish(subject, reply)) return
-    this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
-    this.host.publish(this, subject, reply, payload, 0)
+    this.publish(subject, reply, payload, 0, false)
   }
 
   hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
+    this.publish(subject, reply, data, headerBytes, true)
+  }
+
+  private publish (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, hpub: boolean): void {
     this.inMsgs++
     if (!this.admitted()) return
-    if (!this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
+    if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     if (!this.admitPublish(subject, reply)) return
-    this.ok()
+    this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
     this.host.publish(this, subject, reply, data, headerBytes)
   }
 
@@ -215,20 +215,31 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   // --- delivery ------------------------------------------------------------------------
 
-  /** Queues `msg` for `sub`; returns false when the subscription reached its max and ended. */
-  deliver (sub: Subscription, msg: RoutedMessage): void {
-    if (this.isClosed || sub.closed) return
-    if (this.rights.permissions !== null && !this.rights.receives(msg.subject, msg.reply, this.host.now())) return
+  /**
+   * Queues `msg` for `sub`. Returns true when this client now holds more undelivered events than
+   * holdBackEventBytes: the router then holds the publisher back (input-pacing.ts).
+   */
+  deliver (sub: Subscription, msg: RoutedMessage): boolean {
+    if (this.isClosed || sub.closed) return false
+    if (this.rights.permissions !== null && !this.rights.receives(msg.subject, msg.reply, this.host.now())) return false
     const writer = this.writer
-    if (writer.outbox.deliver(sub, msg) === 'overflow') return this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
+    const outbox = writer.outbox
+    if (outbox.deliver(sub, msg) === 'overflow') return this.slowConsumer()
     this.host.markDirty(this)
     sub.delivered++
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSubscription(sub)
     if (writer.turnFull()) writer.flush()
+    return msg.subjectClass !== SubjectClass.LastValue && outbox.heldEventBytes >= this.host.holdBackEventBytes
   }
 
   control (line: Buffer): void {
-    this.writer.control(line)
+    if (this.writer.control(line) === 'overflow') this.slowConsumer()
+  }
+
+  /** Past its limit of undelivered events (and control lines): closed, saying so. */
+  private slowConsumer (): false {
+    this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
+    return false
   }
 
   /** Writes what is pending: one socket write. Called by the fan-out scheduler. */
@@ -245,9 +256,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     }
     const due = this.keepAlive.due(nowMs, pingIntervalMs, maxPingsOutstanding)
     if (due === 'stale') return this.closeWith('STALE_CONNECTION', 'stale connection')
-    if (due === 'wait') return
-    this.writer.wantPing = true
-    this.host.markDirty(this)
+    if (due === 'ping') { this.writer.wantPing = true; this.host.markDirty(this) }
   }
 
   // --- closing -------------------------------------------------------------------------
@@ -273,11 +282,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.parser.stop()
     this.writer.stopped = true
     this.outbox.clear()
-    for (const sub of this.subscriptions.values()) {
-      sub.closed = true
-      this.host.unsubscribe(sub)
-    }
-    this.subscriptions.clear()
+    for (const sub of this.subscriptions.values()) this.dropSubscription(sub)
     this.host.closed(this, reason, code)
   }
 

@@ -37,6 +37,8 @@ export interface RunningCluster {
   readonly httpPort: number
   readonly workers: number
   close (): Promise<void>
+  /** Every worker in lame-duck mode at once (none is replaced); resolves when all have stopped. */
+  lameDuck (): Promise<void>
 }
 
 /** In the primary: starts `count` workers and the monitoring port; resolves when all are linked. */
@@ -116,26 +118,32 @@ export async function startClusterPrimary (
     httpPort = (monitor.server.address() as { port: number }).port
   }
 
+  const stopAll = async (signal: 'SIGTERM' | 'SIGUSR2'): Promise<void> => {
+    stopping = true
+    await Promise.all(slots.map(async (s) => {
+      const w = s.worker
+      if (w === null || w.isDead()) return
+      await new Promise<void>((resolve) => { w.once('exit', () => resolve()); w.process.kill(signal) })
+    }))
+    await monitor?.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+
   return {
     port: ports.port,
     wsPort: ports.wsPort,
     httpPort,
     workers: count,
-    async close () {
-      stopping = true
-      await Promise.all(slots.map(async (s) => {
-        const w = s.worker
-        if (w === null || w.isDead()) return
-        await new Promise<void>((resolve) => { w.once('exit', () => resolve()); w.process.kill('SIGTERM') })
-      }))
-      await monitor?.close()
-      rmSync(dir, { recursive: true, force: true })
-    }
+    close: async () => { await stopAll('SIGTERM') },
+    lameDuck: async () => { await stopAll('SIGUSR2') }
   }
 }
 
 /** In a worker: one broker on the shared ports, linked to the other workers. */
-export async function runClusterWorker (options: BrokerOptions): Promise<{ close: () => Promise<void> }> {
+export async function runClusterWorker (options: BrokerOptions): Promise<{
+  close: () => Promise<void>,
+  lameDuck: () => Promise<void>
+}> {
   const index = Number(process.env.TICKFAN_WORKER_INDEX)
   const count = Number(process.env.TICKFAN_WORKERS)
   const dir = process.env.TICKFAN_MESH_DIR as string
@@ -170,6 +178,11 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{ close
     async close () {
       await mesh?.close()
       await broker.close()
+    },
+    // The mesh stays up while clients drain: what they publish still reaches the other workers.
+    async lameDuck () {
+      await broker.lameDuck()
+      await mesh?.close()
     }
   }
 }

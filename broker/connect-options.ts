@@ -6,6 +6,8 @@ export interface ConnectOptions {
   echo: boolean
   headers: boolean
   noResponders: boolean
+  /** 1: the client takes INFO updates at any time (lame-duck mode tells it with one). */
+  protocol: number
   name: string
   lang: string
   version: string
@@ -13,7 +15,7 @@ export interface ConnectOptions {
 
 /** nats-server's defaults for a client that has not sent CONNECT (or omits fields). */
 export const DEFAULT_CONNECT_OPTIONS: Readonly<ConnectOptions> = Object.freeze({
-  verbose: true, pedantic: true, echo: true, headers: false, noResponders: false, name: '', lang: '', version: ''
+  verbose: true, pedantic: true, echo: true, headers: false, noResponders: false, protocol: 0, name: '', lang: '', version: ''
 })
 
 /** CONNECT's JSON as an object (options and credentials), or null when it is not one. */
@@ -36,6 +38,7 @@ export function connectOptions (o: Record<string, unknown>): ConnectOptions {
     echo: flag('echo', true),
     headers: flag('headers', false),
     noResponders: flag('no_responders', false),
+    protocol: typeof o.protocol === 'number' ? o.protocol : 0,
     name: text('name'),
     lang: text('lang'),
     version: text('version')

@@ -25,7 +25,6 @@ export const ProtocolError = {
   PERMISSIONS_SUBSCRIBE: { text: 'Permissions Violation for Subscription', close: false },
   /** tickfan's own: a request whose reply subject is last-value or event, from one who may not publish there. */
   PERMISSIONS_REPLY: { text: 'Permissions Violation for Reply Subject', close: false },
-  MAX_MESSAGES_PER_SECOND: { text: 'Maximum Messages Per Second Exceeded', close: false },
   STALE_CONNECTION: { text: 'Stale Connection', close: true },
   SLOW_CONSUMER_EVENT_BYTES: { text: 'Slow Consumer: undelivered event messages exceeded the byte limit', close: true },
   SLOW_CONSUMER_STALE: { text: 'Slow Consumer: oldest undelivered update exceeded maxStaleMs', close: true },

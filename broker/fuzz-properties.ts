@@ -96,6 +96,8 @@ class CapturingTransport implements Transport {
   write (chunk: Buffer): void { this.chunks.push(Buffer.from(chunk)) }
   get bufferedBytes (): number { return 0 }
   close (): void { this.closed = true }
+  pauseReading (): void {}
+  resumeReading (): void {}
   get text (): string { return Buffer.concat(this.chunks).toString('latin1') }
 }
 

@@ -53,4 +53,15 @@ describe('last-value cache', () => {
     expect(lvc.evicted).toBe(1)
     expect(lvc.bytes).toBe(2 * 3)
   })
+
+  it('keeps its message bytes within maxBytes, whatever the message sizes, evicting the stalest', () => {
+    const lvc = new LastValueCache({ maxBytes: 10_000 })
+    for (let i = 0; i < 100; i++) {
+      lvc.offer(new RoutedMessage(`quote.s${i}`, undefined, SubjectClass.LastValue, Buffer.alloc(1000), 0, i, undefined))
+      expect(lvc.bytes).toBeLessThanOrEqual(10_000)
+    }
+    expect(lvc.size).toBeLessThanOrEqual(10)
+    expect(lvc.get('quote.s99')).toBeDefined() // the newest stays
+    expect(lvc.evicted).toBe(100 - lvc.size)
+  })
 })

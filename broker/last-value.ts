@@ -7,8 +7,9 @@
  * idempotent re-publish of the same state (the feed handlers' heartbeat) and is accepted.
  * Messages without the header are ordered by arrival.
  *
- * Memory is bounded by `maxSubjects`: past it an approximately least recently updated subject
- * is evicted (the stalest of the EVICTION_SAMPLE earliest-inserted subjects, as Redis samples).
+ * Memory is bounded by `maxSubjects` and by `maxBytes` (message bodies): past either, an
+ * approximately least recently updated subject is evicted (the stalest of the EVICTION_SAMPLE
+ * earliest-inserted subjects, as Redis samples), until the cache is within both again.
  *
  * Updates overwrite the Map entry in place. Moving the subject to the end (delete + set) would
  * give exact LRU order, but V8's ordered hash table then keeps every superseded message alive
@@ -22,6 +23,8 @@ import type { RoutedMessage } from './wire.ts'
 export interface LastValueCacheOptions {
   /** Subjects kept at most; the least recently updated is evicted past it. Default 100000. */
   maxSubjects?: number
+  /** Message bytes (headers and payloads) kept at most. Default 256 MiB. */
+  maxBytes?: number
 }
 
 export type OfferResult = 'stored' | 'older'
@@ -31,12 +34,14 @@ const EVICTION_SAMPLE = 16
 export class LastValueCache {
   private readonly values = new Map<string, RoutedMessage>()
   private readonly maxSubjects: number
+  private readonly maxBytes: number
   olderDropped = 0
   evicted = 0
   bytes = 0
 
   constructor (options: LastValueCacheOptions = {}) {
     this.maxSubjects = options.maxSubjects ?? 100_000
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024
   }
 
   get size (): number {
@@ -57,6 +62,7 @@ export class LastValueCache {
     }
     this.values.set(msg.subject, msg)
     this.bytes += msg.body.length
+    while (this.bytes > this.maxBytes && this.values.size > 1) this.evictStalest()
     return 'stored'
   }
 

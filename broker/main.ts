@@ -20,13 +20,31 @@ export const BROKER_CLI = {
   event: { type: 'list', default: DEFAULT_SUBJECT_CLASSES.event, help: 'Subject patterns that are events (never conflated)' },
   auth: { type: 'string', default: '', help: 'JSON file with users, passwords (bcrypt: npm run passwd), permissions, no_auth_user and monitoring credentials' },
   tlsCert: { type: 'string', default: '', help: 'PEM certificate file: TLS on the NATS port and wss on the WebSocket port' },
-  tlsKey: { type: 'string', default: '', help: 'PEM private key file for --tls-cert' }
+  tlsKey: { type: 'string', default: '', help: 'PEM private key file for --tls-cert' },
+  signal: {
+    type: 'string', default: '',
+    help: 'Signal a running broker and exit, as nats-server does: ldm=<pid> (lame-duck mode), term=<pid> (stop), quit=<pid> (stop)'
+  }
 } satisfies OptionTable
+
+const SIGNALS = { ldm: 'SIGUSR2', term: 'SIGTERM', quit: 'SIGINT' } as const
 
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), BROKER_CLI)
   if (o.help) {
     process.stdout.write(helpText('npm run broker --', 'tickfan broker: NATS protocol over TCP and WebSocket, with a last-value cache, per-subscriber conflation and fair fan-out.', BROKER_CLI))
+    return
+  }
+  if (o.signal !== '') {
+    const m = /^(ldm|term|quit)=(\d+)$/.exec(o.signal)
+    if (m === null) throw new UsageError(`--signal takes ldm=<pid>, term=<pid> or quit=<pid>, got ${JSON.stringify(o.signal)}`)
+    const signal = SIGNALS[m[1] as keyof typeof SIGNALS]
+    try {
+      process.kill(Number(m[2]), signal)
+    } catch (err) {
+      throw new UsageError(`--signal: cannot signal process ${m[2]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+    process.stdout.write(`sent ${signal} to ${m[2]}\n`)
     return
   }
   if ((o.tlsCert === '') !== (o.tlsKey === '')) throw new UsageError('--tls-cert and --tls-key go together')
@@ -49,16 +67,18 @@ runMain(async () => {
     monitoringAuth: auth.monitoringAuth,
     tls
   })
-  const stopOn = (close: () => Promise<void>, say: boolean): void => {
-    const stop = (signal: string): void => {
-      if (say) process.stdout.write(`\n${signal}: draining and closing...\n`)
-      close().then(() => process.exit(0), () => process.exit(1))
+  const stopOn = (running: { close: () => Promise<void>, lameDuck: () => Promise<void> }, say: boolean): void => {
+    const stop = (signal: string, how: () => Promise<void>, what: string): void => {
+      if (say) process.stdout.write(`\n${signal}: ${what}...\n`)
+      how().then(() => process.exit(0), () => process.exit(1))
     }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT', running.close, 'draining and closing'))
+    process.once('SIGTERM', () => stop('SIGTERM', running.close, 'draining and closing'))
+    process.once('SIGUSR2', () => stop('SIGUSR2', running.lameDuck,
+      `lame-duck mode: no new connections, clients closed over ${options.lameDuckDurationMs / 1000} s`))
   }
   if (o.workers > 1 && cluster.isWorker) {
-    stopOn((await runClusterWorker(options)).close, false)
+    stopOn(await runClusterWorker(options), false)
     return
   }
   const shown = (host: string): string => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host)
@@ -66,10 +86,10 @@ runMain(async () => {
     const running = await startClusterPrimary(options, o.workers, (line) => process.stderr.write(`${line}\n`))
     const scheme = options.tls === null ? 'ws' : 'wss'
     process.stdout.write(`tickfan broker ready (${o.workers} workers)\n  NATS       nats://${shown(options.host)}:${running.port}\n  WebSocket  ${running.wsPort < 0 ? 'off' : `${scheme}://${shown(options.host)}:${running.wsPort}`}\n  Monitoring ${running.httpPort < 0 ? 'off' : `http://${shown(options.host)}:${running.httpPort}`}\n`)
-    stopOn(running.close, true)
+    stopOn(running, true)
     return
   }
   const broker = await startBroker(options)
   process.stdout.write(`tickfan broker ready\n  NATS       ${broker.natsUrl}\n  WebSocket  ${broker.wsUrl ?? 'off'}\n  Monitoring ${broker.httpUrl ?? 'off'}\n`)
-  stopOn(broker.close, true)
+  stopOn(broker, true)
 })

@@ -300,26 +300,47 @@ describe('bad input', () => {
     expect(r.isClosed).toBe(false)
   })
 
-  it('drops a publisher\'s messages past its rate limit with one -ERR a second, keeps it open, and nobody else is slowed', async () => {
+  it('slows a publisher past its rate limit until the second ends, loses nothing, and nobody else is slowed', async () => {
     const t = await broker({ maxInMsgsPerSec: 50 })
     const watcher = await client(t)
-    const got: string[] = []
-    watcher.subscribe('flood.>', { callback: (_e, m) => { got.push(m.subject) } })
+    const got: Array<{ subject: string, at: number }> = []
+    watcher.subscribe('flood.>', { callback: (_e, m) => { got.push({ subject: m.subject, at: Date.now() }) } })
     await watcher.flush()
     const flooder = await raw(t)
     await flooder.handshake({ verbose: false, pedantic: false })
-    flooder.send('PUB flood.x 1\r\nx\r\n'.repeat(200))
-    await flooder.roundTrip()
-    expect(flooder.afterInfo.match(/-ERR 'Maximum Messages Per Second Exceeded'/g)).toHaveLength(1)
-    expect(flooder.isClosed).toBe(false)
+    const start = Date.now()
+    flooder.send('PUB flood.x 1\r\nx\r\n'.repeat(60)) // over the limit: its reads pause
+    await delay(50)
+    flooder.send('PUB flood.y 1\r\ny\r\n'.repeat(40)) // waits in its socket until the second ends
     const other = await client(t)
-    other.publish('flood.other', 'y')
+    other.publish('flood.other', 'z')
     await other.flush()
-    await eventually(() => got.includes('flood.other'), 2000, 'the other publisher\'s message')
-    expect(got.filter((s) => s === 'flood.x')).toHaveLength(50)
+    await eventually(() => got.some((g) => g.subject === 'flood.other'), 2000, 'the other publisher\'s message')
+    expect(got.filter((g) => g.subject === 'flood.y')).toHaveLength(0)
+    await eventually(() => got.filter((g) => g.subject === 'flood.y').length === 40, 5000, 'the rest after the pause')
+    expect(got.filter((g) => g.subject === 'flood.x')).toHaveLength(60) // what one read held goes through
+    expect(Math.min(...got.filter((g) => g.subject === 'flood.y').map((g) => g.at)) - start).toBeGreaterThanOrEqual(900)
+    expect(flooder.afterInfo).not.toContain('-ERR')
+    expect(flooder.isClosed).toBe(false)
     const connz = await json(t, '/connz')
-    const row = (connz.connections as Array<Record<string, number>>).find((c) => c.in_msgs === 200)
-    expect(row?.in_msgs_dropped).toBe(150)
+    const row = (connz.connections as Array<Record<string, number>>).find((c) => c.in_msgs === 100)
+    expect(row?.rate_limit_pauses).toBe(1)
+  })
+
+  it('cuts off a client that floods PINGs and never reads its PONGs, before they pass the event limit', async () => {
+    const t = await broker({ maxPendingEventBytes: 256 * 1024 })
+    const flooder = await raw(t)
+    await flooder.handshake({ verbose: false, pedantic: false, name: 'pinger' })
+    const server = serverClient(t, 'pinger')
+    flooder.socket.pause() // it never reads
+    const pings = 'PING\r\n'.repeat(10_000)
+    for (let i = 0; i < 100 && !server.isClosed; i++) {
+      flooder.socket.write(pings)
+      await delay(5)
+    }
+    await eventually(() => server.isClosed, 5000, 'the flooder to be cut off')
+    expect(server.closeReason).toBe('slow consumer (event bytes)')
+    expect(t.broker?.router.stats.slowConsumers).toBe(1)
   })
 
   it('refuses connections past the limit with a -ERR', async () => {

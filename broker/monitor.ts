@@ -101,6 +101,9 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       rejected_connections: stats.rejectedConnections,
       no_responders: stats.noResponders,
       fanout_turns: router.scheduler.turns,
+      publishers_held_back: router.pacing.heldBack,
+      publisher_holds_expired: router.pacing.holdsExpired,
+      publishers_held_now: router.pacing.holding,
       last_value_subjects: router.lastValues.size,
       last_value_bytes: router.lastValues.bytes,
       last_value_evicted: router.lastValues.evicted,
@@ -124,9 +127,9 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
     uptime: `${Math.round(((client.isClosed ? client.closedAtMs : now) - client.acceptedAtMs) / 1000)}s`,
     rtt: client.keepAlive.rttMs < 0 ? '' : `${client.keepAlive.rttMs}ms`,
     pending_bytes: client.isClosed ? 0 : client.writer.pendingBytes,
-    ...(client.user !== null ? { authorized_user: client.user } : {}),
+    ...(client.rights.user !== null ? { authorized_user: client.rights.user } : {}),
     in_msgs: client.inMsgs,
-    in_msgs_dropped: client.droppedInMsgs,
+    rate_limit_pauses: client.rateLimit.throttled,
     out_msgs: client.writer.outMsgs,
     in_bytes: client.inBytes,
     out_bytes: client.writer.outBytes,
@@ -202,6 +205,7 @@ export function createMetrics (ctx: MonitorContext): Registry {
  */
 export function requireBasicAuth (app: FastifyInstance, credentials: { user: string, password: string }): void {
   const checker = new Authenticator({ users: [{ user: credentials.user, password: credentials.password }] })
+  app.addHook('onClose', async () => { await checker.close() })
   app.addHook('onRequest', async (req, reply) => {
     if (req.url === '/healthz') return
     const header = req.headers.authorization ?? ''
@@ -210,7 +214,7 @@ export function requireBasicAuth (app: FastifyInstance, credentials: { user: str
     const result = colon < 0 ? { ok: false } : await checker.authenticate({
       user: decoded.slice(0, colon),
       pass: decoded.slice(colon + 1)
-    })
+    }, req.ip)
     if (!result.ok) {
       return reply.code(401).header('www-authenticate', 'Basic realm="tickfan monitoring"').send({ error: 'monitoring requires credentials (HTTP basic)' })
     }

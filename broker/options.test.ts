@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { helpText, kebab, parseOptions, UsageError } from '../lib/cli-options.ts'
-import { freePorts, waitForPort } from '../lib/ports.ts'
 import { README, withCurrentLimits } from './limits-doc.ts'
 import { BROKER_OPTION_TABLE, DEFAULT_OPTIONS, resolveOptions } from './options.ts'
-import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 
 /** Flags users ran before units went into flag names; each must still work. */
@@ -58,9 +57,9 @@ describe('npm run broker with old flags', () => {
   afterEach(async () => { await broker?.stop() })
 
   it('starts with --max-payload and --name as before', async () => {
-    const [port] = await freePorts(1)
-    broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), '--ws-port=-1', '--http-port=-1', '--max-payload', '2048', '--name', 'edge-1', '--log-level', 'warn'])
-    await waitForPort(port, 20_000, broker.exited.then(() => { throw new Error(`broker exited:\n${broker?.output()}`) }))
+    const started = await startBrokerCommand(['--max-payload', '2048', '--name', 'edge-1'])
+    broker = started.broker
+    const port = started.port
     const client = await RawClient.connect(port)
     const info = JSON.parse(/^INFO (.*)\r\n/.exec(client.text)?.[1] ?? '{}') as { max_payload: number, server_name: string }
     expect(info.max_payload).toBe(2048)

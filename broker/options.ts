@@ -46,10 +46,11 @@ export const BROKER_OPTION_TABLE = {
     limit: { what: 'subscriptions per connection', pastIt: "`-ERR 'Maximum Subscriptions Exceeded'`, stays open" }
   },
   maxInMsgsPerSec: {
-    type: 'integer', default: 200_000, min: 0, help: 'Messages per second one connection may publish (0 = unlimited)',
+    type: 'integer', default: 0, min: 0,
+    help: 'Messages per second one connection may publish; past it its reads pause until the second ends (0 = unlimited)',
     limit: {
-      what: 'inbound messages per second per connection',
-      pastIt: "excess dropped and counted (`/connz` `in_msgs_dropped`), one `-ERR 'Maximum Messages Per Second Exceeded'` a second, stays open"
+      what: 'inbound messages per second per connection (0 = none)',
+      pastIt: 'its reads pause until the second ends, so TCP slows the publisher down; nothing is dropped (`/connz` `rate_limit_pauses`)'
     }
   },
   highWaterBytes: { type: 'integer', default: 256 * 1024, min: 1, unit: 'bytes', help: 'Socket-buffered bytes past which a connection is conflated' },
@@ -87,7 +88,21 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 2, min: 1, help: 'Unanswered server PINGs before a connection is closed as stale',
     limit: { what: 'unanswered server PINGs', pastIt: "`-ERR 'Stale Connection'`, closed" }
   },
-  maxLastValueSubjects: { type: 'integer', default: 100000, min: 1, help: 'Subjects kept in the last-value cache (least recently updated evicted)' },
+  maxLastValueSubjects: {
+    type: 'integer', default: 100000, min: 1, help: 'Subjects kept in the last-value cache',
+    limit: { what: 'subjects in the last-value cache (per worker)', pastIt: 'the least recently updated of a sample is evicted (`/varz` `last_value_evicted`)' }
+  },
+  maxLastValueBytes: {
+    type: 'integer', default: 256 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Message bytes kept in the last-value cache',
+    limit: { what: 'message bytes in the last-value cache (per worker)', pastIt: 'the least recently updated of a sample is evicted until it fits' }
+  },
+  lameDuckDurationMs: {
+    type: 'integer', default: 120000, min: 1, unit: 'ms',
+    help: 'Lame-duck mode (SIGUSR2, or --signal ldm=<pid>): time from entering it to the last client closed (nats-server\'s default)'
+  },
+  lameDuckGracePeriodMs: {
+    type: 'integer', default: 10000, min: 0, unit: 'ms', help: 'Lame-duck mode: time before the first client is closed (nats-server\'s default)'
+  },
   fairShuffle: { type: 'boolean', default: true, help: 'Shuffle the order connections are served each flush turn (--no-fair-shuffle to measure without)' },
   closedConnectionsKept: { type: 'integer', default: 1000, min: 0, help: 'Closed connections remembered for /connz?state=closed' },
   upstream: {

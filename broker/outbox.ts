@@ -45,6 +45,8 @@ interface Held {
 }
 
 const COMPACT_MIN_TOMBSTONES = 64
+/** About what one held entry costs in memory besides its bytes (the object and its slot). */
+const HELD_ENTRY_OVERHEAD_BYTES = 64
 
 export interface OutboxOptions {
   /** Whether this client negotiated headers (HMSG, and the Tickfan-Conflated header). */
@@ -70,7 +72,8 @@ export class Outbox {
    */
   private heldIndex: Map<number, Map<string, Held>> | null = null
   private heldTombstones = 0
-  private heldEventBytes = 0
+  /** Undelivered event and plain bytes held while conflating. */
+  heldEventBytes = 0
   private heldLastValueBytes = 0
   private conflatingSinceMs = 0
 
@@ -157,15 +160,28 @@ export class Outbox {
     return this.heldEventBytes > this.maxPendingEventBytes ? 'overflow' : 'queued'
   }
 
-  /** Protocol replies (PONG, +OK, -ERR, PING, INFO) keep their place in the stream. */
-  control (line: Buffer, nowMs = this.conflatingSinceMs): void {
+  /**
+   * Protocol replies (PONG, +OK, -ERR, PING, INFO) keep their place in the stream. While
+   * conflating they count against the event limit with what each held entry costs besides its
+   * bytes, so a flood of PINGs from a client that does not read is cut off like any slow
+   * consumer; returns 'overflow' then.
+   */
+  control (line: Buffer, nowMs = this.conflatingSinceMs): 'queued' | 'overflow' {
     if (this.held === null) {
       this.parts.push(line)
       this.partsBytes += line.length
-      return
+      return 'queued'
     }
-    this.heldEventBytes += line.length
-    this.held.push({ sub: null, msg: null, control: line, skipped: 0, bytes: line.length, enqueuedAtMs: nowMs })
+    this.heldEventBytes += line.length + HELD_ENTRY_OVERHEAD_BYTES
+    this.held.push({
+      sub: null,
+      msg: null,
+      control: line,
+      skipped: 0,
+      bytes: line.length + HELD_ENTRY_OVERHEAD_BYTES,
+      enqueuedAtMs: nowMs
+    })
+    return this.heldEventBytes > this.maxPendingEventBytes ? 'overflow' : 'queued'
   }
 
   /** The socket is past its high-water mark: hold and conflate until it drains. */

@@ -40,8 +40,12 @@ export class ProtocolParser {
   private state = State.Control
   /** Bytes of an unfinished control line carried over from the previous chunk. */
   private partialLine: Buffer | null = null
-  /** The pending message while its payload spans chunks. */
-  private pendingChunks: Buffer[] = []
+  /**
+   * The pending message while its payload spans chunks, copied into one buffer that grows by
+   * doubling up to the size the control line gave: memory is at most twice the bytes received,
+   * however they are dripped (a Buffer kept per chunk cost hundreds of bytes per byte dripped).
+   */
+  private pendingBuffer: Buffer | null = null
   private pendingHave = 0
   private pendingNeed = 0
   private pendingSubject = ''
@@ -85,13 +89,12 @@ export class ProtocolParser {
     if (this.state === State.Payload) {
       const want = this.pendingNeed - this.pendingHave
       if (chunk.length < want) {
-        this.pendingChunks.push(chunk)
-        this.pendingHave += chunk.length
+        this.appendPending(chunk)
         return
       }
-      this.pendingChunks.push(chunk.subarray(0, want))
-      const whole = Buffer.concat(this.pendingChunks, this.pendingNeed)
-      this.pendingChunks = []
+      this.appendPending(chunk.subarray(0, want))
+      const whole = this.pendingBuffer as Buffer
+      this.pendingBuffer = null
       this.state = State.Control
       if (!this.deliverMessage(
         whole,
@@ -192,10 +195,26 @@ export class ProtocolParser {
     this.pendingReply = reply
     this.pendingHeaderBytes = headerBytes
     this.pendingNeed = need
-    const tail = buf.subarray(after)
-    this.pendingChunks = tail.length > 0 ? [tail] : []
-    this.pendingHave = tail.length
+    this.pendingBuffer = Buffer.allocUnsafe(Math.min(need, Math.max(4096, 2 * (buf.length - after))))
+    this.pendingHave = 0
+    this.appendPending(buf.subarray(after))
     return buf.length
+  }
+
+  /** Copies part of a spanning payload in, growing the buffer by doubling (never past pendingNeed). */
+  private appendPending (part: Buffer): void {
+    let target = this.pendingBuffer as Buffer
+    if (this.pendingHave + part.length > target.length) {
+      const grown = Buffer.allocUnsafe(Math.min(
+        this.pendingNeed,
+        Math.max(2 * target.length, this.pendingHave + part.length)
+      ))
+      target.copy(grown, 0, 0, this.pendingHave)
+      target = grown
+      this.pendingBuffer = grown
+    }
+    part.copy(target, this.pendingHave)
+    this.pendingHave += part.length
   }
 
   private deliverMessage (
@@ -220,7 +239,7 @@ export class ProtocolParser {
   stop (): void {
     this.state = State.Dead
     this.partialLine = null
-    this.pendingChunks = []
+    this.pendingBuffer = null
     this.held = []
     this.paused = false
   }

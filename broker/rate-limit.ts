@@ -1,32 +1,33 @@
 /**
  * The inbound rate limit of one connection: at most `perSecond` messages in each one-second
- * window (windows start at the first message after the previous one ended). Pure: the caller
- * passes the clock and decides what a refusal means.
+ * window (a window starts at the first message after the previous one ended). Past it the
+ * connection's reads pause until the window ends (input-pacing.ts), so TCP slows the publisher
+ * down and nothing is lost; what was already read in the same chunk goes through, so a window
+ * may exceed the limit by what one read holds. Pure: the caller passes the clock.
  */
-
-/** 'admit': route it; 'drop': refuse it quietly; 'drop-and-tell': refuse it and tell the client (once a second). */
-export type RateDecision = 'admit' | 'drop' | 'drop-and-tell'
 
 export class InboundRateLimit {
   private windowStartMs = 0
   private windowMsgs = 0
-  private toldAtMs = -Infinity
-  /** Messages refused so far. */
-  dropped = 0
+  /** Times the connection went over the limit (and was paused). */
+  throttled = 0
 
   /** `perSecond` of 0 admits everything. */
   constructor (private readonly perSecond: number) {}
 
-  admit (nowMs: number): RateDecision {
-    if (this.perSecond <= 0) return 'admit'
+  /** Counts a message; false the first time a window goes over the limit (pause until windowEndsAtMs). */
+  admit (nowMs: number): boolean {
+    if (this.perSecond <= 0) return true
     if (nowMs - this.windowStartMs >= 1000) {
       this.windowStartMs = nowMs
       this.windowMsgs = 0
     }
-    if (++this.windowMsgs <= this.perSecond) return 'admit'
-    this.dropped++
-    if (nowMs - this.toldAtMs < 1000) return 'drop'
-    this.toldAtMs = nowMs
-    return 'drop-and-tell'
+    if (++this.windowMsgs !== this.perSecond + 1) return true
+    this.throttled++
+    return false
+  }
+
+  get windowEndsAtMs (): number {
+    return this.windowStartMs + 1000
   }
 }

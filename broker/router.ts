@@ -20,6 +20,8 @@ import { LastValueCache } from './last-value.ts'
 import type { BrokerOptions } from './options.ts'
 import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
 import { SubjectTrie } from './subject-trie.ts'
+import { InputPacing } from './input-pacing.ts'
+import { SnapshotQueue } from './snapshots.ts'
 import { subjectMatches } from './subjects.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 import { RoutedMessage, encodeNoResponders, readIntegerHeader } from './wire.ts'
@@ -114,6 +116,10 @@ export class Router implements ClientHost {
   readonly lastValues: LastValueCache
   readonly classifier: SubjectClassifier
   readonly scheduler: FanoutScheduler
+  /** Read budgets and held-back publishers: input never outruns output. */
+  readonly pacing: InputPacing<Client>
+  /** Snapshots larger than one batch, delivered over the following turns. */
+  readonly snapshots: SnapshotQueue
   readonly clients = new Map<number, Client>()
   /** Connections currently conflating (socket past its high-water mark). */
   readonly conflatingClients = new Set<Client>()
@@ -152,9 +158,15 @@ export class Router implements ClientHost {
     this.random = deps.random ?? Math.random
     this.nextCid = deps.cidStart ?? 1
     this.cidStride = deps.cidStride ?? 1
-    this.lastValues = new LastValueCache({ maxSubjects: options.maxLastValueSubjects })
+    this.lastValues = new LastValueCache({
+      maxSubjects: options.maxLastValueSubjects,
+      maxBytes: options.maxLastValueBytes
+    })
     this.classifier = new SubjectClassifier(options.subjectClasses)
     this.scheduler = new FanoutScheduler({ schedule: deps.schedule, random: this.random, shuffle: options.fairShuffle })
+    this.pacing = new InputPacing(this.now, deps.schedule)
+    this.snapshots = new SnapshotQueue((subject) => this.lastValues.get(subject), deps.schedule)
+    this.holdBackEventBytes = Math.floor(options.maxPendingEventBytes / 2)
     this.limits = {
       maxControlLineBytes: options.maxControlLineBytes,
       maxPayloadBytes: options.maxPayloadBytes,
@@ -168,8 +180,19 @@ export class Router implements ClientHost {
     return this.options.maxInMsgsPerSec
   }
 
-  authenticate (credentials: Credentials): AuthResult | Promise<AuthResult> {
-    return this.authenticator.authenticate(credentials)
+  /** Half the slow-consumer limit, as nats-server's stall gate. */
+  readonly holdBackEventBytes: number
+
+  readBudgetSpent (client: Client): void {
+    this.pacing.budgetSpent(client)
+  }
+
+  throttle (client: Client, untilMs: number): void {
+    this.pacing.pauseUntil(client, untilMs)
+  }
+
+  authenticate (credentials: Credentials, address: string): AuthResult | Promise<AuthResult> {
+    return this.authenticator.authenticate(credentials, address, this.now())
   }
 
   isProtectedSubject (subject: string): boolean {
@@ -310,7 +333,7 @@ export class Router implements ClientHost {
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i] as Subscription
       if (!echo && sub.client === from) continue
-      sub.client.deliver(sub, msg)
+      if (sub.client.deliver(sub, msg) && from !== null) this.pacing.holdBack(from, sub.client)
       delivered++
     }
     for (let g = 0; g < groups.length; g++) {
@@ -321,7 +344,7 @@ export class Router implements ClientHost {
       if (queues === null ? servedElsewhere?.has(queue) === true : queues !== 'all' && !queues.has(queue)) continue
       const sub = this.pickMember(members, echo ? null : from)
       if (sub === null) continue
-      sub.client.deliver(sub, msg)
+      if (sub.client.deliver(sub, msg) && from !== null) this.pacing.holdBack(from, sub.client)
       delivered++
     }
     stats.deliveries += delivered
@@ -345,17 +368,16 @@ export class Router implements ClientHost {
   subscribe (sub: Subscription): void {
     this.trie.insert(sub)
     this.links?.interestChanged(sub.subject, sub.queue, 1)
-    // Snapshot: queued in the same synchronous step as the insert, so no live message can fall
-    // between the snapshot and the first update (no gap), nor be in both (no duplicate).
+    // Snapshot: its first batch queued in the same synchronous step as the insert, so no live
+    // message can fall between the snapshot and the first update (no gap), nor be in both (no
+    // duplicate); a larger one goes on in later turns, as snapshots.ts explains.
     if (sub.queue !== undefined) return
-    for (const msg of this.lastValues.snapshot(sub.subject)) {
-      if (sub.closed) break
-      sub.client.deliver(sub, msg)
-    }
+    this.snapshots.start(sub, this.lastValues.snapshot(sub.subject))
   }
 
   unsubscribe (sub: Subscription): void {
     if (this.trie.remove(sub)) this.links?.interestChanged(sub.subject, sub.queue, -1)
+    this.snapshots.ended(sub)
   }
 
   /**
@@ -402,11 +424,14 @@ export class Router implements ClientHost {
 
   stoppedConflating (client: Client): void {
     this.conflatingClients.delete(client)
+    this.pacing.caughtUp(client)
+    this.snapshots.wake()
   }
 
   closed (client: Client, reason: CloseReason, _error: ProtocolErrorCode | null): void {
     this.clients.delete(client.cid)
     this.conflatingClients.delete(client)
+    this.pacing.closed(client)
     this.count(this.stats.closedByReason, reason)
     if (reason.startsWith('slow consumer')) {
       this.stats.slowConsumers++

@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import { createLogger, type Logger } from '../lib/logger.ts'
+import type { Client } from './client.ts'
+import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
 import { resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
@@ -30,6 +32,8 @@ export interface RunningBroker {
   readonly httpUrl: string | null
   /** Flushes what is pending, closes every connection and every listener. */
   close (): Promise<void>
+  /** Lame-duck mode (lame-duck.ts): no new connections, clients told and closed over time, then close(). */
+  lameDuck (): Promise<void>
 }
 
 export interface StartBrokerDeps extends RouterDeps {
@@ -68,7 +72,7 @@ export async function startBroker (
   let port = -1
   let wsPort = -1
 
-  const infoFor = (cid: number, transport: { remoteAddress: string }): string => `INFO ${JSON.stringify({
+  const infoFor = (cid: number, transport: { remoteAddress: string }, ldm = false): string => `INFO ${JSON.stringify({
     server_id: serverId,
     server_name: options.serverName,
     version: SERVER_VERSION,
@@ -81,9 +85,16 @@ export async function startBroker (
     ...(router.authenticator.required ? { auth_required: true } : {}),
     ...(options.tls !== null ? { tls_required: true } : {}),
     client_id: cid,
-    client_ip: transport.remoteAddress
+    client_ip: transport.remoteAddress,
+    ...(ldm ? { ldm: true } : {})
   })}\r\n`
+  let inLameDuck = false
   const accept: Acceptor = (transport) => {
+    if (inLameDuck) {
+      // Going away: a client that still reaches this broker (WebSocket, a connection in flight) goes elsewhere.
+      transport.close(null)
+      return null
+    }
     const client = router.accept(transport, (cid) => infoFor(cid, transport))
     if (client === null) logger.warn({ remote: transport.remoteAddress }, 'connection refused: maximum connections reached')
     return client
@@ -157,14 +168,44 @@ export async function startBroker (
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(sweep)
+      router.pacing.stop()
       eventLoopDelay.disable()
       const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()))
       await upstream?.close()
       router.closeAll()
-      await Promise.all([tcpClosed, wsApp?.close(), monitor?.close()])
+      await Promise.all([tcpClosed, wsApp?.close(), monitor?.close(), router.authenticator.close()])
       logger.info('broker stopped')
     })()
     return closing
+  }
+
+  let lameDuck: Promise<void> | null = null
+  const enterLameDuck = (): Promise<void> => {
+    lameDuck ??= (async () => {
+      inLameDuck = true
+      tcp.close()
+      const clients = [...router.clients.values()]
+      // Closed in random order, so no client is always the last to be moved.
+      for (let i = clients.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1))
+        ;[clients[i], clients[j]] = [clients[j] as Client, clients[i] as Client]
+      }
+      // As nats-server: only a client that said it takes INFO updates (CONNECT's protocol 1) is told.
+      for (const client of clients) {
+        if (client.options.protocol >= 1) client.control(Buffer.from(infoFor(client.cid, client.transport, true)))
+      }
+      const times = { durationMs: options.lameDuckDurationMs, gracePeriodMs: options.lameDuckGracePeriodMs }
+      logger.info({ clients: clients.length, ...times }, 'entering lame-duck mode')
+      const at = closeSchedule(clients.length, times)
+      const started = Date.now()
+      for (let i = 0; i < clients.length && closing === null; i++) {
+        const wait = started + (at[i] as number) - Date.now()
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        clients[i]?.closeWith(null, 'server shutdown')
+      }
+      await close()
+    })()
+    return lameDuck
   }
 
   logger.info({ port, wsPort, httpPort }, 'broker listening')
@@ -178,6 +219,7 @@ export async function startBroker (
     natsUrl: `nats://${host}:${port}`,
     wsUrl: wsPort < 0 ? null : `${options.tls === null ? 'ws' : 'wss'}://${host}:${wsPort}`,
     httpUrl: httpPort < 0 ? null : `http://${deps.worker === undefined ? host : '127.0.0.1'}:${httpPort}`,
-    close
+    close,
+    lameDuck: enterLameDuck
   }
 }

@@ -37,6 +37,9 @@ class TcpTransport implements Transport {
     return this.socket.writableLength
   }
 
+  pauseReading (): void { this.socket.pause() }
+  resumeReading (): void { this.socket.resume() }
+
   close (finalLine: Buffer | null): void {
     const socket = this.socket
     if (socket.destroyed) return
@@ -85,6 +88,9 @@ class WebSocketTransport implements Transport {
   get bufferedBytes (): number {
     return this.ws.bufferedAmount
   }
+
+  pauseReading (): void { this.ws.pause() }
+  resumeReading (): void { this.ws.resume() }
 
   close (finalLine: Buffer | null): void {
     const ws = this.ws

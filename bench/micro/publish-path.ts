@@ -66,6 +66,8 @@ class KeepingUpTransport implements Transport {
   }
   get bufferedBytes (): number { return this.socket?.writableLength ?? 0 }
   close (): void { this.socket?.destroy() }
+  pauseReading (): void {}
+  resumeReading (): void {}
 }
 
 async function socketPair (): Promise<net.Socket> {

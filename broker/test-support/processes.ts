@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePorts, waitForPort } from '../../lib/ports.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -31,5 +32,30 @@ export function runCommand (script: string, args: readonly string[], env: Record
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       return await exited
     }
+  }
+}
+
+/**
+ * `npm run broker` as a child process on a free loopback port, WebSocket and monitoring off
+ * unless `args` turn them on; resolves once it listens (or rejects with what it printed).
+ */
+export async function startBrokerCommand (args: readonly string[]): Promise<{ broker: CommandProcess, port: number }> {
+  const [port] = await freePorts(1)
+  const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), '--ws-port=-1', '--http-port=-1', '--log-level', 'warn', ...args])
+  await waitForPort(port, 20_000, broker.exited.then(() => { throw new Error(`broker exited:\n${broker.output()}`) }))
+  return { broker, port }
+}
+
+/** What a test started and must stop after each case, whatever happened. */
+export class StartedProcesses {
+  private readonly running: Array<{ stop: () => Promise<unknown> }> = []
+
+  add<T extends { stop: () => Promise<unknown> }> (process: T): T {
+    this.running.push(process)
+    return process
+  }
+
+  async stopAll (): Promise<void> {
+    for (const p of this.running.splice(0)) await p.stop()
   }
 }

@@ -1,0 +1,177 @@
+/**
+ * Input never outruns output. A broker on one event loop reads, routes and writes in turns:
+ * libuv reads a busy socket up to 32 chunks of 64 KiB per poll, and the flush turn
+ * (fanout.ts) runs only after the poll. Unbounded, a publisher at full speed keeps the flush
+ * turns waiting while its input is parsed, and its subscribers, reading as fast as they can,
+ * look like slow consumers because nothing is written to them. Two rules keep the turns fair:
+ *
+ * 1. Read budget. A connection that has handed READ_BUDGET_BYTES to the parser since it last
+ *    paused stops reading until the end of this event-loop turn, after the flush turn. Its
+ *    socket keeps what it sends meanwhile, and TCP slows it down when that fills up.
+ * 2. Rate limit (`--max-in-msgs-per-sec`, off by default). A connection over it stops reading
+ *    until its one-second window ends (rate-limit.ts): slowed, never dropped.
+ * 3. Hold back. A plain or event message that leaves a subscriber with more undelivered events
+ *    than half the slow-consumer limit (`maxPendingEventBytes`) pauses its publisher's reads
+ *    until that subscriber catches up (it stops conflating), as nats-server stalls a producer
+ *    whose consumer is half full. A hold lasts at most MAX_HOLD_MS: a subscriber that has not
+ *    caught up by then is stuck, not slow, and holds nobody back again until it catches up; the
+ *    slow-consumer limit cuts it off as before. Last values never hold a publisher back: they
+ *    conflate.
+ *
+ *   publisher ─► receive ─► budget spent? ─► pause ─► (flush turn) ─► resume at turn end
+ *                  └► route ─► subscriber half full of events? ─► pause until it drains
+ */
+
+/** Bytes a connection may hand the parser before it waits for the next turn. */
+export const READ_BUDGET_BYTES = 64 * 1024
+/** The longest one subscriber that does not catch up holds a publisher back. */
+export const MAX_HOLD_MS = 100
+
+/** A connection whose reads can be paused. */
+export interface Pausable {
+  pauseReading (): void
+  resumeReading (): void
+}
+
+/** One connection's side of the read budget: bytes read since its reads last paused, and whether they are. */
+export class ReadGate {
+  private sincePause = 0
+  private paused = false
+
+  constructor (private readonly reads: Pausable) {}
+
+  /** Counts bytes handed to the parser; true when they spend the budget (the caller tells the pacing). */
+  spent (bytes: number): boolean {
+    if ((this.sincePause += bytes) < READ_BUDGET_BYTES) return false
+    this.sincePause = 0
+    return true
+  }
+
+  pause (): void {
+    if (this.paused) return
+    this.paused = true
+    this.reads.pauseReading()
+  }
+
+  resume (): void {
+    if (!this.paused) return
+    this.paused = false
+    this.reads.resumeReading()
+  }
+}
+
+interface Hold<C> {
+  readonly sinceMs: number
+  /** The subscribers this publisher waits for. */
+  readonly behind: Set<C>
+}
+
+export class InputPacing<C extends Pausable> {
+  private waitingForTurnEnd: C[] = []
+  private turnEndScheduled = false
+  private readonly holds = new Map<C, Hold<C>>()
+  /** Subscribers that did not catch up within MAX_HOLD_MS: they hold no one back until they do. */
+  private readonly stuck = new Set<C>()
+  private holdTimer: NodeJS.Timeout | null = null
+  /** Connections paused by their rate limit, until their window ends. */
+  private readonly throttled = new Map<C, NodeJS.Timeout>()
+  /** Times a publisher was held back for a subscriber, and holds that ran out. */
+  heldBack = 0
+  holdsExpired = 0
+
+  constructor (
+    private readonly now: () => number,
+    private readonly schedule: (run: () => void) => void = setImmediate
+  ) {}
+
+  /** The connection spent its read budget: it reads again at the end of this turn. */
+  budgetSpent (connection: C): void {
+    connection.pauseReading()
+    this.waitingForTurnEnd.push(connection)
+    if (this.turnEndScheduled) return
+    this.turnEndScheduled = true
+    this.schedule(this.turnEnded)
+  }
+
+  private readonly turnEnded = (): void => {
+    this.turnEndScheduled = false
+    const connections = this.waitingForTurnEnd
+    this.waitingForTurnEnd = []
+    for (const c of connections) if (!this.holds.has(c) && !this.throttled.has(c)) c.resumeReading()
+  }
+
+  /** The connection went over its rate limit: it reads again at `untilMs` (host clock). */
+  pauseUntil (connection: C, untilMs: number): void {
+    if (this.throttled.has(connection)) return
+    connection.pauseReading()
+    this.throttled.set(connection, setTimeout(() => {
+      this.throttled.delete(connection)
+      if (!this.holds.has(connection)) connection.resumeReading()
+    }, Math.max(1, untilMs - this.now())))
+  }
+
+  /** A message from `publisher` left `subscriber` half full of undelivered events. */
+  holdBack (publisher: C, subscriber: C): void {
+    if (publisher === subscriber || this.stuck.has(subscriber)) return
+    let hold = this.holds.get(publisher)
+    if (hold === undefined) {
+      hold = { sinceMs: this.now(), behind: new Set() }
+      this.holds.set(publisher, hold)
+      publisher.pauseReading()
+      this.heldBack++
+      this.holdTimer ??= setTimeout(this.expire, MAX_HOLD_MS)
+    }
+    hold.behind.add(subscriber)
+  }
+
+  /** The subscriber caught up (stopped conflating): publishers waiting only for it read again. */
+  caughtUp (subscriber: C): void {
+    this.stuck.delete(subscriber)
+    if (this.holds.size === 0) return
+    for (const [publisher, hold] of this.holds) {
+      if (hold.behind.delete(subscriber) && hold.behind.size === 0) this.release(publisher)
+    }
+  }
+
+  /** The connection closed: it waits for nothing, and nothing waits for it. */
+  closed (connection: C): void {
+    this.holds.delete(connection)
+    const timer = this.throttled.get(connection)
+    if (timer !== undefined) clearTimeout(timer)
+    this.throttled.delete(connection)
+    this.caughtUp(connection)
+    this.stuck.delete(connection)
+  }
+
+  /** Publishers held back right now. */
+  get holding (): number { return this.holds.size }
+
+  private release (publisher: C): void {
+    this.holds.delete(publisher)
+    if (!this.throttled.has(publisher)) publisher.resumeReading()
+  }
+
+  private readonly expire = (): void => {
+    this.holdTimer = null
+    const now = this.now()
+    let next = Infinity
+    for (const [publisher, hold] of this.holds) {
+      if (now - hold.sinceMs < MAX_HOLD_MS) {
+        next = Math.min(next, hold.sinceMs + MAX_HOLD_MS)
+        continue
+      }
+      for (const subscriber of hold.behind) this.stuck.add(subscriber)
+      this.holdsExpired++
+      this.release(publisher)
+    }
+    if (next !== Infinity) this.holdTimer = setTimeout(this.expire, Math.max(1, next - now))
+  }
+
+  /** Stops the timer (the broker is closing). */
+  stop (): void {
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer)
+    this.holdTimer = null
+    for (const timer of this.throttled.values()) clearTimeout(timer)
+    this.throttled.clear()
+  }
+}
