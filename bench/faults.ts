@@ -7,8 +7,13 @@
  * Reported: trades the feed handlers handed to the NATS client versus trades the subscriber
  * received (lost ones are the price of core NATS's at-most-once delivery), duplicates, and how
  * long until every quote subject moved on and a new subscriber's snapshot was whole again.
+ * Before them, start-up: how long a restarted broker takes from its spawn to accepting
+ * connections, for `npm run broker` (compiled ahead of time by `npm run build`), the sources
+ * run through tsx (what the tests run), and nats-server.
  */
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { connect } from '@nats-io/transport-node'
@@ -27,8 +32,37 @@ const CLI = {
   outageMs: { type: 'integer', default: 1000, min: 0, help: 'How long the broker stays down' },
   scenarios: { type: 'list', default: ['broker-crash', 'nats-server-dies', 'tickfan-node-dies'], help: 'Fault scenarios: broker-crash, nats-server-dies, tickfan-node-dies' },
   runs: { type: 'integer', default: 3, min: 1, help: 'Runs per scenario' },
-  workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers (the whole broker is killed)' }
+  workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers (the whole broker is killed)' },
+  startups: { type: 'integer', default: 5, min: 0, help: 'Start-up measurements per way of starting a broker (0 skips them)' }
 } satisfies OptionTable
+
+/** Milliseconds from spawning `command` to a TCP connection accepted on `port` (polled every 2 ms). */
+async function startupMs (command: string, args: readonly string[], port: number): Promise<number> {
+  const started = performance.now()
+  const child = spawn(command, args, { cwd: ROOT, stdio: 'ignore' })
+  try {
+    while (performance.now() - started < 30_000) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1')
+        s.once('connect', () => { s.destroy(); resolve(true) })
+        s.once('error', () => resolve(false))
+      })
+      if (up) return performance.now() - started
+      if (child.exitCode !== null) throw new Error(`${command} ${args.join(' ')} exited at start (code ${child.exitCode})`)
+      await delay(2)
+    }
+    throw new Error(`${command} ${args.join(' ')} did not listen within 30 s`)
+  } finally {
+    child.kill('SIGKILL')
+    await new Promise((resolve) => { if (child.exitCode !== null || child.signalCode !== null) resolve(null); else child.once('exit', resolve) })
+  }
+}
+
+const STARTS: Array<{ name: string, command: (port: number) => [string, string[]] }> = [
+  { name: '`npm run broker` (node dist/broker.mjs, compiled by `npm run build`)', command: (port) => [process.execPath, ['dist/broker.mjs', '--port', String(port), '--ws-port=-1', '--http-port=-1', '--host', '127.0.0.1']] },
+  { name: 'the sources through tsx (`node --import tsx broker/main.ts`)', command: (port) => [process.execPath, ['--import', 'tsx', 'broker/main.ts', '--port', String(port), '--ws-port=-1', '--http-port=-1', '--host', '127.0.0.1']] },
+  { name: 'nats-server', command: (port) => ['nats-server', ['-a', '127.0.0.1', '-p', String(port)]] }
+]
 
 const INSTRUMENTS = findInstruments(['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'])
 
@@ -193,6 +227,22 @@ runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run bench:faults --', 'What a failure costs: trades lost, and time until the state is whole again, per fault scenario.', CLI)); return }
   for (const name of o.scenarios) if (!(name in SCENARIOS)) throw new UsageError(`--scenarios: unknown scenario ${JSON.stringify(name)}; known: ${Object.keys(SCENARIOS).join(', ')}`)
+  const startups: Array<{ name: string, ms: number[] }> = []
+  if (o.startups > 0) {
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' })
+    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`)
+    process.stdout.write(`start-up, from spawn to accepting connections (${o.startups} runs each)\n`)
+    for (const s of STARTS) {
+      const ms: number[] = []
+      for (let i = 0; i < o.startups; i++) {
+        const [port] = await freePorts(1)
+        const [command, args] = s.command(port)
+        ms.push(Math.round(await startupMs(command, args, port)))
+      }
+      startups.push({ name: s.name, ms })
+      process.stdout.write(`  ${ms.map((m) => `${m} ms`).join(', ')}: ${s.name}\n`)
+    }
+  }
   process.stdout.write(`3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades; ${o.runs} run(s) per scenario\n`)
   const results: Record<string, Array<Awaited<ReturnType<typeof crashOnce>>>> = {}
   for (const name of o.scenarios) {
@@ -210,10 +260,12 @@ runMain(async () => {
   const command = `npm run bench:faults -- ${process.argv.slice(2).join(' ')}`.trim()
   const lines = ['# What a failure costs', '', `${new Date().toISOString()}; Node ${process.version}; ${os.availableParallelism()} cores; made by \`${command}\`; 3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades, ${o.runs} run(s) per scenario.`, '',
     '| failure | trades published | lost | duplicates | every quote fresh again | a new subscriber\'s snapshot whole |', '|---|---|---|---|---|---|',
-    ...Object.entries(results).map(([name, runs]) => `| ${runs[0]?.describe ?? name} | ${range(runs.map((r) => r.published))} | ${range(runs.map((r) => r.lost))} | ${range(runs.map((r) => r.duplicates))} | ${range(runs.map((r) => r.freshMs))} ms | ${range(runs.map((r) => r.snapshotMs))} ms |`), '']
+    ...Object.entries(results).map(([name, runs]) => `| ${runs[0]?.describe ?? name} | ${range(runs.map((r) => r.published))} | ${range(runs.map((r) => r.lost))} | ${range(runs.map((r) => r.duplicates))} | ${range(runs.map((r) => r.freshMs))} ms | ${range(runs.map((r) => r.snapshotMs))} ms |`), '',
+    ...(startups.length === 0 ? [] : ['## Start-up', '', 'From spawn to the first TCP connection accepted (a restart waits this long before anyone can reconnect).', '',
+      '| broker | start-up | runs |', '|---|---|---|', ...startups.map((s) => `| ${s.name} | ${range(s.ms)} ms | ${s.ms.length} |`), ''])]
   const dir = path.join(ROOT, 'reports/faults')
   mkdirSync(dir, { recursive: true })
-  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), command, options: o, results }, null, 2)}\n`)
+  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), command, options: o, results, startups }, null, 2)}\n`)
   writeFileSync(path.join(dir, 'summary.md'), lines.join('\n'))
   process.stdout.write(`\nReport: reports/faults/summary.md\n`)
 })

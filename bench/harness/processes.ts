@@ -73,14 +73,16 @@ export async function startTickfanProcess (
   cpus: string | undefined,
   extraArgs: string[] = [],
   workers = 1,
-  root = ROOT
+  root = ROOT,
+  /** Extra node flags, such as --cpu-prof (bench:profile). */
+  nodeFlags: string[] = []
 ): Promise<BrokerProcess> {
   const [port, httpPort] = await freePorts(2)
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
   // broker options (e.g. '--max-in-flight-bytes 1048576').
   const fromEnv = (name: string): string[] => (process.env[name] ?? '').split(' ').filter((a) => a !== '')
-  const nodeArgs = [...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
+  const nodeArgs = [...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   const child = cpus === undefined
     ? spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
@@ -224,7 +226,13 @@ export function runLoad<T> (
     child.on('message', (msg: { type?: string, result?: T, error?: string }) => {
       if (msg.type === 'result') { done = true; resolve(msg.result as T) } else if (msg.type === 'error') { done = true; reject(new Error(`${script}: ${msg.error}`)) } else onMessage?.(msg)
     })
-    child.once('exit', (code) => { if (!done) reject(new Error(`${script} exited with code ${code} before reporting`)) })
+    // 'exit' can come before the last IPC message is read (its result, sent just before it
+    // exits): judge only once the channel has closed, after every message in it.
+    child.once('exit', (code) => {
+      const settle = (): void => { if (!done) reject(new Error(`${script} exited with code ${code} before reporting`)) }
+      if (child.connected) child.once('disconnect', settle)
+      else settle()
+    })
   })
   return { result, child }
 }
