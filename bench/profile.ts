@@ -20,7 +20,7 @@ import { flameGraphSvg, summarizeProfile, type CpuProfile, type Share } from './
 
 const CLI = {
   paths: { type: 'list', default: ['plain', 'last-value'], help: 'What the load publishes: plain, last-value (one after the other, both in the profile)' },
-  messages: { type: 'integer', default: 200_000, min: 1000, help: 'Messages per path while profiled (lockstep rounds of 100)' },
+  messages: { type: 'integer', default: 1_000_000, min: 1000, help: 'Messages per path while profiled (lockstep rounds of 100; start-up, in the profile too, weighs less the more there are)' },
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the fan-out' },
   out: { type: 'string', default: path.join(ROOT, 'reports/profile'), help: 'Where the report goes' }
 } satisfies OptionTable
