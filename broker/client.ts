@@ -142,11 +142,13 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** The checks every publish passes before it is routed; false when it was refused (and the client told why). */
   private admitPublish (subject: string, reply: string | undefined): boolean {
     if (this.options.pedantic && !isValidLiteralSubject(subject)) { this.error('INVALID_PUBLISH_SUBJECT'); return false }
-    const now = this.host.now()
-    const refusal = this.rights.publishRefusal(subject, reply, now)
+    // The clock is read only where it decides something: this runs for every message.
+    const rights = this.rights
+    const refusal = rights.permissions === null ? null : rights.publishRefusal(subject, reply, this.host.now())
     if (refusal !== null) { this.error(refusal, refusal === 'PERMISSIONS_REPLY' ? `"${reply}"` : `to "${subject}"`); return false }
     // Past the inbound rate limit its reads pause until the window ends; nothing is dropped.
-    if (!this.rateLimit.admit(now)) this.host.throttle(this, this.rateLimit.windowEndsAtMs)
+    const limit = this.rateLimit
+    if (limit.limited && !limit.admit(this.host.now())) this.host.throttle(this, limit.windowEndsAtMs)
     return true
   }
 

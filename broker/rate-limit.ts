@@ -15,6 +15,9 @@ export class InboundRateLimit {
   /** `perSecond` of 0 admits everything. */
   constructor (private readonly perSecond: number) {}
 
+  /** Is there a limit at all? */
+  get limited (): boolean { return this.perSecond > 0 }
+
   /** Counts a message; false the first time a window goes over the limit (pause until windowEndsAtMs). */
   admit (nowMs: number): boolean {
     if (this.perSecond <= 0) return true
