@@ -2,24 +2,49 @@
  * Loopback ports: choosing several free ones at once, and waiting until something listens on
  * one. Used by the demo (npm start), the benchmarks and the tests.
  */
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 
 /**
- * `count` distinct free ports on 127.0.0.1. Every listener stays open until all are chosen, so the
- * kernel cannot hand the same ephemeral port out twice (asking one at a time sometimes did).
+ * The lowest port the kernel hands out to outgoing connections (Linux's ip_local_port_range).
+ * A listener on a port in that range can lose it, between being chosen and being bound, to any
+ * client's connect: the demo's test once failed with EADDRINUSE that way while other tests ran.
+ */
+function ephemeralLow (): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+const BELOW_EPHEMERAL = ephemeralLow()
+
+/** Listens on a random port below the ephemeral range; resolves the server, or null if that port was taken. */
+async function listenBelowEphemeral (): Promise<net.Server | null> {
+  const port = BELOW_EPHEMERAL - 10_000 + Math.floor(Math.random() * 10_000)
+  const srv = net.createServer()
+  return await new Promise((resolve) => {
+    srv.once('error', () => resolve(null))
+    srv.listen(port, '127.0.0.1', () => resolve(srv))
+  })
+}
+
+/**
+ * `count` distinct free ports on 127.0.0.1, below the ephemeral range (so no outgoing connection
+ * can take one). Every listener stays open until all are chosen, so the same port is never
+ * handed out twice.
  */
 type Ports<N extends number, Acc extends number[] = []> = Acc['length'] extends N ? Acc : Ports<N, [number, ...Acc]>
 
 export async function freePorts<N extends number> (count: N): Promise<Ports<N>> {
   const servers: net.Server[] = []
   try {
-    for (let i = 0; i < count; i++) {
-      const srv = net.createServer()
-      servers.push(srv)
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject)
-        srv.listen(0, '127.0.0.1', () => resolve())
-      })
+    for (let tries = 0; servers.length < count; tries++) {
+      if (tries > 1000) throw new Error(`no ${count} free ports found below ${BELOW_EPHEMERAL}`)
+      const srv = await listenBelowEphemeral()
+      if (srv !== null) servers.push(srv)
     }
     return servers.map((srv) => (srv.address() as net.AddressInfo).port) as Ports<N>
   } finally {
