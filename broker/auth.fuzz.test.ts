@@ -46,7 +46,7 @@ describe('permissions fuzzed against a model', () => {
           const byGrant = !byRight && left > 0 && !isProtected(o.subject)
           const replyRefused = o.reply !== undefined && isProtected(o.reply) && !mayPublish(o.reply)
           const expected = !byRight && !byGrant ? 'PERMISSIONS_PUBLISH' : replyRefused ? 'PERMISSIONS_REPLY' : null
-          const got = rights.publishRefusal(o.subject, o.reply, now)
+          const got = rights.publishRefusal(o.subject, o.reply, () => now)
           expect(got).toBe(expected)
           if (byGrant) {
             if (left <= 1) grants.delete(o.subject)

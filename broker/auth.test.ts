@@ -77,13 +77,13 @@ describe('response grants and connection rights', () => {
   it('answers a request only by grant, never onto a protected subject, and refuses a protected reply subject', () => {
     const permissions = new Permissions({ publish: ['svc.>'], subscribe: ['svc.>'], allow_responses: true }, 'test')
     const rights = new ConnectionRights('svc', permissions, { isProtectedSubject: (s) => s.startsWith('quote.') })
-    expect(rights.publishRefusal('_INBOX.x', undefined, 0)).toBe('PERMISSIONS_PUBLISH')
+    expect(rights.publishRefusal('_INBOX.x', undefined, () => 0)).toBe('PERMISSIONS_PUBLISH')
     expect(rights.receives('svc.ask', '_INBOX.x', 0)).toBe(true)
     expect(rights.receives('svc.ask', 'quote.BTC', 0)).toBe(true)
-    expect(rights.publishRefusal('_INBOX.x', undefined, 1)).toBeNull()
-    expect(rights.publishRefusal('_INBOX.x', undefined, 2)).toBe('PERMISSIONS_PUBLISH') // once
-    expect(rights.publishRefusal('quote.BTC', undefined, 3)).toBe('PERMISSIONS_PUBLISH') // a grant never writes a price
-    expect(rights.publishRefusal('svc.ask', 'quote.BTC', 4)).toBe('PERMISSIONS_REPLY')
+    expect(rights.publishRefusal('_INBOX.x', undefined, () => 1)).toBeNull()
+    expect(rights.publishRefusal('_INBOX.x', undefined, () => 2)).toBe('PERMISSIONS_PUBLISH') // once
+    expect(rights.publishRefusal('quote.BTC', undefined, () => 3)).toBe('PERMISSIONS_PUBLISH') // a grant never writes a price
+    expect(rights.publishRefusal('svc.ask', 'quote.BTC', () => 4)).toBe('PERMISSIONS_REPLY')
   })
 })
 

@@ -192,11 +192,11 @@ export class ConnectionRights {
    * A reply subject that is last-value or event is refused unless it may publish there itself:
    * otherwise whoever answers (with a response grant) would write a price or a trade for it.
    */
-  publishRefusal (subject: string, reply: string | undefined, nowMs: number): PublishRefusal | null {
+  publishRefusal (subject: string, reply: string | undefined, now: () => number): PublishRefusal | null {
     const permissions = this.permissions
     if (permissions === null) return null
     if (!permissions.mayPublish(subject) &&
-      (this.responses === null || this.subjects.isProtectedSubject(subject) || !this.responses.use(subject, nowMs))) return 'PERMISSIONS_PUBLISH'
+      (this.responses === null || this.subjects.isProtectedSubject(subject) || !this.responses.use(subject, now()))) return 'PERMISSIONS_PUBLISH'
     if (reply !== undefined && this.subjects.isProtectedSubject(reply) && !permissions.mayPublish(reply)) return 'PERMISSIONS_REPLY'
     return null
   }

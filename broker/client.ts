@@ -143,12 +143,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   private admitPublish (subject: string, reply: string | undefined): boolean {
     if (this.options.pedantic && !isValidLiteralSubject(subject)) { this.error('INVALID_PUBLISH_SUBJECT'); return false }
     // The clock is read only where it decides something: this runs for every message.
-    const rights = this.rights
-    const refusal = rights.permissions === null ? null : rights.publishRefusal(subject, reply, this.host.now())
+    const refusal = this.rights.publishRefusal(subject, reply, this.host.now)
     if (refusal !== null) { this.error(refusal, refusal === 'PERMISSIONS_REPLY' ? `"${reply}"` : `to "${subject}"`); return false }
     // Past the inbound rate limit its reads pause until the window ends; nothing is dropped.
-    const limit = this.rateLimit
-    if (limit.limited && !limit.admit(this.host.now())) this.host.throttle(this, limit.windowEndsAtMs)
+    if (!this.rateLimit.admit(this.host.now)) this.host.throttle(this, this.rateLimit.windowEndsAtMs)
     return true
   }
 

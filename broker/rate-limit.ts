@@ -15,12 +15,13 @@ export class InboundRateLimit {
   /** `perSecond` of 0 admits everything. */
   constructor (private readonly perSecond: number) {}
 
-  /** Is there a limit at all? */
-  get limited (): boolean { return this.perSecond > 0 }
-
-  /** Counts a message; false the first time a window goes over the limit (pause until windowEndsAtMs). */
-  admit (nowMs: number): boolean {
+  /**
+   * Counts a message; false the first time a window goes over the limit (pause until
+   * windowEndsAtMs). The clock is read only when there is a limit: this runs for every message.
+   */
+  admit (now: () => number): boolean {
     if (this.perSecond <= 0) return true
+    const nowMs = now()
     if (nowMs - this.windowStartMs >= 1000) {
       this.windowStartMs = nowMs
       this.windowMsgs = 0
