@@ -37,7 +37,7 @@ describe('permissions fuzzed against a model', () => {
           now++
           if (o.kind === 'request') {
             const receives = !subDeny.some((p) => subjectMatches(p, o.subject))
-            expect(rights.receives(o.subject, o.reply, now)).toBe(receives)
+            expect(rights.receives({ subject: o.subject, reply: o.reply, publisherCid: -1 }, () => now)).toBe(receives)
             if (receives) grants.set(o.reply, max)
             continue
           }

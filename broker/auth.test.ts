@@ -74,12 +74,21 @@ describe('response grants and connection rights', () => {
     expect(grants.use('_INBOX.4096', 1)).toBe(true)
   })
 
+  it('keeps a requester that floods from evicting the grants of another requester\'s requests', () => {
+    const grants = new ResponseGrants({ max: 1, expiresMs: 0 })
+    grants.grant('_INBOX.real', 0, 2)
+    for (let i = 0; i < 60_000; i++) grants.grant(`_INBOX.flood.${i}`, 0, 1)
+    expect(grants.use('_INBOX.real', 1)).toBe(true)
+    expect(grants.use('_INBOX.flood.0', 1)).toBe(false) // the flooder's own oldest went
+    expect(grants.use('_INBOX.flood.59999', 1)).toBe(true)
+  })
+
   it('answers a request only by grant, never onto a protected subject, and refuses a protected reply subject', () => {
     const permissions = new Permissions({ publish: ['svc.>'], subscribe: ['svc.>'], allow_responses: true }, 'test')
     const rights = new ConnectionRights('svc', permissions, { isProtectedSubject: (s) => s.startsWith('quote.') })
     expect(rights.publishRefusal('_INBOX.x', undefined, () => 0)).toBe('PERMISSIONS_PUBLISH')
-    expect(rights.receives('svc.ask', '_INBOX.x', 0)).toBe(true)
-    expect(rights.receives('svc.ask', 'quote.BTC', 0)).toBe(true)
+    expect(rights.receives({ subject: 'svc.ask', reply: '_INBOX.x', publisherCid: -1 }, () => 0)).toBe(true)
+    expect(rights.receives({ subject: 'svc.ask', reply: 'quote.BTC', publisherCid: -1 }, () => 0)).toBe(true)
     expect(rights.publishRefusal('_INBOX.x', undefined, () => 1)).toBeNull()
     expect(rights.publishRefusal('_INBOX.x', undefined, () => 2)).toBe('PERMISSIONS_PUBLISH') // once
     expect(rights.publishRefusal('quote.BTC', undefined, () => 3)).toBe('PERMISSIONS_PUBLISH') // a grant never writes a price

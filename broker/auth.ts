@@ -131,24 +131,43 @@ export class Permissions {
 
 /** Response grants kept per connection at most: a flood of requests cannot grow them without end. */
 const MAX_RESPONSE_GRANTS = 4096
+/**
+ * Grants one requester's requests may hold at most: past it that requester's own oldest grant
+ * goes, so a client flooding requests cannot evict the grants of other clients' requests.
+ */
+const MAX_GRANTS_PER_REQUESTER = 1024
+/** Requesters remembered at most (the oldest forgotten first). */
+const MAX_REQUESTERS = 4096
 
 /**
  * The reply subjects one connection may answer (allow_responses): each request it receives
  * grants `max` publishes to its reply subject, until `expiresMs` after the request (0 = never).
+ * Grants are bounded in all and per requester (the connection that sent the request).
  */
 export class ResponseGrants {
-  /** Reply subject -> replies left and expiry. */
-  private readonly grants = new Map<string, { left: number, expiresAtMs: number }>()
+  /** Reply subject -> replies left, expiry, and whose request it was. */
+  private readonly grants = new Map<string, { left: number, expiresAtMs: number, requester: number }>()
+  /** Per requester, its grants' reply subjects, oldest first (some may be used up already). */
+  private readonly byRequester = new Map<number, string[]>()
 
   constructor (private readonly rules: { max: number, expiresMs: number }) {}
 
-  /** A request with this reply subject was delivered to the connection. */
-  grant (reply: string, nowMs: number): void {
+  /** A request from `requester` (a connection id; -1 when unknown) with this reply subject was delivered. */
+  grant (reply: string, nowMs: number, requester = -1): void {
+    let mine = this.byRequester.get(requester)
+    if (mine === undefined) {
+      if (this.byRequester.size >= MAX_REQUESTERS) this.byRequester.delete(this.byRequester.keys().next().value ?? -1)
+      mine = []
+      this.byRequester.set(requester, mine)
+    }
+    while (mine.length >= MAX_GRANTS_PER_REQUESTER) {
+      const oldest = mine.shift() as string
+      if (this.grants.get(oldest)?.requester === requester) this.grants.delete(oldest)
+    }
     if (this.grants.size >= MAX_RESPONSE_GRANTS) this.grants.delete(this.grants.keys().next().value as string)
-    this.grants.set(
-      reply,
-      { left: this.rules.max, expiresAtMs: this.rules.expiresMs > 0 ? nowMs + this.rules.expiresMs : 0 }
-    )
+    const expiresAtMs = this.rules.expiresMs > 0 ? nowMs + this.rules.expiresMs : 0
+    this.grants.set(reply, { left: this.rules.max, expiresAtMs, requester })
+    mine.push(reply)
   }
 
   /** May it publish to `subject` as a response? Uses up one reply when it may. */
@@ -205,11 +224,14 @@ export class ConnectionRights {
     return this.permissions === null || this.permissions.maySubscribe(subject)
   }
 
-  /** May this message be delivered to it? A request it may receive grants it a response. */
-  receives (subject: string, reply: string | undefined, nowMs: number): boolean {
+  /**
+   * May this message be delivered to it? A request it may receive grants it a response, counted
+   * against the connection that published the request (`publisherCid`; -1 when unknown).
+   */
+  receives (msg: { subject: string, reply: string | undefined, publisherCid: number }, now: () => number): boolean {
     if (this.permissions === null) return true
-    if (!this.permissions.mayReceive(subject)) return false
-    if (reply !== undefined && this.responses !== null) this.responses.grant(reply, nowMs)
+    if (!this.permissions.mayReceive(msg.subject)) return false
+    if (msg.reply !== undefined && this.responses !== null) this.responses.grant(msg.reply, now(), msg.publisherCid)
     return true
   }
 }

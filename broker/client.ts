@@ -221,7 +221,8 @@ export class Client implements ProtocolHandler, FanoutMember {
    */
   deliver (sub: Subscription, msg: RoutedMessage): boolean {
     if (this.isClosed || sub.closed) return false
-    if (this.rights.permissions !== null && !this.rights.receives(msg.subject, msg.reply, this.host.now())) return false
+    const rights = this.rights // unrestricted (no permissions) is the common case: no call then
+    if (rights.permissions !== null && !rights.receives(msg, this.host.now)) return false
     const writer = this.writer
     const outbox = writer.outbox
     if (outbox.deliver(sub, msg) === 'overflow') return this.slowConsumer()

@@ -314,7 +314,8 @@ export class Router implements ClientHost {
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
       : undefined
-    const msg = new RoutedMessage(subject, reply, subjectClass, data, headerBytes, this.now(), sequence)
+    const publisher = from?.cid ?? -1
+    const msg = new RoutedMessage(subject, reply, subjectClass, data, headerBytes, this.now(), sequence, publisher)
     if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return
 
     const match = this.trie.match(subject)

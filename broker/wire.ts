@@ -31,7 +31,9 @@ export class RoutedMessage {
     /** Broker clock (ms) when the message was published: the age of pending copies. */
     readonly publishedAtMs: number,
     /** The publisher's sequence for last-value ordering, when it sent one. */
-    readonly sequence: number | undefined
+    readonly sequence: number | undefined,
+    /** The publishing connection's id here; -1 when it came from a link (response grants count per requester). */
+    readonly publisherCid = -1
   ) {
     this.headerBytes = headerBytes > 0 ? headerBytes : 0
     const body = Buffer.allocUnsafe(data.length + 2)
