@@ -72,8 +72,9 @@ export class ClientWriter {
   /** Writes what is pending: one socket write. */
   flush (): void {
     if (this.stopped || this.outbox.conflating) return
-    const now = this.limits.now()
-    if (this.flow.overdue(now)) return this.startConflating(now)
+    // The clock is read only where the time decides something: this runs every turn.
+    const clock = this.limits.now
+    if (this.flow.awaitingPong && this.flow.overdue(clock())) return this.startConflating(clock())
     // A flow-control probe or the keep-alive PING goes at the end of this write.
     const ping = this.flow.wantsProbe(this.outBytes + this.outbox.flowingBytes) || this.wantPing
     if (ping) {
@@ -82,8 +83,8 @@ export class ClientWriter {
     }
     const chunk = this.outbox.take()
     if (chunk === null || !this.write(chunk)) return
-    if (ping) this.flow.pingSent(this.outBytes, now)
-    if (this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)) this.startConflating(now)
+    if (ping) this.flow.pingSent(this.outBytes, clock())
+    if (this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)) this.startConflating(clock())
   }
 
   /** The socket drained: release what was held, if flow control allows. */

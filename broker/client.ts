@@ -24,8 +24,6 @@ import { isValidLiteralSubject, isValidQueueName, isValidSubject } from './subje
 import { Subscription } from './subscription.ts'
 import type { RoutedMessage } from './wire.ts'
 
-export type { ClientHost, Transport } from './client-host.ts'
-export { Subscription } from './subscription.ts'
 
 const PONG = Buffer.from('PONG\r\n')
 const OK = Buffer.from('+OK\r\n')

@@ -65,6 +65,9 @@ export class FlowControl {
     return outBytes - this.ackedBytes
   }
 
+  /** Is a PING out, not yet answered? */
+  get awaitingPong (): boolean { return this.pingTimes.length > 0 }
+
   /** Is the oldest unanswered PING older than maxAckWaitMs? */
   overdue (nowMs: number): boolean {
     return this.pingTimes.length > 0 && nowMs - (this.pingTimes[0] as number) > this.limits.maxAckWaitMs

@@ -11,7 +11,7 @@
  *   messages a well-behaved publisher sent, in order, however the two streams interleave.
  */
 import fc from 'fast-check'
-import type { Transport } from './client.ts'
+import type { Transport } from './client-host.ts'
 import type { ProtocolErrorCode } from './errors.ts'
 import { resolveOptions } from './options.ts'
 import { ProtocolParser, type ProtocolHandler } from './parser.ts'

@@ -13,7 +13,9 @@
  * messages from a link enter through `publishFromLink`, the same path without handing them on.
  */
 import { Authenticator, type AuthResult, type Credentials } from './auth.ts'
-import { Client, type ClientHost, type Subscription, type Transport } from './client.ts'
+import { Client } from './client.ts'
+import type { ClientHost, Transport } from './client-host.ts'
+import type { Subscription } from './subscription.ts'
 import { ProtocolError, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FanoutScheduler, type FanoutOptions } from './fanout.ts'
 import { LastValueCache } from './last-value.ts'
@@ -295,11 +297,7 @@ export class Router implements ClientHost {
     const links = this.links
     if (queues === null && links?.publishAll !== undefined) {
       const local = this.trie.match(subject)
-      if (local.plain.length === 0 && local.groups.length === 0 && this.wantsNoResponders(
-        from,
-        reply,
-        subject
-      )) return this.sendNoResponders(from as Client, reply as string)
+      if (this.answeredNoResponders(from, reply, subject, local.plain.length + local.groups.length)) return
       if (links.publishAll(
         subject,
         reply,
@@ -351,19 +349,23 @@ export class Router implements ClientHost {
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     if (delivered > 0) stats.routedMsgs++
-    else if (queues === null && plain.length === 0 && groups.length === 0 && this.wantsNoResponders(
-      from,
-      reply,
-      subject
-    )) {
-      this.sendNoResponders(from as Client, reply as string)
-    }
+    else if (queues === null) this.answeredNoResponders(from, reply, subject, plain.length + groups.length)
   }
 
-  /** A request nobody here listens to: does its sender want the no-responders status (nobody beyond listens either)? */
-  private wantsNoResponders (from: Client | null, reply: string | undefined, subject: string): boolean {
-    return reply !== undefined && from !== null && from.options.noResponders &&
-      this.links?.hasInterest(subject) !== true
+  /**
+   * A request that `listenersHere` is 0 for: when its sender wants the no-responders status and
+   * nobody beyond this process listens either, sends it; true when it did.
+   */
+  private answeredNoResponders (
+    from: Client | null,
+    reply: string | undefined,
+    subject: string,
+    listenersHere: number
+  ): boolean {
+    if (listenersHere > 0 || reply === undefined || from === null || !from.options.noResponders) return false
+    if (this.links?.hasInterest(subject) === true) return false
+    this.sendNoResponders(from, reply)
+    return true
   }
 
   subscribe (sub: Subscription): void {

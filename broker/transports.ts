@@ -6,7 +6,8 @@ import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { WebSocket } from 'ws'
-import type { Client, Transport } from './client.ts'
+import type { Client } from './client.ts'
+import type { Transport } from './client-host.ts'
 
 /** How long a closing socket may take to flush its final -ERR before it is destroyed. */
 const CLOSE_GRACE_MS = 2000

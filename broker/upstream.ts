@@ -18,7 +18,7 @@
  * has not yet renewed its subscriptions, are lost (README, "What a failure costs").
  */
 import { connect, type Msg, type MsgHdrsImpl, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
-import type { Subscription } from './client.ts'
+import type { Subscription } from './subscription.ts'
 import { EncodedHeaders } from '../lib/headers.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectClass } from './subject-classes.ts'

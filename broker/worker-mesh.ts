@@ -28,7 +28,8 @@
  */
 import { rmSync } from 'node:fs'
 import net from 'node:net'
-import type { Client, Subscription } from './client.ts'
+import type { Client } from './client.ts'
+import type { Subscription } from './subscription.ts'
 import { FairRelease, type DeliveryLink } from './fair-release.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectTrie, type Interest } from './subject-trie.ts'
@@ -178,22 +179,20 @@ export function encodeDroppedFrame (subjects: readonly string[]): Buffer {
   return buf
 }
 
-export function encodeInterestAckFrame (seq: number): Buffer {
-  const buf = Buffer.allocUnsafe(4 + 5)
-  buf.writeUInt32BE(5, 0)
-  buf[4] = INTEREST_ACK
-  buf.writeUInt32BE(seq, 5)
+/** A frame of one number: an interest sequence (u32) or a count of delivered messages (f64: it never wraps). */
+function encodeNumberFrame (type: typeof INTEREST_ACK | typeof DELIVERED, n: number): Buffer {
+  const bytes = type === DELIVERED ? 8 : 4
+  const buf = Buffer.allocUnsafe(4 + 1 + bytes)
+  buf.writeUInt32BE(1 + bytes, 0)
+  buf[4] = type
+  if (type === DELIVERED) buf.writeDoubleBE(n, 5)
+  else buf.writeUInt32BE(n, 5)
   return buf
 }
 
-/** How many message frames this worker has delivered from the link's far end (a double: it never wraps). */
-export function encodeDeliveredFrame (messages: number): Buffer {
-  const buf = Buffer.allocUnsafe(4 + 9)
-  buf.writeUInt32BE(9, 0)
-  buf[4] = DELIVERED
-  buf.writeDoubleBE(messages, 5)
-  return buf
-}
+export const encodeInterestAckFrame = (seq: number): Buffer => encodeNumberFrame(INTEREST_ACK, seq)
+/** How many message frames this worker has delivered from the link's far end. */
+export const encodeDeliveredFrame = (messages: number): Buffer => encodeNumberFrame(DELIVERED, messages)
 
 export type MeshFrame =
   | { type: 'msg', subject: string, reply: string | undefined, headerBytes: number, data: Buffer, queues: string[] }
