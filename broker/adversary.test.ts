@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -241,5 +241,61 @@ describe('reply subjects cannot write prices or trades (tickfan; nats-server has
     const reply = await viewer.request('price.BTC-USD', '', { timeout: 2000 })
     expect(reply.string()).toBe('forged') // the service's answer, to the requester's inbox
     await viewer.close()
+  })
+})
+
+describe('what a publisher with the right to publish still cannot do (tickfan)', () => {
+  let target: Target
+  beforeAll(async () => {
+    target = await startTickfan({ lastValueSequenceHoldMs: 300 })
+  })
+  afterAll(async () => { await target.stop() })
+  const cachedSubjects = (): string[] => target.broker?.router.lastValues.snapshot('>').map((m) => m.subject) ?? []
+
+  it('caches and delivers nothing for a subject nats-server refuses (an empty token, a trailing dot, a wildcard)', async () => {
+    const watcher = await RawClient.connect(target.port)
+    watcher.send('CONNECT {"verbose":false,"pedantic":false}\r\nSUB > 1\r\nPING\r\n')
+    await watcher.waitFor(/PONG\r\n/)
+    const raw = await RawClient.connect(target.port)
+    raw.send('CONNECT {"verbose":false,"pedantic":false}\r\n' +
+      'PUB quote..BTC 1\r\nx\r\nPUB quote.binance. 1\r\nx\r\nPUB .quote.x 1\r\nx\r\nPUB quote.* 1\r\nx\r\nPUB quote.> 1\r\nx\r\nPUB quote.ok 2\r\nok\r\nPING\r\n')
+    await raw.waitFor(/PONG\r\n/)
+    await watcher.waitFor((t) => t.includes('MSG quote.ok'))
+    expect(cachedSubjects()).toEqual(['quote.ok'])
+    expect(watcher.text.match(/MSG (\S+)/g)).toEqual(['MSG quote.ok'])
+    raw.close()
+    watcher.close()
+  })
+
+  it('cannot pin a quote with a sequence far ahead: a lower one gets in once the pinned value has stood for the hold time', async () => {
+    const feed = await connect({ servers: target.natsUrl, reconnect: false })
+    const withSeq = (seq: number): ReturnType<typeof headers> => { const h = headers(); h.set('Tickfan-Seq', String(seq)); return h }
+    feed.publish('quote.pin.BTC', 'pinned', { headers: withSeq(Number.MAX_SAFE_INTEGER) })
+    feed.publish('quote.pin.BTC', 'real 1', { headers: withSeq(1) })
+    await feed.flush()
+    const payload = (): string | undefined => { const m = target.broker?.router.lastValues.get('quote.pin.BTC'); return m?.body.toString('latin1', m.headerBytes, m.body.length - 2) }
+    expect(payload()).toBe('pinned')
+    await delay(350)
+    feed.publish('quote.pin.BTC', 'real 2', { headers: withSeq(2) })
+    await feed.flush()
+    expect(payload()).toBe('real 2')
+    await feed.close()
+  })
+
+  it('cannot forge Tickfan-Conflated: the broker takes it out, and only the broker sets it', async () => {
+    const sub = await connect({ servers: target.natsUrl, reconnect: false })
+    const got: Array<string | undefined> = []
+    sub.subscribe('quote.forge.BTC', { callback: (_e, m) => { got.push(m.headers?.get('Tickfan-Conflated')) } })
+    await sub.flush()
+    const raw = await RawClient.connect(target.port)
+    const block = 'NATS/1.0\r\ntickfan-conflated: 99\r\nTickfan-Conflated: 7\r\nX: y\r\n\r\n'
+    raw.send(`CONNECT {"verbose":false,"headers":true}\r\nHPUB quote.forge.BTC ${block.length} ${block.length + 2}\r\n${block}hi\r\nPING\r\n`)
+    await raw.waitFor(/PONG\r\n/)
+    await eventually(() => got.length === 1, 3000, 'the message')
+    expect(got).toEqual([''])
+    const cachedMsg = target.broker?.router.lastValues.get('quote.forge.BTC')
+    expect(cachedMsg?.body.toString('latin1')).toBe('NATS/1.0\r\nX: y\r\n\r\nhi\r\n')
+    raw.close()
+    await sub.close()
   })
 })

@@ -108,6 +108,8 @@ export class ClientWriter {
   /** Deliveries dropped because a newer value of the same subject superseded them. */
   get conflated (): number { return this.outbox.conflated }
   get outMsgs (): number { return this.outbox.messagesOut }
+  /** Headers and payloads written, in bytes (nats-server's out_bytes); `outBytes` counts the protocol too. */
+  get outPayloadBytes (): number { return this.outbox.payloadBytesOut }
   /** The current flow window (see flow-control.ts). */
   get flowWindowBytes (): number { return this.flow.windowBytes }
   /** Written bytes the client has not acknowledged yet. */

@@ -8,6 +8,7 @@
  * - `auth.ts` (ConnectionRights) and `rate-limit.ts`: what it may publish and receive, and how fast;
  * - `keep-alive.ts` and `pong-barrier.ts`: the server's PINGs, and when a PONG may answer the client's.
  */
+import { CONFLATED_HEADER } from '../lib/headers.ts'
 import { ConnectionRights, UNRESTRICTED, type AuthResult } from './auth.ts'
 import type { ClientHost, Transport } from './client-host.ts'
 import { DEFAULT_CONNECT_OPTIONS, connectOptions, parseConnectJson, type ConnectOptions } from './connect-options.ts'
@@ -22,7 +23,7 @@ import { InboundRateLimit } from './rate-limit.ts'
 import { SubjectClass } from './subject-classes.ts'
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from './subjects.ts'
 import { Subscription } from './subscription.ts'
-import type { RoutedMessage } from './wire.ts'
+import { withoutHeader, type RoutedMessage } from './wire.ts'
 
 
 const PONG = Buffer.from('PONG\r\n')
@@ -49,7 +50,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   private readonly pongs: PongBarrier
 
   inMsgs = 0
+  /** Bytes read from the socket, protocol and all. */
   inBytes = 0
+  /** Headers and payloads of the messages it published, in bytes (nats-server's in_bytes). */
+  inPayloadBytes = 0
   private readonly reads: ReadGate
   get outbox (): ClientWriter['outbox'] { return this.writer.outbox }
 
@@ -139,7 +143,14 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   /** The checks every publish passes before it is routed; false when it was refused (and the client told why). */
   private admitPublish (subject: string, reply: string | undefined): boolean {
-    if (this.options.pedantic && !isValidLiteralSubject(subject)) { this.error('INVALID_PUBLISH_SUBJECT'); return false }
+    // Routed to nobody, pedantic or not; a pedantic client is told, as by nats-server 2.9. It
+    // matches nobody to a subject with an empty token too, but delivers one with a wildcard token
+    // as a literal: tickfan does not (a cached `quote.*` would be no quote at all).
+    if (!isValidLiteralSubject(subject)) {
+      if (this.options.pedantic) this.error('INVALID_PUBLISH_SUBJECT')
+      else this.ok()
+      return false
+    }
     // The clock is read only where it decides something: this runs for every message.
     const refusal = this.rights.publishRefusal(subject, reply, this.host.now)
     if (refusal !== null) { this.error(refusal, refusal === 'PERMISSIONS_REPLY' ? `"${reply}"` : `to "${subject}"`); return false }
@@ -158,9 +169,15 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   private publish (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, hpub: boolean): void {
     this.inMsgs++
+    this.inPayloadBytes += data.length
     if (!this.admitted()) return
     if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     if (!this.admitPublish(subject, reply)) return
+    if (headerBytes > 0) {
+      // Only the broker says what a subscriber missed: a published Tickfan-Conflated is taken out.
+      const cleaned = withoutHeader(data, headerBytes, CONFLATED_HEADER)
+      if (cleaned !== null) ({ data, headerBytes } = cleaned)
+    }
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
     this.host.publish(this, subject, reply, data, headerBytes)
   }

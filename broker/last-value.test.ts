@@ -3,8 +3,8 @@ import { LastValueCache } from './last-value.ts'
 import { SubjectClass } from './subject-classes.ts'
 import { RoutedMessage } from './wire.ts'
 
-function msg (subject: string, payload: string, sequence?: number): RoutedMessage {
-  return new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, 0, sequence)
+function msg (subject: string, payload: string, sequence?: number, atMs = 0): RoutedMessage {
+  return new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, atMs, sequence)
 }
 
 describe('last-value cache', () => {
@@ -22,6 +22,16 @@ describe('last-value cache', () => {
     expect(lvc.offer(msg('quote.a', 'nine', 9))).toBe('older')
     expect(lvc.get('quote.a')?.payload().toString()).toBe('ten')
     expect(lvc.olderDropped).toBe(1)
+  })
+
+  it('lets a lower sequence in once the cached one has stood unreplaced for the hold time: nothing pins a subject forever', () => {
+    const lvc = new LastValueCache({ sequenceHoldMs: 30_000 })
+    lvc.offer(msg('quote.a', 'pinned', Number.MAX_SAFE_INTEGER, 1000))
+    expect(lvc.offer(msg('quote.a', 'real', 5, 30_999))).toBe('older')
+    expect(lvc.offer(msg('quote.a', 'real', 6, 31_000))).toBe('stored')
+    expect(lvc.get('quote.a')?.payload().toString()).toBe('real')
+    // From then on the order holds again, timed from the value that replaced it.
+    expect(lvc.offer(msg('quote.a', 'late', 5, 31_001))).toBe('older')
   })
 
   it('accepts an idempotent re-publish of the same sequence', () => {

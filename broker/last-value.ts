@@ -5,7 +5,10 @@
  * grows per subject). A message whose sequence is lower than the cached one is older than what
  * subscribers already have: it is dropped and counted, never delivered. An equal sequence is an
  * idempotent re-publish of the same state (the feed handlers' heartbeat) and is accepted.
- * Messages without the header are ordered by arrival.
+ * Messages without the header are ordered by arrival. A cached sequence keeps lower ones out for
+ * `sequenceHoldMs` after it arrived: a value that has stood unreplaced that long gives way to a
+ * lower sequence, so a publisher that restarted with a lower counter, or a sequence sent far
+ * ahead (`Tickfan-Seq: 9007199254740991`), cannot pin a subject until the broker restarts.
  *
  * Memory is bounded by `maxSubjects` and by `maxBytes` (message bodies): past either, an
  * approximately least recently updated subject is evicted (the stalest of the EVICTION_SAMPLE
@@ -25,6 +28,8 @@ export interface LastValueCacheOptions {
   maxSubjects?: number
   /** Message bytes (headers and payloads) kept at most. Default 256 MiB. */
   maxBytes?: number
+  /** How long a cached sequence refuses lower ones, in ms. Default 30000. */
+  sequenceHoldMs?: number
 }
 
 export type OfferResult = 'stored' | 'older'
@@ -35,6 +40,7 @@ export class LastValueCache {
   private readonly values = new Map<string, RoutedMessage>()
   private readonly maxSubjects: number
   private readonly maxBytes: number
+  private readonly sequenceHoldMs: number
   olderDropped = 0
   evicted = 0
   bytes = 0
@@ -42,6 +48,7 @@ export class LastValueCache {
   constructor (options: LastValueCacheOptions = {}) {
     this.maxSubjects = options.maxSubjects ?? 100_000
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024
+    this.sequenceHoldMs = options.sequenceHoldMs ?? 30_000
   }
 
   get size (): number {
@@ -52,7 +59,8 @@ export class LastValueCache {
   offer (msg: RoutedMessage): OfferResult {
     const current = this.values.get(msg.subject)
     if (current !== undefined) {
-      if (msg.sequence !== undefined && current.sequence !== undefined && msg.sequence < current.sequence) {
+      if (msg.sequence !== undefined && current.sequence !== undefined && msg.sequence < current.sequence &&
+        msg.publishedAtMs - current.publishedAtMs < this.sequenceHoldMs) {
         this.olderDropped++
         return 'older'
       }

@@ -78,8 +78,9 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
     total_connections: stats.totalConnections,
     in_msgs: stats.inMsgs,
     out_msgs: totals.outMsgs,
+    // Headers and payloads, as nats-server counts them; the protocol bytes are under tickfan.
     in_bytes: stats.inBytes,
-    out_bytes: totals.outBytes,
+    out_bytes: totals.outPayloadBytes,
     slow_consumers: stats.slowConsumers,
     subscriptions: router.trie.size,
     tickfan: {
@@ -93,6 +94,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       deliveries: stats.deliveries,
       conflated: totals.conflated,
       socket_writes: totals.writes,
+      wire_out_bytes: totals.outBytes,
       older_dropped: router.lastValues.olderDropped,
       conflating_connections: router.conflatingClients.size,
       slow_consumers_by_reason: stats.slowConsumersByReason,
@@ -131,8 +133,8 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
     in_msgs: client.inMsgs,
     rate_limit_pauses: client.rateLimit.throttled,
     out_msgs: client.writer.outMsgs,
-    in_bytes: client.inBytes,
-    out_bytes: client.writer.outBytes,
+    in_bytes: client.inPayloadBytes,
+    out_bytes: client.writer.outPayloadBytes,
     subscriptions: client.subscriptions.size,
     name: client.options.name,
     lang: client.options.lang,
@@ -142,6 +144,8 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
       conflating: client.outbox.conflating,
       staleness_ms: oldest === undefined ? 0 : now - oldest,
       socket_writes: client.writer.writes,
+      wire_in_bytes: client.inBytes,
+      wire_out_bytes: client.writer.outBytes,
       flow_window_bytes: client.writer.flowWindowBytes,
       in_flight_bytes: client.writer.inFlightBytes,
       fanout_turns: client.fairness.turns,
@@ -160,8 +164,8 @@ const SORTS: Record<ConnSortKey, (c: Client) => number> = {
   pending: (c) => -c.writer.pendingBytes,
   msgs_to: (c) => -c.writer.outMsgs,
   msgs_from: (c) => -c.inMsgs,
-  bytes_to: (c) => -c.writer.outBytes,
-  bytes_from: (c) => -c.inBytes,
+  bytes_to: (c) => -c.writer.outPayloadBytes,
+  bytes_from: (c) => -c.inPayloadBytes,
   subs: (c) => -c.subscriptions.size,
   conflated: (c) => -c.writer.conflated
 }
@@ -178,9 +182,10 @@ export function createMetrics (ctx: MonitorContext): Registry {
     new Gauge({ name, help, registers: [registry], collect () { this.set(read()) } })
   }
   counter('tickfan_in_msgs_total', 'Messages published by clients', () => router.stats.inMsgs)
-  counter('tickfan_in_bytes_total', 'Bytes of messages published by clients', () => router.stats.inBytes)
+  counter('tickfan_in_bytes_total', 'Headers and payload bytes of the messages published by clients', () => router.stats.inBytes)
   counter('tickfan_out_msgs_total', 'Messages written to subscribers', () => router.totals().outMsgs)
-  counter('tickfan_out_bytes_total', 'Bytes written to subscribers', () => router.totals().outBytes)
+  counter('tickfan_out_bytes_total', 'Headers and payload bytes of the messages written to subscribers', () => router.totals().outPayloadBytes)
+  counter('tickfan_wire_out_bytes_total', 'Bytes written to subscribers, protocol included', () => router.totals().outBytes)
   counter('tickfan_socket_writes_total', 'Socket writes (one per connection per flush turn)', () => router.totals().writes)
   counter('tickfan_conflated_total', 'Deliveries superseded by a newer value for a slow consumer', () => router.totals().conflated)
   counter('tickfan_older_dropped_total', 'Last-value messages dropped as older than the cached value', () => router.lastValues.olderDropped)

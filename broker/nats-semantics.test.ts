@@ -111,6 +111,26 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
     expect(got).toEqual(['max.x:0', 'max.x:1', 'max.x:2'])
   })
 
+  it("counts /connz in_bytes and out_bytes as nats-server does: the messages' headers and payloads", async () => {
+    const pub = await connect({ servers: target.natsUrl, name: 'bytes-pub' })
+    const sub = await connect({ servers: target.natsUrl, name: 'bytes-sub' })
+    const got = sub.subscribe('bytes.x', { max: 3 })
+    await sub.flush()
+    const h = headers()
+    h.set('K', 'v') // a header block of 'NATS/1.0\r\nK: v\r\n\r\n', 18 bytes
+    pub.publish('bytes.x', 'a'.repeat(100))
+    pub.publish('bytes.x', 'b'.repeat(50))
+    pub.publish('bytes.x', 'c'.repeat(10), { headers: h })
+    await pub.flush()
+    expect(await collect(got, 3)).toHaveLength(3)
+    const connz = await (await fetch(`${target.httpUrl}/connz`)).json() as { connections: Array<{ name: string, in_bytes: number, out_bytes: number }> }
+    const byName = Object.fromEntries(connz.connections.map((c) => [c.name, c]))
+    expect(byName['bytes-pub']?.in_bytes).toBe(100 + 50 + 10 + 18)
+    expect(byName['bytes-sub']?.out_bytes).toBe(100 + 50 + 10 + 18)
+    await pub.close()
+    await sub.close()
+  })
+
   it('does not echo a publisher its own messages when it asks not to', async () => {
     const quiet = await connect({ servers: target.natsUrl, noEcho: true })
     const own = quiet.subscribe('echo.x')
@@ -160,7 +180,13 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
       ['rejects invalid subjects with -ERR and keeps the connection open',
         'CONNECT {"verbose":false,"pedantic":false}\r\nSUB foo..bar 1\r\nSUB foo.>.bar 2\r\nSUB foo* 3\r\nPING\r\n',
         "-ERR 'Invalid Subject'\r\n-ERR 'Invalid Subject'\r\nPONG\r\n"],
-      ['rejects a wildcard publish subject in pedantic mode only',
+      ['routes a publish subject with an empty token to nobody, and says so to a pedantic client',
+        'CONNECT {"verbose":false,"pedantic":true}\r\nSUB > 1\r\nPUB a..b 1\r\nx\r\nPUB a.b. 1\r\nx\r\nPUB .a 1\r\nx\r\nPING\r\n',
+        "-ERR 'Invalid Publish Subject'\r\n-ERR 'Invalid Publish Subject'\r\n-ERR 'Invalid Publish Subject'\r\nPONG\r\n"],
+      ['routes a publish subject with an empty token to nobody, silently to a client that is not pedantic',
+        'CONNECT {"verbose":false,"pedantic":false}\r\nSUB > 1\r\nPUB a..b 1\r\nx\r\nPUB a.b. 1\r\nx\r\nPUB .a 1\r\nx\r\nPING\r\n',
+        'PONG\r\n'],
+      ['rejects a wildcard publish subject in pedantic mode',
         'CONNECT {"verbose":false,"pedantic":true}\r\nPUB a.* 1\r\nx\r\nPING\r\n',
         "-ERR 'Invalid Publish Subject'\r\nPONG\r\n"],
       ['sends the no-responders status bytes nats-server sends',

@@ -96,6 +96,14 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 256 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Message bytes kept in the last-value cache',
     limit: { what: 'message bytes in the last-value cache (per worker)', pastIt: 'the least recently updated of a sample is evicted until it fits' }
   },
+  lastValueSequenceHoldMs: {
+    type: 'integer', default: 30000, min: 0, unit: 'ms',
+    help: 'How long a cached value\'s Tickfan-Seq keeps lower sequences out; once it has stood unreplaced this long, a lower sequence is taken as a publisher that restarted',
+    limit: {
+      what: 'time a cached `Tickfan-Seq` refuses lower sequences',
+      pastIt: 'a lower sequence replaces it (a publisher that restarted, or a value pinned by a sequence far ahead, is not held forever)'
+    }
+  },
   lameDuckDurationMs: {
     type: 'integer', default: 120000, min: 1, unit: 'ms',
     help: 'Lame-duck mode (SIGUSR2, or --signal ldm=<pid>): time from entering it to the last client closed (nats-server\'s default)'

@@ -64,6 +64,8 @@ export class Outbox {
   private parts: Buffer[] = []
   private partsBytes = 0
   private partsMessages = 0
+  /** Headers and payload bytes of the messages in `parts` (what nats-server counts as out_bytes). */
+  private partsPayloadBytes = 0
 
   private held: Held[] | null = null
   /**
@@ -81,6 +83,8 @@ export class Outbox {
   conflated = 0
   /** Messages taken for writing (after conflation). */
   messagesOut = 0
+  /** Their headers and payloads in bytes, without the protocol around them. */
+  payloadBytesOut = 0
 
   constructor (options: OutboxOptions) {
     this.headers = options.headers
@@ -127,6 +131,7 @@ export class Outbox {
       const body = msg.bodyFor(withHeaders)
       parts.push(head, sub.sidBytes, tail, body)
       this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
+      this.partsPayloadBytes += body.length - 2
       this.partsMessages++
       return 'queued'
     }
@@ -225,12 +230,14 @@ export class Outbox {
         const frame = encodeConflatedFrame(msg, sub.sidBytes, skipped)
         this.parts.push(frame)
         this.partsBytes += frame.length
+        this.partsPayloadBytes += msg.body.length - 2
       } else {
         const head = msg.head(withHeaders)
         const tail = msg.tail(withHeaders)
         const body = msg.bodyFor(withHeaders)
         this.parts.push(head, sub.sidBytes, tail, body)
         this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
+        this.partsPayloadBytes += body.length - 2
       }
       this.partsMessages++
     }
@@ -244,9 +251,11 @@ export class Outbox {
     const parts = this.parts
     const chunk = parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts, this.partsBytes)
     this.messagesOut += this.partsMessages
+    this.payloadBytesOut += this.partsPayloadBytes
     this.parts = []
     this.partsBytes = 0
     this.partsMessages = 0
+    this.partsPayloadBytes = 0
     return chunk
   }
 
@@ -260,6 +269,7 @@ export class Outbox {
     this.parts = []
     this.partsBytes = 0
     this.partsMessages = 0
+    this.partsPayloadBytes = 0
     this.held = null
     this.heldIndex = null
     this.heldTombstones = 0

@@ -145,7 +145,7 @@ export class Router implements ClientHost {
   }
 
   /** Totals carried over from closed connections, so /varz counts never go backwards. */
-  private closedTotals = { outMsgs: 0, outBytes: 0, writes: 0, conflated: 0 }
+  private closedTotals = { outMsgs: 0, outBytes: 0, outPayloadBytes: 0, writes: 0, conflated: 0 }
   private readonly random: () => number
   private nextCid: number
   private readonly cidStride: number
@@ -162,7 +162,8 @@ export class Router implements ClientHost {
     this.cidStride = deps.cidStride ?? 1
     this.lastValues = new LastValueCache({
       maxSubjects: options.maxLastValueSubjects,
-      maxBytes: options.maxLastValueBytes
+      maxBytes: options.maxLastValueBytes,
+      sequenceHoldMs: options.lastValueSequenceHoldMs
     })
     this.classifier = new SubjectClassifier(options.subjectClasses)
     this.scheduler = new FanoutScheduler({ schedule: deps.schedule, random: this.random, shuffle: options.fairShuffle })
@@ -443,6 +444,7 @@ export class Router implements ClientHost {
     const totals = this.closedTotals
     totals.outMsgs += client.writer.outMsgs
     totals.outBytes += client.writer.outBytes
+    totals.outPayloadBytes += client.writer.outPayloadBytes
     totals.writes += client.writer.writes
     totals.conflated += client.writer.conflated
     this.closedClients.push(client)
@@ -492,11 +494,13 @@ export class Router implements ClientHost {
 
   // --- totals for monitoring -----------------------------------------------------------
 
-  totals (): { outMsgs: number, outBytes: number, writes: number, conflated: number } {
+  /** outBytes: protocol bytes written; outPayloadBytes: the headers and payloads among them. */
+  totals (): { outMsgs: number, outBytes: number, outPayloadBytes: number, writes: number, conflated: number } {
     const t = { ...this.closedTotals }
     for (const client of this.clients.values()) {
       t.outMsgs += client.writer.outMsgs
       t.outBytes += client.writer.outBytes
+      t.outPayloadBytes += client.writer.outPayloadBytes
       t.writes += client.writer.writes
       t.conflated += client.writer.conflated
     }

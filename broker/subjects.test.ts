@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { hasWildcardToken, isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
 
@@ -16,6 +17,17 @@ describe('subject syntax (as nats-server validates it)', () => {
     expect(hasWildcardToken('a.>')).toBe(true)
     expect(isValidLiteralSubject('foo.*')).toBe(false)
     expect(isValidLiteralSubject('foo*.bar')).toBe(true)
+  })
+
+  it.each(['', '.', 'foo.', '.foo', 'foo..bar', 'foo.*', 'foo.>', '*', '>', '*.foo', 'foo bar'])('refuses %j for PUB', (s) => {
+    expect(isValidLiteralSubject(s)).toBe(false)
+  })
+
+  it('checks a PUB subject in one pass exactly as "a valid subject with no wildcard token" (property)', () => {
+    const subject = fc.array(fc.constantFrom('a', 'b', '.', '*', '>', ' ', '\t', 'x*'), { maxLength: 12 })
+      .map((parts) => parts.join(''))
+    const asTwoChecks = (s: string): boolean => isValidSubject(s) && !hasWildcardToken(s)
+    fc.assert(fc.property(subject, (s) => isValidLiteralSubject(s) === asTwoChecks(s)), { numRuns: 5000 })
   })
 
   it('matches * to exactly one token and > to one or more trailing tokens', () => {

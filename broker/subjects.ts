@@ -34,10 +34,29 @@ export function isValidSubject (subject: string): boolean {
   return true
 }
 
-/** A subject valid for PUB: no empty tokens and no wildcard tokens. */
+/**
+ * A subject valid for PUB: no empty tokens, no wildcard tokens, no white space. One pass: it runs
+ * for every message published, whether or not the client asked for pedantic checks, because
+ * nats-server 2.9 refuses such subjects (`-ERR 'Invalid Publish Subject'`) in either mode.
+ */
 export function isValidLiteralSubject (subject: string): boolean {
-  if (!isValidSubject(subject)) return false
-  return !hasWildcardToken(subject)
+  const length = subject.length
+  if (length === 0) return false
+  let tokenStart = 0
+  for (let i = 0; i < length; i++) {
+    const c = subject.charCodeAt(i)
+    if (c === DOT) {
+      if (i === tokenStart || (i - tokenStart === 1 && isWildcard(subject.charCodeAt(tokenStart)))) return false
+      tokenStart = i + 1
+    } else if (c <= 32 && (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11)) {
+      return false
+    }
+  }
+  return !(tokenStart === length || (length - tokenStart === 1 && isWildcard(subject.charCodeAt(tokenStart))))
+}
+
+function isWildcard (c: number): boolean {
+  return c === STAR || c === GT
 }
 
 export function hasWildcardToken (subject: string): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { SubjectClass } from './subject-classes.ts'
-import { RoutedMessage, encodeNoResponders, parseHeaders, readIntegerHeader } from './wire.ts'
+import { RoutedMessage, encodeNoResponders, parseHeaders, readIntegerHeader, withoutHeader } from './wire.ts'
 
 describe('wire encoding', () => {
   it('reads an integer header as large as a microsecond epoch, case-insensitively', () => {
@@ -14,6 +14,20 @@ describe('wire encoding', () => {
     expect(read('NATS/1.0\r\nOther: 1\r\n\r\n')).toBeUndefined()
     expect(read('NATS/1.0\r\nTickfan-Seq: \r\n\r\n')).toBeUndefined()
     expect(read('NATS/1.0\r\nTickfan-Seq: 99999999999999999999\r\n\r\n')).toBeUndefined()
+  })
+
+  it('does not take a header whose name only begins like the one asked for, or a value line', () => {
+    const text = 'NATS/1.0\r\nTickfan-Sequel: 5\r\nX: Tickfan-Seq: 6\r\n\r\n'
+    expect(readIntegerHeader(Buffer.from(text), text.length, 'Tickfan-Seq')).toBeUndefined()
+  })
+
+  it('takes every line of a header out, whatever its case, and leaves the rest and the payload', () => {
+    const hdr = 'NATS/1.0\r\ntickfan-conflated: 9\r\nA: b\r\nTICKFAN-CONFLATED: 7\r\n\r\n'
+    const out = withoutHeader(Buffer.from(`${hdr}body`), hdr.length, 'Tickfan-Conflated')
+    expect(out?.data.toString()).toBe('NATS/1.0\r\nA: b\r\n\r\nbody')
+    expect(out?.headerBytes).toBe('NATS/1.0\r\nA: b\r\n\r\n'.length)
+    const clean = 'NATS/1.0\r\nA: b\r\n\r\n'
+    expect(withoutHeader(Buffer.from(`${clean}Tickfan-Conflated: 1`), clean.length, 'Tickfan-Conflated')).toBeNull()
   })
 
   it('encodes MSG and HMSG pieces once per message and strips headers for clients without them', () => {

@@ -111,25 +111,66 @@ export function encodeNoResponders (reply: string, sid: Buffer): Buffer {
 }
 
 /**
- * Reads an integer header value from a header block without decoding the whole block. Header
- * names are matched case-insensitively at the start of a line.
+ * Where the line of header `name` starts in a header block (the byte after its `\n`), or -1.
+ * Names match case-insensitively at the start of a line, byte by byte: no string is made, since
+ * this runs for every message with headers.
  */
+function findHeaderLine (block: Buffer, headerBytes: number, name: string): number {
+  const n = name.length
+  for (let i = block.indexOf(10); i !== -1 && i + n + 1 < headerBytes; i = block.indexOf(10, i + 1)) {
+    let k = 0
+    for (; k < n; k++) {
+      const b = block[i + 1 + k] as number
+      const c = name.charCodeAt(k)
+      if (b !== c && !(isAsciiLetter(c) && (b | 0x20) === (c | 0x20))) break
+    }
+    if (k === n && block[i + 1 + n] === 58) return i + 1 // ':'
+  }
+  return -1
+}
+
+function isAsciiLetter (c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+}
+
+/** Reads an integer header value from a header block without decoding the whole block. */
 export function readIntegerHeader (block: Buffer, headerBytes: number, name: string): number | undefined {
-  const text = block.toString('latin1', 0, headerBytes)
-  const lower = text.toLowerCase()
-  const at = lower.indexOf(`\n${name.toLowerCase()}:`)
-  if (at === -1) return undefined
-  let i = at + name.length + 2
-  while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++
+  const line = findHeaderLine(block, headerBytes, name)
+  if (line === -1) return undefined
+  let i = line + name.length + 1
+  while (block[i] === 32 || block[i] === 9) i++
   let value = 0
   let digits = 0
-  for (; i < text.length; i++) {
-    const d = text.charCodeAt(i) - 48
+  for (; i < headerBytes; i++) {
+    const d = (block[i] as number) - 48
     if (d < 0 || d > 9) break
     value = value * 10 + d
     digits++
   }
   return digits === 0 || value > Number.MAX_SAFE_INTEGER ? undefined : value
+}
+
+/**
+ * `data` (a header block of `headerBytes`, then the payload) without any line of header `name`;
+ * null when it has none. Used to take a header only the broker may set (Tickfan-Conflated) out
+ * of what a client published.
+ */
+export function withoutHeader (
+  data: Buffer,
+  headerBytes: number,
+  name: string
+): { data: Buffer, headerBytes: number } | null {
+  let line = findHeaderLine(data, headerBytes, name)
+  if (line === -1) return null
+  let out = data
+  let bytes = headerBytes
+  while (line !== -1) {
+    const end = out.indexOf(10, line) + 1
+    out = Buffer.concat([out.subarray(0, line), out.subarray(end)])
+    bytes -= end - line
+    line = findHeaderLine(out, bytes, name)
+  }
+  return { data: out, headerBytes: bytes }
 }
 
 /** Parses a header block into a map of name -> values (for /lvc and tests). */
