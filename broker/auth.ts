@@ -255,17 +255,32 @@ const MAX_TRACKED_ADDRESSES = 4096
 /**
  * Failed logins per address: past MAX_FAILURES within FAILURE_WINDOW_MS, attempts from that
  * address are refused without a check until the window ends. A password guesser then costs a
- * bcrypt check ten times per window, not once per attempt, and bounded memory.
+ * bcrypt check ten times per window, not once per attempt, and bounded memory. Checks still
+ * running count too: a burst of 40 wrong passwords at once from one address queued 40 checks,
+ * and a real login behind them waited past its connect timeout.
  */
 export class LoginThrottle {
   private readonly failures = new Map<string, { windowStartMs: number, count: number }>()
+  private readonly checking = new Map<string, number>()
 
   /** May this address try now? */
   mayTry (address: string, nowMs: number): boolean {
+    const running = this.checking.get(address) ?? 0
     const f = this.failures.get(address)
-    if (f === undefined) return true
-    if (nowMs - f.windowStartMs >= FAILURE_WINDOW_MS) { this.failures.delete(address); return true }
-    return f.count < MAX_FAILURES
+    if (f === undefined) return running < MAX_FAILURES
+    if (nowMs - f.windowStartMs >= FAILURE_WINDOW_MS) { this.failures.delete(address); return running < MAX_FAILURES }
+    return f.count + running < MAX_FAILURES
+  }
+
+  /** A slow check (bcrypt) from this address began; `checked` when it ends. */
+  checkStarted (address: string): void {
+    this.checking.set(address, (this.checking.get(address) ?? 0) + 1)
+  }
+
+  checked (address: string): void {
+    const running = (this.checking.get(address) ?? 1) - 1
+    if (running <= 0) this.checking.delete(address)
+    else this.checking.set(address, running)
   }
 
   failed (address: string, nowMs: number): void {
@@ -349,9 +364,14 @@ export class Authenticator {
     if (!this.throttle.mayTry(address, nowMs)) return DENIED
     const result = this.check(c)
     if (result instanceof Promise) {
+      this.throttle.checkStarted(address)
       return result.then((r) => {
+        this.throttle.checked(address)
         if (!r.ok) this.throttle.failed(address, nowMs)
         return r
+      }, (err: unknown) => {
+        this.throttle.checked(address)
+        throw err
       })
     }
     if (!result.ok) this.throttle.failed(address, nowMs)

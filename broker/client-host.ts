@@ -31,6 +31,7 @@ export interface ClientHost extends FlowLimits {
   readonly maxSubscriptionsPerConnection: number
   /** Inbound messages per second a connection may publish; 0 = unlimited. */
   readonly maxInMsgsPerSec: number
+  readonly maxSubscriptionOpsPerSec: number
   /** Undelivered event bytes of a subscriber past which its publishers are held back (input-pacing.ts). */
   readonly holdBackEventBytes: number
   /** The client read its budget for this turn (input-pacing.ts): pause it until the turn ends. */

@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { ALLOCATOR_ENV } from './allocator-env.ts'
 import { createClusterMonitor } from './cluster-monitor.ts'
 import type { BrokerOptions } from './options.ts'
 import { startBroker } from './server.ts'
@@ -60,6 +61,7 @@ export async function startClusterPrimary (
   const linkedWaiters = new Map<number, () => void>()
   const fork = (index: number): Promise<ReadyMessage> => {
     const worker = cluster.fork({
+      ...ALLOCATOR_ENV,
       TICKFAN_WORKER_INDEX: String(index),
       TICKFAN_WORKERS: String(count),
       TICKFAN_MESH_DIR: dir,

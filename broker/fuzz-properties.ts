@@ -37,6 +37,9 @@ export class OperationLog implements ProtocolHandler {
   ping (): void { this.ops.push('PING') }
   pong (): void { this.ops.push('PONG') }
   error (code: ProtocolErrorCode): void { this.ops.push(`ERROR ${code}`) }
+  /** Times the parser paused at its operations budget. */
+  budgetPauses = 0
+  opsSpent (): void { this.budgetPauses++ }
 }
 
 const LIMITS = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
@@ -123,7 +126,7 @@ export const BROKER_FUZZ_PROPERTIES: FuzzProperty[] = [
   {
     name: 'protocol parser: random bytes split anywhere never crash it',
     property: () => fc.property(fc.uint8Array({ maxLength: 2000, size: 'max' }), cuts, (bytes, at) => {
-      const parser = new ProtocolParser(new OperationLog(), LIMITS)
+      const parser = new ProtocolParser(new OperationLog(), LIMITS, () => 0)
       for (const chunk of cut(Buffer.from(bytes), at)) parser.feed(chunk)
     })
   },
@@ -131,7 +134,7 @@ export const BROKER_FUZZ_PROPERTIES: FuzzProperty[] = [
     name: 'protocol parser: every valid command takes effect, whatever garbage follows and wherever the stream is split',
     property: () => fc.property(fc.array(command, { maxLength: 20, size: 'max' }), fc.option(garbage, { nil: undefined }), cuts, (commands, junk, at) => {
       const log = new OperationLog()
-      const parser = new ProtocolParser(log, LIMITS)
+      const parser = new ProtocolParser(log, LIMITS, () => 0)
       const stream = Buffer.concat([...commands.map((c) => c.bytes), junk ?? Buffer.alloc(0)])
       for (const chunk of cut(stream, at)) parser.feed(chunk)
       const expected = commands.map((c) => c.op)

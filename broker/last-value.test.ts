@@ -34,6 +34,20 @@ describe('last-value cache', () => {
     expect(lvc.offer(msg('quote.a', 'late', 5, 31_001))).toBe('older')
   })
 
+  it("keeps a wildcard's sorted subject list until a subject enters or leaves, and orders stores", () => {
+    const lvc = new LastValueCache({ maxSubjects: 3 })
+    for (const s of ['quote.b', 'quote.a', 'trade.x']) lvc.offer(msg(s, s))
+    const first = lvc.subjectsMatching('quote.>')
+    expect(first).toEqual(['quote.a', 'quote.b'])
+    lvc.offer(msg('quote.a', 'newer')) // an update: same subjects, the same list
+    expect(lvc.subjectsMatching('quote.>')).toBe(first)
+    expect(lvc.get('quote.a')?.cacheOrder).toBe(lvc.stores)
+    lvc.offer(msg('quote.c', 'c')) // enters, and evicts one: a new list
+    expect(lvc.subjectsMatching('quote.>')).not.toBe(first)
+    expect(lvc.subjectsMatching('quote.>')).toEqual(lvc.snapshot('quote.>').map((m) => m.subject))
+    expect(lvc.subjectsMatching('quote.zzz')).toEqual([])
+  })
+
   it('accepts an idempotent re-publish of the same sequence', () => {
     const lvc = new LastValueCache()
     lvc.offer(msg('quote.a', 'ten', 10))

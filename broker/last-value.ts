@@ -35,6 +35,8 @@ export interface LastValueCacheOptions {
 export type OfferResult = 'stored' | 'older'
 
 const EVICTION_SAMPLE = 16
+/** Wildcard patterns whose subject lists are kept (all are dropped when it is reached). */
+const MAX_PATTERNS_KEPT = 256
 
 export class LastValueCache {
   private readonly values = new Map<string, RoutedMessage>()
@@ -44,6 +46,12 @@ export class LastValueCache {
   olderDropped = 0
   evicted = 0
   bytes = 0
+  /** Values stored so far: each stored message's cacheOrder. */
+  stores = 0
+  /** Bumped whenever a subject enters or leaves the cache: the subject lists below stay valid until then. */
+  private membership = 0
+  /** Sorted subjects matching a wildcard pattern, as of `membership`. */
+  private readonly matching = new Map<string, { membership: number, subjects: readonly string[] }>()
 
   constructor (options: LastValueCacheOptions = {}) {
     this.maxSubjects = options.maxSubjects ?? 100_000
@@ -65,9 +73,11 @@ export class LastValueCache {
         return 'older'
       }
       this.bytes -= current.body.length
-    } else if (this.values.size >= this.maxSubjects) {
-      this.evictStalest()
+    } else {
+      if (this.values.size >= this.maxSubjects) this.evictStalest()
+      this.membership++
     }
+    msg.cacheOrder = ++this.stores
     this.values.set(msg.subject, msg)
     this.bytes += msg.body.length
     while (this.bytes > this.maxBytes && this.values.size > 1) this.evictStalest()
@@ -83,6 +93,7 @@ export class LastValueCache {
     }
     if (victim === undefined) return
     this.values.delete(victim.subject)
+    this.membership++
     this.bytes -= victim.body.length
     this.evicted++
   }
@@ -93,22 +104,33 @@ export class LastValueCache {
 
   /** Every cached value whose subject matches `pattern` (wildcards allowed), in subject order. */
   snapshot (pattern: string): RoutedMessage[] {
-    if (!hasWildcardToken(pattern)) {
-      const one = this.values.get(pattern)
-      return one === undefined ? [] : [one]
-    }
     const out: RoutedMessage[] = []
-    for (const [subject, msg] of this.values) {
-      if (subjectMatches(pattern, subject)) out.push(msg)
-    }
-    out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
+    for (const subject of this.subjectsMatching(pattern)) out.push(this.values.get(subject) as RoutedMessage)
     return out
+  }
+
+  /**
+   * The cached subjects matching `pattern`, in subject order. A wildcard's list is computed once
+   * and kept until a subject enters or leaves the cache: a flood of SUBs to `quote.>` costs one
+   * scan of the cache, not one each (the list is shared; never change it).
+   */
+  subjectsMatching (pattern: string): readonly string[] {
+    if (!hasWildcardToken(pattern)) return this.values.has(pattern) ? [pattern] : []
+    const known = this.matching.get(pattern)
+    if (known !== undefined && known.membership === this.membership) return known.subjects
+    const subjects: string[] = []
+    for (const subject of this.values.keys()) if (subjectMatches(pattern, subject)) subjects.push(subject)
+    subjects.sort()
+    if (this.matching.size >= MAX_PATTERNS_KEPT) this.matching.clear()
+    this.matching.set(pattern, { membership: this.membership, subjects })
+    return subjects
   }
 
   delete (subject: string): boolean {
     const current = this.values.get(subject)
     if (current === undefined) return false
     this.bytes -= current.body.length
+    this.membership++
     return this.values.delete(subject)
   }
 }

@@ -327,6 +327,31 @@ describe('bad input', () => {
     expect(row?.rate_limit_pauses).toBe(1)
   })
 
+  it('paces a connection past its SUBs and UNSUBs per second: its reads pause, nothing is refused, nobody else waits', async () => {
+    const t = await broker({ maxSubscriptionOpsPerSec: 50 })
+    const churner = await raw(t)
+    await churner.handshake({ verbose: false, pedantic: false })
+    const pongs = (text: string): number => text.split('PONG\r\n').length - 1
+    const pongsBefore = pongs(churner.text)
+    const start = Date.now()
+    churner.send('SUB churn.a 1\r\nUNSUB 1\r\n'.repeat(30)) // 60 operations: over the limit
+    await delay(50)
+    churner.send('SUB churn.b 2\r\nPING\r\n') // waits in its socket until the second ends
+    const other = await client(t)
+    const sub = other.subscribe('other.x', { max: 1 })
+    await other.flush()
+    other.publish('other.x', 'ok')
+    for await (const m of sub) expect(m.string()).toBe('ok')
+    expect(Date.now() - start).toBeLessThan(900) // the other client was not held up by the pause
+    await churner.waitFor((text) => pongs(text) > pongsBefore, 5000)
+    expect(Date.now() - start).toBeGreaterThanOrEqual(900)
+    other.publish('churn.b', 'in force')
+    await churner.waitFor(/MSG churn.b 2 8\r\nin force\r\n/)
+    expect(churner.afterInfo).not.toContain('-ERR')
+    const connz = await json(t, '/connz')
+    expect((connz.connections as Array<Record<string, number>>).some((c) => c.rate_limit_pauses === 1)).toBe(true)
+  })
+
   it('cuts off a client that floods PINGs and never reads its PONGs, before they pass the event limit', async () => {
     const t = await broker({ maxPendingEventBytes: 256 * 1024 })
     const flooder = await raw(t)

@@ -131,7 +131,7 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
     pending_bytes: client.isClosed ? 0 : client.writer.pendingBytes,
     ...(client.rights.user !== null ? { authorized_user: client.rights.user } : {}),
     in_msgs: client.inMsgs,
-    rate_limit_pauses: client.rateLimit.throttled,
+    rate_limit_pauses: client.rateLimit.throttled + client.subscriptionOps.throttled,
     out_msgs: client.writer.outMsgs,
     in_bytes: client.inPayloadBytes,
     out_bytes: client.writer.outPayloadBytes,

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ProtocolErrorCode } from './errors.ts'
 import { OperationLog } from './fuzz-properties.ts'
-import { ProtocolParser, parseSize } from './parser.ts'
+import { OPS_PER_BUDGET, ProtocolParser, TIME_BUDGET_MS, parseSize } from './parser.ts'
 
 const limits = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
 
@@ -12,6 +12,62 @@ function parseChunks (chunks: Buffer[]): string[] {
   for (const c of chunks) parser.feed(c)
   return recorder.ops
 }
+
+describe('the operations budget', () => {
+  it('pauses after OPS_PER_BUDGET operations in one chunk, holds the rest in order, and goes on at resume()', () => {
+    const log = new OperationLog()
+    const parser = new ProtocolParser(log, limits, () => 0) // a stopped clock: only the count decides
+    parser.feed(Buffer.from('PING\r\n'.repeat(OPS_PER_BUDGET * 2 + 10) + 'SUB a 1\r\n'))
+    expect(log.ops).toHaveLength(OPS_PER_BUDGET)
+    expect(log.budgetPauses).toBe(1)
+    parser.feed(Buffer.from('UNSUB 1\r\n')) // arrives while paused: held behind the rest
+    parser.resume()
+    expect(log.ops).toHaveLength(OPS_PER_BUDGET * 2)
+    parser.resume()
+    expect(log.ops.slice(-3)).toEqual(['PING', 'SUB a - 1', 'UNSUB 1 -'])
+    expect(log.ops).toHaveLength(OPS_PER_BUDGET * 2 + 12)
+    expect(log.budgetPauses).toBe(2)
+  })
+
+  it('pauses after TIME_BUDGET_MS with input left, checking the clock every 64 operations', () => {
+    const log = new OperationLog()
+    let now = 0
+    const parser = new ProtocolParser(log, limits, () => now)
+    const slow = new OperationLog()
+    slow.ping = () => { log.ops.push('PING'); now += 0.1 } // each operation takes 0.1 ms
+    const timed = new ProtocolParser(slow, limits, () => now)
+    timed.feed(Buffer.from('PING\r\n'.repeat(500)))
+    expect(log.ops).toHaveLength(64) // 6.4 ms by the first check: past the 2 ms
+    expect(slow.budgetPauses).toBe(1)
+    expect(TIME_BUDGET_MS).toBe(2)
+    parser.feed(Buffer.from('PING\r\n'.repeat(500))) // operations that take no time: the count decides
+    expect(log.ops).toHaveLength(64 + 500)
+  })
+
+  it('assembles a payload that spans reads in one buffer of exactly its size and CRLF, ready to be kept as it is', () => {
+    const size = 100 * 1024
+    let got: Buffer | null = null
+    const log = new OperationLog()
+    log.pub = (_s, _r, payload) => { got = payload }
+    const parser = new ProtocolParser(log, { ...limits, maxPayloadBytes: 1024 * 1024 }, () => 0)
+    const message = Buffer.concat([Buffer.from(`PUB big ${size}\r\n`), Buffer.alloc(size, 120), Buffer.from('\r\n')])
+    for (let at = 0; at < message.length; at += 7000) parser.feed(message.subarray(at, at + 7000))
+    const payload = got as unknown as Buffer
+    expect(payload.length).toBe(size)
+    expect(payload.byteOffset).toBe(0)
+    expect(payload.buffer.byteLength).toBe(size + 2)
+  })
+
+  it('never pauses in the middle of a message', () => {
+    const log = new OperationLog()
+    const parser = new ProtocolParser(log, limits, () => 0) // a stopped clock: only the count decides
+    parser.feed(Buffer.from('PUB a 1\r\nx\r\n'.repeat(OPS_PER_BUDGET + 1)))
+    expect(log.ops).toHaveLength(OPS_PER_BUDGET)
+    parser.resume()
+    expect(log.ops).toHaveLength(OPS_PER_BUDGET + 1)
+    expect(log.ops.every((op) => op === 'PUB a - [x]')).toBe(true)
+  })
+})
 
 const STREAM = Buffer.from([
   'CONNECT {"verbose":false,"name":"é"}\r\n',

@@ -45,6 +45,18 @@ describe('failed logins per address', () => {
     expect(t.mayTry('10.0.0.1', 11_000)).toBe(true)
   })
 
+  it('counts checks still running: an address may have at most 10 checks and failures in all', () => {
+    const t = new LoginThrottle()
+    for (let i = 0; i < 10; i++) { expect(t.mayTry('10.0.0.3', 0)).toBe(true); t.checkStarted('10.0.0.3') }
+    expect(t.mayTry('10.0.0.3', 0)).toBe(false)
+    expect(t.mayTry('10.0.0.4', 0)).toBe(true)
+    t.checked('10.0.0.3')
+    t.failed('10.0.0.3', 0)
+    expect(t.mayTry('10.0.0.3', 0)).toBe(false) // 9 running and 1 failed
+    t.checked('10.0.0.3')
+    expect(t.mayTry('10.0.0.3', 0)).toBe(true) // 8 running and 1 failed
+  })
+
   it('denies the right password from an address that guessed too often, without a check', async () => {
     const auth = new Authenticator({ users: [{ user: 'u', password: HASH }] })
     for (let i = 0; i < 10; i++) expect((await auth.authenticate({ user: 'u', pass: 'guess' }, '10.0.0.9', 0)).ok).toBe(false)

@@ -183,6 +183,10 @@ export class Router implements ClientHost {
     return this.options.maxInMsgsPerSec
   }
 
+  get maxSubscriptionOpsPerSec (): number {
+    return this.options.maxSubscriptionOpsPerSec
+  }
+
   /** Half the slow-consumer limit, as nats-server's stall gate. */
   readonly holdBackEventBytes: number
 
@@ -376,7 +380,7 @@ export class Router implements ClientHost {
     // message can fall between the snapshot and the first update (no gap), nor be in both (no
     // duplicate); a larger one goes on in later turns, as snapshots.ts explains.
     if (sub.queue !== undefined) return
-    this.snapshots.start(sub, this.lastValues.snapshot(sub.subject))
+    this.snapshots.start(sub, this.lastValues.subjectsMatching(sub.subject), this.lastValues.stores)
   }
 
   unsubscribe (sub: Subscription): void {

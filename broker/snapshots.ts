@@ -8,11 +8,13 @@
  * SNAPSHOT_TURN_BUDGET snapshot messages go out per turn across all subscriptions, first
  * batches included (past it, a snapshot starts in the next turn), and a snapshot goes on only
  * while its subscriber reads (its outbox is not conflating): one that does not read costs
- * nothing more. UNSUB or a
- * close ends it. No gap and no duplicate: the subscription is live from its SUB, so a subject
- * updated since then has already been delivered with its newer value, and its snapshot entry
- * (no longer the cached value) is skipped; an entry is delivered only while it is still the
- * cached value.
+ * nothing more. UNSUB or a close ends it, in constant time.
+ *
+ * A snapshot is a list of subjects (shared by every SUB of the same pattern until a subject
+ * enters or leaves the cache: last-value.ts) and the cache's store count at the SUB; each step
+ * delivers the subject's value now cached. No gap and no duplicate: the subscription is live
+ * from its SUB, so a value stored since then has already been delivered live, and is skipped;
+ * one stored before it is delivered, once.
  */
 import type { Subscription } from './subscription.ts'
 import type { RoutedMessage } from './wire.ts'
@@ -24,16 +26,19 @@ export const SNAPSHOT_TURN_BUDGET = 4096
 
 interface Cursor {
   readonly sub: Subscription
-  readonly messages: readonly RoutedMessage[]
+  readonly subjects: readonly string[]
+  /** The cache's store count at the SUB: values stored later went out live. */
+  readonly since: number
   at: number
 }
 
 export class SnapshotQueue {
-  private cursors: Cursor[] = []
+  /** Snapshots still going, in the order they began. */
+  private cursors = new Map<Subscription, Cursor>()
   private scheduled = false
   /** Snapshot messages delivered in this turn so far (reset at its end). */
   private spent = 0
-  /** Snapshot messages skipped because a live update had superseded them. */
+  /** Snapshot entries skipped because a live update had superseded them. */
   superseded = 0
 
   constructor (
@@ -42,29 +47,32 @@ export class SnapshotQueue {
     private readonly schedule: (run: () => void) => void = setImmediate
   ) {}
 
-  /** A new subscription's snapshot (already in subject order): its first batch goes now. */
-  start (sub: Subscription, messages: readonly RoutedMessage[]): void {
-    if (messages.length === 0) return
-    const cursor: Cursor = { sub, messages, at: 0 }
+  /**
+   * A new subscription's snapshot: `subjects` (in subject order) as cached when the cache had
+   * made `since` stores. Its first batch goes now.
+   */
+  start (sub: Subscription, subjects: readonly string[], since: number): void {
+    if (subjects.length === 0) return
+    const cursor: Cursor = { sub, subjects, since, at: 0 }
     const room = Math.min(SNAPSHOT_BATCH, SNAPSHOT_TURN_BUDGET - this.spent)
     if (room > 0 && !sub.client.outbox.conflating) this.spend(this.step(cursor, room))
-    if (cursor.at < messages.length && !sub.closed) {
-      this.cursors.push(cursor)
+    if (cursor.at < subjects.length && !sub.closed) {
+      this.cursors.set(sub, cursor)
       this.wake()
     }
   }
 
   /** The subscription ended (UNSUB, its max reached, or its connection closed): its snapshot ends too. */
   ended (sub: Subscription): void {
-    if (this.cursors.length > 0) this.cursors = this.cursors.filter((c) => c.sub !== sub)
+    this.cursors.delete(sub)
   }
 
   /** Subscriptions still receiving a snapshot. */
-  get pending (): number { return this.cursors.length }
+  get pending (): number { return this.cursors.size }
 
   /** A subscriber stopped conflating: its snapshot may go on. */
   wake (): void {
-    if (this.scheduled || this.cursors.length === 0) return
+    if (this.scheduled || this.cursors.size === 0) return
     this.scheduled = true
     this.schedule(this.turn)
   }
@@ -78,32 +86,29 @@ export class SnapshotQueue {
     this.scheduled = false
     let budget = SNAPSHOT_TURN_BUDGET - this.spent
     let progressed = false
-    const still: Cursor[] = []
-    for (const cursor of this.cursors) {
-      const { sub } = cursor
-      if (sub.closed || sub.client.isClosed) continue
-      if (budget > 0 && !sub.client.outbox.conflating) {
-        const looked = this.step(cursor, Math.min(budget, SNAPSHOT_BATCH))
-        budget -= looked
-        this.spend(looked)
-        progressed ||= looked > 0
-      }
-      if (cursor.at < cursor.messages.length && !sub.closed) still.push(cursor)
+    for (const [sub, cursor] of this.cursors) {
+      if (budget <= 0) break
+      if (sub.closed || sub.client.isClosed) { this.cursors.delete(sub); continue }
+      if (sub.client.outbox.conflating) continue
+      const looked = this.step(cursor, Math.min(budget, SNAPSHOT_BATCH))
+      budget -= looked
+      this.spend(looked)
+      progressed ||= looked > 0
+      if (cursor.at >= cursor.subjects.length || sub.closed) this.cursors.delete(sub)
     }
-    this.cursors = still
     // Those waiting for a reader to catch up are woken by it (Router.stoppedConflating).
     if (progressed) this.wake()
   }
 
   /** Delivers up to `max` entries; returns how many it looked at. */
   private step (cursor: Cursor, max: number): number {
-    const { sub, messages } = cursor
-    const end = Math.min(messages.length, cursor.at + max)
+    const { sub, subjects, since } = cursor
+    const end = Math.min(subjects.length, cursor.at + max)
     const start = cursor.at
     for (; cursor.at < end; cursor.at++) {
       if (sub.closed) break
-      const msg = messages[cursor.at] as RoutedMessage
-      if (this.current(msg.subject) !== msg) { this.superseded++; continue }
+      const msg = this.current(subjects[cursor.at] as string)
+      if (msg === undefined || msg.cacheOrder > since) { this.superseded++; continue }
       sub.client.deliver(sub, msg)
     }
     return cursor.at - start

@@ -30,6 +30,22 @@ describe('subject syntax (as nats-server validates it)', () => {
     fc.assert(fc.property(subject, (s) => isValidLiteralSubject(s) === asTwoChecks(s)), { numRuns: 5000 })
   })
 
+  it('matches exactly as splitting both into tokens would (property)', () => {
+    const bySplitting = (pattern: string, subject: string): boolean => {
+      const p = pattern.split('.')
+      const s = subject.split('.')
+      for (let i = 0; i < p.length; i++) {
+        if (p[i] === '>') return s.length > i
+        if (i >= s.length) return false
+        if (p[i] !== '*' && p[i] !== s[i]) return false
+      }
+      return p.length === s.length
+    }
+    const token = fc.constantFrom('a', 'b', 'ab', '*', '>', '')
+    const subject = fc.array(token, { minLength: 1, maxLength: 5 }).map((t) => t.join('.'))
+    fc.assert(fc.property(subject, subject, (p, s) => subjectMatches(p, s) === bySplitting(p, s)), { numRuns: 20000 })
+  })
+
   it('matches * to exactly one token and > to one or more trailing tokens', () => {
     expect(subjectMatches('a.*', 'a.b')).toBe(true)
     expect(subjectMatches('a.*', 'a.b.c')).toBe(false)

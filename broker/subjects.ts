@@ -83,15 +83,29 @@ export function isValidQueueName (queue: string): boolean {
  * to scan the last-value cache for a snapshot, and as the oracle the trie is tested against.
  */
 export function subjectMatches (pattern: string, subject: string): boolean {
-  const p = pattern.split('.')
-  const s = subject.split('.')
-  for (let i = 0; i < p.length; i++) {
-    const token = p[i]
-    if (token === '>') return s.length > i
-    if (i >= s.length) return false
-    if (token !== '*' && token !== s[i]) return false
+  // Token by token on indices, nothing allocated: it runs over every cached subject when a
+  // wildcard snapshot is computed, and in permission checks.
+  const pl = pattern.length
+  const sl = subject.length
+  let pi = 0
+  let si = 0
+  for (;;) {
+    if (si > sl) return false // no subject token left for this pattern token
+    let pe = pattern.indexOf('.', pi)
+    if (pe === -1) pe = pl
+    let se = subject.indexOf('.', si)
+    if (se === -1) se = sl
+    const length = pe - pi
+    const first = pattern.charCodeAt(pi)
+    if (length === 1 && first === GT) return true
+    if (length !== 1 || first !== STAR) {
+      if (se - si !== length) return false
+      for (let k = 0; k < length; k++) if (pattern.charCodeAt(pi + k) !== subject.charCodeAt(si + k)) return false
+    }
+    pi = pe + 1
+    si = se + 1
+    if (pi > pl) return si > sl // the pattern has ended: so must the subject
   }
-  return p.length === s.length
 }
 
 /**

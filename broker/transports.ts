@@ -11,6 +11,8 @@ import type { Transport } from './client-host.ts'
 
 /** How long a closing socket may take to flush its final -ERR before it is destroyed. */
 const CLOSE_GRACE_MS = 2000
+/** Bytes read from a closing socket before it is destroyed without waiting for the grace period. */
+const DISCARD_AFTER_CLOSE_BYTES = 64 * 1024
 
 export type Acceptor = (transport: Transport) => Client | null
 
@@ -44,6 +46,13 @@ class TcpTransport implements Transport {
   close (finalLine: Buffer | null): void {
     const socket = this.socket
     if (socket.destroyed) return
+    // Reading goes on, so the client's FIN is seen and the close is clean; but a client that
+    // goes on sending (one cut off for flooding) would be read, and its input thrown away, at
+    // full speed for the whole grace period: past DISCARD_AFTER_CLOSE_BYTES it is cut at once.
+    let discarded = 0
+    socket.on('data', (chunk: Buffer) => {
+      if ((discarded += chunk.length) > DISCARD_AFTER_CLOSE_BYTES) socket.destroy()
+    })
     if (finalLine !== null && socket.writable) socket.end(finalLine)
     else socket.end()
     destroyLater(socket)

@@ -30,6 +30,20 @@ describe('wire encoding', () => {
     expect(withoutHeader(Buffer.from(`${clean}Tickfan-Conflated: 1`), clean.length, 'Tickfan-Conflated')).toBeNull()
   })
 
+  it('keeps a large payload the parser assembled as the body without a copy, and copies anything else', () => {
+    const size = 100 * 1024
+    const assembled = Buffer.allocUnsafe(size + 2).fill(120)
+    assembled[size] = 13
+    assembled[size + 1] = 10
+    const adopted = new RoutedMessage('big', undefined, SubjectClass.Plain, assembled.subarray(0, size), 0, 0, undefined)
+    expect(adopted.body.buffer).toBe(assembled.buffer)
+    expect(adopted.body.length).toBe(size + 2)
+    const small = Buffer.from('hi\r\n')
+    const copied = new RoutedMessage('s', undefined, SubjectClass.Plain, small.subarray(0, 2), 0, 0, undefined)
+    small[0] = 0x41 // the body is a copy: changing the source changes nothing
+    expect(copied.body.toString()).toBe('hi\r\n')
+  })
+
   it('encodes MSG and HMSG pieces once per message and strips headers for clients without them', () => {
     const hdr = 'NATS/1.0\r\nA: b\r\n\r\n'
     const msg = new RoutedMessage('s.x', 'r.1', SubjectClass.Plain, Buffer.from(`${hdr}body`), hdr.length, 0, undefined)

@@ -12,11 +12,31 @@ import type { SubjectClass } from './subject-classes.ts'
 
 const CRLF = Buffer.from('\r\n')
 
+/** Payloads at least this large that the parser assembled are kept as they are, not copied. */
+const ADOPT_MIN_BYTES = 64 * 1024
+
+/**
+ * Whether `data` is a payload the parser assembled from several reads in a buffer of its own
+ * (parser.ts, the pending message): that buffer holds exactly the payload and its CRLF, and
+ * nothing else keeps it, so it can become the message's body without a copy. A large message
+ * otherwise cost two buffers of its size until the copy's source was collected.
+ */
+function isAssembledPayload (data: Buffer): boolean {
+  if (data.length < ADOPT_MIN_BYTES || data.byteOffset !== 0 || data.buffer.byteLength !== data.length + 2) return false
+  const whole = new Uint8Array(data.buffer)
+  return whole[data.length] === 13 && whole[data.length + 1] === 10
+}
+
 export class RoutedMessage {
   /** Header block length; 0 when the message has no headers. */
   readonly headerBytes: number
   /** Header block + payload + CRLF, copied out of the read buffer. */
   readonly body: Buffer
+  /**
+   * Its place in the last-value cache's order of stores (0 when it was never cached): a snapshot
+   * delivers a cached value only if it was stored before the subscription began.
+   */
+  cacheOrder = 0
   private msgHead: Buffer | null = null
   private hmsgHead: Buffer | null = null
   private msgTail: Buffer | null = null
@@ -36,6 +56,10 @@ export class RoutedMessage {
     readonly publisherCid = -1
   ) {
     this.headerBytes = headerBytes > 0 ? headerBytes : 0
+    if (isAssembledPayload(data)) {
+      this.body = Buffer.from(data.buffer, 0, data.length + 2)
+      return
+    }
     const body = Buffer.allocUnsafe(data.length + 2)
     data.copy(body, 0)
     body[data.length] = 13

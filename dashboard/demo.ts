@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
+import { ALLOCATOR_ENV } from '../broker/allocator-env.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { waitForPort } from '../lib/ports.ts'
 import { formatUs } from '../lib/histogram.ts'
@@ -83,7 +84,8 @@ runMain(async () => {
     authArgs.push('--auth', file)
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
-  const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`, `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs])
+  const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
+    `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV })
   children.push(broker)
   watch(broker)
   await waitForPort(o.port, 20_000, broker.exited.then((code) => { throw new Error(`the broker exited at start (code ${code}): is port ${o.port}, ${o.wsPort} or ${o.httpPort} in use? Choose others with --port, --ws-port, --http-port`) }))

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ALLOCATOR_ENV } from '../../broker/allocator-env.ts'
 import { startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
 
@@ -84,9 +85,11 @@ export async function startTickfanProcess (
   const fromEnv = (name: string): string[] => (process.env[name] ?? '').split(' ').filter((a) => a !== '')
   const nodeArgs = [...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
+  // The broker as `npm run broker` runs it (broker/allocator-env.ts).
+  const env = { ...process.env, ...ALLOCATOR_ENV }
   const child = cpus === undefined
-    ? spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    ? spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
+    : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   let stopping = false
   const died = deathOf(child, () => stopping)
