@@ -39,9 +39,9 @@ const SPLIT = /[ \t]+/
 const enum State { Control, Payload, Dead }
 
 /**
- * The parser's share of a turn: it pauses itself for the handler (`opsSpent`) after
- * OPS_PER_BUDGET operations (control lines and messages), or once it has run TIME_BUDGET_MS
- * (checked every OPS_PER_CLOCK_CHECK operations) with input left. One 64 KiB read holds up to
+ * The parser's share of a turn: within one chunk of input it pauses itself for the handler
+ * (`opsSpent`) after OPS_PER_BUDGET operations (control lines and messages), or once it has run
+ * TIME_BUDGET_MS (checked every OPS_PER_CLOCK_CHECK operations), with input left. One 64 KiB read holds up to
  * 5,000 SUB/UNSUB lines, which code not yet optimised took 60 ms to handle while every other
  * connection waited; the time bound keeps a turn short whatever the code's state.
  */
@@ -72,7 +72,7 @@ export class ProtocolParser {
   private paused = false
   private held: Buffer[] = []
   private heldBytes = 0
-  /** Operations since the last opsSpent(), and when the current feed() began (clock ms). */
+  /** Operations handed out in the current feed(), and when it began (clock ms). */
   private ops = 0
   private feedStartedAt = 0
 
@@ -137,6 +137,7 @@ export class ProtocolParser {
       pos = 0
     }
     this.feedStartedAt = this.clock()
+    this.ops = 0
     while (pos < buf.length) {
       const lf = buf.indexOf(LF, pos)
       if (lf === -1) {
@@ -150,7 +151,6 @@ export class ProtocolParser {
       if (next < 0) return
       pos = next
       if (!this.paused && this.budgetSpent(++this.ops) && pos < buf.length && this.state === State.Control) {
-        this.ops = 0
         this.paused = true
         this.feed(Buffer.from(buf.subarray(pos)))
         this.handler.opsSpent()

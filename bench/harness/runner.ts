@@ -49,6 +49,7 @@ export interface ScenarioResult {
     memory: MemorySeries
     /** From /varz where the target reports it. */
     socketWritesPerDelivery: number | null
+    /** Bytes written per delivery, protocol included (tickfan's /varz wire_out_bytes; null for nats-server). */
     bytesPerDelivery: number | null
     slowConsumerDisconnects: number
     eventLoopDelayP99Ms: number | null
@@ -85,7 +86,13 @@ interface Varz {
   out_msgs: number,
   out_bytes: number,
   slow_consumers: number,
-  tickfan?: { socket_writes: number, event_loop_delay_p99_ms?: number }
+  tickfan?: { socket_writes: number, wire_out_bytes?: number, event_loop_delay_p99_ms?: number }
+}
+
+function wireBytesPerDelivery (before: Varz | null, after: Varz | null, deliveries: number): number | null {
+  const b = before?.tickfan?.wire_out_bytes
+  const a = after?.tickfan?.wire_out_bytes
+  return a === undefined || b === undefined || deliveries === 0 ? null : (a - b) / deliveries
 }
 
 async function varz (broker: BrokerProcess): Promise<Varz | null> {
@@ -294,9 +301,8 @@ async function measure (
       socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0
         ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs
         : null,
-      bytesPerDelivery: varz0 !== null && varz1 !== null && outMsgs > 0
-        ? (varz1.out_bytes - varz0.out_bytes) / outMsgs
-        : null,
+      // Bytes on the wire, protocol included (tickfan's own count: out_bytes, as nats-server's, is payloads only).
+      bytesPerDelivery: wireBytesPerDelivery(varz0, varz1, outMsgs),
       slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
       eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
     },
