@@ -6,8 +6,8 @@ import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { CONFLATED_HEADER } from '../lib/headers.ts'
 import { RoutedMessage, encodeSid } from './wire.ts'
 
-const subA: OutboxSubscription = { uid: 1, sidBytes: encodeSid('1') }
-const subB: OutboxSubscription = { uid: 2, sidBytes: encodeSid('2') }
+const subA: OutboxSubscription = { uid: 1, sid: '1', sidBytes: encodeSid('1') }
+const subB: OutboxSubscription = { uid: 2, sid: '2', sidBytes: encodeSid('2') }
 
 function quote (subject: string, payload: string, at = 0): RoutedMessage {
   return new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, at, undefined)

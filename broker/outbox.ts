@@ -31,6 +31,8 @@ import { encodeConflatedFrame, type RoutedMessage } from './wire.ts'
 export interface OutboxSubscription {
   /** Unique per subscription in this broker; part of the conflation key. */
   readonly uid: number
+  readonly sid: string
+  /** The sid encoded, shared by every subscription with the same sid (wire.ts encodeSid). */
   readonly sidBytes: Buffer
 }
 
@@ -57,11 +59,55 @@ export interface OutboxOptions {
 
 export type DeliverOutcome = 'queued' | 'conflated' | 'overflow'
 
+const NO_BYTES = Buffer.alloc(0)
+
+/**
+ * The pieces of the next socket write, in order, in an array kept from turn to turn (a fresh
+ * array per turn, grown push by push, was garbage on every flush), joined once at take().
+ */
+class Pieces {
+  private list: Buffer[] = []
+  private count = 0
+
+  add (piece: Buffer): void {
+    this.list[this.count++] = piece
+  }
+
+  /** All pieces as one Buffer of `bytes` (their total), the list emptied for the next turn. */
+  take (bytes: number): Buffer {
+    const list = this.list
+    const count = this.count
+    if (count === 1) {
+      const only = list[0] as Buffer
+      list[0] = NO_BYTES
+      this.count = 0
+      return only
+    }
+    const out = Buffer.allocUnsafe(bytes)
+    let at = 0
+    for (let i = 0; i < count; i++) {
+      const piece = list[i] as Buffer
+      out.set(piece, at)
+      at += piece.length
+      list[i] = NO_BYTES // hold no message past its write
+    }
+    this.count = 0
+    // A burst grew the list far past what turns now need: let it go.
+    if (list.length > 4096 && count < list.length >> 2) this.list = []
+    return out
+  }
+
+  clear (): void {
+    this.list = []
+    this.count = 0
+  }
+}
+
 export class Outbox {
   headers: boolean
   private readonly maxPendingEventBytes: number
 
-  private parts: Buffer[] = []
+  private readonly parts = new Pieces()
   private partsBytes = 0
   private partsMessages = 0
   /** Headers and payload bytes of the messages in `parts` (what nats-server counts as out_bytes). */
@@ -126,10 +172,21 @@ export class Outbox {
     if (held === null) {
       const withHeaders = this.headers
       const parts = this.parts
+      const frame = msg.frame(sub, withHeaders)
+      if (frame !== null) {
+        parts.add(frame)
+        this.partsBytes += frame.length
+        this.partsPayloadBytes += msg.body.length - 2 - (withHeaders ? 0 : msg.headerBytes)
+        this.partsMessages++
+        return 'queued'
+      }
       const head = msg.head(withHeaders)
       const tail = msg.tail(withHeaders)
       const body = msg.bodyFor(withHeaders)
-      parts.push(head, sub.sidBytes, tail, body)
+      parts.add(head)
+      parts.add(sub.sidBytes)
+      parts.add(tail)
+      parts.add(body)
       this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
       this.partsPayloadBytes += body.length - 2
       this.partsMessages++
@@ -173,7 +230,7 @@ export class Outbox {
    */
   control (line: Buffer, nowMs = this.conflatingSinceMs): 'queued' | 'overflow' {
     if (this.held === null) {
-      this.parts.push(line)
+      this.parts.add(line)
       this.partsBytes += line.length
       return 'queued'
     }
@@ -220,7 +277,7 @@ export class Outbox {
     const withHeaders = this.headers
     for (const entry of held) {
       if (entry.control !== null) {
-        this.parts.push(entry.control)
+        this.parts.add(entry.control)
         this.partsBytes += entry.control.length
         continue
       }
@@ -228,14 +285,17 @@ export class Outbox {
       if (msg === null || sub === null) continue
       if (skipped > 0 && withHeaders) {
         const frame = encodeConflatedFrame(msg, sub.sidBytes, skipped)
-        this.parts.push(frame)
+        this.parts.add(frame)
         this.partsBytes += frame.length
         this.partsPayloadBytes += msg.body.length - 2
       } else {
         const head = msg.head(withHeaders)
         const tail = msg.tail(withHeaders)
         const body = msg.bodyFor(withHeaders)
-        this.parts.push(head, sub.sidBytes, tail, body)
+        this.parts.add(head)
+        this.parts.add(sub.sidBytes)
+        this.parts.add(tail)
+        this.parts.add(body)
         this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
         this.partsPayloadBytes += body.length - 2
       }
@@ -248,11 +308,9 @@ export class Outbox {
   /** Everything flowing, as one Buffer for one socket write; null when there is nothing. */
   take (): Buffer | null {
     if (this.partsBytes === 0) return null
-    const parts = this.parts
-    const chunk = parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts, this.partsBytes)
+    const chunk = this.parts.take(this.partsBytes)
     this.messagesOut += this.partsMessages
     this.payloadBytesOut += this.partsPayloadBytes
-    this.parts = []
     this.partsBytes = 0
     this.partsMessages = 0
     this.partsPayloadBytes = 0
@@ -266,7 +324,7 @@ export class Outbox {
 
   /** Drops everything (the connection is closing). */
   clear (): void {
-    this.parts = []
+    this.parts.clear()
     this.partsBytes = 0
     this.partsMessages = 0
     this.partsPayloadBytes = 0

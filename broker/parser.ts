@@ -72,6 +72,8 @@ export class ProtocolParser {
   private paused = false
   private held: Buffer[] = []
   private heldBytes = 0
+  /** Token bounds of the control line being read (start, end pairs), reused. */
+  private readonly tokens = new Int32Array(8)
   /** Operations handed out in the current feed(), and when it began (clock ms). */
   private ops = 0
   private feedStartedAt = 0
@@ -173,6 +175,8 @@ export class ProtocolParser {
   /** Handles one control line; returns where parsing continues, or -1 to stop. */
   private controlLine (buf: Buffer, start: number, end: number, after: number): number {
     if (end === start) return after // an empty line is ignored, as nats-server does
+    const fast = this.publishLine(buf, start, end, after)
+    if (fast !== NOT_FAST) return fast
     const line = buf.toString('latin1', start, end)
     const space = line.search(SPLIT)
     const op = (space === -1 ? line : line.slice(0, space)).toUpperCase()
@@ -212,6 +216,49 @@ export class ProtocolParser {
     }
   }
 
+  /**
+   * PUB and HPUB read straight from the bytes: no string but the subject and the reply, no
+   * regular expression, no array. Anything unusual (another operation, a token count or size
+   * the fast path does not take) returns NOT_FAST, and the general path below handles it with
+   * its errors.
+   */
+  private publishLine (buf: Buffer, start: number, end: number, after: number): number {
+    const b0 = (buf[start] as number) | 0x20
+    let at: number
+    let withHeaders: boolean
+    if (b0 === 0x70 && end - start > 4 && ((buf[start + 1] as number) | 0x20) === 0x75 &&
+      ((buf[start + 2] as number) | 0x20) === 0x62 && isBlank(buf[start + 3] as number)) {
+      at = start + 4
+      withHeaders = false
+    } else if (b0 === 0x68 && end - start > 5 && ((buf[start + 1] as number) | 0x20) === 0x70 &&
+      ((buf[start + 2] as number) | 0x20) === 0x75 && ((buf[start + 3] as number) | 0x20) === 0x62 &&
+      isBlank(buf[start + 4] as number)) {
+      at = start + 5
+      withHeaders = true
+    } else {
+      return NOT_FAST
+    }
+    const t = this.tokens
+    let count = 0
+    while (at < end) {
+      while (at < end && isBlank(buf[at] as number)) at++
+      if (at === end) break
+      if (count === 4) return NOT_FAST
+      t[2 * count] = at
+      while (at < end && !isBlank(buf[at] as number)) at++
+      t[2 * count + 1] = at
+      count++
+    }
+    const sizes = withHeaders ? 2 : 1
+    if (count !== sizes + 1 && count !== sizes + 2) return NOT_FAST
+    const total = sizeAt(buf, t[2 * (count - 1)] as number, t[2 * (count - 1) + 1] as number)
+    const headerBytes = withHeaders ? sizeAt(buf, t[2 * (count - 2)] as number, t[2 * (count - 2) + 1] as number) : -1
+    if (total < 0 || (withHeaders && (headerBytes < 0 || headerBytes > total))) return NOT_FAST
+    const subject = buf.toString('latin1', t[0], t[1])
+    const reply = count === sizes + 2 ? buf.toString('latin1', t[2], t[3]) : undefined
+    return this.message(buf, after, subject, reply, total, headerBytes)
+  }
+
   private startMessage (buf: Buffer, after: number, rest: string, withHeaders: boolean): number {
     const args = rest === '' ? [] : rest.split(SPLIT)
     const minArgs = withHeaders ? 3 : 2
@@ -225,6 +272,18 @@ export class ProtocolParser {
       headerBytes = parseSize(args[args.length - 2] as string)
       if (headerBytes < 0 || headerBytes > total) return this.fail('BAD_HEADER_SIZE')
     }
+    return this.message(buf, after, subject, reply, total, headerBytes)
+  }
+
+  /** A PUB or HPUB whose control line was valid: its payload follows at `after`. */
+  private message (
+    buf: Buffer,
+    after: number,
+    subject: string,
+    reply: string | undefined,
+    total: number,
+    headerBytes: number
+  ): number {
     if (total > this.limits.maxPayloadBytes) return this.fail('MAX_PAYLOAD')
     const need = total + 2
     if (buf.length - after >= need) {
@@ -283,6 +342,25 @@ export class ProtocolParser {
 }
 
 /** A non-negative decimal integer, or -1. Sizes over 2^31 are rejected rather than rounded. */
+/** What publishLine returns when the general path must handle the line. */
+const NOT_FAST = -2
+
+function isBlank (c: number): boolean {
+  return c === 32 || c === 9
+}
+
+/** parseSize over bytes: digits only, at most 10, within 2^31-1; -1 otherwise. */
+function sizeAt (buf: Buffer, start: number, end: number): number {
+  if (end === start || end - start > 10) return -1
+  let n = 0
+  for (let i = start; i < end; i++) {
+    const d = (buf[i] as number) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n > 0x7fffffff ? -1 : n
+}
+
 export function parseSize (text: string): number {
   if (text.length === 0 || text.length > 10) return -1
   let n = 0

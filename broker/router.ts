@@ -351,6 +351,7 @@ export class Router implements ClientHost {
       if (sub.client.deliver(sub, msg) && from !== null) this.pacing.holdBack(from, sub.client)
       delivered++
     }
+    msg.dropFrame() // the message may stay cached: its frame is only for this fan-out
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     if (delivered > 0) stats.routedMsgs++

@@ -110,6 +110,7 @@ export class SnapshotQueue {
       const msg = this.current(subjects[cursor.at] as string)
       if (msg === undefined || msg.cacheOrder > since) { this.superseded++; continue }
       sub.client.deliver(sub, msg)
+      msg.dropFrame() // a cached message keeps no frame
     }
     return cursor.at - start
   }

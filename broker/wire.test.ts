@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { SubjectClass } from './subject-classes.ts'
-import { RoutedMessage, encodeNoResponders, parseHeaders, readIntegerHeader, withoutHeader } from './wire.ts'
+import { RoutedMessage, encodeNoResponders, encodeSid, parseHeaders, readIntegerHeader, withoutHeader } from './wire.ts'
 
 describe('wire encoding', () => {
   it('reads an integer header as large as a microsecond epoch, case-insensitively', () => {
@@ -42,6 +42,26 @@ describe('wire encoding', () => {
     const copied = new RoutedMessage('s', undefined, SubjectClass.Plain, small.subarray(0, 2), 0, 0, undefined)
     small[0] = 0x41 // the body is a copy: changing the source changes nothing
     expect(copied.body.toString()).toBe('hi\r\n')
+  })
+
+  it('builds one whole frame for a sid two deliveries share, equal to the pieces, and never for a large body', () => {
+    const hdr = 'NATS/1.0\r\nA: b\r\n\r\n'
+    const msg = new RoutedMessage('s.x', 'r.1', SubjectClass.Plain, Buffer.from(`${hdr}body`), hdr.length, 0, undefined)
+    const one = { sid: '1', sidBytes: encodeSid('1') }
+    const alsoOne = { sid: '1', sidBytes: encodeSid('1') }
+    const two = { sid: '2', sidBytes: encodeSid('2') }
+    expect(alsoOne.sidBytes).toBe(one.sidBytes) // shared: compared by identity
+    for (const headers of [true, false]) {
+      msg.dropFrame()
+      expect(msg.frame(one, headers)).toBeNull() // the first asker uses the pieces
+      const pieces = Buffer.concat([msg.head(headers), one.sidBytes, msg.tail(headers), msg.bodyFor(headers)])
+      expect(msg.frame(alsoOne, headers)?.equals(pieces)).toBe(true)
+      expect(msg.frame(alsoOne, headers)).toBe(msg.frame(one, headers)) // built once
+    }
+    expect(msg.frame(two, false)).toBeNull() // another sid starts over
+    const big = new RoutedMessage('s.big', undefined, SubjectClass.Plain, Buffer.alloc(20_000), 0, 0, undefined)
+    big.frame(one, false)
+    expect(big.frame(one, false)).toBeNull()
   })
 
   it('encodes MSG and HMSG pieces once per message and strips headers for clients without them', () => {

@@ -12,6 +12,9 @@ import type { SubjectClass } from './subject-classes.ts'
 
 const CRLF = Buffer.from('\r\n')
 
+/** Messages whose body is larger get no shared frame (RoutedMessage.frame). */
+const FRAME_MAX_BYTES = 16 * 1024
+
 /** Payloads at least this large that the parser assembled are kept as they are, not copied. */
 const ADOPT_MIN_BYTES = 64 * 1024
 
@@ -32,6 +35,10 @@ export class RoutedMessage {
   readonly headerBytes: number
   /** Header block + payload + CRLF, copied out of the read buffer. */
   readonly body: Buffer
+  /** The last sid a frame was asked for, whether with headers, and that frame once built. */
+  private frameSid: Buffer | null = null
+  private frameWithHeaders = false
+  private frameBuilt: Buffer | null = null
   /**
    * Its place in the last-value cache's order of stores (0 when it was never cached): a snapshot
    * delivers a cached value only if it was stored before the subscription began.
@@ -89,6 +96,44 @@ export class RoutedMessage {
     return this.msgTail ??= Buffer.from(`${reply} ${this.payloadBytes}\r\n`, 'latin1')
   }
 
+  /**
+   * The whole frame of a delivery to `sid` (its MSG or HMSG line and body in one buffer), when
+   * the delivery before it asked for the same sid: one piece for the outbox instead of four. The
+   * first asker gets null (and uses the pieces), so a frame is built only for a sid two
+   * subscribers share; not for messages over FRAME_MAX_BYTES, where copying the pieces is what
+   * costs.
+   */
+  frame (sub: { readonly sid: string, readonly sidBytes: Buffer }, withHeaders: boolean): Buffer | null {
+    if (this.body.length > FRAME_MAX_BYTES) return null
+    const headers = withHeaders && this.headerBytes > 0
+    if (sub.sidBytes === this.frameSid && headers === this.frameWithHeaders) {
+      return this.frameBuilt ??= this.buildFrame(sub.sid, headers)
+    }
+    this.frameSid = sub.sidBytes
+    this.frameWithHeaders = headers
+    this.frameBuilt = null
+    return null
+  }
+
+  /** One buffer: the MSG (or HMSG) line written from one string, then the body. */
+  private buildFrame (sid: string, headers: boolean): Buffer {
+    const reply = this.reply === undefined ? '' : ` ${this.reply}`
+    const body = this.bodyFor(headers)
+    const line = headers
+      ? `HMSG ${this.subject} ${sid}${reply} ${this.headerBytes} ${this.body.length - 2}\r\n`
+      : `MSG ${this.subject} ${sid}${reply} ${this.payloadBytes}\r\n`
+    const frame = Buffer.allocUnsafe(line.length + body.length)
+    frame.write(line, 0, 'latin1')
+    frame.set(body, line.length)
+    return frame
+  }
+
+  /** Forgets the frame (after a fan-out: a cached message should not keep a second copy). */
+  dropFrame (): void {
+    this.frameSid = null
+    this.frameBuilt = null
+  }
+
   bodyFor (withHeaders: boolean): Buffer {
     return withHeaders || this.headerBytes === 0 ? this.body : this.body.subarray(this.headerBytes)
   }
@@ -104,9 +149,20 @@ export class RoutedMessage {
   }
 }
 
-/** The sid as it appears in MSG lines, encoded once per subscription. */
+const SIDS = new Map<string, Buffer>()
+const MAX_SIDS_SHARED = 4096
+
+/**
+ * The sid as it appears in MSG lines, encoded once per subscription and shared by every
+ * subscription with the same sid (most clients number their subscriptions from 1), so a
+ * message's frame can be reused by identity (RoutedMessage.frame).
+ */
 export function encodeSid (sid: string): Buffer {
-  return Buffer.from(sid, 'latin1')
+  const known = SIDS.get(sid)
+  if (known !== undefined) return known
+  const bytes = Buffer.from(sid, 'latin1')
+  if (SIDS.size < MAX_SIDS_SHARED) SIDS.set(sid, bytes)
+  return bytes
 }
 
 /**

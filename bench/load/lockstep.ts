@@ -106,7 +106,8 @@ async function open (c: OpenCommand): Promise<void> {
   const prefix = subjectPrefix(c)
   for (let i = 0; i < c.subscribers; i++) {
     const s = await CountingConnection.open(c.url)
-    s.socket.write(`SUB ${prefix}.> ${i + 1}\r\n`)
+    // Sid 1 on every connection, as the official clients number a connection's first subscription.
+    s.socket.write(`SUB ${prefix}.> 1\r\n`)
     await s.roundTrip()
     subscribers.push(s)
   }

@@ -35,6 +35,7 @@ const CLI = {
   perRead: { type: 'integer', default: 0, min: 0, help: 'Messages per socket read (0 = as many as fit 64 KiB)' },
   paceMs: { type: 'integer', default: 0, min: 0, help: 'Wait this long between reads (0 = flat out), to mimic a paced publisher' },
   sockets: { type: 'boolean', default: false, help: 'Also write deliveries to real loopback sockets (read and discarded by this process)' },
+  distinctSids: { type: 'boolean', default: false, help: 'Give each subscriber its own sid (default: sid 1 on every connection, as the official clients number them)' },
   json: { type: 'boolean', default: false, help: 'Print the result as one JSON line' },
   root: { type: 'string', default: '', help: 'Run the broker code of this checkout (default: this one)' }
 } satisfies OptionTable
@@ -113,7 +114,7 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
     sinks.push(t)
     const c = router.accept(t, () => 'INFO {}\r\n')
     t.client = c
-    c?.receive(Buffer.from(`CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nSUB ${o.subject}.> ${s + 1}\r\n`))
+    c?.receive(Buffer.from(`CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nSUB ${o.subject}.> ${o.distinctSids ? s + 1 : 1}\r\n`))
   }
   const pub = router.accept(new KeepingUpTransport(null), () => 'INFO {}\r\n')
   if (pub === null) throw new Error('no publisher')
