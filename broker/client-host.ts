@@ -26,6 +26,13 @@ export interface Transport {
 }
 
 /** What the client needs from the router; the router implements it. */
+/** A subject as a publisher sees it: may a message be published to it at all? */
+export interface PublishSubject {
+  readonly subject: string
+  /** No empty token and no wildcard token (subjects.ts isValidLiteralSubject). */
+  readonly publishable: boolean
+}
+
 export interface ClientHost extends FlowLimits {
   readonly now: () => number
   readonly maxSubscriptionsPerConnection: number
@@ -44,7 +51,9 @@ export interface ClientHost extends FlowLimits {
   isProtectedSubject (subject: string): boolean
   /** Who a client is that sends a command before CONNECT; null when it must authenticate first. */
   admitWithoutConnect (): AuthResult | null
-  publish (from: Client, subject: string, reply: string | undefined, data: Buffer, headerBytes: number): void
+  /** What the broker knows of a subject, looked up once per message (router.ts SubjectFacts). */
+  subjectFacts (subject: string): PublishSubject
+  publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
   /** Interest changes announced to other workers so far (see whenInterestSettled). */

@@ -10,7 +10,7 @@
  */
 import { CONFLATED_HEADER } from '../lib/headers.ts'
 import { ConnectionRights, UNRESTRICTED, type AuthResult } from './auth.ts'
-import type { ClientHost, Transport } from './client-host.ts'
+import type { ClientHost, PublishSubject, Transport } from './client-host.ts'
 import { DEFAULT_CONNECT_OPTIONS, connectOptions, parseConnectJson, type ConnectOptions } from './connect-options.ts'
 import { ProtocolError, errLine, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FairnessRecord, type FanoutMember } from './fanout.ts'
@@ -21,7 +21,7 @@ import { PongBarrier } from './pong-barrier.ts'
 import { ReadGate } from './input-pacing.ts'
 import { InboundRateLimit } from './rate-limit.ts'
 import { SubjectClass } from './subject-classes.ts'
-import { isValidLiteralSubject, isValidQueueName, isValidSubject } from './subjects.ts'
+import { isValidQueueName, isValidSubject } from './subjects.ts'
 import { Subscription } from './subscription.ts'
 import { withoutHeader, type RoutedMessage } from './wire.ts'
 
@@ -167,11 +167,12 @@ export class Client implements ProtocolHandler, FanoutMember {
   }
 
   /** The checks every publish passes before it is routed; false when it was refused (and the client told why). */
-  private admitPublish (subject: string, reply: string | undefined): boolean {
+  private admitPublish (facts: PublishSubject, reply: string | undefined): boolean {
+    const subject = facts.subject
     // Routed to nobody, pedantic or not; a pedantic client is told, as by nats-server 2.9. It
     // matches nobody to a subject with an empty token too, but delivers one with a wildcard token
     // as a literal: tickfan does not (a cached `quote.*` would be no quote at all).
-    if (!isValidLiteralSubject(subject)) {
+    if (!facts.publishable) {
       if (this.options.pedantic) this.error('INVALID_PUBLISH_SUBJECT')
       else this.ok()
       return false
@@ -197,14 +198,16 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.inPayloadBytes += data.length
     if (!this.admitted()) return
     if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
-    if (!this.admitPublish(subject, reply)) return
+    // One lookup per message gives the subject's validity, class and subscribers (router.ts).
+    const facts = this.host.subjectFacts(subject)
+    if (!this.admitPublish(facts, reply)) return
     if (headerBytes > 0) {
       // Only the broker says what a subscriber missed: a published Tickfan-Conflated is taken out.
       const cleaned = withoutHeader(data, headerBytes, CONFLATED_HEADER)
       if (cleaned !== null) ({ data, headerBytes } = cleaned)
     }
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
-    this.host.publish(this, subject, reply, data, headerBytes)
+    this.host.publish(this, facts, reply, data, headerBytes)
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void {

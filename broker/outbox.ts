@@ -62,15 +62,31 @@ export type DeliverOutcome = 'queued' | 'conflated' | 'overflow'
 const NO_BYTES = Buffer.alloc(0)
 
 /**
+ * Buffer.prototype.latin1Write, which Buffer.write uses once it has looked the encoding up; not in
+ * the typings, so checked once here, with Buffer.write as the fallback.
+ */
+type Latin1Writable = Buffer & { latin1Write: (text: string, at: number) => number }
+const latin1Write: (target: Buffer, text: string, at: number) => void =
+  typeof (Buffer.prototype as Partial<Latin1Writable>).latin1Write === 'function'
+    ? (target, text, at) => { (target as Latin1Writable).latin1Write(text, at) }
+    : (target, text, at) => { target.write(text, at, 'latin1') }
+
+/**
  * The pieces of the next socket write, in order, in an array kept from turn to turn (a fresh
- * array per turn, grown push by push, was garbage on every flush), joined once at take().
+ * array per turn, grown push by push, was garbage on every flush), joined once at take(). A
+ * piece is bytes, or a protocol line as latin1 text written straight into the joined buffer (a
+ * Buffer made for it first would be one more allocation and one more copy per delivery).
  */
 class Pieces {
-  private list: Buffer[] = []
+  private list: Array<Buffer | string> = []
   private count = 0
 
   add (piece: Buffer): void {
     this.list[this.count++] = piece
+  }
+
+  addText (line: string): void {
+    this.list[this.count++] = line
   }
 
   /** All pieces as one Buffer of `bytes` (their total), the list emptied for the next turn. */
@@ -78,16 +94,17 @@ class Pieces {
     const list = this.list
     const count = this.count
     if (count === 1) {
-      const only = list[0] as Buffer
+      const only = list[0] as Buffer | string
       list[0] = NO_BYTES
       this.count = 0
-      return only
+      return typeof only === 'string' ? Buffer.from(only, 'latin1') : only
     }
     const out = Buffer.allocUnsafe(bytes)
     let at = 0
     for (let i = 0; i < count; i++) {
-      const piece = list[i] as Buffer
-      out.set(piece, at)
+      const piece = list[i] as Buffer | string
+      if (typeof piece === 'string') latin1Write(out, piece, at)
+      else out.set(piece, at)
       at += piece.length
       list[i] = NO_BYTES // hold no message past its write
     }
@@ -180,16 +197,7 @@ export class Outbox {
         this.partsMessages++
         return 'queued'
       }
-      const head = msg.head(withHeaders)
-      const tail = msg.tail(withHeaders)
-      const body = msg.bodyFor(withHeaders)
-      parts.add(head)
-      parts.add(sub.sidBytes)
-      parts.add(tail)
-      parts.add(body)
-      this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
-      this.partsPayloadBytes += body.length - 2
-      this.partsMessages++
+      this.queueDelivery(sub, msg, withHeaders)
       return 'queued'
     }
     const bytes = msg.frameBytes
@@ -267,6 +275,32 @@ export class Outbox {
     this.heldTombstones = 0
   }
 
+  /**
+   * One delivery as pieces. A message's first delivery: its MSG/HMSG line as text, written
+   * straight into the socket write, and the body (no Buffer made for a line used once). In a
+   * fan-out past the first: the line's two halves as Buffers made once per message, the sid's
+   * bytes and the body (a line of text per delivery would be one more string each).
+   */
+  private queueDelivery (sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): void {
+    const body = msg.bodyFor(withHeaders)
+    if (msg.fanningOut) {
+      const head = msg.head(withHeaders)
+      const tail = msg.tail(withHeaders)
+      this.parts.add(head)
+      this.parts.add(sub.sidBytes)
+      this.parts.add(tail)
+      this.parts.add(body)
+      this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
+    } else {
+      const line = msg.line(sub.sid, withHeaders)
+      this.parts.addText(line)
+      this.parts.add(body)
+      this.partsBytes += line.length + body.length
+    }
+    this.partsPayloadBytes += body.length - 2
+    this.partsMessages++
+  }
+
   /** The socket drained: the held values become ordinary pending bytes for the next flush. */
   stopConflating (): void {
     const held = this.held
@@ -283,22 +317,14 @@ export class Outbox {
       }
       const { sub, msg, skipped } = entry
       if (msg === null || sub === null) continue
-      if (skipped > 0 && withHeaders) {
-        const frame = encodeConflatedFrame(msg, sub.sidBytes, skipped)
-        this.parts.add(frame)
-        this.partsBytes += frame.length
-        this.partsPayloadBytes += msg.body.length - 2
-      } else {
-        const head = msg.head(withHeaders)
-        const tail = msg.tail(withHeaders)
-        const body = msg.bodyFor(withHeaders)
-        this.parts.add(head)
-        this.parts.add(sub.sidBytes)
-        this.parts.add(tail)
-        this.parts.add(body)
-        this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
-        this.partsPayloadBytes += body.length - 2
+      if (skipped === 0 || !withHeaders) {
+        this.queueDelivery(sub, msg, withHeaders)
+        continue
       }
+      const frame = encodeConflatedFrame(msg, sub.sidBytes, skipped)
+      this.parts.add(frame)
+      this.partsBytes += frame.length
+      this.partsPayloadBytes += msg.body.length - 2
       this.partsMessages++
     }
     this.heldEventBytes = 0

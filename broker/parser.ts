@@ -254,8 +254,8 @@ export class ProtocolParser {
     const total = sizeAt(buf, t[2 * (count - 1)] as number, t[2 * (count - 1) + 1] as number)
     const headerBytes = withHeaders ? sizeAt(buf, t[2 * (count - 2)] as number, t[2 * (count - 2) + 1] as number) : -1
     if (total < 0 || (withHeaders && (headerBytes < 0 || headerBytes > total))) return NOT_FAST
-    const subject = buf.toString('latin1', t[0], t[1])
-    const reply = count === sizes + 2 ? buf.toString('latin1', t[2], t[3]) : undefined
+    const subject = latin1Slice(buf, t[0] as number, t[1] as number)
+    const reply = count === sizes + 2 ? latin1Slice(buf, t[2] as number, t[3] as number) : undefined
     return this.message(buf, after, subject, reply, total, headerBytes)
   }
 
@@ -342,6 +342,17 @@ export class ProtocolParser {
 }
 
 /** A non-negative decimal integer, or -1. Sizes over 2^31 are rejected rather than rounded. */
+type Latin1Sliceable = Buffer & { latin1Slice: (start: number, end: number) => string }
+/**
+ * Buffer.prototype.latin1Slice, which toString('latin1', …) ends in after checking its arguments
+ * and looking the encoding up; not in the typings, so checked once here, with toString as the
+ * fallback.
+ */
+const latin1Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Partial<Latin1Sliceable>).latin1Slice === 'function'
+    ? (buf, start, end) => (buf as Latin1Sliceable).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end)
+
 /** What publishLine returns when the general path must handle the line. */
 const NOT_FAST = -2
 

@@ -35,6 +35,8 @@ export class RoutedMessage {
   readonly headerBytes: number
   /** Header block + payload + CRLF, copied out of the read buffer. */
   readonly body: Buffer
+  /** Deliveries in the current fan-out (frame() counts them; dropFrame() ends the fan-out). */
+  private fanned = 0
   /** The last sid a frame was asked for, whether with headers, and that frame once built. */
   private frameSid: Buffer | null = null
   private frameWithHeaders = false
@@ -48,6 +50,10 @@ export class RoutedMessage {
   private hmsgHead: Buffer | null = null
   private msgTail: Buffer | null = null
   private hmsgTail: Buffer | null = null
+  private msgStart: string | null = null
+  private msgEnd: string | null = null
+  private hmsgStart: string | null = null
+  private hmsgEnd: string | null = null
 
   constructor (
     readonly subject: string,
@@ -68,7 +74,7 @@ export class RoutedMessage {
       return
     }
     const body = Buffer.allocUnsafe(data.length + 2)
-    data.copy(body, 0)
+    body.set(data, 0)
     body[data.length] = 13
     body[data.length + 1] = 10
     this.body = body
@@ -83,17 +89,37 @@ export class RoutedMessage {
     return this.body.length + this.subject.length + 24 + (this.reply?.length ?? 0)
   }
 
+  /** `MSG <subject> ` (or HMSG) as bytes, made once: a piece of every delivery after the first. */
   head (withHeaders: boolean): Buffer {
-    if (withHeaders && this.headerBytes > 0) return this.hmsgHead ??= Buffer.from(`HMSG ${this.subject} `, 'latin1')
-    return this.msgHead ??= Buffer.from(`MSG ${this.subject} `, 'latin1')
+    if (withHeaders && this.headerBytes > 0) return this.hmsgHead ??= Buffer.from(this.lineStart(true), 'latin1')
+    return this.msgHead ??= Buffer.from(this.lineStart(false), 'latin1')
   }
 
+  /** `[ reply] <size>\r\n` (or the HMSG sizes) as bytes, made once. */
   tail (withHeaders: boolean): Buffer {
+    if (withHeaders && this.headerBytes > 0) return this.hmsgTail ??= Buffer.from(this.lineEnd(true), 'latin1')
+    return this.msgTail ??= Buffer.from(this.lineEnd(false), 'latin1')
+  }
+
+  private lineStart (headers: boolean): string {
+    return headers ? (this.hmsgStart ??= `HMSG ${this.subject} `) : (this.msgStart ??= `MSG ${this.subject} `)
+  }
+
+  private lineEnd (headers: boolean): string {
     const reply = this.reply === undefined ? '' : ` ${this.reply}`
-    if (withHeaders && this.headerBytes > 0) {
-      return this.hmsgTail ??= Buffer.from(`${reply} ${this.headerBytes} ${this.body.length - 2}\r\n`, 'latin1')
-    }
-    return this.msgTail ??= Buffer.from(`${reply} ${this.payloadBytes}\r\n`, 'latin1')
+    return headers
+      ? (this.hmsgEnd ??= `${reply} ${this.headerBytes} ${this.body.length - 2}\r\n`)
+      : (this.msgEnd ??= `${reply} ${this.payloadBytes}\r\n`)
+  }
+
+  /**
+   * The control line of one delivery to `sid`: `MSG <subject> <sid>[ reply] <size>\r\n`, or
+   * HMSG with the header size when `withHeaders` and the message has headers. The parts around
+   * the sid are made once per message.
+   */
+  line (sid: string, withHeaders: boolean): string {
+    const headers = withHeaders && this.headerBytes > 0
+    return this.lineStart(headers) + sid + this.lineEnd(headers)
   }
 
   /**
@@ -104,6 +130,7 @@ export class RoutedMessage {
    * costs.
    */
   frame (sub: { readonly sid: string, readonly sidBytes: Buffer }, withHeaders: boolean): Buffer | null {
+    this.fanned++
     if (this.body.length > FRAME_MAX_BYTES) return null
     const headers = withHeaders && this.headerBytes > 0
     if (sub.sidBytes === this.frameSid && headers === this.frameWithHeaders) {
@@ -115,21 +142,24 @@ export class RoutedMessage {
     return null
   }
 
-  /** One buffer: the MSG (or HMSG) line written from one string, then the body. */
+  /** One buffer: the MSG (or HMSG) line, then the body. */
   private buildFrame (sid: string, headers: boolean): Buffer {
-    const reply = this.reply === undefined ? '' : ` ${this.reply}`
+    const line = this.line(sid, headers)
     const body = this.bodyFor(headers)
-    const line = headers
-      ? `HMSG ${this.subject} ${sid}${reply} ${this.headerBytes} ${this.body.length - 2}\r\n`
-      : `MSG ${this.subject} ${sid}${reply} ${this.payloadBytes}\r\n`
     const frame = Buffer.allocUnsafe(line.length + body.length)
     frame.write(line, 0, 'latin1')
     frame.set(body, line.length)
     return frame
   }
 
+  /** Whether this fan-out has asked for more than one delivery so far (pieces made once then pay off). */
+  get fanningOut (): boolean {
+    return this.fanned > 1
+  }
+
   /** Forgets the frame (after a fan-out: a cached message should not keep a second copy). */
   dropFrame (): void {
+    this.fanned = 0
     this.frameSid = null
     this.frameBuilt = null
   }

@@ -4,7 +4,7 @@
  * taken one at a time, so the brokers under comparison never run at once.
  */
 import type { ChildProcess } from 'node:child_process'
-import type { LockstepPath, Measured, OpenCommand, Throughput, ThroughputCommand } from '../load/lockstep.ts'
+import type { Firehose, FirehoseCommand, LockstepPath, Measured, OpenCommand, Throughput, ThroughputCommand } from '../load/lockstep.ts'
 import { cpuNanoseconds, runLoad } from './processes.ts'
 
 export interface CpuPerDelivery {
@@ -83,6 +83,19 @@ export class LockstepLoad {
   ): Promise<{ delivered: number, elapsedMs: number, cpuSeconds: number }> {
     const t = await this.request<Throughput>({ type: 'throughput', id: 'all', seconds, window } satisfies ThroughputCommand, 'throughput')
     return { delivered: t.delivered, elapsedMs: t.elapsedMs, cpuSeconds: t.cpuSeconds }
+  }
+
+  /** The firehose on session `id` (see load/lockstep.ts), with the broker's CPU per delivery. */
+  async firehose (
+    id: string,
+    brokerPid: number,
+    messages: number
+  ): Promise<Firehose & { brokerNsPerDelivery: number }> {
+    const before = cpuNanoseconds(brokerPid)
+    const f = await this.request<Firehose>({ type: 'firehose', id, messages } satisfies FirehoseCommand, 'firehose')
+    const after = cpuNanoseconds(brokerPid)
+    if (before === null || after === null) throw new Error(`the broker (pid ${brokerPid}) exited during the firehose`)
+    return { ...f, brokerNsPerDelivery: (after - before) / Math.max(1, f.delivered) }
   }
 
   async stop (): Promise<void> {

@@ -22,7 +22,13 @@
    seconds,
    window
  } -> { type: 'throughput', id, delivered, elapsedMs, cpuSeconds } (every session)
+ *   { type: 'firehose', id, messages } -> { type: 'firehose', id, delivered, elapsedMs, closed, cpuSeconds }
  *   { type: 'stop' } -> result { }
+ *
+ * The firehose (bench:firehose) is what `nats bench` does first: the publisher writes
+ * `messages` as fast as its socket takes them, held back only by TCP (it waits for 'drain', as
+ * a client's blocking write does), with no window at all; the subscriber counts until it has
+ * them all, its connection closes (a slow-consumer cut), or nothing arrives for 3 s.
  */
 import net from 'node:net'
 import { FrameCounter } from './frame-counter.ts'
@@ -35,6 +41,8 @@ export interface MeasureCommand { type: 'measure', id: string, messages: number 
 export interface Measured { type: 'measured', id: string, delivered: number, expected: number, stalls: number, elapsedMs: number, cpuSeconds: number }
 export interface ThroughputCommand { type: 'throughput', id: string, seconds: number, window: number }
 export interface Throughput { type: 'throughput', id: string, delivered: number, elapsedMs: number, cpuSeconds: number }
+export interface FirehoseCommand { type: 'firehose', id: string, messages: number }
+export interface Firehose { type: 'firehose', id: string, delivered: number, elapsedMs: number, closed: boolean, cpuSeconds: number }
 
 /** Messages per round: one socket write of about 15-20 KiB at 128-byte payloads. */
 const ROUND = 100
@@ -53,7 +61,14 @@ class CountingConnection {
       for (const w of this.waiters.splice(0)) w()
     })
     socket.on('error', () => {})
+    socket.on('close', () => {
+      this.closed = true
+      for (const w of this.waiters.splice(0)) w()
+    })
   }
+
+  /** Whether the server closed this connection. */
+  closed = false
 
   get received (): number { return this.frames.messages }
   set received (n: number) { this.frames.messages = n }
@@ -132,10 +147,16 @@ function roundBytes (s: Session): Buffer {
   return Buffer.from(text, 'latin1')
 }
 
-async function measure (c: MeasureCommand): Promise<Measured> {
-  const s = sessions.get(c.id)
-  if (s === undefined) throw new Error(`lockstep: no session ${c.id}`)
+/** Session `id`, its subscribers' counts set to zero for a new measurement. */
+function freshSession (id: string): Session {
+  const s = sessions.get(id)
+  if (s === undefined) throw new Error(`lockstep: no session ${id}`)
   for (const sub of s.subscribers) sub.received = 0
+  return s
+}
+
+async function measure (c: MeasureCommand): Promise<Measured> {
+  const s = freshSession(c.id)
   const cpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   let stalls = 0
@@ -192,10 +213,54 @@ async function throughput (c: ThroughputCommand): Promise<Throughput> {
   return { type: 'throughput', id: c.id, delivered, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
 }
 
-process.on('message', (msg: OpenCommand | MeasureCommand | ThroughputCommand | { type: 'stop' }) => {
+/** Resolves when `socket` drains or closes, leaving no listener behind. */
+function drained (socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
+    socket.on('drain', done)
+    socket.on('close', done)
+  })
+}
+
+/** Publishes `messages` as fast as TCP takes them; see the header. */
+async function firehose (c: FirehoseCommand): Promise<Firehose> {
+  const s = freshSession(c.id)
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  const round = roundBytes(s) // one subject: every round is the same bytes
+  const publisher = s.publisher.socket
+  const publishing = (async () => {
+    for (let sent = 0; sent < c.messages && !publisher.destroyed; sent += ROUND) {
+      if (!publisher.write(round)) await drained(publisher)
+    }
+  })()
+  let lastProgress = Date.now()
+  let lastCount = 0
+  let lastAt = t0
+  const target = c.messages * s.subscribers.length
+  for (;;) {
+    const got = s.subscribers.reduce((n, sub) => n + sub.received, 0)
+    if (got !== lastCount) { lastCount = got; lastProgress = Date.now(); lastAt = process.hrtime.bigint() }
+    if (got >= target || s.subscribers.some((sub) => sub.closed) || Date.now() - lastProgress > 3000) break
+    await (s.subscribers[0] as CountingConnection).next(100)
+  }
+  await Promise.race([publishing, new Promise((resolve) => setTimeout(resolve, 100))])
+  const cpu = process.cpuUsage(cpu0)
+  return {
+    type: 'firehose',
+    id: c.id,
+    delivered: lastCount,
+    elapsedMs: Number(lastAt - t0) / 1e6,
+    closed: s.subscribers.some((sub) => sub.closed),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6
+  }
+}
+
+process.on('message', (msg: OpenCommand | MeasureCommand | ThroughputCommand | FirehoseCommand | { type: 'stop' }) => {
   if (msg.type === 'open') open(msg).then(() => process.send?.({ type: 'opened', id: msg.id }), fail)
   else if (msg.type === 'measure') measure(msg).then((m) => process.send?.(m), fail)
   else if (msg.type === 'throughput') throughput(msg).then((m) => process.send?.(m), fail)
+  else if (msg.type === 'firehose') firehose(msg).then((m) => process.send?.(m), fail)
   else if (msg.type === 'stop') {
     for (const s of sessions.values()) for (const c of [s.publisher, ...s.subscribers]) c.socket.destroy()
     report({})
