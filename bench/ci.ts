@@ -40,7 +40,8 @@ const CLI = {
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the lockstep fan-out' },
   tolerance: { type: 'number', default: 0.05, min: 0, max: 1, help: 'Slowdown the gate lets through (0.05 = 5%)' },
   gateOnly: { type: 'boolean', default: false, help: 'Only the regression gate (skip the steady-workload facts and isolation)' },
-  allocations: { type: 'boolean', default: true, help: 'Gate heap bytes per message too (--no-allocations: CPU only)' }
+  allocations: { type: 'boolean', default: true, help: 'Gate heap bytes per message too (--no-allocations: CPU only)' },
+  out: { type: 'string', default: 'reports/ci/latest.json', help: 'Where the report goes (relative to the repository)' }
 } satisfies OptionTable
 
 interface Budget { socketWritesPerDelivery: number, bytesPerDelivery: number, isolationRatioMax: number }
@@ -140,8 +141,8 @@ runMain(async () => {
     verdicts,
     samples,
     machine: { before: loadBefore, after: loadAfter }
-  })
-  process.stdout.write(`bench:ci ${failed === 0 ? 'passed' : `FAILED (${failed} gate${failed === 1 ? '' : 's'})`} in ${((Date.now() - started) / 1000).toFixed(0)} s (report: reports/ci/latest.json)\n`)
+  }, path.resolve(ROOT, o.out))
+  process.stdout.write(`bench:ci ${failed === 0 ? 'passed' : `FAILED (${failed} gate${failed === 1 ? '' : 's'})`} in ${((Date.now() - started) / 1000).toFixed(0)} s (report: ${o.out})\n`)
   if (failed > 0) process.exitCode = 1
 })
 
@@ -232,8 +233,7 @@ async function allocationSamples (
   return out
 }
 
-function writeReport (report: unknown): void {
-  const dir = path.join(ROOT, 'reports/ci')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), host: { cores: os.availableParallelism(), node: process.version }, ...report as object }, null, 2)}\n`)
+function writeReport (report: unknown, file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true })
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), host: { cores: os.availableParallelism(), node: process.version }, ...report as object }, null, 2)}\n`)
 }

@@ -22,7 +22,8 @@ const CLI = {
   paths: { type: 'list', default: ['plain', 'last-value'], help: 'What the load publishes: plain, last-value (one after the other, both in the profile)' },
   messages: { type: 'integer', default: 1_000_000, min: 1000, help: 'Messages per path while profiled (lockstep rounds of 100; start-up, in the profile too, weighs less the more there are)' },
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the fan-out' },
-  out: { type: 'string', default: path.join(ROOT, 'reports/profile'), help: 'Where the report goes' }
+  out: { type: 'string', default: path.join(ROOT, 'reports/profile'), help: 'Where the report goes' },
+  root: { type: 'string', default: ROOT, help: 'Profile the broker of another checkout (to compare builds)' }
 } satisfies OptionTable
 
 const PATHS: readonly LockstepPath[] = ['plain', 'last-value']
@@ -47,7 +48,7 @@ runMain(async () => {
   const t0 = Date.now()
   const say = (line: string): void => { process.stdout.write(`  [${String(Math.round((Date.now() - t0) / 1000)).padStart(3)} s] ${line}\n`) }
   process.stdout.write(`tickfan bench:profile: ${paths.join(' and ')} fan-out to ${o.subscribers} subscribers, ${o.messages} messages each\n`)
-  const broker = await startTickfanProcess(layout.broker, [], 1, ROOT, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
+  const broker = await startTickfanProcess(layout.broker, [], 1, path.resolve(o.root), ['--cpu-prof', `--cpu-prof-dir=${dir}`])
   const load = new LockstepLoad(layout.load)
   const perDelivery: string[] = []
   try {
