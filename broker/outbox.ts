@@ -59,8 +59,6 @@ export interface OutboxOptions {
 
 export type DeliverOutcome = 'queued' | 'conflated' | 'overflow'
 
-const NO_BYTES = Buffer.alloc(0)
-
 /**
  * Buffer.prototype.latin1Write, which Buffer.write uses once it has looked the encoding up; not in
  * the typings, so checked once here, with Buffer.write as the fallback.
@@ -72,51 +70,47 @@ const latin1Write: (target: Buffer, text: string, at: number) => void =
     : (target, text, at) => { target.write(text, at, 'latin1') }
 
 /**
- * The pieces of the next socket write, in order, in an array kept from turn to turn (a fresh
- * array per turn, grown push by push, was garbage on every flush), joined once at take(). A
- * piece is bytes, or a protocol line as latin1 text written straight into the joined buffer (a
- * Buffer made for it first would be one more allocation and one more copy per delivery).
+ * The pieces of the next socket write, in order, joined once at take(). A piece is bytes, or a
+ * protocol line as latin1 text written straight into the joined buffer (a Buffer made for it
+ * first would be one more allocation and one more copy per delivery). The list is a fresh array
+ * each turn: one kept from turn to turn lives in V8's old generation, and storing each new piece
+ * in it costs a write barrier; the regression gate measured that at 50 subscribers (1.46 times
+ * the reference's CPU per delivery without shared frames).
  */
 class Pieces {
   private list: Array<Buffer | string> = []
-  private count = 0
+  private texts = 0
 
   add (piece: Buffer): void {
-    this.list[this.count++] = piece
+    this.list.push(piece)
   }
 
   addText (line: string): void {
-    this.list[this.count++] = line
+    this.list.push(line)
+    this.texts++
   }
 
-  /** All pieces as one Buffer of `bytes` (their total), the list emptied for the next turn. */
+  /** All pieces as one Buffer of `bytes` (their total); the list starts again empty. */
   take (bytes: number): Buffer {
     const list = this.list
-    const count = this.count
-    if (count === 1) {
-      const only = list[0] as Buffer | string
-      list[0] = NO_BYTES
-      this.count = 0
-      return typeof only === 'string' ? Buffer.from(only, 'latin1') : only
-    }
+    this.list = []
+    if (this.texts === 0) return list.length === 1 ? list[0] as Buffer : Buffer.concat(list as Buffer[], bytes)
+    this.texts = 0
+    if (list.length === 1) return Buffer.from(list[0] as string, 'latin1')
     const out = Buffer.allocUnsafe(bytes)
     let at = 0
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < list.length; i++) {
       const piece = list[i] as Buffer | string
       if (typeof piece === 'string') latin1Write(out, piece, at)
       else out.set(piece, at)
       at += piece.length
-      list[i] = NO_BYTES // hold no message past its write
     }
-    this.count = 0
-    // A burst grew the list far past what turns now need: let it go.
-    if (list.length > 4096 && count < list.length >> 2) this.list = []
     return out
   }
 
   clear (): void {
     this.list = []
-    this.count = 0
+    this.texts = 0
   }
 }
 
