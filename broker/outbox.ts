@@ -3,8 +3,10 @@
  * consumer is conflated.
  *
  * Two modes:
- * - flowing: deliveries are appended as shared buffer pieces (no copy, no allocation) and
- *   taken as one Buffer per flush turn: one socket write per connection per turn;
+ * - flowing: each delivery is appended as pieces (a frame shared by every subscriber with the
+ *   same sid, or its MSG line as text and the shared body, or the line's halves and the sid once
+ *   the message fans out to other sids) and the pieces are joined into one Buffer per flush
+ *   turn: one socket write per connection per turn;
  * - conflating: entered when the socket's own buffer passed the high-water mark after a write.
  *   Pending messages are held in one append-only list. A last-value message supersedes the
  *   pending one for the same (subscription, subject): the old entry becomes a tombstone and the
