@@ -366,6 +366,14 @@ describe('bad input', () => {
     await eventually(() => server.isClosed, 5000, 'the flooder to be cut off')
     expect(server.closeReason).toBe('slow consumer (event bytes)')
     expect(t.broker?.router.stats.slowConsumers).toBe(1)
+    // Cut off, it goes on sending: past 64 KiB read after the close its socket is destroyed at
+    // once, not read (and thrown away) for the whole 2 s the close allows a final -ERR.
+    const socket = (server.transport as unknown as { socket: import('node:net').Socket }).socket
+    for (let i = 0; i < 40 && !socket.destroyed; i++) {
+      flooder.socket.write(pings)
+      await delay(5)
+    }
+    await eventually(() => socket.destroyed, 1500, 'the closing socket to be destroyed')
   })
 
   it('refuses connections past the limit with a -ERR', async () => {
