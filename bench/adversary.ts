@@ -14,12 +14,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
-import { natsServerVersion, startNatsServer } from '../broker/test-support/nats-server.ts'
+import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { natsServerAuthorization } from '../broker/test-support/targets.ts'
 import { FLOODS, WATCHER, floodAuthorization, type Flood, type FloodTarget } from './adversary/floods.ts'
 import { judgeFlood, GAP_LIMIT_MS, RSS_GROWTH_LIMIT_BYTES, type FloodVerdict } from './adversary/judge.ts'
 import { sampleMemory } from './harness/memory.ts'
-import { coreLayout, ROOT, runLoad, startTickfanProcess, type BrokerProcess } from './harness/processes.ts'
+import { coreLayout, ROOT, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './harness/processes.ts'
 import type { GapWindow } from './load/gap-watcher.ts'
 
 const CLI = {
@@ -80,20 +80,11 @@ async function startTarget (
   cpus: string | undefined,
   workers: number
 ): Promise<{ target: FloodTarget, pid: number, died: Promise<string>, stop: () => Promise<void> }> {
-  if (name === 'tickfan') {
-    const b: BrokerProcess = await startTickfanProcess(cpus, ['--auth', authFile, ...(flood.tickfanArgs ?? [])], workers)
-    const target: FloodTarget = { name, port: b.port, httpPort: b.httpPort, natsUrl: b.natsUrl }
-    return { target, pid: b.pid, died: b.died, stop: b.stop }
-  }
-  const s = await startNatsServer({ cpus, extraConfig: natsConfig })
-  let stopping = false
-  const died = new Promise<string>((resolve) => s.process.once('exit', (code, signal) => { if (!stopping) resolve(`exited (${signal ?? code})`) }))
-  return {
-    target: { name, port: s.port, httpPort: s.httpPort, natsUrl: s.natsUrl },
-    pid: s.process.pid as number,
-    died,
-    stop: async () => { stopping = true; await s.stop() }
-  }
+  const b: BrokerProcess = name === 'tickfan'
+    ? await startTickfanProcess(cpus, ['--auth', authFile, ...(flood.tickfanArgs ?? [])], workers)
+    : await startNatsServerProcess(cpus, 0, natsConfig)
+  const target: FloodTarget = { name, port: b.port, httpPort: b.httpPort, natsUrl: b.natsUrl }
+  return { target, pid: b.pid, died: b.died, stop: b.stop }
 }
 
 const MiB = 1024 * 1024

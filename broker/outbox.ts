@@ -27,7 +27,7 @@
  * ever overwritten, never deleted from, while conflating.
  */
 import { SubjectClass } from './subject-classes.ts'
-import { encodeConflatedFrame, type RoutedMessage } from './wire.ts'
+import { encodeConflatedFrame, latin1Write, type RoutedMessage } from './wire.ts'
 
 /** The parts of a subscription the outbox needs. */
 export interface OutboxSubscription {
@@ -62,22 +62,12 @@ export interface OutboxOptions {
 export type DeliverOutcome = 'queued' | 'conflated' | 'overflow'
 
 /**
- * Buffer.prototype.latin1Write, which Buffer.write uses once it has looked the encoding up; not in
- * the typings, so checked once here, with Buffer.write as the fallback.
- */
-type Latin1Writable = Buffer & { latin1Write: (text: string, at: number) => number }
-const latin1Write: (target: Buffer, text: string, at: number) => void =
-  typeof (Buffer.prototype as Partial<Latin1Writable>).latin1Write === 'function'
-    ? (target, text, at) => { (target as Latin1Writable).latin1Write(text, at) }
-    : (target, text, at) => { target.write(text, at, 'latin1') }
-
-/**
  * The pieces of the next socket write, in order, joined once at take(). A piece is bytes, or a
  * protocol line as latin1 text written straight into the joined buffer (a Buffer made for it
  * first would be one more allocation and one more copy per delivery). The list is a fresh array
  * each turn: one kept from turn to turn lives in V8's old generation, and storing each new piece
- * in it costs a write barrier; the regression gate measured that at 50 subscribers (1.46 times
- * the reference's CPU per delivery without shared frames).
+ * in it costs a write barrier (the regression gate at 50 subscribers: ARCHITECTURE.md, "Where the
+ * time per delivery goes").
  */
 class Pieces {
   private list: Array<Buffer | string> = []

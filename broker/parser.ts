@@ -9,6 +9,7 @@
  * After a fatal error the parser ignores all further input: the connection is closing.
  */
 import type { ProtocolErrorCode } from './errors.ts'
+import { latin1Slice } from './wire.ts'
 
 export interface ProtocolHandler {
   connect (json: string): void
@@ -21,8 +22,8 @@ export interface ProtocolHandler {
   pong (): void
   error (code: ProtocolErrorCode): void
   /**
-   * OPS_PER_BUDGET operations went out since the last such call, and input remains: the parser
-   * has paused itself, holding the rest, until `resume()` (input-pacing.ts: the read budget).
+   * The parser used its share of this turn (OPS_PER_BUDGET operations or TIME_BUDGET_MS) with
+   * input left: it has paused itself, holding the rest, until `resume()` (input-pacing.ts).
    */
   opsSpent (): void
 }
@@ -41,8 +42,8 @@ const enum State { Control, Payload, Dead }
 /**
  * The parser's share of a turn: within one chunk of input it pauses itself for the handler
  * (`opsSpent`) after OPS_PER_BUDGET operations (control lines and messages), or once it has run
- * TIME_BUDGET_MS (checked every OPS_PER_CLOCK_CHECK operations), with input left. One 64 KiB read holds up to
- * 5,000 SUB/UNSUB lines, which code not yet optimised took 60 ms to handle while every other
+ * TIME_BUDGET_MS (checked every OPS_PER_CLOCK_CHECK operations), with input left. One 64 KiB
+ * read holds up to 5,000 SUB/UNSUB lines, which code not yet optimised took 60 ms to handle while every other
  * connection waited; the time bound keeps a turn short whatever the code's state.
  */
 export const OPS_PER_BUDGET = 1024
@@ -306,7 +307,6 @@ export class ProtocolParser {
     this.pendingHave += part.length
   }
 
-
   private deliverMessage (
     buf: Buffer,
     at: number,
@@ -341,18 +341,6 @@ export class ProtocolParser {
   }
 }
 
-/** A non-negative decimal integer, or -1. Sizes over 2^31 are rejected rather than rounded. */
-type Latin1Sliceable = Buffer & { latin1Slice: (start: number, end: number) => string }
-/**
- * Buffer.prototype.latin1Slice, which toString('latin1', …) ends in after checking its arguments
- * and looking the encoding up; not in the typings, so checked once here, with toString as the
- * fallback.
- */
-const latin1Slice: (buf: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as Partial<Latin1Sliceable>).latin1Slice === 'function'
-    ? (buf, start, end) => (buf as Latin1Sliceable).latin1Slice(start, end)
-    : (buf, start, end) => buf.toString('latin1', start, end)
-
 /** What publishLine returns when the general path must handle the line. */
 const NOT_FAST = -2
 
@@ -360,7 +348,7 @@ function isBlank (c: number): boolean {
   return c === 32 || c === 9
 }
 
-/** parseSize over bytes: digits only, at most 10, within 2^31-1; -1 otherwise. */
+/** A size read from bytes: digits only, at most 10, within 2^31-1; -1 otherwise (parseSize over bytes). */
 function sizeAt (buf: Buffer, start: number, end: number): number {
   if (end === start || end - start > 10) return -1
   let n = 0
@@ -372,13 +360,8 @@ function sizeAt (buf: Buffer, start: number, end: number): number {
   return n > 0x7fffffff ? -1 : n
 }
 
+/** A non-negative decimal integer, or -1. Sizes over 2^31 are rejected rather than rounded. */
 export function parseSize (text: string): number {
-  if (text.length === 0 || text.length > 10) return -1
-  let n = 0
-  for (let i = 0; i < text.length; i++) {
-    const d = text.charCodeAt(i) - 48
-    if (d < 0 || d > 9) return -1
-    n = n * 10 + d
-  }
-  return n > 0x7fffffff ? -1 : n
+  // Digits are ASCII: any other character makes the byte length differ, and the size invalid.
+  return Buffer.byteLength(text) === text.length ? sizeAt(Buffer.from(text, 'latin1'), 0, text.length) : -1
 }

@@ -155,8 +155,9 @@ export class Router implements ClientHost {
     maxFanout: 0
   }
 
-  /** Totals carried over from closed connections, so /varz counts never go backwards. */
+  /** Per-subject facts (subjectFacts). */
   private readonly facts = new Map<string, SubjectFacts>()
+  /** Totals carried over from closed connections, so /varz counts never go backwards. */
   private closedTotals = { outMsgs: 0, outBytes: 0, outPayloadBytes: 0, writes: 0, conflated: 0 }
   private readonly random: () => number
   private nextCid: number

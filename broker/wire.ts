@@ -12,6 +12,28 @@ import type { SubjectClass } from './subject-classes.ts'
 
 const CRLF = Buffer.from('\r\n')
 
+type Latin1Buffer = Buffer & {
+  latin1Slice: (start: number, end: number) => string
+  latin1Write: (text: string, at: number) => number
+}
+const nativeLatin1 = Buffer.prototype as Partial<Latin1Buffer>
+
+/**
+ * Buffer.prototype.latin1Slice and latin1Write, where `toString('latin1', …)` and
+ * `write(…, 'latin1')` end after checking their arguments and looking the encoding up; on the
+ * publish path, once per message. Not in the typings, so checked once here, with the public
+ * methods as the fallback.
+ */
+export const latin1Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof nativeLatin1.latin1Slice === 'function'
+    ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end)
+
+export const latin1Write: (target: Buffer, text: string, at: number) => void =
+  typeof nativeLatin1.latin1Write === 'function'
+    ? (target, text, at) => { (target as Latin1Buffer).latin1Write(text, at) }
+    : (target, text, at) => { target.write(text, at, 'latin1') }
+
 /** Messages whose body is larger get no shared frame (RoutedMessage.frame). */
 const FRAME_MAX_BYTES = 16 * 1024
 
@@ -147,7 +169,7 @@ export class RoutedMessage {
     const line = this.line(sid, headers)
     const body = this.bodyFor(headers)
     const frame = Buffer.allocUnsafe(line.length + body.length)
-    frame.write(line, 0, 'latin1')
+    latin1Write(frame, line, 0)
     frame.set(body, line.length)
     return frame
   }

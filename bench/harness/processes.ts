@@ -106,9 +106,17 @@ export async function startTickfanProcess (
   }
 }
 
-/** nats-server, with GOMAXPROCS = workers when more than one is asked for (the scaling sweep). */
-export async function startNatsServerProcess (cpus: string | undefined, workers = 0): Promise<BrokerProcess> {
-  const server = await startNatsServer({ cpus, env: workers > 0 ? { GOMAXPROCS: String(workers) } : undefined })
+/**
+ * nats-server, with GOMAXPROCS = workers when more than one is asked for (the scaling sweep),
+ * and `extraConfig` lines (an authorization block) when given.
+ */
+export async function startNatsServerProcess (
+  cpus: string | undefined,
+  workers = 0,
+  extraConfig?: string
+): Promise<BrokerProcess> {
+  const env = workers > 0 ? { GOMAXPROCS: String(workers) } : undefined
+  const server = await startNatsServer({ cpus, extraConfig, env })
   let stopping = false
   return {
     name: 'nats-server',
