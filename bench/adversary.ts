@@ -124,7 +124,11 @@ runMain(async () => {
           await new Promise((resolve) => setTimeout(resolve, 300))
           const memory = sampleMemory(broker.pid, 50)
           await watcher.ask({ type: 'start' }, 'started')
-          const facts = await flood.attack(broker.target, o.durationMs)
+          // A broker that dies mid-flood fails the run; the attack's clients may never hear of it.
+          const facts = await Promise.race([
+            flood.attack(broker.target, o.durationMs),
+            broker.died.then((how): Record<string, string> => ({ 'the broker': how }))
+          ])
           await new Promise((resolve) => setTimeout(resolve, 1000)) // the aftermath counts too
           const window = await watcher.ask<GapWindow>({ type: 'stop' }, 'window')
           const mem = memory.stop()

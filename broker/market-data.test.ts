@@ -3,6 +3,7 @@
  * snapshot on subscribe, sequence ordering of last values, conflation for a subscriber that
  * stops reading, slow-consumer limits that fail fast with a stated reason, and monitoring.
  */
+import v8 from 'node:v8'
 import { connect, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -263,6 +264,28 @@ describe('a subscriber that stops reading', () => {
     await publishUntilConflating(pub, server, 'quote.busy')
     await eventually(() => server.isClosed, 3000, 'the blocked connection to be closed')
     expect(server.closeReason).toBe('slow consumer (blocked)')
+  })
+})
+
+describe('large messages', () => {
+  it('collects their dead buffers once they pass half the heap or --large-message-gc-bytes, and counts the collections in /varz and /metrics', async () => {
+    const t = await broker({ largeMessageGcBytes: 1024 * 1024 })
+    const pub = await client(t)
+    const small = 'x'.repeat(1000)
+    for (let i = 0; i < 5000; i++) pub.publish(`quote.small.S${i % 50}`, small)
+    await pub.flush()
+    expect((await json(t, '/varz')).tickfan).toMatchObject({ large_message_collections: 0 })
+    // The broker runs in this process: its heap is this heap, so publish past half of it.
+    const payload = new Uint8Array(512 * 1024).fill(7)
+    const messages = Math.ceil(2 * Math.max(1024 * 1024, v8.getHeapStatistics().used_heap_size / 2) / payload.length)
+    for (let i = 0; i < messages; i++) {
+      pub.publish(`quote.large.S${i % 8}`, payload)
+      if (i % 8 === 7) await pub.flush()
+    }
+    await pub.flush()
+    await eventually(async () => ((await json(t, '/varz')).tickfan as { large_message_collections: number }).large_message_collections > 0, 5000, 'a collection')
+    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
+    expect(metrics).toMatch(/^tickfan_large_message_collections_total [1-9]/m)
   })
 })
 

@@ -107,6 +107,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       publisher_holds_expired: router.pacing.holdsExpired,
       publishers_held_now: router.pacing.holding,
       last_value_subjects: router.lastValues.size,
+      large_message_collections: router.largeMessageGc.collections,
+      large_message_collect_ms: Math.round(router.largeMessageGc.collectMs * 1000) / 1000,
       last_value_bytes: router.lastValues.bytes,
       last_value_evicted: router.lastValues.evicted,
       high_water_bytes: options.highWaterBytes,
@@ -191,6 +193,7 @@ export function createMetrics (ctx: MonitorContext): Registry {
   counter('tickfan_older_dropped_total', 'Last-value messages dropped as older than the cached value', () => router.lastValues.olderDropped)
   counter('tickfan_slow_consumers_total', 'Connections closed as slow consumers', () => router.stats.slowConsumers)
   counter('tickfan_connections_total', 'Connections accepted', () => router.stats.totalConnections)
+  counter('tickfan_large_message_collections_total', 'Full garbage collections run for the dead buffers of large messages', () => router.largeMessageGc.collections)
   counter('tickfan_fanout_turns_total', 'Flush turns run by the fan-out scheduler', () => router.scheduler.turns)
   gauge('tickfan_connections', 'Open connections', () => router.clients.size)
   gauge('tickfan_subscriptions', 'Subscriptions', () => router.trie.size)

@@ -112,6 +112,14 @@ export const BROKER_OPTION_TABLE = {
       pastIt: 'a lower sequence replaces it (a publisher that restarted, or a value pinned by a sequence far ahead, is not held forever)'
     }
   },
+  largeMessageGcBytes: {
+    type: 'integer', default: 8 * 1024 * 1024, min: 0, unit: 'bytes',
+    help: 'Bytes of messages of 64 KiB and up received between full garbage collections, or the heap in use if larger (0 = leave it to V8, which waits for about 64 MiB)',
+    limit: {
+      what: 'dead buffers of large messages (64 KiB and up) awaiting collection',
+      pastIt: 'a full garbage collection runs (`/varz` `large_message_collections`); 0 leaves it to V8 (about 64 MiB)'
+    }
+  },
   lameDuckDurationMs: {
     type: 'integer', default: 120000, min: 1, unit: 'ms',
     help: 'Lame-duck mode (SIGUSR2, or --signal ldm=<pid>): time from entering it to the last client closed (nats-server\'s default)'

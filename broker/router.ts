@@ -27,6 +27,7 @@ import { SnapshotQueue } from './snapshots.ts'
 import { isValidLiteralSubject, subjectMatches } from './subjects.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 import { RoutedMessage, encodeNoResponders, readIntegerHeader } from './wire.ts'
+import { LargeMessageGc } from './large-message-gc.ts'
 
 const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
 
@@ -164,6 +165,8 @@ export class Router implements ClientHost {
   private readonly cidStride: number
   private readonly limits: Limits
   readonly authenticator: Authenticator
+  /** Collects the dead buffers of large messages before V8 would (large-message-gc.ts). */
+  readonly largeMessageGc: LargeMessageGc
 
   /** Set by a multi-worker broker or an upstream link; null for a lone broker. */
   links: RouterLinks | null = null
@@ -189,6 +192,7 @@ export class Router implements ClientHost {
       maxPendingEventBytes: options.maxPendingEventBytes
     }
     this.authenticator = new Authenticator(options.authorization ?? {})
+    this.largeMessageGc = new LargeMessageGc({ minBytes: options.largeMessageGcBytes })
     this.startedAtMs = this.now()
   }
 
@@ -371,6 +375,7 @@ export class Router implements ClientHost {
       : undefined
     const publisher = from?.cid ?? -1
     const msg = new RoutedMessage(subject, reply, subjectClass, data, headerBytes, this.now(), sequence, publisher)
+    this.largeMessageGc.noteMessage(data.length)
     if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return
 
     const match = this.matchOf(facts)

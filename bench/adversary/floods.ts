@@ -32,7 +32,10 @@ export interface Flood {
   heldBytes?: number
   /** Work before the attack (not measured). */
   setup?: (target: FloodTarget) => Promise<void>
-  /** The attack: runs for `ms`, then says what it saw beyond the bystander's gap and the memory. */
+  /**
+   * The attack: runs for `ms` (a flood defined by a count runs until it is done), then says what
+   * it saw beyond the bystander's gap and the memory.
+   */
   attack: (target: FloodTarget, ms: number) => Promise<Record<string, number | string>>
 }
 
@@ -243,18 +246,21 @@ export const FLOODS: readonly Flood[] = [
     targets: ['tickfan'],
     tickfanArgs: ['--max-last-value-bytes', String(32 * 1024 * 1024)],
     heldBytes: 32 * 1024 * 1024,
-    attack: async (target, ms) => {
+    // All 800, however long it takes (the memory bound must hold for the whole flood, not for
+    // what fits in the flood's duration).
+    attack: async (target) => {
       const feed = await asUser(target, FEED)
       const payload = new Uint8Array(1024 * 1024 - 1024).fill(120)
-      const end = Date.now() + ms
+      const start = performance.now()
       let published = 0
-      for (; published < 800 && Date.now() < end; published++) {
+      for (; published < 800; published++) {
         feed.publish(`quote.big.S${published}`, payload)
         if (published % 8 === 7) await feed.flush()
       }
       await feed.flush()
+      const ms = Math.round(performance.now() - start)
       await feed.close()
-      return { 'quotes of 1 MiB published': published }
+      return { 'quotes of 1 MiB published': published, 'in ms': ms }
     }
   }
 ]
