@@ -107,6 +107,22 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       publisher_holds_expired: router.pacing.holdsExpired,
       publishers_held_now: router.pacing.holding,
       last_value_subjects: router.lastValues.size,
+      history: router.jetstream === null ? null : {
+        consumers: router.jetstream.consumerCount,
+        consumers_removed_idle: router.jetstream.removedIdle,
+        consumers_refused: router.jetstream.refused,
+        serving: router.links === null,
+        streams: router.jetstream.streamList.map((s) => ({
+          name: s.config.name,
+          subjects: s.config.subjects,
+          messages: s.messages,
+          bytes: s.bytes,
+          first_seq: s.firstSeq,
+          last_seq: s.lastSeq,
+          duplicates: s.duplicates,
+          removed: s.removed
+        }))
+      },
       large_message_collections: router.largeMessageGc.collections,
       large_message_collect_ms: Math.round(router.largeMessageGc.collectMs * 1000) / 1000,
       last_value_bytes: router.lastValues.bytes,
@@ -193,6 +209,9 @@ export function createMetrics (ctx: MonitorContext): Registry {
   counter('tickfan_older_dropped_total', 'Last-value messages dropped as older than the cached value', () => router.lastValues.olderDropped)
   counter('tickfan_slow_consumers_total', 'Connections closed as slow consumers', () => router.stats.slowConsumers)
   counter('tickfan_connections_total', 'Connections accepted', () => router.stats.totalConnections)
+  gauge('tickfan_history_messages', 'Messages held in history streams', () => router.jetstream?.streamList.reduce((n, s) => n + s.messages, 0) ?? 0)
+  gauge('tickfan_history_bytes', 'Bytes held in history streams', () => router.jetstream?.streamList.reduce((n, s) => n + s.bytes, 0) ?? 0)
+  counter('tickfan_history_removed_total', 'Messages that left history streams (age, bytes, per-subject limits)', () => router.jetstream?.streamList.reduce((n, s) => n + s.removed.age + s.removed.bytes + s.removed.perSubject, 0) ?? 0)
   counter('tickfan_large_message_collections_total', 'Full garbage collections run for the dead buffers of large messages', () => router.largeMessageGc.collections)
   counter('tickfan_fanout_turns_total', 'Flush turns run by the fan-out scheduler', () => router.scheduler.turns)
   gauge('tickfan_connections', 'Open connections', () => router.clients.size)

@@ -120,6 +120,37 @@ export const BROKER_OPTION_TABLE = {
       pastIt: 'a full garbage collection runs (`/varz` `large_message_collections`); 0 leaves it to V8 (about 64 MiB)'
     }
   },
+  history: {
+    type: 'list', default: ['trades:trade.>'],
+    help: 'History streams that JetStream clients can replay, as name:subject (a name given twice keeps both subjects); --history= keeps none. A lone broker only (one worker, no --upstream)'
+  },
+  historyMaxAgeMs: {
+    type: 'integer', default: 600000, min: 1, unit: 'ms', help: 'Oldest message a history stream keeps',
+    limit: { what: 'age of a history stream\'s oldest message', pastIt: 'it leaves the stream (`/varz` `history`)' }
+  },
+  historyMaxBytes: {
+    type: 'integer', default: 256 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes (subjects, headers, payloads) each history stream keeps',
+    limit: { what: 'bytes of each history stream', pastIt: 'its oldest messages leave' }
+  },
+  historyMaxMsgsPerSubject: {
+    type: 'integer', default: 100000, min: 0, help: 'Messages a history stream keeps per subject (0 = no limit)',
+    limit: { what: 'messages per subject in a history stream', pastIt: 'that subject\'s oldest leaves (a hole in the sequence)' }
+  },
+  historyDuplicateWindowMs: {
+    type: 'integer', default: 120000, min: 0, unit: 'ms', help: 'How long a Nats-Msg-Id keeps a second copy of a message out of a history stream'
+  },
+  historyMaxMsgIds: {
+    type: 'integer', default: 200000, min: 1, help: 'Nats-Msg-Ids a history stream remembers for its duplicate window',
+    limit: { what: 'message ids remembered per history stream', pastIt: 'the oldest is forgotten (a republish older than it is stored again)' }
+  },
+  maxConsumersPerConnection: {
+    type: 'integer', default: 64, min: 1, help: 'History consumers (JetStream) one connection may hold',
+    limit: { what: 'history consumers per connection', pastIt: 'JetStream error 10026 (maximum consumers limit reached); idle ones are removed after their inactive threshold (at most 5 minutes)' }
+  },
+  maxConsumers: {
+    type: 'integer', default: 10000, min: 1, help: 'History consumers (JetStream) in all',
+    limit: { what: 'history consumers in all', pastIt: 'JetStream error 10026' }
+  },
   lameDuckDurationMs: {
     type: 'integer', default: 120000, min: 1, unit: 'ms',
     help: 'Lame-duck mode (SIGUSR2, or --signal ldm=<pid>): time from entering it to the last client closed (nats-server\'s default)'

@@ -24,9 +24,11 @@ import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
 import { SubjectTrie, type MatchResult } from './subject-trie.ts'
 import { InputPacing } from './input-pacing.ts'
 import { SnapshotQueue } from './snapshots.ts'
-import { isValidLiteralSubject, subjectMatches } from './subjects.ts'
-import { SEQUENCE_HEADER } from '../lib/headers.ts'
-import { RoutedMessage, encodeNoResponders, readIntegerHeader } from './wire.ts'
+import { isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
+import { MSG_ID_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
+import { RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader } from './wire.ts'
+import { HistoryStream, historyConfigs } from './history.ts'
+import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream.ts'
 import { LargeMessageGc } from './large-message-gc.ts'
 
 const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
@@ -116,6 +118,10 @@ type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'm
 /** What the router keeps per subject (subjectFacts). */
 export interface SubjectFacts extends PublishSubject {
   readonly subjectClass: SubjectClass
+  /** The history stream that keeps it (null: none). */
+  readonly history: HistoryStream | null
+  /** A JetStream API request (`$JS.API.…`). */
+  readonly jetStreamApi: boolean
   /** Its subscribers when the trie was at `generation`; null until first matched. */
   match: MatchResult<Subscription> | null
   generation: number
@@ -165,6 +171,12 @@ export class Router implements ClientHost {
   private readonly cidStride: number
   private readonly limits: Limits
   readonly authenticator: Authenticator
+  /**
+   * The history streams and the JetStream API that reads them (jetstream.ts); null with
+   * `--history=`. Serves a lone broker only: with links (workers, upstream) it stands aside.
+   */
+  readonly jetstream: JetStreamService | null
+  private readonly jetStreamPeers = new WeakMap<Client, JetStreamPeer>()
   /** Collects the dead buffers of large messages before V8 would (large-message-gc.ts). */
   readonly largeMessageGc: LargeMessageGc
 
@@ -193,6 +205,23 @@ export class Router implements ClientHost {
     }
     this.authenticator = new Authenticator(options.authorization ?? {})
     this.largeMessageGc = new LargeMessageGc({ minBytes: options.largeMessageGcBytes })
+    this.jetstream = options.history.length === 0 ? null : new JetStreamService(
+      historyConfigs(options.history, {
+        maxAgeMs: options.historyMaxAgeMs,
+        maxBytes: options.historyMaxBytes,
+        maxMsgsPerSubject: options.historyMaxMsgsPerSubject,
+        duplicateWindowMs: options.historyDuplicateWindowMs,
+        maxMsgIds: options.historyMaxMsgIds
+      }).map((config) => new HistoryStream(config, this.now())),
+      {
+        maxConsumersPerConnection: options.maxConsumersPerConnection,
+        maxConsumers: options.maxConsumers,
+        maxWaiting: 512,
+        defaultInactiveMs: 5_000,
+        maxInactiveMs: 300_000
+      },
+      this.now
+    )
     this.startedAtMs = this.now()
   }
 
@@ -272,10 +301,14 @@ export class Router implements ClientHost {
     let facts = this.facts.get(subject)
     if (facts === undefined) {
       if (this.facts.size >= MAX_SUBJECT_FACTS) this.facts.clear()
+      const jetStreamApi = subject.startsWith(JS_API_PREFIX)
       facts = {
         subject,
         subjectClass: this.classifier.classify(subject),
-        publishable: isValidLiteralSubject(subject),
+        history: this.jetstream?.capturing(subject) ?? null,
+        jetStreamApi,
+        // A JetStream request names a consumer's filter subject in its own (`…CREATE.s.c.trade.>`).
+        publishable: isValidLiteralSubject(subject) || (jetStreamApi && isValidSubject(subject)),
         match: null,
         generation: -1
       }
@@ -356,6 +389,13 @@ export class Router implements ClientHost {
     const subject = facts.subject
     const subjectClass = facts.subjectClass
     const links = this.links
+    const history = links === null ? this.jetstream : null
+    if (facts.jetStreamApi && history !== null) {
+      if (from !== null) {
+        history.request(this.jetStreamPeer(from), subject, reply, data.subarray(headerBytes > 0 ? headerBytes : 0))
+      }
+      return
+    }
     if (queues === null && links?.publishAll !== undefined) {
       const local = this.matchOf(facts)
       if (this.answeredNoResponders(from, reply, subject, local.plain.length + local.groups.length)) return
@@ -411,8 +451,15 @@ export class Router implements ClientHost {
     msg.dropFrame() // the message may stay cached: its frame is only for this fan-out
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
+    const kept = facts.history !== null && history !== null
+    if (kept) {
+      const msgId = headerBytes > 0 ? readHeaderValue(data, headerBytes, MSG_ID_HEADER) : undefined
+      const body = msg.body.subarray(0, msg.body.length - 2)
+      const published = { subject, reply, data: body, headerBytes: msg.headerBytes, msgId }
+      history.store(facts.history, published, from === null ? null : this.jetStreamPeer(from))
+    }
     if (delivered > 0) stats.routedMsgs++
-    else if (queues === null) this.answeredNoResponders(from, reply, subject, plain.length + groups.length)
+    else if (queues === null && !kept) this.answeredNoResponders(from, reply, subject, plain.length + groups.length)
   }
 
   /**
@@ -496,6 +543,8 @@ export class Router implements ClientHost {
 
   closed (client: Client, reason: CloseReason, _error: ProtocolErrorCode | null): void {
     this.clients.delete(client.cid)
+    const peer = this.jetStreamPeers.get(client)
+    if (peer !== undefined) this.jetstream?.connectionClosed(peer)
     this.conflatingClients.delete(client)
     this.pacing.closed(client)
     this.count(this.stats.closedByReason, reason)
@@ -526,6 +575,7 @@ export class Router implements ClientHost {
    */
   sweep (): void {
     const now = this.now()
+    this.jetstream?.sweep()
     const { maxStaleMs, maxBlockedMs } = this.options
     for (const client of [...this.conflatingClients]) {
       if (client.transport.bufferedBytes === 0 && client.outbox.conflating) {
@@ -589,6 +639,37 @@ export class Router implements ClientHost {
         return
       }
     }
+  }
+
+  /** A connection as the JetStream API sees it: answers go to its subscriptions on the reply subject. */
+  private jetStreamPeer (client: Client): JetStreamPeer {
+    let peer = this.jetStreamPeers.get(client)
+    if (peer === undefined) {
+      peer = {
+        cid: client.cid,
+        get isClosed () { return client.isClosed },
+        sendTo: (to, subject, reply, data, headerBytes) => {
+          this.sendTo(client, { to, subject, reply, data, headerBytes })
+        }
+      }
+      this.jetStreamPeers.set(client, peer)
+    }
+    return peer
+  }
+
+  /** Delivers to `client`'s subscriptions that match `to`, showing `subject` (as JetStream delivers to an inbox). */
+  private sendTo (
+    client: Client,
+    m: { to: string, subject: string, reply: string | undefined, data: Buffer, headerBytes: number }
+  ): void {
+    const { subject, reply, data, headerBytes } = m
+    const msg = new RoutedMessage(subject, reply, SubjectClass.Plain, data, headerBytes, this.now(), undefined, -1)
+    for (const sub of client.subscriptions.values()) {
+      if (!subjectMatches(sub.subject, m.to)) continue
+      client.deliver(sub, msg)
+      this.stats.deliveries++
+    }
+    msg.dropFrame()
   }
 
   private count (table: Record<string, number>, key: string): void {

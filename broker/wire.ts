@@ -265,6 +265,15 @@ function isAsciiLetter (c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 }
 
+/** Reads a header's value (trimmed) from a header block without decoding the whole block. */
+export function readHeaderValue (block: Buffer, headerBytes: number, name: string): string | undefined {
+  const line = findHeaderLine(block, headerBytes, name)
+  if (line === -1) return undefined
+  const end = block.indexOf(13, line)
+  const value = block.toString('latin1', line + name.length + 1, end < 0 || end > headerBytes ? headerBytes : end).trim()
+  return value === '' ? undefined : value
+}
+
 /** Reads an integer header value from a header block without decoding the whole block. */
 export function readIntegerHeader (block: Buffer, headerBytes: number, name: string): number | undefined {
   const line = findHeaderLine(block, headerBytes, name)

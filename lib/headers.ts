@@ -14,6 +14,8 @@ import { MsgHdrsImpl } from '@nats-io/transport-node'
 export const HEADER_PREAMBLE = 'NATS/1.0'
 /** Header carrying the publisher's sequence for a last-value subject; older values are dropped. */
 export const SEQUENCE_HEADER = 'Tickfan-Seq'
+/** A publisher's id for a message: a history stream stores each id once within its duplicate window (as JetStream). */
+export const MSG_ID_HEADER = 'Nats-Msg-Id'
 /** Header added to a conflated delivery: how many newer-superseded values were skipped. */
 export const CONFLATED_HEADER = 'Tickfan-Conflated'
 

@@ -1,0 +1,98 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { HistoryStream, type HistoryConfig } from './history.ts'
+
+const CONFIG: HistoryConfig = {
+  name: 'trades',
+  subjects: ['trade.>'],
+  maxAgeMs: 60_000,
+  maxBytes: 10_000,
+  maxMsgsPerSubject: 0,
+  duplicateWindowMs: 2_000,
+  maxMsgIds: 1_000
+}
+const body = (text: string): Buffer => Buffer.from(text)
+
+describe('HistoryStream', () => {
+  it('numbers messages from 1 and finds them by sequence, by subject and by time', () => {
+    const h = new HistoryStream(CONFIG, 0)
+    expect(h.append('trade.a', body('1'), 0, undefined, 10)).toEqual({ seq: 1, duplicate: false })
+    h.append('trade.b', body('2'), 0, undefined, 20)
+    h.append('trade.a', body('3'), 0, undefined, 30)
+    expect(h.get(2)?.data.toString()).toBe('2')
+    expect(h.nextFrom(2, 'trade.a')?.seq).toBe(3)
+    expect(h.lastOn('trade.a')?.data.toString()).toBe('3')
+    expect(h.lastPerSubject(null).map((m) => m.seq)).toEqual([2, 3])
+    expect(h.seqAtOrAfter(15)).toBe(2)
+    expect(h.seqAtOrAfter(31)).toBe(4)
+    expect(h.countFrom(1, 'trade.a')).toBe(2)
+    expect(h.captures('trade.x.y')).toBe(true)
+    expect(h.captures('quote.x')).toBe(false)
+    expect([h.firstSeq, h.lastSeq, h.messages, h.subjectCount]).toEqual([1, 3, 3, 2])
+  })
+
+  it('gives messages stored in the same millisecond distinct, increasing nanosecond times', () => {
+    const h = new HistoryStream(CONFIG, 0)
+    h.append('trade.a', body('1'), 0, undefined, 1000)
+    h.append('trade.a', body('2'), 0, undefined, 1000)
+    expect([h.get(1)?.timeNs, h.get(2)?.timeNs]).toEqual(['1000000000', '1000000001'])
+  })
+
+  it('stores a message id once within the duplicate window, and again after it', () => {
+    const h = new HistoryStream(CONFIG, 0)
+    expect(h.append('trade.a', body('x'), 0, 'id-1', 0)).toEqual({ seq: 1, duplicate: false })
+    expect(h.append('trade.a', body('x'), 0, 'id-1', 1_000)).toEqual({ seq: 1, duplicate: true })
+    expect(h.duplicates).toBe(1)
+    expect(h.append('trade.a', body('x'), 0, 'id-1', 3_000)).toEqual({ seq: 2, duplicate: false })
+  })
+
+  it('leaves a hole where a subject passed its own limit', () => {
+    const h = new HistoryStream({ ...CONFIG, maxMsgsPerSubject: 2 }, 0)
+    for (const s of ['trade.a', 'trade.b', 'trade.a', 'trade.a']) h.append(s, body('v'), 0, undefined, 0)
+    expect(h.get(1)).toBeUndefined()
+    expect([h.firstSeq, h.messages, h.deleted, h.removed.perSubject]).toEqual([2, 3, 0, 1])
+    h.append('trade.b', body('v'), 0, undefined, 0)
+    h.append('trade.b', body('v'), 0, undefined, 0)
+    expect(h.get(2)).toBeUndefined()
+    expect([h.firstSeq, h.deleted]).toEqual([3, 0])
+  })
+
+  it('keeps every limit whatever is appended, and tells each removal', () => {
+    const op = fc.record({
+      subject: fc.constantFrom('trade.a', 'trade.b', 'trade.c.d'),
+      size: fc.integer({ min: 0, max: 3_000 }),
+      id: fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { nil: undefined }),
+      advanceMs: fc.integer({ min: 0, max: 30_000 })
+    })
+    fc.assert(fc.property(fc.array(op, { maxLength: 200 }), fc.integer({ min: 0, max: 3 }), (ops, perSubject) => {
+      const h = new HistoryStream({ ...CONFIG, maxMsgsPerSubject: perSubject }, 0)
+      let removedSeen = 0
+      h.onRemove = () => { removedSeen++ }
+      let now = 0
+      let lastSeq = 0
+      for (const o of ops) {
+        now += o.advanceMs
+        const r = h.append(o.subject, Buffer.alloc(o.size), 0, o.id, now)
+        if (!r.duplicate) {
+          expect(r.seq).toBe(lastSeq + 1)
+          lastSeq = r.seq
+        }
+        const held: number[] = []
+        for (let s = 1; s <= h.lastSeq; s++) if (h.get(s) !== undefined) held.push(s)
+        expect(h.messages).toBe(held.length)
+        expect(h.bytes).toBeLessThanOrEqual(Math.max(CONFIG.maxBytes, (h.get(h.lastSeq)?.bytes ?? 0)))
+        if (held.length > 0) {
+          expect(h.firstSeq).toBe(held[0])
+          expect(h.deleted).toBe(held[held.length - 1]! - held[0]! + 1 - held.length)
+        }
+        for (const s of held) expect(now - h.get(s)!.timeMs).toBeLessThanOrEqual(CONFIG.maxAgeMs)
+        if (perSubject > 0) {
+          for (const subject of ['trade.a', 'trade.b', 'trade.c.d']) {
+            expect(held.filter((s) => h.get(s)!.subject === subject).length).toBeLessThanOrEqual(perSubject)
+          }
+        }
+      }
+      expect(removedSeen).toBe(h.removed.age + h.removed.bytes + h.removed.perSubject)
+    }))
+  })
+})

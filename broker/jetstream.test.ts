@@ -1,0 +1,236 @@
+/**
+ * The trade history read by the official JetStream client, side by side with a real
+ * `nats-server -js` holding the same stream: the same client code runs against both and what
+ * it sees is compared. Then what only tickfan promises: bounded consumers, idle removal, clear
+ * errors for what it does not support.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { delay, eventually, startReference, startTickfan, type Target } from './test-support/targets.ts'
+
+const TRADES = ['trade.binance.BTC-USD', 'trade.kraken.ETH-USD', 'trade.binance.ETH-USD']
+
+interface Seen { subject: string, data: string, stream: number, delivery: number, pending: number }
+function seen (m: JsMsg): Seen {
+  const { streamSequence: stream, deliverySequence: delivery, pending } = m.info
+  return { subject: m.subject, data: m.string(), stream, delivery, pending }
+}
+
+/** Everything the client code below sees of one server, for comparison. */
+async function observe (t: Target): Promise<Record<string, unknown>> {
+  const nc = await connect({ servers: t.natsUrl })
+  try {
+    const js = jetstream(nc)
+    const jsm = await jetstreamManager(nc)
+    const acks: unknown[] = []
+    for (let i = 0; i < 12; i++) {
+      const h = headers()
+      h.set('Nats-Msg-Id', `id-${i}`)
+      nc.publish(TRADES[i % 3] as string, `t${i}`, { headers: h })
+    }
+    const again = headers()
+    again.set('Nats-Msg-Id', 'id-3')
+    nc.publish('trade.binance.BTC-USD', 'repeated', { headers: again })
+    const ack = await js.publish('trade.kraken.ETH-USD', 't12', { msgID: 'id-12' })
+    const dup = await js.publish('trade.kraken.ETH-USD', 't12', { msgID: 'id-12' })
+    acks.push({ seq: ack.seq, duplicate: ack.duplicate, stream: ack.stream })
+    acks.push({ seq: dup.seq, duplicate: dup.duplicate })
+    await delay(50) // a start time clear of the messages before it, at the milliseconds a date carries
+    const startedAt = new Date()
+    await delay(50)
+    nc.publish('trade.binance.BTC-USD', 't13')
+    await nc.flush()
+
+    const fetchAll = async (opts: Parameters<typeof js.consumers.get>[1], max = 50): Promise<Seen[]> => {
+      const c = await js.consumers.get('trades', opts)
+      const out: Seen[] = []
+      for await (const m of await c.fetch({ max_messages: max, expires: 1000 })) out.push(seen(m))
+      return out
+    }
+    const info = await jsm.streams.info('trades')
+    const direct = await jsm.direct.getMessage('trades', { last_by_subj: 'trade.kraken.ETH-USD' })
+    const bySeq = await jsm.direct.getMessage('trades', { seq: 2 })
+    const errors: Record<string, unknown> = {}
+    const errorOf = async (what: () => Promise<unknown>): Promise<unknown> => {
+      try { await what(); return 'no error' } catch (err) {
+        const api = (err as { api_error?: { code: number, err_code: number, description: string } }).api_error
+        if (api === undefined) return (err as Error).message
+        return { code: api.code, err_code: api.err_code, description: api.description }
+      }
+    }
+    errors.streamNotFound = await errorOf(() => jsm.streams.info('nope'))
+    errors.filterOutside = await errorOf(() => jsm.consumers.add('trades', { filter_subject: 'quote.>' }))
+    errors.consumerNotFound = await errorOf(() => jsm.consumers.info('trades', 'nope'))
+    errors.startSeqMissing = await errorOf(() => jsm.consumers.add('trades', { deliver_policy: DeliverPolicy.StartSequence }))
+    errors.noMessage = await errorOf(async () => { if (await jsm.direct.getMessage('trades', { last_by_subj: 'trade.none' }) === null) throw new Error('null') })
+
+    const newOnes = await js.consumers.get('trades', { deliver_policy: DeliverPolicy.New })
+    const newFetch = await newOnes.fetch({ max_messages: 2, expires: 2000 })
+    await delay(50)
+    nc.publish('trade.kraken.ETH-USD', 't14')
+    nc.publish('trade.binance.ETH-USD', 't15')
+    const news: Seen[] = []
+    for await (const m of newFetch) news.push(seen(m))
+
+    return {
+      acks,
+      state: {
+        messages: info.state.messages,
+        first: info.state.first_seq,
+        last: info.state.last_seq,
+        subjects: info.config.subjects
+      },
+      all: await fetchAll({ deliver_policy: DeliverPolicy.All }),
+      filtered: await fetchAll({ filter_subjects: 'trade.binance.>', deliver_policy: DeliverPolicy.All }),
+      lastPerSubject: await fetchAll({ deliver_policy: DeliverPolicy.LastPerSubject }),
+      last: await fetchAll({ filter_subjects: 'trade.kraken.>', deliver_policy: DeliverPolicy.Last }),
+      fromSeq: await fetchAll({ opt_start_seq: 10 }),
+      fromTime: await fetchAll({ opt_start_time: startedAt.toISOString() }),
+      batchOfTwo: await fetchAll({ deliver_policy: DeliverPolicy.All }, 2),
+      news,
+      direct: direct === null ? null : { subject: direct.subject, seq: direct.seq, data: direct.string() },
+      bySeq: bySeq === null ? null : { subject: bySeq.subject, seq: bySeq.seq, data: bySeq.string() },
+      errors
+    }
+  } finally {
+    await nc.close()
+  }
+}
+
+describe('the trade history, read by @nats-io/jetstream, against tickfan and nats-server -js', () => {
+  let storeDir = ''
+  const seenBy: Record<string, Record<string, unknown>> = {}
+
+  beforeAll(async () => {
+    storeDir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-js-'))
+    const reference = await startReference(`jetstream { store_dir: "${storeDir}" }`)
+    const tickfan = await startTickfan()
+    try {
+      const nc = await connect({ servers: reference.natsUrl })
+      const jsm = await jetstreamManager(nc)
+      await jsm.streams.add({ name: 'trades', subjects: ['trade.>'], max_age: 600e9, max_bytes: 256 * 1024 * 1024, max_msgs_per_subject: 100000, duplicate_window: 120e9, storage: 'memory' as never, allow_direct: true })
+      await nc.close()
+      seenBy['nats-server'] = await observe(reference)
+      seenBy.tickfan = await observe(tickfan)
+    } finally {
+      await tickfan.stop()
+      await reference.stop()
+    }
+  }, 30_000)
+  afterAll(() => { rmSync(storeDir, { recursive: true, force: true }) })
+
+  it('replays every policy the same: sequences, subjects, payloads, pending counts', () => {
+    const tickfan = seenBy.tickfan as Record<string, unknown>
+    const reference = seenBy['nats-server'] as Record<string, unknown>
+    for (const key of ['all', 'filtered', 'lastPerSubject', 'last', 'fromSeq', 'fromTime', 'batchOfTwo', 'news']) {
+      expect({ [key]: tickfan[key] }).toEqual({ [key]: reference[key] })
+    }
+    expect((tickfan.all as Seen[]).length).toBe(16)
+  })
+
+  it('acknowledges publishes and keeps a message id once, the same', () => {
+    expect(seenBy.tickfan?.acks).toEqual(seenBy['nats-server']?.acks)
+    expect(seenBy.tickfan?.state).toEqual(seenBy['nats-server']?.state)
+  })
+
+  it('answers direct gets the same', () => {
+    expect(seenBy.tickfan?.direct).toEqual(seenBy['nats-server']?.direct)
+    expect(seenBy.tickfan?.bySeq).toEqual(seenBy['nats-server']?.bySeq)
+  })
+
+  it('fails the same requests with the same JetStream errors', () => {
+    expect(seenBy.tickfan?.errors).toEqual(seenBy['nats-server']?.errors)
+  })
+})
+
+describe('tickfan\'s history beyond what nats-server shows', () => {
+  let t: Target
+  let nc: NatsConnection
+  const ask = async (subject: string, body: unknown = ''): Promise<Record<string, unknown>> =>
+    (await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 2000 })).json()
+  /** Sends a pull request and collects what comes back to its inbox until `until` says stop. */
+  type Pulled = { statuses: string[], data: string[] }
+  type Until = (statuses: string[], data: string[]) => boolean
+  const pull = async (consumer: string, body: unknown, until: Until): Promise<Pulled> => {
+    const inbox = `_INBOX.pull.${consumer}`
+    const sub = nc.subscribe(inbox)
+    const statuses: string[] = []
+    const data: string[] = []
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.trades.${consumer}`, JSON.stringify(body), { reply: inbox })
+    for await (const m of sub) {
+      if (m.headers?.code !== undefined && m.headers.code > 0) statuses.push(`${m.headers.code} ${m.headers.description}`)
+      else data.push(m.string())
+      if (until(statuses, data)) break
+    }
+    return { statuses, data }
+  }
+  const create = async (name: string, config: Record<string, unknown> = {}): Promise<Record<string, unknown>> =>
+    await ask(`$JS.API.CONSUMER.CREATE.trades.${name}`, { stream_name: 'trades', config: { name, ack_policy: 'none', deliver_policy: 'all', ...config } })
+
+  beforeAll(async () => {
+    t = await startTickfan({ maxConsumersPerConnection: 3 })
+    nc = await connect({ servers: t.natsUrl })
+    nc.publish('trade.binance.BTC-USD', 'one')
+    await nc.flush()
+  })
+  afterAll(async () => {
+    await nc.close()
+    await t.stop()
+  })
+
+  it('refuses unknown fields, ack policies and push consumers it does not serve, saying which', async () => {
+    expect(await create('a', { bogus: 1 })).toMatchObject({ error: { code: 400, err_code: 10025, description: 'invalid JSON: json: unknown field "bogus"' } })
+    const explicit = await create('a', { ack_policy: 'explicit' })
+    expect(explicit).toMatchObject({ error: { code: 400, err_code: 10003 } })
+    expect((explicit.error as { description: string }).description).toContain('ack policy explicit is not supported')
+    expect(await ask('$JS.API.STREAM.CREATE.other', { name: 'other', subjects: ['other.>'] })).toMatchObject({ error: { code: 400, err_code: 10003 } })
+    expect(await ask('$JS.API.CONSUMER.CREATE.trades', '{nope')).toMatchObject({ error: { code: 400, err_code: 10025 } })
+  })
+
+  it('bounds the consumers of one connection, and frees them when it closes', async () => {
+    const other = await connect({ servers: t.natsUrl })
+    try {
+      for (const name of ['c1', 'c2', 'c3']) {
+        const r = await other.request('$JS.API.CONSUMER.CREATE.trades', JSON.stringify({ stream_name: 'trades', config: { name, ack_policy: 'none' } }))
+        expect(r.json()).toMatchObject({ name })
+      }
+      const refused = await other.request('$JS.API.CONSUMER.CREATE.trades', JSON.stringify({ stream_name: 'trades', config: { name: 'c4', ack_policy: 'none' } }))
+      expect(refused.json()).toMatchObject({ error: { code: 400, err_code: 10026, description: 'maximum consumers limit reached' } })
+      expect(await create('mine')).toMatchObject({ name: 'mine' }) // another connection is not refused
+    } finally {
+      await other.close()
+    }
+    await eventually(() => t.broker?.router.jetstream?.consumerCount === 1, 5000, 'the closed connection\'s consumers removed')
+    await ask('$JS.API.CONSUMER.DELETE.trades.mine')
+  })
+
+  it('ends a pull with 404 (no_wait, nothing there), 408 (expired, with what is still owed), after idle heartbeats', async () => {
+    expect(await create('p', { deliver_policy: 'new' })).toMatchObject({ name: 'p', num_pending: 0 })
+    expect((await pull('p', { batch: 5, no_wait: true }, (s) => s.length > 0)).statuses).toEqual(['404 No Messages'])
+    const waited = await pull('p', { batch: 5, expires: 600e6, idle_heartbeat: 200e6 }, (s) => s.some((x) => x.startsWith('408')))
+    expect(waited.statuses[waited.statuses.length - 1]).toBe('408 Request Timeout')
+    expect(waited.statuses.filter((s) => s === '100 Idle Heartbeat').length).toBeGreaterThanOrEqual(1)
+    const delivered = pull('p', { batch: 2, expires: 5000e6 }, (_s, d) => d.length === 2)
+    await delay(50)
+    nc.publish('trade.kraken.ETH-USD', 'two')
+    nc.publish('trade.kraken.ETH-USD', 'three')
+    expect((await delivered).data).toEqual(['two', 'three'])
+    await ask('$JS.API.CONSUMER.DELETE.trades.p')
+  })
+
+  it('removes a consumer idle past its inactive threshold', async () => {
+    expect(await create('idle', { inactive_threshold: 200e6 })).toMatchObject({ name: 'idle' })
+    await eventually(async () => (await ask('$JS.API.CONSUMER.INFO.trades.idle')).error !== undefined, 3000, 'the idle consumer removed')
+    expect(await ask('$JS.API.CONSUMER.INFO.trades.idle')).toMatchObject({ error: { err_code: 10014 } })
+    expect((await pull('idle', { batch: 1 }, (s) => s.length > 0)).statuses).toEqual(['409 Consumer Deleted'])
+  })
+
+  it('shows its streams in /varz', async () => {
+    const varz = await (await fetch(`${t.httpUrl}/varz`)).json() as { tickfan: { history: { streams: Array<Record<string, unknown>> } } }
+    expect(varz.tickfan.history.streams[0]).toMatchObject({ name: 'trades', subjects: ['trade.>'], first_seq: 1 })
+  })
+})
