@@ -3,10 +3,15 @@
  * subscriber records every trade and the newest quote per subject; mid-stream, a fault:
  * - broker-crash: the broker is killed (SIGKILL) and restarted on the same port after `--outage-ms`;
  * - nats-server-dies: a tickfan node linked to a 3-node NATS cluster loses the server it uses;
- * - tickfan-node-dies: of two nodes on the cluster, the subscriber's is killed and it moves over.
+ * - tickfan-node-dies: of two nodes on the cluster, the subscriber's is killed and it moves over;
+ * - subscriber-outage: the subscriber's network is cut for `--subscriber-outage-ms` (a TCP proxy
+ *   drops it and refuses it meanwhile); the broker carries on.
  * Reported: trades the feed handlers handed to the NATS client versus trades the subscriber
- * received (lost ones are the price of core NATS's at-most-once delivery), duplicates, and how
- * long until every quote subject moved on and a new subscriber's snapshot was whole again.
+ * received live (lost ones are the price of core NATS's at-most-once delivery), then how many
+ * of the lost it filled from the broker's trade history (an ordered JetStream consumer from a
+ * little before its last live trade: traders/history-fill.ts) and how many stayed lost, live
+ * duplicates, and how long until every quote subject moved on and a new subscriber's snapshot
+ * was whole again.
  * Before them, start-up: how long a restarted broker takes from its spawn to accepting
  * connections, for `npm run broker` (compiled ahead of time by `npm run build`), the sources
  * run through tsx (what the tests run), and nats-server.
@@ -25,12 +30,20 @@ import { startFeeds } from '../feeds/feeds.ts'
 import { ROOT } from './harness/processes.ts'
 import { findInstruments } from '../feeds/instruments.ts'
 import { parseTick } from '../feeds/tick.ts'
+import { startTcpProxy } from '../lib/tcp-proxy.ts'
+import { fillFromHistory } from '../traders/history-fill.ts'
+import { TradeLedger } from '../traders/trade-ledger.ts'
 
 const CLI = {
-  rate: { type: 'integer', default: 1000, min: 10, help: 'Venue messages per second per venue (three venues)' },
+  rate: { type: 'integer', default: 1667, min: 10, help: 'Venue messages per second per venue (three venues; with 20% trades, 1,000 trades/s in all)' },
   tradeRatio: { type: 'number', default: 0.2, min: 0.01, max: 1, help: 'Fraction of venue messages that are trades' },
   outageMs: { type: 'integer', default: 1000, min: 0, help: 'How long the broker stays down' },
-  scenarios: { type: 'list', default: ['broker-crash', 'nats-server-dies', 'tickfan-node-dies'], help: 'Fault scenarios: broker-crash, nats-server-dies, tickfan-node-dies' },
+  subscriberOutageMs: { type: 'integer', default: 3000, min: 0, help: 'How long the subscriber\'s network is cut (subscriber-outage)' },
+  scenarios: {
+    type: 'list',
+    default: ['subscriber-outage', 'broker-crash', 'nats-server-dies', 'tickfan-node-dies'],
+    help: 'Fault scenarios: subscriber-outage, broker-crash, nats-server-dies, tickfan-node-dies'
+  },
   runs: { type: 'integer', default: 3, min: 1, help: 'Runs per scenario' },
   workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers (the whole broker is killed)' },
   startups: { type: 'integer', default: 5, min: 0, help: 'Start-up measurements per way of starting a broker (0 skips them)' }
@@ -81,12 +94,17 @@ interface CrashResult {
   published: number,
   received: number,
   lost: number,
+  /** Of the lost, filled from the trade history; and still lost after. */
+  filled: number,
+  lostAfterFill: number,
+  /** Why the fill failed (null: it ran). */
+  fillError: string | null,
   duplicates: number,
   freshMs: number,
   snapshotMs: number
 }
 
-type Options = { rate: number, tradeRatio: number, outageMs: number, workers: number }
+type Options = { rate: number, tradeRatio: number, outageMs: number, subscriberOutageMs: number, workers: number }
 
 /** One fault scenario: where feeds publish, where the subscriber connects, the fault, and cleanup. */
 interface Scenario {
@@ -97,6 +115,11 @@ interface Scenario {
   snapshotUrl: () => string
   /** Causes the fault; the recovery clock starts when it returns (after the restart, for broker-crash). */
   fault: () => Promise<void>
+  /**
+   * The quotes to move on from are those held when the fault ends, not when it begins (the
+   * subscriber alone was cut off: quotes it received just before the cut would count).
+   */
+  freshFromFaultEnd?: boolean
   cleanup: () => Promise<void>
 }
 
@@ -106,6 +129,23 @@ function tickfanNode (o: Options, port: number, httpPort: number, upstream: stri
 }
 
 const SCENARIOS: Record<string, (o: Options) => Promise<Scenario>> = {
+  /** The subscriber's network is cut (a proxy drops it and refuses it) while the broker carries on. */
+  'subscriber-outage': async (o) => {
+    const [port, httpPort] = await freePorts(2)
+    const broker = tickfanNode(o, port, httpPort)
+    await waitForPort(httpPort, 20_000)
+    const proxy = await startTcpProxy(port)
+    const url = `nats://127.0.0.1:${port}`
+    return {
+      describe: `the subscriber's network cut for ${o.subscriberOutageMs} ms (connection dropped, reconnects refused), the broker carrying on`,
+      feedsUrl: [url],
+      subscriberServers: [`nats://127.0.0.1:${proxy.port}`],
+      snapshotUrl: () => url,
+      async fault () { await proxy.cut(o.subscriberOutageMs) },
+      freshFromFaultEnd: true,
+      async cleanup () { await proxy.close(); await broker.stop('SIGINT') }
+    }
+  },
   /** The only broker is killed and restarted on the same port after the outage. */
   'broker-crash': async (o) => {
     const [port, httpPort] = await freePorts(2)
@@ -170,24 +210,27 @@ const SCENARIOS: Record<string, (o: Options) => Promise<Scenario>> = {
 
 async function crashOnce (name: string, o: Options): Promise<CrashResult & { describe: string }> {
   const scenario = await (SCENARIOS[name] as (o: Options) => Promise<Scenario>)(o)
-  const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: INSTRUMENTS, ratePerSec: o.rate, tradeRatio: o.tradeRatio, bursty: false, seed: 5, natsUrl: scenario.feedsUrl.join(',') })
   const sub = await connect({
     servers: scenario.subscriberServers,
     noRandomize: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 50
   })
-  const trades = new Map<string, number>()
+  const trades = new TradeLedger()
   const quoteSeq = new Map<string, number>()
-  sub.subscribe('trade.>', { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok && r.tick.type === 'trade') trades.set(`${r.tick.venue} ${r.tick.symbol} ${r.tick.tradeId}`, (trades.get(`${r.tick.venue} ${r.tick.symbol} ${r.tick.tradeId}`) ?? 0) + 1) } })
+  sub.subscribe('trade.>', { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok && r.tick.type === 'trade') trades.note(r.tick, 'live', Date.now()) } })
   sub.subscribe('quote.>', { callback: (_e, m) => { const r = parseTick(m.data); if (r.ok) quoteSeq.set(m.subject, r.tick.seq) } })
   await sub.flush()
+  // Feeds start once the subscriber listens: every trade they publish is one it should have.
+  const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: INSTRUMENTS, ratePerSec: o.rate, tradeRatio: o.tradeRatio, bursty: false, seed: 5, natsUrl: scenario.feedsUrl.join(',') })
   const subjects = feeds.handlers.flatMap((h) => INSTRUMENTS.map((i) => `quote.${h.venue}.${i.symbol}`))
   await waitUntil(() => subjects.every((s) => quoteSeq.has(s)), 20_000)
   await delay(2000)
 
-  const before = new Map(quoteSeq)
+  let before = new Map(quoteSeq)
+  const lastLiveAtMs = trades.lastLiveAtMs
   await scenario.fault()
+  if (scenario.freshFromFaultEnd === true) before = new Map(quoteSeq)
   const recovering = Date.now()
   await waitUntil(() => subjects.every((s) => (quoteSeq.get(s) ?? 0) > (before.get(s) ?? 0)), 30_000)
   const freshMs = Date.now() - recovering
@@ -202,13 +245,22 @@ async function crashOnce (name: string, o: Options): Promise<CrashResult & { des
   }, 30_000)
   const snapshotMs = Date.now() - recovering
   await delay(2000)
+  // What core NATS delivered live is in; the history fills what it can of the rest.
+  let fillError: string | null = null
+  try {
+    await fillFromHistory(sub, trades, { filter: 'trade.>', sinceMs: lastLiveAtMs - 2000 })
+  } catch (err) {
+    fillError = (err as Error).message
+  }
 
   for (const h of feeds.handlers) await h.stop() // no more trades; what was handed to the client drains
   await feeds.nc.flush().catch(() => {})
   await delay(500)
   const published = feeds.handlers.reduce((n, h) => n + h.stats.trades, 0)
-  const received = trades.size
-  const duplicates = [...trades.values()].reduce((n, c) => n + c - 1, 0)
+  // Trades that arrived live after the fill were never lost; count them with the live ones.
+  const received = trades.live
+  const filled = trades.filled
+  const duplicates = trades.duplicates
   await sub.close()
   await feeds.close()
   await scenario.cleanup()
@@ -217,6 +269,9 @@ async function crashOnce (name: string, o: Options): Promise<CrashResult & { des
     published,
     received,
     lost: published - received,
+    filled,
+    lostAfterFill: published - received - filled,
+    fillError,
     duplicates,
     freshMs,
     snapshotMs
@@ -246,21 +301,27 @@ runMain(async () => {
   process.stdout.write(`3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades; ${o.runs} run(s) per scenario\n`)
   const results: Record<string, Array<Awaited<ReturnType<typeof crashOnce>>>> = {}
   for (const name of o.scenarios) {
-    process.stdout.write(`\n${name}\n  run  trades published  received  lost  duplicates  every quote fresh  whole snapshot\n`)
+    process.stdout.write(`\n${name}\n  run  trades published  received  lost  filled  still lost  duplicates  every quote fresh  whole snapshot\n`)
     results[name] = []
     for (let run = 1; run <= o.runs; run++) {
       const r = await crashOnce(name, o)
       results[name]?.push(r)
       if (run === 1) process.stdout.write(`  (${r.describe})\n`)
-      process.stdout.write(`  ${String(run).padStart(3)}  ${String(r.published).padStart(16)}  ${String(r.received).padStart(8)}  ${String(r.lost).padStart(4)}  ${String(r.duplicates).padStart(10)}  ${`${r.freshMs} ms`.padStart(17)}  ${`${r.snapshotMs} ms`.padStart(14)}\n`)
+      process.stdout.write(`  ${String(run).padStart(3)}  ${String(r.published).padStart(16)}  ${String(r.received).padStart(8)}  ${String(r.lost).padStart(4)}` +
+        `  ${String(r.filled).padStart(6)}  ${String(r.lostAfterFill).padStart(10)}  ${String(r.duplicates).padStart(10)}  ${`${r.freshMs} ms`.padStart(17)}  ${`${r.snapshotMs} ms`.padStart(14)}\n` +
+        (r.fillError === null ? '' : `       the history fill failed: ${r.fillError}\n`))
     }
   }
   // The report README and DEPLOYMENT take their failure-cost figures from.
   const range = (xs: number[]): string => { const lo = Math.min(...xs); const hi = Math.max(...xs); return lo === hi ? lo.toLocaleString('en-US') : `${lo.toLocaleString('en-US')}–${hi.toLocaleString('en-US')}` }
   const command = `npm run bench:faults -- ${process.argv.slice(2).join(' ')}`.trim()
   const lines = ['# What a failure costs', '', `${new Date().toISOString()}; Node ${process.version}; ${os.availableParallelism()} cores; made by \`${command}\`; 3 venues x ${o.rate} msgs/s, ${Math.round(o.tradeRatio * 100)}% trades, ${o.runs} run(s) per scenario.`, '',
-    '| failure | trades published | lost | duplicates | every quote fresh again | a new subscriber\'s snapshot whole |', '|---|---|---|---|---|---|',
-    ...Object.entries(results).map(([name, runs]) => `| ${runs[0]?.describe ?? name} | ${range(runs.map((r) => r.published))} | ${range(runs.map((r) => r.lost))} | ${range(runs.map((r) => r.duplicates))} | ${range(runs.map((r) => r.freshMs))} ms | ${range(runs.map((r) => r.snapshotMs))} ms |`), '',
+    'Trades lost live are what core NATS did not deliver; the subscriber then asks the broker\'s trade history (an ordered JetStream consumer, `traders/history-fill.ts`) for them.', '',
+    '| failure | trades published | lost live | filled from the history | still lost | live duplicates | every quote fresh again | a new subscriber\'s snapshot whole |', '|---|---|---|---|---|---|---|---|',
+    ...Object.entries(results).map(([name, runs]) => `| ${runs[0]?.describe ?? name} | ${range(runs.map((r) => r.published))} | ${range(runs.map((r) => r.lost))} | ${range(runs.map((r) => r.filled))} | ${range(runs.map((r) => r.lostAfterFill))} | ${range(runs.map((r) => r.duplicates))} | ${range(runs.map((r) => r.freshMs))} ms | ${range(runs.map((r) => r.snapshotMs))} ms |`), '',
+    ...Object.entries(results).filter(([, runs]) => runs.some((r) => r.fillError !== null)).map(([name, runs]) =>
+      `- ${name}: the history fill failed in ${runs.filter((r) => r.fillError !== null).length} of ${runs.length} runs (${[...new Set(runs.map((r) => r.fillError).filter((e) => e !== null))].join('; ')})` +
+      `${name.includes('dies') ? '. Behind `--upstream` tickfan keeps no history yet: the requests go up to the NATS cluster, which runs without JetStream here.' : ''}`), '',
     ...(startups.length === 0 ? [] : ['## Start-up', '', 'From spawn to the first TCP connection accepted (a restart waits this long before anyone can reconnect).', '',
       '| broker | start-up | runs |', '|---|---|---|', ...startups.map((s) => `| ${s.name} | ${range(s.ms)} ms | ${s.ms.length} |`), ''])]
   const dir = path.join(ROOT, 'reports/faults')

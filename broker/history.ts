@@ -143,6 +143,12 @@ export class HistoryStream {
     }
   }
 
+  /** The sequence a message id was stored as, if within the duplicate window. */
+  seenId (msgId: string, nowMs: number): number | undefined {
+    this.forgetIds(nowMs)
+    return this.msgIds.get(msgId)?.seq
+  }
+
   get (seq: number): StoredMessage | undefined {
     const i = seq - this.base
     return i >= this.head && i < this.entries.length ? this.entries[i] : undefined

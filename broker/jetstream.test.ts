@@ -229,6 +229,45 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
     expect((await pull('idle', { batch: 1 }, (s) => s.length > 0)).statuses).toEqual(['409 Consumer Deleted'])
   })
 
+  it('stores a republished trade (the same Nats-Msg-Id) once and delivers it live once, acknowledging it as a duplicate', async () => {
+    const live: string[] = []
+    const sub = nc.subscribe('trade.bitstamp.>', { callback: (_e, m) => { live.push(m.string()) } })
+    await nc.flush()
+    const h = headers()
+    h.set('Nats-Msg-Id', 'bitstamp.BTC-USD.77')
+    nc.publish('trade.bitstamp.BTC-USD', 'first', { headers: h })
+    nc.publish('trade.bitstamp.BTC-USD', 'again', { headers: h })
+    const ack = await nc.request('trade.bitstamp.BTC-USD', 'asked', { headers: h, timeout: 2000 })
+    expect(ack.json()).toMatchObject({ stream: 'trades', duplicate: true })
+    await nc.flush()
+    await delay(50)
+    expect(live).toEqual(['first'])
+    const got = await ask('$JS.API.STREAM.MSG.GET.trades', { last_by_subj: 'trade.bitstamp.BTC-USD' })
+    expect(Buffer.from((got.message as { data: string }).data, 'base64').toString()).toBe('first')
+    sub.unsubscribe()
+  })
+
+  it('stores a trade marked Tickfan-History-Only without delivering it live, and without the mark', async () => {
+    const live: string[] = []
+    const sub = nc.subscribe('trade.bitstamp.ETH-USD', { callback: (_e, m) => { live.push(m.string()) } })
+    await nc.flush()
+    const h = headers()
+    h.set('Nats-Msg-Id', 'bitstamp.ETH-USD.5')
+    h.set('Tickfan-History-Only', 'true')
+    nc.publish('trade.bitstamp.ETH-USD', 'republished', { headers: h })
+    nc.publish('trade.bitstamp.ETH-USD', 'live')
+    await nc.flush()
+    await delay(50)
+    expect(live).toEqual(['live'])
+    const got = await ask('$JS.API.STREAM.MSG.GET.trades', { seq: (await ask('$JS.API.STREAM.INFO.trades') as { state: { last_seq: number } }).state.last_seq - 1 })
+    const message = got.message as { data: string, hdrs: string }
+    expect(Buffer.from(message.data, 'base64').toString()).toBe('republished')
+    const hdrs = Buffer.from(message.hdrs, 'base64').toString()
+    expect(hdrs).toContain('Nats-Msg-Id: bitstamp.ETH-USD.5')
+    expect(hdrs).not.toContain('Tickfan-History-Only')
+    sub.unsubscribe()
+  })
+
   it('shows its streams in /varz', async () => {
     const varz = await (await fetch(`${t.httpUrl}/varz`)).json() as { tickfan: { history: { streams: Array<Record<string, unknown>> } } }
     expect(varz.tickfan.history.streams[0]).toMatchObject({ name: 'trades', subjects: ['trade.>'], first_seq: 1 })

@@ -181,6 +181,22 @@ export class JetStreamService {
     }
   }
 
+  /**
+   * Whether a message with this `Nats-Msg-Id` is already in `stream` (within its duplicate
+   * window): then it is acknowledged as a duplicate and delivered to no one again, so a
+   * publisher that republishes after a reconnect duplicates nothing.
+   */
+  duplicate (stream: HistoryStream, msgId: string, from: JetStreamPeer | null, reply: string | undefined): boolean {
+    const seq = stream.seenId(msgId, this.now())
+    if (seq === undefined) return false
+    stream.duplicates++
+    if (reply !== undefined && from !== null) {
+      const ack = { stream: stream.config.name, seq, duplicate: true }
+      from.sendTo(reply, reply, undefined, Buffer.from(JSON.stringify(ack)), 0)
+    }
+    return true
+  }
+
   /** A request on `$JS.API.…`. */
   request (from: JetStreamPeer, subject: string, reply: string | undefined, payload: Buffer): void {
     if (reply === undefined) return // nobody to answer (nats-server ignores these too)

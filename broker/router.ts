@@ -25,8 +25,8 @@ import { SubjectTrie, type MatchResult } from './subject-trie.ts'
 import { InputPacing } from './input-pacing.ts'
 import { SnapshotQueue } from './snapshots.ts'
 import { isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
-import { MSG_ID_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
-import { RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader } from './wire.ts'
+import { HISTORY_ONLY_HEADER, MSG_ID_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
+import { RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader, withoutHeader } from './wire.ts'
 import { HistoryStream, historyConfigs } from './history.ts'
 import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream.ts'
 import { LargeMessageGc } from './large-message-gc.ts'
@@ -410,6 +410,19 @@ export class Router implements ClientHost {
         from
       )) return
     }
+    let msgId: string | undefined
+    if (facts.history !== null && history !== null && headerBytes > 0) {
+      msgId = readHeaderValue(data, headerBytes, MSG_ID_HEADER)
+      const peer = from === null ? null : this.jetStreamPeer(from)
+      if (msgId !== undefined && history.duplicate(facts.history, msgId, peer, reply)) return
+      const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
+      if (forHistory !== null) {
+        // A republished trade: kept, delivered to no one live (lib/headers.ts HISTORY_ONLY_HEADER).
+        const stored = { subject, reply, data: forHistory.data, headerBytes: forHistory.headerBytes, msgId }
+        history.store(facts.history, stored, peer)
+        return
+      }
+    }
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
       : undefined
@@ -453,7 +466,6 @@ export class Router implements ClientHost {
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     const kept = facts.history !== null && history !== null
     if (kept) {
-      const msgId = headerBytes > 0 ? readHeaderValue(data, headerBytes, MSG_ID_HEADER) : undefined
       const body = msg.body.subarray(0, msg.body.length - 2)
       const published = { subject, reply, data: body, headerBytes: msg.headerBytes, msgId }
       history.store(facts.history, published, from === null ? null : this.jetStreamPeer(from))

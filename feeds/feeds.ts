@@ -50,6 +50,15 @@ export async function startFeeds (options: FeedsOptions): Promise<RunningFeeds> 
     ...options.credentials
   })
   const publisher = natsTickPublisher(nc)
+  // Back from an outage: the recent trades again, if the server's history is younger than
+  // they are (a broker that restarted), so it has them.
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== 'reconnect') continue
+      const oldest = publisher.oldestRecentAtMs
+      if (oldest !== null && await historyCreatedAfter(nc, HISTORY_STREAM, oldest)) publisher.republishRecentTrades()
+    }
+  })()
   const recorder = options.recordPath === undefined || options.recordPath === null
     ? null
     : new TickRecorder(options.recordPath)
@@ -98,5 +107,22 @@ export async function startFeeds (options: FeedsOptions): Promise<RunningFeeds> 
       await nc.close()
       await recorder?.close()
     }
+  }
+}
+
+/** The trade history stream feed handlers fill after a broker restart (the broker's `--history` default). */
+export const HISTORY_STREAM = 'trades'
+
+/**
+ * Whether the server holds a history stream `stream` created after `ms` (JetStream's stream
+ * info; false when it has none, or does not answer).
+ */
+export async function historyCreatedAfter (nc: NatsConnection, stream: string, ms: number): Promise<boolean> {
+  try {
+    const reply = await nc.request(`$JS.API.STREAM.INFO.${stream}`, '', { timeout: 2000 })
+    const info = reply.json<{ created?: unknown, error?: unknown }>()
+    return info.error === undefined && typeof info.created === 'string' && Date.parse(info.created) > ms
+  } catch {
+    return false
   }
 }

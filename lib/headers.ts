@@ -16,12 +16,29 @@ export const HEADER_PREAMBLE = 'NATS/1.0'
 export const SEQUENCE_HEADER = 'Tickfan-Seq'
 /** A publisher's id for a message: a history stream stores each id once within its duplicate window (as JetStream). */
 export const MSG_ID_HEADER = 'Nats-Msg-Id'
+/**
+ * On a message for a history stream: store it, deliver it to no one live. Feed handlers send
+ * their recent trades again with it after a reconnect, for a broker that restarted with an
+ * empty history; its live subscribers had them already or fill them from the history. A server
+ * without tickfan's history (nats-server) delivers such a message like any other.
+ */
+export const HISTORY_ONLY_HEADER = 'Tickfan-History-Only'
 /** Header added to a conflated delivery: how many newer-superseded values were skipped. */
 export const CONFLATED_HEADER = 'Tickfan-Conflated'
 
 export class EncodedHeaders extends MsgHdrsImpl {
   constructor (public block: Uint8Array) { super() }
   override encode (): Uint8Array { return this.block }
+}
+
+/**
+ * A trade's header block: `Tickfan-Seq: <seq>` and `Nats-Msg-Id: <id>` (line breaks taken out
+ * of the id), and `Tickfan-History-Only: true` for a republished one.
+ */
+export function tradeHeaderBlock (seq: number, msgId: string, historyOnly = false): Buffer {
+  const id = msgId.replace(/[\r\n]/g, '')
+  const only = historyOnly ? `${HISTORY_ONLY_HEADER}: true\r\n` : ''
+  return Buffer.from(`${HEADER_PREAMBLE}\r\n${SEQUENCE_HEADER}: ${seq}\r\n${MSG_ID_HEADER}: ${id}\r\n${only}\r\n`, 'latin1')
 }
 
 /** A header block holding only `Tickfan-Seq: <seq>`. */

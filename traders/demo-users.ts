@@ -1,7 +1,9 @@
 /**
  * The users `npm start` runs with: each component may do only its job. The feed handlers alone
- * may publish quotes and trades; the services publish what they derive and answer price
- * requests; the bots publish their stats and ask for prices; and a client without credentials
+ * may publish quotes and trades (and ask how old the trade history is, to fill it after a
+ * broker restart); the services publish what they derive and answer price
+ * requests; the bots publish their stats, ask for prices and read the trade history (the
+ * JetStream requests of an ordered consumer on stream `trades`); and a client without credentials
  * (the dashboard, anyone watching) acts as `viewer`: it may subscribe to everything and request
  * prices, never move them. Passwords are random per run, stored as bcrypt hashes in the
  * broker's --auth file, and handed to each component in its environment (not on the command
@@ -15,14 +17,22 @@ import { STATS_SUBJECT_PREFIX } from './stats.ts'
 
 export type DemoRole = 'feeds' | 'services' | 'traders'
 
+/** What reading the trade history with an ordered consumer publishes (traders/history-fill.ts). */
+export const HISTORY_READER = [
+  '$JS.API.STREAM.INFO.trades',
+  '$JS.API.CONSUMER.CREATE.trades.>',
+  '$JS.API.CONSUMER.MSG.NEXT.trades.>',
+  '$JS.API.CONSUMER.DELETE.trades.>'
+]
+
 export const DEMO_PERMISSIONS: Record<DemoRole | 'viewer', UserPermissions> = {
-  feeds: { publish: ['quote.>', 'trade.>'], subscribe: [] },
+  feeds: { publish: ['quote.>', 'trade.>', '$JS.API.STREAM.INFO.trades'], subscribe: ['_INBOX.>'] },
   services: {
     publish: ['bbo.>', `${ARBITRAGE_PREFIX}.>`, ALERTS_SUBJECT],
     subscribe: ['quote.>', 'trade.>', 'price.>', '_INBOX.>'],
     allow_responses: true
   },
-  traders: { publish: [`${STATS_SUBJECT_PREFIX}.>`, 'price.>'], subscribe: ['>'] },
+  traders: { publish: [`${STATS_SUBJECT_PREFIX}.>`, 'price.>', ...HISTORY_READER], subscribe: ['>'] },
   viewer: { publish: ['price.>'], subscribe: ['>'] }
 }
 

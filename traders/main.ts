@@ -26,6 +26,7 @@ export const TRADERS_CLI = {
   requestSymbols: { type: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD'], help: 'Symbols the requester asks prices for' },
   nats: { type: 'string', default: 'nats://127.0.0.1:4222', help: 'NATS server (the tickfan broker or any nats-server)' },
   ...NATS_CREDENTIALS_CLI,
+  historyFill: { type: 'boolean', default: true, help: 'Fill missed trades from the broker\'s trade history after a reconnect or a hole in a venue\'s trade ids (--no-history-fill: count them lost)' },
   statsMs: { type: 'integer', default: 1000, min: 100, help: 'Interval of statistics on stats.traders.<group> (ms)' },
   quiet: { type: 'boolean', default: false, help: 'No status line (for npm start)' },
   group: { type: 'string', default: 'fast', choices: ['fast', 'slow'], help: 'Internal: which group this process runs' }
@@ -65,6 +66,7 @@ runMain(async () => {
       credentials,
       subjects: o.subjects,
       slow: slow ? { costUs: o.slowCostUs, stallEveryMs: o.slowStallEveryMs, stallMs: o.slowStallMs } : null,
+      historyFill: o.historyFill,
       log
     }))
   }
@@ -99,8 +101,15 @@ runMain(async () => {
     child?.kill('SIGTERM')
     const total = mergeReports(o.group, bots.map((b) => b.measurements.report()))
     const seconds = (Date.now() - startedAt) / 1000
+    const trades = bots.map((b) => b.trades.report())
+    const sum = (k: 'live' | 'filled' | 'duplicates' | 'missing'): number => trades.reduce((n, t) => n + t[k], 0)
+    const fillsFailed = bots.reduce((n, b) => n + b.fills.failed, 0)
+    const lastError = bots.find((b) => b.fills.lastError !== null)?.fills.lastError
     process.stdout.write(`\n${signal}: ${o.group} bots final report over ${seconds.toFixed(0)} s: ${total.received.toLocaleString('en-US')} received, ${line(total, seconds)} decode errors ${total.decodeErrors} venue-seq gaps ${total.venueSeqGaps}` +
-      `${requester === null ? '' : ` | requests ${JSON.stringify(requester.stats)}`}\n`)
+      `${requester === null ? '' : ` | requests ${JSON.stringify(requester.stats)}`}\n` +
+      `trades: ${sum('live').toLocaleString('en-US')} live, ${sum('filled').toLocaleString('en-US')} filled from the history, ` +
+      `${sum('missing').toLocaleString('en-US')} still missing, ${sum('duplicates')} live duplicates` +
+      `${fillsFailed === 0 ? '' : `; ${fillsFailed} fills failed (last: ${String(lastError)})`}\n`)
     Promise.all([...bots.map((b) => b.close()), statsConn.close()]).then(() => process.exit(0), () => process.exit(1))
   }
   process.once('SIGINT', () => stop('SIGINT'))
