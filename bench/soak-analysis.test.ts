@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { judgeSoak, type SoakSample } from './soak-analysis.ts'
+import { judgeHistory, judgeSoak, type SoakSample } from './soak-analysis.ts'
 
 const MiB = 1024 * 1024
 
@@ -33,5 +33,23 @@ describe('soak verdict', () => {
 
   it('will not judge a run too short to have a trend', () => {
     expect(judgeSoak(run(() => ({}), 10))).toEqual([expect.objectContaining({ name: 'enough samples', pass: false })])
+  })
+})
+
+describe('history verdict', () => {
+  it('passes a history that filled up to its bound and stayed there', () => {
+    const samples = run((i) => ({
+      historyBytes: Math.min(i, 20) * MiB / 2,
+      historyMessages: 1000,
+      historyRemoved: Math.max(0, i - 20) * 100
+    }))
+    expect(judgeHistory(samples, 10 * MiB).pass).toBe(true)
+  })
+  it('fails one over its bound, one that never reached it, and a run without it', () => {
+    expect(judgeHistory(run(() => ({ historyBytes: 11 * MiB, historyRemoved: 5 })), 10 * MiB).pass).toBe(false)
+    const below = judgeHistory(run(() => ({ historyBytes: MiB, historyRemoved: 0 })), 10 * MiB)
+    expect(below.pass).toBe(false)
+    expect(below.detail).toContain('never reached')
+    expect(judgeHistory(run(() => ({})), 10 * MiB).pass).toBe(false)
   })
 })

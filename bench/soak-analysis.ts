@@ -17,6 +17,10 @@ export interface SoakSample {
   inMsgsPerSec: number
   outMsgsPerSec: number
   connections: number
+  /** The broker's trade history: bytes and messages held, and messages that left it so far. */
+  historyBytes?: number
+  historyMessages?: number
+  historyRemoved?: number
 }
 
 export interface SoakCheck {
@@ -80,4 +84,22 @@ export function judgeSoak (samples: readonly SoakSample[], limits: SoakLimits = 
   const elp = judged.map((s) => s.eventLoopP99Ms)
   checks.push({ name: 'event-loop delay reported', pass: elp.every(Number.isFinite), detail: `p99 per interval: median ${median(elp).toFixed(1)} ms, worst ${Math.max(...elp).toFixed(1)} ms` })
   return checks
+}
+
+/**
+ * The trade history's bound held: at no sample did it hold more than `maxBytes`, and it reached
+ * the bound (messages left it), so the run tested the bound rather than stayed below it.
+ */
+export function judgeHistory (samples: readonly SoakSample[], maxBytes: number): SoakCheck {
+  const sampled = samples.filter((s) => s.historyBytes !== undefined)
+  if (sampled.length === 0) return { name: 'the trade history stays within its bound', pass: false, detail: 'no sample carried the history (is --history off?)' }
+  const most = Math.max(...sampled.map((s) => s.historyBytes as number))
+  const removed = Math.max(...sampled.map((s) => s.historyRemoved ?? 0))
+  const messages = Math.max(...sampled.map((s) => s.historyMessages ?? 0))
+  return {
+    name: 'the trade history stays within its bound',
+    pass: most <= maxBytes && removed > 0,
+    detail: `at most ${mib(most)} held of ${mib(maxBytes)} (${messages.toLocaleString('en-US')} messages at most); ` +
+      `${removed.toLocaleString('en-US')} left it by its limits${removed === 0 ? ': it never reached them, run longer or lower --history-max-bytes' : ''}`
+  }
 }

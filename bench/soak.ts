@@ -16,11 +16,33 @@ import { freePorts, waitForPort } from '../lib/ports.ts'
 import { ROOT, runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { RawClient } from '../broker/test-support/raw-client.ts'
 import { lineChart } from './report/svg.ts'
-import { DEFAULT_SOAK_LIMITS, judgeSoak, type SoakCheck, type SoakSample } from './soak-analysis.ts'
+import { DEFAULT_SOAK_LIMITS, judgeHistory, judgeSoak, type SoakCheck, type SoakSample } from './soak-analysis.ts'
+
+interface HistoryStreamVarz { bytes: number, messages: number, removed: Record<string, number> }
+interface VarzForSoak {
+  in_msgs: number
+  out_msgs: number
+  connections: number
+  tickfan: { history: { streams: HistoryStreamVarz[] } | null }
+}
+
+/** The history's size from /varz, summed over its streams (none when the broker keeps none). */
+function historyOf (varz: VarzForSoak): Pick<SoakSample, 'historyBytes' | 'historyMessages' | 'historyRemoved'> {
+  const streams = varz.tickfan.history?.streams
+  if (streams === undefined) return {}
+  const sum = (f: (s: HistoryStreamVarz) => number): number => streams.reduce((n, s) => n + f(s), 0)
+  return {
+    historyBytes: sum((s) => s.bytes),
+    historyMessages: sum((s) => s.messages),
+    historyRemoved: sum((s) => Object.values(s.removed).reduce((a: number, b: number) => a + b, 0))
+  }
+}
 
 const CLI = {
   minutes: { type: 'number', default: 10, min: 0.5, help: 'How long to soak' },
   rate: { type: 'integer', default: 1000, min: 1, help: 'Venue messages per second per venue (three venues)' },
+  tradeRatio: { type: 'number', default: 0.1, min: 0, max: 1, help: 'Fraction of venue messages that are trades (the demo: 0.1 of 200/s per venue, 60 trades/s)' },
+  historyMaxBytes: { type: 'integer', default: 256 * 1024 * 1024, min: 1024, help: 'The broker\'s --history-max-bytes (lower it to reach the bound in a short soak)' },
   bots: { type: 'integer', default: 20, min: 0, help: 'Trader bots' },
   slow: { type: 'string', default: '20%', help: 'Slow bots: a percentage, fraction or count' },
   workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers' },
@@ -129,9 +151,10 @@ runMain(async () => {
     script: string,
     args: string[]
   ): void => { components.push({ name, process: runCommand(script, args) }) }
-  start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
+  start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
+    '--history-max-bytes', String(o.historyMaxBytes)])
   await waitForPort(port, 20_000)
-  start('feeds', 'feeds/main.ts', ['--nats', natsUrl, '--rate', String(o.rate), '--log-level', 'error'])
+  start('feeds', 'feeds/main.ts', ['--nats', natsUrl, '--rate', String(o.rate), '--trade-ratio', String(o.tradeRatio), '--log-level', 'error'])
   start('services', 'traders/services-main.ts', ['--nats', natsUrl, '--quiet'])
   start('traders', 'traders/main.ts', ['--nats', natsUrl, '--bots', String(o.bots), '--slow', o.slow, '--quiet'])
   let died: string | null = null
@@ -150,7 +173,7 @@ runMain(async () => {
     await new Promise((resolve) => setTimeout(resolve, o.sampleSeconds * 1000))
     try {
       const [varz, metrics] = await Promise.all([
-        fetch(`${httpUrl}/varz`).then(async (r) => await r.json() as { in_msgs: number, out_msgs: number, connections: number }),
+        fetch(`${httpUrl}/varz`).then(async (r) => await r.json() as VarzForSoak),
         fetch(`${httpUrl}/metrics`).then(async (r) => await r.text())
       ])
       const t = Date.now() - startedAt
@@ -164,13 +187,14 @@ runMain(async () => {
           eventLoopP99Ms: promValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
           inMsgsPerSec: (varz.in_msgs - previous.inMsgs) / secs,
           outMsgsPerSec: (varz.out_msgs - previous.outMsgs) / secs,
-          connections: varz.connections
+          connections: varz.connections,
+          ...historyOf(varz)
         }
         samples.push(s)
         const c = chaos.counts
         process.stdout.write(`  ${(t / 1000).toFixed(0).padStart(5)} s  rss ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB  heap ${(s.heapUsedBytes / 2 ** 20).toFixed(1)} MiB  fds ${s.openFds}  ` +
           `loop p99 ${s.eventLoopP99Ms.toFixed(1)} ms  in ${Math.round(s.inMsgsPerSec).toLocaleString('en-US')}/s  out ${Math.round(s.outMsgsPerSec).toLocaleString('en-US')}/s  conns ${s.connections}  ` +
-          `chaos: churn ${c.churned}, stalled ${c.stalledStarted} (cut off ${c.stalledCutOff}, not ${c.stalledNotCutOff}), garbage ${c.garbageClosed}, slowloris ${c.slowlorisOpened}\n`)
+          `${s.historyBytes === undefined ? '' : `history ${(s.historyBytes / 2 ** 20).toFixed(1)} MiB  `}chaos: churn ${c.churned}, stalled ${c.stalledStarted} (cut off ${c.stalledCutOff}, not ${c.stalledNotCutOff}), garbage ${c.garbageClosed}, slowloris ${c.slowlorisOpened}\n`)
       }
       previous = { t, inMsgs: varz.in_msgs, outMsgs: varz.out_msgs }
     } catch (err) {
@@ -186,6 +210,7 @@ runMain(async () => {
       samples,
       { ...DEFAULT_SOAK_LIMITS, warmupMs: Math.min(DEFAULT_SOAK_LIMITS.warmupMs, o.minutes * 60_000 / 5) }
     ),
+    judgeHistory(samples, o.historyMaxBytes),
     { name: 'every component stayed up', pass: died === null, detail: died ?? 'broker, feeds, services and traders ran to the end' },
     { name: 'every stalled subscriber was cut off, with a reason', pass: chaos.counts.stalledNotCutOff === 0 && chaos.counts.stalledCutOff > 0, detail: `${chaos.counts.stalledCutOff} cut off with -ERR 'Slow Consumer...', ${chaos.counts.stalledNotCutOff} not (${chaos.counts.stalledStarted} started, each stalled ${STALL_MS / 1000} s)` },
     { name: 'the run was not interrupted', pass: !interrupted, detail: interrupted ? 'stopped by Ctrl-C before the end' : `${o.minutes} min` }
@@ -213,7 +238,8 @@ runMain(async () => {
   const summary = [
     `# Soak ${new Date(startedAt).toISOString()}: ${pass ? 'PASS' : 'FAIL'}`,
     '',
-    `Command: \`npm run soak -- --minutes ${o.minutes} --rate ${o.rate} --bots ${o.bots} --slow ${o.slow} --workers ${o.workers}\`, Node ${process.version}, ${samples.length} samples every ${o.sampleSeconds} s.`,
+    `Command: \`npm run soak -- --minutes ${o.minutes} --rate ${o.rate} --trade-ratio ${o.tradeRatio} --history-max-bytes ${o.historyMaxBytes} --bots ${o.bots} --slow ${o.slow} --workers ${o.workers}` +
+    `${o.out === '' ? '' : ` --out ${o.out}`}\`, Node ${process.version}, ${samples.length} samples every ${o.sampleSeconds} s.`,
     '',
     `Misbehaving clients: ${c.churned} connect-snapshot-leave, ${c.stalledStarted} stopped reading for ${STALL_MS / 1000} s (${c.stalledCutOff} found themselves cut off with a Slow Consumer -ERR, ${c.stalledNotCutOff} not), ${c.garbageClosed} sent garbage (closed), ${c.slowlorisOpened} sent half a command and went silent; ${c.errors} chaos actions failed.`,
     '',
