@@ -10,6 +10,8 @@ import path from 'node:path'
 import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePorts, waitForPort } from '../lib/ports.ts'
+import { runCommand } from './test-support/processes.ts'
 import { delay, eventually, startReference, startTickfan, type Target } from './test-support/targets.ts'
 
 const TRADES = ['trade.binance.BTC-USD', 'trade.kraken.ETH-USD', 'trade.binance.ETH-USD']
@@ -272,4 +274,27 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
     const varz = await (await fetch(`${t.httpUrl}/varz`)).json() as { tickfan: { history: { streams: Array<Record<string, unknown>> } } }
     expect(varz.tickfan.history.streams[0]).toMatchObject({ name: 'trades', subjects: ['trade.>'], first_seq: 1 })
   })
+})
+
+describe('a broker of several workers', () => {
+  it('answers JetStream requests with a stated reason instead of silence: the history needs a lone broker', async () => {
+    const [port, httpPort] = await freePorts(2)
+    const broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
+    try {
+      await waitForPort(httpPort, 20_000)
+      await waitForPort(port, 20_000)
+      const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
+      try {
+        const info = (await nc.request('$JS.API.STREAM.INFO.trades', '', { timeout: 2000 })).json<{ error: { code: number, err_code: number, description: string } }>()
+        expect(info.error).toMatchObject({ code: 503, err_code: 10076 })
+        expect(info.error.description).toContain('lone broker')
+        const jsm = await jetstreamManager(nc, { checkAPI: false })
+        await expect(jsm.streams.info('trades')).rejects.toThrow(/lone broker/)
+      } finally {
+        await nc.close()
+      }
+    } finally {
+      await broker.stop('SIGINT')
+    }
+  }, 30_000)
 })

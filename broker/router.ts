@@ -84,6 +84,11 @@ export interface RouterLinks {
   ): ReadonlySet<string> | null
   /** Does anyone beyond this process listen on `subject` (for the no-responders status)? */
   hasInterest (subject: string): boolean
+  /**
+   * Whether JetStream requests go beyond this process (an upstream NATS cluster may serve them);
+   * otherwise the broker answers them itself, saying its history needs a lone broker.
+   */
+  readonly carriesJetStream: boolean
   /** What the link has carried, for /varz. */
   readonly stats: object
   /**
@@ -390,9 +395,11 @@ export class Router implements ClientHost {
     const subjectClass = facts.subjectClass
     const links = this.links
     const history = links === null ? this.jetstream : null
-    if (facts.jetStreamApi && history !== null) {
+    if (facts.jetStreamApi && this.jetstream !== null && links?.carriesJetStream !== true) {
       if (from !== null) {
-        history.request(this.jetStreamPeer(from), subject, reply, data.subarray(headerBytes > 0 ? headerBytes : 0))
+        const peer = this.jetStreamPeer(from)
+        if (history !== null) history.request(peer, subject, reply, data.subarray(headerBytes > 0 ? headerBytes : 0))
+        else this.jetstream.unavailable(peer, subject, reply, 'tickfan\'s trade history is kept by a lone broker (--workers 1, no --upstream) for now')
       }
       return
     }

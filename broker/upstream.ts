@@ -46,6 +46,8 @@ export interface UpstreamStats {
 const NO_QUEUES: ReadonlySet<string> = new Set()
 
 export class UpstreamLink implements RouterLinks {
+  /** The cluster answers JetStream requests (its own JetStream) when it runs it. */
+  readonly carriesJetStream = true
   readonly stats: UpstreamStats = {
     connected: false,
     server: null,

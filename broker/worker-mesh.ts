@@ -258,6 +258,8 @@ function decode (f: Buffer): MeshFrame {
 }
 
 export class WorkerMesh implements RouterLinks {
+  /** JetStream requests stay on the worker that got them (router.ts answers them). */
+  readonly carriesJetStream = false
   readonly stats: MeshStats = {
     forwardedMsgs: 0,
     forwardedBytes: 0,
