@@ -59,9 +59,9 @@ async function observe (t: Target): Promise<Record<string, unknown>> {
     const errors: Record<string, unknown> = {}
     const errorOf = async (what: () => Promise<unknown>): Promise<unknown> => {
       try { await what(); return 'no error' } catch (err) {
-        const api = (err as { api_error?: { code: number, err_code: number, description: string } }).api_error
-        if (api === undefined) return (err as Error).message
-        return { code: api.code, err_code: api.err_code, description: api.description }
+        // JetStreamApiError: `status` is the HTTP-like code, `code` JetStream's error code.
+        const { status, code, message } = err as { status?: number, code?: unknown, message: string }
+        return { status, code, message }
       }
     }
     errors.streamNotFound = await errorOf(() => jsm.streams.info('nope'))
@@ -146,6 +146,12 @@ describe('the trade history, read by @nats-io/jetstream, against tickfan and nat
 
   it('fails the same requests with the same JetStream errors', () => {
     expect(seenBy.tickfan?.errors).toEqual(seenBy['nats-server']?.errors)
+    expect(seenBy.tickfan?.errors).toMatchObject({
+      streamNotFound: { status: 404, code: 10059 },
+      filterOutside: { status: 400, code: 10093 },
+      consumerNotFound: { status: 404, code: 10014 },
+      startSeqMissing: { status: 400, code: 10094 }
+    })
   })
 })
 

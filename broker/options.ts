@@ -139,6 +139,9 @@ export const BROKER_OPTION_TABLE = {
   historyDuplicateWindowMs: {
     type: 'integer', default: 120000, min: 0, unit: 'ms', help: 'How long a Nats-Msg-Id keeps a second copy of a message out of a history stream'
   },
+  historyReplicas: {
+    type: 'integer', default: 1, min: 1, max: 5, help: 'With --upstream: replicas of each history stream the node creates on the NATS cluster (JetStream, file storage)'
+  },
   historyMaxMsgIds: {
     type: 'integer', default: 200000, min: 1, help: 'Nats-Msg-Ids a history stream remembers for its duplicate window',
     limit: { what: 'message ids remembered per history stream', pastIt: 'the oldest is forgotten (a republish older than it is stored again)' }

@@ -660,6 +660,28 @@ export class Router implements ClientHost {
     }
   }
 
+  /**
+   * Delivers to the local plain subscriptions on exactly `pattern`, showing `subject`: a message
+   * an upstream JetStream delivered to an inbox those subscriptions cover (upstream.ts).
+   */
+  deliverToPattern (
+    pattern: string,
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number
+  ): void {
+    // A literal the pattern matches finds its subscriptions in the trie; keep those on the pattern itself.
+    const literal = pattern.split('.').map((t) => t === '*' || t === '>' ? '_' : t).join('.')
+    const msg = new RoutedMessage(subject, reply, SubjectClass.Plain, data, headerBytes, this.now(), undefined, -1)
+    for (const sub of this.trie.match(literal).plain) {
+      if (sub.subject !== pattern) continue
+      sub.client.deliver(sub, msg)
+      this.stats.deliveries++
+    }
+    msg.dropFrame()
+  }
+
   /** A connection as the JetStream API sees it: answers go to its subscriptions on the reply subject. */
   private jetStreamPeer (client: Client): JetStreamPeer {
     let peer = this.jetStreamPeers.get(client)

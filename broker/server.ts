@@ -108,7 +108,13 @@ export async function startBroker (
   let upstream: UpstreamLink | null = null
   if (options.upstream.length > 0) {
     try {
-      upstream = await UpstreamLink.connect(router, { servers: options.upstream, lastValue: options.subjectClasses.lastValue, name: `tickfan-${serverId}` })
+      upstream = await UpstreamLink.connect(router, {
+        servers: options.upstream,
+        lastValue: options.subjectClasses.lastValue,
+        name: `tickfan-${serverId}`,
+        history: router.jetstream?.streamList.map((s) => s.config) ?? [],
+        historyReplicas: options.historyReplicas
+      })
     } catch (err) {
       throw new Error(`upstream: cannot connect to any of ${options.upstream.join(', ')}: ${(err as Error).message}`)
     }

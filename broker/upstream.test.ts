@@ -7,14 +7,14 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNatsCluster, type NatsServerProcess } from './test-support/nats-server.ts'
-import { freePorts, waitForPort } from '../lib/ports.ts'
-import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { freePorts } from '../lib/ports.ts'
+import { runCommand, startLinkedNode, type LinkedNode } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
 const SUBJECTS = Array.from({ length: 8 }, (_, i) => `quote.sim.S${i}`)
 
-interface Node { process: CommandProcess, url: string, httpUrl: string }
+type Node = LinkedNode
 
 describe('tickfan nodes linked upstream to a NATS cluster', () => {
   let cluster: NatsServerProcess[]
@@ -22,11 +22,7 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
   const open: NatsConnection[] = []
 
   async function startNode (): Promise<Node> {
-    const [port, httpPort] = await freePorts(2)
-    const process = runCommand('broker/main.ts', ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
-      '--upstream', cluster.map((s) => s.natsUrl).join(',')])
-    await waitForPort(httpPort, 20_000)
-    const node = { process, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` }
+    const node = await startLinkedNode(cluster.map((s) => s.natsUrl))
     nodes.push(node)
     return node
   }

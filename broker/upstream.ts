@@ -10,6 +10,11 @@
  *   one node (or worker) per message;
  * - fans out what comes from upstream locally, with its own last-value cache, conflation and
  *   fairness.
+ * - keeps the trade history on the cluster: it creates each `--history` stream there as a
+ *   JetStream stream (file storage, `--history-replicas`) when it is absent, retrying until the
+ *   cluster's JetStream answers, and leaves the JetStream requests of its clients to the cluster.
+ *   A message JetStream delivers to an inbox shows the stored subject, not the inbox: it goes to
+ *   the local subscriptions the upstream subscription stands for.
  * The official client does the failover: it holds the server list, reconnects to another server
  * when one dies, renews the subscriptions, and buffers publishes while it reconnects. It connects
  * with `noEcho`, so what this node sends upstream does not come back to it.
@@ -17,12 +22,14 @@
  * Core NATS is at-most-once: messages in flight when a server dies, or published while this node
  * has not yet renewed its subscriptions, are lost (README, "What a failure costs").
  */
+import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect, type Msg, type MsgHdrsImpl, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
+import type { HistoryConfig } from './history.ts'
 import type { Subscription } from './subscription.ts'
 import { EncodedHeaders } from '../lib/headers.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectClass } from './subject-classes.ts'
-import { isSubsetMatch } from './subjects.ts'
+import { isSubsetMatch, subjectMatches } from './subjects.ts'
 
 export interface UpstreamOptions {
   servers: readonly string[]
@@ -32,6 +39,9 @@ export interface UpstreamOptions {
   user?: string
   pass?: string
   name?: string
+  /** History streams to keep on the cluster (created there when absent), and their replicas. */
+  history?: readonly HistoryConfig[]
+  historyReplicas?: number
 }
 
 export interface UpstreamStats {
@@ -41,6 +51,8 @@ export interface UpstreamStats {
   forwardedMsgs: number
   receivedMsgs: number
   subscriptions: number
+  /** The history streams on the cluster: being created, ready, or why not yet. */
+  history: string
 }
 
 const NO_QUEUES: ReadonlySet<string> = new Set()
@@ -54,7 +66,8 @@ export class UpstreamLink implements RouterLinks {
     reconnects: 0,
     forwardedMsgs: 0,
     receivedMsgs: 0,
-    subscriptions: 0
+    subscriptions: 0,
+    history: 'none'
   }
   /** Upstream subscriptions by local (subject, queue), with how many local subscriptions need each. */
   private readonly interest = new Map<string, { count: number, sub: NatsSubscription }>()
@@ -97,7 +110,42 @@ export class UpstreamLink implements RouterLinks {
       maxPingOut: 2,
       ...(o.user !== undefined ? { user: o.user, pass: o.pass } : {})
     })
-    return new UpstreamLink(router, nc, o.lastValue)
+    const link = new UpstreamLink(router, nc, o.lastValue)
+    if ((o.history ?? []).length > 0) void link.keepHistoryStreams(o.history ?? [], o.historyReplicas ?? 1)
+    return link
+  }
+
+  /** Creates the history streams on the cluster where absent; retries each second until JetStream answers. */
+  private async keepHistoryStreams (streams: readonly HistoryConfig[], replicas: number): Promise<void> {
+    this.stats.history = 'creating'
+    for (let attempt = 1; !this.nc.isClosed(); attempt++) {
+      try {
+        const jsm = await jetstreamManager(this.nc, { timeout: 2000 })
+        for (const s of streams) {
+          const exists = await jsm.streams.info(s.name).then(() => true, (err: unknown) => {
+            if ((err as { code?: unknown }).code === 10059) return false // stream not found
+            throw err
+          })
+          if (exists) continue
+          await jsm.streams.add({
+            name: s.name,
+            subjects: [...s.subjects],
+            storage: StorageType.File,
+            num_replicas: replicas,
+            max_age: s.maxAgeMs * 1e6,
+            max_bytes: s.maxBytes,
+            max_msgs_per_subject: s.maxMsgsPerSubject > 0 ? s.maxMsgsPerSubject : -1,
+            duplicate_window: s.duplicateWindowMs * 1e6,
+            allow_direct: true
+          })
+        }
+        this.stats.history = `ready: ${streams.map((s) => s.name).join(', ')} on the cluster (${replicas} replica${replicas === 1 ? '' : 's'})`
+        return
+      } catch (err) {
+        this.stats.history = `not yet (attempt ${attempt}): ${(err as Error).message}`
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    }
   }
 
   interestChanged (subject: string, queue: string | undefined, delta: 1 | -1): void {
@@ -118,6 +166,8 @@ export class UpstreamLink implements RouterLinks {
           // Last values come through the subscriptions above; a wildcard here that overlaps
           // them would bring a second copy.
           if (queue === undefined && router.classifier.classify(m.subject) === SubjectClass.LastValue) return
+          // JetStream delivered it to an inbox this subscription stands for, showing the stored subject.
+          if (queue === undefined && !subjectMatches(subject, m.subject)) return this.deliveredAs(subject, m)
           this.fromUpstream(m, only, queue === undefined)
         }
       })
@@ -176,6 +226,14 @@ export class UpstreamLink implements RouterLinks {
       m.data.byteLength
     ) : Buffer.concat([headers, m.data])
     this.router.publishFromLink(m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length, queues, plain)
+  }
+
+  /** A message for the local subscriptions on `pattern` that shows another subject (a JetStream delivery). */
+  private deliveredAs (pattern: string, m: Msg): void {
+    this.stats.receivedMsgs++
+    const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
+    const data = headers === null ? Buffer.from(m.data) : Buffer.concat([headers, m.data])
+    this.router.deliverToPattern(pattern, m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length)
   }
 
   async close (): Promise<void> {

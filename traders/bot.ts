@@ -149,7 +149,8 @@ function historyFiller (nc: NatsConnection, trades: TradeLedger, options: BotOpt
       const from = sinceMs
       sinceMs = Infinity
       // Holes that remain may still be on their way into the history (a feed handler republishing
-      // after the broker restarted): look twice more, a second apart.
+      // after the broker restarted), or the history may not answer yet (a cluster electing a
+      // leader): look twice more, a second apart.
       for (let attempt = 0; attempt < 3; attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000))
         stats.runs++
@@ -158,7 +159,7 @@ function historyFiller (nc: NatsConnection, trades: TradeLedger, options: BotOpt
         } catch (err) {
           stats.failed++
           stats.lastError = (err as Error).message
-          break
+          continue
         }
         if (trades.missing === 0 || nc.isClosed()) break
       }

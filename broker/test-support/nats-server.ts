@@ -87,11 +87,23 @@ export async function startNatsServer (options: NatsServerOptions = {}): Promise
  * A NATS cluster of `size` nats-server processes on loopback, every one routed to every other;
  * resolves once each sees all the others.
  */
-export async function startNatsCluster (size: number): Promise<NatsServerProcess[]> {
+/** `jetstream`: each server runs JetStream (its own store in a temporary folder), clustered. */
+export async function startNatsCluster (
+  size: number,
+  options: { jetstream?: boolean } = {}
+): Promise<NatsServerProcess[]> {
   const routePorts = await freePorts(size)
-  const servers = await Promise.all(routePorts.map(async (own) => await startNatsServer({
-    extraConfig: `cluster { name: tickfan-test, listen: 127.0.0.1:${own}, routes: [${routePorts.filter((p) => p !== own).map((p) => `nats-route://127.0.0.1:${p}`).join(', ')}] }`
-  })))
+  const servers = await Promise.all(routePorts.map(async (own, i) => {
+    const store = options.jetstream === true ? mkdtempSync(path.join(os.tmpdir(), 'tickfan-js-')) : null
+    const server = await startNatsServer({
+      extraConfig: [
+        `cluster { name: tickfan-test, listen: 127.0.0.1:${own}, routes: [${routePorts.filter((p) => p !== own).map((p) => `nats-route://127.0.0.1:${p}`).join(', ')}] }`,
+        store === null ? '' : `server_name: n${i + 1}\njetstream { store_dir: "${store}" }`
+      ].join('\n')
+    })
+    if (store === null) return server
+    return { ...server, stop: async () => { await server.stop(); rmSync(store, { recursive: true, force: true }) } }
+  }))
   const deadline = Date.now() + 15_000
   for (const s of servers) {
     while (true) {

@@ -59,3 +59,17 @@ export class StartedProcesses {
     for (const p of this.running.splice(0)) await p.stop()
   }
 }
+
+/** A tickfan broker process linked upstream to NATS servers (`--upstream`), one worker. */
+export interface LinkedNode { process: CommandProcess, url: string, httpUrl: string }
+
+export async function startLinkedNode (
+  upstream: readonly string[],
+  extraArgs: readonly string[] = []
+): Promise<LinkedNode> {
+  const [port, httpPort] = await freePorts(2)
+  const process = runCommand('broker/main.ts', ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
+    '--upstream', upstream.join(','), ...extraArgs])
+  await waitForPort(httpPort, 20_000)
+  return { process, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` }
+}
