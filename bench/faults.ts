@@ -47,6 +47,7 @@ const CLI = {
   },
   runs: { type: 'integer', default: 3, min: 1, help: 'Runs per scenario' },
   workers: { type: 'integer', default: 1, min: 1, help: 'Broker workers (the whole broker is killed)' },
+  out: { type: 'string', default: 'reports/faults', help: 'Report folder' },
   startups: { type: 'integer', default: 5, min: 0, help: 'Start-up measurements per way of starting a broker (0 skips them)' }
 } satisfies OptionTable
 
@@ -356,9 +357,9 @@ runMain(async () => {
       `- ${name}: the history fill failed in ${runs.filter((r) => r.fillError !== null).length} of ${runs.length} runs (${[...new Set(runs.map((r) => r.fillError).filter((e) => e !== null))].join('; ')})`), '',
     ...(startups.length === 0 ? [] : ['## Start-up', '', 'From spawn to the first TCP connection accepted (a restart waits this long before anyone can reconnect).', '',
       '| broker | start-up | runs |', '|---|---|---|', ...startups.map((s) => `| ${s.name} | ${range(s.ms)} ms | ${s.ms.length} |`), ''])]
-  const dir = path.join(ROOT, 'reports/faults')
+  const dir = path.resolve(ROOT, o.out)
   mkdirSync(dir, { recursive: true })
   writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), command, options: o, results, startups }, null, 2)}\n`)
   writeFileSync(path.join(dir, 'summary.md'), lines.join('\n'))
-  process.stdout.write(`\nReport: reports/faults/summary.md\n`)
+  process.stdout.write(`\nReport: ${path.relative(ROOT, dir)}/summary.md\n`)
 })

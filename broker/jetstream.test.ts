@@ -283,23 +283,40 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
 })
 
 describe('a broker of several workers', () => {
-  it('answers JetStream requests with a stated reason instead of silence: the history needs a lone broker', async () => {
+  it('keeps the whole history on every worker: clients on any worker replay every trade, each once', async () => {
     const [port, httpPort] = await freePorts(2)
     const broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
+    const url = `nats://127.0.0.1:${port}`
+    const open: NatsConnection[] = []
     try {
       await waitForPort(httpPort, 20_000)
       await waitForPort(port, 20_000)
-      const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
-      try {
-        const info = (await nc.request('$JS.API.STREAM.INFO.trades', '', { timeout: 2000 })).json<{ error: { code: number, err_code: number, description: string } }>()
-        expect(info.error).toMatchObject({ code: 503, err_code: 10076 })
-        expect(info.error.description).toContain('lone broker')
-        const jsm = await jetstreamManager(nc, { checkAPI: false })
-        await expect(jsm.streams.info('trades')).rejects.toThrow(/lone broker/)
-      } finally {
-        await nc.close()
+      // Publishers on both workers (connections are handed out in turn).
+      const publishers = [await connect({ servers: url }), await connect({ servers: url })]
+      open.push(...publishers)
+      for (let i = 1; i <= 20; i++) {
+        const h = headers()
+        h.set('Nats-Msg-Id', `sim.X.${i}`)
+        ;(publishers[i % 2] as NatsConnection).publish('trade.sim.X', `t${i}`, { headers: h })
+      }
+      const again = headers()
+      again.set('Nats-Msg-Id', 'sim.X.4')
+      ;(publishers[1] as NatsConnection).publish('trade.sim.X', 't4', { headers: again })
+      for (const p of publishers) await p.flush()
+      for (let reader = 0; reader < 2; reader++) {
+        const nc = await connect({ servers: url })
+        open.push(nc)
+        const seen: string[] = []
+        await eventually(async () => {
+          seen.length = 0
+          const consumer = await jetstream(nc).consumers.get('trades', { deliver_policy: DeliverPolicy.All })
+          for await (const m of await consumer.fetch({ max_messages: 50, expires: 1000 })) seen.push(m.string())
+          return seen.length >= 20
+        }, 10_000, 'every trade in this worker\'s history')
+        expect(seen.slice().sort()).toEqual(Array.from({ length: 20 }, (_, k) => `t${k + 1}`).sort())
       }
     } finally {
+      for (const nc of open) await nc.close().catch(() => {})
       await broker.stop('SIGINT')
     }
   }, 30_000)

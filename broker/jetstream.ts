@@ -263,18 +263,6 @@ export class JetStreamService {
     fail(responseType(op), unsupported(`$JS.API.${tokens.join('.')}`))
   }
 
-  /**
-   * Answers a request this broker cannot serve (its history stands aside): JetStream's "not
-   * enabled" error with the reason, or, for a pull, a 503 status.
-   */
-  unavailable (from: JetStreamPeer, subject: string, reply: string | undefined, why: string): void {
-    if (reply === undefined) return
-    const op = subject.slice(JS_API_PREFIX.length).split('.').slice(0, 2).join('.')
-    if (op === 'CONSUMER.MSG' || op === 'DIRECT.GET') return sendStatus(from, reply, '503 No Responders', null)
-    const error = { code: 503, err_code: 10076, description: `JetStream not enabled: ${why}` }
-    from.sendTo(reply, reply, undefined, Buffer.from(JSON.stringify({ type: `io.nats.jetstream.api.v1.${responseType(op)}`, error })), 0)
-  }
-
   /** A connection went away: its consumers stop waiting and are removed. */
   connectionClosed (peer: JetStreamPeer): void {
     for (const c of [...this.consumers.values()]) if (c.owner === peer) this.remove(c)

@@ -122,7 +122,7 @@ export const BROKER_OPTION_TABLE = {
   },
   history: {
     type: 'list', default: ['trades:trade.>'],
-    help: 'History streams that JetStream clients can replay, as name:subject (a name given twice keeps both subjects); --history= keeps none. A lone broker only (one worker, no --upstream)'
+    help: 'History streams that JetStream clients can replay, as name:subject (a name given twice keeps both subjects); --history= keeps none. Each worker keeps a whole copy; with --upstream the streams are on the NATS cluster\'s JetStream'
   },
   historyMaxAgeMs: {
     type: 'integer', default: 600000, min: 1, unit: 'ms', help: 'Oldest message a history stream keeps',

@@ -86,7 +86,7 @@ export interface RouterLinks {
   hasInterest (subject: string): boolean
   /**
    * Whether JetStream requests go beyond this process (an upstream NATS cluster may serve them);
-   * otherwise the broker answers them itself, saying its history needs a lone broker.
+   * otherwise the broker answers them from its own history (each worker from its copy).
    */
   readonly carriesJetStream: boolean
   /** What the link has carried, for /varz. */
@@ -178,7 +178,8 @@ export class Router implements ClientHost {
   readonly authenticator: Authenticator
   /**
    * The history streams and the JetStream API that reads them (jetstream.ts); null with
-   * `--history=`. Serves a lone broker only: with links (workers, upstream) it stands aside.
+   * `--history=`. Each worker keeps a whole copy (the mesh brings it every message on the
+   * streams' subjects); behind an upstream cluster it stands aside for the cluster's JetStream.
    */
   readonly jetstream: JetStreamService | null
   private readonly jetStreamPeers = new WeakMap<Client, JetStreamPeer>()
@@ -394,13 +395,11 @@ export class Router implements ClientHost {
     const subject = facts.subject
     const subjectClass = facts.subjectClass
     const links = this.links
-    const history = links === null ? this.jetstream : null
-    if (facts.jetStreamApi && this.jetstream !== null && links?.carriesJetStream !== true) {
-      if (from !== null) {
-        const peer = this.jetStreamPeer(from)
-        if (history !== null) history.request(peer, subject, reply, data.subarray(headerBytes > 0 ? headerBytes : 0))
-        else this.jetstream.unavailable(peer, subject, reply, 'tickfan\'s trade history is kept by a lone broker (--workers 1, no --upstream) for now')
-      }
+    // The history is here unless an upstream cluster keeps it; each worker of a broker keeps a copy.
+    const history = links?.carriesJetStream === true ? null : this.jetstream
+    if (facts.jetStreamApi && history !== null) {
+      const payload = data.subarray(headerBytes > 0 ? headerBytes : 0)
+      if (from !== null) history.request(this.jetStreamPeer(from), subject, reply, payload)
       return
     }
     if (queues === null && links?.publishAll !== undefined) {
@@ -412,7 +411,8 @@ export class Router implements ClientHost {
         data,
         headerBytes,
         local.groups,
-        local.plain.length > 0,
+        // A subject this worker's history keeps comes back here even with nobody listening.
+        local.plain.length > 0 || (facts.history !== null && history !== null),
         subjectClass === SubjectClass.LastValue,
         from
       )) return

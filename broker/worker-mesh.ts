@@ -258,7 +258,7 @@ function decode (f: Buffer): MeshFrame {
 }
 
 export class WorkerMesh implements RouterLinks {
-  /** JetStream requests stay on the worker that got them (router.ts answers them). */
+  /** JetStream requests stay on the worker that got them: each worker keeps the whole history. */
   readonly carriesJetStream = false
   readonly stats: MeshStats = {
     forwardedMsgs: 0,
@@ -305,6 +305,10 @@ export class WorkerMesh implements RouterLinks {
   ) {
     router.links = this
     this.fair = new FairRelease(MAX_FAIR_HOLD_MS, random)
+    // Each worker keeps the whole trade history (router.ts): every message on its subjects comes here.
+    for (const stream of router.jetstream?.streamList ?? []) {
+      for (const subject of stream.config.subjects) this.interestChanged(subject, undefined, 1)
+    }
   }
 
   /** Starts accepting the other workers' connections on a Unix socket. */
