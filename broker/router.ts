@@ -673,9 +673,23 @@ export class Router implements ClientHost {
   ): void {
     // A literal the pattern matches finds its subscriptions in the trie; keep those on the pattern itself.
     const literal = pattern.split('.').map((t) => t === '*' || t === '>' ? '_' : t).join('.')
+    const onPattern = (sub: Subscription): boolean => sub.subject === pattern
+    this.deliverShowing(this.trie.match(literal).plain, onPattern, { subject, reply, data, headerBytes })
+  }
+
+  /**
+   * Delivers one message, showing `m.subject`, to those of `subs` that `wanted` accepts: what
+   * JetStream sends to an inbox (a consumer's messages, API answers) reaches its subscribers so.
+   */
+  private deliverShowing (
+    subs: Iterable<Subscription>,
+    wanted: (sub: Subscription) => boolean,
+    m: { subject: string, reply: string | undefined, data: Buffer, headerBytes: number }
+  ): void {
+    const { subject, reply, data, headerBytes } = m
     const msg = new RoutedMessage(subject, reply, SubjectClass.Plain, data, headerBytes, this.now(), undefined, -1)
-    for (const sub of this.trie.match(literal).plain) {
-      if (sub.subject !== pattern) continue
+    for (const sub of subs) {
+      if (!wanted(sub)) continue
       sub.client.deliver(sub, msg)
       this.stats.deliveries++
     }
@@ -689,28 +703,15 @@ export class Router implements ClientHost {
       peer = {
         cid: client.cid,
         get isClosed () { return client.isClosed },
+        // Answers go to its own subscriptions on the reply subject, as a request's answer does.
         sendTo: (to, subject, reply, data, headerBytes) => {
-          this.sendTo(client, { to, subject, reply, data, headerBytes })
+          const onInbox = (sub: Subscription): boolean => subjectMatches(sub.subject, to)
+          this.deliverShowing(client.subscriptions.values(), onInbox, { subject, reply, data, headerBytes })
         }
       }
       this.jetStreamPeers.set(client, peer)
     }
     return peer
-  }
-
-  /** Delivers to `client`'s subscriptions that match `to`, showing `subject` (as JetStream delivers to an inbox). */
-  private sendTo (
-    client: Client,
-    m: { to: string, subject: string, reply: string | undefined, data: Buffer, headerBytes: number }
-  ): void {
-    const { subject, reply, data, headerBytes } = m
-    const msg = new RoutedMessage(subject, reply, SubjectClass.Plain, data, headerBytes, this.now(), undefined, -1)
-    for (const sub of client.subscriptions.values()) {
-      if (!subjectMatches(sub.subject, m.to)) continue
-      client.deliver(sub, msg)
-      this.stats.deliveries++
-    }
-    msg.dropFrame()
   }
 
   private count (table: Record<string, number>, key: string): void {

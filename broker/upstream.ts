@@ -217,6 +217,18 @@ export class UpstreamLink implements RouterLinks {
    * plain subscribers get it.
    */
   private fromUpstream (m: Msg, queues: ReadonlySet<string>, plain: boolean): void {
+    const { reply, data, headerBytes } = this.received(m)
+    this.router.publishFromLink(m.subject, reply, data, headerBytes, queues, plain)
+  }
+
+  /** A message for the local subscriptions on `pattern` that shows another subject (a JetStream delivery). */
+  private deliveredAs (pattern: string, m: Msg): void {
+    const { reply, data, headerBytes } = this.received(m)
+    this.router.deliverToPattern(pattern, m.subject, reply, data, headerBytes)
+  }
+
+  /** A message from upstream as the router takes it: header block then payload, counted. */
+  private received (m: Msg): { reply: string | undefined, data: Buffer, headerBytes: number } {
     this.stats.receivedMsgs++
     const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
     // A view is enough: the router copies what it keeps.
@@ -225,15 +237,7 @@ export class UpstreamLink implements RouterLinks {
       m.data.byteOffset,
       m.data.byteLength
     ) : Buffer.concat([headers, m.data])
-    this.router.publishFromLink(m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length, queues, plain)
-  }
-
-  /** A message for the local subscriptions on `pattern` that shows another subject (a JetStream delivery). */
-  private deliveredAs (pattern: string, m: Msg): void {
-    this.stats.receivedMsgs++
-    const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
-    const data = headers === null ? Buffer.from(m.data) : Buffer.concat([headers, m.data])
-    this.router.deliverToPattern(pattern, m.subject, m.reply === '' ? undefined : m.reply, data, headers === null ? 0 : headers.length)
+    return { reply: m.reply === '' ? undefined : m.reply, data, headerBytes: headers === null ? 0 : headers.length }
   }
 
   async close (): Promise<void> {
