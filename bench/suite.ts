@@ -14,7 +14,7 @@ import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeReport, type HttpResult, type SuiteResults } from './report/write.ts'
-import { loadWorkload, quick, WorkloadError, type Workload } from './workload.ts'
+import { loadWorkload, quick, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
 
 const WORKLOAD_DIR = path.join(ROOT, 'bench/workloads')
 const ORDER = ['steady', 'burst', 'slow-consumers', 'fairness', 'wide-fanout', 'max-throughput', 'scaling']
@@ -123,9 +123,9 @@ runMain(async () => {
 
   for (const w of workloads) {
     const repetitions = JUDGED.has(w.name) && !o.quick ? Math.max(w.repetitions, o.repeat) : w.repetitions
-    process.stdout.write(`${w.name}: ${w.description}${repetitions > 1 ? ` (${repetitions} repetitions)` : ''}\n`)
+    process.stdout.write(`${w.name}: ${w.description}${repetitions > 1 ? ` (${repetitions} repetitions${w.comparisonRepetitions > 0 && w.comparisonRepetitions < repetitions ? `, the other brokers in the first ${w.comparisonRepetitions}` : ''})` : ''}\n`)
     for (let rep = 0; rep < repetitions; rep++) {
-      for (const target of rep % 2 === 0 ? targets : [...targets].reverse()) { // interleaved A B, B A
+      for (const target of targetsOfRepetition(w, rep, targets)) {
         if (w.name === 'scaling') {
           for (const workers of w.workers) {
             await findMax(target, w, workers)

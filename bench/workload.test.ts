@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { loadWorkload, quick, validateWorkload } from './workload.ts'
+import { loadWorkload, quick, targetsOfRepetition, validateWorkload } from './workload.ts'
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workloads')
 
@@ -26,6 +26,7 @@ describe('workload files', () => {
     ['an unknown key inside slow', { name: 'x', description: 'd', slow: { costMs: 1 } }, /slow.costMs is not a known key/],
     ['more processes than subscribers', { name: 'x', description: 'd', subscribers: 2, subscriberProcesses: 3 }, /subscriberProcesses \(3\) cannot exceed subscribers \(2\)/],
     ['no fast subscriber left', { name: 'x', description: 'd', subscribers: 2, slowFraction: 1 }, /leaves no fast subscriber/],
+    ['a negative comparisonRepetitions', { name: 'x', description: 'd', comparisonRepetitions: -1 }, /comparisonRepetitions must be between 0 and 100, got -1/],
     ['a missing name', { description: 'd' }, /name is required/]
   ])('rejects %s, naming the key', (_case, raw, message) => {
     expect(() => validateWorkload(raw, 'w.json')).toThrow(message)
@@ -36,5 +37,18 @@ describe('workload files', () => {
     expect(w).toMatchObject({ subjects: 100, payloadBytes: 128, repetitions: 1 })
     const q = quick({ ...w, durationSeconds: 10, repetitions: 3, rateSteps: [1, 2, 3, 4] }, 0.3)
     expect(q).toMatchObject({ durationSeconds: 3, repetitions: 1, rateSteps: [1, 2] })
+  })
+
+  it('interleaves the targets, and runs the comparison only in its first repetitions when told', () => {
+    const targets = ['tickfan', 'nats-server'] as const
+    const every = validateWorkload({ name: 'x', description: 'd', repetitions: 4 })
+    expect([0, 1, 2, 3].map((rep) => targetsOfRepetition(every, rep, targets))).toEqual([
+      ['tickfan', 'nats-server'], ['nats-server', 'tickfan'], ['tickfan', 'nats-server'], ['nats-server', 'tickfan']
+    ])
+    const first2 = validateWorkload({ name: 'x', description: 'd', repetitions: 4, comparisonRepetitions: 2 })
+    expect([0, 1, 2, 3].map((rep) => targetsOfRepetition(first2, rep, targets))).toEqual([
+      ['tickfan', 'nats-server'], ['nats-server', 'tickfan'], ['tickfan'], ['tickfan']
+    ])
+    expect(targetsOfRepetition(first2, 3, ['nats-server'])).toEqual([])
   })
 })

@@ -40,6 +40,12 @@ export interface Workload {
   warmupSeconds: number
   durationSeconds: number
   repetitions: number
+  /**
+   * Of those repetitions, how many also run the targets other than tickfan (nats-server), which
+   * are shown beside tickfan but not judged; 0 = every repetition. Lets a judged workload repeat
+   * tickfan often enough to settle its verdict without doubling the run for a comparison.
+   */
+  comparisonRepetitions: number
   /** Record delivery times of one message in this many, for fairness. */
   fairnessSampleEvery: number
 }
@@ -61,6 +67,7 @@ export const WORKLOAD_DEFAULTS: Omit<Workload, 'name' | 'description'> = {
   warmupSeconds: 1,
   durationSeconds: 5,
   repetitions: 1,
+  comparisonRepetitions: 0,
   fairnessSampleEvery: 50
 }
 
@@ -117,6 +124,7 @@ const SCHEMA: Record<keyof Workload, Check> = {
   warmupSeconds: number(0, 600),
   durationSeconds: number(0.5, 3600),
   repetitions: integer(1, 100),
+  comparisonRepetitions: integer(0, 100),
   fairnessSampleEvery: integer(1, 1_000_000)
 }
 
@@ -154,6 +162,16 @@ export function loadWorkload (path: string): Workload {
     throw new WorkloadError(`${path}: ${(err as Error).message}`)
   }
   return validateWorkload(raw, path)
+}
+
+/**
+ * The targets repetition `rep` (from 0) of `w` measures, in order: interleaved A B, B A, so
+ * neither target always runs first; after the first comparisonRepetitions, tickfan alone.
+ */
+export function targetsOfRepetition<T extends string> (w: Workload, rep: number, targets: readonly T[]): T[] {
+  const compared = w.comparisonRepetitions === 0 || rep < w.comparisonRepetitions
+  const these = compared ? [...targets] : targets.filter((t) => t === 'tickfan')
+  return rep % 2 === 0 ? these : these.reverse()
 }
 
 /** Shortens a workload for --quick and bench:ci runs: same shape, less time. */
