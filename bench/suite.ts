@@ -28,7 +28,7 @@ const CLI = {
   out: { type: 'string', default: path.join(ROOT, 'reports'), help: 'Where reports go' },
   stamp: { type: 'string', default: '', help: 'Report folder name (default: the date and time)' },
   httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
-  repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED].join(', ')}), interleaved; a timing verdict needs at least 3` }
+  repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
 export function loadWorkloads (names: readonly string[]): Workload[] {
