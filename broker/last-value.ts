@@ -72,14 +72,15 @@ export class LastValueCache {
         this.olderDropped++
         return 'older'
       }
-      this.bytes -= current.body.length
+      this.bytes -= current.bodyLength
     } else {
       if (this.values.size >= this.maxSubjects) this.evictStalest()
       this.membership++
     }
+    msg.keep() // cached past its publish call
     msg.cacheOrder = ++this.stores
     this.values.set(msg.subject, msg)
-    this.bytes += msg.body.length
+    this.bytes += msg.bodyLength
     while (this.bytes > this.maxBytes && this.values.size > 1) this.evictStalest()
     return 'stored'
   }
@@ -94,7 +95,7 @@ export class LastValueCache {
     if (victim === undefined) return
     this.values.delete(victim.subject)
     this.membership++
-    this.bytes -= victim.body.length
+    this.bytes -= victim.bodyLength
     this.evicted++
   }
 
@@ -129,7 +130,7 @@ export class LastValueCache {
   delete (subject: string): boolean {
     const current = this.values.get(subject)
     if (current === undefined) return false
-    this.bytes -= current.body.length
+    this.bytes -= current.bodyLength
     this.membership++
     return this.values.delete(subject)
   }

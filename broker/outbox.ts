@@ -3,10 +3,9 @@
  * consumer is conflated.
  *
  * Two modes:
- * - flowing: each delivery is appended as pieces (a frame shared by every subscriber with the
- *   same sid, or its MSG line as text and the shared body, or the line's halves and the sid once
- *   the message fans out to other sids) and the pieces are joined into one Buffer per flush
- *   turn: one socket write per connection per turn;
+ * - flowing: each delivery is copied into the next socket write as it is queued (its MSG line
+ *   written byte by byte and the shared body after it, or one frame where subscribers share a
+ *   sid: write-buffer.ts); one socket write per connection per flush turn;
  * - conflating: entered when the socket's own buffer passed the high-water mark after a write.
  *   Pending messages are held in one append-only list. A last-value message supersedes the
  *   pending one for the same (subscription, subject): the old entry becomes a tombstone and the
@@ -27,7 +26,8 @@
  * ever overwritten, never deleted from, while conflating.
  */
 import { SubjectClass } from './subject-classes.ts'
-import { encodeConflatedFrame, latin1Write, type RoutedMessage } from './wire.ts'
+import { encodeConflatedFrame, type RoutedMessage } from './wire.ts'
+import { WriteBuffer } from './write-buffer.ts'
 
 /** The parts of a subscription the outbox needs. */
 export interface OutboxSubscription {
@@ -61,57 +61,12 @@ export interface OutboxOptions {
 
 export type DeliverOutcome = 'queued' | 'conflated' | 'overflow'
 
-/**
- * The pieces of the next socket write, in order, joined once at take(). A piece is bytes, or a
- * protocol line as latin1 text written straight into the joined buffer (a Buffer made for it
- * first would be one more allocation and one more copy per delivery). The list is a fresh array
- * each turn: one kept from turn to turn lives in V8's old generation, and storing each new piece
- * in it costs a write barrier (the regression gate at 50 subscribers: ARCHITECTURE.md, "Where the
- * time per delivery goes").
- */
-class Pieces {
-  private list: Array<Buffer | string> = []
-  private texts = 0
-
-  add (piece: Buffer): void {
-    this.list.push(piece)
-  }
-
-  addText (line: string): void {
-    this.list.push(line)
-    this.texts++
-  }
-
-  /** All pieces as one Buffer of `bytes` (their total); the list starts again empty. */
-  take (bytes: number): Buffer {
-    const list = this.list
-    this.list = []
-    if (this.texts === 0) return list.length === 1 ? list[0] as Buffer : Buffer.concat(list as Buffer[], bytes)
-    this.texts = 0
-    if (list.length === 1) return Buffer.from(list[0] as string, 'latin1')
-    const out = Buffer.allocUnsafe(bytes)
-    let at = 0
-    for (let i = 0; i < list.length; i++) {
-      const piece = list[i] as Buffer | string
-      if (typeof piece === 'string') latin1Write(out, piece, at)
-      else out.set(piece, at)
-      at += piece.length
-    }
-    return out
-  }
-
-  clear (): void {
-    this.list = []
-    this.texts = 0
-  }
-}
-
 export class Outbox {
   headers: boolean
   private readonly maxPendingEventBytes: number
 
-  private readonly parts = new Pieces()
-  private partsBytes = 0
+  /** The next socket write, in flowing mode. */
+  private readonly parts = new WriteBuffer()
   private partsMessages = 0
   /** Headers and payload bytes of the messages in `parts` (what nats-server counts as out_bytes). */
   private partsPayloadBytes = 0
@@ -150,7 +105,7 @@ export class Outbox {
 
   /** Bytes waiting in this outbox (not counting what the socket itself buffers). */
   get pendingBytes (): number {
-    return this.partsBytes + this.heldEventBytes + this.heldLastValueBytes
+    return this.parts.length + this.heldEventBytes + this.heldLastValueBytes
   }
 
   get pendingMessages (): number {
@@ -177,15 +132,15 @@ export class Outbox {
       const parts = this.parts
       const frame = msg.frame(sub, withHeaders)
       if (frame !== null) {
-        parts.add(frame)
-        this.partsBytes += frame.length
-        this.partsPayloadBytes += msg.body.length - 2 - (withHeaders ? 0 : msg.headerBytes)
+        parts.bytes(frame)
+        this.partsPayloadBytes += msg.bodyLengthFor(withHeaders) - 2
         this.partsMessages++
         return 'queued'
       }
       this.queueDelivery(sub, msg, withHeaders)
       return 'queued'
     }
+    msg.keep() // held past the publish call
     const bytes = msg.frameBytes
     const enqueuedAtMs = msg.publishedAtMs
     if (msg.subjectClass === SubjectClass.LastValue) {
@@ -224,8 +179,7 @@ export class Outbox {
    */
   control (line: Buffer, nowMs = this.conflatingSinceMs): 'queued' | 'overflow' {
     if (this.held === null) {
-      this.parts.add(line)
-      this.partsBytes += line.length
+      this.parts.bytes(line)
       return 'queued'
     }
     this.heldEventBytes += line.length + HELD_ENTRY_OVERHEAD_BYTES
@@ -261,29 +215,15 @@ export class Outbox {
     this.heldTombstones = 0
   }
 
-  /**
-   * One delivery as pieces. A message's first delivery: its MSG/HMSG line as text, written
-   * straight into the socket write, and the body (no Buffer made for a line used once). In a
-   * fan-out past the first: the line's two halves as Buffers made once per message, the sid's
-   * bytes and the body (a line of text per delivery would be one more string each).
-   */
+  /** One delivery, written into the next socket write: its MSG or HMSG line, then the body. */
   private queueDelivery (sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): void {
-    const body = msg.bodyFor(withHeaders)
-    if (msg.fanningOut) {
-      const head = msg.head(withHeaders)
-      const tail = msg.tail(withHeaders)
-      this.parts.add(head)
-      this.parts.add(sub.sidBytes)
-      this.parts.add(tail)
-      this.parts.add(body)
-      this.partsBytes += head.length + sub.sidBytes.length + tail.length + body.length
-    } else {
-      const line = msg.line(sub.sid, withHeaders)
-      this.parts.addText(line)
-      this.parts.add(body)
-      this.partsBytes += line.length + body.length
-    }
-    this.partsPayloadBytes += body.length - 2
+    const parts = this.parts
+    const lineBytes = msg.lineLength(sub.sidBytes.length, withHeaders)
+    const bodyBytes = msg.bodyLengthFor(withHeaders)
+    const buf = parts.reserve(lineBytes + bodyBytes)
+    msg.writeBody(buf, msg.writeLine(buf, parts.length, sub.sidBytes, withHeaders), withHeaders)
+    parts.advance(lineBytes + bodyBytes)
+    this.partsPayloadBytes += bodyBytes - 2
     this.partsMessages++
   }
 
@@ -297,8 +237,7 @@ export class Outbox {
     const withHeaders = this.headers
     for (const entry of held) {
       if (entry.control !== null) {
-        this.parts.add(entry.control)
-        this.partsBytes += entry.control.length
+        this.parts.bytes(entry.control)
         continue
       }
       const { sub, msg, skipped } = entry
@@ -307,10 +246,8 @@ export class Outbox {
         this.queueDelivery(sub, msg, withHeaders)
         continue
       }
-      const frame = encodeConflatedFrame(msg, sub.sidBytes, skipped)
-      this.parts.add(frame)
-      this.partsBytes += frame.length
-      this.partsPayloadBytes += msg.body.length - 2
+      this.parts.bytes(encodeConflatedFrame(msg, sub.sidBytes, skipped))
+      this.partsPayloadBytes += msg.bodyLength - 2
       this.partsMessages++
     }
     this.heldEventBytes = 0
@@ -319,11 +256,10 @@ export class Outbox {
 
   /** Everything flowing, as one Buffer for one socket write; null when there is nothing. */
   take (): Buffer | null {
-    if (this.partsBytes === 0) return null
-    const chunk = this.parts.take(this.partsBytes)
+    const chunk = this.parts.take()
+    if (chunk === null) return null
     this.messagesOut += this.partsMessages
     this.payloadBytesOut += this.partsPayloadBytes
-    this.partsBytes = 0
     this.partsMessages = 0
     this.partsPayloadBytes = 0
     return chunk
@@ -331,13 +267,12 @@ export class Outbox {
 
   /** Bytes appended since the last take (flowing mode). */
   get flowingBytes (): number {
-    return this.partsBytes
+    return this.parts.length
   }
 
   /** Drops everything (the connection is closing). */
   clear (): void {
     this.parts.clear()
-    this.partsBytes = 0
     this.partsMessages = 0
     this.partsPayloadBytes = 0
     this.held = null

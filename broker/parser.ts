@@ -142,7 +142,7 @@ export class ProtocolParser {
     this.feedStartedAt = this.clock()
     this.ops = 0
     while (pos < buf.length) {
-      const lf = buf.indexOf(LF, pos)
+      const lf = lineEnd(buf, pos, this.limits.maxControlLineBytes)
       if (lf === -1) {
         if (buf.length - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
         this.partialLine = Buffer.from(buf.subarray(pos))
@@ -339,6 +339,20 @@ export class ProtocolParser {
     this.handler.error(code)
     return -1
   }
+}
+
+/**
+ * Where the control line at `pos` ends (its LF), or -1 when no LF is within the first
+ * `maxLineBytes` + 1 bytes (a line too long, or one that goes on in the next chunk). A loop, not
+ * Buffer#indexOf: a native call per line cost more than scanning a line of a few dozen bytes,
+ * and the window bounds the scan of input that has no line end.
+ */
+function lineEnd (buf: Buffer, pos: number, maxLineBytes: number): number {
+  const stop = Math.min(buf.length, pos + maxLineBytes + 1)
+  for (let i = pos; i < stop; i++) {
+    if (buf[i] === LF) return i
+  }
+  return -1
 }
 
 /** What publishLine returns when the general path must handle the line. */

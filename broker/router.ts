@@ -468,15 +468,15 @@ export class Router implements ClientHost {
       if (sub.client.deliver(sub, msg) && from !== null) this.pacing.holdBack(from, sub.client)
       delivered++
     }
-    msg.dropFrame() // the message may stay cached: its frame is only for this fan-out
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     const kept = facts.history !== null && history !== null
     if (kept) {
-      const body = msg.body.subarray(0, msg.body.length - 2)
+      const body = msg.keep().subarray(0, msg.bodyLength - 2)
       const published = { subject, reply, data: body, headerBytes: msg.headerBytes, msgId }
       history.store(facts.history, published, from === null ? null : this.jetStreamPeer(from))
     }
+    msg.dropFrame() // the message may stay cached: its frame and the read buffer are only for this fan-out
     if (delivered > 0) stats.routedMsgs++
     else if (queues === null && !kept) this.answeredNoResponders(from, reply, subject, plain.length + groups.length)
   }

@@ -1,6 +1,23 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SubjectClass } from './subject-classes.ts'
 import { RoutedMessage, encodeNoResponders, encodeSid, parseHeaders, readIntegerHeader, withoutHeader } from './wire.ts'
+
+/** The control line `msg` writes for one delivery to `sid`, in a buffer of exactly the length it announced. */
+function lineOf (msg: RoutedMessage, sid: string, headers: boolean): Buffer {
+  const sidBytes = Buffer.from(sid, 'latin1')
+  const line = Buffer.alloc(msg.lineLength(sidBytes.length, headers) + 1, 0xff)
+  expect(msg.writeLine(line, 0, sidBytes, headers)).toBe(line.length - 1)
+  expect(line[line.length - 1]).toBe(0xff) // nothing written past it
+  return line.subarray(0, line.length - 1)
+}
+
+/** The body one delivery carries, as writeBody copies it. */
+function bodyOf (msg: RoutedMessage, headers: boolean): Buffer {
+  const body = Buffer.alloc(msg.bodyLengthFor(headers))
+  msg.writeBody(body, 0, headers)
+  return body
+}
 
 describe('wire encoding', () => {
   it('reads an integer header as large as a microsecond epoch, case-insensitively', () => {
@@ -40,8 +57,21 @@ describe('wire encoding', () => {
     expect(adopted.body.length).toBe(size + 2)
     const small = Buffer.from('hi\r\n')
     const copied = new RoutedMessage('s', undefined, SubjectClass.Plain, small.subarray(0, 2), 0, 0, undefined)
-    small[0] = 0x41 // the body is a copy: changing the source changes nothing
+    expect(copied.keep().toString()).toBe('hi\r\n') // kept during its publish call
+    small[0] = 0x41 // the kept body is a copy: changing the source changes nothing
+    copied.dropFrame()
     expect(copied.body.toString()).toBe('hi\r\n')
+  })
+
+  it('copies the body only for whoever keeps it, and never reads the read buffer after its fan-out', () => {
+    const input = Buffer.from('NATS/1.0\r\n\r\npayload')
+    const msg = new RoutedMessage('s', undefined, SubjectClass.Plain, input, 12, 0, undefined)
+    const out = Buffer.alloc(msg.bodyLengthFor(false))
+    msg.writeBody(out, 0, false) // written straight from the read buffer
+    expect(out.toString()).toBe('payload\r\n')
+    msg.dropFrame() // the fan-out ended and nothing kept it
+    input.fill(0)
+    expect(() => msg.body).toThrow(/asked for after its fan-out ended/)
   })
 
   it('builds one whole frame for a sid two deliveries share, equal to the pieces, and never for a large body', () => {
@@ -51,11 +81,12 @@ describe('wire encoding', () => {
     const alsoOne = { sid: '1', sidBytes: encodeSid('1') }
     const two = { sid: '2', sidBytes: encodeSid('2') }
     expect(alsoOne.sidBytes).toBe(one.sidBytes) // shared: compared by identity
+    msg.keep() // as a cached message: fanned out more than once
     for (const headers of [true, false]) {
       msg.dropFrame()
-      expect(msg.frame(one, headers)).toBeNull() // the first asker uses the pieces
-      const pieces = Buffer.concat([Buffer.from(msg.line('1', headers), 'latin1'), msg.bodyFor(headers)])
-      expect(msg.frame(alsoOne, headers)?.equals(pieces)).toBe(true)
+      expect(msg.frame(one, headers)).toBeNull() // the first asker writes line and body
+      const written = Buffer.concat([lineOf(msg, '1', headers), bodyOf(msg, headers)])
+      expect(msg.frame(alsoOne, headers)?.equals(written)).toBe(true)
       expect(msg.frame(alsoOne, headers)).toBe(msg.frame(one, headers)) // built once
     }
     expect(msg.frame(two, false)).toBeNull() // another sid starts over
@@ -64,11 +95,30 @@ describe('wire encoding', () => {
     expect(big.frame(one, false)).toBeNull()
   })
 
-  it('writes MSG and HMSG lines (their parts made once per message) and strips headers for clients without them', () => {
+  it('writes MSG and HMSG lines of the length it says, and strips headers for clients without them', () => {
     const hdr = 'NATS/1.0\r\nA: b\r\n\r\n'
     const msg = new RoutedMessage('s.x', 'r.1', SubjectClass.Plain, Buffer.from(`${hdr}body`), hdr.length, 0, undefined)
-    expect(msg.line('7', true) + msg.bodyFor(true).toString()).toBe(`HMSG s.x 7 r.1 ${hdr.length} ${hdr.length + 4}\r\n${hdr}body\r\n`)
-    expect(msg.line('7', false) + msg.bodyFor(false).toString()).toBe('MSG s.x 7 r.1 4\r\nbody\r\n')
+    const hmsg = `HMSG s.x 7 r.1 ${hdr.length} ${hdr.length + 4}\r\n${hdr}body\r\n`
+    expect(lineOf(msg, '7', true).toString('latin1') + bodyOf(msg, true).toString()).toBe(hmsg)
+    expect(lineOf(msg, '7', false).toString('latin1') + bodyOf(msg, false).toString()).toBe('MSG s.x 7 r.1 4\r\nbody\r\n')
+    const plain = new RoutedMessage('a', undefined, SubjectClass.Plain, Buffer.alloc(1234), 0, 0, undefined)
+    expect(lineOf(plain, '42', true).toString('latin1')).toBe('MSG a 42 1234\r\n') // no headers: MSG whatever the client negotiated
+  })
+
+  it('writes the same line as a template string, for any subject, reply, sid and sizes', () => {
+    const token = fc.stringMatching(/^[!-~]{1,40}$/).filter((t) => !t.includes(' '))
+    const sizes = [fc.nat(300), fc.nat(70_000), fc.boolean()] as const
+    const replies = fc.option(token, { nil: undefined })
+    fc.assert(fc.property(token, replies, token, ...sizes, (subject, reply, sid, hdrChars, payloadBytes, headers) => {
+      const hdr = hdrChars === 0 ? '' : `NATS/1.0\r\n${'x'.repeat(hdrChars)}\r\n\r\n`
+      const data = Buffer.concat([Buffer.from(hdr), Buffer.alloc(payloadBytes)])
+      const msg = new RoutedMessage(subject, reply, SubjectClass.Plain, data, hdr.length, 0, undefined)
+      const r = reply === undefined ? '' : ` ${reply}`
+      const expected = headers && hdr.length > 0
+        ? `HMSG ${subject} ${sid}${r} ${hdr.length} ${data.length}\r\n`
+        : `MSG ${subject} ${sid}${r} ${headers ? data.length : payloadBytes}\r\n`
+      expect(lineOf(msg, sid, headers).toString('latin1')).toBe(expected)
+    }))
   })
 
   it("encodes nats-server's no-responders status", () => {

@@ -2,37 +2,29 @@
  * Encoding of what the broker sends: INFO, MSG / HMSG frames and header blocks.
  *
  * A published message is encoded once into a `RoutedMessage`: its body (headers + payload +
- * CRLF) is one Buffer shared by every delivery, and the pieces of the control line that do
- * not depend on the subscriber (`MSG <subject> ` and ` [reply] <sizes>\r\n`) are built once,
- * lazily, per variant. A delivery then costs a few array pushes and no allocation: the only
- * per-subscriber bytes are its sid, encoded once when it subscribes.
+ * CRLF) is one Buffer shared by every delivery. A delivery writes its MSG line byte by byte
+ * straight into the connection's next socket write (write-buffer.ts) and copies the body after
+ * it: no allocation per delivery. The only per-subscriber bytes are its sid, encoded once when
+ * it subscribes; where subscribers share a sid, the line and body are copied as one frame.
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import type { SubjectClass } from './subject-classes.ts'
+import { decimalDigits, writeDecimal, writeLatin1 } from './write-buffer.ts'
 
 const CRLF = Buffer.from('\r\n')
 
-type Latin1Buffer = Buffer & {
-  latin1Slice: (start: number, end: number) => string
-  latin1Write: (text: string, at: number) => number
-}
+type Latin1Buffer = Buffer & { latin1Slice: (start: number, end: number) => string }
 const nativeLatin1 = Buffer.prototype as Partial<Latin1Buffer>
 
 /**
- * Buffer.prototype.latin1Slice and latin1Write, where `toString('latin1', …)` and
- * `write(…, 'latin1')` end after checking their arguments and looking the encoding up; on the
- * publish path, once per message. Not in the typings, so checked once here, with the public
- * methods as the fallback.
+ * Buffer.prototype.latin1Slice, where `toString('latin1', …)` ends after checking its arguments
+ * and looking the encoding up; on the publish path, once per message. Not in the typings, so
+ * checked once here, with the public method as the fallback (write-buffer.ts has its writing twin).
  */
 export const latin1Slice: (buf: Buffer, start: number, end: number) => string =
   typeof nativeLatin1.latin1Slice === 'function'
     ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice(start, end)
     : (buf, start, end) => buf.toString('latin1', start, end)
-
-export const latin1Write: (target: Buffer, text: string, at: number) => void =
-  typeof nativeLatin1.latin1Write === 'function'
-    ? (target, text, at) => { (target as Latin1Buffer).latin1Write(text, at) }
-    : (target, text, at) => { target.write(text, at, 'latin1') }
 
 /** Messages whose body is larger get no shared frame (RoutedMessage.frame). */
 const FRAME_MAX_BYTES = 16 * 1024
@@ -52,13 +44,35 @@ function isAssembledPayload (data: Buffer): boolean {
   return whole[data.length] === 13 && whole[data.length + 1] === 10
 }
 
+/** Copies `src` from `from` to its end into `dst` at `at`; returns where the copy ends. */
+function copyInto (dst: Buffer, at: number, src: Buffer, from: number): number {
+  const n = src.length - from
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
+  } else {
+    dst.set(from === 0 ? src : src.subarray(from), at)
+  }
+  return at + n
+}
+
+/** Bytes a reply subject adds to a MSG line (its space and itself). */
+function replyLength (reply: string | undefined): number {
+  return reply === undefined ? 0 : reply.length + 1
+}
+
 export class RoutedMessage {
   /** Header block length; 0 when the message has no headers. */
   readonly headerBytes: number
-  /** Header block + payload + CRLF, copied out of the read buffer. */
-  readonly body: Buffer
-  /** Deliveries in the current fan-out (frame() counts them; dropFrame() ends the fan-out). */
-  private fanned = 0
+  /** Header block + payload + CRLF, in bytes. */
+  readonly bodyLength: number
+  /**
+   * The published header block and payload as the reader handed them over (a view into the
+   * read buffer), while no copy was needed: a message delivered only to subscribers that keep
+   * up is copied once, into their socket writes. Dropped when its fan-out ends (dropFrame).
+   */
+  private input: Buffer | null
+  /** Its body in a buffer of its own, once something keeps it (see keep()). */
+  private stored: Buffer | null
   /** The last sid a frame was asked for, whether with headers, and that frame once built. */
   private frameSid: Buffer | null = null
   private frameWithHeaders = false
@@ -68,14 +82,9 @@ export class RoutedMessage {
    * delivers a cached value only if it was stored before the subscription began.
    */
   cacheOrder = 0
-  private msgHead: Buffer | null = null
-  private hmsgHead: Buffer | null = null
-  private msgTail: Buffer | null = null
-  private hmsgTail: Buffer | null = null
-  private msgStart: string | null = null
-  private msgEnd: string | null = null
-  private hmsgStart: string | null = null
-  private hmsgEnd: string | null = null
+  /** Bytes of its MSG and HMSG lines without the sid, once counted (-1 before). */
+  private msgLineFixed = -1
+  private hmsgLineFixed = -1
 
   constructor (
     readonly subject: string,
@@ -91,72 +100,128 @@ export class RoutedMessage {
     readonly publisherCid = -1
   ) {
     this.headerBytes = headerBytes > 0 ? headerBytes : 0
+    this.bodyLength = data.length + 2
     if (isAssembledPayload(data)) {
-      this.body = Buffer.from(data.buffer, 0, data.length + 2)
-      return
+      this.stored = Buffer.from(data.buffer, 0, data.length + 2)
+      this.input = null
+    } else {
+      this.stored = null
+      this.input = data
     }
+  }
+
+  /** Header block + payload + CRLF, in a buffer of its own (copied out of the read buffer, once). */
+  get body (): Buffer {
+    return this.stored ?? this.keep()
+  }
+
+  /**
+   * Copies the body out of the read buffer for whoever keeps the message past its publish call
+   * (the last-value cache, a conflating outbox, the history); returns it.
+   */
+  keep (): Buffer {
+    if (this.stored !== null) return this.stored
+    const data = this.input
+    if (data === null) throw new Error(`tickfan: the body of a message on ${this.subject} was asked for after its fan-out ended, and nothing kept it`)
     const body = Buffer.allocUnsafe(data.length + 2)
     body.set(data, 0)
     body[data.length] = 13
     body[data.length + 1] = 10
-    this.body = body
+    this.stored = body
+    this.input = null
+    return body
+  }
+
+  /** Bytes of the body one delivery carries: without the header block for a client without headers. */
+  bodyLengthFor (withHeaders: boolean): number {
+    return withHeaders ? this.bodyLength : this.bodyLength - this.headerBytes
+  }
+
+  /** Copies the body of one delivery (see bodyLengthFor) into `buf` at `at`, room checked by the caller. */
+  writeBody (buf: Buffer, at: number, withHeaders: boolean): void {
+    const from = withHeaders ? 0 : this.headerBytes
+    const stored = this.stored
+    if (stored !== null) {
+      copyInto(buf, at, stored, from)
+      return
+    }
+    const input = this.input as Buffer
+    const end = copyInto(buf, at, input, from)
+    buf[end] = 13
+    buf[end + 1] = 10
   }
 
   get payloadBytes (): number {
-    return this.body.length - 2 - this.headerBytes
+    return this.bodyLength - 2 - this.headerBytes
   }
 
   /** Bytes one delivery puts on the wire (approximately: the sid is not counted). */
   get frameBytes (): number {
-    return this.body.length + this.subject.length + 24 + (this.reply?.length ?? 0)
-  }
-
-  /** `MSG <subject> ` (or HMSG) as bytes, made once: a piece of every delivery after the first. */
-  head (withHeaders: boolean): Buffer {
-    if (withHeaders && this.headerBytes > 0) return this.hmsgHead ??= Buffer.from(this.lineStart(true), 'latin1')
-    return this.msgHead ??= Buffer.from(this.lineStart(false), 'latin1')
-  }
-
-  /** `[ reply] <size>\r\n` (or the HMSG sizes) as bytes, made once. */
-  tail (withHeaders: boolean): Buffer {
-    if (withHeaders && this.headerBytes > 0) return this.hmsgTail ??= Buffer.from(this.lineEnd(true), 'latin1')
-    return this.msgTail ??= Buffer.from(this.lineEnd(false), 'latin1')
-  }
-
-  private lineStart (headers: boolean): string {
-    return headers ? (this.hmsgStart ??= `HMSG ${this.subject} `) : (this.msgStart ??= `MSG ${this.subject} `)
-  }
-
-  private lineEnd (headers: boolean): string {
-    const reply = this.reply === undefined ? '' : ` ${this.reply}`
-    return headers
-      ? (this.hmsgEnd ??= `${reply} ${this.headerBytes} ${this.body.length - 2}\r\n`)
-      : (this.msgEnd ??= `${reply} ${this.payloadBytes}\r\n`)
+    return this.bodyLength + this.subject.length + 24 + (this.reply?.length ?? 0)
   }
 
   /**
-   * The control line of one delivery to `sid`: `MSG <subject> <sid>[ reply] <size>\r\n`, or
-   * HMSG with the header size when `withHeaders` and the message has headers. The parts around
-   * the sid are made once per message.
+   * Bytes of the control line of one delivery to a sid of `sidBytes` bytes:
+   * `MSG <subject> <sid>[ reply] <size>\r\n`, or HMSG with the header size when `withHeaders`
+   * and the message has headers.
    */
-  line (sid: string, withHeaders: boolean): string {
+  lineLength (sidBytes: number, withHeaders: boolean): number {
+    if (withHeaders && this.headerBytes > 0) {
+      if (this.hmsgLineFixed < 0) {
+        this.hmsgLineFixed = 'HMSG  '.length + this.subject.length + replyLength(this.reply) +
+          1 + decimalDigits(this.headerBytes) + 1 + decimalDigits(this.bodyLength - 2) + 2
+      }
+      return this.hmsgLineFixed + sidBytes
+    }
+    if (this.msgLineFixed < 0) {
+      this.msgLineFixed = 'MSG  '.length + this.subject.length + replyLength(this.reply) + 1 + decimalDigits(this.payloadBytes) + 2
+    }
+    return this.msgLineFixed + sidBytes
+  }
+
+  /**
+   * Writes that line into `buf` at `at` (room for lineLength() checked by the caller), byte by
+   * byte: no string is made for it. Returns where it ends.
+   */
+  writeLine (buf: Buffer, at: number, sid: Buffer, withHeaders: boolean): number {
     const headers = withHeaders && this.headerBytes > 0
-    return this.lineStart(headers) + sid + this.lineEnd(headers)
+    if (headers) buf[at++] = 72 // H
+    buf[at] = 77 // MSG and a space
+    buf[at + 1] = 83
+    buf[at + 2] = 71
+    buf[at + 3] = 32
+    at = writeLatin1(buf, at + 4, this.subject)
+    buf[at++] = 32
+    for (let i = 0; i < sid.length; i++) buf[at++] = sid[i] as number
+    if (this.reply !== undefined) {
+      buf[at++] = 32
+      at = writeLatin1(buf, at, this.reply)
+    }
+    buf[at++] = 32
+    if (headers) {
+      at = writeDecimal(buf, at, this.headerBytes)
+      buf[at++] = 32
+      at = writeDecimal(buf, at, this.bodyLength - 2)
+    } else {
+      at = writeDecimal(buf, at, this.payloadBytes)
+    }
+    buf[at] = 13
+    buf[at + 1] = 10
+    return at + 2
   }
 
   /**
-   * The whole frame of a delivery to `sid` (its MSG or HMSG line and body in one buffer), when
-   * the delivery before it asked for the same sid: one piece for the outbox instead of four. The
-   * first asker gets null (and uses the pieces), so a frame is built only for a sid two
-   * subscribers share; not for messages over FRAME_MAX_BYTES, where copying the pieces is what
-   * costs.
+   * The whole frame of a delivery to `sub` (its MSG or HMSG line and body in one buffer), when
+   * the delivery before it asked for the same sid: copied whole for each further delivery
+   * instead of written line and body. The first asker gets null (and writes the line), so a
+   * frame is built only for a sid two subscribers share; not for messages over
+   * FRAME_MAX_BYTES, where the copy is what costs.
    */
-  frame (sub: { readonly sid: string, readonly sidBytes: Buffer }, withHeaders: boolean): Buffer | null {
-    this.fanned++
-    if (this.body.length > FRAME_MAX_BYTES) return null
+  frame (sub: { readonly sidBytes: Buffer }, withHeaders: boolean): Buffer | null {
+    if (this.bodyLength > FRAME_MAX_BYTES) return null
     const headers = withHeaders && this.headerBytes > 0
     if (sub.sidBytes === this.frameSid && headers === this.frameWithHeaders) {
-      return this.frameBuilt ??= this.buildFrame(sub.sid, headers)
+      return this.frameBuilt ??= this.buildFrame(sub.sidBytes, headers)
     }
     this.frameSid = sub.sidBytes
     this.frameWithHeaders = headers
@@ -165,29 +230,19 @@ export class RoutedMessage {
   }
 
   /** One buffer: the MSG (or HMSG) line, then the body. */
-  private buildFrame (sid: string, headers: boolean): Buffer {
-    const line = this.line(sid, headers)
-    const body = this.bodyFor(headers)
-    const frame = Buffer.allocUnsafe(line.length + body.length)
-    latin1Write(frame, line, 0)
-    frame.set(body, line.length)
+  private buildFrame (sid: Buffer, headers: boolean): Buffer {
+    const lineBytes = this.lineLength(sid.length, headers)
+    const frame = Buffer.allocUnsafe(lineBytes + this.bodyLengthFor(headers))
+    this.writeLine(frame, 0, sid, headers)
+    this.writeBody(frame, lineBytes, headers)
     return frame
-  }
-
-  /** Whether this fan-out has asked for more than one delivery so far (pieces made once then pay off). */
-  get fanningOut (): boolean {
-    return this.fanned > 1
   }
 
   /** Forgets the frame (after a fan-out: a cached message should not keep a second copy). */
   dropFrame (): void {
-    this.fanned = 0
+    this.input = null // the read buffer is the reader's again
     this.frameSid = null
     this.frameBuilt = null
-  }
-
-  bodyFor (withHeaders: boolean): Buffer {
-    return withHeaders || this.headerBytes === 0 ? this.body : this.body.subarray(this.headerBytes)
   }
 
   /** The header block as text (latin1), or '' when none. */

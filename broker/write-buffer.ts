@@ -1,0 +1,134 @@
+/**
+ * The bytes of one connection's next socket write, copied in as each delivery is queued: one
+ * copy per delivery, as nats-server's outbound buffers, instead of a list of pieces joined at
+ * flush (one more copy, and an array entry per piece). Pure: no sockets, tested apart.
+ *
+ * A taken buffer is handed to the socket and never written again; the next turn starts a fresh
+ * one, sized like the last (a connection's turns tend to look alike), so an idle connection
+ * keeps nothing and a busy one seldom grows within a turn (by doubling, when it does).
+ */
+
+/** Strings and byte runs up to this long are copied with a loop: a native call costs more. */
+const SHORT_COPY = 32
+/** The smallest buffer a turn starts with. */
+const MIN_CAPACITY = 256
+
+type Latin1Writer = Buffer & { latin1Write: (text: string, at: number) => number }
+const nativeLatin1Write = (Buffer.prototype as Partial<Latin1Writer>).latin1Write
+
+/**
+ * Buffer.prototype.latin1Write, where `write(…, 'latin1')` ends after checking its arguments and
+ * looking the encoding up. Not in the typings, so checked once here, with the public method as
+ * the fallback.
+ */
+const latin1Write: (target: Buffer, text: string, at: number) => void =
+  typeof nativeLatin1Write === 'function'
+    ? (target, text, at) => { (target as Latin1Writer).latin1Write(text, at) }
+    : (target, text, at) => { target.write(text, at, 'latin1') }
+
+export class WriteBuffer {
+  private buf: Buffer | null = null
+  private at = 0
+  /**
+   * How large the next turn's buffer starts: the size of the last one taken and an eighth more,
+   * so a turn a little larger than the last (a flush at the high-water mark ends a message past
+   * it) does not double and copy.
+   */
+  private nextCapacity = MIN_CAPACITY
+
+  /** Bytes written since the last take. */
+  get length (): number {
+    return this.at
+  }
+
+  /** Room for `n` more bytes; returns the buffer to write them into, at `this.length`. */
+  reserve (n: number): Buffer {
+    const buf = this.buf
+    const need = this.at + n
+    if (buf !== null && need <= buf.length) return buf
+    return this.grow(need)
+  }
+
+  private grow (need: number): Buffer {
+    const old = this.buf
+    const bigger = Buffer.allocUnsafe(Math.max(need, old === null ? this.nextCapacity : old.length * 2))
+    if (old !== null && this.at > 0) old.copy(bigger, 0, 0, this.at)
+    this.buf = bigger
+    return bigger
+  }
+
+  /** Marks `n` bytes written into the buffer `reserve` returned. */
+  advance (n: number): void {
+    this.at += n
+  }
+
+  bytes (b: Buffer): void {
+    const n = b.length
+    const buf = this.reserve(n)
+    const at = this.at
+    if (n <= SHORT_COPY) {
+      for (let i = 0; i < n; i++) buf[at + i] = b[i] as number
+    } else {
+      buf.set(b, at)
+    }
+    this.at = at + n
+  }
+
+  /**
+   * `text` as latin1 (one byte per character, the low byte of each: what Buffer.from(text,
+   * 'latin1') gives). Protocol text here is ASCII, and subjects read off the wire are latin1
+   * strings, so their bytes come back unchanged.
+   */
+  latin1 (text: string): void {
+    const n = text.length
+    const buf = this.reserve(n)
+    this.at = writeLatin1(buf, this.at, text)
+  }
+
+  /** The whole bytes written since the last take, or null when none; the next turn starts a new buffer. */
+  take (): Buffer | null {
+    const buf = this.buf
+    if (buf === null || this.at === 0) return null
+    const n = this.at
+    this.buf = null
+    this.at = 0
+    this.nextCapacity = Math.max(MIN_CAPACITY, n + (n >>> 3))
+    return n === buf.length ? buf : buf.subarray(0, n)
+  }
+
+  /** Drops what was written (the connection is closing). */
+  clear (): void {
+    this.buf = null
+    this.at = 0
+  }
+}
+
+/** Writes `text` as latin1 into `buf` at `at` (room checked by the caller); returns the end. */
+export function writeLatin1 (buf: Buffer, at: number, text: string): number {
+  const n = text.length
+  if (n <= SHORT_COPY) {
+    for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i)
+  } else {
+    latin1Write(buf, text, at)
+  }
+  return at + n
+}
+
+/** Decimal digits of a non-negative integer. */
+export function decimalDigits (n: number): number {
+  let digits = 1
+  while (n >= 10) { n = (n - (n % 10)) / 10; digits++ }
+  return digits
+}
+
+/** Writes a non-negative integer in decimal at `at` (room checked by the caller); returns the end. */
+export function writeDecimal (buf: Buffer, at: number, n: number): number {
+  const end = at + decimalDigits(n)
+  let i = end
+  do {
+    const digit = n % 10
+    buf[--i] = 48 + digit
+    n = (n - digit) / 10
+  } while (n > 0)
+  return end
+}
