@@ -33,7 +33,7 @@ async function readHistory (url: string): Promise<string[]> {
 }
 
 describe('the trade history behind --upstream, on a NATS cluster with JetStream', () => {
-  let cluster: NatsServerProcess[]
+  let cluster: NatsServerProcess[] = []
   const nodes: Node[] = []
   const open: NatsConnection[] = []
 

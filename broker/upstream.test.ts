@@ -17,7 +17,7 @@ const SUBJECTS = Array.from({ length: 8 }, (_, i) => `quote.sim.S${i}`)
 type Node = LinkedNode
 
 describe('tickfan nodes linked upstream to a NATS cluster', () => {
-  let cluster: NatsServerProcess[]
+  let cluster: NatsServerProcess[] = []
   const nodes: Node[] = []
   const open: NatsConnection[] = []
 

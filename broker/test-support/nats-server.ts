@@ -35,11 +35,39 @@ export interface NatsServerOptions {
   cpus?: string
   /** Extra environment (e.g. GOMAXPROCS). */
   env?: Record<string, string>
+  /** Client, WebSocket and monitoring ports, chosen by the caller (default: free ones). */
+  ports?: ServerPorts
+}
+
+/** How many times a start that lost a port to another process (EADDRINUSE) is tried afresh. */
+const START_ATTEMPTS = 3
+const PORT_TAKEN = /address already in use/
+
+/**
+ * Runs `start` until it does not fail for a port taken between being chosen and being bound
+ * (by a test running beside this one): free ports are only free until someone binds them.
+ */
+async function retryingTakenPorts<T> (start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS || !PORT_TAKEN.test((err as Error).message)) throw err
+    }
+  }
 }
 
 export async function startNatsServer (options: NatsServerOptions = {}): Promise<NatsServerProcess> {
   if (natsServerVersion() === null) throw new Error('nats-server is not on PATH: install it (Debian: apt-get install -y nats-server)')
-  const [port, wsPort, httpPort] = await freePorts(3)
+  const given = options.ports
+  if (given !== undefined) return await startOnPorts(options, given)
+  return await retryingTakenPorts(async () => await startOnPorts(options, await freePorts(3)))
+}
+
+type ServerPorts = readonly [number, number, number]
+
+async function startOnPorts (options: NatsServerOptions, ports: ServerPorts): Promise<NatsServerProcess> {
+  const [port, wsPort, httpPort] = ports
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-nats-'))
   const conf = path.join(dir, 'nats.conf')
   writeFileSync(conf, [
@@ -92,10 +120,18 @@ export async function startNatsCluster (
   size: number,
   options: { jetstream?: boolean } = {}
 ): Promise<NatsServerProcess[]> {
-  const routePorts = await freePorts(size)
-  const servers = await Promise.all(routePorts.map(async (own, i) => {
+  return await retryingTakenPorts(async () => await startClusterOnce(size, options))
+}
+
+async function startClusterOnce (size: number, options: { jetstream?: boolean }): Promise<NatsServerProcess[]> {
+  // Every port of every server chosen at once: chosen one server at a time, a server's client
+  // port could be another's route port, freed but not yet bound.
+  const ports: number[] = await freePorts(size * 4)
+  const routePorts = ports.slice(0, size)
+  const started = await Promise.allSettled(routePorts.map(async (own, i) => {
     const store = options.jetstream === true ? mkdtempSync(path.join(os.tmpdir(), 'tickfan-js-')) : null
     const server = await startNatsServer({
+      ports: [ports[size + 3 * i] as number, ports[size + 3 * i + 1] as number, ports[size + 3 * i + 2] as number],
       extraConfig: [
         `cluster { name: tickfan-test, listen: 127.0.0.1:${own}, routes: [${routePorts.filter((p) => p !== own).map((p) => `nats-route://127.0.0.1:${p}`).join(', ')}] }`,
         store === null ? '' : `server_name: n${i + 1}\njetstream { store_dir: "${store}" }`
@@ -104,6 +140,12 @@ export async function startNatsCluster (
     if (store === null) return server
     return { ...server, stop: async () => { await server.stop(); rmSync(store, { recursive: true, force: true }) } }
   }))
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed !== undefined) {
+    for (const s of servers) await s.stop()
+    throw failed.reason
+  }
   const deadline = Date.now() + 15_000
   for (const s of servers) {
     while (true) {
