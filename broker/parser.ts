@@ -142,15 +142,20 @@ export class ProtocolParser {
     this.feedStartedAt = this.clock()
     this.ops = 0
     while (pos < buf.length) {
-      const lf = lineEnd(buf, pos, this.limits.maxControlLineBytes)
-      if (lf === -1) {
-        if (buf.length - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
-        this.partialLine = Buffer.from(buf.subarray(pos))
-        return
+      // A PUB or HPUB is read in one pass, its line end found on the way; anything else (or a
+      // PUB the fast path does not take) is cut at its line end and read by the general path.
+      let next = this.publishLine(buf, pos)
+      if (next === NOT_FAST) {
+        const lf = lineEnd(buf, pos, this.limits.maxControlLineBytes)
+        if (lf === -1) {
+          if (buf.length - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
+          this.partialLine = Buffer.from(buf.subarray(pos))
+          return
+        }
+        if (lf - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
+        const end = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf
+        next = this.controlLine(buf, pos, end, lf + 1)
       }
-      if (lf - pos > this.limits.maxControlLineBytes) { this.fail('MAX_CONTROL_LINE'); return }
-      const end = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf
-      const next = this.controlLine(buf, pos, end, lf + 1)
       if (next < 0) return
       pos = next
       if (!this.paused && this.budgetSpent(++this.ops) && pos < buf.length && this.state === State.Control) {
@@ -176,8 +181,6 @@ export class ProtocolParser {
   /** Handles one control line; returns where parsing continues, or -1 to stop. */
   private controlLine (buf: Buffer, start: number, end: number, after: number): number {
     if (end === start) return after // an empty line is ignored, as nats-server does
-    const fast = this.publishLine(buf, start, end, after)
-    if (fast !== NOT_FAST) return fast
     const line = buf.toString('latin1', start, end)
     const space = line.search(SPLIT)
     const op = (space === -1 ? line : line.slice(0, space)).toUpperCase()
@@ -218,20 +221,23 @@ export class ProtocolParser {
   }
 
   /**
-   * PUB and HPUB read straight from the bytes: no string but the subject and the reply, no
-   * regular expression, no array. Anything unusual (another operation, a token count or size
-   * the fast path does not take) returns NOT_FAST, and the general path below handles it with
-   * its errors.
+   * PUB and HPUB read straight from the bytes in one pass, finding the line's end on the way: no
+   * string but the subject and the reply, no regular expression, no array, no second scan.
+   * Anything unusual (another operation, a token count or size the fast path does not take, a
+   * line that goes on past this chunk or past the control-line limit, a CR not before the LF)
+   * returns NOT_FAST, and the general path handles it with its errors.
    */
-  private publishLine (buf: Buffer, start: number, end: number, after: number): number {
+  private publishLine (buf: Buffer, start: number): number {
+    const len = buf.length
+    if (len - start < 6) return NOT_FAST
     const b0 = (buf[start] as number) | 0x20
     let at: number
     let withHeaders: boolean
-    if (b0 === 0x70 && end - start > 4 && ((buf[start + 1] as number) | 0x20) === 0x75 &&
+    if (b0 === 0x70 && ((buf[start + 1] as number) | 0x20) === 0x75 &&
       ((buf[start + 2] as number) | 0x20) === 0x62 && isBlank(buf[start + 3] as number)) {
       at = start + 4
       withHeaders = false
-    } else if (b0 === 0x68 && end - start > 5 && ((buf[start + 1] as number) | 0x20) === 0x70 &&
+    } else if (b0 === 0x68 && ((buf[start + 1] as number) | 0x20) === 0x70 &&
       ((buf[start + 2] as number) | 0x20) === 0x75 && ((buf[start + 3] as number) | 0x20) === 0x62 &&
       isBlank(buf[start + 4] as number)) {
       at = start + 5
@@ -239,17 +245,30 @@ export class ProtocolParser {
     } else {
       return NOT_FAST
     }
+    const stop = Math.min(len, start + this.limits.maxControlLineBytes + 1)
     const t = this.tokens
     let count = 0
-    while (at < end) {
-      while (at < end && isBlank(buf[at] as number)) at++
-      if (at === end) break
+    let lf = -1
+    while (at < stop) {
+      const c = buf[at] as number
+      if (c === 32 || c === 9) { at++; continue }
+      if (c === LF) { lf = at; break }
+      if (c === CR) {
+        if (at + 1 < stop && buf[at + 1] === LF) lf = at + 1
+        break
+      }
       if (count === 4) return NOT_FAST
       t[2 * count] = at
-      while (at < end && !isBlank(buf[at] as number)) at++
+      at++
+      while (at < stop) {
+        const d = buf[at] as number
+        if (d === 32 || d === 9 || d === LF || d === CR) break
+        at++
+      }
       t[2 * count + 1] = at
       count++
     }
+    if (lf === -1) return NOT_FAST
     const sizes = withHeaders ? 2 : 1
     if (count !== sizes + 1 && count !== sizes + 2) return NOT_FAST
     const total = sizeAt(buf, t[2 * (count - 1)] as number, t[2 * (count - 1) + 1] as number)
@@ -257,7 +276,7 @@ export class ProtocolParser {
     if (total < 0 || (withHeaders && (headerBytes < 0 || headerBytes > total))) return NOT_FAST
     const subject = latin1Slice(buf, t[0] as number, t[1] as number)
     const reply = count === sizes + 2 ? latin1Slice(buf, t[2] as number, t[3] as number) : undefined
-    return this.message(buf, after, subject, reply, total, headerBytes)
+    return this.message(buf, lf + 1, subject, reply, total, headerBytes)
   }
 
   private startMessage (buf: Buffer, after: number, rest: string, withHeaders: boolean): number {
