@@ -32,6 +32,32 @@ describe('outbox', () => {
     expect(outbox.messagesOut).toBe(2)
   })
 
+  it('writes, in order, deliveries it writes itself and frames it shares with other connections, whatever their mix in a turn', () => {
+    // Each message fans out to the connections whose bit is set, in order; from the second
+    // connection with the same sid on, a delivery shares the message's frame.
+    const masks = fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 40 })
+    fc.assert(fc.property(masks, fc.boolean(), (fanouts, headers) => {
+      const outboxes = [0, 1, 2].map(() => new Outbox({ headers, maxPendingEventBytes: 1 << 20 }))
+      const subs = [0, 1, 2].map((i) => ({ uid: 10 + i, sid: '1', sidBytes: encodeSid('1') }))
+      const expected: string[][] = [[], [], []]
+      fanouts.forEach((mask, m) => {
+        const hdr = m % 3 === 0 ? 'NATS/1.0\r\nA: b\r\n\r\n' : ''
+        const reply = m % 4 === 0 ? 'r.1' : undefined
+        const msg = new RoutedMessage(`s.${m % 5}`, reply, SubjectClass.Plain, Buffer.from(`${hdr}p${m}`), hdr.length, 0, undefined)
+        for (let c = 0; c < 3; c++) {
+          if ((mask & (1 << c)) === 0) continue
+          ;(outboxes[c] as Outbox).deliver(subs[c] as OutboxSubscription, msg)
+          ;(expected[c] as string[]).push(`s.${m % 5}:p${m}`)
+        }
+        msg.dropFrame()
+      })
+      for (let c = 0; c < 3; c++) {
+        const got = decodeFrames((outboxes[c] as Outbox).take() ?? '').map((f) => `${f.subject}:${f.payload}`)
+        expect(got).toEqual(expected[c])
+      }
+    }))
+  })
+
   it('keeps only the newest quote per subscription and subject while conflating, and says how many were skipped', () => {
     const outbox = new Outbox({ headers: true, maxPendingEventBytes: 1000 })
     outbox.startConflating(0)

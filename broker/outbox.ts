@@ -3,9 +3,10 @@
  * consumer is conflated.
  *
  * Two modes:
- * - flowing: each delivery is copied into the next socket write as it is queued (its MSG line
- *   written byte by byte and the shared body after it, or one frame where subscribers share a
- *   sid: write-buffer.ts); one socket write per connection per flush turn;
+ * - flowing: each delivery goes into the next socket write as it is queued (write-buffer.ts):
+ *   its MSG line written byte by byte and the body after it, or, where subscribers share a sid,
+ *   a reference to the one frame built for them, joined at flush; one socket write per
+ *   connection per flush turn;
  * - conflating: entered when the socket's own buffer passed the high-water mark after a write.
  *   Pending messages are held in one append-only list. A last-value message supersedes the
  *   pending one for the same (subscription, subject): the old entry becomes a tombstone and the
@@ -132,7 +133,7 @@ export class Outbox {
       const parts = this.parts
       const frame = msg.frame(sub, withHeaders)
       if (frame !== null) {
-        parts.bytes(frame)
+        parts.shared(frame)
         this.partsPayloadBytes += msg.bodyLengthFor(withHeaders) - 2
         this.partsMessages++
         return 'queued'
@@ -221,7 +222,7 @@ export class Outbox {
     const lineBytes = msg.lineLength(sub.sidBytes.length, withHeaders)
     const bodyBytes = msg.bodyLengthFor(withHeaders)
     const buf = parts.reserve(lineBytes + bodyBytes)
-    msg.writeBody(buf, msg.writeLine(buf, parts.length, sub.sidBytes, withHeaders), withHeaders)
+    msg.writeBody(buf, msg.writeLine(buf, parts.offset, sub.sidBytes, withHeaders), withHeaders)
     parts.advance(lineBytes + bodyBytes)
     this.partsPayloadBytes += bodyBytes - 2
     this.partsMessages++

@@ -2,10 +2,11 @@
  * Encoding of what the broker sends: INFO, MSG / HMSG frames and header blocks.
  *
  * A published message is encoded once into a `RoutedMessage`: its body (headers + payload +
- * CRLF) is one Buffer shared by every delivery. A delivery writes its MSG line byte by byte
- * straight into the connection's next socket write (write-buffer.ts) and copies the body after
- * it: no allocation per delivery. The only per-subscriber bytes are its sid, encoded once when
- * it subscribes; where subscribers share a sid, the line and body are copied as one frame.
+ * CRLF), copied out of the read buffer only when something keeps the message. A delivery writes
+ * its MSG line byte by byte straight into the connection's next socket write (write-buffer.ts)
+ * and copies the body after it: no allocation per delivery. The only per-subscriber bytes are
+ * its sid, encoded once when it subscribes; where subscribers share a sid, one frame (line and
+ * body) is built for them.
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import type { SubjectClass } from './subject-classes.ts'
@@ -212,8 +213,8 @@ export class RoutedMessage {
 
   /**
    * The whole frame of a delivery to `sub` (its MSG or HMSG line and body in one buffer), when
-   * the delivery before it asked for the same sid: copied whole for each further delivery
-   * instead of written line and body. The first asker gets null (and writes the line), so a
+   * the delivery before it asked for the same sid: shared by each further delivery instead of
+   * a line and body written for each. The first asker gets null (and writes the line), so a
    * frame is built only for a sid two subscribers share; not for messages over
    * FRAME_MAX_BYTES, where the copy is what costs.
    */

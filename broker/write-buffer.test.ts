@@ -2,16 +2,18 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decimalDigits, WriteBuffer, writeDecimal } from './write-buffer.ts'
 
-type Op = { kind: 'bytes', data: Uint8Array } | { kind: 'latin1', text: string } | { kind: 'take' }
+type Op = { kind: 'bytes' | 'shared' | 'reserved', data: Uint8Array } | { kind: 'latin1', text: string } | { kind: 'take' }
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.uint8Array({ maxLength: 300 }).map((data) => ({ kind: 'bytes' as const, data })),
+  fc.uint8Array({ minLength: 1, maxLength: 300 }).map((data) => ({ kind: 'shared' as const, data })),
+  fc.uint8Array({ maxLength: 300 }).map((data) => ({ kind: 'reserved' as const, data })),
   fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 120 }).map((text) => ({ kind: 'latin1' as const, text })),
   fc.constant({ kind: 'take' as const })
 )
 
 describe('WriteBuffer', () => {
-  it('takes exactly the bytes written since the last take, in order, whatever their sizes', () => {
+  it('takes exactly the bytes queued since the last take (own bytes and shared frames), in order, whatever their sizes', () => {
     fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
       const wb = new WriteBuffer()
       let expected: Buffer[] = []
@@ -26,10 +28,18 @@ describe('WriteBuffer', () => {
       }
       for (const o of ops) {
         if (o.kind === 'take') { check(); continue }
-        const bytes = o.kind === 'bytes' ? Buffer.from(o.data) : Buffer.from(o.text, 'latin1')
-        if (o.kind === 'bytes') wb.bytes(Buffer.from(o.data))
-        else wb.latin1(o.text)
-        expected.push(bytes)
+        if (o.kind === 'latin1') {
+          wb.latin1(o.text)
+          expected.push(Buffer.from(o.text, 'latin1'))
+        } else {
+          if (o.kind === 'bytes') wb.bytes(Buffer.from(o.data))
+          else if (o.kind === 'shared') wb.shared(Buffer.from(o.data))
+          else { // written in place, as a delivery's line and body are
+            wb.reserve(o.data.length).set(o.data, wb.offset)
+            wb.advance(o.data.length)
+          }
+          expected.push(Buffer.from(o.data))
+        }
         expect(wb.length).toBe(Buffer.concat(expected).length)
       }
       const before = taken.map((b) => Buffer.from(b))
@@ -43,7 +53,7 @@ describe('WriteBuffer', () => {
     const wb = new WriteBuffer()
     wb.latin1('MSG ')
     const buf = wb.reserve(3)
-    buf.write('abc', wb.length, 'latin1')
+    buf.write('abc', wb.offset, 'latin1')
     wb.advance(3)
     expect(wb.take()?.toString('latin1')).toBe('MSG abc')
     wb.bytes(Buffer.from('gone'))
