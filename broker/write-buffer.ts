@@ -107,17 +107,6 @@ export class WriteBuffer {
     this.piecesBytes += frame.length
   }
 
-  /**
-   * `text` as latin1 (one byte per character, the low byte of each: what Buffer.from(text,
-   * 'latin1') gives). Protocol text here is ASCII, and subjects read off the wire are latin1
-   * strings, so their bytes come back unchanged.
-   */
-  latin1 (text: string): void {
-    const n = text.length
-    const buf = this.reserve(n)
-    this.at = writeLatin1(buf, this.at, text)
-  }
-
   /** The whole bytes queued since the last take, or null when none; the next turn starts afresh. */
   take (): Buffer | null {
     const pieces = this.pieces
@@ -152,7 +141,12 @@ export class WriteBuffer {
   }
 }
 
-/** Writes `text` as latin1 into `buf` at `at` (room checked by the caller); returns the end. */
+/**
+ * Writes `text` as latin1 into `buf` at `at` (room checked by the caller): one byte per
+ * character, the low byte of each, as Buffer.from(text, 'latin1') gives. Protocol text is ASCII,
+ * and subjects read off the wire are latin1 strings, so their bytes come back unchanged. Returns
+ * the end.
+ */
 export function writeLatin1 (buf: Buffer, at: number, text: string): number {
   const n = text.length
   if (n <= SHORT_COPY) {
