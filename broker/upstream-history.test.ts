@@ -8,10 +8,10 @@
  * always happen within 20 s; so it is measured there, with retries, not asserted here.)
  */
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream'
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { connect, headers } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNatsCluster, type NatsServerProcess } from './test-support/nats-server.ts'
-import { startLinkedNode, type LinkedNode } from './test-support/processes.ts'
+import { UpstreamRig } from './test-support/upstream-rig.ts'
+import type { LinkedNode } from './test-support/processes.ts'
 import { eventually } from './test-support/targets.ts'
 
 type Node = LinkedNode
@@ -33,35 +33,23 @@ async function readHistory (url: string): Promise<string[]> {
 }
 
 describe('the trade history behind --upstream, on a NATS cluster with JetStream', () => {
-  let cluster: NatsServerProcess[] = []
-  const nodes: Node[] = []
-  const open: NatsConnection[] = []
-
-  async function startNode (): Promise<Node> {
-    const node = await startLinkedNode(cluster.map((s) => s.natsUrl), ['--history-replicas', '3'])
-    nodes.push(node)
-    return node
-  }
+  const rig = new UpstreamRig({ jetstream: true, nodeArgs: ['--history-replicas', '3'] })
   const historyState = async (node: Node): Promise<string> =>
     ((await (await fetch(`${node.httpUrl}/varz`)).json()) as { tickfan: { upstream: { history: string } } }).tickfan.upstream.history
 
   beforeAll(async () => {
-    cluster = await startNatsCluster(3, { jetstream: true })
+    await rig.start()
   }, 60_000)
 
-  afterAll(async () => {
-    for (const nc of open) await nc.close().catch(() => {})
-    for (const n of nodes) await n.process.stop('SIGKILL')
-    for (const s of cluster) await s.stop()
-  })
+  afterAll(async () => { await rig.stop() })
 
   it('is created on the cluster by a node, read through it with the official client, and outlives the node', async () => {
-    const a = await startNode()
+    const a = await rig.startNode()
     await eventually(async () => (await historyState(a)).startsWith('ready'), 30_000, 'the history stream on the cluster')
     expect(await historyState(a)).toBe('ready: trades on the cluster (3 replicas)')
 
     const pub = await connect({ servers: a.url })
-    open.push(pub)
+    rig.clients.push(pub)
     const js = jetstream(pub)
     for (let i = 1; i <= 20; i++) {
       const h = headers()
@@ -77,7 +65,7 @@ describe('the trade history behind --upstream, on a NATS cluster with JetStream'
     expect(await readHistory(a.url)).toEqual(expected)
 
     await a.process.stop('SIGKILL')
-    const b = await startNode()
+    const b = await rig.startNode()
     expect(await readHistory(b.url)).toEqual(expected)
   }, 120_000)
 })

@@ -6,9 +6,10 @@
  */
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNatsCluster, type NatsServerProcess } from './test-support/nats-server.ts'
+import type { NatsServerProcess } from './test-support/nats-server.ts'
+import { UpstreamRig } from './test-support/upstream-rig.ts'
 import { freePorts } from '../lib/ports.ts'
-import { runCommand, startLinkedNode, type LinkedNode } from './test-support/processes.ts'
+import { runCommand, type LinkedNode } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
@@ -17,40 +18,28 @@ const SUBJECTS = Array.from({ length: 8 }, (_, i) => `quote.sim.S${i}`)
 type Node = LinkedNode
 
 describe('tickfan nodes linked upstream to a NATS cluster', () => {
-  let cluster: NatsServerProcess[] = []
-  const nodes: Node[] = []
-  const open: NatsConnection[] = []
-
-  async function startNode (): Promise<Node> {
-    const node = await startLinkedNode(cluster.map((s) => s.natsUrl))
-    nodes.push(node)
-    return node
-  }
+  const rig = new UpstreamRig()
 
   const upstreamOf = async (node: Node): Promise<{ connected: boolean, server: string | null, reconnects: number }> =>
     ((await (await fetch(`${node.httpUrl}/varz`)).json()) as { tickfan: { upstream: { connected: boolean, server: string | null, reconnects: number } } }).tickfan.upstream
 
   beforeAll(async () => {
-    cluster = await startNatsCluster(3)
-    await startNode()
-    await startNode()
+    await rig.start()
+    await rig.startNode()
+    await rig.startNode()
   }, 60_000)
 
-  afterAll(async () => {
-    for (const nc of open) await nc.close().catch(() => {})
-    for (const n of nodes) await n.process.stop('SIGKILL')
-    for (const s of cluster) await s.stop()
-  })
+  afterAll(async () => { await rig.stop() })
 
   it('fans out what is published on the cluster through both nodes, survives losing a NATS server and a tickfan node, and every subscriber converges to the latest values', async () => {
-    const [a, b] = nodes as [Node, Node]
+    const [a, b] = rig.nodes as [Node, Node]
     // The publisher talks to the cluster directly (feeds may publish to the cluster).
     const publisher = await connect({
-      servers: cluster.map((s) => s.natsUrl),
+      servers: rig.urls,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 100
     })
-    open.push(publisher)
+    rig.clients.push(publisher)
     let round = 0
     const publishRound = (): void => {
       round++
@@ -64,12 +53,12 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
     const latest: Array<Map<string, string>> = []
     for (const first of [a, b, a, b]) {
       const nc = await connect({
-        servers: [first.url, ...nodes.filter((n) => n !== first).map((n) => n.url)],
+        servers: [first.url, ...rig.nodes.filter((n) => n !== first).map((n) => n.url)],
         noRandomize: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 100
       })
-      open.push(nc)
+      rig.clients.push(nc)
       const values = new Map<string, string>()
       latest.push(values)
       nc.subscribe('quote.sim.>', { callback: (_e, m) => { values.set(m.subject, m.string()) } })
@@ -82,7 +71,7 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
 
       // A NATS server dies: the node using it fails over to another.
       const before = await upstreamOf(a)
-      const victim = cluster
+      const victim = rig.cluster
         .find((s) => before.server !== null && before.server.includes(String(s.port))) as NatsServerProcess
       expect(victim).toBeDefined()
       victim.process.kill('SIGKILL')
@@ -94,7 +83,7 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
       await a.process.stop('SIGKILL')
       const afterKill = round
       await eventually(() => latest.every((values) => SUBJECTS.every((s) => Number(values.get(s)?.split('@')[1]) > afterKill)), 15_000, 'fresh values on every subscriber after node A died')
-      const subscribers = open.slice(1, 5)
+      const subscribers = rig.clients.slice(1, 5)
       expect(subscribers.every((nc) => b.url.endsWith(nc.getServer().split(':').pop() as string))).toBe(true) // all moved to node B
       expect(victim.process.signalCode).toBe('SIGKILL')
     } finally {
@@ -105,7 +94,7 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
     await eventually(converged, 10_000, 'every subscriber to converge to the final values')
     // A new subscriber on the surviving node gets every latest value in its snapshot at once.
     const late = await connect({ servers: b.url })
-    open.push(late)
+    rig.clients.push(late)
     const snapshot = new Map<string, string>()
     late.subscribe('quote.sim.>', { callback: (_e, m) => { snapshot.set(m.subject, m.string()) } })
     await late.flush()
@@ -114,29 +103,29 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
   }, 90_000)
 
   it('carries request/reply and queue groups through the cluster', async () => {
-    const b = nodes[1] as Node
-    const alive = cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
+    const b = rig.nodes[1] as Node
+    const alive = rig.cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
     const responder = await connect({ servers: alive.map((s) => s.natsUrl) })
-    open.push(responder)
+    rig.clients.push(responder)
     responder.subscribe('price.X', { queue: 'pricers', callback: (_e, m) => { m.respond('7') } })
     await responder.flush()
     const client = await connect({ servers: b.url })
-    open.push(client)
+    rig.clients.push(client)
     await eventually(async () => await client.request('price.X', '', { timeout: 500 }).then((m) => m.string() === '7', () => false), 10_000, 'an answer through node B and the cluster')
   })
 
   it('makes each worker of a multi-worker node a node of its own: every subscriber gets each message once, a queue group once', async () => {
-    const live = cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
+    const live = rig.cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
     const [port, httpPort] = await freePorts(2)
     const node = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
       '--upstream', live.map((s) => s.natsUrl).join(',')])
-    nodes.push({ process: node, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` })
+    rig.nodes.push({ process: node, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` })
     await eventually(() => node.output().includes('ready (2 workers)'), 30_000, 'the node and its workers')
     const clients: NatsConnection[] = []
     const workersSeen = new Set<string>()
     while (clients.length < 4 || workersSeen.size < 2) {
       const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
-      open.push(nc)
+      rig.clients.push(nc)
       clients.push(nc)
       workersSeen.add(nc.info?.server_id ?? '')
       if (clients.length > 12) throw new Error('connections did not spread over both workers')
@@ -150,7 +139,7 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
     await Promise.all(clients.map(async (nc) => { await nc.flush() }))
     await delay(300)
     const publisher = await connect({ servers: live.map((s) => s.natsUrl) })
-    open.push(publisher)
+    rig.clients.push(publisher)
     for (let i = 0; i < 200; i++) publisher.publish('work.item', String(i))
     await publisher.flush()
     await eventually(() => plain.every((n) => n >= 200) && queued >= 200, 10_000, 'every message to every subscriber and the queue group')
