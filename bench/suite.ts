@@ -14,12 +14,10 @@ import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeReport, type HttpResult, type SuiteResults } from './report/write.ts'
-import { loadWorkload, quick, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
+import { JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
 
 const WORKLOAD_DIR = path.join(ROOT, 'bench/workloads')
 const ORDER = ['steady', 'burst', 'slow-consumers', 'fairness', 'wide-fanout', 'max-throughput', 'scaling']
-/** The workloads the timing verdicts are judged on: --repeat applies to them. */
-const JUDGED = new Set(['slow-consumers', 'fairness', 'max-throughput'])
 
 const CLI = {
   quick: { type: 'boolean', default: false, help: 'The same workloads, shorter (about 2 minutes on 2 cores)' },
@@ -28,7 +26,7 @@ const CLI = {
   out: { type: 'string', default: path.join(ROOT, 'reports'), help: 'Where reports go' },
   stamp: { type: 'string', default: '', help: 'Report folder name (default: the date and time)' },
   httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
-  repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
+  repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
 export function loadWorkloads (names: readonly string[]): Workload[] {
@@ -122,7 +120,7 @@ runMain(async () => {
   }
 
   for (const w of workloads) {
-    const repetitions = JUDGED.has(w.name) && !o.quick ? Math.max(w.repetitions, o.repeat) : w.repetitions
+    const repetitions = repetitionsOf(w, o.repeat, o.quick)
     process.stdout.write(`${w.name}: ${w.description}${repetitions > 1 ? ` (${repetitions} repetitions${w.comparisonRepetitions > 0 && w.comparisonRepetitions < repetitions ? `, the other brokers in the first ${w.comparisonRepetitions}` : ''})` : ''}\n`)
     for (let rep = 0; rep < repetitions; rep++) {
       for (const target of targetsOfRepetition(w, rep, targets)) {

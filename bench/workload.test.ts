@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { loadWorkload, quick, targetsOfRepetition, validateWorkload } from './workload.ts'
+import { loadWorkload, quick, repetitionsOf, targetsOfRepetition, validateWorkload } from './workload.ts'
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workloads')
 
@@ -50,5 +50,13 @@ describe('workload files', () => {
       ['tickfan', 'nats-server'], ['nats-server', 'tickfan'], ['tickfan'], ['tickfan']
     ])
     expect(targetsOfRepetition(first2, 3, ['nats-server'])).toEqual([])
+  })
+
+  it('repeats a judged workload at least --repeat times, and nothing else', () => {
+    const judged = validateWorkload({ name: 'fairness', description: 'd', repetitions: 5 })
+    expect(repetitionsOf(judged, 3)).toBe(5)
+    expect(repetitionsOf(judged, 9)).toBe(9)
+    expect(repetitionsOf(judged, 9, true)).toBe(5) // a quick run
+    expect(repetitionsOf(validateWorkload({ name: 'steady', description: 'd' }), 9)).toBe(1)
   })
 })

@@ -164,6 +164,14 @@ export function loadWorkload (path: string): Workload {
   return validateWorkload(raw, path)
 }
 
+/** The workloads the suite's timing verdicts are judged on: `--repeat` applies to them. */
+export const JUDGED_WORKLOADS: ReadonlySet<string> = new Set(['slow-consumers', 'fairness', 'max-throughput'])
+
+/** How many times the suite runs `w`: a judged workload at least `repeat` times, unless the run is quick. */
+export function repetitionsOf (w: Workload, repeat: number, quickRun = false): number {
+  return JUDGED_WORKLOADS.has(w.name) && !quickRun ? Math.max(w.repetitions, repeat) : w.repetitions
+}
+
 /**
  * The targets repetition `rep` (from 0) of `w` measures, in order: interleaved A B, B A, so
  * neither target always runs first; after the first comparisonRepetitions, tickfan alone.
