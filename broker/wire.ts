@@ -10,7 +10,7 @@
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import type { SubjectClass } from './subject-classes.ts'
-import { decimalDigits, writeDecimal, writeLatin1 } from './write-buffer.ts'
+import { copyBytes, decimalDigits, writeDecimal, writeLatin1 } from './write-buffer.ts'
 
 const CRLF = Buffer.from('\r\n')
 
@@ -43,17 +43,6 @@ function isAssembledPayload (data: Buffer): boolean {
   if (data.length < ADOPT_MIN_BYTES || data.byteOffset !== 0 || data.buffer.byteLength !== data.length + 2) return false
   const whole = new Uint8Array(data.buffer)
   return whole[data.length] === 13 && whole[data.length + 1] === 10
-}
-
-/** Copies `src` from `from` to its end into `dst` at `at`; returns where the copy ends. */
-function copyInto (dst: Buffer, at: number, src: Buffer, from: number): number {
-  const n = src.length - from
-  if (n <= 32) {
-    for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
-  } else {
-    dst.set(from === 0 ? src : src.subarray(from), at)
-  }
-  return at + n
 }
 
 /** Bytes a reply subject adds to a MSG line (its space and itself). */
@@ -143,11 +132,11 @@ export class RoutedMessage {
     const from = withHeaders ? 0 : this.headerBytes
     const stored = this.stored
     if (stored !== null) {
-      copyInto(buf, at, stored, from)
+      copyBytes(buf, at, stored, from)
       return
     }
     const input = this.input as Buffer
-    const end = copyInto(buf, at, input, from)
+    const end = copyBytes(buf, at, input, from)
     buf[end] = 13
     buf[end + 1] = 10
   }

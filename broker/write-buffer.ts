@@ -83,15 +83,7 @@ export class WriteBuffer {
   }
 
   bytes (b: Buffer): void {
-    const n = b.length
-    const buf = this.reserve(n)
-    const at = this.at
-    if (n <= SHORT_COPY) {
-      for (let i = 0; i < n; i++) buf[at + i] = b[i] as number
-    } else {
-      buf.set(b, at)
-    }
-    this.at = at + n
+    this.at = copyBytes(this.reserve(b.length), this.at, b, 0)
   }
 
   /** A frame other connections' writes share: referenced now, copied at take(), in order. */
@@ -139,6 +131,17 @@ export class WriteBuffer {
     this.piecesBytes = 0
     this.runStart = 0
   }
+}
+
+/** Copies `src` from `from` to its end into `dst` at `at` (room checked by the caller); returns the end. */
+export function copyBytes (dst: Buffer, at: number, src: Buffer, from: number): number {
+  const n = src.length - from
+  if (n <= SHORT_COPY) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
+  } else {
+    dst.set(from === 0 ? src : src.subarray(from), at)
+  }
+  return at + n
 }
 
 /**
