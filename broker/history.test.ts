@@ -46,6 +46,14 @@ describe('HistoryStream', () => {
     expect(h.append('trade.a', body('x'), 0, 'id-1', 3_000)).toEqual({ seq: 2, duplicate: false })
   })
 
+  it('removes what has aged out even when the message appended is a refused duplicate', () => {
+    const h = new HistoryStream(CONFIG, 0)
+    h.append('trade.a', body('old'), 0, undefined, 0)
+    h.append('trade.a', body('x'), 0, 'id-1', 59_999)
+    expect(h.append('trade.a', body('x'), 0, 'id-1', 60_001)).toEqual({ seq: 2, duplicate: true })
+    expect([h.firstSeq, h.messages, h.removed.age]).toEqual([2, 1, 1])
+  })
+
   it('leaves a hole where a subject passed its own limit', () => {
     const h = new HistoryStream({ ...CONFIG, maxMsgsPerSubject: 2 }, 0)
     for (const s of ['trade.a', 'trade.b', 'trade.a', 'trade.a']) h.append(s, body('v'), 0, undefined, 0)

@@ -91,6 +91,8 @@ export class HistoryStream {
   /** Stores a message, unless its id was seen within the duplicate window. */
   append (subject: string, data: Buffer, headerBytes: number, msgId: string | undefined, nowMs: number): AppendResult {
     this.forgetIds(nowMs)
+    // Before the duplicate check: a refused duplicate still moves time on for what is kept.
+    this.expire(nowMs)
     if (msgId !== undefined) {
       const seen = this.msgIds.get(msgId)
       if (seen !== undefined) {
@@ -129,7 +131,6 @@ export class HistoryStream {
     if (state.seqs !== null && state.count > this.config.maxMsgsPerSubject) {
       this.removeOne(state.seqs[0] as number, 'perSubject')
     }
-    this.expire(nowMs)
     while (this.bytes > this.config.maxBytes && this.messages > 1) this.removeOne(this.firstSeq, 'bytes')
     return { seq, duplicate: false }
   }

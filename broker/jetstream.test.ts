@@ -11,6 +11,8 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePorts, waitForPort } from '../lib/ports.ts'
+import { HistoryStream } from './history.ts'
+import { JetStreamService } from './jetstream.ts'
 import { runCommand } from './test-support/processes.ts'
 import { delay, eventually, startReference, startTickfan, type Target } from './test-support/targets.ts'
 
@@ -320,4 +322,25 @@ describe('a broker of several workers', () => {
       await broker.stop('SIGINT')
     }
   }, 30_000)
+})
+
+describe('the sweep', () => {
+  it('removes messages past the age limit from a stream nothing is appended to', () => {
+    let now = 1_000
+    const stream = new HistoryStream({
+      name: 'trades', subjects: ['trade.>'], maxAgeMs: 500, maxBytes: 1e6,
+      maxMsgsPerSubject: 0, duplicateWindowMs: 100, maxMsgIds: 10
+    }, now)
+    const limits = {
+      maxConsumersPerConnection: 1, maxConsumers: 1, maxWaiting: 1, defaultInactiveMs: 5_000, maxInactiveMs: 5_000
+    }
+    const service = new JetStreamService([stream], limits, () => now)
+    stream.append('trade.a', Buffer.from('t'), 0, undefined, now)
+    now += 500
+    service.sweep()
+    expect(stream.messages).toBe(1)
+    now += 1
+    service.sweep()
+    expect([stream.messages, stream.removed.age]).toEqual([0, 1])
+  })
 })

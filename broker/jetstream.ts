@@ -268,9 +268,13 @@ export class JetStreamService {
     for (const c of [...this.consumers.values()]) if (c.owner === peer) this.remove(c)
   }
 
-  /** Expires pull requests, sends idle heartbeats, removes idle consumers. */
+  /**
+   * Removes messages past their stream's age limit (a quiet stream has no append to do it),
+   * expires pull requests, sends idle heartbeats, removes idle consumers.
+   */
   sweep (): void {
     const now = this.now()
+    for (const s of this.streams.values()) s.expire(now)
     for (const c of [...this.consumers.values()]) {
       if (c.owner.isClosed) { this.remove(c); continue }
       for (let i = c.waiting.length - 1; i >= 0; i--) {
