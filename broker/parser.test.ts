@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ProtocolErrorCode } from './errors.ts'
 import { OperationLog } from './fuzz-properties.ts'
-import { OPS_PER_BUDGET, ProtocolParser, TIME_BUDGET_MS, parseSize } from './parser.ts'
+import { OPS_PER_BUDGET, ProtocolParser, TIME_BUDGET_MS, hasByteBelow0x21, parseSize } from './parser.ts'
 
 const limits = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
 
@@ -12,6 +12,18 @@ function parseChunks (chunks: Buffer[]): string[] {
   for (const c of chunks) parser.feed(c)
   return recorder.ops
 }
+
+describe('the four-byte scan of a PUB line', () => {
+  it('never misses a byte below 0x21 in a word, read as the parser reads it', () => {
+    const edges = fc.constantFrom(0x20, 0x21, 0x09, 0x0a, 0x0d, 0x7f, 0x80, 0xff)
+    const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), edges)
+    fc.assert(fc.property(fc.array(byte, { minLength: 4, maxLength: 4 }), (bytes) => {
+      const word = new DataView(Uint8Array.from(bytes).buffer).getInt32(0, true)
+      if (bytes.some((b) => b < 0x21)) expect(hasByteBelow0x21(word)).toBe(true)
+      if (bytes.every((b) => b >= 0x21 && b < 0x80)) expect(hasByteBelow0x21(word)).toBe(false)
+    }), { numRuns: 5000 })
+  })
+})
 
 describe('the operations budget', () => {
   it('pauses after OPS_PER_BUDGET operations in one chunk, holds the rest in order, and goes on at resume()', () => {

@@ -9,6 +9,7 @@
  * After a fatal error the parser ignores all further input: the connection is closing.
  */
 import type { ProtocolErrorCode } from './errors.ts'
+import { SHARED_SUBJECTS, type SubjectInterner } from './subject-intern.ts'
 import { latin1Slice } from './wire.ts'
 
 export interface ProtocolHandler {
@@ -83,7 +84,9 @@ export class ProtocolParser {
     private readonly handler: ProtocolHandler,
     private readonly limits: ParserLimits,
     /** A monotonic clock in ms (injected by tests). */
-    private readonly clock: () => number = performance.now.bind(performance)
+    private readonly clock: () => number = performance.now.bind(performance),
+    /** Where PUB subjects become strings: the same string for the same bytes (subject-intern.ts). */
+    private readonly subjects: SubjectInterner = SHARED_SUBJECTS
   ) {}
 
   get dead (): boolean {
@@ -141,10 +144,12 @@ export class ProtocolParser {
     }
     this.feedStartedAt = this.clock()
     this.ops = 0
+    // The chunk's bytes read four at a time where a PUB line is scanned (one view per chunk).
+    const words = new DataView(buf.buffer, buf.byteOffset, buf.length)
     while (pos < buf.length) {
       // A PUB or HPUB is read in one pass, its line end found on the way; anything else (or a
       // PUB the fast path does not take) is cut at its line end and read by the general path.
-      let next = this.publishLine(buf, pos)
+      let next = this.publishLine(buf, words, pos)
       if (next === NOT_FAST) {
         const lf = lineEnd(buf, pos, this.limits.maxControlLineBytes)
         if (lf === -1) {
@@ -227,7 +232,7 @@ export class ProtocolParser {
    * line that goes on past this chunk or past the control-line limit, a CR not before the LF)
    * returns NOT_FAST, and the general path handles it with its errors.
    */
-  private publishLine (buf: Buffer, start: number): number {
+  private publishLine (buf: Buffer, words: DataView, start: number): number {
     const len = buf.length
     if (len - start < 6) return NOT_FAST
     const b0 = (buf[start] as number) | 0x20
@@ -260,6 +265,9 @@ export class ProtocolParser {
       if (count === 4) return NOT_FAST
       t[2 * count] = at
       at++
+      // Four bytes at a time while none is below 0x21 (a space, tab, CR, LF or other control
+      // byte), then byte by byte from the word that holds one.
+      while (at + 4 <= stop && !hasByteBelow0x21(words.getInt32(at, true))) at += 4
       while (at < stop) {
         const d = buf[at] as number
         if (d === 32 || d === 9 || d === LF || d === CR) break
@@ -274,7 +282,7 @@ export class ProtocolParser {
     const total = sizeAt(buf, t[2 * (count - 1)] as number, t[2 * (count - 1) + 1] as number)
     const headerBytes = withHeaders ? sizeAt(buf, t[2 * (count - 2)] as number, t[2 * (count - 2) + 1] as number) : -1
     if (total < 0 || (withHeaders && (headerBytes < 0 || headerBytes > total))) return NOT_FAST
-    const subject = latin1Slice(buf, t[0] as number, t[1] as number)
+    const subject = this.subjects.intern(buf, words, t[0] as number, t[1] as number)
     const reply = count === sizes + 2 ? latin1Slice(buf, t[2] as number, t[3] as number) : undefined
     return this.message(buf, lf + 1, subject, reply, total, headerBytes)
   }
@@ -376,6 +384,15 @@ function lineEnd (buf: Buffer, pos: number, maxLineBytes: number): number {
 
 /** What publishLine returns when the general path must handle the line. */
 const NOT_FAST = -2
+
+/**
+ * Whether any of the four bytes in `x` is below 0x21 (SWAR: a byte below it borrows into its own
+ * top bit where it had none). Never misses one; a byte at or above 0x80 never counts, a byte just
+ * after one that does may: the caller then reads byte by byte, which decides.
+ */
+export function hasByteBelow0x21 (x: number): boolean {
+  return ((x - 0x21212121) & ~x & 0x80808080) !== 0
+}
 
 function isBlank (c: number): boolean {
   return c === 32 || c === 9
