@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { ALLOCATOR_ENV } from './allocator-env.ts'
+import { ALLOCATOR_ENV, withNodeFlags } from './process-settings.ts'
 import { createClusterMonitor } from './cluster-monitor.ts'
 import type { BrokerOptions } from './options.ts'
 import { startBroker } from './server.ts'
@@ -48,6 +48,8 @@ export async function startClusterPrimary (
   count: number,
   log: (line: string) => void = () => {}
 ): Promise<RunningCluster> {
+  // Workers run as `npm run broker` runs a broker, whether or not this primary was started so.
+  cluster.setupPrimary({ execArgv: withNodeFlags(cluster.settings.execArgv ?? process.execArgv) })
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-mesh-'))
   const internalPassword = randomBytes(18).toString('base64url')
   const serverId = `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
-import { ALLOCATOR_ENV } from '../broker/allocator-env.ts'
+import { ALLOCATOR_ENV, NODE_FLAGS } from '../broker/process-settings.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { waitForPort } from '../lib/ports.ts'
 import { formatUs } from '../lib/histogram.ts'
@@ -41,8 +41,14 @@ interface Child {
   exited: Promise<number | null>
 }
 
-function start (name: string, script: string, args: string[], env: Record<string, string> = {}): Child {
-  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+function start (
+  name: string,
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeFlags: readonly string[] = []
+): Child {
+  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: [...nodeFlags, '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   return { name, process: child, exited }
 }
@@ -85,7 +91,7 @@ runMain(async () => {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
   const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
-    `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV })
+    `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, NODE_FLAGS)
   children.push(broker)
   watch(broker)
   await waitForPort(o.port, 20_000, broker.exited.then((code) => { throw new Error(`the broker exited at start (code ${code}): is port ${o.port}, ${o.wsPort} or ${o.httpPort} in use? Choose others with --port, --ws-port, --http-port`) }))

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ALLOCATOR_ENV } from '../../broker/allocator-env.ts'
+import { ALLOCATOR_ENV, NODE_FLAGS } from '../../broker/process-settings.ts'
 import { startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
 
@@ -83,9 +83,9 @@ export async function startTickfanProcess (
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
   // broker options (e.g. '--max-in-flight-bytes 1048576').
   const fromEnv = (name: string): string[] => (process.env[name] ?? '').split(' ').filter((a) => a !== '')
-  const nodeArgs = [...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
+  const nodeArgs = [...NODE_FLAGS, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
-  // The broker as `npm run broker` runs it (broker/allocator-env.ts).
+  // The broker as `npm run broker` runs it (broker/process-settings.ts).
   const env = { ...process.env, ...ALLOCATOR_ENV }
   const child = cpus === undefined
     ? spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })

@@ -1,0 +1,36 @@
+/**
+ * How a broker process is started: the environment for glibc's allocator and the flags for
+ * Node's V8. `npm run broker`, a primary forking its workers, the demo and the benchmarks all
+ * start the broker with both; set them yourself where you start `node dist/broker.mjs` another
+ * way (DEPLOYMENT.md).
+ */
+
+/**
+ * glibc's mmap threshold, fixed at 128 KiB. By default glibc raises it each time a large block
+ * is freed (up to 32 MiB), so the large buffers of big messages end up in the main heap, and
+ * their memory stays resident after they are freed: 800 quotes of 1 MiB through a broker with a
+ * 32 MiB cache left it 80-100 MiB larger. With the threshold fixed, blocks above it are mapped
+ * and unmapped one by one and go back to the system when freed (the same flood: +54 MiB at its
+ * peak, +50 MiB after; `npm run test:adversary`, flood `cache-bytes`). Reads and writes of
+ * 64 KiB stay below it. Another libc ignores the variable.
+ */
+export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' }
+
+/**
+ * V8's young generation kept at 16 MiB a semi-space at least. V8 starts it at 1 MiB, grows it
+ * under load and shrinks it again when the process is idle (a broker's logged 16 MiB under load,
+ * 1 MiB after a pause). A broker's load comes and goes, and what a publish allocates (the
+ * message, its frame, the pieces of each connection's next write) lives until the flush turn:
+ * the likely cost is that a small young generation finds more of it still alive, and copies
+ * it, at each scavenge (not measured apart). `npm run bench:young-generation` (the lockstep fan-out of
+ * `bench:ci` to 10 subscribers, 1.5 s idle before each sample, five broker processes each way,
+ * started in turn): medians per process of 340-506 ns of broker CPU per delivery without the
+ * flag and 313-371 ns with it, each process with it below the one before it without
+ * (`reports/broker/young-generation.md`). It costs up to 32 MiB more resident memory.
+ */
+export const NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16']
+
+/** `execArgv` with the NODE_FLAGS it lacks put first (for the workers a primary forks). */
+export function withNodeFlags (execArgv: readonly string[]): string[] {
+  return [...NODE_FLAGS.filter((flag) => !execArgv.includes(flag)), ...execArgv]
+}
