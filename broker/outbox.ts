@@ -131,9 +131,8 @@ export class Outbox {
     if (held === null) {
       const withHeaders = this.headers
       const parts = this.parts
-      const frame = msg.frame(sub, withHeaders)
-      if (frame !== null) {
-        parts.shared(frame)
+      if (msg.frame(sub, withHeaders)) {
+        parts.shared(msg.frameSlab as Buffer, msg.frameStart, msg.frameEnd)
         this.partsPayloadBytes += msg.bodyLengthFor(withHeaders) - 2
         this.partsMessages++
         return 'queued'

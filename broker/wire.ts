@@ -10,7 +10,7 @@
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import type { SubjectClass } from './subject-classes.ts'
-import { copyBytes, decimalDigits, writeDecimal, writeLatin1 } from './write-buffer.ts'
+import { copyBytes, decimalDigits, SHARED_FRAMES, writeDecimal, writeLatin1, type FrameArena } from './write-buffer.ts'
 
 const CRLF = Buffer.from('\r\n')
 
@@ -63,10 +63,13 @@ export class RoutedMessage {
   private input: Buffer | null
   /** Its body in a buffer of its own, once something keeps it (see keep()). */
   private stored: Buffer | null
-  /** The last sid a frame was asked for, whether with headers, and that frame once built. */
+  /** The last sid a frame was asked for, whether with headers, and that frame once built (see frame()). */
   private frameSid: Buffer | null = null
   private frameWithHeaders = false
-  private frameBuilt: Buffer | null = null
+  /** The frame's slab in the arena (null until built), and where it starts and ends there. */
+  frameSlab: Buffer | null = null
+  frameStart = 0
+  frameEnd = 0
   /**
    * Its place in the last-value cache's order of stores (0 when it was never cached): a snapshot
    * delivers a cached value only if it was stored before the subscription began.
@@ -201,38 +204,44 @@ export class RoutedMessage {
   }
 
   /**
-   * The whole frame of a delivery to `sub` (its MSG or HMSG line and body in one buffer), when
-   * the delivery before it asked for the same sid: shared by each further delivery instead of
-   * a line and body written for each. The first asker gets null (and writes the line), so a
-   * frame is built only for a sid two subscribers share; not for messages over
-   * FRAME_MAX_BYTES, where the copy is what costs.
+   * Whether the whole frame of a delivery to `sub` (its MSG or HMSG line and body) is at
+   * frameSlab from frameStart to frameEnd, for the next write to share: when the delivery before
+   * it asked for the same sid, the frame is written into the arena once (on this second ask) and
+   * shared by each further delivery instead of a line and body written for each. The first asker
+   * gets false (and writes the line), so a frame is built only for a sid two subscribers share;
+   * not for messages over FRAME_MAX_BYTES, where the copy is what costs.
    */
-  frame (sub: { readonly sidBytes: Buffer }, withHeaders: boolean): Buffer | null {
-    if (this.bodyLength > FRAME_MAX_BYTES) return null
+  frame (sub: { readonly sidBytes: Buffer }, withHeaders: boolean, arena: FrameArena = SHARED_FRAMES): boolean {
+    if (this.bodyLength > FRAME_MAX_BYTES) return false
     const headers = withHeaders && this.headerBytes > 0
     if (sub.sidBytes === this.frameSid && headers === this.frameWithHeaders) {
-      return this.frameBuilt ??= this.buildFrame(sub.sidBytes, headers)
+      if (this.frameSlab === null) this.buildFrame(sub.sidBytes, headers, arena)
+      return true
     }
     this.frameSid = sub.sidBytes
     this.frameWithHeaders = headers
-    this.frameBuilt = null
-    return null
+    this.frameSlab = null
+    return false
   }
 
-  /** One buffer: the MSG (or HMSG) line, then the body. */
-  private buildFrame (sid: Buffer, headers: boolean): Buffer {
+  /** The MSG (or HMSG) line, then the body, written into the arena. */
+  private buildFrame (sid: Buffer, headers: boolean, arena: FrameArena): void {
     const lineBytes = this.lineLength(sid.length, headers)
-    const frame = Buffer.allocUnsafe(lineBytes + this.bodyLengthFor(headers))
-    this.writeLine(frame, 0, sid, headers)
-    this.writeBody(frame, lineBytes, headers)
-    return frame
+    const bytes = lineBytes + this.bodyLengthFor(headers)
+    const slab = arena.reserve(bytes)
+    const at = arena.offset
+    this.writeBody(slab, this.writeLine(slab, at, sid, headers), headers)
+    arena.advance(bytes)
+    this.frameSlab = slab
+    this.frameStart = at
+    this.frameEnd = at + bytes
   }
 
-  /** Forgets the frame (after a fan-out: a cached message should not keep a second copy). */
+  /** Forgets the frame (after a fan-out: a cached message should not keep the arena's slab). */
   dropFrame (): void {
     this.input = null // the read buffer is the reader's again
     this.frameSid = null
-    this.frameBuilt = null
+    this.frameSlab = null
   }
 
   /** The header block as text (latin1), or '' when none. */
