@@ -77,10 +77,10 @@ export class LastValueCache {
       if (this.values.size >= this.maxSubjects) this.evictStalest()
       this.membership++
     }
-    msg.keep() // cached past its publish call
-    msg.cacheOrder = ++this.stores
-    this.values.set(msg.subject, msg)
-    this.bytes += msg.bodyLength
+    const kept = msg.retain() // cached past its publish call
+    kept.cacheOrder = ++this.stores
+    this.values.set(kept.subject, kept)
+    this.bytes += kept.bodyLength
     while (this.bytes > this.maxBytes && this.values.size > 1) this.evictStalest()
     return 'stored'
   }

@@ -214,6 +214,29 @@ describe('a subscriber that stops reading', () => {
     expect(frames.filter((f) => f.op === 'MSG' || f.op === 'HMSG').length + skipped).toBe(published)
   })
 
+  it('gets every trade held while it was conflating, in order and each with its own payload, once it reads again', async () => {
+    const t = await broker({ highWaterBytes: 16 * 1024, maxPendingEventBytes: 64 * 1024 * 1024 })
+    const stalled = await stalledSubscriber(t, 'trade.>')
+    const pub = await client(t)
+    const server = serverClient(t, 'stalled')
+    const payload = 'x'.repeat(500)
+    let sent = 0
+    while (!server.outbox.conflating) {
+      for (let k = 0; k < 500; k++) pub.publish(`trade.x.S${sent % 7}`, `${sent++}:${payload}`)
+      await pub.flush()
+    }
+    for (let k = 0; k < 2000; k++) pub.publish(`trade.x.S${sent % 7}`, `${sent++}:${payload}`) // held, each a publish of its own
+    await pub.flush()
+    expect(server.outbox.heldEventBytes).toBeGreaterThan(0)
+    stalled.socket.resume()
+    const frames = (): ReturnType<typeof decodeFrames> => decodeFrames(stalled.afterInfo).filter((f) => f.op === 'MSG')
+    await eventually(() => frames().length === sent, 10_000, `all ${sent} trades to arrive`)
+    frames().forEach((f, i) => {
+      expect(f.payload?.split(':')[0]).toBe(String(i))
+      expect(f.subject).toBe(`trade.x.S${i % 7}`)
+    })
+  })
+
   it('is closed as a slow consumer with a stated -ERR when undelivered trades pass the byte limit', async () => {
     const t = await broker({ highWaterBytes: 16 * 1024, maxPendingEventBytes: 256 * 1024 })
     const stalled = await stalledSubscriber(t, 'trade.>')

@@ -126,9 +126,10 @@ export class Outbox {
     return undefined
   }
 
-  deliver (sub: OutboxSubscription, msg: RoutedMessage): DeliverOutcome {
+  deliver (sub: OutboxSubscription, published: RoutedMessage): DeliverOutcome {
     const held = this.held
     if (held === null) {
+      const msg = published
       const withHeaders = this.headers
       const parts = this.parts
       if (msg.frame(sub, withHeaders)) {
@@ -140,7 +141,7 @@ export class Outbox {
       this.queueDelivery(sub, msg, withHeaders)
       return 'queued'
     }
-    msg.keep() // held past the publish call
+    const msg = published.retain() // held past the publish call
     const bytes = msg.frameBytes
     const enqueuedAtMs = msg.publishedAtMs
     if (msg.subjectClass === SubjectClass.LastValue) {

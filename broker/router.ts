@@ -169,6 +169,9 @@ export class Router implements ClientHost {
 
   /** Per-subject facts (subjectFacts). */
   private readonly facts = new Map<string, SubjectFacts>()
+  /** The message every plain and event publish is routed as, while it is free (see route()). */
+  private readonly reusable = RoutedMessage.reusable()
+  private reusableFree = true
   /** Totals carried over from closed connections, so /varz counts never go backwards. */
   private closedTotals = { outMsgs: 0, outBytes: 0, outPayloadBytes: 0, writes: 0, conflated: 0 }
   private readonly random: () => number
@@ -434,9 +437,17 @@ export class Router implements ClientHost {
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
       : undefined
     const publisher = from?.cid ?? -1
-    const msg = new RoutedMessage(subject, reply, subjectClass, data, headerBytes, this.now(), sequence, publisher)
+    // Nothing holds a plain or event message past this call but through retain(): one object
+    // serves every publish (a last-value message is always kept, and a publish made while one
+    // is being fanned out gets its own). Freed at the end; a throw on the way leaves it taken,
+    // and every later publish then gets its own object: slower, never wrong.
+    const reused = this.reusableFree && subjectClass !== SubjectClass.LastValue
+    const msg = reused
+      ? this.reusable.reuse(subject, reply, subjectClass, data, headerBytes, this.now(), sequence, publisher)
+      : new RoutedMessage(subject, reply, subjectClass, data, headerBytes, this.now(), sequence, publisher)
+    if (reused) this.reusableFree = false
     this.largeMessageGc.noteMessage(data.length)
-    if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return
+    if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return // never the reused one
 
     const match = this.matchOf(facts)
     const plain = deliverPlain ? match.plain : NO_SUBSCRIPTIONS
@@ -479,6 +490,7 @@ export class Router implements ClientHost {
     msg.dropFrame() // the message may stay cached: its frame and the read buffer are only for this fan-out
     if (delivered > 0) stats.routedMsgs++
     else if (queues === null && !kept) this.answeredNoResponders(from, reply, subject, plain.length + groups.length)
+    if (reused) this.reusableFree = true
   }
 
   /**

@@ -75,6 +75,28 @@ describe('wire encoding', () => {
     expect(() => msg.body).toThrow(/asked for after its fan-out ended/)
   })
 
+  it('serves every publish as one reusable message, and gives whoever holds one past its publish a copy that stays', () => {
+    const reusable = RoutedMessage.reusable()
+    const read = Buffer.from('first')
+    const msg = reusable.reuse('trade.a', 'r.1', SubjectClass.Event, read, 0, 10, undefined, 7)
+    expect(msg).toBe(reusable)
+    const held = msg.retain()
+    expect(held).not.toBe(reusable)
+    expect(msg.retain()).toBe(held) // one copy, shared by every holder
+    msg.dropFrame()
+    read.fill(0) // the read buffer is the reader's again
+    reusable.reuse('trade.b', undefined, SubjectClass.Plain, Buffer.from('second'), 0, 20, undefined, 8)
+    const { subject, reply, subjectClass, publishedAtMs, publisherCid } = held
+    expect([subject, reply, subjectClass, held.payload().toString(), publishedAtMs, publisherCid])
+      .toEqual(['trade.a', 'r.1', SubjectClass.Event, 'first', 10, 7])
+    expect([reusable.subject, reusable.payload().toString()]).toEqual(['trade.b', 'second'])
+    expect(reusable.retain()).not.toBe(held) // a new publish, a new copy
+    const own = new RoutedMessage('s', undefined, SubjectClass.Plain, Buffer.from('x'), 0, 0, undefined)
+    expect(own.retain()).toBe(own)
+    const reuseOwn = (): unknown => own.reuse('s', undefined, SubjectClass.Plain, Buffer.from('y'), 0, 0, undefined, -1)
+    expect(reuseOwn).toThrow(/not the router's reusable/)
+  })
+
   it('builds one whole frame for a sid two deliveries share, equal to the pieces, and never for a large body', () => {
     const hdr = 'NATS/1.0\r\nA: b\r\n\r\n'
     const msg = new RoutedMessage('s.x', 'r.1', SubjectClass.Plain, Buffer.from(`${hdr}body`), hdr.length, 0, undefined)

@@ -9,7 +9,7 @@
  * body) is built for them.
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
-import type { SubjectClass } from './subject-classes.ts'
+import { SubjectClass } from './subject-classes.ts'
 import { copyBytes, decimalDigits, SHARED_FRAMES, writeDecimal, writeLatin1, type FrameArena } from './write-buffer.ts'
 
 const CRLF = Buffer.from('\r\n')
@@ -51,18 +51,28 @@ function replyLength (reply: string | undefined): number {
 }
 
 export class RoutedMessage {
+  // Set by the constructor and, for the router's reusable message, by reuse(); read-only to the rest.
+  subject: string
+  reply: string | undefined
+  subjectClass: SubjectClass
   /** Header block length; 0 when the message has no headers. */
-  readonly headerBytes: number
+  headerBytes: number
   /** Header block + payload + CRLF, in bytes. */
-  readonly bodyLength: number
+  bodyLength: number
+  /** Broker clock (ms) when the message was published: the age of pending copies. */
+  publishedAtMs: number
+  /** The publisher's sequence for last-value ordering, when it sent one. */
+  sequence: number | undefined
+  /** The publishing connection's id here; -1 when it came from a link (response grants count per requester). */
+  publisherCid: number
   /**
    * The published header block and payload as the reader handed them over (a view into the
    * read buffer), while no copy was needed: a message delivered only to subscribers that keep
    * up is copied once, into their socket writes. Dropped when its fan-out ends (dropFrame).
    */
-  private input: Buffer | null
+  private input: Buffer | null = null
   /** Its body in a buffer of its own, once something keeps it (see keep()). */
-  private stored: Buffer | null
+  private stored: Buffer | null = null
   /** The last sid a frame was asked for, whether with headers, and that frame once built (see frame()). */
   private frameSid: Buffer | null = null
   private frameWithHeaders = false
@@ -78,22 +88,73 @@ export class RoutedMessage {
   /** Bytes of its MSG and HMSG lines without the sid, once counted (-1 before). */
   private msgLineFixed = -1
   private hmsgLineFixed = -1
+  /** Whether the router routes every publish as this object (reuse()), and the copy retain() made of this publish. */
+  private readonly isReusable: boolean
+  private retained: RoutedMessage | null = null
 
   constructor (
-    readonly subject: string,
-    readonly reply: string | undefined,
-    readonly subjectClass: SubjectClass,
+    subject: string,
+    reply: string | undefined,
+    subjectClass: SubjectClass,
     data: Buffer,
     headerBytes: number,
-    /** Broker clock (ms) when the message was published: the age of pending copies. */
-    readonly publishedAtMs: number,
-    /** The publisher's sequence for last-value ordering, when it sent one. */
-    readonly sequence: number | undefined,
-    /** The publishing connection's id here; -1 when it came from a link (response grants count per requester). */
-    readonly publisherCid = -1
+    publishedAtMs: number,
+    sequence: number | undefined,
+    publisherCid = -1,
+    isReusable = false
   ) {
+    this.subject = subject
+    this.reply = reply
+    this.subjectClass = subjectClass
     this.headerBytes = headerBytes > 0 ? headerBytes : 0
     this.bodyLength = data.length + 2
+    this.publishedAtMs = publishedAtMs
+    this.sequence = sequence
+    this.publisherCid = publisherCid
+    this.isReusable = isReusable
+    this.takeBody(data)
+  }
+
+  /** The one message a router routes every plain and event publish as: no object per publish. */
+  static reusable (): RoutedMessage {
+    return new RoutedMessage('', undefined, SubjectClass.Plain, Buffer.alloc(0), 0, 0, undefined, -1, true)
+  }
+
+  /**
+   * This message, made the next publish (same arguments as the constructor). Whoever holds it
+   * past the publish call takes retain()'s copy instead, so nothing sees it change.
+   */
+  reuse (
+    subject: string,
+    reply: string | undefined,
+    subjectClass: SubjectClass,
+    data: Buffer,
+    headerBytes: number,
+    publishedAtMs: number,
+    sequence: number | undefined,
+    publisherCid: number
+  ): this {
+    if (!this.isReusable) throw new Error('tickfan: reuse() of a message that is not the router\'s reusable one')
+    this.subject = subject
+    this.reply = reply
+    this.subjectClass = subjectClass
+    this.headerBytes = headerBytes > 0 ? headerBytes : 0
+    this.bodyLength = data.length + 2
+    this.publishedAtMs = publishedAtMs
+    this.sequence = sequence
+    this.publisherCid = publisherCid
+    this.frameSid = null
+    this.frameWithHeaders = false
+    this.frameSlab = null
+    this.cacheOrder = 0
+    this.msgLineFixed = -1
+    this.hmsgLineFixed = -1
+    this.retained = null
+    this.takeBody(data)
+    return this
+  }
+
+  private takeBody (data: Buffer): void {
     if (isAssembledPayload(data)) {
       this.stored = Buffer.from(data.buffer, 0, data.length + 2)
       this.input = null
@@ -101,6 +162,24 @@ export class RoutedMessage {
       this.stored = null
       this.input = data
     }
+  }
+
+  /**
+   * The message to hold past the publish call (the last-value cache, a conflating outbox): this
+   * one with its body copied out of the read buffer (keep()), or, for the reusable message, a
+   * copy of this publish made once and shared by every holder.
+   */
+  retain (): RoutedMessage {
+    const body = this.keep()
+    if (!this.isReusable) return this
+    if (this.retained === null) {
+      const copy = new RoutedMessage(this.subject, this.reply, this.subjectClass, body.subarray(0, body.length - 2),
+        this.headerBytes, this.publishedAtMs, this.sequence, this.publisherCid)
+      copy.stored = body
+      copy.input = null
+      this.retained = copy
+    }
+    return this.retained
   }
 
   /** Header block + payload + CRLF, in a buffer of its own (copied out of the read buffer, once). */
