@@ -51,20 +51,20 @@ function replyLength (reply: string | undefined): number {
 }
 
 export class RoutedMessage {
-  // Set by the constructor and, for the router's reusable message, by reuse(); read-only to the rest.
-  subject: string
-  reply: string | undefined
-  subjectClass: SubjectClass
+  // Set by publish(), from the constructor and, for the router's reusable message, from reuse(); read-only to the rest.
+  subject = ''
+  reply: string | undefined = undefined
+  subjectClass: SubjectClass = SubjectClass.Plain
   /** Header block length; 0 when the message has no headers. */
-  headerBytes: number
+  headerBytes = 0
   /** Header block + payload + CRLF, in bytes. */
-  bodyLength: number
+  bodyLength = 0
   /** Broker clock (ms) when the message was published: the age of pending copies. */
-  publishedAtMs: number
+  publishedAtMs = 0
   /** The publisher's sequence for last-value ordering, when it sent one. */
-  sequence: number | undefined
+  sequence: number | undefined = undefined
   /** The publishing connection's id here; -1 when it came from a link (response grants count per requester). */
-  publisherCid: number
+  publisherCid = -1
   /**
    * The published header block and payload as the reader handed them over (a view into the
    * read buffer), while no copy was needed: a message delivered only to subscribers that keep
@@ -103,16 +103,8 @@ export class RoutedMessage {
     publisherCid = -1,
     isReusable = false
   ) {
-    this.subject = subject
-    this.reply = reply
-    this.subjectClass = subjectClass
-    this.headerBytes = headerBytes > 0 ? headerBytes : 0
-    this.bodyLength = data.length + 2
-    this.publishedAtMs = publishedAtMs
-    this.sequence = sequence
-    this.publisherCid = publisherCid
     this.isReusable = isReusable
-    this.takeBody(data)
+    this.publish(subject, reply, subjectClass, data, headerBytes, publishedAtMs, sequence, publisherCid)
   }
 
   /** The one message a router routes every plain and event publish as: no object per publish. */
@@ -135,6 +127,27 @@ export class RoutedMessage {
     publisherCid: number
   ): this {
     if (!this.isReusable) throw new Error('tickfan: reuse() of a message that is not the router\'s reusable one')
+    this.frameSid = null
+    this.frameWithHeaders = false
+    this.frameSlab = null
+    this.cacheOrder = 0
+    this.msgLineFixed = -1
+    this.hmsgLineFixed = -1
+    this.retained = null
+    this.publish(subject, reply, subjectClass, data, headerBytes, publishedAtMs, sequence, publisherCid)
+    return this
+  }
+
+  private publish (
+    subject: string,
+    reply: string | undefined,
+    subjectClass: SubjectClass,
+    data: Buffer,
+    headerBytes: number,
+    publishedAtMs: number,
+    sequence: number | undefined,
+    publisherCid: number
+  ): void {
     this.subject = subject
     this.reply = reply
     this.subjectClass = subjectClass
@@ -143,18 +156,6 @@ export class RoutedMessage {
     this.publishedAtMs = publishedAtMs
     this.sequence = sequence
     this.publisherCid = publisherCid
-    this.frameSid = null
-    this.frameWithHeaders = false
-    this.frameSlab = null
-    this.cacheOrder = 0
-    this.msgLineFixed = -1
-    this.hmsgLineFixed = -1
-    this.retained = null
-    this.takeBody(data)
-    return this
-  }
-
-  private takeBody (data: Buffer): void {
     if (isAssembledPayload(data)) {
       this.stored = Buffer.from(data.buffer, 0, data.length + 2)
       this.input = null
