@@ -126,10 +126,9 @@ export class Outbox {
     return undefined
   }
 
-  deliver (sub: OutboxSubscription, published: RoutedMessage): DeliverOutcome {
+  deliver (sub: OutboxSubscription, msg: RoutedMessage): DeliverOutcome {
     const held = this.held
     if (held === null) {
-      const msg = published
       const withHeaders = this.headers
       const parts = this.parts
       if (msg.frame(sub, withHeaders)) {
@@ -141,17 +140,17 @@ export class Outbox {
       this.queueDelivery(sub, msg, withHeaders)
       return 'queued'
     }
-    const msg = published.retain() // held past the publish call
-    const bytes = msg.frameBytes
-    const enqueuedAtMs = msg.publishedAtMs
-    if (msg.subjectClass === SubjectClass.LastValue) {
+    const kept = msg.retain() // held past the publish call
+    const bytes = kept.frameBytes
+    const enqueuedAtMs = kept.publishedAtMs
+    if (kept.subjectClass === SubjectClass.LastValue) {
       const index = this.heldIndex as Map<number, Map<string, Held>>
       let bySubject = index.get(sub.uid)
       if (bySubject === undefined) {
         bySubject = new Map()
         index.set(sub.uid, bySubject)
       }
-      const previous = bySubject.get(msg.subject)
+      const previous = bySubject.get(kept.subject)
       let skipped = 0
       if (previous !== undefined && previous.msg !== null) {
         previous.msg = null // tombstone: drop the superseded message now
@@ -160,15 +159,15 @@ export class Outbox {
         skipped = previous.skipped + 1
         this.conflated++
       }
-      const entry: Held = { sub, msg, control: null, skipped, bytes, enqueuedAtMs }
+      const entry: Held = { sub, msg: kept, control: null, skipped, bytes, enqueuedAtMs }
       held.push(entry)
-      bySubject.set(msg.subject, entry)
+      bySubject.set(kept.subject, entry)
       this.heldLastValueBytes += bytes
       if (this.heldTombstones >= COMPACT_MIN_TOMBSTONES && this.heldTombstones * 2 > held.length) this.compact()
       return skipped === 0 ? 'queued' : 'conflated'
     }
     this.heldEventBytes += bytes
-    held.push({ sub, msg, control: null, skipped: 0, bytes, enqueuedAtMs })
+    held.push({ sub, msg: kept, control: null, skipped: 0, bytes, enqueuedAtMs })
     return this.heldEventBytes > this.maxPendingEventBytes ? 'overflow' : 'queued'
   }
 
