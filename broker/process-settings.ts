@@ -18,15 +18,15 @@ export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THR
 
 /**
  * V8's young generation kept at 16 MiB a semi-space at least. V8 starts it at 1 MiB, grows it
- * under load and shrinks it again when the process is idle (a broker's logged 16 MiB under load,
- * 1 MiB after a pause). A broker's load comes and goes, and what a publish allocates (the
- * message, its frame, the pieces of each connection's next write) lives until the flush turn:
- * the likely cost is that a small young generation finds more of it still alive, and copies
- * it, at each scavenge (not measured apart). `npm run bench:young-generation` (the lockstep fan-out of
- * `bench:ci` to 10 subscribers, 1.5 s idle before each sample, five broker processes each way,
- * started in turn): medians per process of 340-506 ns of broker CPU per delivery without the
- * flag and 313-371 ns with it, each process with it below the one before it without
- * (`reports/broker/young-generation.md`). It costs up to 32 MiB more resident memory.
+ * under load and shrinks it again when the process is idle. A broker's load comes and goes, and
+ * what a publish allocates (the message, its frame, the pieces of each connection's next write)
+ * lives until the flush turn: the likely cost is that a small young generation finds more of it
+ * still alive, and copies it, at each scavenge (not measured apart). `npm run
+ * bench:young-generation` (the lockstep fan-out of `bench:ci` to 10 subscribers, 1.5 s idle
+ * before each sample, five broker processes each way, started in turn): medians per process of
+ * 340-506 ns of broker CPU per delivery without the flag and 313-371 ns with it, each process
+ * with it below the one before it without (`reports/broker/young-generation.md`). It costs up
+ * to 32 MiB more resident memory.
  */
 export const NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16']
 
