@@ -51,7 +51,7 @@ function replyLength (reply: string | undefined): number {
 }
 
 export class RoutedMessage {
-  // Set by publish(), from the constructor and, for the router's reusable message, from reuse(); read-only to the rest.
+  // Set by reuse(), from the constructor and, for the router's reusable message, by the router; read-only to the rest.
   subject = ''
   reply: string | undefined = undefined
   subjectClass: SubjectClass = SubjectClass.Plain
@@ -91,6 +91,8 @@ export class RoutedMessage {
   /** Whether the router routes every publish as this object (reuse()), and the copy retain() made of this publish. */
   private readonly isReusable: boolean
   private retained: RoutedMessage | null = null
+  /** Whether it has been made a publish yet (the constructor does it, through reuse()). */
+  private published = false
 
   constructor (
     subject: string,
@@ -104,7 +106,7 @@ export class RoutedMessage {
     isReusable = false
   ) {
     this.isReusable = isReusable
-    this.publish(subject, reply, subjectClass, data, headerBytes, publishedAtMs, sequence, publisherCid)
+    this.reuse(subject, reply, subjectClass, data, headerBytes, publishedAtMs, sequence, publisherCid)
   }
 
   /** The one message a router routes every plain and event publish as: no object per publish. */
@@ -113,8 +115,9 @@ export class RoutedMessage {
   }
 
   /**
-   * This message, made the next publish (same arguments as the constructor). Whoever holds it
-   * past the publish call takes retain()'s copy instead, so nothing sees it change.
+   * This message, made the next publish (same arguments as the constructor, which makes the
+   * first one so). Only the router's reusable message is made another; whoever holds it past the
+   * publish call takes retain()'s copy instead, so nothing sees it change.
    */
   reuse (
     subject: string,
@@ -126,28 +129,8 @@ export class RoutedMessage {
     sequence: number | undefined,
     publisherCid: number
   ): this {
-    if (!this.isReusable) throw new Error('tickfan: reuse() of a message that is not the router\'s reusable one')
-    this.frameSid = null
-    this.frameWithHeaders = false
-    this.frameSlab = null
-    this.cacheOrder = 0
-    this.msgLineFixed = -1
-    this.hmsgLineFixed = -1
-    this.retained = null
-    this.publish(subject, reply, subjectClass, data, headerBytes, publishedAtMs, sequence, publisherCid)
-    return this
-  }
-
-  private publish (
-    subject: string,
-    reply: string | undefined,
-    subjectClass: SubjectClass,
-    data: Buffer,
-    headerBytes: number,
-    publishedAtMs: number,
-    sequence: number | undefined,
-    publisherCid: number
-  ): void {
+    if (this.published && !this.isReusable) throw new Error('tickfan: reuse() of a message that is not the router\'s reusable one')
+    this.published = true
     this.subject = subject
     this.reply = reply
     this.subjectClass = subjectClass
@@ -163,6 +146,14 @@ export class RoutedMessage {
       this.stored = null
       this.input = data
     }
+    this.frameSid = null
+    this.frameWithHeaders = false
+    this.frameSlab = null
+    this.cacheOrder = 0
+    this.msgLineFixed = -1
+    this.hmsgLineFixed = -1
+    this.retained = null
+    return this
   }
 
   /**
