@@ -5,8 +5,8 @@
  * router's subject facts): an interned string carries its hash from the first lookup on.
  *
  * A fixed table of SLOTS entries, looked up by a hash of the subject's length and last bytes
- * (subjects of one feed share their first tokens and differ at the end), then compared byte by
- * byte: a hit is always the same bytes. A miss slices a string and takes the slot, so the table
+ * (subjects of one feed share their first tokens and differ at the end), then compared whole,
+ * four bytes at a time: a hit is always the same bytes. A miss slices a string and takes the slot, so the table
  * never holds more than SLOTS subjects of at most MAX_INTERNED_BYTES each (half a MiB of bytes and
  * their strings), whatever is published; longer subjects are sliced each time. Pure: no I/O.
  */
