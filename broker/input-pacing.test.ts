@@ -5,7 +5,7 @@
  */
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FrameCounter } from '../bench/load/frame-counter.ts'
+import { FrameScanner } from '../bench/load/frame-scanner.ts'
 import { InputPacing, MAX_HOLD_MS, type Pausable } from './input-pacing.ts'
 import { startNatsServer } from './test-support/nats-server.ts'
 import { startBrokerCommand, StartedProcesses } from './test-support/processes.ts'
@@ -73,10 +73,10 @@ describe('InputPacing', () => {
 async function fastSubscriber (
   port: number,
   subject: string
-): Promise<{ counter: FrameCounter, socket: net.Socket, text: () => string }> {
+): Promise<{ counter: FrameScanner, socket: net.Socket, text: () => string }> {
   const socket = net.connect(port, '127.0.0.1')
   socket.setNoDelay(true)
-  const counter = new FrameCounter()
+  const counter = new FrameScanner()
   let control = ''
   socket.on('data', (chunk: Buffer) => {
     const pings = counter.feed(chunk)

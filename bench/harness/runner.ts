@@ -141,6 +141,11 @@ export async function runScenario (
   const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {
     return await Promise.race([measure(target, w, rate, workers, options, layout, broker, atEnd), died])
+  } catch (err) {
+    // A load process that failed because the target died (its connection closed) says less
+    // than the death itself: given a moment to show, the death is what is reported.
+    const failure = new Promise((resolve) => setTimeout(() => resolve(err), 1000))
+    throw await Promise.race([died.catch((death: unknown) => death), failure])
   } finally {
     for (const end of atEnd) end()
     await broker.stop()

@@ -30,8 +30,8 @@
  * a client's blocking write does), with no window at all; the subscriber counts until it has
  * them all, its connection closes (a slow-consumer cut), or nothing arrives for 3 s.
  */
-import net from 'node:net'
-import { FrameCounter } from './frame-counter.ts'
+import type net from 'node:net'
+import { RawConnection } from './raw-connection.ts'
 import { fail, report } from './protocol.ts'
 
 export type LockstepPath = 'plain' | 'last-value'
@@ -49,55 +49,6 @@ const ROUND = 100
 /** A round not complete after this long is a stall (a lost or conflated message); counted, then moved past. */
 const ROUND_DEADLINE_MS = 2000
 
-/** A raw connection that counts the messages it receives and answers the server's PINGs. */
-class CountingConnection {
-  private readonly frames = new FrameCounter()
-  private waiters: Array<() => void> = []
-
-  constructor (readonly socket: net.Socket) {
-    socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => {
-      for (let pings = this.frames.feed(chunk); pings > 0; pings--) socket.write('PONG\r\n')
-      for (const w of this.waiters.splice(0)) w()
-    })
-    socket.on('error', () => {})
-    socket.on('close', () => {
-      this.closed = true
-      for (const w of this.waiters.splice(0)) w()
-    })
-  }
-
-  /** Whether the server closed this connection. */
-  closed = false
-
-  get received (): number { return this.frames.messages }
-  set received (n: number) { this.frames.messages = n }
-
-  static async open (url: string): Promise<CountingConnection> {
-    const { hostname, port } = new URL(url)
-    const socket = net.connect(Number(port), hostname)
-    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
-    const c = new CountingConnection(socket)
-    socket.write('CONNECT {"verbose":false,"pedantic":false,"headers":true,"name":"lockstep"}\r\n')
-    await c.roundTrip()
-    return c
-  }
-
-  /** Resolves at the next input (or after `ms`). */
-  async next (ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.waiters.push(() => { clearTimeout(timer); resolve() })
-    })
-  }
-
-  async roundTrip (): Promise<void> {
-    const before = this.frames.pongs
-    this.socket.write('PING\r\n')
-    while (this.frames.pongs === before) await this.next(1000)
-  }
-}
-
 /** quote.lockstep.<session>.S<i> (last-value) or lockstep.plain.<session>.S<i>, the id made a subject token. */
 function subjectPrefix (c: OpenCommand): string {
   const token = c.id.replace(/[^A-Za-z0-9_-]/g, '_')
@@ -107,8 +58,8 @@ function subjectPrefix (c: OpenCommand): string {
 interface Session {
   open: OpenCommand
   prefix: string
-  publisher: CountingConnection
-  subscribers: CountingConnection[]
+  publisher: RawConnection
+  subscribers: RawConnection[]
   payload: string
   sequence: number
 }
@@ -116,17 +67,17 @@ interface Session {
 const sessions = new Map<string, Session>()
 
 async function open (c: OpenCommand): Promise<void> {
-  const subscribers: CountingConnection[] = []
+  const subscribers: RawConnection[] = []
   // Each session its own subjects: its subscribers get its publisher's messages and no other's.
   const prefix = subjectPrefix(c)
   for (let i = 0; i < c.subscribers; i++) {
-    const s = await CountingConnection.open(c.url)
+    const s = await RawConnection.open(c.url, 'lockstep')
     // Sid 1 on every connection, as the official clients number a connection's first subscription.
     s.socket.write(`SUB ${prefix}.> 1\r\n`)
     await s.roundTrip()
     subscribers.push(s)
   }
-  const publisher = await CountingConnection.open(c.url)
+  const publisher = await RawConnection.open(c.url, 'lockstep')
   sessions.set(c.id, { open: c, prefix, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0 })
 }
 
@@ -203,7 +154,7 @@ async function throughput (c: ThroughputCommand): Promise<Throughput> {
         if (sent % (ROUND * 4) === 0) await new Promise<void>((resolve) => setImmediate(resolve))
         continue
       }
-      const lagging = s.subscribers.find((sub) => sub.received === slowest()) as CountingConnection
+      const lagging = s.subscribers.find((sub) => sub.received === slowest()) as RawConnection
       await lagging.next(100)
     }
   }))
@@ -242,7 +193,7 @@ async function firehose (c: FirehoseCommand): Promise<Firehose> {
     const got = s.subscribers.reduce((n, sub) => n + sub.received, 0)
     if (got !== lastCount) { lastCount = got; lastProgress = Date.now(); lastAt = process.hrtime.bigint() }
     if (got >= target || s.subscribers.some((sub) => sub.closed) || Date.now() - lastProgress > 3000) break
-    await (s.subscribers[0] as CountingConnection).next(100)
+    await (s.subscribers[0] as RawConnection).next(100)
   }
   await Promise.race([publishing, new Promise((resolve) => setTimeout(resolve, 100))])
   const cpu = process.cpuUsage(cpu0)

@@ -4,16 +4,49 @@
  * processes on one host.
  */
 
+const PADDING = 'x'.repeat(4096)
+
 /** `seq intendedNs sentNs ` then padding to the message size. */
-export function encodeTimedPayload (seq: number, intendedNs: bigint, sentNs: bigint, size: number): Uint8Array {
+export function timedPayloadText (seq: number, intendedNs: bigint, sentNs: bigint, size: number): string {
   const head = `${seq} ${intendedNs} ${sentNs} `
-  return Buffer.from(head.length >= size ? head : head + 'x'.repeat(size - head.length))
+  if (head.length >= size) return head
+  return head + (size - head.length <= PADDING.length ? PADDING.slice(0, size - head.length) : 'x'.repeat(size - head.length))
+}
+
+export function encodeTimedPayload (seq: number, intendedNs: bigint, sentNs: bigint, size: number): Uint8Array {
+  return Buffer.from(timedPayloadText(seq, intendedNs, sentNs, size))
 }
 
 export function decodeTimedPayload (data: Uint8Array): { seq: number, intendedNs: bigint, sentNs: bigint } {
   const text = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 64)).toString('latin1')
   const [seq, intended, sent] = text.split(' ')
   return { seq: Number(seq), intendedNs: BigInt(intended as string), sentNs: BigInt(sent as string) }
+}
+
+/** A timed payload's fields as numbers (times in ns; past 2^53 ns, 104 days of uptime, they round to a few ns). */
+export interface TimedFields { seq: number, intendedNs: number, sentNs: number }
+
+/**
+ * Reads the three leading fields of the timed payload at buf[start, end) into `into`, making no
+ * string: the lean subscriber's path. Returns false if they are not there.
+ */
+export function readTimedPayload (buf: Uint8Array, start: number, end: number, into: TimedFields): boolean {
+  let at = start
+  const field = (): number => {
+    let n = 0
+    const from = at
+    for (let b = buf[at]; at < end && b !== 32; b = buf[++at]) {
+      if (b === undefined || b < 48 || b > 57) return NaN
+      n = n * 10 + (b - 48)
+    }
+    if (at === from || at >= end) return NaN
+    at++
+    return n
+  }
+  into.seq = field()
+  into.intendedNs = field()
+  into.sentNs = field()
+  return !Number.isNaN(into.sentNs) && !Number.isNaN(into.intendedNs) && !Number.isNaN(into.seq)
 }
 
 /** Reads the JSON config a load script was started with, and sets up result reporting. */

@@ -9,14 +9,21 @@
  * and after the run, once the orchestrator has said which window was measured, the group
  * computes the time-weighted staleness of the values held (bench/harness/staleness.ts) and the
  * receipts within that window (so a rate is counted over the window it is divided by).
- * Slow groups spend a cost per message blocked (traders/blocking-work.ts: the socket is not
+ * Slow groups spend a cost per message blocked (lib/blocking-work.ts: the socket is not
  * read, no CPU is used).
+ *
+ * Connections are lean raw sockets (raw-connection.ts), not the official client: at 100k
+ * deliveries/s into one process the official client's per-message work saturated the load
+ * core, and the suite measured its generators instead of the broker. Each message is read in
+ * place: the subject is the one string made per message, the payload's fields are parsed as
+ * numbers, and the Tickfan-Conflated header is found by a byte search.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { blockingSleep, spendBlocked } from '../../lib/blocking-work.ts'
 import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
 import { ReceiptLog } from '../harness/staleness.ts'
-import { decodeTimedPayload, fail, loadConfig, report, waitForMessage } from './protocol.ts'
+import type { FrameVisitor } from './frame-scanner.ts'
+import { RawConnection } from './raw-connection.ts'
+import { fail, loadConfig, readTimedPayload, report, waitForMessage, type TimedFields } from './protocol.ts'
 
 export interface SubscriberGroupConfig {
   url: string
@@ -64,7 +71,22 @@ export interface SubscriberGroupResult {
   busyShare: number
 }
 
-const CONFLATED = 'Tickfan-Conflated'
+const CONFLATED = Buffer.from('Tickfan-Conflated:')
+
+/** The value of the Tickfan-Conflated header in buf[from, to) (0 if absent). */
+function conflatedCount (buf: Buffer, from: number, to: number): number {
+  if (from === to) return 0
+  const at = buf.indexOf(CONFLATED, from)
+  if (at < 0 || at >= to) return 0
+  let n = 0
+  for (let i = at + CONFLATED.length; i < to; i++) {
+    const b = buf[i] as number
+    if (b === 32) continue
+    if (b < 48 || b > 57) break
+    n = n * 10 + (b - 48)
+  }
+  return n
+}
 
 async function main (): Promise<void> {
   const c = loadConfig<SubscriberGroupConfig>()
@@ -72,17 +94,16 @@ async function main (): Promise<void> {
   const uncorrected = newHistogram()
   const staleness = newHistogram()
   const perSecond: number[] = []
-  const conns: NatsConnection[] = []
+  const conns: RawConnection[] = []
   const results: ConnectionResult[] = []
   const logs: ReceiptLog[] = []
   const subjectIndex = new Map<string, number>()
+  const fields: TimedFields = { seq: 0, intendedNs: 0, sentNs: 0 }
   const start = process.hrtime.bigint()
   for (let k = 0; k < c.connections; k++) {
-    const nc = await connect({ servers: c.url, name: `${c.group}-${k}`, maxReconnectAttempts: 0 })
-    const worker = Number(/W(\d+)$/.exec(nc.info?.server_id ?? '')?.[1] ?? 0)
     const r: ConnectionResult = {
       index: c.firstIndex + k,
-      worker,
+      worker: 0,
       received: 0,
       trades: 0,
       skipped: 0,
@@ -93,34 +114,35 @@ async function main (): Promise<void> {
     const log = new ReceiptLog()
     results.push(r)
     logs.push(log)
-    const onMessage = (subject: string, data: Uint8Array, skippedHeader: string | undefined): void => {
+    const onMessage: FrameVisitor = (buf, subjectStart, subjectEnd, headerStart, payloadStart, end) => {
       const now = process.hrtime.bigint()
-      const { seq, intendedNs, sentNs } = decodeTimedPayload(data)
+      const nowNs = Number(now)
+      if (!readTimedPayload(buf, payloadStart, end, fields)) throw new Error(`${c.group}-${k}: a message without a timed payload`)
+      const { seq, intendedNs, sentNs } = fields
+      const subject = buf.toString('latin1', subjectStart, subjectEnd)
       r.received++
-      if (subject.charCodeAt(0) === 116) r.trades++ // 't'rade
-      if (skippedHeader !== undefined && skippedHeader !== '') r.skipped += Number(skippedHeader)
+      if (buf[subjectStart] === 116) r.trades++ // 't'rade
+      r.skipped += conflatedCount(buf, headerStart, payloadStart)
       const previous = r.lastSeq[subject]
       if (previous !== undefined && seq <= previous) r.orderViolations++
       r.lastSeq[subject] = seq
       let id = subjectIndex.get(subject)
       if (id === undefined) { id = subjectIndex.size; subjectIndex.set(subject, id) }
-      log.add(id, Number(intendedNs), Number(now))
+      log.add(id, intendedNs, nowNs)
       if (seq % c.sampleEvery === 0) r.samples.push([seq, now.toString()])
       const second = Math.floor(Number(now - start) / 1e9)
       perSecond[second] = (perSecond[second] ?? 0) + 1
       if (seq >= c.warmupSeq) {
-        latency.recordValue(Math.max(0, Number(now - intendedNs) / 1000))
-        uncorrected.recordValue(Math.max(0, Number(now - sentNs) / 1000))
+        latency.recordValue(Math.max(0, (nowNs - intendedNs) / 1000))
+        uncorrected.recordValue(Math.max(0, (nowNs - sentNs) / 1000))
       }
       if (c.slow !== null) spendBlocked(c.slow.costUs)
     }
-    for (const subject of ['quote.bench.>', 'trade.bench.>']) {
-      nc.subscribe(
-        subject,
-        { callback: (err, msg) => { if (err === null) onMessage(msg.subject, msg.data, msg.headers?.get(CONFLATED)) } }
-      )
-    }
-    await nc.flush()
+    const nc = await RawConnection.open(c.url, `${c.group}-${k}`, onMessage)
+    r.worker = Number(/W(\d+)$/.exec(nc.serverId)?.[1] ?? 0)
+    // Sids 1 and 2, as the official clients number a connection's first subscriptions.
+    nc.socket.write('SUB quote.bench.> 1\r\nSUB trade.bench.> 2\r\n')
+    await nc.roundTrip()
     conns.push(nc)
   }
   const staller = c.slow !== null && c.slow.stallEveryMs > 0
@@ -139,7 +161,7 @@ async function main (): Promise<void> {
   })
   await waitForMessage('stop')
   if (staller !== null) clearInterval(staller)
-  await Promise.all(conns.map((nc) => nc.close().catch(() => {})))
+  for (const nc of conns) nc.close()
   const cpu = process.cpuUsage(cpuStart)
   // Staleness over the measured window only: before it is warm-up, and after the publisher
   // stops every value ages, which says nothing of the broker.

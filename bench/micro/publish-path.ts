@@ -23,7 +23,7 @@ import type { Client } from '../../broker/client.ts'
 import type { Transport } from '../../broker/client-host.ts'
 import type * as OptionsModule from '../../broker/options.ts'
 import type * as RouterModule from '../../broker/router.ts'
-import { FrameCounter } from '../load/frame-counter.ts'
+import { FrameScanner } from '../load/frame-scanner.ts'
 import { ROOT } from '../harness/processes.ts'
 
 const CLI = {
@@ -55,7 +55,7 @@ class KeepingUpTransport implements Transport {
   readonly kind = 'tcp'
   readonly remoteAddress = '127.0.0.1'
   readonly remotePort = 0
-  readonly frames = new FrameCounter()
+  readonly frames = new FrameScanner()
   writes = 0
   client: Client | null = null
   constructor (private readonly socket: net.Socket | null) {}
