@@ -10,6 +10,18 @@
  * stored again, so a publisher that republishes after a restart makes nothing twice; at most
  * `maxMsgIds` ids are remembered, the oldest forgotten first. Memory is bounded by `maxBytes`
  * plus a fixed cost per message and id, whatever the rate.
+ *
+ * Stored without an object per message, because a stream holds every message for minutes and
+ * each one would be copied by every young-generation collection and marked by every full one
+ * (with an ArrayBuffer per message, GC was 15% of the trade path in `bench/micro/publish-path.ts
+ * --subject trade`). Bytes go into 1 MiB slabs, appended in order (a message over a quarter slab
+ * gets one of its own); what is known of each message sits in typed-array columns indexed by
+ * `seq - base`; a subject's messages are linked oldest to newest through a column (every limit
+ * removes a subject's oldest first). A slab is let go when its last message leaves; if holes
+ * (per-subject removals) leave slabs holding more than twice the bytes still kept (plus 4
+ * slabs), the live messages are copied into fresh slabs, so memory stays within about twice
+ * `maxBytes`. A StoredMessage is made only when one is read; its `data` is a view of a slab,
+ * and a slab is never written twice, so a view stays valid after its message left.
  */
 import { isValidSubject, subjectMatches } from './subjects.ts'
 
@@ -49,24 +61,30 @@ export interface AppendResult {
 }
 
 interface SubjectState {
+  readonly id: number
+  readonly subject: string
   count: number
+  /** Its oldest and newest sequences (0 while it has none). */
+  first: number
   last: number
-  /** Its sequences, oldest first (kept only with a per-subject limit). */
-  seqs: number[] | null
 }
+
+interface Slab {
+  readonly bytes: Buffer
+  /** Bytes written (the next message goes here). */
+  used: number
+  /** Messages still kept in it. */
+  live: number
+}
+
+/** Bytes per slab; a message over a quarter of it gets a slab of its own. */
+export const SLAB_BYTES = 1024 * 1024
+/** Marks a removed message in the slab column. */
+const REMOVED = -1
 
 export class HistoryStream {
   readonly createdMs: number
-  /** Messages, by `seq - base`; a removed one leaves undefined until the front passes it. */
-  private entries: Array<StoredMessage | undefined> = []
-  private base = 1
-  private head = 0
-  private nextSeq = 1
-  private readonly subjectsState = new Map<string, SubjectState>()
-  private readonly msgIds = new Map<string, { seq: number, atMs: number }>()
-  private lastTimeMs = 0
-  private sameMsCount = 0
-  /** Messages and bytes held now. */
+  /** Messages held now, and what they count against maxBytes. */
   messages = 0
   bytes = 0
   /** Messages removed before the front (per-subject limit): holes in the sequence. */
@@ -74,10 +92,43 @@ export class HistoryStream {
   /** Messages removed by each limit, and duplicates refused, since the start. */
   readonly removed = { age: 0, bytes: 0, perSubject: 0 }
   duplicates = 0
+  /** Slab bytes written and not yet let go, and copies made to close holes (`compactions`). */
+  heldBytes = 0
+  compactions = 0
   /** Called with each message as it leaves (consumers keep their pending counts with it). */
-  onRemove: ((msg: StoredMessage) => void) | null = null
+  onRemove: ((seq: number, subject: string) => void) | null = null
 
-  constructor (readonly config: HistoryConfig, nowMs: number) {
+  // Columns, by `seq - base`; [head, length) is what is held (removed ones marked REMOVED).
+  private base = 1
+  private head = 0
+  private length = 0
+  private slabOf: Int32Array = new Int32Array(1024)
+  private offset: Int32Array = new Int32Array(1024)
+  private size: Int32Array = new Int32Array(1024)
+  private headers: Int32Array = new Int32Array(1024)
+  private subjectOf: Int32Array = new Int32Array(1024)
+  private sameMs: Int32Array = new Int32Array(1024)
+  private timeMs: Float64Array = new Float64Array(1024)
+  /** The next sequence on the same subject (0: none yet). */
+  private nextOnSubject: Float64Array = new Float64Array(1024)
+
+  /** Slabs by `number - slabBase`; null once let go. */
+  private slabs: Array<Slab | null> = []
+  private slabBase = 0
+  private current: Slab | null = null
+  private currentNumber = -1
+
+  private readonly subjectsState = new Map<string, SubjectState>()
+  private subjectsById: Array<SubjectState | undefined> = []
+  private freeSubjectIds: number[] = []
+  private readonly msgIds = new Map<string, { seq: number, atMs: number }>()
+  private nextSeq = 1
+  private lastTimeMs = 0
+  private sameMsCount = 0
+  private dataBytes = 0
+
+  /** `slabBytes` other than SLAB_BYTES is for tests, to reach slab edges with small messages. */
+  constructor (readonly config: HistoryConfig, nowMs: number, private readonly slabBytes = SLAB_BYTES) {
     this.createdMs = nowMs
   }
 
@@ -103,34 +154,31 @@ export class HistoryStream {
     const seq = this.nextSeq++
     if (nowMs === this.lastTimeMs) this.sameMsCount++
     else { this.lastTimeMs = nowMs; this.sameMsCount = 0 }
-    // A copy of its own: `data` may be a slice of a buffer shared with other messages.
-    const own = Buffer.allocUnsafeSlow(data.length)
-    data.copy(own)
-    const msg: StoredMessage = {
-      seq,
-      subject,
-      data: own,
-      headerBytes,
-      timeMs: nowMs,
-      timeNs: `${nowMs}${String(this.sameMsCount % 1_000_000).padStart(6, '0')}`,
-      bytes: subject.length + data.length
-    }
-    if (this.entries.length === 0) this.base = seq
-    this.entries.push(msg)
-    this.messages++
-    this.bytes += msg.bytes
-    if (msgId !== undefined) this.msgIds.set(msgId, { seq, atMs: nowMs })
+    if (this.head === this.length) { this.base = seq; this.head = 0; this.length = 0 }
+    const i = this.slot()
+    // A copy of its own, in a slab: `data` may be a slice of a buffer shared with other messages.
+    this.write(i, data)
+    this.headers[i] = headerBytes
+    this.timeMs[i] = nowMs
+    this.sameMs[i] = this.sameMsCount % 1_000_000
+    this.nextOnSubject[i] = 0
     let state = this.subjectsState.get(subject)
     if (state === undefined) {
-      state = { count: 0, last: 0, seqs: this.config.maxMsgsPerSubject > 0 ? [] : null }
+      const id = this.freeSubjectIds.pop() ?? this.subjectsById.length
+      state = { id, subject, count: 0, first: 0, last: 0 }
       this.subjectsState.set(subject, state)
+      this.subjectsById[id] = state
     }
-    state.count++
+    this.subjectOf[i] = state.id
+    if (state.count === 0) state.first = seq
+    else this.nextOnSubject[state.last - this.base] = seq
     state.last = seq
-    state.seqs?.push(seq)
-    if (state.seqs !== null && state.count > this.config.maxMsgsPerSubject) {
-      this.removeOne(state.seqs[0] as number, 'perSubject')
-    }
+    state.count++
+    this.messages++
+    this.bytes += subject.length + data.length
+    if (msgId !== undefined) this.msgIds.set(msgId, { seq, atMs: nowMs })
+    const perSubject = this.config.maxMsgsPerSubject
+    if (perSubject > 0 && state.count > perSubject) this.removeOne(state.first, 'perSubject')
     while (this.bytes > this.config.maxBytes && this.messages > 1) this.removeOne(this.firstSeq, 'bytes')
     return { seq, duplicate: false }
   }
@@ -139,8 +187,8 @@ export class HistoryStream {
   expire (nowMs: number): void {
     const maxAge = this.config.maxAgeMs
     if (maxAge <= 0) return
-    for (let first = this.first(); first !== undefined && nowMs - first.timeMs > maxAge; first = this.first()) {
-      this.removeOne(first.seq, 'age')
+    for (let i = this.front(); i >= 0 && nowMs - (this.timeMs[i] as number) > maxAge; i = this.front()) {
+      this.removeOne(this.base + i, 'age')
     }
   }
 
@@ -152,14 +200,13 @@ export class HistoryStream {
 
   get (seq: number): StoredMessage | undefined {
     const i = seq - this.base
-    return i >= this.head && i < this.entries.length ? this.entries[i] : undefined
+    return i >= this.head && i < this.length && this.slabOf[i] !== REMOVED ? this.message(i) : undefined
   }
 
   /** The first message at or after `seq` whose subject `filter` matches (any with no filter). */
   nextFrom (seq: number, filter: string | null): StoredMessage | undefined {
-    for (let i = Math.max(seq - this.base, this.head); i < this.entries.length; i++) {
-      const msg = this.entries[i]
-      if (msg !== undefined && (filter === null || subjectMatches(filter, msg.subject))) return msg
+    for (let i = Math.max(seq - this.base, this.head); i < this.length; i++) {
+      if (this.slabOf[i] !== REMOVED && this.matches(i, filter)) return this.message(i)
     }
     return undefined
   }
@@ -168,9 +215,8 @@ export class HistoryStream {
   countFrom (seq: number, filter: string | null): number {
     if (filter === null && seq <= this.firstSeq) return this.messages
     let n = 0
-    for (let i = Math.max(seq - this.base, this.head); i < this.entries.length; i++) {
-      const msg = this.entries[i]
-      if (msg !== undefined && (filter === null || subjectMatches(filter, msg.subject))) n++
+    for (let i = Math.max(seq - this.base, this.head); i < this.length; i++) {
+      if (this.slabOf[i] !== REMOVED && this.matches(i, filter)) n++
     }
     return n
   }
@@ -194,16 +240,16 @@ export class HistoryStream {
 
   /** The sequence of the first message stored at or after `ms` (the next sequence if none). */
   seqAtOrAfter (ms: number): number {
-    for (let i = this.head; i < this.entries.length; i++) {
-      const msg = this.entries[i]
-      if (msg !== undefined && msg.timeMs >= ms) return msg.seq
+    for (let i = this.head; i < this.length; i++) {
+      if (this.slabOf[i] !== REMOVED && (this.timeMs[i] as number) >= ms) return this.base + i
     }
     return this.nextSeq
   }
 
   /** First sequence held (the next one to be stored when empty). */
   get firstSeq (): number {
-    return this.first()?.seq ?? this.nextSeq
+    const i = this.front()
+    return i < 0 ? this.nextSeq : this.base + i
   }
 
   /** Last sequence stored (0 before the first). */
@@ -216,44 +262,177 @@ export class HistoryStream {
   }
 
   get firstMessage (): StoredMessage | undefined {
-    return this.first()
+    const i = this.front()
+    return i < 0 ? undefined : this.message(i)
   }
 
   get lastMessage (): StoredMessage | undefined {
     return this.get(this.lastSeq)
   }
 
-  private first (): StoredMessage | undefined {
-    while (this.head < this.entries.length && this.entries[this.head] === undefined) {
+  private matches (i: number, filter: string | null): boolean {
+    return filter === null || subjectMatches(filter, this.subjectAt(i))
+  }
+
+  private subjectAt (i: number): string {
+    return (this.subjectsById[this.subjectOf[i] as number] as SubjectState).subject
+  }
+
+  private message (i: number): StoredMessage {
+    const slab = this.slabs[(this.slabOf[i] as number) - this.slabBase] as Slab
+    const start = this.offset[i] as number
+    const subject = this.subjectAt(i)
+    const data = slab.bytes.subarray(start, start + (this.size[i] as number))
+    const timeMs = this.timeMs[i] as number
+    return {
+      seq: this.base + i,
+      subject,
+      data,
+      headerBytes: this.headers[i] as number,
+      timeMs,
+      timeNs: `${timeMs}${String(this.sameMs[i]).padStart(6, '0')}`,
+      bytes: subject.length + data.length
+    }
+  }
+
+  /** The index of the oldest message held (past removed ones), or -1. */
+  private front (): number {
+    while (this.head < this.length && this.slabOf[this.head] === REMOVED) {
       this.head++
       this.deleted--
     }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head)
-      this.base += this.head
-      this.head = 0
+    return this.head < this.length ? this.head : -1
+  }
+
+  /** The next free index, the columns moved down or grown as needed. */
+  private slot (): number {
+    if (this.length === this.slabOf.length) {
+      const held = this.length - this.head
+      if (this.head > 0 && held * 2 <= this.slabOf.length) this.shiftColumns()
+      else this.growColumns(this.slabOf.length * 2)
     }
-    return this.entries[this.head]
+    return this.length++
+  }
+
+  private shiftColumns (): void {
+    const { head, length } = this
+    for (const column of this.columns()) column.copyWithin(0, head, length)
+    this.base += head
+    this.length -= head
+    this.head = 0
+  }
+
+  private growColumns (capacity: number): void {
+    const int = (from: Int32Array): Int32Array => { const to = new Int32Array(capacity); to.set(from); return to }
+    const float = (from: Float64Array): Float64Array => {
+      const to = new Float64Array(capacity)
+      to.set(from)
+      return to
+    }
+    this.slabOf = int(this.slabOf)
+    this.offset = int(this.offset)
+    this.size = int(this.size)
+    this.headers = int(this.headers)
+    this.subjectOf = int(this.subjectOf)
+    this.sameMs = int(this.sameMs)
+    this.timeMs = float(this.timeMs)
+    this.nextOnSubject = float(this.nextOnSubject)
+  }
+
+  private columns (): Array<Int32Array | Float64Array> {
+    const { slabOf, offset, size, headers, subjectOf, sameMs, timeMs, nextOnSubject } = this
+    return [slabOf, offset, size, headers, subjectOf, sameMs, timeMs, nextOnSubject]
+  }
+
+  /** Copies `data` into a slab and notes where at index `i`. */
+  private write (i: number, data: Uint8Array): void {
+    const n = data.length
+    let slab: Slab
+    const ownSlab = n > this.slabBytes / 4
+    if (ownSlab) {
+      slab = this.newSlab(n)
+      this.slabOf[i] = this.slabBase + this.slabs.length - 1
+    } else {
+      const previous = this.current
+      if (previous === null || previous.used + n > previous.bytes.length) {
+        const previousNumber = this.currentNumber
+        this.current = this.newSlab(this.slabBytes)
+        this.currentNumber = this.slabBase + this.slabs.length - 1
+        if (previous !== null && previous.live === 0) this.letGo(previousNumber, previous)
+      }
+      slab = this.current as Slab
+      this.slabOf[i] = this.currentNumber
+    }
+    slab.bytes.set(data, slab.used)
+    this.offset[i] = slab.used
+    this.size[i] = n
+    slab.used += n
+    slab.live++
+    this.heldBytes += n
+    this.dataBytes += n
+  }
+
+  private newSlab (bytes: number): Slab {
+    const slab = { bytes: Buffer.allocUnsafeSlow(bytes), used: 0, live: 0 }
+    this.slabs.push(slab)
+    return slab
   }
 
   private removeOne (seq: number, why: 'age' | 'bytes' | 'perSubject'): void {
     const i = seq - this.base
-    const msg = this.entries[i]
-    if (msg === undefined) return
-    this.entries[i] = undefined
+    if (i < this.head || i >= this.length || this.slabOf[i] === REMOVED) return
+    const number = this.slabOf[i] as number
+    this.slabOf[i] = REMOVED
     if (i === this.head) this.head++
     else this.deleted++
+    const state = this.subjectsById[this.subjectOf[i] as number] as SubjectState
+    const n = this.size[i] as number
     this.messages--
-    this.bytes -= msg.bytes
+    this.bytes -= state.subject.length + n
+    this.dataBytes -= n
     this.removed[why]++
-    const state = this.subjectsState.get(msg.subject) as SubjectState
+    // Every limit removes a subject's oldest: the list's head.
+    state.first = this.nextOnSubject[i] as number
     state.count--
-    if (state.seqs !== null) {
-      const at = state.seqs.indexOf(seq)
-      if (at >= 0) state.seqs.splice(at, 1)
+    if (state.count === 0) {
+      this.subjectsState.delete(state.subject)
+      this.subjectsById[state.id] = undefined
+      this.freeSubjectIds.push(state.id)
     }
-    if (state.count === 0) this.subjectsState.delete(msg.subject)
-    this.onRemove?.(msg)
+    const slab = this.slabs[number - this.slabBase] as Slab
+    slab.live--
+    if (slab.live === 0 && slab !== this.current) this.letGo(number, slab)
+    if (this.heldBytes - this.dataBytes > Math.max(this.dataBytes, 4 * this.slabBytes)) this.closeHoles()
+    this.onRemove?.(seq, state.subject)
+  }
+
+  /** Drops slab `number` (its last message left), and the let-go slabs at the front of the list. */
+  private letGo (number: number, slab: Slab): void {
+    this.heldBytes -= slab.used
+    this.slabs[number - this.slabBase] = null
+    while (this.slabs.length > 0 && this.slabs[0] === null) {
+      this.slabs.shift()
+      this.slabBase++
+    }
+  }
+
+  /** Copies every message held into fresh slabs, letting go of the old ones and their holes. */
+  private closeHoles (): void {
+    const old = this.slabs
+    const oldBase = this.slabBase
+    this.slabBase += old.length
+    this.slabs = []
+    this.current = null
+    this.heldBytes = 0
+    this.dataBytes = 0
+    for (let i = this.head; i < this.length; i++) {
+      const number = this.slabOf[i] as number
+      if (number === REMOVED) continue
+      const from = old[number - oldBase] as Slab
+      const start = this.offset[i] as number
+      this.write(i, from.bytes.subarray(start, start + (this.size[i] as number)))
+    }
+    this.compactions++
   }
 
   private forgetIds (nowMs: number): void {

@@ -280,7 +280,12 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
 
   it('shows its streams in /varz', async () => {
     const varz = await (await fetch(`${t.httpUrl}/varz`)).json() as { tickfan: { history: { streams: Array<Record<string, unknown>> } } }
-    expect(varz.tickfan.history.streams[0]).toMatchObject({ name: 'trades', subjects: ['trade.>'], first_seq: 1 })
+    const stream = varz.tickfan.history.streams[0] as { bytes: number, held_bytes: number, messages: number }
+    expect(stream).toMatchObject({ name: 'trades', subjects: ['trade.>'], first_seq: 1 })
+    // Slab bytes: the payloads and headers kept (bytes also counts subjects).
+    expect(stream.messages).toBeGreaterThan(0)
+    expect(stream.held_bytes).toBeGreaterThan(0)
+    expect(stream.held_bytes).toBeLessThan(stream.bytes)
   })
 })
 

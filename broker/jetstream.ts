@@ -142,7 +142,7 @@ export class JetStreamService {
   ) {
     for (const s of streams) {
       this.streams.set(s.config.name, s)
-      s.onRemove = (msg) => { this.removed(s, msg) }
+      s.onRemove = (seq, subject) => { this.removed(s, seq, subject) }
     }
   }
 
@@ -462,10 +462,10 @@ export class JetStreamService {
   }
 
   /** A message left the stream: consumers that had not reached it count it no longer. */
-  private removed (stream: HistoryStream, msg: StoredMessage): void {
+  private removed (stream: HistoryStream, seq: number, subject: string): void {
     for (const c of this.consumers.values()) {
-      if (c.stream !== stream || !c.matches(msg.subject)) continue
-      if (msg.seq >= c.cursor || c.backlog.includes(msg.seq)) c.pending--
+      if (c.stream !== stream || !c.matches(subject)) continue
+      if (seq >= c.cursor || c.backlog.includes(seq)) c.pending--
     }
   }
 

@@ -117,6 +117,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
           subjects: s.config.subjects,
           messages: s.messages,
           bytes: s.bytes,
+          // Slab bytes it holds: its messages plus holes not yet closed (at most about twice `bytes`).
+          held_bytes: s.heldBytes,
           first_seq: s.firstSeq,
           last_seq: s.lastSeq,
           duplicates: s.duplicates,

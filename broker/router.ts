@@ -483,8 +483,8 @@ export class Router implements ClientHost {
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
     const kept = facts.history !== null && history !== null
     if (kept) {
-      const body = msg.keep().subarray(0, msg.bodyLength - 2)
-      const published = { subject, reply, data: body, headerBytes: msg.headerBytes, msgId }
+      // The history copies it into its own slabs at once: a view of the read buffer will do.
+      const published = { subject, reply, data: msg.content, headerBytes: msg.headerBytes, msgId }
       history.store(facts.history, published, from === null ? null : this.jetStreamPeer(from))
     }
     msg.dropFrame() // the message may stay cached: its frame and the read buffer are only for this fan-out

@@ -180,8 +180,18 @@ export class RoutedMessage {
   }
 
   /**
+   * Header block + payload, without the CRLF: a view of the read buffer during the fan-out, or of
+   * the kept body. For one who copies it at once (the history); keep() is for one who holds it.
+   */
+  get content (): Buffer {
+    const data = this.stored === null ? this.input : this.stored.subarray(0, this.stored.length - 2)
+    if (data === null) throw new Error(`tickfan: the body of a message on ${this.subject} was asked for after its fan-out ended, and nothing kept it`)
+    return data
+  }
+
+  /**
    * Copies the body out of the read buffer for whoever keeps the message past its publish call
-   * (the last-value cache, a conflating outbox, the history); returns it.
+   * (the last-value cache, a conflating outbox); returns it.
    */
   keep (): Buffer {
     if (this.stored !== null) return this.stored
