@@ -13,8 +13,8 @@
  *
  * Stored without an object per message, because a stream holds every message for minutes and
  * each one would be copied by every young-generation collection and marked by every full one
- * (with an ArrayBuffer per message, GC was 15% of the trade path in `bench/micro/publish-path.ts
- * --subject trade`). Bytes go into 1 MiB slabs, appended in order (a message over a quarter slab
+ * (with an ArrayBuffer per message, GC was 15.5% of the trade path in `bench/micro/publish-path.ts
+ * --subject trade`: reports/broker/history-store.md). Bytes go into 1 MiB slabs, appended in order (a message over a quarter slab
  * gets one of its own); what is known of each message sits in typed-array columns indexed by
  * `seq - base`; a subject's messages are linked oldest to newest through a column (every limit
  * removes a subject's oldest first). A slab is let go when its last message leaves; if holes
