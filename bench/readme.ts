@@ -61,6 +61,7 @@ export function performanceSection (r: SuiteResults): string {
     row('slow-consumers (baseline, no slow)', '40k msgs/s, 1 fast subscriber alone'),
     row('slow-consumers', '40k msgs/s, 1 fast + 1 slow subscriber'),
     row('fairness', '1k msgs/s to 50 subscribers'),
+    row('wide-fanout', '100 msgs/s to 1,000 subscriber connections'),
     '',
     `Maximum sustained deliveries/s (2 subscribers, no conflation), one search per repetition: tickfan ${max('tickfan')}; nats-server ${max('nats-server')}. On two cores the load generators share one core, so this maximum is bounded by the machine as much as by either broker. Jain's index of first places over 50 subscribers: tickfan ${fair('tickfan')} on one worker, ${fair('tickfan', 2)} on two; nats-server ${fair('nats-server')}${publisherWorkerShare()}.`,
     '',

@@ -165,7 +165,7 @@ export function loadWorkload (path: string): Workload {
 }
 
 /** The workloads the suite's timing verdicts are judged on: `--repeat` applies to them. */
-export const JUDGED_WORKLOADS: ReadonlySet<string> = new Set(['slow-consumers', 'fairness', 'max-throughput'])
+export const JUDGED_WORKLOADS: ReadonlySet<string> = new Set(['slow-consumers', 'fairness', 'wide-fanout', 'max-throughput'])
 
 /** How many times the suite runs `w`: a judged workload at least `repeat` times, unless the run is quick. */
 export function repetitionsOf (w: Workload, repeat: number, quickRun = false): number {

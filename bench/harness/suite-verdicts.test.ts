@@ -113,6 +113,23 @@ describe('suite verdicts', () => {
     expect(outcome(v, 'first places won by subscribers on the publisher\'s worker')).toBe('FAIL')
   })
 
+  it('judges fan-out tails against nats-server in the same run: a planted doubling fails, equal tails pass', () => {
+    const runs = (tickfanP99: number[], natsP99: number[]): ScenarioResult[] => [
+      ...tickfanP99.map((p99) => scenario({ workload: 'wide-fanout', p99 })),
+      ...natsP99.map((p99) => scenario({ workload: 'wide-fanout', target: 'nats-server', p99 }))
+    ]
+    const check = 'fast p99, tickfan / nats-server, 100 msgs/s to 1,000 connections'
+    const nats = [10_000, 10_200, 9_900, 10_100, 9_800]
+    const judge = { quick: false, random: () => 0.5 }
+    const doubled = suiteVerdicts(runs([20_000, 21_000, 19_000, 20_500, 19_500], nats), [], judge)
+    expect(outcome(doubled.verdicts, check)).toBe('FAIL')
+    const equal = suiteVerdicts(runs([10_000, 10_100, 9_900, 10_050, 9_950], nats), [], judge)
+    expect(outcome(equal.verdicts, check)).toBe('PASS')
+    const one = suiteVerdicts(runs([10_000], [10_000]), [], { quick: false })
+    expect(outcome(one.verdicts, check)).toBe('inconclusive')
+    expect(outcome(one.verdicts, 'fast p99, tickfan / nats-server, 1k msgs/s')).toBeUndefined()
+  })
+
   it('shows timing targets on a quick run without judging them, and judges facts on every valid run', () => {
     const v = suiteVerdicts([...slowPairs([5000, 5100, 4900], [5000, 5000, 4950]), scenario({ workload: 'steady', tradeLoss: 3 })], [], { quick: true }).verdicts
     expect(outcome(v, 'fast-subscriber p99')).toBe('inconclusive')

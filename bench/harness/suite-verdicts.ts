@@ -108,6 +108,16 @@ export function suiteVerdicts (
     }
   }
 
+  // Tails against nats-server in the same run, where the workload's point is the tail (fan-out
+  // to many subscribers): median p99 of tickfan's valid runs over nats-server's, on one worker.
+  const tailVerdicts: Verdict[] = []
+  for (const [workload, what] of [['fairness', '1k msgs/s to 50 subscribers'], ['wide-fanout', '100 msgs/s to 1,000 connections']] as const) {
+    const theirs = valid.filter((s) => s.target === 'nats-server' && s.workload === workload)
+    const ours = find(workload)
+    if (ours.length === 0 && theirs.length === 0) continue
+    tailVerdicts.push(judgeRatio(`fast p99, tickfan / nats-server, ${what}`, 1.5, 'at-most', p99s(ours), p99s(theirs), bootstrap))
+  }
+
   // Hard facts on every run that measured the broker: a valid generator and no consumer cut off
   // as slow (past a sustainable rate tickfan disconnects a consumer 8 MiB behind on events, by
   // design; those runs are listed, not hidden).
@@ -115,7 +125,7 @@ export function suiteVerdicts (
   for (const s of scenarios.filter((x) => x.target === 'tickfan' && !(x.valid && x.broker.slowConsumerDisconnects === 0))) {
     notes.push(`Not judged for loss and final values: tickfan ${s.workload} at ${s.offeredRate}/s x${s.workers} (${s.valid ? `${s.broker.slowConsumerDisconnects} slow-consumer disconnects` : s.invalidReason ?? 'invalid'}; trade loss ${s.tradeLoss}, wrong final values ${s.wrongFinalValues}).`)
   }
-  const timing = [isolation, staleness, maxRate, ...fairnessVerdicts, memory]
+  const timing = [isolation, staleness, maxRate, ...fairnessVerdicts, ...tailVerdicts, memory]
   const why = 'not judged on a --quick run: 1-2 s per scenario is too short for tails, staleness and fairness to settle'
   return {
     verdicts: [
