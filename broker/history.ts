@@ -14,14 +14,15 @@
  * Stored without an object per message, because a stream holds every message for minutes and
  * each one would be copied by every young-generation collection and marked by every full one
  * (with an ArrayBuffer per message, GC was 15.5% of the trade path in `bench/micro/publish-path.ts
- * --subject trade`: reports/broker/history-store.md). Bytes go into 1 MiB slabs, appended in order (a message over a quarter slab
- * gets one of its own); what is known of each message sits in typed-array columns indexed by
- * `seq - base`; a subject's messages are linked oldest to newest through a column (every limit
- * removes a subject's oldest first). A slab is let go when its last message leaves; if holes
- * (per-subject removals) leave slabs holding more than twice the bytes still kept (plus 4
- * slabs), the live messages are copied into fresh slabs, so memory stays within about twice
- * `maxBytes`. A StoredMessage is made only when one is read; its `data` is a view of a slab,
- * and a slab is never written twice, so a view stays valid after its message left.
+ * --subject trade`: reports/broker/history-store.md). Bytes go into 1 MiB slabs, appended in
+ * order (a message over a quarter slab gets one of its own); what is known of each message sits
+ * in typed-array columns indexed by `seq - base`; a subject's messages are linked oldest to
+ * newest through a column (every limit removes a subject's oldest first). A slab is let go when
+ * its last message leaves; if holes (per-subject removals) leave slabs holding more than twice
+ * the bytes still kept (plus 4 slabs), the live messages are copied into fresh slabs, so memory
+ * stays within about twice `maxBytes`. A StoredMessage is made only when one is read; its `data`
+ * is a view of a slab, and a slab is never written twice, so a view stays valid after its
+ * message left.
  */
 import { isValidSubject, subjectMatches } from './subjects.ts'
 

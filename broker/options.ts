@@ -130,7 +130,7 @@ export const BROKER_OPTION_TABLE = {
   },
   historyMaxBytes: {
     type: 'integer', default: 256 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes (subjects, headers, payloads) each history stream keeps',
-    limit: { what: 'bytes of each history stream', pastIt: 'its oldest messages leave' }
+    limit: { what: 'bytes of each history stream', pastIt: 'its oldest messages leave (the slabs that hold them stay within about twice this: `/varz` `held_bytes`)' }
   },
   historyMaxMsgsPerSubject: {
     type: 'integer', default: 100000, min: 0, help: 'Messages a history stream keeps per subject (0 = no limit)',
