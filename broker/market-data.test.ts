@@ -470,6 +470,22 @@ describe('monitoring', () => {
     expect((await fetch(`${t.httpUrl}/connz?sort=nonsense`)).status).toBe(400)
   })
 
+  it('counts in /varz how often a published subject was found in the interned table', async () => {
+    const t = await broker()
+    const nc = await client(t)
+    const table = async (): Promise<{ hits: number, misses: number }> =>
+      ((await json(t, '/varz')).tickfan as { subject_table: { hits: number, misses: number } }).subject_table
+    nc.publish('quote.intern.once', 'x')
+    await nc.flush()
+    const before = await table()
+    for (let i = 0; i < 5; i++) nc.publish('quote.intern.once', 'x')
+    nc.publish('quote.intern.new', 'x')
+    await nc.flush()
+    const after = await table()
+    expect(after.hits - before.hits).toBe(5)
+    expect(after.misses - before.misses).toBe(1)
+  })
+
   it('shows that no subscriber is systematically served first', async () => {
     const t = await broker()
     const subs = await Promise.all(Array.from({ length: 8 }, (_, i) => client(t, { name: `s${i}` })))

@@ -10,6 +10,7 @@ import { Authenticator } from './auth.ts'
 import type { Client } from './client.ts'
 import type { Router } from './router.ts'
 import type { UpstreamStats } from './upstream.ts'
+import { SHARED_SUBJECTS } from './subject-intern.ts'
 import { isValidSubject } from './subjects.ts'
 import { parseHeaders } from './wire.ts'
 
@@ -103,6 +104,9 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       rejected_connections: stats.rejectedConnections,
       no_responders: stats.noResponders,
       fanout_turns: router.scheduler.turns,
+      // Subjects read off the wire found in the interned table (hits) or sliced anew (misses): a
+      // falling hit rate means more live subjects than the table's 4,096 slots.
+      subject_table: { hits: SHARED_SUBJECTS.hits, misses: SHARED_SUBJECTS.misses },
       publishers_held_back: router.pacing.heldBack,
       publisher_holds_expired: router.pacing.holdsExpired,
       publishers_held_now: router.pacing.holding,
