@@ -15,12 +15,19 @@
  * Connections are lean raw sockets (raw-connection.ts), not the official client: at 100k
  * deliveries/s into one process the official client's per-message work saturated the load
  * core, and the suite measured its generators instead of the broker. Each message is read in
- * place: the subject is the one string made per message, the payload's fields are parsed as
- * numbers, and the Tickfan-Conflated header is found by a byte search.
+ * place and leaves nothing behind for the garbage collector to copy: subjects are interned (the
+ * broker's own table), the payload's fields parsed as numbers, the Tickfan-Conflated header
+ * found by a byte search, and receipts and fairness samples kept in typed arrays. (With a
+ * [seq, time] array per sample, the fairness workload's group paused 3-5 ms in a scavenge
+ * every 200 ms, a tail that both brokers were then charged with.) A fast group reads the clock
+ * once per socket read: every message in it arrived at that instant, and timing each one after
+ * its predecessors were processed would charge the broker with the generator's own work. A slow
+ * group reads it per message: it holds a value only once it has got through those before it.
  */
 import { blockingSleep, spendBlocked } from '../../lib/blocking-work.ts'
 import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
-import { ReceiptLog } from '../harness/staleness.ts'
+import { SubjectInterner } from '../../broker/subject-intern.ts'
+import { doubled, ReceiptLog } from '../harness/staleness.ts'
 import type { FrameVisitor } from './frame-scanner.ts'
 import { RawConnection } from './raw-connection.ts'
 import { fail, loadConfig, readTimedPayload, report, waitForMessage, type TimedFields } from './protocol.ts'
@@ -73,6 +80,29 @@ export interface SubscriberGroupResult {
 
 const CONFLATED = Buffer.from('Tickfan-Conflated:')
 
+/** Fairness samples, [seq, receive time ns], without an object per sample. */
+class SampleLog {
+  private seqs = new Float64Array(1024)
+  private times = new Float64Array(1024)
+  private length = 0
+
+  add (seq: number, timeNs: number): void {
+    if (this.length === this.seqs.length) {
+      this.seqs = doubled(this.seqs)
+      this.times = doubled(this.times)
+    }
+    this.seqs[this.length] = seq
+    this.times[this.length] = timeNs
+    this.length++
+  }
+
+  /** As the result carries them: receive times as decimal strings. */
+  entries (): Array<[number, string]> {
+    const entry = (_: unknown, i: number): [number, string] => [this.seqs[i] as number, String(this.times[i])]
+    return Array.from({ length: this.length }, entry)
+  }
+}
+
 /** The value of the Tickfan-Conflated header in buf[from, to) (0 if absent). */
 function conflatedCount (buf: Buffer, from: number, to: number): number {
   if (from === to) return 0
@@ -99,7 +129,13 @@ async function main (): Promise<void> {
   const logs: ReceiptLog[] = []
   const subjectIndex = new Map<string, number>()
   const fields: TimedFields = { seq: 0, intendedNs: 0, sentNs: 0 }
-  const start = process.hrtime.bigint()
+  const subjects = new SubjectInterner()
+  const sampleLogs: SampleLog[] = []
+  const startNs = Number(process.hrtime.bigint())
+  // The chunk being read, a view of it for the interner, and when it was read.
+  let chunk: Buffer | null = null
+  let words: DataView = new DataView(new ArrayBuffer(0))
+  let chunkNs = 0
   for (let k = 0; k < c.connections; k++) {
     const r: ConnectionResult = {
       index: c.firstIndex + k,
@@ -112,14 +148,20 @@ async function main (): Promise<void> {
       samples: []
     }
     const log = new ReceiptLog()
+    const samples = new SampleLog()
     results.push(r)
     logs.push(log)
+    sampleLogs.push(samples)
     const onMessage: FrameVisitor = (buf, subjectStart, subjectEnd, headerStart, payloadStart, end) => {
-      const now = process.hrtime.bigint()
-      const nowNs = Number(now)
+      if (buf !== chunk) {
+        chunk = buf
+        words = new DataView(buf.buffer, buf.byteOffset, buf.length)
+        chunkNs = Number(process.hrtime.bigint())
+      }
+      const nowNs = c.slow === null ? chunkNs : Number(process.hrtime.bigint())
       if (!readTimedPayload(buf, payloadStart, end, fields)) throw new Error(`${c.group}-${k}: a message without a timed payload`)
       const { seq, intendedNs, sentNs } = fields
-      const subject = buf.toString('latin1', subjectStart, subjectEnd)
+      const subject = subjects.intern(buf, words, subjectStart, subjectEnd)
       r.received++
       if (buf[subjectStart] === 116) r.trades++ // 't'rade
       r.skipped += conflatedCount(buf, headerStart, payloadStart)
@@ -129,8 +171,8 @@ async function main (): Promise<void> {
       let id = subjectIndex.get(subject)
       if (id === undefined) { id = subjectIndex.size; subjectIndex.set(subject, id) }
       log.add(id, intendedNs, nowNs)
-      if (seq % c.sampleEvery === 0) r.samples.push([seq, now.toString()])
-      const second = Math.floor(Number(now - start) / 1e9)
+      if (seq % c.sampleEvery === 0) samples.add(seq, nowNs)
+      const second = Math.floor((nowNs - startNs) / 1e9)
       perSecond[second] = (perSecond[second] ?? 0) + 1
       if (seq >= c.warmupSeq) {
         latency.recordValue(Math.max(0, (nowNs - intendedNs) / 1000))
@@ -174,6 +216,7 @@ async function main (): Promise<void> {
       receivedInWindow += log.countWithin(fromNs, toNs)
     }
   }
+  results.forEach((r, k) => { r.samples = (sampleLogs[k] as SampleLog).entries() })
   report({
     group: c.group,
     slow: c.slow !== null,
