@@ -18,8 +18,8 @@
  * place and leaves nothing behind for the garbage collector to copy: subjects are interned (the
  * broker's own table), the payload's fields parsed as numbers, the Tickfan-Conflated header
  * found by a byte search, and receipts and fairness samples kept in typed arrays. (With a
- * [seq, time] array per sample, the fairness workload's group paused 3-5 ms in a scavenge
- * every 200 ms, a tail that both brokers were then charged with.) A fast group reads the clock
+ * [seq, time] array per sample, the fairness workload's group paused every connection at once
+ * for scavenges that copied them, a tail that both brokers were then charged with.) A fast group reads the clock
  * once per socket read: every message in it arrived at that instant, and timing each one after
  * its predecessors were processed would charge the broker with the generator's own work. A slow
  * group reads it per message: it holds a value only once it has got through those before it.
