@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
-import { NODE_FLAGS } from '../broker/process-settings.ts'
+import { YOUNG_GENERATION_FLAG } from '../broker/process-settings.ts'
 import { LockstepLoad } from './harness/lockstep.ts'
 import { coreLayout, ROOT, startTickfanProcess } from './harness/processes.ts'
 import { median } from './harness/stats.ts'
@@ -22,8 +22,8 @@ const CLI = {
   out: { type: 'string', default: path.join(ROOT, 'reports/broker'), help: 'Where the report goes' }
 } satisfies OptionTable
 
-/** The flags that undo NODE_FLAGS (V8 takes the last value of a flag given twice: 0 is its default). */
-const WITHOUT = NODE_FLAGS.map((flag) => `${flag.split('=')[0] as string}=0`)
+/** The flag that undoes YOUNG_GENERATION_FLAG (V8 takes the last value of a flag given twice: 0 is its default). */
+const WITHOUT = [`${YOUNG_GENERATION_FLAG.split('=')[0] as string}=0`]
 
 interface ProcessResult { setting: 'with' | 'without', process: number, samplesNs: number[], medianNs: number }
 
@@ -64,7 +64,7 @@ runMain(async () => {
     return `${Math.min(...medians).toFixed(0)}-${Math.max(...medians).toFixed(0)} ns`
   }
   mkdirSync(o.out, { recursive: true })
-  writeFileSync(path.join(o.out, 'young-generation.json'), `${JSON.stringify({ date: new Date().toISOString(), flags: NODE_FLAGS, options: o, results }, null, 2)}\n`)
+  writeFileSync(path.join(o.out, 'young-generation.json'), `${JSON.stringify({ date: new Date().toISOString(), flags: [YOUNG_GENERATION_FLAG], options: o, results }, null, 2)}\n`)
   const md = [
     '# Broker CPU per delivery and the young generation',
     '',
@@ -73,11 +73,11 @@ runMain(async () => {
     '',
     '| process | setting | median ns per delivery | samples |',
     '|---|---|---|---|',
-    ...results.map((r) => `| ${r.process} | ${r.setting === 'with' ? NODE_FLAGS.join(' ') : 'V8 default'} | ${r.medianNs.toFixed(0)} | ${r.samplesNs.map((n) => n.toFixed(0)).join(' ')} |`),
+    ...results.map((r) => `| ${r.process} | ${r.setting === 'with' ? YOUNG_GENERATION_FLAG : 'V8 default'} | ${r.medianNs.toFixed(0)} | ${r.samplesNs.map((n) => n.toFixed(0)).join(' ')} |`),
     '',
-    `Medians per process: ${range('without')} with V8's default, ${range('with')} with \`${NODE_FLAGS.join(' ')}\`.`,
+    `Medians per process: ${range('without')} with V8's default, ${range('with')} with \`${YOUNG_GENERATION_FLAG}\`.`,
     ''
   ].join('\n')
   writeFileSync(path.join(o.out, 'young-generation.md'), md)
-  process.stdout.write(`\nMedians per process: ${range('without')} with V8's default, ${range('with')} with ${NODE_FLAGS.join(' ')}. Report: ${path.relative(process.cwd(), path.join(o.out, 'young-generation.md'))}\n`)
+  process.stdout.write(`\nMedians per process: ${range('without')} with V8's default, ${range('with')} with ${YOUNG_GENERATION_FLAG}. Report: ${path.relative(process.cwd(), path.join(o.out, 'young-generation.md'))}\n`)
 })
