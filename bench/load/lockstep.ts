@@ -6,7 +6,7 @@
  * same work per round at any speed, so the CPU it spends per delivery compares two builds of
  * it, not how busy or fast the generator or the machine happened to be.
  *
- * Connections are lean raw sockets (a line scanner that counts MSG/HMSG frames and answers PING),
+ * Connections are lean raw sockets (raw-connection.ts: a frame scanner that counts MSG/HMSG frames and answers PING),
  * not the official client, so the generator stays far from being the bottleneck; its own CPU is
  * reported so that is shown, not assumed.
  *
@@ -213,7 +213,7 @@ process.on('message', (msg: OpenCommand | MeasureCommand | ThroughputCommand | F
   else if (msg.type === 'throughput') throughput(msg).then((m) => process.send?.(m), fail)
   else if (msg.type === 'firehose') firehose(msg).then((m) => process.send?.(m), fail)
   else if (msg.type === 'stop') {
-    for (const s of sessions.values()) for (const c of [s.publisher, ...s.subscribers]) c.socket.destroy()
+    for (const s of sessions.values()) for (const c of [s.publisher, ...s.subscribers]) c.close()
     report({})
   }
 })

@@ -13,10 +13,6 @@ export function timedPayloadText (seq: number, intendedNs: bigint, sentNs: bigin
   return head + (size - head.length <= PADDING.length ? PADDING.slice(0, size - head.length) : 'x'.repeat(size - head.length))
 }
 
-export function encodeTimedPayload (seq: number, intendedNs: bigint, sentNs: bigint, size: number): Uint8Array {
-  return Buffer.from(timedPayloadText(seq, intendedNs, sentNs, size))
-}
-
 export function decodeTimedPayload (data: Uint8Array): { seq: number, intendedNs: bigint, sentNs: bigint } {
   const text = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 64)).toString('latin1')
   const [seq, intended, sent] = text.split(' ')

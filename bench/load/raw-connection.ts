@@ -67,7 +67,7 @@ export class RawConnection {
     }
   }
 
-  /** Closes at once (a round trip first makes sure what was written arrived). */
+  /** Closes at once, whatever is unsent or unread (call roundTrip() first to be sure the server has it all). */
   close (): void {
     this.socket.destroy()
   }
