@@ -280,7 +280,7 @@ export class HistoryStream {
   }
 
   private message (i: number): StoredMessage {
-    const slab = this.slabs[(this.slabOf[i] as number) - this.slabBase] as Slab
+    const slab = this.slabAt(this.slabOf[i] as number)
     const start = this.offset[i] as number
     const subject = this.subjectAt(i)
     const data = slab.bytes.subarray(start, start + (this.size[i] as number))
@@ -348,22 +348,21 @@ export class HistoryStream {
   /** Copies `data` into a slab and notes where at index `i`. */
   private write (i: number, data: Uint8Array): void {
     const n = data.length
-    let slab: Slab
-    const ownSlab = n > this.slabBytes / 4
-    if (ownSlab) {
-      slab = this.newSlab(n)
-      this.slabOf[i] = this.slabBase + this.slabs.length - 1
+    let number: number
+    if (n > this.slabBytes / 4) {
+      number = this.newSlab(n)
     } else {
       const previous = this.current
       if (previous === null || previous.used + n > previous.bytes.length) {
         const previousNumber = this.currentNumber
-        this.current = this.newSlab(this.slabBytes)
-        this.currentNumber = this.slabBase + this.slabs.length - 1
+        this.currentNumber = this.newSlab(this.slabBytes)
+        this.current = this.slabAt(this.currentNumber)
         if (previous !== null && previous.live === 0) this.letGo(previousNumber, previous)
       }
-      slab = this.current as Slab
-      this.slabOf[i] = this.currentNumber
+      number = this.currentNumber
     }
+    const slab = this.slabAt(number)
+    this.slabOf[i] = number
     slab.bytes.set(data, slab.used)
     this.offset[i] = slab.used
     this.size[i] = n
@@ -373,10 +372,14 @@ export class HistoryStream {
     this.dataBytes += n
   }
 
-  private newSlab (bytes: number): Slab {
-    const slab = { bytes: Buffer.allocUnsafeSlow(bytes), used: 0, live: 0 }
-    this.slabs.push(slab)
-    return slab
+  /** A fresh slab of `bytes`; returns its number. */
+  private newSlab (bytes: number): number {
+    this.slabs.push({ bytes: Buffer.allocUnsafeSlow(bytes), used: 0, live: 0 })
+    return this.slabBase + this.slabs.length - 1
+  }
+
+  private slabAt (number: number): Slab {
+    return this.slabs[number - this.slabBase] as Slab
   }
 
   private removeOne (seq: number, why: 'age' | 'bytes' | 'perSubject'): void {
@@ -400,7 +403,7 @@ export class HistoryStream {
       this.subjectsById[state.id] = undefined
       this.freeSubjectIds.push(state.id)
     }
-    const slab = this.slabs[number - this.slabBase] as Slab
+    const slab = this.slabAt(number)
     slab.live--
     if (slab.live === 0 && slab !== this.current) this.letGo(number, slab)
     if (this.heldBytes - this.dataBytes > Math.max(this.dataBytes, 4 * this.slabBytes)) this.closeHoles()
