@@ -82,7 +82,6 @@ export async function startTickfanProcess (
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
   // broker options (e.g. '--max-in-flight-bytes 1048576').
-  const fromEnv = (name: string): string[] => (process.env[name] ?? '').split(' ').filter((a) => a !== '')
   const nodeArgs = [...NODE_FLAGS, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   // The broker as `npm run broker` runs it (broker/process-settings.ts).
@@ -215,6 +214,11 @@ function runInBackground (pid: number): void {
  * `config` and resolving with the one result message it sends back. `background` load runs at
  * BACKGROUND_PRIORITY.
  */
+/** Extra arguments from an environment variable, split on spaces (for profiling runs). */
+function fromEnv (name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter((a) => a !== '')
+}
+
 export function runLoad<T> (
   script: string,
   config: unknown,
@@ -224,7 +228,7 @@ export function runLoad<T> (
 ): { result: Promise<T>, child: ChildProcess } {
   const file = path.join(ROOT, 'bench/load', script)
   const child = fork(file, [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...fromEnv('TICKFAN_LOAD_NODE_ARGS'), '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   if (cpus !== undefined && child.pid !== undefined) {

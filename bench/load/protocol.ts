@@ -27,22 +27,24 @@ export interface TimedFields { seq: number, intendedNs: number, sentNs: number }
  * string: the lean subscriber's path. Returns false if they are not there.
  */
 export function readTimedPayload (buf: Uint8Array, start: number, end: number, into: TimedFields): boolean {
+  // One loop over the three fields, with no closure: a load script runs under tsx, whose
+  // keepNames wraps every closure made per call in a naming helper (a third of the subscriber's
+  // CPU when this read its fields through one).
   let at = start
-  const field = (): number => {
+  for (let field = 0; field < 3; field++) {
     let n = 0
     const from = at
     for (let b = buf[at]; at < end && b !== 32; b = buf[++at]) {
-      if (b === undefined || b < 48 || b > 57) return NaN
+      if (b === undefined || b < 48 || b > 57) return false
       n = n * 10 + (b - 48)
     }
-    if (at === from || at >= end) return NaN
+    if (at === from || at >= end) return false
     at++
-    return n
+    if (field === 0) into.seq = n
+    else if (field === 1) into.intendedNs = n
+    else into.sentNs = n
   }
-  into.seq = field()
-  into.intendedNs = field()
-  into.sentNs = field()
-  return !Number.isNaN(into.sentNs) && !Number.isNaN(into.intendedNs) && !Number.isNaN(into.seq)
+  return true
 }
 
 /** Reads the JSON config a load script was started with, and sets up result reporting. */
