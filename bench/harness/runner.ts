@@ -7,6 +7,7 @@ import { decodeHistogram, encodeHistogram, newHistogram, summarize, type Latency
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
+import { runValidity } from './run-validity.ts'
 import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
@@ -54,25 +55,27 @@ export interface ScenarioResult {
     slowConsumerDisconnects: number
     eventLoopDelayP99Ms: number | null
   }
-  publisher: { publishDelayUs: LatencySummary, cpuSeconds: number }
+  /**
+   * The publisher's health. waitedForBrokerSeconds: time it waited for its socket to drain, the
+   * broker reading slower than the schedule (absent in results from before it was measured).
+   */
+  publisher: { publishDelayUs: LatencySummary, cpuSeconds: number, waitedForBrokerSeconds?: number }
   /** The broker worker the publisher was on. */
   publisherWorker: number
   /** CPU the subscriber processes used (the load generator's own cost, on the load cores). */
   subscriberCpuSeconds: { fast: number, slow: number }
   /**
    * The load generators' busy share of the cores they run on (publisher and fast subscribers;
-   * slow ones are blocked, not busy). Past GENERATOR_BUSY_MAX the run measured its generators,
-   * not the broker, and is invalid.
+   * slow ones are blocked, not busy). Past GENERATOR_BUSY_MAX (run-validity.ts) the run
+   * measured its generators, not the broker, and is invalid. So is a run where any one generator
+   * process was busier than that on its own core (busiestGenerator), which the mean would hide.
    */
   generatorBusy: number
+  /** The busiest single generator process's share of one core. */
+  busiestGenerator?: number
   /** What else ran on the machine meanwhile: other processes' CPU, in cores, and the load average. */
   machine: { otherCores: number, loadAverage1m: number, stealShare: number }
 }
-
-/** Load generators busier than this (share of their cores) make a run invalid. */
-export const GENERATOR_BUSY_MAX = 0.9
-/** Other processes using more than this many cores on average make a run invalid. */
-export const OTHER_CORES_MAX = 0.25
 
 export async function startTarget (
   target: TargetName,
@@ -254,28 +257,20 @@ async function measure (
   const slowLatency = merge(slowGroups.map((g) => g.latencyHistogram))
   const slowStaleness = merge(slowGroups.map((g) => g.stalenessHistogram))
   const outMsgs = varz0 !== null && varz1 !== null ? varz1.out_msgs - varz0.out_msgs : 0
-  const behind = publisher.published < publisher.expected
-  const lagging = publisher.publishDelayUs.p99 > 100_000
-  const loadCores = layout.load === undefined ? layout.cores : coreCount(layout.load)
-  const generatorBusy = (publisher.cpuSeconds / measuredSeconds + fastGroups.reduce(
-    (n, g) => n + g.busyShare,
-    0
-  )) / loadCores
-  const saturated = generatorBusy > GENERATOR_BUSY_MAX
-  const busyMachine = otherCores > OTHER_CORES_MAX
+  const health = runValidity({
+    measuredSeconds,
+    publisher: { ...publisher, publishDelayP99Us: publisher.publishDelayUs.p99 },
+    subscriberBusyShares: fastGroups.map((g) => g.busyShare),
+    loadCores: layout.load === undefined ? layout.cores : coreCount(layout.load),
+    otherCores
+  })
   return {
     target,
     workload: w.name,
     workers,
     offeredRate: rate,
-    valid: !behind && !lagging && !saturated && !busyMachine,
-    invalidReason: behind
-      ? `the publisher sent ${publisher.published} of ${publisher.expected} scheduled messages`
-      : lagging
-        ? `the publisher fell behind (p99 publish delay ${(publisher.publishDelayUs.p99 / 1000).toFixed(1)} ms)`
-        : saturated
-          ? `the load generators were ${(generatorBusy * 100).toFixed(0)}% busy on their ${loadCores} core${loadCores === 1 ? '' : 's'}`
-          : busyMachine ? `the machine was not quiet: other processes used ${otherCores.toFixed(2)} cores` : null,
+    valid: health.valid,
+    invalidReason: health.invalidReason,
     publishedRate: publisher.published / measuredSeconds,
     deliveredRate: deliveredInWindow / windowSeconds,
     deliveredPerSecond: sumSeries(results.map((r) => r.perSecond)),
@@ -311,13 +306,18 @@ async function measure (
       slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
       eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
     },
-    publisher: { publishDelayUs: publisher.publishDelayUs, cpuSeconds: publisher.cpuSeconds },
+    publisher: {
+      publishDelayUs: publisher.publishDelayUs,
+      cpuSeconds: publisher.cpuSeconds,
+      waitedForBrokerSeconds: publisher.waitedForBrokerSeconds
+    },
     publisherWorker: publisher.worker,
     subscriberCpuSeconds: {
       fast: fastGroups.reduce((n, g) => n + g.cpuSeconds, 0),
       slow: slowGroups.reduce((n, g) => n + g.cpuSeconds, 0)
     },
-    generatorBusy,
+    generatorBusy: health.generatorBusy,
+    busiestGenerator: health.busiestGenerator,
     machine: { otherCores, loadAverage1m: machine1.loadAverage1m, stealShare: machineLoad.steal(machine0, machine1) }
   }
 }

@@ -60,6 +60,13 @@ function spectrum (encoded: string): Array<[number, number]> {
 }
 
 /** The worker count is always shown (for nats-server: its GOMAXPROCS). */
+/** The valid column: why a run is left out, or, for a valid one, that the broker held its publisher back. */
+function validity (s: ScenarioResult): string {
+  if (!s.valid) return `no: ${s.invalidReason ?? ''}`
+  const waited = s.publisher.waitedForBrokerSeconds ?? 0
+  return waited > 0.05 ? `yes (the broker held the publisher back ${waited.toFixed(2)} s)` : 'yes'
+}
+
 function scenarioLabel (s: ScenarioResult): string {
   return `${s.workload} ${fmtN(s.offeredRate)}/s, ${s.workers} worker${s.workers === 1 ? '' : 's'}`
 }
@@ -97,7 +104,7 @@ export function summaryMarkdown (r: SuiteResults): string {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.scenarios.map((s) => {
       const l = s.fast.latencyUs
-      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} | ${(s.generatorBusy * 100).toFixed(0)}% | ${s.machine.otherCores.toFixed(2)} | ${s.valid ? 'yes' : `no: ${s.invalidReason ?? ''}`} |`
+      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} | ${(s.generatorBusy * 100).toFixed(0)}% | ${s.machine.otherCores.toFixed(2)} | ${validity(s)} |`
     }), '',
     '## Fairness by broker worker', '',
     'First places won by the subscribers on each worker, against their share of the subscribers (fair: the two agree; the publisher\'s worker is marked).', '',
