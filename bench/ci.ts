@@ -28,7 +28,7 @@ import { formatRatio, judgeRegression, type RegressionVerdict } from './harness/
 import { runScenario } from './harness/runner.ts'
 import { median } from './harness/stats.ts'
 import { machineLoad } from './harness/machine.ts'
-import type { LockstepPath } from './load/lockstep.ts'
+import { lockstepPaths, type LockstepPath } from './load/lockstep.ts'
 import type { PublishPathResult } from './micro/publish-path.ts'
 import { loadWorkload, quick } from './workload.ts'
 
@@ -38,6 +38,7 @@ const CLI = {
   repeat: { type: 'integer', default: 10, min: 1, max: 100, help: 'Alternations A B (then B A ...) per measure; at least 2' },
   messages: { type: 'integer', default: 50_000, min: 1000, help: 'Messages per CPU sample (lockstep rounds of 100)' },
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the lockstep fan-out' },
+  paths: { type: 'list', default: ['plain', 'last-value'], help: 'Lockstep paths to measure: plain, last-value, trade (events the trade history keeps)' },
   tolerance: { type: 'number', default: 0.05, min: 0, max: 1, help: 'Slowdown the gate lets through (0.05 = 5%)' },
   gateOnly: { type: 'boolean', default: false, help: 'Only the regression gate (skip the steady-workload facts and isolation)' },
   allocations: { type: 'boolean', default: true, help: 'Gate heap bytes per message too (--no-allocations: CPU only)' },
@@ -52,6 +53,7 @@ runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run bench:ci --', 'Performance regression gate: this tree against a reference commit, interleaved.', CLI)); return }
   if (o.repeat < 2) throw new UsageError(`--repeat: ${o.repeat} alternations cannot give an interval; use at least 2`)
+  lockstepPaths(o.paths)
   if (natsServerVersion() === null) throw new UsageError('nats-server is not on PATH: bench:ci measures it beside tickfan (apt-get install -y nats-server)')
   const candidateRoot = o.candidate === '' ? ROOT : path.resolve(o.candidate)
   const budget = JSON.parse(readFileSync(path.join(ROOT, 'bench/ci-budget.json'), 'utf8')) as Budget
@@ -147,14 +149,14 @@ runMain(async () => {
 })
 
 /**
- * Broker CPU per delivery, both paths, candidate and reference in turn (A B, then B A, ...),
+ * Broker CPU per delivery on each path, candidate and reference in turn (A B, then B A, ...),
  * nats-server once per alternation for information. All brokers run at once, idle but for the
  * one being measured; three discarded samples each first, so the JIT has settled.
  */
 async function cpuPerDeliverySamples (
   candidateRoot: string,
   referenceRoot: string,
-  o: { repeat: number, messages: number, subscribers: number },
+  o: { repeat: number, messages: number, subscribers: number, paths: readonly string[] },
   step: (t: string) => void
 ): Promise<{
   samples: Record<string, {
@@ -170,7 +172,7 @@ async function cpuPerDeliverySamples (
     natsServer: await startNatsServerProcess(layout.broker)
   }
   const load = new LockstepLoad(layout.load)
-  const paths: LockstepPath[] = ['plain', 'last-value']
+  const paths = lockstepPaths(o.paths)
   const samples: Record<string, { candidate: number[], reference: number[], natsServer: number[] }> = {}
   let incomplete = 0
   let generatorBusy = 0

@@ -12,21 +12,19 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
+import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { LockstepLoad } from './harness/lockstep.ts'
 import { coreLayout, ROOT, startTickfanProcess } from './harness/processes.ts'
-import type { LockstepPath } from './load/lockstep.ts'
+import { lockstepPaths } from './load/lockstep.ts'
 import { flameGraphSvg, summarizeProfile, type CpuProfile, type Share } from './report/profile.ts'
 
 const CLI = {
-  paths: { type: 'list', default: ['plain', 'last-value'], help: 'What the load publishes: plain, last-value (one after the other, both in the profile)' },
+  paths: { type: 'list', default: ['plain', 'last-value'], help: 'What the load publishes: plain, last-value, trade (events the trade history keeps); one after the other, all in the profile' },
   messages: { type: 'integer', default: 1_000_000, min: 1000, help: 'Messages per path while profiled (lockstep rounds of 100; start-up, in the profile too, weighs less the more there are)' },
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the fan-out' },
   out: { type: 'string', default: path.join(ROOT, 'reports/profile'), help: 'Where the report goes' },
   root: { type: 'string', default: ROOT, help: 'Profile the broker of another checkout (to compare builds)' }
 } satisfies OptionTable
-
-const PATHS: readonly LockstepPath[] = ['plain', 'last-value']
 
 function table (rows: readonly Share[]): string[] {
   return ['| share of busy time | self time | where |', '|---|---|---|',
@@ -39,10 +37,7 @@ runMain(async () => {
     process.stdout.write(helpText('npm run bench:profile --', 'A CPU profile and flame graph of the broker while it fans out.', CLI))
     return
   }
-  const paths = o.paths.map((p) => {
-    if (!PATHS.includes(p as LockstepPath)) throw new UsageError(`--paths: ${JSON.stringify(p)} is not one of ${PATHS.join(', ')}`)
-    return p as LockstepPath
-  })
+  const paths = lockstepPaths(o.paths)
   const layout = coreLayout()
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-profile-'))
   const t0 = Date.now()

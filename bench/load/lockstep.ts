@@ -14,7 +14,7 @@
  * flight beyond the slowest subscriber, every session at once, for a fixed time.
  *
  * IPC commands (from bench/harness/lockstep.ts):
- *   { type: 'open', id, url, path: 'plain' | 'last-value', subscribers, subjects, payloadBytes }
+ *   { type: 'open', id, url, path: 'plain' | 'last-value' | 'trade', subscribers, subjects, payloadBytes }
  *   { type: 'measure', id, messages } -> { type: 'measured', id, delivered, expected, stalls, elapsedMs, cpuSeconds }
  *   {
    type: 'throughput',
@@ -31,10 +31,20 @@
  * them all, its connection closes (a slow-consumer cut), or nothing arrives for 3 s.
  */
 import type net from 'node:net'
+import { UsageError } from '../../lib/cli-options.ts'
 import { RawConnection } from './raw-connection.ts'
 import { fail, report } from './protocol.ts'
 
-export type LockstepPath = 'plain' | 'last-value'
+export const LOCKSTEP_PATHS = ['plain', 'last-value', 'trade'] as const
+export type LockstepPath = typeof LOCKSTEP_PATHS[number]
+
+/** The paths a `--paths` option names, or a usage error naming the one that is not a path. */
+export function lockstepPaths (names: readonly string[]): LockstepPath[] {
+  return names.map((p) => {
+    if (!(LOCKSTEP_PATHS as readonly string[]).includes(p)) throw new UsageError(`--paths: ${JSON.stringify(p)} is not one of ${LOCKSTEP_PATHS.join(', ')}`)
+    return p as LockstepPath
+  })
+}
 
 export interface OpenCommand { type: 'open', id: string, url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }
 export interface MeasureCommand { type: 'measure', id: string, messages: number }
@@ -49,10 +59,13 @@ const ROUND = 100
 /** A round not complete after this long is a stall (a lost or conflated message); counted, then moved past. */
 const ROUND_DEADLINE_MS = 2000
 
-/** quote.lockstep.<session>.S<i> (last-value) or lockstep.plain.<session>.S<i>, the id made a subject token. */
+/**
+ * quote.lockstep.<session>.S<i> (last-value), trade.lockstep.<session>.S<i> (events, which the
+ * broker's trade history keeps) or lockstep.plain.<session>.S<i>, the id made a subject token.
+ */
 function subjectPrefix (c: OpenCommand): string {
   const token = c.id.replace(/[^A-Za-z0-9_-]/g, '_')
-  return c.path === 'last-value' ? `quote.lockstep.${token}` : `lockstep.plain.${token}`
+  return c.path === 'last-value' ? `quote.lockstep.${token}` : c.path === 'trade' ? `trade.lockstep.${token}` : `lockstep.plain.${token}`
 }
 
 interface Session {
@@ -81,13 +94,13 @@ async function open (c: OpenCommand): Promise<void> {
   sessions.set(c.id, { open: c, prefix, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0 })
 }
 
-/** One round's bytes: `ROUND` PUBs (plain) or HPUBs with a rising Tickfan-Seq (last-value). */
+/** One round's bytes: `ROUND` PUBs (plain, trade) or HPUBs with a rising Tickfan-Seq (last-value). */
 function roundBytes (s: Session): Buffer {
   const { path, subjects, payloadBytes } = s.open
   let text = ''
   for (let i = 0; i < ROUND; i++) {
     const subject = (s.sequence + i) % subjects
-    if (path === 'plain') {
+    if (path !== 'last-value') {
       text += `PUB ${s.prefix}.S${subject} ${payloadBytes}\r\n${s.payload}\r\n`
     } else {
       const headers = `NATS/1.0\r\nTickfan-Seq: ${s.sequence + i + 1}\r\n\r\n`
