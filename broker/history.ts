@@ -56,10 +56,6 @@ export interface StoredMessage {
   readonly bytes: number
 }
 
-export interface AppendResult {
-  seq: number
-  duplicate: boolean
-}
 
 interface SubjectState {
   readonly id: number
@@ -140,8 +136,12 @@ export class HistoryStream {
     return false
   }
 
-  /** Stores a message, unless its id was seen within the duplicate window. */
-  append (subject: string, data: Buffer, headerBytes: number, msgId: string | undefined, nowMs: number): AppendResult {
+  /**
+   * Stores a message and returns its sequence; a message whose id was seen within the duplicate
+   * window is not stored, and gets minus the sequence it was stored as (sequences start at 1).
+   * A number, not a result object: this runs for every trade.
+   */
+  append (subject: string, data: Buffer, headerBytes: number, msgId: string | undefined, nowMs: number): number {
     this.forgetIds(nowMs)
     // Before the duplicate check: a refused duplicate still moves time on for what is kept.
     this.expire(nowMs)
@@ -149,7 +149,7 @@ export class HistoryStream {
       const seen = this.msgIds.get(msgId)
       if (seen !== undefined) {
         this.duplicates++
-        return { seq: seen.seq, duplicate: true }
+        return -seen.seq
       }
     }
     const seq = this.nextSeq++
@@ -181,7 +181,7 @@ export class HistoryStream {
     const perSubject = this.config.maxMsgsPerSubject
     if (perSubject > 0 && state.count > perSubject) this.removeOne(state.first, 'perSubject')
     while (this.bytes > this.config.maxBytes && this.messages > 1) this.removeOne(this.firstSeq, 'bytes')
-    return { seq, duplicate: false }
+    return seq
   }
 
   /** Removes what is older than the age limit. */

@@ -25,17 +25,6 @@ export interface JetStreamPeer {
   sendTo: (to: string, subject: string, reply: string | undefined, data: Buffer, headerBytes: number) => void
 }
 
-/** A message published on a history stream's subject. */
-export interface PublishedMessage {
-  readonly subject: string
-  readonly reply: string | undefined
-  /** Header block (if any) and payload. */
-  readonly data: Buffer
-  readonly headerBytes: number
-  /** Its `Nats-Msg-Id`, if it has one. */
-  readonly msgId: string | undefined
-}
-
 export interface JetStreamLimits {
   /** Consumers one connection may hold. */
   maxConsumersPerConnection: number
@@ -162,20 +151,32 @@ export class JetStreamService {
 
   /**
    * A published message on a subject `stream` keeps: stored (once per Nats-Msg-Id), acknowledged
-   * to a publisher that asked (`msg.reply`), and handed to waiting pulls.
+   * to a publisher that asked (`reply`), and handed to waiting pulls. `data` is the header block
+   * (`headerBytes` long, 0 if none) and payload; `msgId` its `Nats-Msg-Id`, if it has one. The
+   * history copies `data`, which may be a view of a read buffer. Positional, not one object:
+   * this runs for every trade.
    */
-  store (stream: HistoryStream, msg: PublishedMessage, from: JetStreamPeer | null): void {
-    const { subject, reply } = msg
-    const result = stream.append(subject, msg.data, msg.headerBytes, msg.msgId, this.now())
+  store (
+    stream: HistoryStream,
+    subject: string,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    msgId: string | undefined,
+    from: JetStreamPeer | null
+  ): void {
+    const appended = stream.append(subject, data, headerBytes, msgId, this.now())
+    const duplicate = appended < 0
+    const seq = duplicate ? -appended : appended
     if (reply !== undefined && from !== null) {
-      const ack = result.duplicate
-        ? { stream: stream.config.name, seq: result.seq, duplicate: true }
-        : { stream: stream.config.name, seq: result.seq }
+      const ack = duplicate
+        ? { stream: stream.config.name, seq, duplicate: true }
+        : { stream: stream.config.name, seq }
       from.sendTo(reply, reply, undefined, Buffer.from(JSON.stringify(ack)), 0)
     }
-    if (result.duplicate) return
+    if (duplicate || this.consumers.size === 0) return
     for (const c of this.consumers.values()) {
-      if (c.stream !== stream || !c.matches(subject) || result.seq < c.cursor) continue
+      if (c.stream !== stream || !c.matches(subject) || seq < c.cursor) continue
       c.pending++
       if (c.waiting.length > 0) this.serve(c)
     }

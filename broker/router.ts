@@ -428,8 +428,7 @@ export class Router implements ClientHost {
       const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
       if (forHistory !== null) {
         // A republished trade: kept, delivered to no one live (lib/headers.ts HISTORY_ONLY_HEADER).
-        const stored = { subject, reply, data: forHistory.data, headerBytes: forHistory.headerBytes, msgId }
-        history.store(facts.history, stored, peer)
+        history.store(facts.history, subject, reply, forHistory.data, forHistory.headerBytes, msgId, peer)
         return
       }
     }
@@ -484,8 +483,8 @@ export class Router implements ClientHost {
     const kept = facts.history !== null && history !== null
     if (kept) {
       // The history copies it into its own slabs at once: a view of the read buffer will do.
-      const published = { subject, reply, data: msg.content, headerBytes: msg.headerBytes, msgId }
-      history.store(facts.history, published, from === null ? null : this.jetStreamPeer(from))
+      const peer = from === null ? null : this.jetStreamPeer(from)
+      history.store(facts.history, subject, reply, msg.content, msg.headerBytes, msgId, peer)
     }
     msg.dropFrame() // the message may stay cached: its frame and the read buffer are only for this fan-out
     if (delivered > 0) stats.routedMsgs++
