@@ -52,4 +52,15 @@ describe('history verdict', () => {
     expect(below.detail).toContain('never reached')
     expect(judgeHistory(run(() => ({})), 10 * MiB).pass).toBe(false)
   })
+  it('fails slabs past twice the bound, and passes them up to it', () => {
+    const full = { historyBytes: 10 * MiB, historyRemoved: 5 }
+    const within = judgeHistory(run(() => ({ ...full, historyHeldBytes: 20 * MiB })), 10 * MiB)
+    expect(within.pass).toBe(true)
+    expect(within.detail).toContain('its slabs at most 20.0 MiB of 20.0 MiB allowed')
+    const over = judgeHistory(run((i) => ({ ...full, historyHeldBytes: i === 7 ? 21 * MiB : 12 * MiB })), 10 * MiB)
+    expect(over.pass).toBe(false)
+    // A small bound still has room for four slabs of holes.
+    const small = judgeHistory(run(() => ({ historyBytes: MiB, historyHeldBytes: 5 * MiB, historyRemoved: 5 })), MiB)
+    expect(small.pass).toBe(true)
+  })
 })

@@ -4,6 +4,7 @@
  * medians (memory) or maxima (descriptors) of the first and last thirds of the run after the
  * warm-up, plus the least-squares slope, so a GC sawtooth or one busy sample does not decide.
  */
+import { heldBytesBound } from '../broker/history.ts'
 import { slope } from '../lib/trend.ts'
 import { median } from './harness/stats.ts'
 
@@ -21,6 +22,8 @@ export interface SoakSample {
   historyBytes?: number
   historyMessages?: number
   historyRemoved?: number
+  /** Bytes of the history's slabs in use (`held_bytes`: the messages and the holes among them). */
+  historyHeldBytes?: number
 }
 
 export interface SoakCheck {
@@ -87,8 +90,9 @@ export function judgeSoak (samples: readonly SoakSample[], limits: SoakLimits = 
 }
 
 /**
- * The trade history's bound held: at no sample did it hold more than `maxBytes`, and it reached
- * the bound (messages left it), so the run tested the bound rather than stayed below it.
+ * The trade history's bound held: at no sample did it hold more than `maxBytes`, nor its slabs
+ * more than history.ts's bound for that much (about twice it), and it reached the bound
+ * (messages left it), so the run tested the bound rather than stayed below it.
  */
 export function judgeHistory (samples: readonly SoakSample[], maxBytes: number): SoakCheck {
   const sampled = samples.filter((s) => s.historyBytes !== undefined)
@@ -96,10 +100,14 @@ export function judgeHistory (samples: readonly SoakSample[], maxBytes: number):
   const most = Math.max(...sampled.map((s) => s.historyBytes as number))
   const removed = Math.max(...sampled.map((s) => s.historyRemoved ?? 0))
   const messages = Math.max(...sampled.map((s) => s.historyMessages ?? 0))
+  const held = sampled.filter((s) => s.historyHeldBytes !== undefined).map((s) => s.historyHeldBytes as number)
+  const heldMost = held.length === 0 ? null : Math.max(...held)
+  const heldBound = heldBytesBound(maxBytes)
   return {
     name: 'the trade history stays within its bound',
-    pass: most <= maxBytes && removed > 0,
+    pass: most <= maxBytes && removed > 0 && (heldMost === null || heldMost <= heldBound),
     detail: `at most ${mib(most)} held of ${mib(maxBytes)} (${messages.toLocaleString('en-US')} messages at most); ` +
+      (heldMost === null ? '' : `its slabs at most ${mib(heldMost)} of ${mib(heldBound)} allowed; `) +
       `${removed.toLocaleString('en-US')} left it by its limits${removed === 0 ? ': it never reached them, run longer or lower --history-max-bytes' : ''}`
   }
 }

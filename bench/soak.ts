@@ -18,7 +18,7 @@ import { RawClient } from '../broker/test-support/raw-client.ts'
 import { lineChart } from './report/svg.ts'
 import { DEFAULT_SOAK_LIMITS, judgeHistory, judgeSoak, type SoakCheck, type SoakSample } from './soak-analysis.ts'
 
-interface HistoryStreamVarz { bytes: number, messages: number, removed: Record<string, number> }
+interface HistoryStreamVarz { bytes: number, held_bytes: number, messages: number, removed: Record<string, number> }
 interface VarzForSoak {
   in_msgs: number
   out_msgs: number
@@ -27,12 +27,13 @@ interface VarzForSoak {
 }
 
 /** The history's size from /varz, summed over its streams (none when the broker keeps none). */
-function historyOf (varz: VarzForSoak): Pick<SoakSample, 'historyBytes' | 'historyMessages' | 'historyRemoved'> {
+function historyOf (varz: VarzForSoak): Pick<SoakSample, 'historyBytes' | 'historyHeldBytes' | 'historyMessages' | 'historyRemoved'> {
   const streams = varz.tickfan.history?.streams
   if (streams === undefined) return {}
   const sum = (f: (s: HistoryStreamVarz) => number): number => streams.reduce((n, s) => n + f(s), 0)
   return {
     historyBytes: sum((s) => s.bytes),
+    historyHeldBytes: sum((s) => s.held_bytes),
     historyMessages: sum((s) => s.messages),
     historyRemoved: sum((s) => Object.values(s.removed).reduce((a: number, b: number) => a + b, 0))
   }

@@ -76,6 +76,14 @@ interface Slab {
 
 /** Bytes per slab; a message over a quarter of it gets a slab of its own. */
 export const SLAB_BYTES = 1024 * 1024
+
+/**
+ * The most slab bytes a stream holds for `dataBytes` of messages: twice them, or them and four
+ * slabs when that is more. Past it, removals close the holes (closeHoles).
+ */
+export function heldBytesBound (dataBytes: number, slabBytes = SLAB_BYTES): number {
+  return Math.max(2 * dataBytes, dataBytes + 4 * slabBytes)
+}
 /** Marks a removed message in the slab column. */
 const REMOVED = -1
 
@@ -406,7 +414,7 @@ export class HistoryStream {
     const slab = this.slabAt(number)
     slab.live--
     if (slab.live === 0 && slab !== this.current) this.letGo(number, slab)
-    if (this.heldBytes - this.dataBytes > Math.max(this.dataBytes, 4 * this.slabBytes)) this.closeHoles()
+    if (this.heldBytes > heldBytesBound(this.dataBytes, this.slabBytes)) this.closeHoles()
     this.onRemove?.(seq, state.subject)
   }
 
