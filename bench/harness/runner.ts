@@ -57,9 +57,15 @@ export interface ScenarioResult {
   }
   /**
    * The publisher's health. waitedForBrokerSeconds: time it waited for its socket to drain, the
-   * broker reading slower than the schedule (absent in results from before it was measured).
+   * broker reading slower than the schedule; ownPublishDelayUs: the delay of the messages that
+   * wait did not hold up (both absent in results from before they were measured).
    */
-  publisher: { publishDelayUs: LatencySummary, cpuSeconds: number, waitedForBrokerSeconds?: number }
+  publisher: {
+    publishDelayUs: LatencySummary
+    cpuSeconds: number
+    waitedForBrokerSeconds?: number
+    ownPublishDelayUs?: LatencySummary
+  }
   /** The broker worker the publisher was on. */
   publisherWorker: number
   /** CPU the subscriber processes used (the load generator's own cost, on the load cores). */
@@ -259,7 +265,7 @@ async function measure (
   const outMsgs = varz0 !== null && varz1 !== null ? varz1.out_msgs - varz0.out_msgs : 0
   const health = runValidity({
     measuredSeconds,
-    publisher: { ...publisher, publishDelayP99Us: publisher.publishDelayUs.p99 },
+    publisher: { ...publisher, ownPublishDelayP99Us: publisher.ownPublishDelayUs.p99 },
     subscriberBusyShares: fastGroups.map((g) => g.busyShare),
     loadCores: layout.load === undefined ? layout.cores : coreCount(layout.load),
     otherCores
@@ -309,7 +315,8 @@ async function measure (
     publisher: {
       publishDelayUs: publisher.publishDelayUs,
       cpuSeconds: publisher.cpuSeconds,
-      waitedForBrokerSeconds: publisher.waitedForBrokerSeconds
+      waitedForBrokerSeconds: publisher.waitedForBrokerSeconds,
+      ownPublishDelayUs: publisher.ownPublishDelayUs
     },
     publisherWorker: publisher.worker,
     subscriberCpuSeconds: {

@@ -73,6 +73,10 @@ describe('the suite publisher', () => {
     expect(r.waitedForBrokerSeconds).toBeLessThan(1.5)
     // The messages due during the stall went late, and the schedule-based delay shows it.
     expect(r.publishDelayUs.max).toBeGreaterThan(300_000)
+    // ... and are told apart: the backlog of the wait is left out of the publisher's own delay.
+    expect(r.ownPublishDelayUs.count).toBeGreaterThan(0)
+    expect(r.ownPublishDelayUs.count).toBeLessThan(r.publishDelayUs.count)
+    expect(r.ownPublishDelayUs.max).toBeLessThan(r.publishDelayUs.max)
     expect(server.pubs()).toBe(r.expected)
   })
 })

@@ -10,7 +10,8 @@
  * client's per-publish work. At the suite's highest offered rates the official client's
  * publisher fell behind its schedule before either broker did. When the socket does not take a
  * write (the broker reads slower than the schedule), it waits for the drain and reports how long
- * it waited: that lateness is the broker's, not the generator's (runner.ts judges it so).
+ * it waited, and the delay of the messages that backlog did not hold up: lateness there is
+ * the generator's, in the backlog the broker's (harness/run-validity.ts judges it so).
  */
 import { encodeHistogram, newHistogram, summarize } from '../../lib/histogram.ts'
 import { fail, loadConfig, report, timedPayloadText } from './protocol.ts'
@@ -37,6 +38,11 @@ export interface PublisherResult {
   lastSeq: Record<string, number>
   perSecond: number[]
   publishDelayUs: ReturnType<typeof summarize>
+  /**
+   * The publish delay of the messages the broker did not hold up: all but the backlog of each
+   * wait for the socket to drain, from the wait's end until the schedule was caught up.
+   */
+  ownPublishDelayUs: ReturnType<typeof summarize>
   publishDelayHistogram: string
   cpuSeconds: number
   /** Seconds the publisher waited for its socket to drain: the broker reading slower than it sent. */
@@ -66,6 +72,8 @@ async function main (): Promise<void> {
   const lastSeq: Record<string, number> = {}
   const perSecond: number[] = []
   const delay = newHistogram()
+  // The delay of messages that were not late because of the broker: see `backlogFromWait`.
+  const ownDelay = newHistogram()
   const cpuStart = process.cpuUsage()
   const tradeEvery = c.tradeRatio > 0 ? Math.round(1 / c.tradeRatio) : 0
   let trades = 0
@@ -73,6 +81,9 @@ async function main (): Promise<void> {
   let i = 0
   // Nanoseconds spent waiting for the socket to drain: the broker not reading as fast as we send.
   let waitedNs = 0n
+  // Whether the messages being sent are the backlog of such a wait (from its end until the
+  // schedule is caught up again): their lateness is the broker's; any other is this process's.
+  let backlogFromWait = false
   await new Promise<void>((resolve, reject) => {
     const tick = (): void => {
       const elapsed = Number(process.hrtime.bigint() - t0)
@@ -86,7 +97,9 @@ async function main (): Promise<void> {
         text += `PUB ${subject} ${payload.length}\r\n${payload}\r\n`
         lastSeq[subject] = i
         if (isTrade) trades++
-        delay.recordValue(Math.max(0, Number(sent - intended) / 1000))
+        const lateUs = Math.max(0, Number(sent - intended) / 1000)
+        delay.recordValue(lateUs)
+        if (!backlogFromWait) ownDelay.recordValue(lateUs)
         const second = Math.floor(Number(sent - t0) / 1e9)
         perSecond[second] = (perSecond[second] ?? 0) + 1
         i++
@@ -103,13 +116,17 @@ async function main (): Promise<void> {
           nc.socket.off('close', resume)
           nc.socket.off('drain', resume)
           waitedNs += process.hrtime.bigint() - since
+          backlogFromWait = true
           tick()
         }
         nc.socket.once('drain', resume)
         nc.socket.once('close', resume)
       } else if (i >= total) resolve()
       else if (at(i) <= Number(process.hrtime.bigint() - t0)) setImmediate(tick)
-      else setTimeout(tick, 0)
+      else {
+        backlogFromWait = false // caught up with the schedule
+        setTimeout(tick, 0)
+      }
     }
     tick()
   })
@@ -123,6 +140,7 @@ async function main (): Promise<void> {
     lastSeq,
     perSecond: Array.from(perSecond, (v) => v ?? 0),
     publishDelayUs: summarize(delay),
+    ownPublishDelayUs: summarize(ownDelay),
     publishDelayHistogram: encodeHistogram(delay),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     waitedForBrokerSeconds: Number(waitedNs) / 1e9,
