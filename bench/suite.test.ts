@@ -4,7 +4,7 @@
  * is measured, the report is written, the exit code says something could not be measured).
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -37,6 +37,23 @@ describe('npm run bench', () => {
     expect(stdout).toMatch(/tickfan tiny at 500\/s failed: tickfan broker failed to start \(exited with code [1-9]\d*\)/)
     expect(stdout).toMatch(/nats-server tiny 500\/s: delivered [\d,]+\/s/)
     expect(code).toBe(1)
+  }, 100_000)
+
+  it('with --profile keeps the tickfan broker\'s CPU profile beside a flame graph the report links to', async () => {
+    const { dir, workload } = tinyWorkload(1)
+    const { code } = await runSuite(['--workloads', workload, '--targets', 'tickfan', '--out', dir, '--stamp', 'run', '--http-seconds', '0', '--profile'], {})
+    expect(code).toBe(0)
+    const run = path.join(dir, 'run')
+    const profile = JSON.parse(readFileSync(path.join(run, 'profile-tiny.cpuprofile'), 'utf8')) as { nodes: unknown[] }
+    expect(profile.nodes.length).toBeGreaterThan(0)
+    expect(readFileSync(path.join(run, 'profile-tiny.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*router\.ts/)
+    expect(readFileSync(path.join(run, 'report.html'), 'utf8')).toContain('<a href="profile-tiny.svg">flame graph</a>')
+    expect(readFileSync(path.join(run, 'summary.md'), 'utf8')).toMatch(/### tiny: tiny at 500 msgs\/s, 1 worker/)
+    // Without --profile, none.
+    const plain = tinyWorkload(1)
+    await runSuite(['--workloads', plain.workload, '--targets', 'tickfan', '--out', plain.dir, '--stamp', 'run', '--http-seconds', '0'], {})
+    expect(existsSync(path.join(plain.dir, 'run', 'report.html'))).toBe(true)
+    expect(existsSync(path.join(plain.dir, 'run', 'profile-tiny.svg'))).toBe(false)
   }, 100_000)
 
   it('reports a target that dies mid-run, and measures the rest', async () => {

@@ -2,9 +2,11 @@
  * `npm run bench`: every workload in bench/workloads/ against the tickfan broker and against
  * nats-server (Debian's package, from PATH), with the same clients, in the same run. Writes
  * reports/<date-time>/ and points reports/latest at it. `--quick` runs the same shapes shorter.
+ * `--profile` runs each tickfan broker under `node --cpu-prof` and keeps, for each workload, the
+ * profile of its last tickfan run in the report folder beside a flame graph.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
@@ -13,7 +15,7 @@ import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
-import { writeReport, type HttpResult, type SuiteResults } from './report/write.ts'
+import { writeBrokerProfile, writeReport, type BrokerProfile, type HttpResult, type SuiteResults } from './report/write.ts'
 import { JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
 
 const WORKLOAD_DIR = path.join(ROOT, 'bench/workloads')
@@ -26,8 +28,29 @@ const CLI = {
   out: { type: 'string', default: path.join(ROOT, 'reports'), help: 'Where reports go' },
   stamp: { type: 'string', default: '', help: 'Report folder name (default: the date and time)' },
   httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
+  profile: { type: 'boolean', default: false, help: 'Profile the tickfan broker (node --cpu-prof): for each workload, its last tickfan run, with a flame graph the report links to' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
+
+/**
+ * Moves each workload's kept profile into the report folder (a broker with workers writes one per
+ * thread: the busiest, the largest file, is kept).
+ */
+function brokerProfiles (
+  dir: string,
+  kept: ReadonlyMap<string, { run: string, dir: string }>,
+  failures: string[]
+): BrokerProfile[] {
+  const out: BrokerProfile[] = []
+  for (const [workload, { run, dir: from }] of kept) {
+    const files = readdirSync(from).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(from, f))
+    const largest = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]
+    if (largest === undefined) failures.push(`${workload}: the tickfan broker wrote no CPU profile (--profile)`)
+    else out.push(writeBrokerProfile(dir, workload, run, largest))
+    rmSync(from, { recursive: true, force: true })
+  }
+  return out
+}
 
 export function loadWorkloads (names: readonly string[]): Workload[] {
   const files = names.length > 0
@@ -77,6 +100,13 @@ runMain(async () => {
   notes.push(`Slow consumers are background load: they run at ${BACKGROUND_PRIORITY} CPU priority, so on cores they share with the publisher and the fast subscribers they use only the cycles those leave, and the isolation verdict measures the broker, not the scheduler.`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
 
+  // --profile: for each workload, the folder holding its last tickfan run's profile (earlier ones are let go).
+  const lastProfiles = new Map<string, { run: string, dir: string }>()
+  const keepProfile = (workload: string, run: string, dir: string): void => {
+    const previous = lastProfiles.get(workload)
+    if (previous !== undefined) rmSync(previous.dir, { recursive: true, force: true })
+    lastProfiles.set(workload, { run, dir })
+  }
   const scenarios: ScenarioResult[] = []
   const maxSustained: SuiteResults['maxSustained'] = []
   const run = async (
@@ -86,14 +116,20 @@ runMain(async () => {
     workers: number,
     withoutSlow = false
   ): Promise<ScenarioResult | null> => {
+    const profileDir = o.profile && target === 'tickfan' ? mkdtempSync(path.join(os.tmpdir(), 'tickfan-suite-profile-')) : null
     try {
       const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
-      const r = await runScenario(target, w, rate, workers, { withoutSlow, onProgress: progress, settleMs })
+      const tickfanNodeFlags = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+      const options = { withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags }
+      const r = await runScenario(target, w, rate, workers, options)
       const tag = withoutSlow ? { ...r, workload: `${w.name} (baseline, no slow)` } : r
       scenarios.push(tag)
+      const runName = `${tag.workload} at ${rate.toLocaleString('en-US')} msgs/s, ${workers} worker${workers === 1 ? '' : 's'}`
+      if (profileDir !== null) keepProfile(w.name, runName, profileDir)
       progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
       return tag
     } catch (err) {
+      if (profileDir !== null) rmSync(profileDir, { recursive: true, force: true })
       const msg = `${target} ${w.name} at ${rate}/s failed: ${(err as Error).message}`
       failures.push(msg)
       progress(msg)
@@ -163,6 +199,7 @@ runMain(async () => {
     failures
   }
   const stamp = o.stamp !== '' ? o.stamp : new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
+  if (o.profile) results.profiles = brokerProfiles(path.join(o.out, stamp), lastProfiles, failures)
   const dir = writeReport(o.out, results, stamp)
   process.stdout.write('\nVerdict\n')
   for (const v of verdicts) process.stdout.write(`  ${v.outcome.padEnd(12)}  ${v.check}: ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} (target ${v.target})${v.note === undefined ? '' : `; ${v.note}`}\n`)

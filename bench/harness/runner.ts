@@ -8,7 +8,7 @@ import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { runValidity } from './run-validity.ts'
-import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
+import { coreCount, coreLayout, cpuSeconds, ROOT, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
 import { scheduleFor } from '../load/schedule.ts'
@@ -86,9 +86,11 @@ export interface ScenarioResult {
 export async function startTarget (
   target: TargetName,
   workers: number,
-  cpus: string | undefined
+  cpus: string | undefined,
+  /** Node flags for a tickfan broker (such as --cpu-prof); nats-server takes none. */
+  tickfanNodeFlags: string[] = []
 ): Promise<BrokerProcess> {
-  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers) : startNatsServerProcess(cpus, workers)
+  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, ROOT, tickfanNodeFlags) : startNatsServerProcess(cpus, workers)
 }
 
 interface Varz {
@@ -130,6 +132,8 @@ export interface ScenarioOptions {
   /** How long deliveries may settle after the publisher stops, before final values are read (ms). */
   settleMs?: number
   onProgress?: (text: string) => void
+  /** Node flags for a tickfan broker (the suite's --profile passes --cpu-prof). */
+  tickfanNodeFlags?: string[]
 }
 
 /**
@@ -145,7 +149,7 @@ export async function runScenario (
   options: ScenarioOptions = {}
 ): Promise<ScenarioResult> {
   const layout = coreLayout()
-  const broker = await startTarget(target, workers, layout.broker)
+  const broker = await startTarget(target, workers, layout.broker, options.tickfanNodeFlags)
   const atEnd: Array<() => void> = []
   const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {

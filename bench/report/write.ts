@@ -3,12 +3,13 @@
  * with its encoded histograms), summary.md, and a self-contained report.html with charts;
  * reports/latest points to the newest.
  */
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decodeHistogram } from '../../lib/histogram.ts'
 import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
 import type { Verdict } from '../harness/verdict.ts'
+import { flameGraphSvg, summarizeProfile, type CpuProfile, type Share } from './profile.ts'
 import { barChart, lineChart, type Series } from './svg.ts'
 
 export type { Verdict } from '../harness/verdict.ts'
@@ -34,6 +35,46 @@ export interface SuiteResults {
   verdicts: Verdict[]
   notes: string[]
   failures: string[]
+  /** The tickfan broker's CPU profiles (`--profile`): one per workload, of its last tickfan run. */
+  profiles?: BrokerProfile[]
+}
+
+export interface BrokerProfile {
+  workload: string
+  /** Which run was profiled. */
+  run: string
+  /** Files in the report folder: the flame graph and the V8 profile (Chrome DevTools opens it). */
+  flameGraph: string
+  cpuProfile: string
+  busyMs: number
+  /** The functions with the most self time. */
+  top: Share[]
+}
+
+/**
+ * Puts a broker's V8 profile (`cpuProfileFile`) into the report folder `dir` beside its flame
+ * graph, named after the workload, and returns what the report shows of it.
+ */
+export function writeBrokerProfile (dir: string, workload: string, run: string, cpuProfileFile: string): BrokerProfile {
+  const name = `profile-${workload.replace(/[^A-Za-z0-9_-]/g, '_')}`
+  mkdirSync(dir, { recursive: true })
+  copyFileSync(cpuProfileFile, path.join(dir, `${name}.cpuprofile`))
+  const profile = JSON.parse(readFileSync(cpuProfileFile, 'utf8')) as CpuProfile
+  writeFileSync(path.join(dir, `${name}.svg`), flameGraphSvg(profile, `tickfan broker, ${run}`))
+  const summary = summarizeProfile(profile, 10)
+  return { workload, run, flameGraph: `${name}.svg`, cpuProfile: `${name}.cpuprofile`, busyMs: summary.busyUs / 1000, top: summary.byFunction }
+}
+
+function profileLines (profiles: readonly BrokerProfile[]): string[] {
+  if (profiles.length === 0) return []
+  const lines = ['## The tickfan broker\'s CPU profiles', '',
+    'One per workload, of its last tickfan run (for max-throughput, the step where the search stopped). ' +
+    'Self time of the top functions, start-up included; the profiler adds its own overhead.', '']
+  for (const p of profiles) {
+    lines.push(`### ${p.workload}: ${p.run}`, '', `Busy ${p.busyMs.toFixed(0)} ms. Flame graph: [${p.flameGraph}](${p.flameGraph}); profile: \`${p.cpuProfile}\`.`, '',
+      '| share of busy time | where |', '|---|---|', ...p.top.map((t) => `| ${(100 * t.share).toFixed(1)}% | \`${t.name}\` |`), '')
+  }
+  return lines
 }
 
 const COLORS: Record<string, string> = { tickfan: '#d9480f', 'nats-server': '#1c7ed6' }
@@ -124,6 +165,7 @@ export function summaryMarkdown (r: SuiteResults): string {
   ]
   if (r.notes.length > 0) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '')
   if (r.failures.length > 0) lines.push('## Failures', '', ...r.failures.map((n) => `- ${n}`), '')
+  lines.push(...profileLines(r.profiles ?? []))
   return lines.join('\n')
 }
 
@@ -162,6 +204,11 @@ export function reportHtml (r: SuiteResults): string {
       if (base !== undefined) series.push({ name: `${target} ideal`, color: COLORS[target] as string, dashed: true, points: pts.map(([w]) => [w, base * w]) })
     }
     charts.push('<h3>scaling</h3>', lineChart(series, { title: 'Scaling: delivered msgs/s at the maximum sustainable rate vs broker workers', xLabel: 'workers', yLabel: 'deliveries/s' }))
+  }
+  const profiles = r.profiles ?? []
+  if (profiles.length > 0) {
+    charts.push('<h3>The tickfan broker\'s CPU profiles</h3>', '<ul>', ...profiles.map((p) =>
+      `<li>${htmlEscape(p.workload)}, ${htmlEscape(p.run)}: <a href="${p.flameGraph}">flame graph</a>, <a href="${p.cpuProfile}">V8 profile</a> (Chrome DevTools, Performance)</li>`), '</ul>')
   }
   const md = summaryMarkdown(r)
   return `<!doctype html><html><head><meta charset="utf-8"><title>tickfan benchmark report</title>
