@@ -8,7 +8,7 @@ import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { runValidity } from './run-validity.ts'
-import { coreCount, coreLayout, cpuSeconds, ROOT, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
+import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
 import { scheduleFor } from '../load/schedule.ts'
@@ -90,7 +90,7 @@ export async function startTarget (
   /** Node flags for a tickfan broker (such as --cpu-prof); nats-server takes none. */
   tickfanNodeFlags: string[] = []
 ): Promise<BrokerProcess> {
-  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, ROOT, tickfanNodeFlags) : startNatsServerProcess(cpus, workers)
+  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, undefined, tickfanNodeFlags) : startNatsServerProcess(cpus, workers)
 }
 
 interface Varz {

@@ -100,14 +100,17 @@ function spectrum (encoded: string): Array<[number, number]> {
   ].map((p) => [1 / (1 - p / 100), Math.max(1, h.getValueAtPercentile(p))])
 }
 
-/** The worker count is always shown (for nats-server: its GOMAXPROCS). */
-/** The valid column: why a run is left out, or, for a valid one, that the broker held its publisher back. */
+/**
+ * The valid column: why a run is left out, or, for a valid one, that the broker held its
+ * publisher back (waits under 50 ms in all are not worth a mention).
+ */
 function validity (s: ScenarioResult): string {
   if (!s.valid) return `no: ${s.invalidReason ?? ''}`
   const waited = s.publisher.waitedForBrokerSeconds ?? 0
   return waited > 0.05 ? `yes (the broker held the publisher back ${waited.toFixed(2)} s)` : 'yes'
 }
 
+/** The worker count is always shown (for nats-server: its GOMAXPROCS). */
 function scenarioLabel (s: ScenarioResult): string {
   return `${s.workload} ${fmtN(s.offeredRate)}/s, ${s.workers} worker${s.workers === 1 ? '' : 's'}`
 }
