@@ -51,6 +51,12 @@ export interface ClientHost extends FlowLimits {
   isProtectedSubject (subject: string): boolean
   /** Who a client is that sends a command before CONNECT; null when it must authenticate first. */
   admitWithoutConnect (): AuthResult | null
+  /**
+   * A chunk of input is about to be handled: its messages share one clock reading. True when
+   * this call took the clock, and must then call endInput() after the chunk (router.ts).
+   */
+  beginInput (): boolean
+  endInput (): void
   /** What the broker knows of a subject, looked up once per message (router.ts SubjectFacts). */
   subjectFacts (subject: string): PublishSubject
   publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void

@@ -89,7 +89,12 @@ export class Client implements ProtocolHandler, FanoutMember {
   receive (chunk: Buffer): void {
     if (this.isClosed) return
     this.inBytes += chunk.length
-    this.parser.feed(chunk)
+    const clockTaken = this.host.beginInput()
+    try {
+      this.parser.feed(chunk)
+    } finally {
+      if (clockTaken) this.host.endInput()
+    }
     if (this.reads.spent(chunk.length) && !this.isClosed) this.host.readBudgetSpent(this)
   }
 

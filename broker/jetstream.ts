@@ -163,9 +163,10 @@ export class JetStreamService {
     data: Buffer,
     headerBytes: number,
     msgId: string | undefined,
-    from: JetStreamPeer | null
+    from: JetStreamPeer | null,
+    nowMs: number
   ): void {
-    const appended = stream.append(subject, data, headerBytes, msgId, this.now())
+    const appended = stream.append(subject, data, headerBytes, msgId, nowMs)
     const duplicate = appended < 0
     const seq = duplicate ? -appended : appended
     if (reply !== undefined && from !== null) {
@@ -187,8 +188,14 @@ export class JetStreamService {
    * window): then it is acknowledged as a duplicate and delivered to no one again, so a
    * publisher that republishes after a reconnect duplicates nothing.
    */
-  duplicate (stream: HistoryStream, msgId: string, from: JetStreamPeer | null, reply: string | undefined): boolean {
-    const seq = stream.seenId(msgId, this.now())
+  duplicate (
+    stream: HistoryStream,
+    msgId: string,
+    from: JetStreamPeer | null,
+    reply: string | undefined,
+    nowMs: number
+  ): boolean {
+    const seq = stream.seenId(msgId, nowMs)
     if (seq === undefined) return false
     stream.duplicates++
     if (reply !== undefined && from !== null) {

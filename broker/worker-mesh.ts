@@ -658,10 +658,15 @@ export class WorkerMesh implements RouterLinks {
         return
       }
       const before = received
-      reader.push(chunk, (frame) => {
-        if (frame.type === 'msg') received++
-        this.onFrame(peer, frame)
-      })
+      const clockTaken = this.router.beginInput()
+      try {
+        reader.push(chunk, (frame) => {
+          if (frame.type === 'msg') received++
+          this.onFrame(peer, frame)
+        })
+      } finally {
+        if (clockTaken) this.router.endInput()
+      }
       // Say what was delivered once this worker's flush turn has written it: that turn was
       // scheduled (setImmediate) while these frames were routed, so it runs before this.
       if (received !== before && !ackScheduled) {
@@ -708,7 +713,13 @@ export class WorkerMesh implements RouterLinks {
   private readonly releaseLoopback = (): void => {
     this.releaseScheduled = false
     const now = this.router.now()
-    const waiting = this.fair.release(now, this.deliverLoopback)
+    const clockTaken = this.router.beginInput()
+    let waiting: boolean
+    try {
+      waiting = this.fair.release(now, this.deliverLoopback)
+    } finally {
+      if (clockTaken) this.router.endInput()
+    }
     this.stats.localDeliveriesHeld = this.fair.waited
     this.stats.localHoldTimeouts = this.fair.timedOut
     if (this.fair.judging && !this.judgeScheduled) {
