@@ -26,7 +26,7 @@ import { InputPacing } from './input-pacing.ts'
 import { SnapshotQueue } from './snapshots.ts'
 import { isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
 import { HISTORY_ONLY_HEADER, MSG_ID_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
-import { RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader, withoutHeader } from './wire.ts'
+import { FRAME_SHARE_MIN_FANOUT, RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader, withoutHeader } from './wire.ts'
 import { HistoryStream, historyConfigs } from './history.ts'
 import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream.ts'
 import { LargeMessageGc } from './large-message-gc.ts'
@@ -480,6 +480,7 @@ export class Router implements ClientHost {
     const match = this.matchOf(facts)
     const plain = deliverPlain ? match.plain : NO_SUBSCRIPTIONS
     const groups = match.groups
+    msg.shareFrames = plain.length + groups.length >= FRAME_SHARE_MIN_FANOUT
     const servedElsewhere = queues === null && links !== null ? links.published(
       subject,
       reply,

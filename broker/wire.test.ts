@@ -121,6 +121,10 @@ describe('wire encoding', () => {
     const big = new RoutedMessage('s.big', undefined, SubjectClass.Plain, Buffer.alloc(20_000), 0, 0, undefined)
     big.frame(one, false, arena)
     expect(big.frame(one, false, arena)).toBe(false)
+    const small = new RoutedMessage('s.y', undefined, SubjectClass.Plain, Buffer.from('x'), 0, 0, undefined)
+    small.shareFrames = false // a fan-out too small to gain from a frame (router.ts)
+    small.frame(one, false, arena)
+    expect(small.frame(alsoOne, false, arena)).toBe(false)
   })
 
   it('writes MSG and HMSG lines of the length it says, and strips headers for clients without them', () => {

@@ -5,8 +5,8 @@
  * CRLF), copied out of the read buffer only when something keeps the message. A delivery writes
  * its MSG line byte by byte straight into the connection's next socket write (write-buffer.ts)
  * and copies the body after it: no allocation per delivery. The only per-subscriber bytes are
- * its sid, encoded once when it subscribes; where subscribers share a sid, one frame (line and
- * body) is built for them.
+ * its sid, encoded once when it subscribes; where subscribers of a fan-out to three or more
+ * share a sid, one frame (line and body) is built for them.
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import { SubjectClass } from './subject-classes.ts'
@@ -29,6 +29,14 @@ export const latin1Slice: (buf: Buffer, start: number, end: number) => string =
 
 /** Messages whose body is larger get no shared frame (RoutedMessage.frame). */
 const FRAME_MAX_BYTES = 16 * 1024
+
+/**
+ * A fan-out to fewer subscribers gets no shared frame: the frame costs a copy of the body into
+ * the arena, and each sharer a copy out of it at flush, where its own line and body cost one
+ * copy; the lines it spares pay for that from about four sharers
+ * (`reports/broker/frame-share-min.md`).
+ */
+export const FRAME_SHARE_MIN_FANOUT = 3
 
 /** Payloads at least this large that the parser assembled are kept as they are, not copied. */
 const ADOPT_MIN_BYTES = 64 * 1024
@@ -91,6 +99,11 @@ export class RoutedMessage {
   /** Whether the router routes every publish as this object (reuse()), and the copy retain() made of this publish. */
   private readonly isReusable: boolean
   private retained: RoutedMessage | null = null
+  /**
+   * Whether its deliveries may share a frame: set by the router from the fan-out's size (at least
+   * FRAME_SHARE_MIN_FANOUT); true for a message routed any other way.
+   */
+  shareFrames = true
   /** Whether it has been made a publish yet (the constructor does it, through reuse()). */
   private published = false
 
@@ -149,6 +162,7 @@ export class RoutedMessage {
     this.frameSid = null
     this.frameWithHeaders = false
     this.frameSlab = null
+    this.shareFrames = true
     this.cacheOrder = 0
     this.msgLineFixed = -1
     this.hmsgLineFixed = -1
@@ -290,10 +304,11 @@ export class RoutedMessage {
    * it asked for the same sid, the frame is written into the arena once (on this second ask) and
    * shared by each further delivery instead of a line and body written for each. The first asker
    * gets false (and writes the line), so a frame is built only for a sid two subscribers share;
-   * not for messages over FRAME_MAX_BYTES, where the copy is what costs.
+   * not for messages over FRAME_MAX_BYTES, where the copy is what costs, nor for a fan-out too
+   * small to gain from it (shareFrames).
    */
   frame (sub: { readonly sidBytes: Buffer }, withHeaders: boolean, arena: FrameArena = SHARED_FRAMES): boolean {
-    if (this.bodyLength > FRAME_MAX_BYTES) return false
+    if (this.bodyLength > FRAME_MAX_BYTES || !this.shareFrames) return false
     const headers = withHeaders && this.headerBytes > 0
     if (sub.sidBytes === this.frameSid && headers === this.frameWithHeaders) {
       if (this.frameSlab === null) this.buildFrame(sub.sidBytes, headers, arena)
