@@ -14,8 +14,12 @@ export interface Transport {
   readonly kind: 'tcp' | 'websocket'
   readonly remoteAddress: string
   readonly remotePort: number
-  /** Writes one chunk; never called more than once per flush turn per connection. */
-  write (chunk: Buffer): void
+  /**
+   * Writes one chunk; never called more than once per flush turn per connection. `written`, when
+   * given, is called once the chunk is no longer needed (written to the kernel, or dropped on
+   * close), so its buffer may serve again; a transport may also never call it.
+   */
+  write (chunk: Buffer, written?: () => void): void
   /** Bytes the socket holds that the peer has not taken yet. */
   readonly bufferedBytes: number
   /** Ends the connection after a final line (if any); destroys it if it does not end soon. */

@@ -12,8 +12,11 @@
 import type { Transport } from './client-host.ts'
 import { FlowControl, type FlowLimits } from './flow-control.ts'
 import { Outbox } from './outbox.ts'
+import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 
 const PING = Buffer.from('PING\r\n')
+/** Writes whose buffers a writer waits for, to give them back to the pool (see inFlight). */
+const MAX_TRACKED_WRITES = 64
 
 /** What the writer tells its connection. */
 export interface WriterEvents {
@@ -38,6 +41,22 @@ export class ClientWriter {
   stopped = false
   outBytes = 0
   writes = 0
+  /**
+   * Pooled chunks handed to the transport and not yet written (see write()), at most
+   * MAX_TRACKED_WRITES: past that the oldest is forgotten (left to the GC), and the callback that
+   * comes for it is only counted in `forgotten`, so a transport that never calls back keeps
+   * nothing here and one that calls back late never frees a chunk still in flight.
+   */
+  private readonly inFlight: Buffer[] = []
+  private forgotten = 0
+  private readonly written = (): void => {
+    if (this.forgotten > 0) {
+      this.forgotten--
+      return
+    }
+    const chunk = this.inFlight.shift()
+    if (chunk !== undefined) SHARED_WRITE_BUFFERS.release(chunk)
+  }
 
   constructor (
     private readonly transport: Transport,
@@ -82,7 +101,7 @@ export class ClientWriter {
       this.wantPing = false
     }
     const chunk = this.outbox.take()
-    if (chunk === null || !this.write(chunk)) return
+    if (chunk === null || !this.write(chunk, true)) return
     if (ping) this.flow.pingSent(this.outBytes, clock())
     if (this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)) this.startConflating(clock())
   }
@@ -122,9 +141,22 @@ export class ClientWriter {
     this.events.conflating(true)
   }
 
-  private write (chunk: Buffer): boolean {
+  /**
+   * Writes `chunk`; a `pooled` one (the outbox's) goes back to the write-buffer pool once the
+   * transport is done with it. Transports finish their writes in order, so the chunks in flight
+   * are a queue.
+   */
+  private write (chunk: Buffer, pooled = false): boolean {
     try {
-      this.transport.write(chunk)
+      if (pooled) {
+        if (this.inFlight.push(chunk) > MAX_TRACKED_WRITES) {
+          this.inFlight.shift()
+          this.forgotten++
+        }
+        this.transport.write(chunk, this.written)
+      } else {
+        this.transport.write(chunk)
+      }
     } catch {
       this.events.failed()
       return false

@@ -4,14 +4,14 @@
  * stops reading, slow-consumer limits that fail fast with a stated reason, and monitoring.
  */
 import v8 from 'node:v8'
-import { connect, headers, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { connect, headers, wsconnect, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client } from './client.ts'
 import type { BrokerOptions } from './options.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { RawClient } from './test-support/raw-client.ts'
-import { delay, eventually, startTickfan, type Target } from './test-support/targets.ts'
+import { delay, ensureWebSocketGlobal, eventually, startTickfan, type Target } from './test-support/targets.ts'
 import { CONFLATED_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
 
 let target: Target | null = null
@@ -309,6 +309,38 @@ describe('large messages', () => {
     await eventually(async () => ((await json(t, '/varz')).tickfan as { large_message_collections: number }).large_message_collections > 0, 5000, 'a collection')
     const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
     expect(metrics).toMatch(/^tickfan_large_message_collections_total [1-9]/m)
+  })
+})
+
+describe('socket-write buffers', () => {
+  it.each(['tcp', 'websocket'] as const)('are taken again from the pool once %s has written them, counted in /varz', async (kind) => {
+    const t = await broker()
+    if (kind === 'websocket') await ensureWebSocketGlobal()
+    const sub = kind === 'tcp' ? await client(t) : await wsconnect({ servers: t.wsUrl })
+    if (kind === 'websocket') connections.push(sub)
+    const received = sub.subscribe('feed.>')
+    await sub.flush()
+    const pub = await client(t)
+    const counts = async (): Promise<{ allocated: number, reused: number }> =>
+      ((await json(t, '/varz')).tickfan as { write_buffers: { allocated: number, reused: number } }).write_buffers
+    const before = await counts()
+    const payload = 'y'.repeat(2000) // a turn's write of a few of these is past the pooled size
+    const messages = 3000
+    let got = 0
+    const done = (async () => {
+      for await (const m of received) if (m.data.length === payload.length && ++got === messages) break
+    })()
+    for (let i = 0; i < messages; i++) {
+      pub.publish(`feed.S${i % 10}`, payload)
+      if (i % 20 === 19) await pub.flush()
+    }
+    await done
+    const after = await counts()
+    // Taken back after each write, a few buffers serve the whole stream; never taken back, each
+    // turn's write would need a new one (about 150 here).
+    const reused = after.reused - before.reused
+    expect(reused).toBeGreaterThan(0)
+    expect(reused).toBeGreaterThan(4 * (after.allocated - before.allocated))
   })
 })
 

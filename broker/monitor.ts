@@ -11,6 +11,7 @@ import type { Client } from './client.ts'
 import type { Router } from './router.ts'
 import type { UpstreamStats } from './upstream.ts'
 import { SHARED_SUBJECTS } from './subject-intern.ts'
+import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 import { isValidSubject } from './subjects.ts'
 import { parseHeaders } from './wire.ts'
 
@@ -107,6 +108,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       // Subjects read off the wire found in the interned table (hits) or sliced anew (misses): a
       // falling hit rate means more live subjects than the table's 4,096 slots.
       subject_table: { hits: SHARED_SUBJECTS.hits, misses: SHARED_SUBJECTS.misses },
+      // Socket-write buffers made, and taken again from the pool once a write finished (write-buffer.ts).
+      write_buffers: { allocated: SHARED_WRITE_BUFFERS.allocated, reused: SHARED_WRITE_BUFFERS.reused },
       publishers_held_back: router.pacing.heldBack,
       publisher_holds_expired: router.pacing.holdsExpired,
       publishers_held_now: router.pacing.holding,

@@ -32,8 +32,8 @@ class TcpTransport implements Transport {
     this.remotePort = socket.remotePort ?? 0
   }
 
-  write (chunk: Buffer): void {
-    this.socket.write(chunk)
+  write (chunk: Buffer, written?: () => void): void {
+    this.socket.write(chunk, written)
   }
 
   get bufferedBytes (): number {
@@ -90,9 +90,9 @@ class WebSocketTransport implements Transport {
     readonly remotePort: number
   ) {}
 
-  write (chunk: Buffer): void {
+  write (chunk: Buffer, written?: () => void): void {
     // One binary frame per flush turn; nats.js times out on text frames.
-    this.ws.send(chunk, { binary: true, compress: false })
+    this.ws.send(chunk, { binary: true, compress: false }, written)
   }
 
   get bufferedBytes (): number {

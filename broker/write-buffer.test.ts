@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decimalDigits, FrameArena, WriteBuffer, writeDecimal, writeLatin1 } from './write-buffer.ts'
+import type { Transport } from './client-host.ts'
+import { ClientWriter } from './client-writer.ts'
+import { decimalDigits, FrameArena, SHARED_WRITE_BUFFERS, WriteBuffer, WriteBufferPool, writeDecimal, writeLatin1 } from './write-buffer.ts'
 
 type Op = { kind: 'bytes' | 'shared' | 'reserved', data: Uint8Array } | { kind: 'latin1', text: string } | { kind: 'take' }
 
@@ -83,5 +85,92 @@ describe('writeDecimal', () => {
       expect(buf.toString('latin1', 3, end)).toBe(String(n))
       expect(decimalDigits(n)).toBe(String(n).length)
     }))
+  })
+})
+
+describe('WriteBufferPool', () => {
+  it('hands out power-of-two buffers of at least the size asked, and takes back only its own, up to its bound', () => {
+    const pool = new WriteBufferPool(64 * 1024)
+    const small = pool.acquire(100) // below the pooled sizes: Node's own pool
+    expect(small.length).toBe(100)
+    pool.release(small)
+    const a = pool.acquire(5000)
+    expect(a.length).toBe(8192)
+    expect(pool.acquire(8192).length).toBe(8192)
+    expect(pool.acquire(8193).length).toBe(16384)
+    pool.release(a.subarray(0, 10)) // a view of it, as a write of part of it
+    const again = pool.acquire(6000)
+    expect(again.buffer).toBe(a.buffer)
+    expect(pool.reused).toBe(1)
+    pool.release(Buffer.alloc(8192)) // not the pool's: never handed out
+    expect(pool.acquire(8192).buffer).not.toBe(again.buffer)
+    const big = [pool.acquire(40_000), pool.acquire(40_000)] // 64 KiB each: only one fits the bound
+    for (const b of big) pool.release(b)
+    const after = pool.acquire(40_000)
+    expect(big.map((b) => b.buffer)).toContain(after.buffer)
+    expect(big.map((b) => b.buffer)).not.toContain(pool.acquire(40_000).buffer)
+  })
+})
+
+describe('ClientWriter and the write-buffer pool', () => {
+  type Pending = { chunk: Buffer, copy: Buffer, written: (() => void) | undefined }
+  const line = fc.integer({ min: 1, max: 20_000 }).map((n) => Buffer.alloc(n, n % 251))
+  const step = fc.oneof(line.map((l) => ({ kind: 'queue' as const, line: l })), fc.constant({ kind: 'flush' as const }), fc.constant({ kind: 'complete' as const }))
+
+  /** A writer whose transport keeps each write pending, with a copy of its bytes, until the test completes it. */
+  function writerWithPendingWrites (): { writer: ClientWriter, pending: Pending[], complete: () => void } {
+    const pending: Pending[] = []
+    const transport: Transport = {
+      kind: 'tcp',
+      remoteAddress: '127.0.0.1',
+      remotePort: 0,
+      write: (chunk, written) => { pending.push({ chunk, copy: Buffer.from(chunk), written }) },
+      bufferedBytes: 0,
+      close: () => {},
+      pauseReading: () => {},
+      resumeReading: () => {}
+    }
+    const limits = { now: () => 0, maxInFlightBytes: 2 ** 40, maxAckWaitMs: 2 ** 40, highWaterBytes: 2 ** 40 }
+    const events = { dirty: () => {}, conflating: () => {}, failed: () => {} }
+    const writer = new ClientWriter(transport, limits, 2 ** 40, events)
+    const complete = (): void => {
+      const p = pending.shift()
+      if (p === undefined) return
+      expect(p.chunk.equals(p.copy)).toBe(true) // untouched while in flight
+      p.written?.()
+    }
+    return { writer, pending, complete }
+  }
+
+  it('never gives a chunk back to the pool, or writes into it, before the transport called back for it', () => {
+    const reusedBefore = SHARED_WRITE_BUFFERS.reused
+    fc.assert(fc.property(fc.array(step, { maxLength: 80 }), (steps) => {
+      const { writer, pending, complete } = writerWithPendingWrites()
+      for (const s of steps) {
+        if (s.kind === 'queue') writer.control(s.line)
+        else if (s.kind === 'flush') writer.flush()
+        else complete()
+      }
+      writer.flush()
+      while (pending.length > 0) complete()
+    }))
+    expect(SHARED_WRITE_BUFFERS.reused).toBeGreaterThan(reusedBefore) // the property ran with reuse
+  })
+
+  it('forgets the oldest of many writes still in flight, and gives none of them back early when their callbacks come', () => {
+    const { writer, pending, complete } = writerWithPendingWrites()
+    for (let i = 0; i < 200; i++) {
+      writer.control(Buffer.alloc(5000 + i, i))
+      writer.flush()
+      writer.acknowledged() // the client answers every flow-control PING: the writer keeps flowing
+    }
+    expect(pending.length).toBe(200)
+    for (let i = 0; i < 100; i++) complete()
+    for (let i = 0; i < 50; i++) { // new writes reuse only what was given back
+      writer.control(Buffer.alloc(6000, 7))
+      writer.flush()
+      writer.acknowledged()
+    }
+    while (pending.length > 0) complete()
   })
 })

@@ -34,6 +34,10 @@ const MAX_KEPT_RANGES = 4096
 const SLAB_BYTES = 256 * 1024
 /** The smallest buffer a turn starts with. */
 const MIN_CAPACITY = 256
+/** Write buffers at least this large come from a WriteBufferPool; smaller ones from Node's own pool. */
+const MIN_POOLED_BYTES = 4096
+/** Bytes of free buffers a WriteBufferPool keeps. */
+const MAX_POOLED_BYTES = 8 * 1024 * 1024
 
 type Latin1Writer = Buffer & { latin1Write: (text: string, at: number) => number }
 const nativeLatin1Write = (Buffer.prototype as Partial<Latin1Writer>).latin1Write
@@ -47,6 +51,54 @@ const latin1Write: (target: Buffer, text: string, at: number) => void =
   typeof nativeLatin1Write === 'function'
     ? (target, text, at) => { (target as Latin1Writer).latin1Write(text, at) }
     : (target, text, at) => { target.write(text, at, 'latin1') }
+
+/**
+ * Buffers for socket writes, used again once the socket is done with them. A write buffer was
+ * allocated for every connection's every turn and dropped after its write: external memory V8
+ * counts, so a broker writing 100 MB/s ran a full collection about every 64 MB of it, and each
+ * fresh buffer's pages were faulted in anew. Buffers of at least MIN_POOLED_BYTES come from here,
+ * in power-of-two sizes, and return when their write completed (ClientWriter); at most
+ * `maxBytes` wait here, the rest are left to the GC.
+ */
+export class WriteBufferPool {
+  /** Free buffers by size class (log2 of their size). */
+  private readonly free: ArrayBufferLike[][] = []
+  /** Bytes waiting in `free`. */
+  private freeBytes = 0
+  /** Buffers this pool made, so that only they come back (a Buffer may be a slice of Node's own pool). */
+  private readonly owned = new WeakSet<ArrayBufferLike>()
+  allocated = 0
+  reused = 0
+
+  constructor (private readonly maxBytes = MAX_POOLED_BYTES) {}
+
+  /** A buffer of at least `bytes` (its whole length usable). */
+  acquire (bytes: number): Buffer {
+    if (bytes < MIN_POOLED_BYTES) return Buffer.allocUnsafe(bytes)
+    const sizeClass = 32 - Math.clz32(bytes - 1)
+    const bucket = this.free[sizeClass]
+    const reusable = bucket === undefined ? undefined : bucket.pop()
+    if (reusable !== undefined) {
+      this.freeBytes -= reusable.byteLength
+      this.reused++
+      return Buffer.from(reusable)
+    }
+    const fresh = Buffer.allocUnsafeSlow(2 ** sizeClass)
+    this.owned.add(fresh.buffer)
+    this.allocated++
+    return fresh
+  }
+
+  /** `chunk` (or the buffer it is part of) is no longer used by anyone: it may serve again. */
+  release (chunk: Buffer): void {
+    const whole = chunk.buffer
+    if (this.freeBytes + whole.byteLength > this.maxBytes || !this.owned.has(whole)) return
+    const sizeClass = 31 - Math.clz32(whole.byteLength)
+    const bucket = this.free[sizeClass] ?? (this.free[sizeClass] = [])
+    bucket.push(whole)
+    this.freeBytes += whole.byteLength
+  }
+}
 
 export class WriteBuffer {
   private buf: Buffer | null = null
@@ -91,8 +143,11 @@ export class WriteBuffer {
 
   private grow (need: number): Buffer {
     const old = this.buf
-    const bigger = Buffer.allocUnsafe(Math.max(need, old === null ? this.nextCapacity : old.length * 2))
-    if (old !== null && this.at > 0) old.copy(bigger, 0, 0, this.at)
+    const bigger = SHARED_WRITE_BUFFERS.acquire(Math.max(need, old === null ? this.nextCapacity : old.length * 2))
+    if (old !== null) {
+      if (this.at > 0) old.copy(bigger, 0, 0, this.at)
+      SHARED_WRITE_BUFFERS.release(old) // never written to a socket
+    }
     this.buf = bigger
     return bigger
   }
@@ -154,7 +209,8 @@ export class WriteBuffer {
   /** The ranges and the last run of own bytes, in one buffer; the own bytes' buffer stays for the next turn. */
   private join (): Buffer {
     if (this.at > this.runStart) this.endOwnRun()
-    const out = Buffer.allocUnsafe(this.rangesBytes)
+    const total = this.rangesBytes
+    const out = SHARED_WRITE_BUFFERS.acquire(total)
     const ranges = this.ranges
     const own = this.buf as Buffer
     const slab = this.sharedSlab as Buffer
@@ -171,16 +227,19 @@ export class WriteBuffer {
     this.sharedSlab = null
     this.at = 0
     this.runStart = 0
-    return out
+    return out.length === total ? out : out.subarray(0, total)
   }
 
   /** What is queued becomes own bytes (the shared ranges are in a slab no longer current). */
   private flatten (): void {
-    this.bytes(this.join())
+    const joined = this.join()
+    this.bytes(joined)
+    SHARED_WRITE_BUFFERS.release(joined)
   }
 
   /** Drops what was written (the connection is closing). */
   clear (): void {
+    if (this.buf !== null) SHARED_WRITE_BUFFERS.release(this.buf)
     this.buf = null
     this.at = 0
     this.rangesEnd = 0
@@ -225,6 +284,9 @@ export class FrameArena {
 
 /** The arena of this thread's broker. */
 export const SHARED_FRAMES = new FrameArena()
+
+/** The write buffers of this thread's broker. */
+export const SHARED_WRITE_BUFFERS = new WriteBufferPool()
 
 /** Copies `src` from `start` to `end` into `dst` at `at` (room checked by the caller). */
 function copyRange (dst: Buffer, at: number, src: Buffer, start: number, end: number): void {

@@ -59,10 +59,12 @@ class KeepingUpTransport implements Transport {
   writes = 0
   client: Client | null = null
   constructor (private readonly socket: net.Socket | null) {}
-  write (chunk: Buffer): void {
+  write (chunk: Buffer, written?: () => void): void {
     this.writes++
-    this.socket?.write(chunk)
     const pings = this.frames.feed(chunk)
+    // Done with the chunk (or the socket is, later): its buffer may serve again, as after a real write.
+    if (this.socket === null) written?.()
+    else this.socket.write(chunk, written)
     // Answered after this turn, as a client reading the socket would.
     if (pings > 0) setImmediate(() => { for (let i = 0; i < pings; i++) this.client?.receive(Buffer.from('PONG\r\n')) })
   }
