@@ -141,6 +141,75 @@ describe('HistoryStream', () => {
     }))
   })
 
+  it('keeps every message and limit across its blocks of columns as they are added and dropped', () => {
+    // Tens of thousands of messages: the columns come in blocks of 4,096, added as the stream
+    // grows and dropped once every message in them left, and subject chains run across blocks.
+    const shape = fc.record({
+      subjects: fc.integer({ min: 1, max: 40 }),
+      perSubject: fc.integer({ min: 0, max: 3_000 }),
+      maxBytes: fc.integer({ min: 20_000, max: 400_000 }),
+      messages: fc.integer({ min: 9_000, max: 30_000 }),
+      // Every so often time jumps past the age limit, and the stream empties.
+      ageJumpEvery: fc.integer({ min: 2_000, max: 40_000 }),
+      swingShift: fc.integer({ min: 10, max: 13 })
+    })
+    fc.assert(fc.property(shape, (o) => {
+      const config = { ...CONFIG, maxAgeMs: 1_000, maxMsgsPerSubject: o.perSubject, maxBytes: o.maxBytes }
+      const h = new HistoryStream(config, 0)
+      const subjectOf = (k: number): string => `trade.s${(k * 7919) % o.subjects}`
+      const check = (now: number): void => {
+        const perSubject = new Map<string, number>()
+        let held = 0
+        let bytes = 0
+        for (let s = 1; s <= h.lastSeq; s++) {
+          const m = h.get(s)
+          if (m === undefined) continue
+          const k = s - 1 // every append here is stored: sequence k + 1
+          expect(m.subject).toBe(subjectOf(k))
+          expect(m.data.readUInt32BE(0)).toBe(k)
+          expect(now - m.timeMs).toBeLessThanOrEqual(1_000)
+          perSubject.set(m.subject, (perSubject.get(m.subject) ?? 0) + 1)
+          held++
+          bytes += m.bytes
+        }
+        expect([h.messages, h.bytes]).toEqual([held, bytes])
+        expect(h.bytes).toBeLessThanOrEqual(o.maxBytes)
+        if (o.perSubject > 0) for (const n of perSubject.values()) expect(n).toBeLessThanOrEqual(o.perSubject)
+        for (const [subject, n] of perSubject) {
+          expect(h.lastOn(subject)?.subject).toBe(subject)
+          expect(h.countFrom(1, subject)).toBe(n)
+        }
+        expect(h.firstSeq).toBe(h.firstMessage?.seq ?? h.lastSeq + 1)
+      }
+      let now = 0
+      for (let k = 0; k < o.messages; k++) {
+        now += k % o.ageJumpEvery === o.ageJumpEvery - 1 ? 5_000 : k % 3 === 0 ? 1 : 0
+        // Sizes swing between small and large every few thousand messages: the number of messages
+        // the byte limit lets in grows and shrinks, so blocks are added while older ones still hold some.
+        const data = Buffer.alloc(4 + (k % 13) + ((k >>> o.swingShift) % 2 === 0 ? 0 : 48))
+        data.writeUInt32BE(k, 0)
+        expect(h.append(subjectOf(k), data, 0, undefined, now)).toBe(k + 1)
+        if (k % 4_999 === 0) check(now)
+      }
+      check(now)
+    }), { numRuns: 8 })
+  })
+
+  it('grows into new blocks after dropping old ones without writing over a message it keeps', () => {
+    // Large messages first: a steady stream under the byte limit, whose blocks are dropped as its
+    // head passes them; then small ones, so that it holds several times as many messages and
+    // adds blocks while the oldest block kept still holds some.
+    const h = new HistoryStream({ ...CONFIG, maxAgeMs: 0, maxBytes: 100_000 }, 0)
+    const sizes = [...Array(20_000).fill(60), ...Array(12_000).fill(4)] as number[]
+    sizes.forEach((size, k) => {
+      const data = Buffer.alloc(size)
+      data.writeUInt32BE(k, 0)
+      h.append('trade.x', data, 0, undefined, 0)
+    })
+    expect(h.messages).toBeGreaterThan(4_096)
+    for (let s = h.firstSeq; s <= h.lastSeq; s++) expect(h.get(s)?.data.readUInt32BE(0)).toBe(s - 1)
+  })
+
   it('closes holes that per-subject removals leave in its slabs by copying what is kept', () => {
     const SLAB = 64
     const h = new HistoryStream({ ...CONFIG, maxMsgsPerSubject: 1, maxBytes: 1_000_000 }, 0, SLAB)

@@ -16,7 +16,8 @@
  * (with an ArrayBuffer per message, GC was 15.5% of the trade path in `bench/micro/publish-path.ts
  * --subject trade`: reports/broker/history-store.md). Bytes go into 1 MiB slabs, appended in
  * order (a message over a quarter slab gets one of its own); what is known of each message sits
- * in typed-array columns indexed by `seq - base`; a subject's messages are linked oldest to
+ * in typed-array columns indexed by `seq - base`, in blocks of 4,096 messages added and dropped
+ * as the stream grows and shrinks; a subject's messages are linked oldest to
  * newest through a column (every limit removes a subject's oldest first). A slab is let go when
  * its last message leaves; if holes (per-subject removals) leave slabs holding more than twice
  * the bytes still kept (plus 4 slabs), the live messages are copied into fresh slabs, so memory
@@ -87,6 +88,30 @@ export function heldBytesBound (dataBytes: number, slabBytes = SLAB_BYTES): numb
 /** Marks a removed message in the slab column. */
 const REMOVED = -1
 
+/**
+ * Messages per block of the columns (4,096: 160 KiB a block). The columns were single typed
+ * arrays that doubled when full: at a million messages a doubling allocated and copied 80 MB
+ * in one go, a pause that took tickfan's p99 in max-throughput from 35 ms to 84-111 ms
+ * (`reports/broker/history-blocks.md`).
+ */
+const BLOCK_SHIFT = 12
+const BLOCK = 1 << BLOCK_SHIFT
+const BLOCK_MASK = BLOCK - 1
+
+/** What is known of BLOCK consecutive messages, a typed-array column each. */
+class Block {
+  /** The slab holding its bytes, or REMOVED. */
+  readonly slabOf = new Int32Array(BLOCK)
+  readonly offset = new Int32Array(BLOCK)
+  readonly size = new Int32Array(BLOCK)
+  readonly headers = new Int32Array(BLOCK)
+  readonly subjectOf = new Int32Array(BLOCK)
+  readonly sameMs = new Int32Array(BLOCK)
+  readonly timeMs = new Float64Array(BLOCK)
+  /** The next sequence on the same subject (0: none yet). */
+  readonly nextOnSubject = new Float64Array(BLOCK)
+}
+
 export class HistoryStream {
   readonly createdMs: number
   /** Messages held now, and what they count against maxBytes. */
@@ -103,19 +128,15 @@ export class HistoryStream {
   /** Called with each message as it leaves (consumers keep their pending counts with it). */
   onRemove: ((seq: number, subject: string) => void) | null = null
 
-  // Columns, by `seq - base`; [head, length) is what is held (removed ones marked REMOVED).
+  // Columns, by `seq - base`, in blocks of BLOCK entries; [head, length) is what is held (removed
+  // ones marked REMOVED). A block is added as the stream grows and dropped once the head has
+  // passed it: nothing is ever copied to make room.
   private base = 1
   private head = 0
   private length = 0
-  private slabOf: Int32Array = new Int32Array(1024)
-  private offset: Int32Array = new Int32Array(1024)
-  private size: Int32Array = new Int32Array(1024)
-  private headers: Int32Array = new Int32Array(1024)
-  private subjectOf: Int32Array = new Int32Array(1024)
-  private sameMs: Int32Array = new Int32Array(1024)
-  private timeMs: Float64Array = new Float64Array(1024)
-  /** The next sequence on the same subject (0: none yet). */
-  private nextOnSubject: Float64Array = new Float64Array(1024)
+  private blocks: Block[] = []
+  /** A dropped block, kept to be the next one added (a stream at its limits adds and drops in turn). */
+  private spareBlock: Block | null = null
 
   /** Slabs by `number - slabBase`; null once let go. */
   private slabs: Array<Slab | null> = []
@@ -163,14 +184,21 @@ export class HistoryStream {
     const seq = this.nextSeq++
     if (nowMs === this.lastTimeMs) this.sameMsCount++
     else { this.lastTimeMs = nowMs; this.sameMsCount = 0 }
-    if (this.head === this.length) { this.base = seq; this.head = 0; this.length = 0 }
+    if (this.head === this.length) { // empty: start again at index 0, in the first block kept
+      this.base = seq
+      this.head = 0
+      this.length = 0
+      if (this.blocks.length > 1) this.blocks.length = 1
+    }
     const i = this.slot()
     // A copy of its own, in a slab: `data` may be a slice of a buffer shared with other messages.
     this.write(i, data)
-    this.headers[i] = headerBytes
-    this.timeMs[i] = nowMs
-    this.sameMs[i] = this.sameMsCount % 1_000_000
-    this.nextOnSubject[i] = 0
+    const block = this.block(i)
+    const j = i & BLOCK_MASK
+    block.headers[j] = headerBytes
+    block.timeMs[j] = nowMs
+    block.sameMs[j] = this.sameMsCount % 1_000_000
+    block.nextOnSubject[j] = 0
     let state = this.subjectsState.get(subject)
     if (state === undefined) {
       const id = this.freeSubjectIds.pop() ?? this.subjectsById.length
@@ -178,9 +206,12 @@ export class HistoryStream {
       this.subjectsState.set(subject, state)
       this.subjectsById[id] = state
     }
-    this.subjectOf[i] = state.id
+    block.subjectOf[j] = state.id
     if (state.count === 0) state.first = seq
-    else this.nextOnSubject[state.last - this.base] = seq
+    else {
+      const previous = state.last - this.base
+      this.block(previous).nextOnSubject[previous & BLOCK_MASK] = seq
+    }
     state.last = seq
     state.count++
     this.messages++
@@ -196,7 +227,7 @@ export class HistoryStream {
   expire (nowMs: number): void {
     const maxAge = this.config.maxAgeMs
     if (maxAge <= 0) return
-    for (let i = this.front(); i >= 0 && nowMs - (this.timeMs[i] as number) > maxAge; i = this.front()) {
+    for (let i = this.front(); i >= 0 && nowMs - this.timeAt(i) > maxAge; i = this.front()) {
       this.removeOne(this.base + i, 'age')
     }
   }
@@ -209,13 +240,13 @@ export class HistoryStream {
 
   get (seq: number): StoredMessage | undefined {
     const i = seq - this.base
-    return i >= this.head && i < this.length && this.slabOf[i] !== REMOVED ? this.message(i) : undefined
+    return i >= this.head && i < this.length && this.isHeld(i) ? this.message(i) : undefined
   }
 
   /** The first message at or after `seq` whose subject `filter` matches (any with no filter). */
   nextFrom (seq: number, filter: string | null): StoredMessage | undefined {
     for (let i = Math.max(seq - this.base, this.head); i < this.length; i++) {
-      if (this.slabOf[i] !== REMOVED && this.matches(i, filter)) return this.message(i)
+      if (this.isHeld(i) && this.matches(i, filter)) return this.message(i)
     }
     return undefined
   }
@@ -225,7 +256,7 @@ export class HistoryStream {
     if (filter === null && seq <= this.firstSeq) return this.messages
     let n = 0
     for (let i = Math.max(seq - this.base, this.head); i < this.length; i++) {
-      if (this.slabOf[i] !== REMOVED && this.matches(i, filter)) n++
+      if (this.isHeld(i) && this.matches(i, filter)) n++
     }
     return n
   }
@@ -250,7 +281,7 @@ export class HistoryStream {
   /** The sequence of the first message stored at or after `ms` (the next sequence if none). */
   seqAtOrAfter (ms: number): number {
     for (let i = this.head; i < this.length; i++) {
-      if (this.slabOf[i] !== REMOVED && (this.timeMs[i] as number) >= ms) return this.base + i
+      if (this.isHeld(i) && this.timeAt(i) >= ms) return this.base + i
     }
     return this.nextSeq
   }
@@ -284,73 +315,69 @@ export class HistoryStream {
   }
 
   private subjectAt (i: number): string {
-    return (this.subjectsById[this.subjectOf[i] as number] as SubjectState).subject
+    return (this.subjectsById[this.block(i).subjectOf[i & BLOCK_MASK] as number] as SubjectState).subject
   }
 
   private message (i: number): StoredMessage {
-    const slab = this.slabAt(this.slabOf[i] as number)
-    const start = this.offset[i] as number
+    const block = this.block(i)
+    const j = i & BLOCK_MASK
+    const slab = this.slabAt(block.slabOf[j] as number)
+    const start = block.offset[j] as number
     const subject = this.subjectAt(i)
-    const data = slab.bytes.subarray(start, start + (this.size[i] as number))
-    const timeMs = this.timeMs[i] as number
+    const data = slab.bytes.subarray(start, start + (block.size[j] as number))
+    const timeMs = block.timeMs[j] as number
     return {
       seq: this.base + i,
       subject,
       data,
-      headerBytes: this.headers[i] as number,
+      headerBytes: block.headers[j] as number,
       timeMs,
-      timeNs: `${timeMs}${String(this.sameMs[i]).padStart(6, '0')}`,
+      timeNs: `${timeMs}${String(block.sameMs[j]).padStart(6, '0')}`,
       bytes: subject.length + data.length
     }
   }
 
+  /** The block that holds index `i`. */
+  private block (i: number): Block {
+    return this.blocks[i >>> BLOCK_SHIFT] as Block
+  }
+
+  private isHeld (i: number): boolean {
+    return this.block(i).slabOf[i & BLOCK_MASK] !== REMOVED
+  }
+
+  private timeAt (i: number): number {
+    return this.block(i).timeMs[i & BLOCK_MASK] as number
+  }
+
   /** The index of the oldest message held (past removed ones), or -1. */
   private front (): number {
-    while (this.head < this.length && this.slabOf[this.head] === REMOVED) {
+    while (this.head < this.length && !this.isHeld(this.head)) {
       this.head++
       this.deleted--
     }
+    if (this.head >= BLOCK) this.dropPassedBlocks()
     return this.head < this.length ? this.head : -1
   }
 
-  /** The next free index, the columns moved down or grown as needed. */
+  /** The next free index, a block added as needed. */
   private slot (): number {
-    if (this.length === this.slabOf.length) {
-      const held = this.length - this.head
-      if (this.head > 0 && held * 2 <= this.slabOf.length) this.shiftColumns()
-      else this.growColumns(this.slabOf.length * 2)
+    if (this.length === this.blocks.length * BLOCK) {
+      this.blocks.push(this.spareBlock ?? new Block())
+      this.spareBlock = null
     }
     return this.length++
   }
 
-  private shiftColumns (): void {
-    const { head, length } = this
-    for (const column of this.columns()) column.copyWithin(0, head, length)
-    this.base += head
-    this.length -= head
-    this.head = 0
-  }
-
-  private growColumns (capacity: number): void {
-    const int = (from: Int32Array): Int32Array => { const to = new Int32Array(capacity); to.set(from); return to }
-    const float = (from: Float64Array): Float64Array => {
-      const to = new Float64Array(capacity)
-      to.set(from)
-      return to
-    }
-    this.slabOf = int(this.slabOf)
-    this.offset = int(this.offset)
-    this.size = int(this.size)
-    this.headers = int(this.headers)
-    this.subjectOf = int(this.subjectOf)
-    this.sameMs = int(this.sameMs)
-    this.timeMs = float(this.timeMs)
-    this.nextOnSubject = float(this.nextOnSubject)
-  }
-
-  private columns (): Array<Int32Array | Float64Array> {
-    const { slabOf, offset, size, headers, subjectOf, sameMs, timeMs, nextOnSubject } = this
-    return [slabOf, offset, size, headers, subjectOf, sameMs, timeMs, nextOnSubject]
+  /** Drops the blocks the head has passed (all they hold was removed); indexes move down by whole blocks. */
+  private dropPassedBlocks (): void {
+    const passed = this.head >>> BLOCK_SHIFT
+    this.spareBlock = this.blocks[passed - 1] as Block
+    this.blocks.splice(0, passed)
+    const moved = passed * BLOCK
+    this.base += moved
+    this.head -= moved
+    this.length -= moved
   }
 
   /** Copies `data` into a slab and notes where at index `i`. */
@@ -370,10 +397,12 @@ export class HistoryStream {
       number = this.currentNumber
     }
     const slab = this.slabAt(number)
-    this.slabOf[i] = number
+    const block = this.block(i)
+    const j = i & BLOCK_MASK
+    block.slabOf[j] = number
     slab.bytes.set(data, slab.used)
-    this.offset[i] = slab.used
-    this.size[i] = n
+    block.offset[j] = slab.used
+    block.size[j] = n
     slab.used += n
     slab.live++
     this.heldBytes += n
@@ -392,19 +421,21 @@ export class HistoryStream {
 
   private removeOne (seq: number, why: 'age' | 'bytes' | 'perSubject'): void {
     const i = seq - this.base
-    if (i < this.head || i >= this.length || this.slabOf[i] === REMOVED) return
-    const number = this.slabOf[i] as number
-    this.slabOf[i] = REMOVED
+    if (i < this.head || i >= this.length || !this.isHeld(i)) return
+    const block = this.block(i)
+    const j = i & BLOCK_MASK
+    const number = block.slabOf[j] as number
+    block.slabOf[j] = REMOVED
     if (i === this.head) this.head++
     else this.deleted++
-    const state = this.subjectsById[this.subjectOf[i] as number] as SubjectState
-    const n = this.size[i] as number
+    const state = this.subjectsById[block.subjectOf[j] as number] as SubjectState
+    const n = block.size[j] as number
     this.messages--
     this.bytes -= state.subject.length + n
     this.dataBytes -= n
     this.removed[why]++
     // Every limit removes a subject's oldest: the list's head.
-    state.first = this.nextOnSubject[i] as number
+    state.first = block.nextOnSubject[j] as number
     state.count--
     if (state.count === 0) {
       this.subjectsState.delete(state.subject)
@@ -438,11 +469,13 @@ export class HistoryStream {
     this.heldBytes = 0
     this.dataBytes = 0
     for (let i = this.head; i < this.length; i++) {
-      const number = this.slabOf[i] as number
+      const block = this.block(i)
+      const j = i & BLOCK_MASK
+      const number = block.slabOf[j] as number
       if (number === REMOVED) continue
       const from = old[number - oldBase] as Slab
-      const start = this.offset[i] as number
-      this.write(i, from.bytes.subarray(start, start + (this.size[i] as number)))
+      const start = block.offset[j] as number
+      this.write(i, from.bytes.subarray(start, start + (block.size[j] as number)))
     }
     this.compactions++
   }
