@@ -14,10 +14,11 @@
  * small integers costs none, and nothing is allocated per delivery.
  * Pure: no sockets, tested apart.
  *
- * A taken buffer is handed to the socket and never written again; the next turn starts a fresh
- * one, sized like the last (a connection's turns tend to look alike), so an idle connection
- * keeps nothing and a busy one seldom grows within a turn (by doubling, when it does). When
- * shared frames were joined, the own bytes were copied out and their buffer serves again.
+ * A taken buffer is handed to the socket and never written again until the socket is done with
+ * it and it is back in the WriteBufferPool; the next turn starts with a buffer from that pool,
+ * sized like the last (a connection's turns tend to look alike), so an idle connection keeps
+ * nothing and a busy one seldom grows within a turn (by doubling, when it does). When shared
+ * frames were joined, the own bytes were copied out and their buffer serves again.
  */
 /**
  * Byte runs and strings up to this long are copied with a loop: TypedArray#set and the native
