@@ -33,8 +33,8 @@ const FRAME_MAX_BYTES = 16 * 1024
 /**
  * A fan-out to fewer subscribers gets no shared frame: the frame costs a copy of the body into
  * the arena, and each sharer a copy out of it at flush, where its own line and body cost one
- * copy; the lines it spares pay for that from about four sharers
- * (`reports/broker/frame-share-min.md`).
+ * copy; over sockets the lines it spares pay for that from three sharers on (without sockets,
+ * from about four; `reports/broker/frame-share-min.md`).
  */
 export const FRAME_SHARE_MIN_FANOUT = 3
 
