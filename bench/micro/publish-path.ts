@@ -9,7 +9,8 @@
  * It reports messages/s, deliveries/s, JS heap bytes allocated per message (v8.GCProfiler:
  * what each GC found minus what the last left, plus the growth since) and the GC pauses.
  *
- *   npx tsx bench/micro/publish-path.ts [--subscribers 10] [--subject plain] [--json] [--root DIR]
+ *   npx tsx bench/micro/publish-path.ts [--subscribers 10] [--subject plain] [--history-max-bytes N] [--json]
+ *     [--root DIR]
  *
  * `--root` runs another checkout's broker code (the regression gate's reference build).
  */
@@ -36,6 +37,7 @@ const CLI = {
   paceMs: { type: 'integer', default: 0, min: 0, help: 'Wait this long between reads (0 = flat out), to mimic a paced publisher' },
   sockets: { type: 'boolean', default: false, help: 'Also write deliveries to real loopback sockets (read and discarded by this process)' },
   distinctSids: { type: 'boolean', default: false, help: 'Give each subscriber its own sid (default: sid 1 on every connection, as the official clients number them)' },
+  historyMaxBytes: { type: 'integer', default: 0, min: 0, help: 'The trade history\'s byte limit (0: the broker\'s default); a small one keeps it full, one removal per append' },
   json: { type: 'boolean', default: false, help: 'Print the result as one JSON line' },
   root: { type: 'string', default: '', help: 'Run the broker code of this checkout (default: this one)' }
 } satisfies OptionTable
@@ -109,7 +111,8 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   const { Router } = await import(pathToFileURL(path.join(root, 'broker/router.ts')).href) as typeof RouterModule
   const { resolveOptions } = await import(pathToFileURL(path.join(root, 'broker/options.ts')).href) as typeof OptionsModule
   // No inbound rate limit: the publisher here reads far past the default's 200,000 msgs/s.
-  const router = new Router(resolveOptions({ port: 0, maxInMsgsPerSec: 0 }))
+  const history = o.historyMaxBytes > 0 ? { historyMaxBytes: o.historyMaxBytes } : {}
+  const router = new Router(resolveOptions({ port: 0, maxInMsgsPerSec: 0, ...history }))
   const sinks: KeepingUpTransport[] = []
   for (let s = 0; s < o.subscribers; s++) {
     const t = new KeepingUpTransport(o.sockets ? await socketPair() : null)
