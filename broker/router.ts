@@ -447,15 +447,15 @@ export class Router implements ClientHost {
         from
       )) return
     }
+    const nowMs = this.arrivalTime()
     let msgId: string | undefined
     if (facts.history !== null && history !== null && headerBytes > 0) {
       msgId = readHeaderValue(data, headerBytes, MSG_ID_HEADER)
       const peer = from === null ? null : this.jetStreamPeer(from)
-      if (msgId !== undefined && history.duplicate(facts.history, msgId, peer, reply, this.arrivalTime())) return
+      if (msgId !== undefined && history.duplicate(facts.history, msgId, peer, reply, nowMs)) return
       const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
       if (forHistory !== null) {
         // A republished trade: kept, delivered to no one live (lib/headers.ts HISTORY_ONLY_HEADER).
-        const nowMs = this.arrivalTime()
         history.store(facts.history, subject, reply, forHistory.data, forHistory.headerBytes, msgId, peer, nowMs)
         return
       }
@@ -464,7 +464,6 @@ export class Router implements ClientHost {
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
       : undefined
     const publisher = from?.cid ?? -1
-    const nowMs = this.arrivalTime()
     // Nothing holds a plain or event message past this call but through retain(): one object
     // serves every publish (a last-value message is always kept, and a publish made while one
     // is being fanned out gets its own). Freed at the end; a throw on the way leaves it taken,
