@@ -12,11 +12,12 @@ import path from 'node:path'
 import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
+import { CAP_PERIOD_US, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeBrokerProfile, writeReport, type BrokerProfile, type HttpResult, type SuiteResults } from './report/write.ts'
-import { JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
+import { capped, JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
 
 const WORKLOAD_DIR = path.join(ROOT, 'bench/workloads')
 const ORDER = ['steady', 'burst', 'slow-consumers', 'fairness', 'wide-fanout', 'max-throughput', 'scaling']
@@ -29,6 +30,7 @@ const CLI = {
   stamp: { type: 'string', default: '', help: 'Report folder name (default: the date and time)' },
   httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
   profile: { type: 'boolean', default: false, help: 'Profile the tickfan broker (node --cpu-prof): for each workload, its last tickfan run, with a flame graph the report links to' },
+  brokerCpu: { type: 'number', default: 0, min: 0, help: 'Cap each broker at this share of one core (a Linux cgroup CPU quota; needs root), so that on a small machine the broker, not the load generators, sets the maximum rate; 0: no cap' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
@@ -94,10 +96,19 @@ runMain(async () => {
     return t === 'tickfan' || t === 'nats-server'
   })
   const layout = coreLayout()
+  let brokerCap: CpuCap | undefined
+  try {
+    brokerCap = o.brokerCpu > 0 ? CpuCap.open(o.brokerCpu, layout.cores) : undefined
+  } catch (err) {
+    if (err instanceof CpuCapError) throw new UsageError(err.message)
+    throw err
+  }
+  if (brokerCap !== undefined) workloads = workloads.map((w) => capped(w, o.brokerCpu))
   const started = Date.now()
   const progress = (text: string): void => { process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`) }
-  process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}, load on ${layout.load ?? 'any'}\n`)
+  process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}${brokerCap === undefined ? '' : ` capped at ${brokerCap.share} of a core`}, load on ${layout.load ?? 'any'}\n`)
   notes.push(`Slow consumers are background load: they run at ${BACKGROUND_PRIORITY} CPU priority, so on cores they share with the publisher and the fast subscribers they use only the cycles those leave, and the isolation verdict measures the broker, not the scheduler.`)
+  if (brokerCap !== undefined) notes.push(`Each broker ran capped at ${brokerCap.share} of one core (a cgroup CPU quota per ${CAP_PERIOD_US / 1000} ms, counting all its threads), so that its own limit, not the load generators', ends a maximum rate search; CPU per delivery is still measured, throttled time is not CPU.`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
 
   // --profile: for each workload, the folder holding its last tickfan run's profile (earlier ones are let go).
@@ -120,7 +131,7 @@ runMain(async () => {
     try {
       const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
       const tickfanNodeFlags = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
-      const options = { withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags }
+      const options = { withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags, brokerCap }
       const r = await runScenario(target, w, rate, workers, options)
       const tag = withoutSlow ? { ...r, workload: `${w.name} (baseline, no slow)` } : r
       scenarios.push(tag)
@@ -200,6 +211,7 @@ runMain(async () => {
   }
   const stamp = o.stamp !== '' ? o.stamp : new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
   if (o.profile) results.profiles = brokerProfiles(path.join(o.out, stamp), lastProfiles, failures)
+  brokerCap?.close()
   const dir = writeReport(o.out, results, stamp)
   process.stdout.write('\nVerdict\n')
   for (const v of verdicts) process.stdout.write(`  ${v.outcome.padEnd(12)}  ${v.check}: ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} (target ${v.target})${v.note === undefined ? '' : `; ${v.note}`}\n`)

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { loadWorkload, quick, repetitionsOf, targetsOfRepetition, validateWorkload } from './workload.ts'
+import { capped, loadWorkload, quick, repetitionsOf, targetsOfRepetition, validateWorkload } from './workload.ts'
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workloads')
 
@@ -37,6 +37,14 @@ describe('workload files', () => {
     expect(w).toMatchObject({ subjects: 100, payloadBytes: 128, repetitions: 1 })
     const q = quick({ ...w, durationSeconds: 10, repetitions: 3, rateSteps: [1, 2, 3, 4] }, 0.3)
     expect(q).toMatchObject({ durationSeconds: 3, repetitions: 1, rateSteps: [1, 2] })
+  })
+
+  it('stretches the warm-up of a capped broker to the CPU time a whole core would give it, and nothing else', () => {
+    const w = validateWorkload({ name: 'x', description: 'd', warmupSeconds: 1, durationSeconds: 3 })
+    expect(capped(w, 0.25)).toEqual({ ...w, warmupSeconds: 4 })
+    expect(capped(w, 0.3).warmupSeconds).toBe(3.3)
+    expect(capped(w, 1)).toEqual(w)
+    expect(capped(w, 2)).toEqual(w)
   })
 
   it('interleaves the targets, and runs the comparison only in its first repetitions when told', () => {

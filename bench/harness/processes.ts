@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { ALLOCATOR_ENV, NODE_FLAGS } from '../../broker/process-settings.ts'
 import { startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
+import type { CpuCap } from './cpu-cap.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -76,7 +77,9 @@ export async function startTickfanProcess (
   workers = 1,
   root = ROOT,
   /** Extra node flags, such as --cpu-prof (bench:profile). */
-  nodeFlags: string[] = []
+  nodeFlags: string[] = [],
+  /** A CPU cap the broker runs under (the suite's --broker-cpu). */
+  cap?: CpuCap
 ): Promise<BrokerProcess> {
   const [port, httpPort] = await freePorts(2)
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
@@ -86,9 +89,8 @@ export async function startTickfanProcess (
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   // The broker as `npm run broker` runs it (broker/process-settings.ts).
   const env = { ...process.env, ...ALLOCATOR_ENV }
-  const child = cpus === undefined
-    ? spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
-    : spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
+  const command = [...cap?.prefix() ?? [], ...cpus === undefined ? [] : ['taskset', '-c', cpus], process.execPath, ...nodeArgs]
+  const child = spawn(command[0] as string, command.slice(1), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   let stopping = false
   const died = deathOf(child, () => stopping)
@@ -112,10 +114,12 @@ export async function startTickfanProcess (
 export async function startNatsServerProcess (
   cpus: string | undefined,
   workers = 0,
-  extraConfig?: string
+  extraConfig?: string,
+  /** A CPU cap the server runs under (the suite's --broker-cpu). */
+  cap?: CpuCap
 ): Promise<BrokerProcess> {
   const env = workers > 0 ? { GOMAXPROCS: String(workers) } : undefined
-  const server = await startNatsServer({ cpus, extraConfig, env })
+  const server = await startNatsServer({ cpus, extraConfig, env, prefix: cap?.prefix() })
   let stopping = false
   return {
     name: 'nats-server',

@@ -4,6 +4,7 @@
  * where the machine has cores). Returns raw results plus the derived metrics.
  */
 import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from '../../lib/histogram.ts'
+import type { CpuCap } from './cpu-cap.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
@@ -88,9 +89,11 @@ export async function startTarget (
   workers: number,
   cpus: string | undefined,
   /** Node flags for a tickfan broker (such as --cpu-prof); nats-server takes none. */
-  tickfanNodeFlags: string[] = []
+  tickfanNodeFlags: string[] = [],
+  /** The CPU cap either broker runs under (the suite's --broker-cpu). */
+  cap?: CpuCap
 ): Promise<BrokerProcess> {
-  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, undefined, tickfanNodeFlags) : startNatsServerProcess(cpus, workers)
+  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, undefined, tickfanNodeFlags, cap) : startNatsServerProcess(cpus, workers, undefined, cap)
 }
 
 interface Varz {
@@ -134,6 +137,8 @@ export interface ScenarioOptions {
   onProgress?: (text: string) => void
   /** Node flags for a tickfan broker (the suite's --profile passes --cpu-prof). */
   tickfanNodeFlags?: string[]
+  /** The CPU cap the broker runs under (the suite's --broker-cpu). */
+  brokerCap?: CpuCap
 }
 
 /**
@@ -149,7 +154,7 @@ export async function runScenario (
   options: ScenarioOptions = {}
 ): Promise<ScenarioResult> {
   const layout = coreLayout()
-  const broker = await startTarget(target, workers, layout.broker, options.tickfanNodeFlags)
+  const broker = await startTarget(target, workers, layout.broker, options.tickfanNodeFlags, options.brokerCap)
   const atEnd: Array<() => void> = []
   const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {

@@ -35,6 +35,8 @@ export interface NatsServerOptions {
   cpus?: string
   /** Extra environment (e.g. GOMAXPROCS). */
   env?: Record<string, string>
+  /** A command the server runs under, before taskset (benchmarks: bench/harness/cpu-cap.ts). */
+  prefix?: readonly string[]
   /** Client, WebSocket and monitoring ports, chosen by the caller (default: free ones). */
   ports?: ServerPorts
 }
@@ -77,9 +79,8 @@ async function startOnPorts (options: NatsServerOptions, ports: ServerPorts): Pr
     `websocket { host: 127.0.0.1, port: ${wsPort}, no_tls: true }`,
     options.extraConfig ?? ''
   ].join('\n'))
-  const cmd = options.cpus === undefined ? 'nats-server' : 'taskset'
-  const args = options.cpus === undefined ? ['-c', conf] : ['-c', options.cpus, 'nats-server', '-c', conf]
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } })
+  const command = [...options.prefix ?? [], ...options.cpus === undefined ? [] : ['taskset', '-c', options.cpus], 'nats-server', '-c', conf]
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

@@ -1,0 +1,86 @@
+/**
+ * A CPU cap for a broker under test: a Linux control group whose CPU quota is a share of one
+ * core, which every broker a run starts joins before it executes. On a machine too small for
+ * the load generators to outrun a broker (2 cores: one for the broker, one for all the load),
+ * capping each broker at the same share makes the broker the bottleneck again, so a maximum
+ * rate search ends at the broker's limit rather than the generators'. The cap counts every
+ * thread of the process (V8's helpers, Go's runtime), as the kernel does.
+ *
+ * cgroup v1 (a `cpu` hierarchy) and v2 (a unified one with the cpu controller) are both served;
+ * where neither can be written (not root, a read-only mount), `open` fails saying why.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+
+/** The quota's period: short, so a capped broker waits at most a few ms for its next slice. */
+export const CAP_PERIOD_US = 10_000
+
+export class CpuCapError extends Error {}
+
+export interface CapQuota { quotaUs: number, periodUs: number }
+
+/** The quota for `share` of one core per period, checked: a share is above 0 and at most `cores`. */
+export function capQuota (share: number, cores: number, periodUs = CAP_PERIOD_US): CapQuota {
+  if (!Number.isFinite(share) || share <= 0) throw new CpuCapError(`a CPU cap is a share of one core above 0, not ${share}`)
+  if (share > cores) throw new CpuCapError(`a CPU cap of ${share} cores is more than this machine's ${cores}`)
+  // The kernel takes no quota under 1 ms.
+  return { quotaUs: Math.max(1000, Math.round(share * periodUs)), periodUs }
+}
+
+interface Hierarchy { version: 1 | 2, root: string }
+
+function findHierarchy (mounts = '/sys/fs/cgroup'): Hierarchy | null {
+  if (existsSync(path.join(mounts, 'cpu', 'cpu.cfs_quota_us'))) return { version: 1, root: path.join(mounts, 'cpu') }
+  if (existsSync(path.join(mounts, 'cgroup.controllers'))) return { version: 2, root: mounts }
+  return null
+}
+
+export class CpuCap {
+  readonly share: number
+  readonly #dir: string
+  readonly #procs: string
+
+  private constructor (share: number, dir: string) {
+    this.share = share
+    this.#dir = dir
+    this.#procs = path.join(dir, 'cgroup.procs')
+  }
+
+  /** Makes the control group. Throws CpuCapError with the reason where the kernel will not. */
+  static open (share: number, cores: number, name = `tickfan-bench-${process.pid}`): CpuCap {
+    const { quotaUs, periodUs } = capQuota(share, cores)
+    const h = findHierarchy()
+    if (h === null) throw new CpuCapError('no cgroup CPU controller at /sys/fs/cgroup (Linux only): run without --broker-cpu')
+    const dir = path.join(h.root, name)
+    try {
+      if (h.version === 2) {
+        const controllers = readFileSync(path.join(h.root, 'cgroup.subtree_control'), 'utf8')
+        if (!controllers.split(' ').map((c) => c.trim()).includes('cpu')) writeFileSync(path.join(h.root, 'cgroup.subtree_control'), '+cpu')
+      }
+      mkdirSync(dir, { recursive: true })
+      if (h.version === 1) {
+        writeFileSync(path.join(dir, 'cpu.cfs_period_us'), String(periodUs))
+        writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(quotaUs))
+      } else {
+        writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`)
+      }
+    } catch (err) {
+      try { rmdirSync(dir) } catch { /* never made */ }
+      throw new CpuCapError(`cannot make a CPU-capped control group at ${dir} (${(err as Error).message}): --broker-cpu needs root and a writable cgroup CPU controller`)
+    }
+    return new CpuCap(share, dir)
+  }
+
+  /**
+   * The command prefix that puts what follows into the group before it runs: a shell writes its
+   * own pid into the group, then becomes the command (same pid, so its CPU is still read there).
+   */
+  prefix (): string[] {
+    return ['sh', '-c', 'echo $$ > "$0" && exec "$@"', this.#procs]
+  }
+
+  /** Removes the group; its processes must have exited. */
+  close (): void {
+    try { rmdirSync(this.#dir) } catch { /* still in use or gone: the kernel removes nothing else */ }
+  }
+}
