@@ -186,8 +186,8 @@ export function targetsOfRepetition<T extends string> (w: Workload, rep: number,
  * A workload for a broker capped at `share` of one core (the suite's --broker-cpu): the warm-up
  * is stretched so that the broker gets the CPU time to warm up (compile its hot code, grow its
  * heap) that a whole core gives it in the workload's own warm-up. Capped at a quarter of a core
- * with the usual 1 s, tickfan's p99 at 20,000 msgs/s was 55 ms, most of it the JIT compiling
- * during the measured window; with 6 s it was 6.7 ms.
+ * with the usual 1 s, tickfan's p99 at 20,000 msgs/s was 55 ms, and with 6 s 6.7 ms
+ * (reports/broker/max-throughput-capped.md).
  */
 export function capped (w: Workload, share: number): Workload {
   return share >= 1 ? w : { ...w, warmupSeconds: Math.round(w.warmupSeconds / share * 10) / 10 }
