@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { SLAB_BYTES } from '../broker/history.ts'
 import { judgeHistory, judgeSoak, type SoakSample } from './soak-analysis.ts'
 
 const MiB = 1024 * 1024
@@ -60,7 +61,10 @@ describe('history verdict', () => {
     const over = judgeHistory(run((i) => ({ ...full, historyHeldBytes: i === 7 ? 21 * MiB : 12 * MiB })), 10 * MiB)
     expect(over.pass).toBe(false)
     // A small bound still has room for four slabs of holes.
-    const small = judgeHistory(run(() => ({ historyBytes: MiB, historyHeldBytes: 5 * MiB, historyRemoved: 5 })), MiB)
-    expect(small.pass).toBe(true)
+    const small = 4 * SLAB_BYTES / 2
+    const held = (bytes: number): boolean =>
+      judgeHistory(run(() => ({ historyBytes: small, historyHeldBytes: bytes, historyRemoved: 5 })), small).pass
+    expect(held(small + 4 * SLAB_BYTES)).toBe(true)
+    expect(held(small + 4 * SLAB_BYTES + 1024)).toBe(false)
   })
 })

@@ -14,7 +14,7 @@
  * Stored without an object per message, because a stream holds every message for minutes and
  * each one would be copied by every young-generation collection and marked by every full one
  * (with an ArrayBuffer per message, GC was 15.5% of the trade path in `bench/micro/publish-path.ts
- * --subject trade`: reports/broker/history-store.md). Bytes go into 1 MiB slabs, appended in
+ * --subject trade`: reports/broker/history-store.md). Bytes go into 64 KiB slabs, appended in
  * order (a message over a quarter slab gets one of its own); what is known of each message sits
  * in typed-array columns indexed by `seq - base`, in blocks of 4,096 messages added and dropped
  * as the stream grows and shrinks; a subject's messages are linked oldest to
@@ -75,8 +75,17 @@ interface Slab {
   live: number
 }
 
-/** Bytes per slab; a message over a quarter of it gets a slab of its own. */
-export const SLAB_BYTES = 1024 * 1024
+/**
+ * Bytes per slab; a message over a quarter of it gets a slab of its own. 64 KiB, under the
+ * 128 KiB at which the broker's glibc maps each block apart (broker/process-settings.ts): a slab
+ * let go returns to the heap and the next one reuses it, warm. Slabs of 1 MiB were each mapped
+ * fresh and unmapped when let go, so a full history (one slab out for each one in) took 256
+ * page faults per MiB stored: in `bench/micro/publish-path.ts --subject trade
+ * --history-max-bytes 33554432` 64 KiB slabs took the page faults from 117-129k to 45-53k and
+ * the rate up 5-11% in each of five interleaved pairs; a growing history faults either way
+ * (reports/broker/history-slabs.md).
+ */
+export const SLAB_BYTES = 64 * 1024
 
 /**
  * The most slab bytes a stream holds for `dataBytes` of messages: twice them, or them and four
