@@ -9,6 +9,7 @@
  * cgroup v1 (a `cpu` hierarchy) and v2 (a unified one with the cpu controller) are both served;
  * where neither can be written (not root, a read-only mount), `open` fails saying why.
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
@@ -68,7 +69,15 @@ export class CpuCap {
       try { rmdirSync(dir) } catch { /* never made */ }
       throw new CpuCapError(`cannot make a CPU-capped control group at ${dir} (${(err as Error).message}): --broker-cpu needs root and a writable cgroup CPU controller`)
     }
-    return new CpuCap(share, dir)
+    const cap = new CpuCap(share, dir)
+    // Joining can fail where making the group did not (cgroup v2's delegation rules): tried once here.
+    const [sh, ...args] = cap.prefix()
+    const tried = spawnSync(sh as string, [...args, 'true'], { encoding: 'utf8' })
+    if (tried.status !== 0) {
+      cap.close()
+      throw new CpuCapError(`cannot move a process into ${dir} (${tried.stderr.trim() || `exit ${tried.status}`}): --broker-cpu needs root and a writable cgroup CPU controller`)
+    }
+    return cap
   }
 
   /**
