@@ -100,6 +100,7 @@ describe('suite verdicts', () => {
     const v = bounded.find((x) => x.check.startsWith('maximum'))
     expect(v?.outcome).toBe('inconclusive')
     expect(v?.note).toMatch(/2 of 3 repetitions left out: a search ended where its load generator, not its broker, gave out/)
+    expect(v?.note).toContain('--broker-cpu')
     const none = suiteVerdicts([...generatorLimited('tickfan'), ...generatorLimited('nats-server')], rates, { quick: false }).verdicts
     expect(outcome(none, 'maximum')).toBe('inconclusive')
   })

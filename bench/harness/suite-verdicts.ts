@@ -83,7 +83,10 @@ export function suiteVerdicts (
     ...bootstrap,
     note: tfMax.length > 0 && nsMax.length === 0
       ? 'nats-server not measured'
-      : generatorBound > 0 ? `${generatorBound} of ${pairs.length} repetitions left out: a search ended where its load generator, not its broker, gave out` : undefined
+      : generatorBound > 0
+        ? `${generatorBound} of ${pairs.length} repetitions left out: a search ended where its load generator, not its broker, gave out ` +
+          '(`--broker-cpu <share of a core>` caps both brokers, as root, until their own limits end the searches)'
+        : undefined
   })
   // Searches that all ended at the generator measured something: not a verdict on the brokers, but not n/a either.
   const maxRate: Verdict = maxRateJudged.outcome === 'n/a' && pairs.length > 0 ? { ...maxRateJudged, outcome: 'inconclusive' } : maxRateJudged
