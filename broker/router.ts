@@ -122,6 +122,8 @@ type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'm
 
 /** What the router keeps per subject (subjectFacts). */
 export interface SubjectFacts extends PublishSubject {
+  /** The subject's latin1 bytes, for the MSG lines of its deliveries (RoutedMessage.subjectBytes). */
+  readonly subjectBytes: Buffer
   readonly subjectClass: SubjectClass
   /** The history stream that keeps it (null: none). */
   readonly history: HistoryStream | null
@@ -340,6 +342,7 @@ export class Router implements ClientHost {
       const jetStreamApi = subject.startsWith(JS_API_PREFIX)
       facts = {
         subject,
+        subjectBytes: Buffer.from(subject, 'latin1'),
         subjectClass: this.classifier.classify(subject),
         history: this.jetstream?.capturing(subject) ?? null,
         jetStreamApi,
@@ -473,6 +476,7 @@ export class Router implements ClientHost {
       ? this.reusable.reuse(subject, reply, subjectClass, data, headerBytes, nowMs, sequence, publisher)
       : new RoutedMessage(subject, reply, subjectClass, data, headerBytes, nowMs, sequence, publisher)
     if (reused) this.reusableFree = false
+    msg.subjectBytes = facts.subjectBytes
     this.largeMessageGc.noteMessage(data.length)
     if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return // never the reused one
 

@@ -80,6 +80,7 @@ describe('wire encoding', () => {
     const read = Buffer.from('first')
     const msg = reusable.reuse('trade.a', 'r.1', SubjectClass.Event, read, 0, 10, undefined, 7)
     expect(msg).toBe(reusable)
+    msg.subjectBytes = Buffer.from('trade.a') // as the router sets it from the subject's facts
     const held = msg.retain()
     expect(held).not.toBe(reusable)
     expect(msg.retain()).toBe(held) // one copy, shared by every holder
@@ -90,6 +91,8 @@ describe('wire encoding', () => {
     expect([subject, reply, subjectClass, held.payload().toString(), publishedAtMs, publisherCid])
       .toEqual(['trade.a', 'r.1', SubjectClass.Event, 'first', 10, 7])
     expect([reusable.subject, reusable.payload().toString()]).toEqual(['trade.b', 'second'])
+    // The copy keeps its subject's bytes; the next publish starts without any (its router sets them).
+    expect([held.subjectBytes?.toString(), reusable.subjectBytes]).toEqual(['trade.a', null])
     expect(reusable.retain()).not.toBe(held) // a new publish, a new copy
     const own = new RoutedMessage('s', undefined, SubjectClass.Plain, Buffer.from('x'), 0, 0, undefined)
     expect(own.retain()).toBe(own)
@@ -137,14 +140,17 @@ describe('wire encoding', () => {
     expect(lineOf(plain, '42', true).toString('latin1')).toBe('MSG a 42 1234\r\n') // no headers: MSG whatever the client negotiated
   })
 
-  it('writes the same line as a template string, for any subject, reply, sid and sizes', () => {
+  it('writes the same line as a template string, for any subject (as a string or its bytes), reply, sid and sizes', () => {
     const token = fc.stringMatching(/^[!-~]{1,40}$/).filter((t) => !t.includes(' '))
     const sizes = [fc.nat(300), fc.nat(70_000), fc.boolean()] as const
     const replies = fc.option(token, { nil: undefined })
-    fc.assert(fc.property(token, replies, token, ...sizes, (subject, reply, sid, hdrChars, payloadBytes, headers) => {
+    const asBytes = fc.boolean()
+    const cases = [token, replies, token, ...sizes, asBytes] as const
+    fc.assert(fc.property(...cases, (subject, reply, sid, hdrChars, payloadBytes, headers, b) => {
       const hdr = hdrChars === 0 ? '' : `NATS/1.0\r\n${'x'.repeat(hdrChars)}\r\n\r\n`
       const data = Buffer.concat([Buffer.from(hdr), Buffer.alloc(payloadBytes)])
       const msg = new RoutedMessage(subject, reply, SubjectClass.Plain, data, hdr.length, 0, undefined)
+      if (b) msg.subjectBytes = Buffer.from(subject, 'latin1')
       const r = reply === undefined ? '' : ` ${reply}`
       const expected = headers && hdr.length > 0
         ? `HMSG ${subject} ${sid}${r} ${hdr.length} ${data.length}\r\n`
