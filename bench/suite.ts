@@ -99,6 +99,8 @@ runMain(async () => {
   let brokerCap: CpuCap | undefined
   try {
     brokerCap = o.brokerCpu > 0 ? CpuCap.open(o.brokerCpu, layout.cores) : undefined
+    // However the run ends, its brokers have been stopped by then: the group goes with the process.
+    if (brokerCap !== undefined) process.once('exit', () => brokerCap?.close())
   } catch (err) {
     if (err instanceof CpuCapError) throw new UsageError(err.message)
     throw err
@@ -211,7 +213,6 @@ runMain(async () => {
   }
   const stamp = o.stamp !== '' ? o.stamp : new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
   if (o.profile) results.profiles = brokerProfiles(path.join(o.out, stamp), lastProfiles, failures)
-  brokerCap?.close()
   const dir = writeReport(o.out, results, stamp)
   process.stdout.write('\nVerdict\n')
   for (const v of verdicts) process.stdout.write(`  ${v.outcome.padEnd(12)}  ${v.check}: ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? v.value : v.value.toFixed(3)} (target ${v.target})${v.note === undefined ? '' : `; ${v.note}`}\n`)
