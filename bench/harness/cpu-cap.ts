@@ -18,6 +18,8 @@ export const CAP_PERIOD_US = 10_000
 
 export class CpuCapError extends Error {}
 
+const NEEDS = '--broker-cpu needs root and a writable cgroup CPU controller'
+
 export interface CapQuota { quotaUs: number, periodUs: number }
 
 /** The quota for `share` of one core per period, checked: a share is above 0 and at most `cores`. */
@@ -67,7 +69,7 @@ export class CpuCap {
       }
     } catch (err) {
       try { rmdirSync(dir) } catch { /* never made */ }
-      throw new CpuCapError(`cannot make a CPU-capped control group at ${dir} (${(err as Error).message}): --broker-cpu needs root and a writable cgroup CPU controller`)
+      throw new CpuCapError(`cannot make a CPU-capped control group at ${dir} (${(err as Error).message}): ${NEEDS}`)
     }
     const cap = new CpuCap(share, dir)
     // Joining can fail where making the group did not (cgroup v2's delegation rules): tried once here.
@@ -75,7 +77,7 @@ export class CpuCap {
     const tried = spawnSync(sh as string, [...args, 'true'], { encoding: 'utf8' })
     if (tried.status !== 0) {
       cap.close()
-      throw new CpuCapError(`cannot move a process into ${dir} (${tried.stderr.trim() || `exit ${tried.status}`}): --broker-cpu needs root and a writable cgroup CPU controller`)
+      throw new CpuCapError(`cannot move a process into ${dir} (${tried.stderr.trim() || `exit ${tried.status}`}): ${NEEDS}`)
     }
     return cap
   }

@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ALLOCATOR_ENV, NODE_FLAGS } from '../../broker/process-settings.ts'
-import { startNatsServer } from '../../broker/test-support/nats-server.ts'
+import { launchCommand, startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
 import type { CpuCap } from './cpu-cap.ts'
 
@@ -89,8 +89,8 @@ export async function startTickfanProcess (
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   // The broker as `npm run broker` runs it (broker/process-settings.ts).
   const env = { ...process.env, ...ALLOCATOR_ENV }
-  const command = [...cap?.prefix() ?? [], ...cpus === undefined ? [] : ['taskset', '-c', cpus], process.execPath, ...nodeArgs]
-  const child = spawn(command[0] as string, command.slice(1), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
+  const [cmd, args] = launchCommand([process.execPath, ...nodeArgs], cpus, cap?.prefix())
+  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   let stopping = false
   const died = deathOf(child, () => stopping)

@@ -41,6 +41,19 @@ export interface NatsServerOptions {
   ports?: ServerPorts
 }
 
+/**
+ * The command and arguments that run `argv` pinned to `cpus` with taskset (when given), under
+ * `prefix` (when given: a benchmark's CPU cap, bench/harness/cpu-cap.ts). For spawn().
+ */
+export function launchCommand (
+  argv: readonly string[],
+  cpus?: string,
+  prefix: readonly string[] = []
+): [string, string[]] {
+  const command = [...prefix, ...cpus === undefined ? [] : ['taskset', '-c', cpus], ...argv]
+  return [command[0] as string, command.slice(1)]
+}
+
 /** How many times a start that lost a port to another process (EADDRINUSE) is tried afresh. */
 const START_ATTEMPTS = 3
 const PORT_TAKEN = /address already in use/
@@ -79,8 +92,8 @@ async function startOnPorts (options: NatsServerOptions, ports: ServerPorts): Pr
     `websocket { host: 127.0.0.1, port: ${wsPort}, no_tls: true }`,
     options.extraConfig ?? ''
   ].join('\n'))
-  const command = [...options.prefix ?? [], ...options.cpus === undefined ? [] : ['taskset', '-c', options.cpus], 'nats-server', '-c', conf]
-  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } })
+  const [cmd, args] = launchCommand(['nats-server', '-c', conf], options.cpus, options.prefix)
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
