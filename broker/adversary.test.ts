@@ -11,8 +11,7 @@ import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { AuthorizationConfig } from './auth.ts'
-import { freePorts } from '../lib/ports.ts'
-import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { delay, eventually, startTickfan, targetsWithAuthorization, type Target } from './test-support/targets.ts'
 
@@ -166,10 +165,7 @@ describe('commands before CONNECT on a broker with two workers', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-adversary-'))
     const authFile = path.join(dir, 'auth.json')
     writeFileSync(authFile, JSON.stringify({ authorization: CONFIGS[0]?.config }))
-    const [natsPort, wsPort, httpPort] = await freePorts(3)
-    port = natsPort
-    broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--ws-port=${wsPort}`, `--http-port=${httpPort}`, '--auth', authFile, '--log-level', 'warn'])
-    await eventually(() => broker.output().includes('tickfan broker ready (2 workers)'), 30_000, 'the broker and its workers')
+    ;({ broker, port } = await startBrokerCommand(['--workers', '2', '--auth', authFile]))
   }, 40_000)
   afterAll(async () => {
     await broker.stop('SIGINT')

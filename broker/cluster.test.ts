@@ -7,9 +7,8 @@
 import { execFileSync } from 'node:child_process'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts } from '../lib/ports.ts'
 import { RawClient } from './test-support/raw-client.ts'
-import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
@@ -35,11 +34,10 @@ describe('a broker with several workers', () => {
   }
 
   beforeAll(async () => {
-    const [port, wsPort, httpPort] = await freePorts(3)
-    natsUrl = `nats://127.0.0.1:${port}`
-    httpUrl = `http://127.0.0.1:${httpPort}`
-    broker = runCommand('broker/main.ts', ['--workers', String(WORKERS), '--host', '127.0.0.1', '--port', String(port), `--ws-port=${wsPort}`, `--http-port=${httpPort}`, '--log-level', 'warn'])
-    await eventually(() => broker.output().includes('tickfan broker ready (3 workers)'), 30_000, 'the broker and its workers')
+    const started = await startBrokerCommand(['--workers', String(WORKERS), '--ws-port=0', '--http-port=0'])
+    broker = started.broker
+    natsUrl = started.natsUrl
+    httpUrl = started.httpUrl as string
   }, 40_000)
 
   afterAll(async () => {

@@ -18,6 +18,7 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { ALLOCATOR_ENV, withNodeFlags } from './process-settings.ts'
 import { createClusterMonitor } from './cluster-monitor.ts'
+import { PendingLinks } from './pending-links.ts'
 import type { BrokerOptions } from './options.ts'
 import { startBroker } from './server.ts'
 import { WorkerMesh } from './worker-mesh.ts'
@@ -60,7 +61,7 @@ export async function startClusterPrimary (
   let stopping = false
   let ports = { port: -1, wsPort: -1 }
 
-  const linkedWaiters = new Map<number, () => void>()
+  const links = new PendingLinks<Worker>()
   const fork = (index: number): Promise<ReadyMessage> => {
     const worker = cluster.fork({
       ...ALLOCATOR_ENV,
@@ -74,10 +75,11 @@ export async function startClusterPrimary (
     return new Promise((resolve, reject) => {
       worker.on('message', (m: ReadyMessage | LinkedMessage) => {
         if (m.type === 'ready') { (slots[index] as { ready: ReadyMessage | null }).ready = m; resolve(m) }
-        if (m.type === 'linked') linkedWaiters.get(m.index)?.()
+        if (m.type === 'linked') links.linked(worker)
       })
       worker.once('exit', (code, signal) => {
         reject(new Error(`worker ${index} exited at start (code ${code}, signal ${signal})`))
+        links.exited(worker, `worker ${index} exited while linking (code ${code}, signal ${signal})`)
         if (stopping || slots[index]?.worker !== worker || slots[index]?.ready == null) return
         log(`worker ${index} stopped (code ${code}, signal ${signal}); starting a new one`)
         void restart(index)
@@ -87,7 +89,7 @@ export async function startClusterPrimary (
   const link = async (index: number, peers: number[]): Promise<void> => {
     const worker = slots[index]?.worker
     if (worker == null || peers.length === 0) return
-    const linked = new Promise<void>((resolve) => linkedWaiters.set(index, resolve))
+    const linked = links.ask(worker)
     const message: LinkMessage = { type: 'link', peers: peers.map((p) => ({ index: p, path: socketPath(dir, p) })) }
     worker.send(message)
     await linked

@@ -10,10 +10,9 @@ import path from 'node:path'
 import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts, waitForPort } from '../lib/ports.ts'
 import { HistoryStream } from './history.ts'
 import { JetStreamService } from './jetstream.ts'
-import { runCommand } from './test-support/processes.ts'
+import { startBrokerCommand } from './test-support/processes.ts'
 import { delay, eventually, startReference, startTickfan, type Target } from './test-support/targets.ts'
 
 const TRADES = ['trade.binance.BTC-USD', 'trade.kraken.ETH-USD', 'trade.binance.ETH-USD']
@@ -291,13 +290,9 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
 
 describe('a broker of several workers', () => {
   it('keeps the whole history on every worker: clients on any worker replay every trade, each once', async () => {
-    const [port, httpPort] = await freePorts(2)
-    const broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error'])
-    const url = `nats://127.0.0.1:${port}`
+    const { broker, natsUrl: url } = await startBrokerCommand(['--workers', '2', '--log-level', 'error'])
     const open: NatsConnection[] = []
     try {
-      await waitForPort(httpPort, 20_000)
-      await waitForPort(port, 20_000)
       // Publishers on both workers (connections are handed out in turn).
       const publishers = [await connect({ servers: url }), await connect({ servers: url })]
       open.push(...publishers)

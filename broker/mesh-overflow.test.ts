@@ -6,8 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts } from '../lib/ports.ts'
-import { runCommand, type CommandProcess } from './test-support/processes.ts'
+import { startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { eventually } from './test-support/targets.ts'
 
@@ -18,12 +17,10 @@ describe('a worker that falls behind on the mesh', () => {
   let port: number
   let httpUrl: string
   beforeAll(async () => {
-    const [natsPort, wsPort, httpPort] = await freePorts(3)
-    port = natsPort
-    httpUrl = `http://127.0.0.1:${httpPort}`
-    broker = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--ws-port=${wsPort}`, `--http-port=${httpPort}`,
-      '--mesh-max-queued-bytes', String(LIMIT), '--log-level', 'warn'])
-    await eventually(() => broker.output().includes('tickfan broker ready (2 workers)'), 30_000, 'the broker and its workers')
+    const started = await startBrokerCommand(['--workers', '2', '--http-port=0', '--mesh-max-queued-bytes', String(LIMIT)])
+    broker = started.broker
+    port = started.port
+    httpUrl = started.httpUrl as string
   }, 40_000)
   afterAll(async () => { await broker.stop('SIGINT') })
 

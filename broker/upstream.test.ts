@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NatsServerProcess } from './test-support/nats-server.ts'
 import { UpstreamRig } from './test-support/upstream-rig.ts'
 import { freePorts } from '../lib/ports.ts'
-import { runCommand, type LinkedNode } from './test-support/processes.ts'
+import { runCommand, startBrokerCommand, type LinkedNode } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
@@ -116,11 +116,9 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
 
   it('makes each worker of a multi-worker node a node of its own: every subscriber gets each message once, a queue group once', async () => {
     const live = rig.cluster.filter((s) => s.process.exitCode === null && s.process.signalCode === null)
-    const [port, httpPort] = await freePorts(2)
-    const node = runCommand('broker/main.ts', ['--workers', '2', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
-      '--upstream', live.map((s) => s.natsUrl).join(',')])
-    rig.nodes.push({ process: node, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` })
-    await eventually(() => node.output().includes('ready (2 workers)'), 30_000, 'the node and its workers')
+    const node = await startBrokerCommand(['--workers', '2', '--http-port=0', '--upstream', live.map((s) => s.natsUrl).join(',')])
+    rig.nodes.push({ process: node.broker, url: node.natsUrl, httpUrl: node.httpUrl as string })
+    const port = node.port
     const clients: NatsConnection[] = []
     const workersSeen = new Set<string>()
     while (clients.length < 4 || workersSeen.size < 2) {

@@ -7,8 +7,8 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { freePorts, waitForPort } from '../lib/ports.ts'
-import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
+import { freePorts } from '../lib/ports.ts'
+import { runCommand, startBrokerCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { RawClient } from '../broker/test-support/raw-client.ts'
 import { delay, eventually, startTickfan } from '../broker/test-support/targets.ts'
 import { parseTick, type QuoteTick } from '../feeds/tick.ts'
@@ -21,8 +21,9 @@ afterEach(async () => {
 const INSTRUMENTS = ['BTC-USD', 'ETH-USD', 'SOL-USD']
 const SUBJECTS = ['binance', 'kraken'].flatMap((v) => INSTRUMENTS.map((s) => `quote.${v}.${s}`))
 
-function startBrokerProcess (port: number, httpPort: number): CommandProcess {
-  const broker = runCommand('broker/main.ts', ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn'])
+/** On ports chosen below the ephemeral range, so that a restart finds them free again. */
+async function startBrokerProcess (port: number, httpPort: number): Promise<CommandProcess> {
+  const { broker } = await startBrokerCommand(['--workers', '1', '--port', String(port), `--http-port=${httpPort}`])
   cleanups.push(() => broker.stop('SIGKILL'))
   return broker
 }
@@ -69,8 +70,7 @@ describe('faults', () => {
   it('the broker is killed mid-stream and restarted: clients reconnect, resubscribe, and the state is whole again within seconds', async () => {
     const [port, httpPort] = await freePorts(2)
     const natsUrl = `nats://127.0.0.1:${port}`
-    let broker = startBrokerProcess(port, httpPort)
-    await waitForPort(port, 20_000)
+    let broker = await startBrokerProcess(port, httpPort)
     startFeedsProcess(natsUrl)
     const watcher = await quoteWatcher(natsUrl)
     await eventually(() => SUBJECTS.every((s) => watcher.latest.has(s)), 20_000, 'every subject before the crash')
@@ -78,8 +78,7 @@ describe('faults', () => {
     await broker.stop('SIGKILL') // a crash: no goodbye to anyone
     const beforeRestart = new Map(watcher.latest)
     await delay(500)
-    broker = startBrokerProcess(port, httpPort)
-    await waitForPort(port, 20_000)
+    broker = await startBrokerProcess(port, httpPort)
     const restartedAt = Date.now()
 
     // The feed handler and the subscriber reconnect on their own; the subscriber's

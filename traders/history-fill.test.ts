@@ -6,9 +6,9 @@
  * feeds, a real broker.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { freePorts, waitForPort } from '../lib/ports.ts'
+import { freePorts } from '../lib/ports.ts'
 import { startTcpProxy } from '../lib/tcp-proxy.ts'
-import { runCommand } from '../broker/test-support/processes.ts'
+import { startBrokerCommand } from '../broker/test-support/processes.ts'
 import { delay, eventually, startTickfan } from '../broker/test-support/targets.ts'
 import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
@@ -60,9 +60,8 @@ describe('a bot that missed trades', () => {
   it('fills what it missed across a restart of the only broker, from the history the feeds republished into', async () => {
     const [port, httpPort] = await freePorts(2)
     const args = ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error']
-    let broker = runCommand('broker/main.ts', args)
+    let { broker } = await startBrokerCommand(args)
     cleanups.push(() => broker.stop('SIGKILL'))
-    await waitForPort(httpPort, 20_000)
     const url = `nats://127.0.0.1:${port}`
     const bot = await startBot({ name: 'filler', natsUrl: url, subjects: ['trade.>'], log: () => {} })
     cleanups.push(() => bot.close())
@@ -70,8 +69,7 @@ describe('a bot that missed trades', () => {
     await eventually(() => bot.trades.live > 50, 10_000, 'trades flowing')
     await broker.stop('SIGKILL')
     await delay(1000)
-    broker = runCommand('broker/main.ts', args)
-    await waitForPort(httpPort, 20_000)
+    ;({ broker } = await startBrokerCommand(args))
     const liveBefore = bot.trades.live
     await eventually(() => bot.trades.live > liveBefore + 50, 15_000, 'trades flowing again')
     for (const h of feeds.handlers) await h.stop()

@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePorts, waitForPort } from '../../lib/ports.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -35,15 +34,44 @@ export function runCommand (script: string, args: readonly string[], env: Record
   }
 }
 
+/** A broker started with `startBrokerCommand`, and where it listens, as it printed. */
+export interface BrokerCommand {
+  readonly broker: CommandProcess
+  readonly port: number
+  readonly natsUrl: string
+  /** null where WebSocket or monitoring is off. */
+  readonly wsUrl: string | null
+  readonly httpUrl: string | null
+}
+
+const READY = /tickfan broker ready[^\n]*\n\s+NATS\s+nats:\/\/[^\s]+:(\d+)\n\s+WebSocket\s+(\S+)\n\s+Monitoring\s+(\S+)\n/
+
 /**
- * `npm run broker` as a child process on a free loopback port, WebSocket and monitoring off
- * unless `args` turn them on; resolves once it listens (or rejects with what it printed).
+ * `npm run broker` as a child process. Unless `args` say otherwise (the last of a repeated option
+ * wins), it listens on 127.0.0.1 on a NATS port the kernel picks, WebSocket and monitoring off;
+ * pass `--ws-port=0` or `--http-port=0` for those. A port the kernel picks at bind time cannot be
+ * taken by another test in between, as a free port chosen beforehand can (a two-worker broker
+ * once failed to start in CI and the test only said it timed out).
+ * Resolves with the URLs it printed once ready; rejects with everything it printed when it exits
+ * first or is not ready within `timeoutMs` (and then kills it).
  */
-export async function startBrokerCommand (args: readonly string[]): Promise<{ broker: CommandProcess, port: number }> {
-  const [port] = await freePorts(1)
-  const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', String(port), '--ws-port=-1', '--http-port=-1', '--log-level', 'warn', ...args])
-  await waitForPort(port, 20_000, broker.exited.then(() => { throw new Error(`broker exited:\n${broker.output()}`) }))
-  return { broker, port }
+export async function startBrokerCommand (args: readonly string[], timeoutMs = 30_000): Promise<BrokerCommand> {
+  const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', '0', '--ws-port=-1', '--http-port=-1', '--log-level', 'warn', ...args])
+  const deadline = Date.now() + timeoutMs
+  let ready: RegExpExecArray | null = null
+  let exited = false
+  void broker.exited.then(() => { exited = true })
+  while ((ready = READY.exec(broker.output())) === null) {
+    if (exited || Date.now() > deadline) {
+      if (!exited) await broker.stop('SIGKILL')
+      const why = exited ? `exited (code ${broker.child.exitCode}, signal ${broker.child.signalCode})` : `was not ready after ${timeoutMs} ms`
+      throw new Error(`the broker (${args.join(' ')}) ${why}; it printed:\n${broker.output()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const port = Number(ready[1])
+  const off = (url: string | undefined): string | null => (url === undefined || url === 'off' ? null : url)
+  return { broker, port, natsUrl: `nats://127.0.0.1:${port}`, wsUrl: off(ready[2]), httpUrl: off(ready[3]) }
 }
 
 /** What a test started and must stop after each case, whatever happened. */
@@ -67,9 +95,6 @@ export async function startLinkedNode (
   upstream: readonly string[],
   extraArgs: readonly string[] = []
 ): Promise<LinkedNode> {
-  const [port, httpPort] = await freePorts(2)
-  const process = runCommand('broker/main.ts', ['--workers', '1', '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn',
-    '--upstream', upstream.join(','), ...extraArgs])
-  await waitForPort(httpPort, 20_000)
-  return { process, url: `nats://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` }
+  const { broker, natsUrl, httpUrl } = await startBrokerCommand(['--workers', '1', '--http-port=0', '--upstream', upstream.join(','), ...extraArgs])
+  return { process: broker, url: natsUrl, httpUrl: httpUrl as string }
 }
