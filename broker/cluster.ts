@@ -16,7 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { ALLOCATOR_ENV, withNodeFlags } from './process-settings.ts'
+import { cpuQuotaCores } from './cpu-quota.ts'
+import { ALLOCATOR_ENV, quotaFlags, withNodeFlags } from './process-settings.ts'
 import { createClusterMonitor } from './cluster-monitor.ts'
 import { PendingLinks } from './pending-links.ts'
 import type { BrokerOptions } from './options.ts'
@@ -49,8 +50,12 @@ export async function startClusterPrimary (
   count: number,
   log: (line: string) => void = () => {}
 ): Promise<RunningCluster> {
-  // Workers run as `npm run broker` runs a broker, whether or not this primary was started so.
-  cluster.setupPrimary({ execArgv: withNodeFlags(cluster.settings.execArgv ?? process.execArgv) })
+  // Workers run as `npm run broker` runs a broker, whether or not this primary was started so,
+  // and with V8's collector on one thread where each has less than a core of a CPU quota.
+  const quota = cpuQuotaCores()
+  const forQuota = quotaFlags(quota, count)
+  if (forQuota.length > 0) log(`a CPU quota of ${quota?.toFixed(2)} cores over ${count} workers: each runs ${forQuota.join(' ')}`)
+  cluster.setupPrimary({ execArgv: withNodeFlags(cluster.settings.execArgv ?? process.execArgv, forQuota) })
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-mesh-'))
   const internalPassword = randomBytes(18).toString('base64url')
   const serverId = `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`

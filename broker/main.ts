@@ -11,6 +11,8 @@ import { BROKER_OPTION_TABLE, defaultWorkers, resolveOptions } from './options.t
 import { DEFAULT_SUBJECT_CLASSES } from './subject-classes.ts'
 import { runClusterWorker, startClusterPrimary } from './cluster.ts'
 import { startBroker } from './server.ts'
+import { cpuQuotaCores } from './cpu-quota.ts'
+import { quotaFlags } from './process-settings.ts'
 
 /** The broker's options (options.ts), and those of the command line alone. */
 export const BROKER_CLI = {
@@ -88,6 +90,12 @@ runMain(async () => {
     process.stdout.write(`tickfan broker ready (${o.workers} workers)\n  NATS       nats://${shown(options.host)}:${running.port}\n  WebSocket  ${running.wsPort < 0 ? 'off' : `${scheme}://${shown(options.host)}:${running.wsPort}`}\n  Monitoring ${running.httpPort < 0 ? 'off' : `http://${shown(options.host)}:${running.httpPort}`}\n`)
     stopOn(running, true)
     return
+  }
+  const quota = cpuQuotaCores()
+  const missing = quotaFlags(quota, 1).filter((flag) => !process.execArgv.includes(flag))
+  if (missing.length > 0) {
+    process.stderr.write(`warning: this process runs under a CPU quota of ${quota?.toFixed(2)} cores: start node with ${missing.join(' ')}, ` +
+      'or collection pauses stretch to several times their CPU time (DEPLOYMENT.md)\n')
   }
   const broker = await startBroker(options)
   process.stdout.write(`tickfan broker ready\n  NATS       ${broker.natsUrl}\n  WebSocket  ${broker.wsUrl ?? 'off'}\n  Monitoring ${broker.httpUrl ?? 'off'}\n`)

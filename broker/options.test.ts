@@ -72,7 +72,7 @@ describe('npm run broker on a port already taken', () => {
   it('exits, and the test helper says so with what the broker printed (not that it timed out)', async () => {
     const taken = await startBrokerCommand(['--workers', '2'])
     try {
-      await expect(startBrokerCommand(['--workers', '2', '--port', String(taken.port)], 60_000))
+      await expect(startBrokerCommand(['--workers', '2', '--port', String(taken.port)], { timeoutMs: 60_000 }))
         .rejects.toThrow(new RegExp(`exited \\(code 1, signal null\\); it printed:\\n[^]*EADDRINUSE 127\\.0\\.0\\.1:${taken.port}`))
     } finally {
       await taken.broker.stop()

@@ -42,7 +42,25 @@ export const OLD_GENERATION_FLAG = '--initial-old-space-size=64'
 
 export const NODE_FLAGS: readonly string[] = [YOUNG_GENERATION_FLAG, OLD_GENERATION_FLAG]
 
-/** `execArgv` with the NODE_FLAGS it lacks put first (for the workers a primary forks). */
-export function withNodeFlags (execArgv: readonly string[]): string[] {
-  return [...NODE_FLAGS.filter((flag) => !execArgv.includes(flag)), ...execArgv]
+/**
+ * V8's collector on the main thread alone, for a broker process whose share of a CPU quota
+ * (broker/cpu-quota.ts) is under one core. V8 runs parts of each collection on helper threads
+ * (Node starts four); under a quota they spend the process's time with the main thread's, and
+ * once it is spent every thread waits for the next period, so a pause lasts several times its
+ * CPU time. One step of max-throughput (80,000 msgs/s to 2 subscribers) with the broker capped
+ * at a quarter of a core, in four alternated pairs: p99 55-128 ms with helper threads, 13-27 ms
+ * without, CPU per delivery unchanged; at half a core 25-31 ms against 16-22 ms (three pairs);
+ * with a whole core no gain: 20-41 ms against 24-32 ms (`reports/broker/capped-gc-threads.md`).
+ * Where a process has time to spare, the helpers shorten pauses: only under a quota below a core.
+ */
+export const SINGLE_THREADED_GC_FLAG = '--single-threaded-gc'
+
+/** The node flags for each of `processes` broker processes sharing a CPU quota of `quotaCores` (null: none). */
+export function quotaFlags (quotaCores: number | null, processes: number): string[] {
+  return quotaCores !== null && quotaCores / processes < 1 ? [SINGLE_THREADED_GC_FLAG] : []
+}
+
+/** `execArgv` with the NODE_FLAGS (and `extra` flags) it lacks put first (for the workers a primary forks). */
+export function withNodeFlags (execArgv: readonly string[], extra: readonly string[] = []): string[] {
+  return [...[...NODE_FLAGS, ...extra].filter((flag) => !execArgv.includes(flag)), ...execArgv]
 }

@@ -9,7 +9,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
-import { ALLOCATOR_ENV, NODE_FLAGS } from '../broker/process-settings.ts'
+import { cpuQuotaCores } from '../broker/cpu-quota.ts'
+import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../broker/process-settings.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { waitForPort } from '../lib/ports.ts'
 import { formatUs } from '../lib/histogram.ts'
@@ -91,7 +92,7 @@ runMain(async () => {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
   const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
-    `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, NODE_FLAGS)
+    `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, [...NODE_FLAGS, ...(o.workers === 1 ? quotaFlags(cpuQuotaCores(), 1) : [])])
   children.push(broker)
   watch(broker)
   await waitForPort(o.port, 20_000, broker.exited.then((code) => { throw new Error(`the broker exited at start (code ${code}): is port ${o.port}, ${o.wsPort} or ${o.httpPort} in use? Choose others with --port, --ws-port, --http-port`) }))

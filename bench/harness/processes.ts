@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ALLOCATOR_ENV, NODE_FLAGS } from '../../broker/process-settings.ts'
+import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../../broker/process-settings.ts'
 import { launchCommand, startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
 import type { CpuCap } from './cpu-cap.ts'
@@ -85,7 +85,10 @@ export async function startTickfanProcess (
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
   // broker options (e.g. '--max-in-flight-bytes 1048576').
-  const nodeArgs = [...NODE_FLAGS, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
+  // Under a cap, a one-process broker gets the flags DEPLOYMENT.md gives an operator for a CPU
+  // quota (a primary of several workers reads its quota and gives them to its workers itself).
+  const forCap = workers === 1 ? quotaFlags(cap?.share ?? null, 1) : []
+  const nodeArgs = [...NODE_FLAGS, ...forCap, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   // The broker as `npm run broker` runs it (broker/process-settings.ts).
   const env = { ...process.env, ...ALLOCATOR_ENV }

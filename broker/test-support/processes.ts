@@ -17,8 +17,21 @@ export interface CommandProcess {
   stop (signal?: NodeJS.Signals): Promise<number | null>
 }
 
-export function runCommand (script: string, args: readonly string[], env: Record<string, string> = {}): CommandProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+export interface RunOptions {
+  env?: Record<string, string>
+  /** A command the process is started through, such as a CPU cap's (bench/harness/cpu-cap.ts). */
+  prefix?: readonly string[]
+  /** Flags for node itself. */
+  nodeFlags?: readonly string[]
+}
+
+export function runCommand (
+  script: string,
+  args: readonly string[],
+  { env = {}, prefix = [], nodeFlags = [] }: RunOptions = {}
+): CommandProcess {
+  const [cmd, ...rest] = [...prefix, process.execPath, ...nodeFlags, '--import', 'tsx', path.join(ROOT, script), ...args]
+  const child = spawn(cmd as string, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
@@ -55,8 +68,11 @@ const READY = /tickfan broker ready[^\n]*\n\s+NATS\s+nats:\/\/[^\s]+:(\d+)\n\s+W
  * Resolves with the URLs it printed once ready; rejects with everything it printed when it exits
  * first or is not ready within `timeoutMs` (and then kills it).
  */
-export async function startBrokerCommand (args: readonly string[], timeoutMs = 30_000): Promise<BrokerCommand> {
-  const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', '0', '--ws-port=-1', '--http-port=-1', '--log-level', 'warn', ...args])
+export async function startBrokerCommand (
+  args: readonly string[],
+  { timeoutMs = 30_000, ...run }: { timeoutMs?: number } & RunOptions = {}
+): Promise<BrokerCommand> {
+  const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', '0', '--ws-port=-1', '--http-port=-1', '--log-level', 'warn', ...args], run)
   const deadline = Date.now() + timeoutMs
   let ready: RegExpExecArray | null = null
   let exited = false
