@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RawClient } from './test-support/raw-client.ts'
-import { startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
+import { startBrokerCommand, waitForOutput, type CommandProcess } from './test-support/processes.ts'
 import { delay, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
@@ -199,6 +199,6 @@ describe('a broker with several workers', () => {
     await eventually(() => values.length >= 2, 15_000, 'the client to reconnect, resubscribe and get the snapshot again')
     expect(values.at(-1)).toBe('S0@5')
     await eventually(async () => ((await (await fetch(`${httpUrl}/healthz`)).json()) as { workers: number }).workers === WORKERS, 15_000, 'the worker replaced')
-    await eventually(() => broker.output().includes('worker 1 back and linked'), 15_000, 'the new worker linked')
+    await waitForOutput(broker, /worker 1 back and linked/, 15_000, 'the broker')
   }, 40_000)
 })

@@ -4,8 +4,8 @@
  */
 import { connect } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
-import { delay, eventually, startTickfan } from '../broker/test-support/targets.ts'
+import { runCommand, waitForOutput, type CommandProcess } from '../broker/test-support/processes.ts'
+import { delay, startTickfan } from '../broker/test-support/targets.ts'
 import { parseTick } from './tick.ts'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
@@ -34,7 +34,7 @@ describe('npm run feeds', () => {
     const feeds = runFeeds(['--nats', broker.natsUrl, '--venues', 'binance,kraken', '--instruments', 'BTC-USD,ETH-USD', '--rate', '60',
       '--venue-rates', 'binance=600', '--instrument-weights', 'BTC-USD=3', '--no-bursty', '--trade-ratio', '0'])
     cleanups.push(async () => { await feeds.stop() })
-    await eventually(() => feeds.output().includes('tickfan feeds publishing'), 20_000, 'the feeds to start')
+    await waitForOutput(feeds, /tickfan feeds publishing/, 20_000, 'the feeds')
     const started = [...counts.values()].reduce((a, b) => a + b, 0)
     await delay(2000)
     const get = (k: string): number => counts.get(k) ?? 0

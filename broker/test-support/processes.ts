@@ -47,6 +47,30 @@ export function runCommand (
   }
 }
 
+/**
+ * Resolves once `command` has printed what `pattern` matches, with the match; rejects, saying
+ * everything it printed, as soon as it exits first or after `timeoutMs`.
+ */
+export async function waitForOutput (
+  command: CommandProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+  what: string
+): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const found = pattern.exec(command.output())
+    if (found !== null) return found
+    const { exitCode, signalCode } = command.child
+    const exited = exitCode !== null || signalCode !== null
+    if (exited || Date.now() > deadline) {
+      const why = exited ? `exited (code ${exitCode}, signal ${signalCode})` : `did not print ${pattern} within ${timeoutMs} ms`
+      throw new Error(`${what} ${why}; it printed:\n${command.output()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 /** A broker started with `startBrokerCommand`, and where it listens, as it printed. */
 export interface BrokerCommand {
   readonly broker: CommandProcess
@@ -73,17 +97,12 @@ export async function startBrokerCommand (
   { timeoutMs = 30_000, ...run }: { timeoutMs?: number } & RunOptions = {}
 ): Promise<BrokerCommand> {
   const broker = runCommand('broker/main.ts', ['--host', '127.0.0.1', '--port', '0', '--ws-port=-1', '--http-port=-1', '--log-level', 'warn', ...args], run)
-  const deadline = Date.now() + timeoutMs
-  let ready: RegExpExecArray | null = null
-  let exited = false
-  void broker.exited.then(() => { exited = true })
-  while ((ready = READY.exec(broker.output())) === null) {
-    if (exited || Date.now() > deadline) {
-      if (!exited) await broker.stop('SIGKILL')
-      const why = exited ? `exited (code ${broker.child.exitCode}, signal ${broker.child.signalCode})` : `was not ready after ${timeoutMs} ms`
-      throw new Error(`the broker (${args.join(' ')}) ${why}; it printed:\n${broker.output()}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20))
+  let ready: RegExpExecArray
+  try {
+    ready = await waitForOutput(broker, READY, timeoutMs, `the broker (${args.join(' ')})`)
+  } catch (err) {
+    await broker.stop('SIGKILL')
+    throw err
   }
   const port = Number(ready[1])
   const off = (url: string | undefined): string | null => (url === undefined || url === 'off' ? null : url)
