@@ -454,7 +454,7 @@ export class Router implements ClientHost {
     let msgId: string | undefined
     if (facts.history !== null && history !== null && headerBytes > 0) {
       msgId = readHeaderValue(data, headerBytes, MSG_ID_HEADER)
-      const peer = from === null ? null : this.jetStreamPeer(from)
+      const peer = this.ackPeer(from, reply)
       if (msgId !== undefined && history.duplicate(facts.history, msgId, peer, reply, nowMs)) return
       const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
       if (forHistory !== null) {
@@ -516,7 +516,7 @@ export class Router implements ClientHost {
     const kept = facts.history !== null && history !== null
     if (kept) {
       // The history copies it into its own slabs at once: a view of the read buffer will do.
-      const peer = from === null ? null : this.jetStreamPeer(from)
+      const peer = this.ackPeer(from, reply)
       history.store(facts.history, subject, reply, msg.content, msg.headerBytes, msgId, peer, nowMs)
     }
     msg.dropFrame() // the message may stay cached: its frame and the read buffer are only for this fan-out
@@ -738,6 +738,11 @@ export class Router implements ClientHost {
       this.stats.deliveries++
     }
     msg.dropFrame()
+  }
+
+  /** Who a stored message's acknowledgement goes to: nobody without a reply subject (most trades; no lookup then). */
+  private ackPeer (from: Client | null, reply: string | undefined): JetStreamPeer | null {
+    return from === null || reply === undefined ? null : this.jetStreamPeer(from)
   }
 
   /** A connection as the JetStream API sees it: answers go to its subscriptions on the reply subject. */
