@@ -15,11 +15,15 @@ import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CAP_PERIOD_US, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
+import { searchMaxRate } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeBrokerProfile, writeReport, type BrokerProfile, type HttpResult, type SuiteResults } from './report/write.ts'
 import { capped, JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, WorkloadError, type Workload } from './workload.ts'
 
 const WORKLOAD_DIR = path.join(ROOT, 'bench/workloads')
+/** Halvings of the gap where a maximum-rate search ended at the broker (harness/max-search.ts), and the grain. */
+const MAX_REFINEMENTS = 2
+const RATE_GRAIN = 1000
 const ORDER = ['steady', 'burst', 'slow-consumers', 'fairness', 'wide-fanout', 'max-throughput', 'scaling']
 
 const CLI = {
@@ -150,21 +154,15 @@ runMain(async () => {
     }
   }
   const findMax = async (target: TargetName, w: Workload, workers: number): Promise<void> => {
-    let best: ScenarioResult | null = null
-    for (const rate of w.rateSteps) {
-      const r = await run(target, w, rate, workers)
-      if (r === null) break
-      const expected = r.publishedRate * w.subscribers
-      const sustained = r.valid && r.deliveredRate >= 0.95 * expected && r.fast.latencyUs.p99 < 100_000
-      if (!sustained) break
-      best = r
-    }
+    const { best, endedAt } = await searchMaxRate(w.rateSteps, async (rate) => await run(target, w, rate, workers),
+      { subscribers: w.subscribers, refinements: o.quick ? 0 : MAX_REFINEMENTS, grain: RATE_GRAIN })
     maxSustained.push({
       target,
       workload: w.name,
       workers,
       rate: best?.offeredRate ?? null,
-      deliveredRate: best?.deliveredRate ?? null
+      deliveredRate: best?.deliveredRate ?? null,
+      endedAt
     })
   }
 

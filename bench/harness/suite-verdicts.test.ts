@@ -1,53 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import type { ScenarioResult } from './runner.ts'
+import { scenario } from './scenario-fixture.ts'
 import { suiteVerdicts } from './suite-verdicts.ts'
 
-const summary = (p99: number) => ({
-  count: 1,
-  p50: p99 / 2,
-  p90: p99,
-  p99,
-  p999: p99,
-  p9999: p99,
-  max: p99,
-  mean: p99 / 2
-})
-
-function scenario (o: { workload: string, target?: 'tickfan' | 'nats-server', workers?: number, p99?: number, slowStalenessUs?: number, peak?: number, jain?: number, valid?: boolean, byWorker?: ScenarioResult['fairness']['byWorker'], tradeLoss?: number }): ScenarioResult {
+/** A step of a max-throughput search at `rate` msgs/s to 2 subscribers, delivered in full. */
+function step (target: 'tickfan' | 'nats-server', rate: number, o: { valid?: boolean, p99?: number } = {}): ScenarioResult {
+  const s = scenario({ workload: 'max-throughput', target, valid: o.valid ?? true, p99: o.p99 ?? 1000 })
   return {
-    target: o.target ?? 'tickfan',
-    workload: o.workload,
-    workers: o.workers ?? 1,
-    offeredRate: 1000,
-    valid: o.valid ?? true,
-    invalidReason: o.valid === false ? 'the machine was not quiet' : null,
-    publishedRate: 1000,
-    deliveredRate: 1000,
-    deliveredPerSecond: [],
-    publishedPerSecond: [],
-    fast: { latencyUs: summary(o.p99 ?? 1000), uncorrectedUs: summary(0), stalenessUs: summary(0), latencyHistogram: '', uncorrectedHistogram: '', stalenessHistogram: '' },
-    slow: o.slowStalenessUs === undefined ? null : { latencyUs: summary(0), stalenessUs: summary(o.slowStalenessUs), stalenessHistogram: '' },
-    tradeLoss: o.tradeLoss ?? 0,
-    wrongFinalValues: 0,
-    slowWrongFinalValues: 0,
-    orderViolations: 0,
-    conflationRatio: 0,
-    slowConflationRatio: 0,
-    fairness: {
-      messages: 6000,
-      spreadUs: { p50: 0, p99: 0, max: 0 },
-      firstShare: new Array<number>(50).fill(0.02),
-      meanRank: [],
-      jainFirstPlaces: o.jain ?? 1,
-      rankConnectOrderCorrelation: 0,
-      byWorker: o.byWorker ?? []
-    },
-    broker: { cpuSecondsPerMillionDeliveries: 1, memory: { peakBytes: o.peak ?? 100 * 2 ** 20 } as ScenarioResult['broker']['memory'], socketWritesPerDelivery: null, bytesPerDelivery: null, slowConsumerDisconnects: 0, eventLoopDelayP99Ms: null },
-    publisher: { publishDelayUs: summary(0), cpuSeconds: 0 },
-    publisherWorker: 0,
-    subscriberCpuSeconds: { fast: 0, slow: 0 },
-    generatorBusy: 0.3,
-    machine: { otherCores: 0, loadAverage1m: 0, stealShare: 0 }
+    ...s,
+    offeredRate: rate,
+    publishedRate: rate,
+    deliveredRate: 2 * rate,
+    fairness: { ...s.fairness, firstShare: [0.5, 0.5] }
   }
 }
 
@@ -79,16 +43,6 @@ describe('suite verdicts', () => {
   it('judges the maximum rate only on repetitions where both searches ended at a broker\'s limit', () => {
     const max = (target: string, deliveredRate: number | null) => ({ target, workload: 'max-throughput', workers: 1, rate: deliveredRate, deliveredRate })
     // One search per target and repetition: steps at 10k and 20k msgs/s to 2 subscribers.
-    const step = (target: 'tickfan' | 'nats-server', rate: number, o: { valid?: boolean, p99?: number } = {}): ScenarioResult => {
-      const s = scenario({ workload: 'max-throughput', target, valid: o.valid ?? true, p99: o.p99 ?? 1000 })
-      return {
-        ...s,
-        offeredRate: rate,
-        publishedRate: rate,
-        deliveredRate: 2 * rate,
-        fairness: { ...s.fairness, firstShare: [0.5, 0.5] }
-      }
-    }
     const brokerLimited = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { p99: 500_000 })]
     const generatorLimited = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { valid: false })]
     const rates = [max('tickfan', 20_000), max('nats-server', 20_000)]
@@ -103,6 +57,18 @@ describe('suite verdicts', () => {
     expect(v?.note).toContain('--broker-cpu')
     const none = suiteVerdicts([...generatorLimited('tickfan'), ...generatorLimited('nats-server')], rates, { quick: false }).verdicts
     expect(outcome(none, 'maximum')).toBe('inconclusive')
+  })
+
+  it('takes why a search ended from the search itself where it says: refined searches fall in rate', () => {
+    // 10,000 sustained, 20,000 not (the broker), then a refinement at 15,000 the load could not drive.
+    const refined = (target: 'tickfan' | 'nats-server'): ScenarioResult[] =>
+      [step(target, 10_000), step(target, 20_000, { p99: 500_000 }), step(target, 15_000, { valid: false })]
+    const runs = [0, 1, 2].flatMap(() => [...refined('tickfan'), ...refined('nats-server')])
+    const max = (target: string) => ({ target, workload: 'max-throughput', workers: 1, rate: 10_000, deliveredRate: 20_000 })
+    const unsaid = [0, 1, 2].flatMap(() => [max('tickfan'), max('nats-server')])
+    expect(outcome(suiteVerdicts(runs, unsaid, { quick: false }).verdicts, 'maximum')).toBe('inconclusive')
+    const said = unsaid.map((m) => ({ ...m, endedAt: 'broker' as const }))
+    expect(outcome(suiteVerdicts(runs, said, { quick: false }).verdicts, 'maximum')).toBe('PASS')
   })
 
   it('judges fairness per worker count, and the publisher\'s worker\'s share of first places', () => {

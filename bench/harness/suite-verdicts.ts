@@ -4,6 +4,7 @@
  * targets are judged on repetitions with a 95% interval (bench/harness/verdict.ts); counts that
  * must be zero are judged on every valid run.
  */
+import { sustainedStep } from './max-search.ts'
 import { fairJainExpected } from './metrics.ts'
 import type { ScenarioResult } from './runner.ts'
 import { median } from './stats.ts'
@@ -15,12 +16,20 @@ export interface MaxSustained {
   workers: number,
   rate: number | null,
   deliveredRate: number | null
+  /**
+   * Why the search ended: 'broker' when the first step it did not sustain was a valid run (the
+   * broker's limit), 'generator' when that run was invalid (the load gave out first) or every
+   * step was sustained (the maximum is only a lower bound). Absent in results written before
+   * the search refined its end; maxSearches reads it from their steps.
+   */
+  endedAt?: 'broker' | 'generator'
 }
 
 /**
- * Why each maximum search of `target` ended, in order: 'broker' when its last step was a valid
- * run the broker did not sustain, 'generator' when that run was invalid (the load gave out
- * first) or every step was sustained (the maximum is only a lower bound).
+ * Why each maximum search of `target` ended, in order, for results written before the search
+ * recorded it (MaxSustained.endedAt): 'broker' when its last step was a valid run the broker did
+ * not sustain, 'generator' when that run was invalid (the load gave out first) or every step was
+ * sustained (the maximum is only a lower bound). Steps of one search rise in rate.
  */
 export function maxSearches (scenarios: readonly ScenarioResult[], target: string): Array<'broker' | 'generator'> {
   const steps = scenarios.filter((s) => s.target === target && s.workload === 'max-throughput')
@@ -32,12 +41,8 @@ export function maxSearches (scenarios: readonly ScenarioResult[], target: strin
   }
   return searches.map((search) => {
     const last = search.at(-1) as ScenarioResult
-    // The suite's own test of a sustained step; every subscriber of the workload is ranked for fairness, so
-    // firstShare counts them.
-    const sustained = last.valid &&
-      last.deliveredRate >= 0.95 * last.publishedRate * last.fairness.firstShare.length &&
-      last.fast.latencyUs.p99 < 100_000
-    return last.valid && !sustained ? 'broker' : 'generator'
+    // Every subscriber of the workload is ranked for fairness, so firstShare counts them.
+    return last.valid && !sustainedStep(last, last.fairness.firstShare.length) ? 'broker' : 'generator'
   })
 }
 
@@ -74,7 +79,10 @@ export function suiteVerdicts (
   const maxOf = (target: string): MaxSustained[] => maxSustained.filter((m) => m.target === target && m.workload === 'max-throughput')
   const tfMax = maxOf('tickfan')
   const nsMax = maxOf('nats-server')
-  const pairs = tfMax.slice(0, nsMax.length).map((m, i) => ({ tf: m, ns: nsMax[i] as MaxSustained, tfLimit: tfSearches[i] ?? 'generator', nsLimit: nsSearches[i] ?? 'generator' }))
+  const pairs = tfMax.slice(0, nsMax.length).map((m, i) => {
+    const ns = nsMax[i] as MaxSustained
+    return { tf: m, ns, tfLimit: m.endedAt ?? tfSearches[i] ?? 'generator', nsLimit: ns.endedAt ?? nsSearches[i] ?? 'generator' }
+  })
   const judged = pairs.filter((p) => p.tfLimit === 'broker' && p.nsLimit === 'broker' && p.ns.deliveredRate !== null)
   // tickfan sustaining no step is a ratio of 0
   const maxRatios = judged.map((p) => (p.tf.deliveredRate ?? 0) / (p.ns.deliveredRate as number))

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { decodeHistogram } from '../../lib/histogram.ts'
 import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
+import type { MaxSustained } from '../harness/suite-verdicts.ts'
 import type { Verdict } from '../harness/verdict.ts'
 import { flameGraphSvg, summarizeProfile, type CpuProfile, type Share } from './profile.ts'
 import { barChart, lineChart, type Series } from './svg.ts'
@@ -24,13 +25,7 @@ export interface HttpResult {
 export interface SuiteResults {
   environment: Record<string, unknown>
   scenarios: ScenarioResult[]
-  maxSustained: Array<{
-    target: string,
-    workload: string,
-    workers: number,
-    rate: number | null,
-    deliveredRate: number | null
-  }>
+  maxSustained: MaxSustained[]
   http: HttpResult[]
   verdicts: Verdict[]
   notes: string[]

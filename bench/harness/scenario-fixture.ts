@@ -1,0 +1,51 @@
+/** A made-up ScenarioResult for the pure tests of what the suite does with its runs (its verdicts, its searches). */
+import type { ScenarioResult } from './runner.ts'
+
+const summary = (p99: number) => ({
+  count: 1,
+  p50: p99 / 2,
+  p90: p99,
+  p99,
+  p999: p99,
+  p9999: p99,
+  max: p99,
+  mean: p99 / 2
+})
+
+export function scenario (o: { workload: string, target?: 'tickfan' | 'nats-server', workers?: number, p99?: number, slowStalenessUs?: number, peak?: number, jain?: number, valid?: boolean, byWorker?: ScenarioResult['fairness']['byWorker'], tradeLoss?: number }): ScenarioResult {
+  return {
+    target: o.target ?? 'tickfan',
+    workload: o.workload,
+    workers: o.workers ?? 1,
+    offeredRate: 1000,
+    valid: o.valid ?? true,
+    invalidReason: o.valid === false ? 'the machine was not quiet' : null,
+    publishedRate: 1000,
+    deliveredRate: 1000,
+    deliveredPerSecond: [],
+    publishedPerSecond: [],
+    fast: { latencyUs: summary(o.p99 ?? 1000), uncorrectedUs: summary(0), stalenessUs: summary(0), latencyHistogram: '', uncorrectedHistogram: '', stalenessHistogram: '' },
+    slow: o.slowStalenessUs === undefined ? null : { latencyUs: summary(0), stalenessUs: summary(o.slowStalenessUs), stalenessHistogram: '' },
+    tradeLoss: o.tradeLoss ?? 0,
+    wrongFinalValues: 0,
+    slowWrongFinalValues: 0,
+    orderViolations: 0,
+    conflationRatio: 0,
+    slowConflationRatio: 0,
+    fairness: {
+      messages: 6000,
+      spreadUs: { p50: 0, p99: 0, max: 0 },
+      firstShare: new Array<number>(50).fill(0.02),
+      meanRank: [],
+      jainFirstPlaces: o.jain ?? 1,
+      rankConnectOrderCorrelation: 0,
+      byWorker: o.byWorker ?? []
+    },
+    broker: { cpuSecondsPerMillionDeliveries: 1, memory: { peakBytes: o.peak ?? 100 * 2 ** 20 } as ScenarioResult['broker']['memory'], socketWritesPerDelivery: null, bytesPerDelivery: null, slowConsumerDisconnects: 0, eventLoopDelayP99Ms: null },
+    publisher: { publishDelayUs: summary(0), cpuSeconds: 0 },
+    publisherWorker: 0,
+    subscriberCpuSeconds: { fast: 0, slow: 0 },
+    generatorBusy: 0.3,
+    machine: { otherCores: 0, loadAverage1m: 0, stealShare: 0 }
+  }
+}
