@@ -44,6 +44,11 @@ export function cpuGroup (procSelfCgroup: string): { version: 1 | 2, group: stri
   return v2 === null ? null : { version: 2, group: v2 }
 }
 
+/** A path as mountinfo writes it: a space, tab, newline or backslash as a backslash and three octal digits. */
+function unescapeMountPath (p: string): string {
+  return p.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+}
+
 /** A mounted cgroup hierarchy with the CPU controller: where it is mounted, and which group its root is. */
 export interface CpuMount { version: 1 | 2, mountPoint: string, root: string }
 
@@ -59,9 +64,8 @@ export function cpuMounts (mountinfo: string): CpuMount[] {
     if (before === undefined || after === undefined) continue
     const fields = before.split(' ')
     const [type, , superOptions = ''] = after.split(' ')
-    const unescape = (p: string): string => p.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
-    const root = unescape(fields[3] ?? '/')
-    const mountPoint = unescape(fields[4] ?? '')
+    const root = unescapeMountPath(fields[3] ?? '/')
+    const mountPoint = unescapeMountPath(fields[4] ?? '')
     if (type === 'cgroup2') mounts.push({ version: 2, mountPoint, root })
     else if (type === 'cgroup' && superOptions.split(',').includes('cpu')) mounts.push({ version: 1, mountPoint, root })
   }

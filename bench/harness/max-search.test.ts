@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { refinedRate, searchMaxRate } from './max-search.ts'
 import type { ScenarioResult } from './runner.ts'
-import { scenario } from './scenario-fixture.ts'
+import { step } from './scenario-fixture.ts'
 
 const STEPS = [20_000, 40_000, 80_000, 120_000, 160_000, 200_000]
 const OPTIONS = { subscribers: 2, refinements: 2, grain: 1000 }
@@ -18,8 +18,7 @@ function broker (limit: number, loadLimit = Infinity): MadeUpBroker {
     tried,
     run: async (rate) => {
       tried.push(rate)
-      const s = scenario({ workload: 'max-throughput', valid: rate <= loadLimit, p99: rate <= limit ? 1000 : 500_000 })
-      return { ...s, offeredRate: rate, publishedRate: rate, deliveredRate: 2 * rate }
+      return step('tickfan', rate, { valid: rate <= loadLimit, p99: rate <= limit ? 1000 : 500_000 })
     }
   }
 }

@@ -49,3 +49,15 @@ export function scenario (o: { workload: string, target?: 'tickfan' | 'nats-serv
     machine: { otherCores: 0, loadAverage1m: 0, stealShare: 0 }
   }
 }
+
+/** A step of a max-throughput search at `rate` msgs/s to 2 subscribers, delivered in full. */
+export function step (target: 'tickfan' | 'nats-server', rate: number, o: { valid?: boolean, p99?: number } = {}): ScenarioResult {
+  const s = scenario({ workload: 'max-throughput', target, valid: o.valid ?? true, p99: o.p99 ?? 1000 })
+  return {
+    ...s,
+    offeredRate: rate,
+    publishedRate: rate,
+    deliveredRate: 2 * rate,
+    fairness: { ...s.fairness, firstShare: [0.5, 0.5] }
+  }
+}

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ScenarioResult } from './runner.ts'
-import { scenario } from './scenario-fixture.ts'
+import { scenario, step } from './scenario-fixture.ts'
 import { suiteVerdicts } from './suite-verdicts.ts'
-
-/** A step of a max-throughput search at `rate` msgs/s to 2 subscribers, delivered in full. */
-function step (target: 'tickfan' | 'nats-server', rate: number, o: { valid?: boolean, p99?: number } = {}): ScenarioResult {
-  const s = scenario({ workload: 'max-throughput', target, valid: o.valid ?? true, p99: o.p99 ?? 1000 })
-  return {
-    ...s,
-    offeredRate: rate,
-    publishedRate: rate,
-    deliveredRate: 2 * rate,
-    fairness: { ...s.fairness, firstShare: [0.5, 0.5] }
-  }
-}
 
 const outcome = (
   verdicts: Array<{ check: string, outcome: string }>,
