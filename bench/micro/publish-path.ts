@@ -27,7 +27,7 @@ import type * as RouterModule from '../../broker/router.ts'
 import { FrameScanner } from '../load/frame-scanner.ts'
 import { ROOT } from '../harness/processes.ts'
 
-const CLI = {
+export const CLI = {
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribing connections (each on <subject>.>)' },
   subjects: { type: 'integer', default: 100, min: 1, help: 'Distinct subjects' },
   messages: { type: 'integer', default: 200_000, min: 1000, help: 'Messages published' },
@@ -124,14 +124,15 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   const pub = router.accept(new KeepingUpTransport(null), () => 'INFO {}\r\n')
   if (pub === null) throw new Error('no publisher')
   pub.receive(Buffer.from('CONNECT {"verbose":false,"pedantic":false}\r\n'))
-  // Pre-encode one round of PUB commands (one per subject), cut into 64 KiB socket-sized chunks.
+  // Pre-encode one round of PUB commands (one per subject), cut into 64 KiB socket-sized chunks
+  // of whole rounds, or into reads of `perRead` whole commands (subjects differ in length, so a
+  // cut by average size would split a command and the parser would read the next as its payload).
   const payload = 'x'.repeat(o.payload)
-  const round = Buffer.from(Array.from({ length: o.subjects }, (_, i) => `PUB ${o.subject}.venue.S${i} ${o.payload}\r\n${payload}\r\n`).join(''))
-  const one = round.length / o.subjects
-  const chunk = o.perRead > 0
-    ? round.subarray(0, one * Math.min(o.perRead, o.subjects))
-    : Buffer.concat(Array.from({ length: Math.max(1, Math.floor(65536 / round.length)) }, () => round))
-  const perChunk = Math.round(chunk.length / one)
+  const commands = Array.from({ length: o.subjects }, (_, i) => `PUB ${o.subject}.venue.S${i} ${o.payload}\r\n${payload}\r\n`)
+  const round = commands.join('')
+  const rounds = Math.max(1, Math.floor(65536 / Buffer.byteLength(round)))
+  const perChunk = o.perRead > 0 ? Math.min(o.perRead, o.subjects) : rounds * o.subjects
+  const chunk = Buffer.from(o.perRead > 0 ? commands.slice(0, perChunk).join('') : round.repeat(rounds))
   const read = async (messages: number): Promise<number> => {
     let sent = 0
     while (sent < messages) {

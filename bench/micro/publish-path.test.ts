@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest'
+import { parseOptions } from '../../lib/cli-options.ts'
+import { CLI, runPublishPath } from './publish-path.ts'
+
+describe('publish-path micro benchmark', () => {
+  // Its own check (every delivery counted is a frame written, and every message sent is
+  // delivered) throws when the method is broken; these runs must pass it.
+  it.each([0, 7, 13])('delivers every message with %i commands per read (0: as many as fit 64 KiB)', async (perRead) => {
+    const o = parseOptions(['--messages', '3000', '--subscribers', '2', '--subjects', '100', '--subject', 'trade',
+      '--per-read', String(perRead)], CLI)
+    const r = await runPublishPath(o)
+    expect(r.deliveries).toBe(r.messages * 2)
+    expect(r.written).toBe(r.deliveries)
+    // Reads of whole commands: 3,000 messages in reads of 7 take ceil(3000 / 7) reads.
+    if (perRead > 0) expect(r.messages).toBe(Math.ceil(3000 / perRead) * perRead)
+  })
+})
