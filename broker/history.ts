@@ -161,6 +161,8 @@ export class HistoryStream {
   private lastTimeMs = 0
   private sameMsCount = 0
   private dataBytes = 0
+  /** The time expire() last looked at (NaN: never). */
+  private expiredAtMs = Number.NaN
 
   /** `slabBytes` other than SLAB_BYTES is for tests, to reach slab edges with small messages. */
   constructor (readonly config: HistoryConfig, nowMs: number, private readonly slabBytes = SLAB_BYTES) {
@@ -200,10 +202,10 @@ export class HistoryStream {
       if (this.blocks.length > 1) this.blocks.length = 1
     }
     const i = this.slot()
-    // A copy of its own, in a slab: `data` may be a slice of a buffer shared with other messages.
-    this.write(i, data)
     const block = this.block(i)
     const j = i & BLOCK_MASK
+    // A copy of its own, in a slab: `data` may be a slice of a buffer shared with other messages.
+    this.write(block, j, data)
     block.headers[j] = headerBytes
     block.timeMs[j] = nowMs
     block.sameMs[j] = this.sameMsCount % 1_000_000
@@ -235,7 +237,10 @@ export class HistoryStream {
   /** Removes what is older than the age limit. */
   expire (nowMs: number): void {
     const maxAge = this.config.maxAgeMs
-    if (maxAge <= 0) return
+    // Within the millisecond last checked nothing more is old enough: the front only moves to
+    // messages stored later, no older than it.
+    if (maxAge <= 0 || nowMs === this.expiredAtMs) return
+    this.expiredAtMs = nowMs
     for (let i = this.front(); i >= 0 && nowMs - this.timeAt(i) > maxAge; i = this.front()) {
       this.removeOne(this.base + i, 'age')
     }
@@ -389,12 +394,14 @@ export class HistoryStream {
     this.length -= moved
   }
 
-  /** Copies `data` into a slab and notes where at index `i`. */
-  private write (i: number, data: Uint8Array): void {
+  /** Copies `data` into a slab and notes where at entry `j` of `block`. */
+  private write (block: Block, j: number, data: Uint8Array): void {
     const n = data.length
     let number: number
+    let slab: Slab
     if (n > this.slabBytes / 4) {
       number = this.newSlab(n)
+      slab = this.slabAt(number)
     } else {
       const previous = this.current
       if (previous === null || previous.used + n > previous.bytes.length) {
@@ -404,10 +411,8 @@ export class HistoryStream {
         if (previous !== null && previous.live === 0) this.letGo(previousNumber, previous)
       }
       number = this.currentNumber
+      slab = this.current as Slab
     }
-    const slab = this.slabAt(number)
-    const block = this.block(i)
-    const j = i & BLOCK_MASK
     block.slabOf[j] = number
     slab.bytes.set(data, slab.used)
     block.offset[j] = slab.used
@@ -484,12 +489,13 @@ export class HistoryStream {
       if (number === REMOVED) continue
       const from = old[number - oldBase] as Slab
       const start = block.offset[j] as number
-      this.write(i, from.bytes.subarray(start, start + (block.size[j] as number)))
+      this.write(block, j, from.bytes.subarray(start, start + (block.size[j] as number)))
     }
     this.compactions++
   }
 
   private forgetIds (nowMs: number): void {
+    if (this.msgIds.size === 0) return // no publisher sent ids (and for…of would make an iterator per append)
     const window = this.config.duplicateWindowMs
     for (const [id, seen] of this.msgIds) {
       if (nowMs - seen.atMs <= window && this.msgIds.size < this.config.maxMsgIds) break

@@ -9,9 +9,12 @@
  * It reports messages/s, deliveries/s, JS heap bytes allocated per message (v8.GCProfiler:
  * what each GC found minus what the last left, plus the growth since) and the GC pauses.
  *
- *   npx tsx bench/micro/publish-path.ts [--subscribers 10] [--subject plain] [--history-max-bytes N] [--json]
+ *   node --min-semi-space-size=16 --initial-old-space-size=64 --import tsx bench/micro/publish-path.ts \
+ *     [--subscribers 10] [--subject plain] [--history-max-bytes N] [--json]
  *     [--root DIR]
  *
+ * The node flags are the broker's (broker/process-settings.ts): without them a growing trade
+ * history set off three times as many full collections (reports/broker/history-append.md).
  * `--root` runs another checkout's broker code (the regression gate's reference build).
  */
 import net from 'node:net'
