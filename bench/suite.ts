@@ -12,7 +12,7 @@ import path from 'node:path'
 import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
-import { CAP_PERIOD_US, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
+import { CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { searchMaxRate } from './harness/max-search.ts'
@@ -35,6 +35,7 @@ const CLI = {
   httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
   profile: { type: 'boolean', default: false, help: 'Profile the tickfan broker (node --cpu-prof): for each workload, its last tickfan run, with a flame graph the report links to' },
   brokerCpu: { type: 'number', default: 0, min: 0, help: 'Cap each broker at this share of one core (a Linux cgroup CPU quota; needs root), so that on a small machine the broker, not the load generators, sets the maximum rate; 0: no cap' },
+  brokerCpuPeriodMs: { type: 'number', default: 10, min: 1, help: 'The period of --broker-cpu\'s quota, in ms (1-1000): short, so a capped broker waits little for its next slice; Kubernetes and systemd use 100' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
@@ -102,7 +103,8 @@ runMain(async () => {
   const layout = coreLayout()
   let brokerCap: CpuCap | undefined
   try {
-    brokerCap = o.brokerCpu > 0 ? CpuCap.open(o.brokerCpu, layout.cores) : undefined
+    const periodUs = Math.round(o.brokerCpuPeriodMs * 1000)
+    brokerCap = o.brokerCpu > 0 ? CpuCap.open(o.brokerCpu, layout.cores, undefined, periodUs) : undefined
     // However the run ends, its brokers have been stopped by then: the group goes with the process.
     if (brokerCap !== undefined) process.once('exit', () => brokerCap?.close())
   } catch (err) {
@@ -112,9 +114,9 @@ runMain(async () => {
   if (brokerCap !== undefined) workloads = workloads.map((w) => capped(w, o.brokerCpu))
   const started = Date.now()
   const progress = (text: string): void => { process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`) }
-  process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}${brokerCap === undefined ? '' : ` capped at ${brokerCap.share} of a core`}, load on ${layout.load ?? 'any'}\n`)
+  process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}${brokerCap === undefined ? '' : ` capped at ${brokerCap.share} of a core per ${brokerCap.periodUs / 1000} ms`}, load on ${layout.load ?? 'any'}\n`)
   notes.push(`Slow consumers are background load: they run at ${BACKGROUND_PRIORITY} CPU priority, so on cores they share with the publisher and the fast subscribers they use only the cycles those leave, and the isolation verdict measures the broker, not the scheduler.`)
-  if (brokerCap !== undefined) notes.push(`Each broker ran capped at ${brokerCap.share} of one core (a cgroup CPU quota per ${CAP_PERIOD_US / 1000} ms, counting all its threads), so that its own limit, not the load generators', ends a maximum rate search; CPU per delivery is still measured, throttled time is not CPU.`)
+  if (brokerCap !== undefined) notes.push(`Each broker ran capped at ${brokerCap.share} of one core (a cgroup CPU quota per ${brokerCap.periodUs / 1000} ms, counting all its threads), so that its own limit, not the load generators', ends a maximum rate search; CPU per delivery is still measured, throttled time is not CPU.`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
 
   // --profile: for each workload, the folder holding its last tickfan run's profile (earlier ones are let go).

@@ -20,15 +20,16 @@ describe('capQuota', () => {
 describe('CpuCap', () => {
   // Where the kernel lets this process make control groups (root, as the suite's machines run)
   // the cap holds a busy process to its share; elsewhere opening one fails with the reason.
-  it('holds a busy process to its share of one core, or says why it cannot', async () => {
+  it.each([10_000, 100_000])('holds a busy process to its share of one core per %d us, or says why it cannot', async (periodUs) => {
     let cap: CpuCap
     try {
-      cap = CpuCap.open(0.2, 2, `tickfan-cap-test-${process.pid}`)
+      cap = CpuCap.open(0.2, 2, `tickfan-cap-test-${process.pid}`, periodUs)
     } catch (err) {
       expect(err).toBeInstanceOf(CpuCapError)
       expect((err as Error).message).toMatch(/cgroup/)
       return
     }
+    expect(cap.periodUs).toBe(periodUs)
     const [cmd, ...args] = [...cap.prefix(), process.execPath, '-e', 'for (;;);']
     const busy = spawn(cmd as string, args, { stdio: 'ignore' })
     try {

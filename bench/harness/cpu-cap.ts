@@ -15,6 +15,9 @@ import path from 'node:path'
 
 /** The quota's period: short, so a capped broker waits at most a few ms for its next slice. */
 export const CAP_PERIOD_US = 10_000
+/** The periods the kernel takes: 1 ms to 1 s. */
+const MIN_PERIOD_US = 1000
+const MAX_PERIOD_US = 1_000_000
 
 export class CpuCapError extends Error {}
 
@@ -26,6 +29,9 @@ export interface CapQuota { quotaUs: number, periodUs: number }
 export function capQuota (share: number, cores: number, periodUs = CAP_PERIOD_US): CapQuota {
   if (!Number.isFinite(share) || share <= 0) throw new CpuCapError(`a CPU cap is a share of one core above 0, not ${share}`)
   if (share > cores) throw new CpuCapError(`a CPU cap of ${share} cores is more than this machine's ${cores}`)
+  if (!Number.isInteger(periodUs) || periodUs < MIN_PERIOD_US || periodUs > MAX_PERIOD_US) {
+    throw new CpuCapError(`a CPU cap's period is 1 to 1,000 ms in whole microseconds, not ${periodUs / 1000} ms`)
+  }
   // The kernel takes no quota under 1 ms.
   return { quotaUs: Math.max(1000, Math.round(share * periodUs)), periodUs }
 }
@@ -40,18 +46,24 @@ function findHierarchy (mounts = '/sys/fs/cgroup'): Hierarchy | null {
 
 export class CpuCap {
   readonly share: number
+  /** The quota's period, in microseconds. */
+  readonly periodUs: number
   readonly #dir: string
   readonly #procs: string
 
-  private constructor (share: number, dir: string) {
+  private constructor (share: number, periodUs: number, dir: string) {
     this.share = share
+    this.periodUs = periodUs
     this.#dir = dir
     this.#procs = path.join(dir, 'cgroup.procs')
   }
 
-  /** Makes the control group. Throws CpuCapError with the reason where the kernel will not. */
-  static open (share: number, cores: number, name = `tickfan-bench-${process.pid}`): CpuCap {
-    const { quotaUs, periodUs } = capQuota(share, cores)
+  /**
+   * Makes the control group, its quota `share` of each `periodUs` (10 ms unless given; Kubernetes
+   * and systemd use 100 ms). Throws CpuCapError with the reason where the kernel will not.
+   */
+  static open (share: number, cores: number, name = `tickfan-bench-${process.pid}`, period = CAP_PERIOD_US): CpuCap {
+    const { quotaUs, periodUs } = capQuota(share, cores, period)
     const h = findHierarchy()
     if (h === null) throw new CpuCapError('no cgroup CPU controller at /sys/fs/cgroup (Linux only): run without --broker-cpu')
     const dir = path.join(h.root, name)
@@ -71,7 +83,7 @@ export class CpuCap {
       try { rmdirSync(dir) } catch { /* never made */ }
       throw new CpuCapError(`cannot make a CPU-capped control group at ${dir} (${(err as Error).message}): ${NEEDS}`)
     }
-    const cap = new CpuCap(share, dir)
+    const cap = new CpuCap(share, periodUs, dir)
     // Joining can fail where making the group did not (cgroup v2's delegation rules): tried once here.
     const [sh, ...args] = cap.prefix()
     const tried = spawnSync(sh as string, [...args, 'true'], { encoding: 'utf8' })

@@ -115,6 +115,12 @@ function brokerCapOf (r: SuiteResults): number {
   return (r.environment.options as { brokerCpu?: number } | undefined)?.brokerCpu ?? 0
 }
 
+/** The cap as the report's header says it: its share, and its period where not the 10 ms default. */
+function brokerCapText (r: SuiteResults): string {
+  const period = (r.environment.options as { brokerCpuPeriodMs?: number } | undefined)?.brokerCpuPeriodMs ?? 10
+  return `; each broker capped at ${brokerCapOf(r)} of one core${period === 10 ? '' : ` per ${period} ms`}`
+}
+
 /** Cores the broker was pinned to in this run (the pinning's "0-3" form), or null when unpinned. */
 function brokerCoreCount (r: SuiteResults): number | null {
   const spec = (r.environment.pinning as { broker?: string } | undefined)?.broker
@@ -139,7 +145,7 @@ export function summaryMarkdown (r: SuiteResults): string {
   const env = r.environment
   const lines = [
     `# tickfan benchmark report`, '',
-    `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}${brokerCapOf(r) > 0 ? `; each broker capped at ${brokerCapOf(r)} of one core` : ''}`, '',
+    `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}${brokerCapOf(r) > 0 ? brokerCapText(r) : ''}`, '',
     '## Verdict against tickfan\'s targets', '',
     '| check | target | value | result |', '|---|---|---|---|',
     ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.outcome}${v.note === undefined ? '' : ` (${v.note})`} |`), '',

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest'
+import { summaryMarkdown, type SuiteResults } from './write.ts'
+
+/** A run with no scenarios: only its header differs with the options given. */
+function emptyRun (options: Record<string, unknown>): SuiteResults {
+  return {
+    environment: { date: '2026-11-30', commit: 'abc', node: 'v20', cpu: 'cpu', cores: 2, natsServer: 'v2.9.10', quick: false, options },
+    scenarios: [],
+    verdicts: [],
+    maxSustained: [],
+    http: [],
+    notes: [],
+    failures: []
+  }
+}
+
+describe('summaryMarkdown header', () => {
+  it('names a CPU cap, and its period only where it is not the 10 ms default', () => {
+    const header = (options: Record<string, unknown>): string => summaryMarkdown(emptyRun(options)).split('\n')[2] as string
+    expect(header({ brokerCpu: 0 })).toMatch(/full run$/)
+    expect(header({ brokerCpu: 0.25 })).toMatch(/full run; each broker capped at 0.25 of one core$/)
+    expect(header({ brokerCpu: 0.25, brokerCpuPeriodMs: 10 })).toMatch(/capped at 0.25 of one core$/)
+    expect(header({ brokerCpu: 0.25, brokerCpuPeriodMs: 100 })).toMatch(/capped at 0.25 of one core per 100 ms$/)
+  })
+})
