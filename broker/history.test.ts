@@ -141,6 +141,18 @@ describe('HistoryStream', () => {
     }))
   })
 
+  it('serves a full stream from the slabs it let go: no slab allocated once it is full, every message intact', () => {
+    const SLAB = 64
+    const h = new HistoryStream({ ...CONFIG, maxBytes: 1_000 }, 0, SLAB)
+    const append = (k: number): void => { h.append('trade.a', Buffer.alloc(10, k % 251), 0, undefined, 0) }
+    for (let k = 0; k < 500; k++) append(k) // full long since: one removal per append
+    const allocated = h.slabsAllocated
+    for (let k = 500; k < 5_000; k++) append(k)
+    expect(h.slabsAllocated).toBe(allocated)
+    // What it holds is what was appended last, byte for byte (a slab served again held none of it).
+    for (let s = h.firstSeq; s <= h.lastSeq; s++) expect(h.get(s)?.data).toEqual(Buffer.alloc(10, (s - 1) % 251))
+  })
+
   it('keeps every message and limit across its blocks of columns as they are added and dropped', () => {
     // Tens of thousands of messages: the columns come in blocks of 4,096, added as the stream
     // grows and dropped once every message in them left, and subject chains run across blocks.

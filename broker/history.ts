@@ -22,8 +22,10 @@
  * its last message leaves; if holes (per-subject removals) leave slabs holding more than twice
  * the bytes still kept (plus 4 slabs), the live messages are copied into fresh slabs, so memory
  * stays within about twice `maxBytes`. A StoredMessage is made only when one is read; its `data`
- * is a view of a slab, and a slab is never written twice, so a view stays valid after its
- * message left.
+ * is a view of a slab, valid while the message is held: a slab let go may serve again (up to
+ * MAX_SPARE_SLABS wait), so a reader uses the data at once or copies it, as every reader does
+ * (jetstream.ts sends it on in the same call, and a delivery that is held is copied: wire.ts
+ * RoutedMessage.retain).
  */
 import { isValidSubject, subjectMatches } from './subjects.ts'
 
@@ -94,6 +96,14 @@ export const SLAB_BYTES = 64 * 1024
 export function heldBytesBound (dataBytes: number, slabBytes = SLAB_BYTES): number {
   return Math.max(2 * dataBytes, dataBytes + 4 * slabBytes)
 }
+/**
+ * Slabs let go that wait to serve again. Without them a full stream (one slab out for each one
+ * in) allocated a fresh slab for every one let go, freed only by V8's next full collection: the
+ * heap grew between collections, each new page faulted in, and the slabs' growth as external
+ * memory brought the full collections on (reports/broker/history-spare-slabs.md).
+ */
+const MAX_SPARE_SLABS = 8
+
 /** Marks a removed message in the slab column. */
 const REMOVED = -1
 
@@ -134,6 +144,8 @@ export class HistoryStream {
   /** Slab bytes written and not yet let go, and copies made to close holes (`compactions`). */
   heldBytes = 0
   compactions = 0
+  /** Slabs allocated since the start (a spare one serving again is not counted). */
+  slabsAllocated = 0
   /** Called with each message as it leaves (consumers keep their pending counts with it). */
   onRemove: ((seq: number, subject: string) => void) | null = null
 
@@ -152,6 +164,8 @@ export class HistoryStream {
   private slabBase = 0
   private current: Slab | null = null
   private currentNumber = -1
+  /** Slabs of slabBytes let go, to serve again (at most MAX_SPARE_SLABS). */
+  private readonly spareSlabs: Buffer[] = []
 
   private readonly subjectsState = new Map<string, SubjectState>()
   private subjectsById: Array<SubjectState | undefined> = []
@@ -423,9 +437,11 @@ export class HistoryStream {
     this.dataBytes += n
   }
 
-  /** A fresh slab of `bytes`; returns its number. */
+  /** A slab of `bytes`, a spare one where it fits; returns its number. */
   private newSlab (bytes: number): number {
-    this.slabs.push({ bytes: Buffer.allocUnsafeSlow(bytes), used: 0, live: 0 })
+    const spare = bytes === this.slabBytes ? this.spareSlabs.pop() : undefined
+    if (spare === undefined) this.slabsAllocated++
+    this.slabs.push({ bytes: spare ?? Buffer.allocUnsafeSlow(bytes), used: 0, live: 0 })
     return this.slabBase + this.slabs.length - 1
   }
 
@@ -467,6 +483,8 @@ export class HistoryStream {
   private letGo (number: number, slab: Slab): void {
     this.heldBytes -= slab.used
     this.slabs[number - this.slabBase] = null
+    const spares = this.spareSlabs
+    if (slab.bytes.length === this.slabBytes && spares.length < MAX_SPARE_SLABS) spares.push(slab.bytes)
     while (this.slabs.length > 0 && this.slabs[0] === null) {
       this.slabs.shift()
       this.slabBase++
