@@ -19,6 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
+import { NODE_FLAGS } from '../broker/process-settings.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { isolationRun } from './harness/broker-runs.ts'
 import { LockstepLoad, type CpuPerDelivery } from './harness/lockstep.ts'
@@ -224,7 +225,8 @@ async function allocationSamples (
     out[`heap bytes per message, ${subject === 'quote' ? 'last-value' : 'plain'}`] = s
     for (let i = 0; i < repeat; i++) {
       for (const name of i % 2 === 0 ? ['candidate', 'reference'] as const : ['reference', 'candidate'] as const) {
-        const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/micro/publish-path.ts'), '--json', '--subject', subject, '--messages', '100000',
+        // With the broker's node flags, as its header asks: the path then collects as a broker does.
+        const run = spawnSync(process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'bench/micro/publish-path.ts'), '--json', '--subject', subject, '--messages', '100000',
           '--root', name === 'candidate' ? candidateRoot : referenceRoot], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
         if (run.status !== 0) throw new ReferenceBuildError(`the publish-path micro benchmark failed on the ${name}: ${run.stderr.trim().split('\n').slice(-2).join(' ')}`)
         s[name].push((JSON.parse(run.stdout) as PublishPathResult).heapBytesPerMessage)
