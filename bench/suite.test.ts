@@ -15,9 +15,11 @@ import type { SuiteResults } from './report/write.ts'
 const dirs: string[] = []
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
 
-function runSuite (args: string[], env: Record<string, string>): Promise<{ code: number | null, stdout: string }> {
+interface SuiteRun { code: number | null, stdout: string, stderr: string }
+
+function runSuite (args: string[], env: Record<string, string>): Promise<SuiteRun> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/suite.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (_err, stdout) => resolve({ code: child.exitCode, stdout }))
+    const child = execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/suite.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 90_000 }, (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }))
   })
 }
 
@@ -31,6 +33,13 @@ function tinyWorkload (durationSeconds: number): { dir: string, workload: string
 }
 
 describe('npm run bench', () => {
+  it('refuses a quota period without a quota, saying what is missing', async () => {
+    const { code, stdout, stderr } = await runSuite(['--broker-cpu-period-ms', '100', '--workloads', 'steady'], {})
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/--broker-cpu-period-ms sets the period of --broker-cpu's quota: give --broker-cpu <share of a core> too/)
+    expect(stdout).toBe('') // nothing was measured
+  })
+
   it('reports a target that fails to start, and measures the rest', async () => {
     const { dir, workload } = tinyWorkload(1)
     const { code, stdout } = await runSuite(['--workloads', workload, '--out', dir, '--stamp', 'run', '--http-seconds', '0'], { TICKFAN_BROKER_ARGS: '--no-such-option' })

@@ -12,7 +12,7 @@ import path from 'node:path'
 import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
-import { CpuCap, CpuCapError } from './harness/cpu-cap.ts'
+import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { searchMaxRate } from './harness/max-search.ts'
@@ -35,7 +35,7 @@ const CLI = {
   httpSeconds: { type: 'number', default: 5, min: 0, help: 'Seconds autocannon drives each HTTP endpoint (0 skips the HTTP runs; at most 1 with --quick)' },
   profile: { type: 'boolean', default: false, help: 'Profile the tickfan broker (node --cpu-prof): for each workload, its last tickfan run, with a flame graph the report links to' },
   brokerCpu: { type: 'number', default: 0, min: 0, help: 'Cap each broker at this share of one core (a Linux cgroup CPU quota; needs root), so that on a small machine the broker, not the load generators, sets the maximum rate; 0: no cap' },
-  brokerCpuPeriodMs: { type: 'number', default: 10, min: 1, help: 'The period of --broker-cpu\'s quota, in ms (1-1000): short, so a capped broker waits little for its next slice; Kubernetes and systemd use 100' },
+  brokerCpuPeriodMs: { type: 'number', default: CAP_PERIOD_MS, min: 1, help: 'The period of --broker-cpu\'s quota, in ms (1-1000): short, so a capped broker waits little for its next slice; Kubernetes and systemd use 100' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
@@ -100,6 +100,7 @@ runMain(async () => {
     if (t === 'nats-server' && natsVersion === null) { notes.push('nats-server is not on PATH: tickfan was measured alone (Debian: apt-get install -y nats-server)'); return false }
     return t === 'tickfan' || t === 'nats-server'
   })
+  if (o.brokerCpu === 0 && o.brokerCpuPeriodMs !== CAP_PERIOD_MS) throw new UsageError('--broker-cpu-period-ms sets the period of --broker-cpu\'s quota: give --broker-cpu <share of a core> too')
   const layout = coreLayout()
   let brokerCap: CpuCap | undefined
   try {

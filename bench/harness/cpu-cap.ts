@@ -15,6 +15,8 @@ import path from 'node:path'
 
 /** The quota's period: short, so a capped broker waits at most a few ms for its next slice. */
 export const CAP_PERIOD_US = 10_000
+/** The same, in ms, as the suite's `--broker-cpu-period-ms` and its report say it. */
+export const CAP_PERIOD_MS = CAP_PERIOD_US / 1000
 /** The periods the kernel takes: 1 ms to 1 s. */
 const MIN_PERIOD_US = 1000
 const MAX_PERIOD_US = 1_000_000

@@ -6,6 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decodeHistogram } from '../../lib/histogram.ts'
+import { CAP_PERIOD_MS } from '../harness/cpu-cap.ts'
 import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
 import type { MaxSustained } from '../harness/suite-verdicts.ts'
@@ -115,10 +116,11 @@ function brokerCapOf (r: SuiteResults): number {
   return (r.environment.options as { brokerCpu?: number } | undefined)?.brokerCpu ?? 0
 }
 
-/** The cap as the report's header says it: its share, and its period where not the 10 ms default. */
+/** The cap as the report's header says it: its share, and its period where not the default. */
 function brokerCapText (r: SuiteResults): string {
-  const period = (r.environment.options as { brokerCpuPeriodMs?: number } | undefined)?.brokerCpuPeriodMs ?? 10
-  return `; each broker capped at ${brokerCapOf(r)} of one core${period === 10 ? '' : ` per ${period} ms`}`
+  const options = r.environment.options as { brokerCpuPeriodMs?: number } | undefined
+  const period = options?.brokerCpuPeriodMs ?? CAP_PERIOD_MS
+  return `; each broker capped at ${brokerCapOf(r)} of one core${period === CAP_PERIOD_MS ? '' : ` per ${period} ms`}`
 }
 
 /** Cores the broker was pinned to in this run (the pinning's "0-3" form), or null when unpinned. */
