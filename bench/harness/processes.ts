@@ -84,9 +84,13 @@ export async function startTickfanProcess (
   const [port, httpPort] = await freePorts(2)
   // For experiments on a benchmark scenario: TICKFAN_BROKER_NODE_ARGS, extra node flags for the
   // broker under test (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); TICKFAN_BROKER_ARGS, extra
-  // broker options (e.g. '--max-in-flight-bytes 1048576').
+  // broker options (e.g. '--max-in-flight-bytes 1048576'); TICKFAN_BROKER_ROOT, where a broker
+  // started from this checkout's root is started from instead (bench/floor/broker/main.ts).
   // Under a cap, a one-process broker gets the flags DEPLOYMENT.md gives an operator for a CPU
   // quota (a primary of several workers reads its quota and gives them to its workers itself).
+  if (root === ROOT && process.env.TICKFAN_BROKER_ROOT !== undefined && process.env.TICKFAN_BROKER_ROOT !== '') {
+    root = path.resolve(ROOT, process.env.TICKFAN_BROKER_ROOT)
+  }
   const forCap = workers === 1 ? quotaFlags(cap?.share ?? null, 1) : []
   const nodeArgs = [...NODE_FLAGS, ...forCap, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
