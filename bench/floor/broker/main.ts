@@ -5,7 +5,8 @@
  * no queue groups, no headers (HPUB), no last-value cache. What it does is what every NATS
  * server must do per message: read the socket, parse PUB, find the subscribers of the subject
  * (cached per subject), write each one's MSG line and body into its connection's next write, one
- * socket write per connection per turn (setImmediate), the write buffers pooled.
+ * socket write per connection per turn (setImmediate) or per 64 KiB write buffer filled, the
+ * write buffers pooled.
  *
  * With `--keep-trades` it also keeps every message in memory, as tickfan's trade history does,
  * in the least form that can serve it back: its bytes copied into 64 KiB slabs and its slab,
@@ -116,6 +117,8 @@ class Keeper {
 class Connection {
   private out: Buffer = pool.pop() ?? Buffer.allocUnsafeSlow(OUT_BYTES)
   private outLength = 0
+  /** Whether it is in this turn's list of connections to flush. */
+  private queued = false
   private rest: Buffer | null = null
   private readonly sids = new Map<string, Subscription>()
 
@@ -206,15 +209,21 @@ class Connection {
     }
   }
 
+  /**
+   * Room for `n` more bytes in the next write. A full write buffer goes to the socket at once
+   * and a fresh one from the pool takes its place, as the official clients' write buffers do:
+   * grown by doubling instead, a backlog under a CPU quota made writes of megabytes, each
+   * buffer copied as it grew and dropped after its one write.
+   */
   private room (n: number): void {
-    if (this.outLength === 0) {
+    if (!this.queued) {
+      this.queued = true
       dirty.push(this)
       if (!flushScheduled) { flushScheduled = true; setImmediate(flush) }
     }
     if (this.outLength + n > this.out.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.outLength + n))
-      this.out.copy(bigger, 0, 0, this.outLength)
-      this.out = bigger
+      this.write()
+      if (n > this.out.length) this.out = Buffer.allocUnsafeSlow(n) // one message larger than a write buffer
     }
   }
 
@@ -248,7 +257,13 @@ class Connection {
     this.outLength = at
   }
 
+  /** The turn's flush: what is left in the write buffer goes to the socket. */
   flush (): void {
+    this.queued = false
+    this.write()
+  }
+
+  private write (): void {
     if (this.outLength === 0 || this.socket.destroyed) { this.outLength = 0; return }
     const written = this.out
     this.socket.write(written.subarray(0, this.outLength), () => {
