@@ -1,6 +1,6 @@
 /**
  * The floor: the least work a Node.js process does to relay max-throughput's load as a NATS
- * server, to bound what any shape of tickfan's broker could reach on this runtime. Not a
+ * server, a yardstick of what this runtime allows tickfan's broker (reports/broker/floor.md). Not a
  * broker: no fairness, no flow control, no limits, no slow-consumer handling, no permissions,
  * no queue groups, no headers (HPUB), no last-value cache. What it does is what every NATS
  * server must do per message: read the socket, parse PUB, find the subscribers of the subject
@@ -23,6 +23,7 @@
  */
 import http from 'node:http'
 import net from 'node:net'
+import { subjectMatches } from '../../../broker/subjects.ts'
 
 const LF = 10
 const SPACE = 32
@@ -39,7 +40,6 @@ interface Subscription {
   readonly subject: string
   /** " <sid> " as bytes: what follows the subject in a MSG line. */
   readonly sidPart: Buffer
-  readonly wildcard: boolean
 }
 
 /** Write buffers a socket is done with, to serve again. */
@@ -56,23 +56,12 @@ function flush (): void {
   dirty.length = 0
 }
 
-function subjectMatches (pattern: string, subject: string): boolean {
-  const p = pattern.split('.')
-  const s = subject.split('.')
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false
-  }
-  return p.length === s.length
-}
-
 function subscribersOf (subject: string): Subscription[] {
   let found = matches.get(subject)
   if (found === undefined) {
     found = []
-    for (const sub of subscriptions) {
-      if (sub.wildcard ? subjectMatches(sub.subject, subject) : sub.subject === subject) found.push(sub)
-    }
+    // The broker's own matcher; it runs only on a subject's first message after interest changed.
+    for (const sub of subscriptions) if (subjectMatches(sub.subject, subject)) found.push(sub)
     matches.set(subject, found)
   }
   return found
@@ -194,7 +183,7 @@ class Connection {
       case 'SUB': {
         const subject = words[1] as string
         const sid = words[words.length - 1] as string
-        const sub = { conn: this, subject, sidPart: Buffer.from(` ${sid} `), wildcard: subject.includes('*') || subject.includes('>') }
+        const sub = { conn: this, subject, sidPart: Buffer.from(` ${sid} `) }
         this.sids.set(sid, sub)
         subscriptions.add(sub)
         matches = new Map()
