@@ -6,7 +6,7 @@
 import type { AuthResult, Credentials } from './auth.ts'
 import type { Client } from './client.ts'
 import type { CloseReason, ProtocolErrorCode } from './errors.ts'
-import type { FlowLimits } from './flow-control.ts'
+import type { ConflationCause, FlowLimits } from './flow-control.ts'
 import type { Subscription } from './subscription.ts'
 
 /** The socket, seen from the broker core. */
@@ -73,7 +73,8 @@ export interface ClientHost extends FlowLimits {
   /** Calls `settled` (perhaps at once) when every other worker has applied interest changes up to `seq`. */
   whenInterestSettled (seq: number, settled: () => void): void
   markDirty (client: Client): void
-  startedConflating (client: Client): void
+  /** The client started conflating: flow control judged it too far behind (`cause`). */
+  startedConflating (client: Client, cause: ConflationCause): void
   stoppedConflating (client: Client): void
   closed (client: Client, reason: CloseReason, error: ProtocolErrorCode | null): void
   protocolError (client: Client, code: ProtocolErrorCode): void

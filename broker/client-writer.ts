@@ -10,7 +10,7 @@
  * every byte written before it (flow-control.ts).
  */
 import type { Transport } from './client-host.ts'
-import { FlowControl, type FlowLimits } from './flow-control.ts'
+import { type ConflationCause, FlowControl, type FlowLimits } from './flow-control.ts'
 import { Outbox } from './outbox.ts'
 import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 
@@ -22,8 +22,8 @@ const MAX_TRACKED_WRITES = 64
 export interface WriterEvents {
   /** Something was queued: the connection wants a flush turn. */
   dirty (): void
-  /** The writer started (true) or stopped (false) conflating. */
-  conflating (started: boolean): void
+  /** The writer started conflating, and why (a cause), or stopped (null). */
+  conflating (cause: ConflationCause | null): void
   /** The socket threw on write: the connection is gone. */
   failed (): void
 }
@@ -93,7 +93,7 @@ export class ClientWriter {
     if (this.stopped || this.outbox.conflating) return
     // The clock is read only where the time decides something: this runs every turn.
     const clock = this.limits.now
-    if (this.flow.awaitingPong && this.flow.overdue(clock())) return this.startConflating(clock())
+    if (this.flow.awaitingPong && this.flow.overdue(clock())) return this.startConflating(clock(), 'ack_wait')
     // A flow-control probe or the keep-alive PING goes at the end of this write.
     const ping = this.flow.wantsProbe(this.outBytes + this.outbox.flowingBytes) || this.wantPing
     if (ping) {
@@ -103,7 +103,8 @@ export class ClientWriter {
     const chunk = this.outbox.take()
     if (chunk === null || !this.write(chunk, true)) return
     if (ping) this.flow.pingSent(this.outBytes, clock())
-    if (this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)) this.startConflating(clock())
+    const cause = this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)
+    if (cause !== null) this.startConflating(clock(), cause)
   }
 
   /** The socket drained: release what was held, if flow control allows. */
@@ -114,7 +115,7 @@ export class ClientWriter {
     if (release === 'probe' && this.write(PING)) this.flow.pingSent(this.outBytes, now)
     if (release !== 'release') return
     this.outbox.stopConflating()
-    this.events.conflating(false)
+    this.events.conflating(null)
     this.events.dirty()
   }
 
@@ -136,9 +137,9 @@ export class ClientWriter {
   /** Bytes waiting for this client: its outbox plus what its socket buffers. */
   get pendingBytes (): number { return this.outbox.pendingBytes + (this.stopped ? 0 : this.transport.bufferedBytes) }
 
-  private startConflating (nowMs: number): void {
+  private startConflating (nowMs: number, cause: ConflationCause): void {
     this.outbox.startConflating(nowMs)
-    this.events.conflating(true)
+    this.events.conflating(cause)
   }
 
   /**

@@ -75,7 +75,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.parser = new ProtocolParser(this, limits)
     this.writer = new ClientWriter(transport, host, limits.maxPendingEventBytes, {
       dirty: () => host.markDirty(this),
-      conflating: (started) => started ? host.startedConflating(this) : host.stoppedConflating(this),
+      conflating: (cause) => cause !== null ? host.startedConflating(this, cause) : host.stoppedConflating(this),
       failed: () => this.transportClosed('transport error')
     })
     this.acceptedAtMs = host.now()

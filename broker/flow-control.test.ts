@@ -11,7 +11,7 @@ describe('FlowControl', () => {
     expect(flow.wantsProbe(16 * 1024)).toBe(true) // a quarter of the window unacknowledged
     flow.pingSent(16 * 1024, 0)
     expect(flow.wantsProbe(32 * 1024)).toBe(false) // one PING out at a time
-    expect(flow.mustConflate(64 * 1024, 0)).toBe(true)
+    expect(flow.mustConflate(64 * 1024, 0)).toBe('window')
     expect(flow.release(64 * 1024, 0, 10)).toBe('hold') // a PING is out: wait for it
     flow.acknowledged(64 * 1024, true, 10)
     expect(flow.inFlight(64 * 1024)).toBe(48 * 1024)
@@ -39,7 +39,8 @@ describe('FlowControl', () => {
 
   it('conflates when the socket itself buffers past the high-water mark', () => {
     const flow = new FlowControl(limits)
-    expect(flow.mustConflate(0, limits.highWaterBytes)).toBe(true)
+    expect(flow.mustConflate(0, limits.highWaterBytes)).toBe('socket_buffer')
+    expect(flow.mustConflate(0, limits.highWaterBytes - 1)).toBe(null)
     expect(flow.release(0, limits.highWaterBytes, 0)).toBe('hold')
   })
 

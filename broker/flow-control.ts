@@ -43,6 +43,12 @@ export interface FlowLimits {
   readonly highWaterBytes: number
 }
 
+/**
+ * Why a connection was judged too far behind to be written to: its socket's own buffer passed
+ * the high-water mark, the window is in flight, or a PING went unanswered past maxAckWaitMs.
+ */
+export type ConflationCause = 'socket_buffer' | 'window' | 'ack_wait'
+
 /** What to do for a conflating client whose socket drained or who acknowledged bytes. */
 export type Release = 'hold' | 'probe' | 'release'
 
@@ -102,9 +108,10 @@ export class FlowControl {
     this.ackedBytes = position
   }
 
-  /** After a write: is the client now too far behind to be written to? */
-  mustConflate (outBytes: number, socketBufferedBytes: number): boolean {
-    return socketBufferedBytes >= this.limits.highWaterBytes || this.inFlight(outBytes) >= this.windowBytes
+  /** After a write: is the client now too far behind to be written to? Null when it is not, else why. */
+  mustConflate (outBytes: number, socketBufferedBytes: number): ConflationCause | null {
+    if (socketBufferedBytes >= this.limits.highWaterBytes) return 'socket_buffer'
+    return this.inFlight(outBytes) >= this.windowBytes ? 'window' : null
   }
 
   /**

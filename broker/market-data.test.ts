@@ -197,6 +197,15 @@ describe('a subscriber that stops reading', () => {
     const perMessage = 600
     expect(maxPendingWhileConflating).toBeLessThanOrEqual(subjects.length * perMessage + highWaterBytes)
     expect(server.writer.conflated).toBeGreaterThan(10_000)
+    // Counted by cause in /varz and /metrics (which mark was passed depends on timing).
+    const starts = ((await json(t, '/varz')).tickfan as { conflation_starts: Record<string, number> }).conflation_starts
+    expect(Object.keys(starts).sort()).toEqual(['ack_wait', 'socket_buffer', 'window'])
+    expect(Object.values(starts).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1)
+    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
+    const counted = Object.keys(starts).map((cause) =>
+      Number(new RegExp(`^tickfan_conflation_starts_total\\{cause="${cause}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]))
+    expect(counted.every((n) => Number.isInteger(n))).toBe(true)
+    expect(counted.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1)
     // the fast subscriber got every message, or was told it skipped it for a newer value (how
     // much a starved test process skips is a speed question: bench:broker measures isolation)
     await eventually(() => fastCount + fastSkipped === published, 10_000, 'fast subscriber to account for everything')

@@ -99,6 +99,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       wire_out_bytes: totals.outBytes,
       older_dropped: router.lastValues.olderDropped,
       conflating_connections: router.conflatingClients.size,
+      conflation_starts: stats.conflationStarts,
       slow_consumers_by_reason: stats.slowConsumersByReason,
       closed_by_reason: stats.closedByReason,
       protocol_errors: stats.protocolErrors,
@@ -222,6 +223,16 @@ export function createMetrics (ctx: MonitorContext): Registry {
   gauge('tickfan_history_bytes', 'Bytes held in history streams', () => router.jetstream?.streamList.reduce((n, s) => n + s.bytes, 0) ?? 0)
   counter('tickfan_history_removed_total', 'Messages that left history streams (age, bytes, per-subject limits)', () => router.jetstream?.streamList.reduce((n, s) => n + s.removed.age + s.removed.bytes + s.removed.perSubject, 0) ?? 0)
   counter('tickfan_large_message_collections_total', 'Full garbage collections run for the dead buffers of large messages', () => router.largeMessageGc.collections)
+  new Counter({
+    name: 'tickfan_conflation_starts_total',
+    help: 'Times a connection started conflating, judged too far behind to be written to, by cause',
+    labelNames: ['cause'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const [cause, n] of Object.entries(router.stats.conflationStarts)) this.inc({ cause }, n)
+    }
+  })
   counter('tickfan_fanout_turns_total', 'Flush turns run by the fan-out scheduler', () => router.scheduler.turns)
   gauge('tickfan_connections', 'Open connections', () => router.clients.size)
   gauge('tickfan_subscriptions', 'Subscriptions', () => router.trie.size)

@@ -16,6 +16,7 @@ import { Authenticator, type AuthResult, type Credentials } from './auth.ts'
 import { Client } from './client.ts'
 import type { ClientHost, PublishSubject, Transport } from './client-host.ts'
 import type { Subscription } from './subscription.ts'
+import type { ConflationCause } from './flow-control.ts'
 import { ProtocolError, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FanoutScheduler, type FanoutOptions } from './fanout.ts'
 import { LastValueCache } from './last-value.ts'
@@ -44,6 +45,12 @@ export interface RouterStats {
   deliveries: number
   totalConnections: number
   slowConsumers: number
+  /**
+   * Times a connection started conflating, by cause: flow control judged it too far behind to
+   * be written to (flow-control.ts). A count that grows with only fast readers means the broker
+   * misjudges them.
+   */
+  conflationStarts: Record<ConflationCause, number>
   slowConsumersByReason: Record<string, number>
   protocolErrors: Record<string, number>
   closedByReason: Record<string, number>
@@ -161,6 +168,7 @@ export class Router implements ClientHost {
     deliveries: 0,
     totalConnections: 0,
     slowConsumers: 0,
+    conflationStarts: { socket_buffer: 0, window: 0, ack_wait: 0 },
     slowConsumersByReason: {},
     protocolErrors: {},
     closedByReason: {},
@@ -594,7 +602,8 @@ export class Router implements ClientHost {
     this.scheduler.markDirty(client)
   }
 
-  startedConflating (client: Client): void {
+  startedConflating (client: Client, cause: ConflationCause): void {
+    this.stats.conflationStarts[cause]++
     this.conflatingClients.add(client)
   }
 

@@ -55,6 +55,12 @@ export interface ScenarioResult {
     bytesPerDelivery: number | null
     slowConsumerDisconnects: number
     eventLoopDelayP99Ms: number | null
+    /**
+     * Times a connection started conflating during the measured window (tickfan's /varz
+     * conflation_starts; null for nats-server). Above zero with only fast readers: the broker's
+     * flow window judged a reader behind that was not.
+     */
+    conflationStarts?: Record<string, number> | null
   }
   /**
    * The publisher's health. waitedForBrokerSeconds: time it waited for its socket to drain, the
@@ -96,11 +102,24 @@ export async function startTarget (
   return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, undefined, tickfanNodeFlags, cap) : startNatsServerProcess(cpus, workers, undefined, cap)
 }
 
+type Counts = Record<string, number>
+
 interface Varz {
   out_msgs: number,
   out_bytes: number,
   slow_consumers: number,
-  tickfan?: { socket_writes: number, wire_out_bytes?: number, event_loop_delay_p99_ms?: number }
+  tickfan?: {
+    socket_writes: number
+    wire_out_bytes?: number
+    event_loop_delay_p99_ms?: number
+    conflation_starts?: Counts
+  }
+}
+
+/** What each count of `after` grew by since `before` (null when the target does not report it). */
+function countsBetween (before: Counts | undefined, after: Counts | undefined): Counts | null {
+  if (after === undefined) return null
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before?.[k] ?? 0)]))
 }
 
 function wireBytesPerDelivery (before: Varz | null, after: Varz | null, deliveries: number): number | null {
@@ -319,7 +338,8 @@ async function measure (
       // Bytes on the wire, protocol included (tickfan's own count: out_bytes, as nats-server's, is payloads only).
       bytesPerDelivery: wireBytesPerDelivery(varz0, varz1, outMsgs),
       slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
-      eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null
+      eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null,
+      conflationStarts: countsBetween(varz0?.tickfan?.conflation_starts, varz1?.tickfan?.conflation_starts)
     },
     publisher: {
       publishDelayUs: publisher.publishDelayUs,
