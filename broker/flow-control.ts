@@ -23,16 +23,33 @@
  * Without this a slow reader on loopback drains megabytes of stale kernel-buffered data before
  * it sees the newest values.
  *
+ * Probes are pipelined, as TCP's acknowledgements are: a PING goes out with every quarter of
+ * the window written past the last one, up to MAX_PINGS_OUT at a time. With one PING out at a
+ * time, each PONG acknowledged only what was written a whole round trip before it, so a
+ * reader as fast as the broker could write held up to two round trips of bytes in flight and
+ * was conflated at half the rate the window allows.
+ *
  * The window adapts, like TCP's, to the reader: bytes it acknowledges per ms (sampled only when
  * the window held it back) times a quarter of maxAckWaitMs, between MIN_WINDOW_BYTES and
  * maxInFlightBytes. A fast reader keeps the whole allowance; a slow one gets about 25 ms of its
- * own work in flight, so what it reads is never much older than that.
+ * own work in flight, so what it reads is never much older than that. The rate is what the
+ * reader acknowledged over at least MIN_SAMPLE_MS between PONGs (from the PONG that began the
+ * sample, or from its first PING's sending, if later): not over each PING's round trip, which
+ * also holds the time the broker itself took to read the PONG (a broker behind on its own work,
+ * under a CPU quota or a burst of input, read PONGs late and measured its fastest readers as
+ * slow), and not from one PONG to the next, since a client that answers several PINGs in one
+ * write (a slow reader working through a whole read) would look infinitely fast
+ * (reports/broker/flow-window.md).
  */
 
 /** The smallest flow window: a few messages in flight even for the slowest reader. */
 const MIN_WINDOW_BYTES = 8 * 1024
 /** A new connection starts small, like TCP's slow start: a reader proves it is fast first. */
 const INITIAL_WINDOW_BYTES = 64 * 1024
+/** Probe PINGs out at once: one per quarter of the window. */
+const MAX_PINGS_OUT = 4
+/** The shortest time a rate sample spans: longer than a client's batching of its PONGs. */
+const MIN_SAMPLE_MS = 10
 
 export interface FlowLimits {
   /** The largest window: bytes in flight past which any client is conflated. */
@@ -58,6 +75,11 @@ export class FlowControl {
   /** When each PING in pingPositions was written (host clock, ms). */
   private readonly pingTimes: number[] = []
   private ackedBytes = 0
+  /** When the last PONG arrived (host clock, ms; NaN: none yet). */
+  private ackedAtMs = Number.NaN
+  /** Where and when the rate sample under way began (NaN: none under way). */
+  private sampleFromBytes = 0
+  private sampleFromMs = Number.NaN
   private ackBytesPerMs = 0
   /** The current in-flight allowance; see the module comment. */
   windowBytes: number
@@ -81,11 +103,16 @@ export class FlowControl {
 
   /**
    * Should a probe PING end the write about to go out, taking the stream to `outBytesAfter`?
-   * Yes when a quarter of the window would be unacknowledged and no PING is out: often enough
-   * that an unanswered probe's age tracks how far behind the reader is.
+   * Yes when a quarter of the window would be written past the last PING out (or past what is
+   * acknowledged, with none out), and fewer than MAX_PINGS_OUT are out: often enough that the
+   * acknowledged offset follows the reader within about a round trip, and that an unanswered
+   * probe's age tracks how far behind the reader is.
    */
   wantsProbe (outBytesAfter: number): boolean {
-    return this.pingPositions.length === 0 && outBytesAfter - this.ackedBytes >= this.windowBytes / 4
+    const out = this.pingPositions.length
+    if (out >= MAX_PINGS_OUT) return false
+    const since = out === 0 ? this.ackedBytes : this.pingPositions[out - 1] as number
+    return outBytesAfter - since >= this.windowBytes / 4
   }
 
   /** A PING went out, ending the stream at `outBytes`. */
@@ -104,8 +131,22 @@ export class FlowControl {
     const sentAt = this.pingTimes.shift()
     if (position === undefined || position <= this.ackedBytes) return
     const heldBack = conflating || this.inFlight(outBytes) >= this.windowBytes / 2
-    if (heldBack && sentAt !== undefined) this.adapt(position - this.ackedBytes, nowMs - sentAt)
+    if (!heldBack || sentAt === undefined) {
+      this.sampleFromMs = Number.NaN // the reader was not the limit: no sample spans this
+    } else {
+      if (Number.isNaN(this.sampleFromMs)) {
+        // From the previous PONG, or from this PING's sending if that came later (see the top).
+        this.sampleFromBytes = this.ackedBytes
+        this.sampleFromMs = this.ackedAtMs > sentAt ? this.ackedAtMs : sentAt
+      }
+      if (nowMs - this.sampleFromMs >= MIN_SAMPLE_MS) {
+        this.adapt(position - this.sampleFromBytes, nowMs - this.sampleFromMs)
+        this.sampleFromBytes = position
+        this.sampleFromMs = nowMs
+      }
+    }
     this.ackedBytes = position
+    this.ackedAtMs = nowMs
   }
 
   /** After a write: is the client now too far behind to be written to? Null when it is not, else why. */
