@@ -103,6 +103,29 @@ describe('outbox', () => {
     expect(outbox.conflated).toBe(0)
   })
 
+  it('writes trades held while conflating at once, in runs across chunks, and counts them as messages', () => {
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1 << 30 })
+    outbox.startConflating(0)
+    // The router's one reusable message, made each publish in turn: a held trade must not
+    // depend on it after its delivery (no copy of it is kept, its frame is written at once).
+    const msg = RoutedMessage.reusable()
+    const big = 'b'.repeat(100_000) // larger than a run's 64 KiB chunk
+    const payloads = Array.from({ length: 2000 }, (_, i) => i === 700 ? big : `t${i}:${'x'.repeat(i % 97)}`)
+    payloads.forEach((p, i) => {
+      msg.reuse(`trade.s${i % 3}`, undefined, SubjectClass.Event, Buffer.from(p), 0, 1000 + i, undefined, 1)
+      expect(outbox.deliver(subA, msg)).toBe('queued')
+      if (i === 1000) outbox.deliver(subB, quote('quote.x', 'q', 5000)) // a last value between two runs
+    })
+    expect(outbox.pendingMessages).toBe(2001)
+    expect(outbox.oldestPendingAtMs()).toBe(1000) // the first trade of the first run
+    const frames = decodeFrames(drain(outbox))
+    expect(frames.map((f) => f.payload)).toEqual([...payloads.slice(0, 1001), 'q', ...payloads.slice(1001)])
+    expect(frames.filter((f) => f.sid === '1').map((f) => f.subject)).toEqual(payloads.map((_, i) => `trade.s${i % 3}`))
+    expect(outbox.messagesOut).toBe(2001)
+    expect(outbox.payloadBytesOut).toBe(payloads.reduce((n, p) => n + p.length, 0) + 1)
+    expect(outbox.pendingMessages).toBe(0)
+  })
+
   it('stays bounded under endless updates of the same subjects while conflating', () => {
     const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
     outbox.startConflating(0)

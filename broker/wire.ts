@@ -179,7 +179,7 @@ export class RoutedMessage {
   }
 
   /**
-   * The message to hold past the publish call (the last-value cache, a conflating outbox): this
+   * The message to hold past the publish call (the last-value cache, a conflating outbox's last values): this
    * one with its body copied out of the read buffer (keep()), or, for the reusable message, a
    * copy of this publish made once and shared by every holder.
    */
@@ -214,7 +214,7 @@ export class RoutedMessage {
 
   /**
    * Copies the body out of the read buffer for whoever keeps the message past its publish call
-   * (the last-value cache, a conflating outbox); returns it.
+   * (the last-value cache, a conflating outbox's last values); returns it.
    */
   keep (): Buffer {
     if (this.stored !== null) return this.stored
