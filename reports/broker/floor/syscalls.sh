@@ -3,7 +3,9 @@
 # msgs/s of max-throughput's load: `perf stat` on the broker process (every thread) for 4 s,
 # 12 s after it starts (a capped run's warm-up is stretched to 8 s), then the run's delivered/s,
 # p99 and CPU per million deliveries. Needs root (the cap) and perf with syscall tracepoints.
+# RATES picks other steps of this folder (step-80k.json: reports/broker/flow-window.md).
 #   bash reports/broker/floor/syscalls.sh
+#   RATES=80 BROKERS="floor tickfan" bash reports/broker/floor/syscalls.sh
 cd "$(dirname "$0")/../../.." || exit 1
 out=${OUTDIR:-/tmp/floor-syscalls}
 for rate in ${RATES:-160 240}; do
@@ -22,7 +24,7 @@ for rate in ${RATES:-160 240}; do
     sleep 12
     echo "== $cfg at ${rate},000 msgs/s"
     perf stat -x, -e task-clock,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,\
-syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep -p "$pid" -- sleep 4 2>&1 |
+syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep -p "$pid" -- sleep 4 2>&1 |
       awk -F, '{printf "   %s %s\n", $3, $1}'
     while pgrep -f "bench/suite.ts" > /dev/null; do sleep 1; done
     s=$(ls -d "$out/$cfg-$rate"/2026*/ | tail -1)
