@@ -57,8 +57,8 @@ export interface ScenarioResult {
     eventLoopDelayP99Ms: number | null
     /**
      * Times a connection started conflating during the measured window (tickfan's /varz
-     * conflation_starts; null for nats-server). Above zero with only fast readers: the broker's
-     * flow window judged a reader behind that was not.
+     * conflation_starts, by cause; null for nats-server). Above zero with only fast readers:
+     * the broker's flow control judged a reader behind that was not.
      */
     conflationStarts?: Record<string, number> | null
   }
