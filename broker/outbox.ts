@@ -55,6 +55,18 @@ interface Held {
   readonly enqueuedAtMs: number
 }
 
+/** Bytes one delivery takes: its MSG or HMSG line and its body. */
+function deliveryBytes (sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): number {
+  return msg.lineLength(sub.sidBytes.length, withHeaders) + msg.bodyLengthFor(withHeaders)
+}
+
+/** Writes one delivery into `buf` at `at` (room for deliveryBytes checked by the caller). */
+function writeDelivery (
+  buf: Buffer, at: number, sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean
+): void {
+  msg.writeBody(buf, msg.writeLine(buf, at, sub.sidBytes, withHeaders), withHeaders)
+}
+
 /** A run's chunks: the write buffers' pooled size (larger for a larger message). */
 const RUN_CHUNK_BYTES = 64 * 1024
 
@@ -73,19 +85,17 @@ class EventRun {
 
   /** Writes one delivery; returns the bytes it took. */
   append (sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): number {
-    const lineBytes = msg.lineLength(sub.sidBytes.length, withHeaders)
-    const bodyBytes = msg.bodyLengthFor(withHeaders)
-    const n = lineBytes + bodyBytes
+    const n = deliveryBytes(sub, msg, withHeaders)
     let buf = this.last
     if (buf === null || this.at + n > buf.length) {
       if (buf !== null) this.chunks.push(buf.subarray(0, this.at))
       buf = this.last = SHARED_WRITE_BUFFERS.acquire(Math.max(RUN_CHUNK_BYTES, n))
       this.at = 0
     }
-    msg.writeBody(buf, msg.writeLine(buf, this.at, sub.sidBytes, withHeaders), withHeaders)
+    writeDelivery(buf, this.at, sub, msg, withHeaders)
     this.at += n
     this.messages++
-    this.payloadBytes += bodyBytes - 2
+    this.payloadBytes += msg.bodyLengthFor(withHeaders) - 2
     return n
   }
 
@@ -281,12 +291,10 @@ export class Outbox {
   /** One delivery, written into the next socket write: its MSG or HMSG line, then the body. */
   private queueDelivery (sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): void {
     const parts = this.parts
-    const lineBytes = msg.lineLength(sub.sidBytes.length, withHeaders)
-    const bodyBytes = msg.bodyLengthFor(withHeaders)
-    const buf = parts.reserve(lineBytes + bodyBytes)
-    msg.writeBody(buf, msg.writeLine(buf, parts.offset, sub.sidBytes, withHeaders), withHeaders)
-    parts.advance(lineBytes + bodyBytes)
-    this.partsPayloadBytes += bodyBytes - 2
+    const n = deliveryBytes(sub, msg, withHeaders)
+    writeDelivery(parts.reserve(n), parts.offset, sub, msg, withHeaders)
+    parts.advance(n)
+    this.partsPayloadBytes += msg.bodyLengthFor(withHeaders) - 2
     this.partsMessages++
   }
 
