@@ -62,13 +62,8 @@ export const BROKER_OPTION_TABLE = {
     }
   },
   highWaterBytes: { type: 'integer', default: 256 * 1024, min: 1, unit: 'bytes', help: 'Socket-buffered bytes past which a connection is conflated' },
-  // 1 MiB: a fast reader keeps 25 ms of its rate in flight up to about 40 MB/s, a reader of
-  // 160,000 msgs/s of trades (27 MB/s) included; 256 KiB was under 10 ms of it, and a quarter-core
-  // broker conflated such readers hundreds of times in 8 s (reports/broker/flow-window.md). A slow
-  // reader's window is its own rate's 25 ms, whatever this is; one that stalls is held after
-  // --max-ack-wait-ms.
   maxInFlightBytes: {
-    type: 'integer', default: 1024 * 1024, min: 1024, unit: 'bytes',
+    type: 'integer', default: 256 * 1024, min: 1024, unit: 'bytes',
     help: 'Largest flow window: bytes written but not acknowledged by the client (PING/PONG) past which it is conflated'
   },
   maxAckWaitMs: { type: 'integer', default: 100, min: 1, unit: 'ms', help: 'A flow-control PING unanswered this long conflates the client until it answers' },
