@@ -153,6 +153,24 @@ describe('HistoryStream', () => {
     for (let s = h.firstSeq; s <= h.lastSeq; s++) expect(h.get(s)?.data).toEqual(Buffer.alloc(10, (s - 1) % 251))
   })
 
+  it('fills from preallocated slabs: none taken while it fills, every message intact, the same bound', () => {
+    const SLAB = 64
+    const h = new HistoryStream({ ...CONFIG, maxBytes: 1_000 }, 0, SLAB)
+    expect(h.preallocate()).toBe(16) // 1,000 bytes in slabs of 64
+    expect(h.slabsAllocated).toBe(16)
+    const append = (k: number): void => { h.append('trade.a', Buffer.alloc(10, k % 251), 0, undefined, 0) }
+    for (let k = 0; k < 5_000; k++) {
+      append(k)
+      expect(h.heldBytes).toBeLessThanOrEqual(Math.max(2 * 1_000, 1_000 + 4 * SLAB))
+    }
+    // Filling and then one removal per append: never a slab beyond those taken at the start.
+    expect(h.slabsAllocated).toBe(16)
+    for (let s = h.firstSeq; s <= h.lastSeq; s++) expect(h.get(s)?.data).toEqual(Buffer.alloc(10, (s - 1) % 251))
+    // A second call takes nothing more: the slabs held and spare already make up the 16.
+    expect(h.preallocate()).toBe(16)
+    expect(h.slabsAllocated).toBe(16)
+  })
+
   it('keeps every message and limit across its blocks of columns as they are added and dropped', () => {
     // Tens of thousands of messages: the columns come in blocks of 4,096, added as the stream
     // grows and dropped once every message in them left, and subject chains run across blocks.

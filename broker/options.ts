@@ -132,6 +132,10 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 256 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes (subjects, headers, payloads) each history stream keeps',
     limit: { what: 'bytes of each history stream', pastIt: 'its oldest messages leave (the slabs that hold them stay within about twice this: `/varz` `held_bytes`)' }
   },
+  historyPreallocate: {
+    type: 'boolean', default: false,
+    help: 'Take and touch each history stream\'s --history-max-bytes of slabs at start, so that filling it costs no fresh memory and no collections under load'
+  },
   historyMaxMsgsPerSubject: {
     type: 'integer', default: 100000, min: 0, help: 'Messages a history stream keeps per subject (0 = no limit)',
     limit: { what: 'messages per subject in a history stream', pastIt: 'that subject\'s oldest leaves (a hole in the sequence)' }

@@ -231,7 +231,11 @@ export class Router implements ClientHost {
         maxMsgsPerSubject: options.historyMaxMsgsPerSubject,
         duplicateWindowMs: options.historyDuplicateWindowMs,
         maxMsgIds: options.historyMaxMsgIds
-      }).map((config) => new HistoryStream(config, this.now())),
+      }).map((config) => {
+        const stream = new HistoryStream(config, this.now())
+        if (options.historyPreallocate) stream.preallocate()
+        return stream
+      }),
       {
         maxConsumersPerConnection: options.maxConsumersPerConnection,
         maxConsumers: options.maxConsumers,

@@ -92,8 +92,13 @@ export async function startTickfanProcess (
     root = path.resolve(ROOT, process.env.TICKFAN_BROKER_ROOT)
   }
   const forCap = workers === 1 ? quotaFlags(cap?.share ?? null, 1) : []
+  // Under a cap this checkout's broker also takes its history's memory at start, as
+  // DEPLOYMENT.md advises for a broker that must keep its pace from its first seconds: each
+  // capped step starts a fresh broker, and a history filling fresh memory through the measured
+  // window is a cost paid once in a broker's life (reports/broker/history-fill.md).
+  const capArgs = cap !== undefined && root === ROOT ? ['--history-preallocate'] : []
   const nodeArgs = [...NODE_FLAGS, ...forCap, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
-    `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
+    `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...capArgs, ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   // The broker as `npm run broker` runs it (broker/process-settings.ts).
   const env = { ...process.env, ...ALLOCATOR_ENV }
   const [cmd, args] = launchCommand([process.execPath, ...nodeArgs], cpus, cap?.prefix())
