@@ -288,6 +288,32 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
   })
 })
 
+describe('--history-preallocate', () => {
+  it('takes the history\'s slabs at start and fills from them: /varz counts no slab taken after', async () => {
+    const t = await startTickfan({ historyPreallocate: true, historyMaxBytes: 1024 * 1024 })
+    const nc = await connect({ servers: t.natsUrl })
+    try {
+      type Stream = { slabs_allocated: number, last_seq: number, messages: number, removed: { bytes: number } }
+      const stream = async (): Promise<Stream> => {
+        const varz = await (await fetch(`${t.httpUrl}/varz`)).json() as { tickfan: { history: { streams: Stream[] } } }
+        return varz.tickfan.history.streams[0] as Stream
+      }
+      // 1 MiB in 64 KiB slabs, taken before any trade.
+      expect(await stream()).toMatchObject({ slabs_allocated: 16, messages: 0 })
+      // 2 MB of trades: the history fills and then lets its oldest go, from the same 16 slabs.
+      for (let i = 0; i < 20_000; i++) nc.publish(`trade.bitstamp.S${i % 10}`, 'x'.repeat(100))
+      await nc.flush()
+      await eventually(async () => (await stream()).last_seq === 20_000, 5000, 'every trade stored')
+      const after = await stream()
+      expect(after.removed.bytes).toBeGreaterThan(0)
+      expect(after.slabs_allocated).toBe(16)
+    } finally {
+      await nc.close()
+      await t.stop()
+    }
+  })
+})
+
 describe('a broker of several workers', () => {
   it('keeps the whole history on every worker: clients on any worker replay every trade, each once', async () => {
     const { broker, natsUrl: url } = await startBrokerCommand(['--workers', '2', '--log-level', 'error'])

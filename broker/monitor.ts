@@ -127,6 +127,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
           bytes: s.bytes,
           // Slab bytes it holds: its messages plus holes not yet closed (at most about twice `bytes`).
           held_bytes: s.heldBytes,
+          // Slabs taken since the start (--history-preallocate takes them all at once).
+          slabs_allocated: s.slabsAllocated,
           first_seq: s.firstSeq,
           last_seq: s.lastSeq,
           duplicates: s.duplicates,
