@@ -13,7 +13,7 @@ import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
-import { BACKGROUND_PRIORITY, ROOT, coreLayout } from './harness/processes.ts'
+import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { searchMaxRate } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
@@ -117,7 +117,9 @@ runMain(async () => {
   const progress = (text: string): void => { process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`) }
   process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}${brokerCap === undefined ? '' : ` capped at ${brokerCap.share} of a core per ${brokerCap.periodUs / 1000} ms`}, load on ${layout.load ?? 'any'}\n`)
   notes.push(`Slow consumers are background load: they run at ${BACKGROUND_PRIORITY} CPU priority, so on cores they share with the publisher and the fast subscribers they use only the cycles those leave, and the isolation verdict measures the broker, not the scheduler.`)
-  if (brokerCap !== undefined) notes.push(`Each broker ran capped at ${brokerCap.share} of one core (a cgroup CPU quota per ${brokerCap.periodUs / 1000} ms, counting all its threads), so that its own limit, not the load generators', ends a maximum rate search; CPU per delivery is still measured, throttled time is not CPU. This checkout's tickfan (not a broker from TICKFAN_BROKER_ROOT) ran with \`--history-preallocate\`: its trade history's memory taken at start, so that no step measures the history filling fresh memory, a cost paid once in a broker's life (reports/broker/history-fill.md).`)
+  if (brokerCap !== undefined) notes.push(`Each broker ran capped at ${brokerCap.share} of one core (a cgroup CPU quota per ${brokerCap.periodUs / 1000} ms, counting all its threads), so that its own limit, not the load generators', ends a maximum rate search; CPU per delivery is still measured, throttled time is not CPU.`)
+  const cappedArgs = cappedBrokerArgs(brokerRoot())
+  if (brokerCap !== undefined && cappedArgs.length > 0) notes.push(`Under the cap tickfan ran with \`${cappedArgs.join(' ')}\`: its trade history's memory taken at start, so that no step measures the history filling fresh memory, a cost paid once in a broker's life (reports/broker/history-fill.md).`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
 
   // --profile: for each workload, the folder holding its last tickfan run's profile (earlier ones are let go).

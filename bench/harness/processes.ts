@@ -67,6 +67,23 @@ export function coreLayout (): CoreLayout {
   }
 }
 
+/** Where a broker asked for at `root` starts from: TICKFAN_BROKER_ROOT in place of this checkout, when set. */
+export function brokerRoot (root = ROOT): string {
+  const override = process.env.TICKFAN_BROKER_ROOT
+  return root === ROOT && override !== undefined && override !== '' ? path.resolve(ROOT, override) : root
+}
+
+/**
+ * The broker options a tickfan from `root` gets under a CPU cap: this checkout's takes its
+ * history's memory at start, as DEPLOYMENT.md advises for a broker that must keep its pace from
+ * its first seconds; each capped step starts a fresh broker, and a history filling fresh memory
+ * through the measured window is a cost paid once in a broker's life
+ * (reports/broker/history-fill.md). Another root (a reference build, the floor) may not know it.
+ */
+export function cappedBrokerArgs (root: string): string[] {
+  return root === ROOT ? ['--history-preallocate'] : []
+}
+
 /**
  * Starts a tickfan broker from `root` (this checkout by default; the regression gate passes a
  * reference build's folder).
@@ -88,15 +105,9 @@ export async function startTickfanProcess (
   // started from this checkout's root is started from instead (bench/floor/broker/main.ts).
   // Under a cap, a one-process broker gets the flags DEPLOYMENT.md gives an operator for a CPU
   // quota (a primary of several workers reads its quota and gives them to its workers itself).
-  if (root === ROOT && process.env.TICKFAN_BROKER_ROOT !== undefined && process.env.TICKFAN_BROKER_ROOT !== '') {
-    root = path.resolve(ROOT, process.env.TICKFAN_BROKER_ROOT)
-  }
+  root = brokerRoot(root)
   const forCap = workers === 1 ? quotaFlags(cap?.share ?? null, 1) : []
-  // Under a cap this checkout's broker also takes its history's memory at start, as
-  // DEPLOYMENT.md advises for a broker that must keep its pace from its first seconds: each
-  // capped step starts a fresh broker, and a history filling fresh memory through the measured
-  // window is a cost paid once in a broker's life (reports/broker/history-fill.md).
-  const capArgs = cap !== undefined && root === ROOT ? ['--history-preallocate'] : []
+  const capArgs = cap === undefined ? [] : cappedBrokerArgs(root)
   const nodeArgs = [...NODE_FLAGS, ...forCap, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...capArgs, ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
   // The broker as `npm run broker` runs it (broker/process-settings.ts).
