@@ -1,7 +1,8 @@
 #!/bin/bash
 # One capped step of max-throughput per broker variant, in rounds, each variant in turn
-# (reports/broker/flow-window.md). Prints delivered/s, CPU per million deliveries, p99 and
-# the conflation starts by cause that /varz counted in the measured window.
+# (reports/broker/flow-window.md). Prints delivered/s, CPU per million deliveries, p99, the
+# conflation starts by cause that /varz counted in the measured window, and the seconds the
+# publisher waited for the broker to take its writes.
 #
 #   bash reports/broker/flow-window/compare.sh <step.json> <rounds> <label>=<root>[|<broker args>] ...
 #
@@ -22,6 +23,7 @@ for r in $(seq 1 "$rounds"); do
       const b = s.broker
       console.log(`${process.argv[2].padEnd(10)} round ${process.argv[3]}: delivered ${Math.round(s.deliveredRate)}/s,` +
         ` ${b.cpuSecondsPerMillionDeliveries.toFixed(3)} s per million, p99 ${(s.fast.latencyUs.p99 / 1000).toFixed(1)} ms,` +
-        ` conflation starts ${JSON.stringify(b.conflationStarts ?? null)}`)' "$out/x/results.json" "$label" "$r"
+        ` conflation starts ${JSON.stringify(b.conflationStarts ?? null)},` +
+        ` publisher waited ${(s.publisher?.waitedForBrokerSeconds ?? NaN).toFixed(2)} s`)' "$out/x/results.json" "$label" "$r"
   done
 done
