@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { HistoryStream, type HistoryConfig } from './history.ts'
+import { HistoryStream, PREALLOCATED_MESSAGE_BYTES, type HistoryConfig } from './history.ts'
 
 const CONFIG: HistoryConfig = {
   name: 'trades',
@@ -169,6 +169,26 @@ describe('HistoryStream', () => {
     // A second call takes nothing more: the slabs held and spare already make up the 16.
     expect(h.preallocate()).toBe(16)
     expect(h.slabsAllocated).toBe(16)
+  })
+
+  it('fills from preallocated blocks of columns: none added while messages of 128 B or more fill it and then leave', () => {
+    const maxBytes = 2 * 1024 * 1024
+    const data = Buffer.alloc(200, 7) // with its subject, 207 B a message: about 10,000 held, three blocks
+    const fill = (h: HistoryStream): void => {
+      for (let k = 0; k < 60_000; k++) h.append(`trade.s${k % 10}`, data, 0, undefined, 0)
+    }
+    const preallocated = new HistoryStream({ ...CONFIG, maxBytes }, 0)
+    preallocated.preallocate()
+    const taken = preallocated.blocksAllocated
+    expect(taken).toBe(Math.ceil(maxBytes / PREALLOCATED_MESSAGE_BYTES / 4096) + 1)
+    fill(preallocated)
+    expect(preallocated.removed.bytes).toBeGreaterThan(40_000) // full, and long past it
+    expect(preallocated.blocksAllocated).toBe(taken)
+    expect(preallocated.get(preallocated.lastSeq)?.data).toEqual(data)
+    // Without it the blocks come as it fills.
+    const growing = new HistoryStream({ ...CONFIG, maxBytes }, 0)
+    fill(growing)
+    expect(growing.blocksAllocated).toBeGreaterThan(1)
   })
 
   it('keeps every message and limit across its blocks of columns as they are added and dropped', () => {

@@ -117,6 +117,15 @@ const BLOCK_SHIFT = 12
 const BLOCK = 1 << BLOCK_SHIFT
 const BLOCK_MASK = BLOCK - 1
 
+/**
+ * The message size `preallocate()` takes blocks for: maxBytes / 128 messages (and one block
+ * more). A stream of
+ * larger messages leaves some unused; one of smaller messages adds blocks as it fills, as
+ * without preallocate(). 128 B is a trade's subject and a short JSON payload; the benchmarks'
+ * are 167 B (reports/broker/history-fill.md, section 8).
+ */
+export const PREALLOCATED_MESSAGE_BYTES = 128
+
 /** What is known of BLOCK consecutive messages, a typed-array column each. */
 class Block {
   /** The slab holding its bytes, or REMOVED. */
@@ -146,6 +155,8 @@ export class HistoryStream {
   compactions = 0
   /** Slabs allocated since the start (a spare one serving again is not counted). */
   slabsAllocated = 0
+  /** Blocks of columns allocated since the start (a spare one serving again is not counted). */
+  blocksAllocated = 0
   /** Called with each message as it leaves (consumers keep their pending counts with it). */
   onRemove: ((seq: number, subject: string) => void) | null = null
 
@@ -156,8 +167,12 @@ export class HistoryStream {
   private head = 0
   private length = 0
   private blocks: Block[] = []
-  /** A dropped block, kept to be the next one added (a stream at its limits adds and drops in turn). */
-  private spareBlock: Block | null = null
+  /**
+   * Dropped blocks kept to be the next ones added (a stream at its limits adds and drops in
+   * turn), at most maxSpareBlocks; preallocate() fills it.
+   */
+  private readonly spareBlocks: Block[] = []
+  private maxSpareBlocks = 1
 
   /** Slabs by `number - slabBase`; null once let go. */
   private slabs: Array<Slab | null> = []
@@ -186,14 +201,15 @@ export class HistoryStream {
   }
 
   /**
-   * Takes the slabs that `maxBytes` fills and writes every page of them, to serve as spares:
-   * the stream then fills without asking the system for memory. A stream that fills fresh
-   * memory pays the page faults, and V8 counts each new slab as external memory and starts a
-   * full collection at each step of its growth (one every 1.2-3.0 s at 120,000 trades a second);
-   * under a CPU quota those collections set a young broker's p99
-   * (reports/broker/history-fill.md). What it holds stays within the same bound as without:
-   * a slab is taken only when no spare is left. Tops the slabs held and spare up to that many;
-   * returns it.
+   * Takes the slabs that `maxBytes` fills and writes every page of them, to serve as spares,
+   * and the blocks of columns for maxBytes / PREALLOCATED_MESSAGE_BYTES messages: the stream
+   * then fills without asking the system for memory. A stream that fills fresh memory pays the
+   * page faults, and V8 counts each new slab and block as external memory and starts a full
+   * collection at each step of its growth (one every 1.2-3.0 s at 120,000 trades a second with
+   * the slabs, every 4 s with the blocks alone); under a CPU quota those collections set a young
+   * broker's p99 (reports/broker/history-fill.md, sections 3 and 8). What it holds stays within
+   * the same bound as without: a slab or block is taken only when no spare is left. Tops the
+   * slabs held and spare up to that many (and the blocks likewise); returns the slabs.
    */
   preallocate (): number {
     const slabs = Math.ceil(this.config.maxBytes / this.slabBytes)
@@ -204,6 +220,13 @@ export class HistoryStream {
       this.slabsAllocated++
     }
     this.maxSpareSlabs = Math.max(MAX_SPARE_SLABS, slabs)
+    // The messages held span one block more than they fill: the head leaves one as the tail starts the next.
+    const blocks = Math.ceil(this.config.maxBytes / PREALLOCATED_MESSAGE_BYTES / BLOCK) + 1
+    for (let i = this.blocks.length + this.spareBlocks.length; i < blocks; i++) {
+      this.spareBlocks.push(new Block())
+      this.blocksAllocated++
+    }
+    this.maxSpareBlocks = Math.max(1, blocks)
     return slabs
   }
 
@@ -237,7 +260,10 @@ export class HistoryStream {
       this.base = seq
       this.head = 0
       this.length = 0
-      if (this.blocks.length > 1) this.blocks.length = 1
+      if (this.blocks.length > 1) {
+        this.keepSpareBlocks(1, this.blocks.length)
+        this.blocks.length = 1
+      }
     }
     const i = this.slot()
     const block = this.block(i)
@@ -415,8 +441,12 @@ export class HistoryStream {
   /** The next free index, a block added as needed. */
   private slot (): number {
     if (this.length === this.blocks.length * BLOCK) {
-      this.blocks.push(this.spareBlock ?? new Block())
-      this.spareBlock = null
+      let block = this.spareBlocks.pop()
+      if (block === undefined) {
+        block = new Block()
+        this.blocksAllocated++
+      }
+      this.blocks.push(block)
     }
     return this.length++
   }
@@ -424,12 +454,18 @@ export class HistoryStream {
   /** Drops the blocks the head has passed (all they hold was removed); indexes move down by whole blocks. */
   private dropPassedBlocks (): void {
     const passed = this.head >>> BLOCK_SHIFT
-    this.spareBlock = this.blocks[passed - 1] as Block
+    this.keepSpareBlocks(0, passed)
     this.blocks.splice(0, passed)
     const moved = passed * BLOCK
     this.base += moved
     this.head -= moved
     this.length -= moved
+  }
+
+  /** Keeps blocks [from, to) as spares, up to maxSpareBlocks (the caller drops them from `blocks`). */
+  private keepSpareBlocks (from: number, to: number): void {
+    const spares = this.spareBlocks
+    for (let b = from; b < to && spares.length < this.maxSpareBlocks; b++) spares.push(this.blocks[b] as Block)
   }
 
   /** Copies `data` into a slab and notes where at entry `j` of `block`. */

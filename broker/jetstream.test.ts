@@ -289,24 +289,33 @@ describe('tickfan\'s history beyond what nats-server shows', () => {
 })
 
 describe('--history-preallocate', () => {
-  it('takes the history\'s slabs at start and fills from them: /varz counts no slab taken after', async () => {
+  it('takes the history\'s slabs and blocks at start and fills from them: /varz counts none taken after', async () => {
     const t = await startTickfan({ historyPreallocate: true, historyMaxBytes: 1024 * 1024 })
     const nc = await connect({ servers: t.natsUrl })
     try {
-      type Stream = { slabs_allocated: number, last_seq: number, messages: number, removed: { bytes: number } }
+      interface Stream {
+        slabs_allocated: number
+        blocks_allocated: number
+        last_seq: number
+        messages: number
+        removed: { bytes: number }
+      }
       const stream = async (): Promise<Stream> => {
         const varz = await (await fetch(`${t.httpUrl}/varz`)).json() as { tickfan: { history: { streams: Stream[] } } }
         return varz.tickfan.history.streams[0] as Stream
       }
-      // 1 MiB in 64 KiB slabs, taken before any trade.
-      expect(await stream()).toMatchObject({ slabs_allocated: 16, messages: 0 })
-      // 2 MB of trades: the history fills and then lets its oldest go, from the same 16 slabs.
-      for (let i = 0; i < 20_000; i++) nc.publish(`trade.bitstamp.S${i % 10}`, 'x'.repeat(100))
+      // 1 MiB in 64 KiB slabs, and the columns of 1 MiB / 128 B messages in blocks of 4,096 (and
+      // one more), taken before any trade.
+      expect(await stream()).toMatchObject({ slabs_allocated: 16, blocks_allocated: 3, messages: 0 })
+      // 2.8 MB of trades of 137-138 B: the history fills and then lets its oldest go, from the
+      // same 16 slabs and 3 blocks.
+      for (let i = 0; i < 20_000; i++) nc.publish(`trade.bitstamp.S${i % 10}`, 'x'.repeat(120))
       await nc.flush()
       await eventually(async () => (await stream()).last_seq === 20_000, 5000, 'every trade stored')
       const after = await stream()
       expect(after.removed.bytes).toBeGreaterThan(0)
       expect(after.slabs_allocated).toBe(16)
+      expect(after.blocks_allocated).toBe(3)
     } finally {
       await nc.close()
       await t.stop()

@@ -129,6 +129,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
           held_bytes: s.heldBytes,
           // Slabs taken since the start (--history-preallocate takes them all at once).
           slabs_allocated: s.slabsAllocated,
+          // Blocks of its per-message columns (4,096 messages each) taken since the start.
+          blocks_allocated: s.blocksAllocated,
           first_seq: s.firstSeq,
           last_seq: s.lastSeq,
           duplicates: s.duplicates,

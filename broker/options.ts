@@ -134,7 +134,7 @@ export const BROKER_OPTION_TABLE = {
   },
   historyPreallocate: {
     type: 'boolean', default: false,
-    help: 'Take and touch each history stream\'s --history-max-bytes of slabs at start, so that filling it costs no fresh memory and no collections under load'
+    help: 'Take and touch each history stream\'s --history-max-bytes of slabs, and its index for messages of 128 B or more, at start, so that filling it costs no fresh memory and no full collections under load'
   },
   historyMaxMsgsPerSubject: {
     type: 'integer', default: 100000, min: 0, help: 'Messages a history stream keeps per subject (0 = no limit)',

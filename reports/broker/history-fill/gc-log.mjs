@@ -8,11 +8,15 @@
  *   GCLOG=/tmp/gcl TICKFAN_BROKER_NODE_ARGS="--import ./reports/broker/history-fill/gc-log.mjs" \
  *     npx tsx bench/suite.ts --workloads <step.json> --targets tickfan ...
  *
+ * With GCLOG_HEAP=1 each full collection's line also has V8's old space and the process's
+ * external memory (what the history's slabs and index count as) in MB.
+ *
  * bench/micro/gc-watch.mjs counts the same by kind; this one keeps each pause and when it came.
  */
 import { appendFileSync } from 'node:fs'
 import { PerformanceObserver, constants } from 'node:perf_hooks'
 import process from 'node:process'
+import v8 from 'node:v8'
 
 const KINDS = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
@@ -22,10 +26,19 @@ const KINDS = {
 }
 const file = `${process.env.GCLOG ?? '/tmp/gclog'}-${process.pid}.txt`
 
+/** With GCLOG_HEAP=1, each full collection's line ends with V8's old space and the process's external memory, in MB. */
+const withHeap = process.env.GCLOG_HEAP === '1'
+const mb = (bytes) => (bytes / 1e6).toFixed(1)
+
 new PerformanceObserver((list) => {
   let lines = ''
   for (const e of list.getEntries()) {
-    lines += `${(e.startTime / 1000).toFixed(2)} ${KINDS[e.detail?.kind] ?? e.detail?.kind} ${e.duration.toFixed(1)} flags=${e.detail?.flags}\n`
+    let heap = ''
+    if (withHeap && e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      const old = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')
+      heap = ` old=${mb(old?.space_used_size ?? 0)} external=${mb(process.memoryUsage().external)}`
+    }
+    lines += `${(e.startTime / 1000).toFixed(2)} ${KINDS[e.detail?.kind] ?? e.detail?.kind} ${e.duration.toFixed(1)} flags=${e.detail?.flags}${heap}\n`
   }
   appendFileSync(file, lines)
 }).observe({ entryTypes: ['gc'] })
