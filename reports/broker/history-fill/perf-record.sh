@@ -11,6 +11,9 @@
 #
 # <root>: a folder whose broker/main.ts runs in tickfan's place (TICKFAN_BROKER_ROOT), e.g.
 # bench/floor; empty: this checkout. Output in /tmp/perf-record/<label>/ (perf.data, top.txt).
+# PERF_FROM (seconds after the broker appears, default 12) and PERF_SECONDS (default 6) move the
+# window: PERF_FROM=0 PERF_SECONDS=10 takes its start, and `node perf-timeline.mjs
+# /tmp/perf-record/<label>/perf.data` then shows where each half second went.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 label=$1; step=$2; root=${3:-}; args=${4:-}
@@ -22,8 +25,8 @@ if [ -n "$root" ]; then P="^/usr/bin/node.*$root/broker/main.ts"; else P='^/usr/
 pid=''
 for _ in $(seq 1 200); do pid=$(pgrep -f "$P" | head -1 || true); [ -n "$pid" ] && break; sleep 0.1; done
 [ -n "$pid" ] || { echo "the broker did not start" >&2; exit 1; }
-sleep 12
-perf record -F 2000 -g -p "$pid" -o "$out/perf.data" -- sleep 6 > /dev/null 2>&1
+sleep "${PERF_FROM:-12}"
+perf record -F 2000 -g -p "$pid" -o "$out/perf.data" -- sleep "${PERF_SECONDS:-6}" > /dev/null 2>&1
 while pgrep -f "bench/suite.ts" > /dev/null; do sleep 1; done
 node -e '
   const s = require(process.argv[1]).scenarios[0]
