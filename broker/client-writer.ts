@@ -93,7 +93,9 @@ export class ClientWriter {
     if (this.stopped || this.outbox.conflating) return
     // The clock is read only where the time decides something: this runs every turn.
     const clock = this.limits.now
-    if (this.flow.awaitingPong && this.flow.overdue(clock())) return this.startConflating(clock(), 'ack_wait')
+    // Only a write that holds a last value is judged by the window and the PING's age (flow-control.ts).
+    const lastValues = this.outbox.flowingLastValues > 0
+    if (lastValues && this.flow.awaitingPong && this.flow.overdue(clock())) return this.startConflating(clock(), 'ack_wait')
     // A flow-control probe or the keep-alive PING goes at the end of this write.
     const ping = this.flow.wantsProbe(this.outBytes + this.outbox.flowingBytes) || this.wantPing
     if (ping) {
@@ -103,7 +105,7 @@ export class ClientWriter {
     const chunk = this.outbox.take()
     if (chunk === null || !this.write(chunk, true)) return
     if (ping) this.flow.pingSent(this.outBytes, clock())
-    const cause = this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes)
+    const cause = this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes, lastValues)
     if (cause !== null) this.startConflating(clock(), cause)
   }
 

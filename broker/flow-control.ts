@@ -23,6 +23,13 @@
  * Without this a slow reader on loopback drains megabytes of stale kernel-buffered data before
  * it sees the newest values.
  *
+ * The window and the PING's age are about last values, the only messages conflating can drop:
+ * a write that holds none (events and plain messages, delivered in order whether held or not)
+ * is judged by the socket's own buffer alone, as nats-server judges every write. Holding them
+ * only delayed them, and a broker late on its own work (under a CPU quota, or behind on its
+ * input) read its fast event readers' PONGs late, judged them behind, and held their
+ * publishers back with them (reports/broker/history-fill.md, section 10).
+ *
  * Probes are pipelined, as TCP's acknowledgements are: a PING goes out with every quarter of
  * the window written past the last one, up to MAX_PINGS_OUT at a time. With one PING out at a
  * time, each PONG acknowledged only what was written a whole round trip before it, so a
@@ -149,10 +156,13 @@ export class FlowControl {
     this.ackedAtMs = nowMs
   }
 
-  /** After a write: is the client now too far behind to be written to? Null when it is not, else why. */
-  mustConflate (outBytes: number, socketBufferedBytes: number): ConflationCause | null {
+  /**
+   * After a write: is the client now too far behind to be written to? Null when it is not, else
+   * why. The window counts only for a write that held `lastValues` (see the top).
+   */
+  mustConflate (outBytes: number, socketBufferedBytes: number, lastValues = true): ConflationCause | null {
     if (socketBufferedBytes >= this.limits.highWaterBytes) return 'socket_buffer'
-    return this.inFlight(outBytes) >= this.windowBytes ? 'window' : null
+    return lastValues && this.inFlight(outBytes) >= this.windowBytes ? 'window' : null
   }
 
   /**

@@ -22,8 +22,17 @@
  *                  └► route ─► subscriber half full of events? ─► pause until it drains
  */
 
-/** Bytes a connection may hand the parser before it waits for the next turn. */
-export const READ_BUDGET_BYTES = 64 * 1024
+/**
+ * Bytes a connection may hand the parser before it waits for the next turn: 1 MiB, sixteen of
+ * libuv's 64 KiB reads. With one read a turn, a broker that fell behind a fast publisher paid
+ * a turn's fixed costs (the pause and resume, a wake-up, each subscriber's socket write) for
+ * every 64 KiB it caught up, and did not catch up: under a quarter-core quota at 200,000 msgs/s
+ * it passed the max-throughput search's 100 ms p99 in none of eight rounds, and with 1 MiB (and
+ * events written past the flow window) in three of six (reports/broker/history-fill.md, section
+ * 10). A turn's writes stay bounded: a connection whose turn passes the high-water mark is
+ * flushed at once (ClientWriter.turnFull).
+ */
+export const READ_BUDGET_BYTES = 1024 * 1024
 /** The longest one subscriber that does not catch up holds a publisher back. */
 export const MAX_HOLD_MS = 100
 
