@@ -6,7 +6,7 @@
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FrameScanner } from '../bench/load/frame-scanner.ts'
-import { InputPacing, MAX_HOLD_MS, type Pausable } from './input-pacing.ts'
+import { InputPacing, MAX_HOLD_MS, READ_BUDGET_BYTES, READ_BUDGET_MIN_BYTES, READ_BUDGET_MS, ReadGate, type Pausable } from './input-pacing.ts'
 import { startNatsServer } from './test-support/nats-server.ts'
 import { startBrokerCommand, StartedProcesses } from './test-support/processes.ts'
 import { eventually } from './test-support/targets.ts'
@@ -16,6 +16,36 @@ class Connection implements Pausable {
   pauseReading (): void { this.paused = true }
   resumeReading (): void { this.paused = false }
 }
+
+describe('ReadGate', () => {
+  const READ = 64 * 1024
+
+  it('spends the budget at READ_BUDGET_BYTES while reads come within READ_BUDGET_MS', () => {
+    const gate = new ReadGate(new Connection())
+    const now = (): number => 1000
+    const reads = READ_BUDGET_BYTES / READ
+    for (let i = 1; i < reads; i++) expect(gate.spent(READ, now)).toBe(false)
+    expect(gate.spent(READ, now)).toBe(true)
+    // And counts afresh after.
+    expect(gate.spent(READ, now)).toBe(false)
+  })
+
+  it('spends it past READ_BUDGET_MIN_BYTES once the reads since the last pause have taken READ_BUDGET_MS', () => {
+    const gate = new ReadGate(new Connection())
+    let ms = 1000
+    const now = (): number => ms
+    expect(gate.spent(READ, now)).toBe(false) // one read, the time not up
+    ms += READ_BUDGET_MS
+    expect(gate.spent(READ, now)).toBe(true)
+    // Small reads far apart: nothing spent below READ_BUDGET_MIN_BYTES, however long they take.
+    for (let read = 0; read < READ_BUDGET_MIN_BYTES / 1000 - 1; read++) {
+      ms += 1000
+      expect(gate.spent(1000, now)).toBe(false)
+    }
+    ms += 1000
+    expect(gate.spent(1000, now)).toBe(true)
+  })
+})
 
 describe('InputPacing', () => {
   it('pauses a connection that spent its read budget until the end of the turn', () => {

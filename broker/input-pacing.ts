@@ -6,8 +6,9 @@
  * look like slow consumers because nothing is written to them. Two rules keep the turns fair:
  *
  * 1. Read budget. A connection that has handed READ_BUDGET_BYTES to the parser since it last
- *    paused stops reading until the end of this event-loop turn, after the flush turn. Its
- *    socket keeps what it sends meanwhile, and TCP slows it down when that fills up.
+ *    paused, or READ_BUDGET_MIN_BYTES over READ_BUDGET_MS or more, stops reading until the end
+ *    of this event-loop turn, after the flush turn. Its socket keeps what it sends meanwhile,
+ *    and TCP slows it down when that fills up.
  * 2. Rate limit (`--max-in-msgs-per-sec`, off by default). A connection over it stops reading
  *    until its one-second window ends (rate-limit.ts): slowed, never dropped.
  * 3. Hold back. A plain or event message that leaves a subscriber with more undelivered events
@@ -24,15 +25,22 @@
 
 /**
  * Bytes a connection may hand the parser before it waits for the next turn: 1 MiB, sixteen of
- * libuv's 64 KiB reads. With one read a turn, a broker that fell behind a fast publisher paid
- * a turn's fixed costs (the pause and resume, a wake-up, each subscriber's socket write) for
- * every 64 KiB it caught up, and did not catch up: under a quarter-core quota at 200,000 msgs/s
- * it passed the max-throughput search's 100 ms p99 in none of eight rounds, and with 1 MiB (and
- * events written past the flow window) in three of six (reports/broker/history-fill.md, section
- * 10). A turn's writes stay bounded: a connection whose turn passes the high-water mark is
- * flushed at once (ClientWriter.turnFull).
+ * libuv's 64 KiB reads, while they come fast. With one read a turn, a broker that fell behind
+ * a fast publisher paid a turn's fixed costs (the pause and resume, a wake-up, each
+ * subscriber's socket write) for every 64 KiB it caught up, and did not catch up: under a
+ * quarter-core quota at 200,000 msgs/s it passed the max-throughput search's 100 ms p99 in
+ * none of eight rounds, and with 1 MiB (and events written past the flow window) in three of
+ * six (reports/broker/history-fill.md, section 10). A turn's writes stay bounded: a connection
+ * whose turn passes the high-water mark is flushed at once (ClientWriter.turnFull).
  */
 export const READ_BUDGET_BYTES = 1024 * 1024
+/**
+ * ...and its time: past READ_BUDGET_MIN_BYTES (one read, the budget before 1 MiB) a connection
+ * whose reads since it last paused began READ_BUDGET_MS ago or more waits for the next turn, so
+ * that one publisher's turn keeps the others waiting about as long as one read did.
+ */
+export const READ_BUDGET_MIN_BYTES = 64 * 1024
+export const READ_BUDGET_MS = 2
 /** The longest one subscriber that does not catch up holds a publisher back. */
 export const MAX_HOLD_MS = 100
 
@@ -45,13 +53,21 @@ export interface Pausable {
 /** One connection's side of the read budget: bytes read since its reads last paused, and whether they are. */
 export class ReadGate {
   private sincePause = 0
+  /** When the first of those bytes came (host clock, ms). */
+  private firstReadMs = 0
   private paused = false
 
   constructor (private readonly reads: Pausable) {}
 
-  /** Counts bytes handed to the parser; true when they spend the budget (the caller tells the pacing). */
-  spent (bytes: number): boolean {
-    if ((this.sincePause += bytes) < READ_BUDGET_BYTES) return false
+  /**
+   * Counts bytes handed to the parser; true when they spend the budget (the caller tells the
+   * pacing). `now` is read at the first read after a pause and past READ_BUDGET_MIN_BYTES only.
+   */
+  spent (bytes: number, now: () => number): boolean {
+    if (this.sincePause === 0) this.firstReadMs = now()
+    this.sincePause += bytes
+    if (this.sincePause < READ_BUDGET_MIN_BYTES) return false
+    if (this.sincePause < READ_BUDGET_BYTES && now() - this.firstReadMs < READ_BUDGET_MS) return false
     this.sincePause = 0
     return true
   }
