@@ -95,7 +95,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     } finally {
       if (clockTaken) this.host.endInput()
     }
-    if (this.reads.spent(chunk.length, this.host.now) && !this.isClosed) this.host.readBudgetSpent(this)
+    if (this.reads.spent(chunk.length) && !this.isClosed) this.host.readBudgetSpent(this)
   }
 
   pauseReading (): void { this.reads.pause() }

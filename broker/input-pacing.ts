@@ -36,11 +36,20 @@
 export const READ_BUDGET_BYTES = 1024 * 1024
 /**
  * ...and its time: past READ_BUDGET_MIN_BYTES (one read, the budget before 1 MiB) a connection
- * whose reads since it last paused began READ_BUDGET_MS ago or more waits for the next turn, so
- * that one publisher's turn keeps the others waiting about as long as one read did.
+ * whose reads since it last paused began READ_BUDGET_MS of the process's CPU time ago or more
+ * waits for the next turn, so that one publisher's turn keeps the others waiting about as long
+ * as one read did. CPU time, not the wall clock: under a CPU quota the wall clock jumps at
+ * every stop of the quota, and a wall-clock bound ended a catching-up broker's turns there
+ * (reports/broker/history-fill.md, section 10).
  */
 export const READ_BUDGET_MIN_BYTES = 64 * 1024
 export const READ_BUDGET_MS = 2
+
+/** The process's CPU time so far (user and system, every thread), in ms. */
+export function processCpuMs (): number {
+  const used = process.cpuUsage()
+  return (used.user + used.system) / 1000
+}
 /** The longest one subscriber that does not catch up holds a publisher back. */
 export const MAX_HOLD_MS = 100
 
@@ -53,7 +62,7 @@ export interface Pausable {
 /** One connection's side of the read budget: bytes read since its reads last paused, and whether they are. */
 export class ReadGate {
   private sincePause = 0
-  /** When the first of those bytes came (host clock, ms). */
+  /** When the first of those bytes came (processCpuMs). */
   private firstReadMs = 0
   private paused = false
 
@@ -61,9 +70,10 @@ export class ReadGate {
 
   /**
    * Counts bytes handed to the parser; true when they spend the budget (the caller tells the
-   * pacing). `now` is read at the first read after a pause and past READ_BUDGET_MIN_BYTES only.
+   * pacing). `now` (CPU time, ms) is read at the first read after a pause and past
+   * READ_BUDGET_MIN_BYTES only.
    */
-  spent (bytes: number, now: () => number): boolean {
+  spent (bytes: number, now: () => number = processCpuMs): boolean {
     if (this.sincePause === 0) this.firstReadMs = now()
     this.sincePause += bytes
     if (this.sincePause < READ_BUDGET_MIN_BYTES) return false
