@@ -228,7 +228,12 @@ async function allocationSamples (
         // With the broker's node flags, as its header asks: the path then collects as a broker does.
         const run = spawnSync(process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'bench/micro/publish-path.ts'), '--json', '--subject', subject, '--messages', '100000',
           '--root', name === 'candidate' ? candidateRoot : referenceRoot], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
-        if (run.status !== 0) throw new ReferenceBuildError(`the publish-path micro benchmark failed on the ${name}: ${run.stderr.trim().split('\n').slice(-2).join(' ')}`)
+        if (run.status !== 0) {
+          // The error's own line, not only the stack's last frames.
+          const lines = run.stderr.trim().split('\n')
+          const why = lines.find((line) => /Error/.test(line)) ?? lines.slice(-2).join(' ')
+          throw new ReferenceBuildError(`the publish-path micro benchmark (--subject ${subject}) failed on the ${name}: ${why}`)
+        }
         s[name].push((JSON.parse(run.stdout) as PublishPathResult).heapBytesPerMessage)
       }
     }
