@@ -29,8 +29,9 @@
  * a fast publisher paid a turn's fixed costs (the pause and resume, a wake-up, each
  * subscriber's socket write) for every 64 KiB it caught up, and did not catch up: under a
  * quarter-core quota at 200,000 msgs/s it passed the max-throughput search's 100 ms p99 in
- * none of eight rounds, and with 1 MiB (and events written past the flow window) in three of
- * six (reports/broker/history-fill.md, section 10). A turn's writes stay bounded: a connection
+ * none of 24 rounds, and with 1 MiB (and events written past the flow window) in three of ten,
+ * its median p99 a quarter of the other's (reports/broker/history-fill.md, section 10, with the
+ * rounds of the time bound below). A turn's writes stay bounded: a connection
  * whose turn passes the high-water mark is flushed at once (ClientWriter.turnFull).
  */
 export const READ_BUDGET_BYTES = 1024 * 1024
