@@ -94,7 +94,7 @@ export class ClientWriter {
     // The clock is read only where the time decides something: this runs every turn.
     const clock = this.limits.now
     // Only a write that holds a last value is judged by the window and the PING's age (flow-control.ts).
-    const lastValues = this.outbox.flowingLastValues > 0
+    const lastValues = this.outbox.flowingHasLastValue
     if (lastValues && this.flow.awaitingPong && this.flow.overdue(clock())) return this.startConflating(clock(), 'ack_wait')
     // A flow-control probe or the keep-alive PING goes at the end of this write.
     const ping = this.flow.wantsProbe(this.outBytes + this.outbox.flowingBytes) || this.wantPing

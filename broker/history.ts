@@ -119,10 +119,9 @@ const BLOCK_MASK = BLOCK - 1
 
 /**
  * The message size `preallocate()` takes blocks for: maxBytes / 128 messages (and one block
- * more). A stream of
- * larger messages leaves some unused; one of smaller messages adds blocks as it fills, as
- * without preallocate(). 128 B is a trade's subject and a short JSON payload; the benchmarks'
- * are 167 B (reports/broker/history-fill.md, section 8).
+ * more). A stream of larger messages leaves some unused; one of smaller messages adds blocks as
+ * it fills, as without preallocate(). 128 B is a trade's subject and a short JSON payload; the
+ * benchmarks' are 167 B (reports/broker/history-fill.md, section 8).
  */
 export const PREALLOCATED_MESSAGE_BYTES = 128
 
@@ -206,7 +205,7 @@ export class HistoryStream {
    * then fills without asking the system for memory. A stream that fills fresh memory pays the
    * page faults, and V8 counts each new slab and block as external memory and starts a full
    * collection at each step of its growth (one every 1.2-3.0 s at 120,000 trades a second with
-   * the slabs, every 4 s with the blocks alone); under a CPU quota those collections set a young
+   * the slabs, every 2-7 s with the blocks alone); under a CPU quota those collections set a young
    * broker's p99 (reports/broker/history-fill.md, sections 3 and 8). What it holds stays within
    * the same bound as without: a slab or block is taken only when no spare is left. Tops the
    * slabs held and spare up to that many (and the blocks likewise); returns the slabs.
@@ -222,10 +221,7 @@ export class HistoryStream {
     this.maxSpareSlabs = Math.max(MAX_SPARE_SLABS, slabs)
     // The messages held span one block more than they fill: the head leaves one as the tail starts the next.
     const blocks = Math.ceil(this.config.maxBytes / PREALLOCATED_MESSAGE_BYTES / BLOCK) + 1
-    for (let i = this.blocks.length + this.spareBlocks.length; i < blocks; i++) {
-      this.spareBlocks.push(new Block())
-      this.blocksAllocated++
-    }
+    for (let i = this.blocks.length + this.spareBlocks.length; i < blocks; i++) this.spareBlocks.push(this.newBlock())
     this.maxSpareBlocks = Math.max(1, blocks)
     return slabs
   }
@@ -441,12 +437,7 @@ export class HistoryStream {
   /** The next free index, a block added as needed. */
   private slot (): number {
     if (this.length === this.blocks.length * BLOCK) {
-      let block = this.spareBlocks.pop()
-      if (block === undefined) {
-        block = new Block()
-        this.blocksAllocated++
-      }
-      this.blocks.push(block)
+      this.blocks.push(this.spareBlocks.pop() ?? this.newBlock())
     }
     return this.length++
   }
@@ -460,6 +451,11 @@ export class HistoryStream {
     this.base += moved
     this.head -= moved
     this.length -= moved
+  }
+
+  private newBlock (): Block {
+    this.blocksAllocated++
+    return new Block()
   }
 
   /** Keeps blocks [from, to) as spares, up to maxSpareBlocks (the caller drops them from `blocks`). */

@@ -136,8 +136,8 @@ export class Outbox {
   /** The next socket write, in flowing mode. */
   private readonly parts = new WriteBuffer()
   private partsMessages = 0
-  /** Last-value messages among them: what conflating could still supersede (flowingLastValues). */
-  private partsLastValues = 0
+  /** Whether a last value is among them: something conflating could still supersede (flowingHasLastValue). */
+  private partsHaveLastValue = false
   /** Headers and payload bytes of the messages in `parts` (what nats-server counts as out_bytes). */
   private partsPayloadBytes = 0
 
@@ -205,7 +205,7 @@ export class Outbox {
     if (held === null) {
       const withHeaders = this.headers
       const parts = this.parts
-      if (msg.subjectClass === SubjectClass.LastValue) this.partsLastValues++
+      if (msg.subjectClass === SubjectClass.LastValue) this.partsHaveLastValue = true
       if (msg.frame(sub, withHeaders)) {
         parts.shared(msg.frameSlab as Buffer, msg.frameStart, msg.frameEnd)
         this.partsPayloadBytes += msg.bodyLengthFor(withHeaders) - 2
@@ -323,7 +323,7 @@ export class Outbox {
       }
       const { sub, msg, skipped } = entry
       if (msg === null || sub === null) continue
-      this.partsLastValues++
+      this.partsHaveLastValue = true
       if (skipped === 0 || !withHeaders) {
         this.queueDelivery(sub, msg, withHeaders)
         continue
@@ -356,17 +356,17 @@ export class Outbox {
     this.payloadBytesOut += this.partsPayloadBytes
     this.partsMessages = 0
     this.partsPayloadBytes = 0
-    this.partsLastValues = 0
+    this.partsHaveLastValue = false
     return chunk
   }
 
   /**
-   * Last-value messages appended since the last take (flowing mode). With none, conflating
-   * would supersede nothing: what is held and what is written keep their order either way, and
-   * holding events only delays them (flow-control.ts).
+   * Whether a last value was appended since the last take (flowing mode). Without one,
+   * conflating would supersede nothing: what is held and what is written keep their order
+   * either way, and holding events only delays them (flow-control.ts).
    */
-  get flowingLastValues (): number {
-    return this.partsLastValues
+  get flowingHasLastValue (): boolean {
+    return this.partsHaveLastValue
   }
 
   /** Bytes appended since the last take (flowing mode). */
