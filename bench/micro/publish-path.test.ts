@@ -14,4 +14,15 @@ describe('publish-path micro benchmark', () => {
     // Reads of whole commands: 3,000 messages in reads of 7 take ceil(3000 / 7) reads.
     if (perRead > 0) expect(r.messages).toBe(Math.ceil(3000 / perRead) * perRead)
   })
+
+  // Its subscribers keep up: a run in which the broker conflated them measured conflation, not
+  // the publish path, and fails. With an ack wait of 1 ms the flow window (bytes acknowledged per
+  // ms times a quarter of the wait, at least 8 KiB) is far below the 64 KiB each subscriber gets
+  // per read, so they are conflated on any machine; with the benchmark's own minute, never.
+  it('fails when its subscribers are conflated, as a planted 1 ms ack wait makes them', async () => {
+    const args = ['--messages', '3000', '--subscribers', '10', '--subject', 'quote']
+    await expect(runPublishPath(parseOptions([...args, '--max-ack-wait-ms', '1'], CLI))).rejects.toThrow(/conflated \d+ times in the measured run/)
+    const r = await runPublishPath(parseOptions(args, CLI))
+    expect(r.written).toBe(r.messages * 10)
+  })
 })
