@@ -17,8 +17,8 @@ describe('publish-path micro benchmark', () => {
 
   // Its subscribers keep up: a run in which the broker conflated them measured conflation, not
   // the publish path, and fails. With an ack wait of 1 ms the flow window (bytes acknowledged per
-  // ms times a quarter of the wait, at least 8 KiB) is far below the 64 KiB each subscriber gets
-  // per read, so they are conflated on any machine; with the benchmark's own minute, never.
+  // ms times a quarter of the wait, at least 8 KiB) stays far below the 61 KiB each subscriber
+  // gets per read, so they are conflated on any machine; with the benchmark's own minute, never.
   it('fails when its subscribers are conflated, as a planted 1 ms ack wait makes them', async () => {
     const args = ['--messages', '3000', '--subscribers', '10', '--subject', 'quote']
     await expect(runPublishPath(parseOptions([...args, '--max-ack-wait-ms', '1'], CLI))).rejects.toThrow(/conflated \d+ times in the measured run/)

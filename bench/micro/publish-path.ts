@@ -165,9 +165,10 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
     }
   }
   // Warm-up: the JIT settles before anything is counted, and so do the flow windows. Each starts
-  // at 64 KiB, below what a subscriber gets per read, and grows once the reader has shown its
-  // rate over 10 ms; a warm-up short enough (a fast machine) could end before that, so it goes on,
-  // a few times at most, until a whole round of it starts no conflation.
+  // at 64 KiB, about what a subscriber gets in one read (61 KiB here) while the PONG for the read
+  // before is still on its way, and grows once the reader has shown its rate over 10 ms; a
+  // warm-up short enough (a fast machine) could end before that, so it goes on, a few times at
+  // most, until a whole round of it starts no conflation.
   for (let round = 0; round < 5; round++) {
     const before = conflationStarts()
     await read(Math.min(o.messages, 20_000))
