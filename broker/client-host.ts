@@ -7,7 +7,6 @@ import type { AuthResult, Credentials } from './auth.ts'
 import type { Client } from './client.ts'
 import type { CloseReason, ProtocolErrorCode } from './errors.ts'
 import type { ConflationCause, FlowLimits } from './flow-control.ts'
-import type { SubjectInterner } from './subject-intern.ts'
 import type { Subscription } from './subscription.ts'
 
 /** The socket, seen from the broker core. */
@@ -62,8 +61,6 @@ export interface ClientHost extends FlowLimits {
    */
   beginInput (): boolean
   endInput (): void
-  /** Where the parsers of its connections intern PUB subjects (subject-intern.ts). */
-  readonly subjects: SubjectInterner
   /** What the broker knows of a subject, looked up once per message (router.ts SubjectFacts). */
   subjectFacts (subject: string): PublishSubject
   publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void

@@ -72,7 +72,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     private readonly host: ClientHost,
     limits: { maxControlLineBytes: number, maxPayloadBytes: number, maxPendingEventBytes: number }
   ) {
-    this.parser = new ProtocolParser(this, limits, undefined, host.subjects)
+    this.parser = new ProtocolParser(this, limits)
     this.writer = new ClientWriter(transport, host, limits.maxPendingEventBytes, {
       dirty: () => host.markDirty(this),
       conflating: (cause) => cause !== null ? host.startedConflating(this, cause) : host.stoppedConflating(this),

@@ -10,6 +10,7 @@ import { Authenticator } from './auth.ts'
 import type { Client } from './client.ts'
 import type { Router } from './router.ts'
 import type { UpstreamStats } from './upstream.ts'
+import { SHARED_SUBJECTS } from './subject-intern.ts'
 import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 import { isValidSubject } from './subjects.ts'
 import { parseHeaders } from './wire.ts'
@@ -107,7 +108,7 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       fanout_turns: router.scheduler.turns,
       // Subjects read off the wire found in the interned table (hits) or sliced anew (misses): a
       // falling hit rate means more live subjects than the table's 4,096 slots.
-      subject_table: { hits: router.subjects.hits, misses: router.subjects.misses },
+      subject_table: { hits: SHARED_SUBJECTS.hits, misses: SHARED_SUBJECTS.misses },
       // Socket-write buffers made, and taken again from the pool once a write finished (write-buffer.ts).
       write_buffers: { allocated: SHARED_WRITE_BUFFERS.allocated, reused: SHARED_WRITE_BUFFERS.reused },
       publishers_held_back: router.pacing.heldBack,

@@ -9,7 +9,7 @@
  * After a fatal error the parser ignores all further input: the connection is closing.
  */
 import type { ProtocolErrorCode } from './errors.ts'
-import { SubjectInterner } from './subject-intern.ts'
+import { SHARED_SUBJECTS, type SubjectInterner } from './subject-intern.ts'
 import { latin1Slice } from './wire.ts'
 
 export interface ProtocolHandler {
@@ -34,8 +34,6 @@ export interface ParserLimits {
   maxPayloadBytes: number
 }
 
-/** The table of parsers made without one (tests); a client's parser uses its router's. */
-const STANDALONE_SUBJECTS = new SubjectInterner()
 const LF = 10
 const CR = 13
 const SPLIT = /[ \t]+/
@@ -87,11 +85,8 @@ export class ProtocolParser {
     private readonly limits: ParserLimits,
     /** A monotonic clock in ms (injected by tests). */
     private readonly clock: () => number = performance.now.bind(performance),
-    /**
-     * Where PUB subjects become strings: the same string for the same bytes (subject-intern.ts);
-     * a client's parser uses its router's.
-     */
-    private readonly subjects: SubjectInterner = STANDALONE_SUBJECTS
+    /** Where PUB subjects become strings: the same string for the same bytes (subject-intern.ts). */
+    private readonly subjects: SubjectInterner = SHARED_SUBJECTS
   ) {}
 
   get dead (): boolean {

@@ -31,7 +31,6 @@ import { FRAME_SHARE_MIN_FANOUT, RoutedMessage, encodeNoResponders, readHeaderVa
 import { HistoryStream, historyConfigs } from './history.ts'
 import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream.ts'
 import { LargeMessageGc } from './large-message-gc.ts'
-import { SubjectInterner } from './subject-intern.ts'
 
 const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
 
@@ -180,8 +179,6 @@ export class Router implements ClientHost {
 
   /** Per-subject facts (subjectFacts). */
   private readonly facts = new Map<string, SubjectFacts>()
-  /** The subjects its connections' parsers intern, each with its facts attached (subjectFacts). */
-  readonly subjects = new SubjectInterner<SubjectFacts>()
   /** The message every plain and event publish is routed as, while it is free (see route()). */
   private readonly reusable = RoutedMessage.reusable()
   private reusableFree = true
@@ -348,15 +345,10 @@ export class Router implements ClientHost {
   /**
    * The facts of a subject, kept per subject (at most MAX_SUBJECT_FACTS, then all dropped): its
    * class, whether it may be published to, and its subscribers as of the trie's generation. A
-   * steady stream to the same subjects finds all three in the slot its parser just interned the
-   * subject in (subject-intern.ts); the Map serves the rest (a link's message, a subject too
-   * long to intern, one whose slot another subject took).
+   * steady stream to the same subjects costs one Map lookup per message for all three.
    */
   subjectFacts (subject: string): SubjectFacts {
-    // A subject a parser has just interned: its facts, if attached, without a Map lookup.
-    let facts = this.subjects.valueOf(subject)
-    if (facts !== undefined) return facts
-    facts = this.facts.get(subject)
+    let facts = this.facts.get(subject)
     if (facts === undefined) {
       if (this.facts.size >= MAX_SUBJECT_FACTS) this.facts.clear()
       const jetStreamApi = subject.startsWith(JS_API_PREFIX)
@@ -373,7 +365,6 @@ export class Router implements ClientHost {
       }
       this.facts.set(subject, facts)
     }
-    this.subjects.attach(subject, facts)
     return facts
   }
 

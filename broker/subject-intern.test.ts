@@ -37,40 +37,4 @@ describe('SubjectInterner', () => {
       expect(interner.hits + interner.misses).toBe(subjects.filter((s) => s.length <= MAX_INTERNED_BYTES).length)
     }))
   })
-
-  it('gives back a value attached to the subject interned last, and drops it when another subject takes the slot', () => {
-    const interner = new SubjectInterner<number>()
-    const a = Buffer.from('trade.binance.BTC-USD')
-    const subject = interner.intern(a, words(a), 0, a.length)
-    expect(interner.valueOf(subject)).toBeUndefined()
-    interner.attach(subject, 7)
-    expect(interner.valueOf(subject)).toBe(7)
-    expect(interner.valueOf('trade.binance.ETH-USD')).toBeUndefined() // not the subject interned last
-    interner.attach('trade.binance.ETH-USD', 8) // nothing: not the subject interned last
-    const b = Buffer.from('trade.binance.ETH-USD')
-    const other = interner.intern(b, words(b), 0, b.length)
-    expect(interner.valueOf(other)).toBeUndefined()
-    expect(interner.valueOf(subject)).toBeUndefined() // interned last is the other one now
-    expect(interner.valueOf(interner.intern(a, words(a), 0, a.length))).toBe(7) // still in its slot
-    const long = Buffer.from('x'.repeat(MAX_INTERNED_BYTES + 1))
-    const sliced = interner.intern(long, words(long), 0, long.length)
-    interner.attach(sliced, 9)
-    expect(interner.valueOf(sliced)).toBeUndefined() // a subject too long to keep carries nothing
-  })
-
-  it('never gives one subject\'s value for another, whatever the sequence of subjects and collisions', () => {
-    // Subjects of one length that differ only before the hashed bytes share a slot and take it
-    // from each other: the value must go with the slot's subject.
-    const subjects = ['a', 'b', 'c', 'ab', 'ba'].map((prefix) => Buffer.from(`${prefix}.venue.BTC-USD.x`))
-    fc.assert(fc.property(fc.array(fc.nat({ max: subjects.length - 1 }), { minLength: 1, maxLength: 200 }), (picks) => {
-      const interner = new SubjectInterner<string>()
-      for (const pick of picks) {
-        const buf = subjects[pick] as Buffer
-        const subject = interner.intern(buf, words(buf), 0, buf.length)
-        const value = interner.valueOf(subject)
-        if (value !== undefined) expect(value).toBe(subject)
-        else interner.attach(subject, subject)
-      }
-    }))
-  })
 })

@@ -9,13 +9,6 @@
  * four bytes at a time: a hit is always the same bytes. A miss slices a string and takes the slot, so the table
  * never holds more than SLOTS subjects of at most MAX_INTERNED_BYTES each (half a MiB of bytes and
  * their strings), whatever is published; longer subjects are sliced each time. Pure: no I/O.
- *
- * A slot also carries one value for its subject (the router's facts of the subject: its class,
- * validity and subscribers), which its owner reads with valueOf() right after the parser interned
- * the subject: a comparison of the same string, where a Map lookup per message cost 2.4% of the
- * capped broker's time (reports/broker/max-throughput-capped.md, "What 1.0 would take"). A slot
- * that takes another subject drops its value. One interner per router: the router of each
- * worker thread, and every parser of its connections.
  */
 import { latin1Slice } from './wire.ts'
 
@@ -26,16 +19,13 @@ export const MAX_INTERNED_BYTES = 128
 /** Bytes from the end of the subject that go into its hash. */
 const HASHED_BYTES = 12
 
-export class SubjectInterner<T = unknown> {
+export class SubjectInterner {
   private readonly strings: Array<string | null> = new Array<string | null>(SLOTS).fill(null)
   /** Each slot's subject bytes, at slot × MAX_INTERNED_BYTES: one allocation, none per subject. */
   private readonly bytes = Buffer.alloc(SLOTS * MAX_INTERNED_BYTES)
   private readonly lengths = new Int32Array(SLOTS).fill(-1)
   private readonly hashes = new Int32Array(SLOTS)
   private readonly slab = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length)
-  private readonly values: Array<T | undefined> = new Array<T | undefined>(SLOTS).fill(undefined)
-  /** The slot of the subject intern() returned last; -1 for one too long to keep. */
-  private lastSlot = -1
   /** Lookups that found their subject, and those that sliced a new string. */
   hits = 0
   misses = 0
@@ -46,15 +36,11 @@ export class SubjectInterner<T = unknown> {
    */
   intern (buf: Buffer, words: DataView, start: number, end: number): string {
     const n = end - start
-    if (n > MAX_INTERNED_BYTES) {
-      this.lastSlot = -1
-      return latin1Slice(buf, start, end)
-    }
+    if (n > MAX_INTERNED_BYTES) return latin1Slice(buf, start, end)
     let h = Math.imul(0x811c9dc5 ^ n, 16777619)
     const hashFrom = Math.max(start, end - HASHED_BYTES)
     for (let i = end - 1; i >= hashFrom; i--) h = Math.imul(h ^ (buf[i] as number), 16777619)
     const slot = h & MASK
-    this.lastSlot = slot
     const bytes = this.bytes
     const at = slot * MAX_INTERNED_BYTES
     if (this.hashes[slot] === h && this.lengths[slot] === n) {
@@ -73,22 +59,9 @@ export class SubjectInterner<T = unknown> {
     this.strings[slot] = text
     this.lengths[slot] = n
     this.hashes[slot] = h
-    this.values[slot] = undefined
     return text
   }
-
-  /**
-   * The value attached to `subject`, when `subject` is the one intern() returned last and a
-   * value is attached to it; otherwise undefined.
-   */
-  valueOf (subject: string): T | undefined {
-    const slot = this.lastSlot
-    return slot >= 0 && this.strings[slot] === subject ? this.values[slot] : undefined
-  }
-
-  /** Attaches `value` to `subject`, when `subject` is the one intern() returned last; otherwise does nothing. */
-  attach (subject: string, value: T): void {
-    const slot = this.lastSlot
-    if (slot >= 0 && this.strings[slot] === subject) this.values[slot] = value
-  }
 }
+
+/** The table every connection's parser of this thread shares. */
+export const SHARED_SUBJECTS = new SubjectInterner()
