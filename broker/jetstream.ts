@@ -160,7 +160,7 @@ export class JetStreamService {
     stream: HistoryStream,
     subject: string,
     reply: string | undefined,
-    data: Buffer,
+    data: Uint8Array,
     headerBytes: number,
     msgId: string | undefined,
     from: JetStreamPeer | null,
