@@ -63,16 +63,7 @@ export interface ClientHost extends FlowLimits {
   endInput (): void
   /** What the broker knows of a subject, looked up once per message (router.ts SubjectFacts). */
   subjectFacts (subject: string): PublishSubject
-  /** The message is `data` from `start` to `end` (a range of the read buffer, valid during the call). */
-  publish (
-    from: Client,
-    subject: PublishSubject,
-    reply: string | undefined,
-    data: Buffer,
-    headerBytes: number,
-    start: number,
-    end: number
-  ): void
+  publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void
   unsubscribe (sub: Subscription): void
   /** Interest changes announced to other workers so far (see whenInterestSettled). */

@@ -190,26 +190,17 @@ export class Client implements ProtocolHandler, FanoutMember {
     return true
   }
 
-  pub (subject: string, reply: string | undefined, buf: Buffer, start: number, end: number): void {
-    this.publish(subject, reply, buf, start, end, 0, false)
+  pub (subject: string, reply: string | undefined, payload: Buffer): void {
+    this.publish(subject, reply, payload, 0, false)
   }
 
-  hpub (subject: string, reply: string | undefined, headers: number, buf: Buffer, start: number, end: number): void {
-    this.publish(subject, reply, buf, start, end, headers, true)
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
+    this.publish(subject, reply, data, headerBytes, true)
   }
 
-  /** The message is `buf` from `start` to `end` (a range of the read buffer: see ProtocolHandler.pub). */
-  private publish (
-    subject: string,
-    reply: string | undefined,
-    buf: Buffer,
-    start: number,
-    end: number,
-    headerBytes: number,
-    hpub: boolean
-  ): void {
+  private publish (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, hpub: boolean): void {
     this.inMsgs++
-    this.inPayloadBytes += end - start
+    this.inPayloadBytes += data.length
     if (!this.admitted()) return
     if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     // One lookup per message gives the subject's validity, class and subscribers (router.ts).
@@ -217,15 +208,11 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (!this.admitPublish(facts, reply)) return
     if (headerBytes > 0) {
       // Only the broker says what a subscriber missed: a published Tickfan-Conflated is taken out.
-      const cleaned = withoutHeader(buf.subarray(start, end), headerBytes, CONFLATED_HEADER)
-      if (cleaned !== null) {
-        ({ data: buf, headerBytes } = cleaned)
-        start = 0
-        end = buf.length
-      }
+      const cleaned = withoutHeader(data, headerBytes, CONFLATED_HEADER)
+      if (cleaned !== null) ({ data, headerBytes } = cleaned)
     }
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
-    this.host.publish(this, facts, reply, buf, headerBytes, start, end)
+    this.host.publish(this, facts, reply, data, headerBytes)
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void {

@@ -27,12 +27,9 @@ export interface FuzzProperty {
 export class OperationLog implements ProtocolHandler {
   ops: string[] = []
   connect (json: string): void { this.ops.push(`CONNECT ${json}`) }
-  pub (subject: string, reply: string | undefined, buf: Buffer, start: number, end: number): void {
-    this.ops.push(`PUB ${subject} ${reply ?? '-'} [${buf.toString('latin1', start, end)}]`)
-  }
-
-  hpub (subject: string, reply: string | undefined, headers: number, buf: Buffer, start: number, end: number): void {
-    this.ops.push(`HPUB ${subject} ${reply ?? '-'} ${headers} [${buf.toString('latin1', start, end)}]`)
+  pub (subject: string, reply: string | undefined, payload: Buffer): void { this.ops.push(`PUB ${subject} ${reply ?? '-'} [${payload.toString('latin1')}]`) }
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
+    this.ops.push(`HPUB ${subject} ${reply ?? '-'} ${headerBytes} [${data.toString('latin1')}]`)
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void { this.ops.push(`SUB ${subject} ${queue ?? '-'} ${sid}`) }

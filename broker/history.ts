@@ -238,7 +238,7 @@ export class HistoryStream {
    * window is not stored, and gets minus the sequence it was stored as (sequences start at 1).
    * A number, not a result object: this runs for every trade.
    */
-  append (subject: string, data: Uint8Array, headerBytes: number, msgId: string | undefined, nowMs: number): number {
+  append (subject: string, data: Buffer, headerBytes: number, msgId: string | undefined, nowMs: number): number {
     this.forgetIds(nowMs)
     // Before the duplicate check: a refused duplicate still moves time on for what is kept.
     this.expire(nowMs)

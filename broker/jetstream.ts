@@ -160,7 +160,7 @@ export class JetStreamService {
     stream: HistoryStream,
     subject: string,
     reply: string | undefined,
-    data: Uint8Array,
+    data: Buffer,
     headerBytes: number,
     msgId: string | undefined,
     from: JetStreamPeer | null,

@@ -378,19 +378,16 @@ export class Router implements ClientHost {
     return facts.match
   }
 
-  /** The message is `data` from `start` to `end` (by default all of it). */
   publish (
     from: Client | null,
     subject: PublishSubject,
     reply: string | undefined,
     data: Buffer,
-    headerBytes: number,
-    start = 0,
-    end = data.length
+    headerBytes: number
   ): void {
     this.stats.inMsgs++
-    this.stats.inBytes += end - start
-    this.route(from, subject as SubjectFacts, reply, data, start, end, headerBytes, from === null ? 'all' : null)
+    this.stats.inBytes += data.length
+    this.route(from, subject as SubjectFacts, reply, data, headerBytes, from === null ? 'all' : null)
   }
 
   /**
@@ -407,7 +404,7 @@ export class Router implements ClientHost {
     plain = true
   ): void {
     this.stats.linkInMsgs++
-    this.route(null, this.subjectFacts(subject), reply, data, 0, data.length, headerBytes, queues, plain)
+    this.route(null, this.subjectFacts(subject), reply, data, headerBytes, queues, plain)
   }
 
   /**
@@ -423,22 +420,18 @@ export class Router implements ClientHost {
     queues: QueueFilter
   ): void {
     const from = origin !== null && origin.isClosed ? null : origin
-    this.route(from, this.subjectFacts(subject), reply, data, 0, data.length, headerBytes, queues)
+    this.route(from, this.subjectFacts(subject), reply, data, headerBytes, queues)
   }
 
   /**
    * The publish path. `queues`: null for a local publish (the links, if any, decide where queue
    * groups are served and carry the message on), or which groups a linked message may reach.
-   * The message is `input` from `start` to `end`: a plain or event message without headers,
-   * routed by a lone broker, is never made a Buffer view of its own (rangeView()).
    */
   private route (
     from: Client | null,
     facts: SubjectFacts,
     reply: string | undefined,
     data: Buffer,
-    start: number,
-    end: number,
     headerBytes: number,
     queues: QueueFilter | null,
     deliverPlain = true
@@ -449,12 +442,6 @@ export class Router implements ClientHost {
     const links = this.links
     // The history is here unless an upstream cluster keeps it; each worker of a broker keeps a copy.
     const history = links?.carriesJetStream === true ? null : this.jetstream
-    if (headerBytes > 0 || links !== null || facts.jetStreamApi) {
-      // Headers, links and the JetStream API read the message as a whole Buffer: a view for them.
-      data = wholeOf(data, start, end)
-      start = 0
-      end = data.length
-    }
     if (facts.jetStreamApi && history !== null) {
       const payload = data.subarray(headerBytes > 0 ? headerBytes : 0)
       if (from !== null) history.request(this.jetStreamPeer(from), subject, reply, payload)
@@ -498,13 +485,11 @@ export class Router implements ClientHost {
     // and every later publish then gets its own object: slower, never wrong.
     const reused = this.reusableFree && subjectClass !== SubjectClass.LastValue
     const msg = reused
-      ? this.reusable.reuse(subject, reply, subjectClass, data, headerBytes, nowMs, sequence, publisher, start, end)
-      : new RoutedMessage(
-        subject, reply, subjectClass, wholeOf(data, start, end), headerBytes, nowMs, sequence, publisher
-      )
+      ? this.reusable.reuse(subject, reply, subjectClass, data, headerBytes, nowMs, sequence, publisher)
+      : new RoutedMessage(subject, reply, subjectClass, data, headerBytes, nowMs, sequence, publisher)
     if (reused) this.reusableFree = false
     msg.subjectBytes = facts.subjectBytes
-    this.largeMessageGc.noteMessage(end - start)
+    this.largeMessageGc.noteMessage(data.length)
     if (subjectClass === SubjectClass.LastValue && this.lastValues.offer(msg) === 'older') return // never the reused one
 
     const match = this.matchOf(facts)
@@ -794,9 +779,4 @@ export class Router implements ClientHost {
   private count (table: Record<string, number>, key: string): void {
     table[key] = (table[key] ?? 0) + 1
   }
-}
-
-/** `data` from `start` to `end`, as a Buffer of its own: `data` itself when that is all of it. */
-function wholeOf (data: Buffer, start: number, end: number): Buffer {
-  return start === 0 && end === data.length ? data : data.subarray(start, end)
 }

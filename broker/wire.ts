@@ -42,15 +42,15 @@ export const FRAME_SHARE_MIN_FANOUT = 3
 const ADOPT_MIN_BYTES = 64 * 1024
 
 /**
- * Whether `data` from `start` to `end` is a payload the parser assembled from several reads in a
- * buffer of its own (parser.ts, the pending message): that buffer holds exactly the payload and
- * its CRLF, and nothing else keeps it, so it can become the message's body without a copy. A
- * large message otherwise cost two buffers of its size until the copy's source was collected.
+ * Whether `data` is a payload the parser assembled from several reads in a buffer of its own
+ * (parser.ts, the pending message): that buffer holds exactly the payload and its CRLF, and
+ * nothing else keeps it, so it can become the message's body without a copy. A large message
+ * otherwise cost two buffers of its size until the copy's source was collected.
  */
-function isAssembledPayload (data: Buffer, start: number, end: number): boolean {
-  if (end < ADOPT_MIN_BYTES || start !== 0 || data.byteOffset !== 0 || data.buffer.byteLength !== end + 2) return false
+function isAssembledPayload (data: Buffer): boolean {
+  if (data.length < ADOPT_MIN_BYTES || data.byteOffset !== 0 || data.buffer.byteLength !== data.length + 2) return false
   const whole = new Uint8Array(data.buffer)
-  return whole[end] === 13 && whole[end + 1] === 10
+  return whole[data.length] === 13 && whole[data.length + 1] === 10
 }
 
 /** Bytes a reply subject adds to a MSG line (its space and itself). */
@@ -81,19 +81,11 @@ export class RoutedMessage {
   /** The publishing connection's id here; -1 when it came from a link (response grants count per requester). */
   publisherCid = -1
   /**
-   * The published header block and payload as the reader handed them over (the read buffer,
-   * from inputStart, bodyLength - 2 bytes), while no copy was needed: a message delivered only
-   * to subscribers that keep up is copied once, into their socket writes. Dropped when its
-   * fan-out ends (dropFrame).
+   * The published header block and payload as the reader handed them over (a view into the
+   * read buffer), while no copy was needed: a message delivered only to subscribers that keep
+   * up is copied once, into their socket writes. Dropped when its fan-out ends (dropFrame).
    */
   private input: Buffer | null = null
-  private inputStart = 0
-  /**
-   * The input's range as a Uint8Array, made at its first copy and used by every later one: a
-   * copy's `set` needs a view, and a Uint8Array costs less than half a Buffer's (Node's
-   * subarray makes its own Buffer class, about 50 ns a view).
-   */
-  private inputView: Uint8Array | null = null
   /** Its body in a buffer of its own, once something keeps it (see keep()). */
   private stored: Buffer | null = null
   /** The last sid a frame was asked for, whether with headers, and that frame once built (see frame()). */
@@ -155,10 +147,7 @@ export class RoutedMessage {
     headerBytes: number,
     publishedAtMs: number,
     sequence: number | undefined,
-    publisherCid: number,
-    /** The message is `data` from `start` to `end` (by default all of it). */
-    start = 0,
-    end = data.length
+    publisherCid: number
   ): this {
     if (this.published && !this.isReusable) throw new Error('tickfan: reuse() of a message that is not the router\'s reusable one')
     this.published = true
@@ -167,18 +156,16 @@ export class RoutedMessage {
     this.reply = reply
     this.subjectClass = subjectClass
     this.headerBytes = headerBytes > 0 ? headerBytes : 0
-    this.bodyLength = end - start + 2
+    this.bodyLength = data.length + 2
     this.publishedAtMs = publishedAtMs
     this.sequence = sequence
     this.publisherCid = publisherCid
-    this.inputView = null
-    if (isAssembledPayload(data, start, end)) {
-      this.stored = Buffer.from(data.buffer, 0, end + 2)
+    if (isAssembledPayload(data)) {
+      this.stored = Buffer.from(data.buffer, 0, data.length + 2)
       this.input = null
     } else {
       this.stored = null
       this.input = data
-      this.inputStart = start
     }
     this.frameSid = null
     this.frameWithHeaders = false
@@ -219,18 +206,10 @@ export class RoutedMessage {
    * Header block + payload, without the CRLF: a view of the read buffer during the fan-out, or of
    * the kept body. For one who copies it at once (the history); keep() is for one who holds it.
    */
-  get content (): Uint8Array {
-    return this.stored === null ? this.inputBytes() : this.stored.subarray(0, this.stored.length - 2)
-  }
-
-  /** The input's range as a Uint8Array (see inputView). */
-  private inputBytes (): Uint8Array {
-    const input = this.input
-    if (input === null) throw new Error(`tickfan: the body of a message on ${this.subject} was asked for after its fan-out ended, and nothing kept it`)
-    if (this.inputView === null) {
-      this.inputView = new Uint8Array(input.buffer, input.byteOffset + this.inputStart, this.bodyLength - 2)
-    }
-    return this.inputView
+  get content (): Buffer {
+    const data = this.stored === null ? this.input : this.stored.subarray(0, this.stored.length - 2)
+    if (data === null) throw new Error(`tickfan: the body of a message on ${this.subject} was asked for after its fan-out ended, and nothing kept it`)
+    return data
   }
 
   /**
@@ -239,14 +218,14 @@ export class RoutedMessage {
    */
   keep (): Buffer {
     if (this.stored !== null) return this.stored
-    const data = this.inputBytes()
+    const data = this.input
+    if (data === null) throw new Error(`tickfan: the body of a message on ${this.subject} was asked for after its fan-out ended, and nothing kept it`)
     const body = Buffer.allocUnsafe(data.length + 2)
     body.set(data, 0)
     body[data.length] = 13
     body[data.length + 1] = 10
     this.stored = body
     this.input = null
-    this.inputView = null
     return body
   }
 
@@ -263,7 +242,8 @@ export class RoutedMessage {
       copyBytes(buf, at, stored, from)
       return
     }
-    const end = copyBytes(buf, at, this.inputBytes(), from)
+    const input = this.input as Buffer
+    const end = copyBytes(buf, at, input, from)
     buf[end] = 13
     buf[end + 1] = 10
   }
@@ -370,7 +350,6 @@ export class RoutedMessage {
   /** Forgets the frame (after a fan-out: a cached message should not keep the arena's slab). */
   dropFrame (): void {
     this.input = null // the read buffer is the reader's again
-    this.inputView = null
     this.frameSid = null
     this.frameSlab = null
   }

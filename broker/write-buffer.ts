@@ -297,7 +297,7 @@ function copyRange (dst: Buffer, at: number, src: Buffer, start: number, end: nu
 }
 
 /** Copies `src` from `from` to its end into `dst` at `at` (room checked by the caller); returns the end. */
-export function copyBytes (dst: Buffer, at: number, src: Uint8Array, from: number): number {
+export function copyBytes (dst: Buffer, at: number, src: Buffer, from: number): number {
   const n = src.length - from
   if (n <= SHORT_COPY) {
     for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
