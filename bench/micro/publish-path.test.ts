@@ -15,6 +15,14 @@ describe('publish-path micro benchmark', () => {
     if (perRead > 0) expect(r.messages).toBe(Math.ceil(3000 / perRead) * perRead)
   })
 
+  it('takes the history\'s memory at start with --history-preallocate, as the capped suite\'s broker does', async () => {
+    const args = ['--messages', '2000', '--subscribers', '2', '--subject', 'trade', '--history-max-bytes', String(1024 * 1024)]
+    expect((await runPublishPath(parseOptions(args, CLI))).historySlabsAtStart).toBe(0)
+    const preallocated = await runPublishPath(parseOptions([...args, '--history-preallocate'], CLI))
+    expect(preallocated.historySlabsAtStart).toBe(16) // 1 MiB in slabs of 64 KiB
+    expect(preallocated.written).toBe(preallocated.messages * 2)
+  })
+
   // Its subscribers keep up: a run in which the broker conflated them measured conflation, not
   // the publish path, and fails. With an ack wait of 1 ms the flow window (bytes acknowledged per
   // ms times a quarter of the wait, at least 8 KiB) stays far below the 61 KiB each subscriber

@@ -10,7 +10,7 @@
  * what each GC found minus what the last left, plus the growth since) and the GC pauses.
  *
  *   node --min-semi-space-size=16 --initial-old-space-size=64 --import tsx bench/micro/publish-path.ts \
- *     [--subscribers 10] [--subject plain] [--history-max-bytes N] [--json]
+ *     [--subscribers 10] [--subject plain] [--history-max-bytes N] [--history-preallocate] [--json]
  *     [--root DIR]
  *
  * The node flags are the broker's (broker/process-settings.ts): without them a growing trade
@@ -41,6 +41,7 @@ export const CLI = {
   sockets: { type: 'boolean', default: false, help: 'Also write deliveries to real loopback sockets (read and discarded by this process)' },
   distinctSids: { type: 'boolean', default: false, help: 'Give each subscriber its own sid (default: sid 1 on every connection, as the official clients number them)' },
   historyMaxBytes: { type: 'integer', default: 0, min: 0, help: 'The trade history\'s byte limit (0: the broker\'s default); a small one keeps it full, one removal per append' },
+  historyPreallocate: { type: 'boolean', default: false, help: 'Take the history\'s memory at start, as the broker under the suite\'s --broker-cpu does (its --history-preallocate)' },
   maxAckWaitMs: { type: 'integer', default: 60_000, min: 1, help: 'The broker\'s flow-control ack wait: a minute, so that subscribers that keep up are never judged behind by the clock (the broker\'s own default is far shorter)' },
   json: { type: 'boolean', default: false, help: 'Print the result as one JSON line' },
   root: { type: 'string', default: '', help: 'Run the broker code of this checkout (default: this one)' }
@@ -54,6 +55,8 @@ export interface PublishPathResult {
   heapBytesPerMessage: number
   writesPerDelivery: number
   gc: { count: number, totalMs: number, maxMs: number }
+  /** The history's 64 KiB slabs taken before the first message (all of them with --history-preallocate). */
+  historySlabsAtStart: number
 }
 
 /** A client that keeps up: counts the frames written to it and answers each PING with a PONG. */
@@ -115,13 +118,17 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   const { Router } = await import(pathToFileURL(path.join(root, 'broker/router.ts')).href) as typeof RouterModule
   const { resolveOptions } = await import(pathToFileURL(path.join(root, 'broker/options.ts')).href) as typeof OptionsModule
   // No inbound rate limit: the publisher here reads far past the default's 200,000 msgs/s.
-  const history = o.historyMaxBytes > 0 ? { historyMaxBytes: o.historyMaxBytes } : {}
+  const history = {
+    ...(o.historyMaxBytes > 0 ? { historyMaxBytes: o.historyMaxBytes } : {}),
+    ...(o.historyPreallocate ? { historyPreallocate: true } : {})
+  }
   // The flow window is bytes a reader acknowledged per ms times a quarter of the ack wait: with
   // the broker's 100 ms, code running slowly (a busy machine, code not yet optimised) shrank the
   // keeping-up subscribers' windows and last values were conflated, which this benchmark does
   // not measure. Two CI runs failed so (reports/ci/clean-clone.md); with a minute the window is
   // always the largest and no PING ages past the wait. The check after the run tells if not.
   const router = new Router(resolveOptions({ port: 0, maxInMsgsPerSec: 0, maxAckWaitMs: o.maxAckWaitMs, ...history }))
+  const historySlabsAtStart = (router.jetstream?.streamList ?? []).reduce((n, s) => n + s.slabsAllocated, 0)
   // Conflation starts so far (a reference build from before they were counted has none).
   const conflationStarts = (): number => Object.values(router.stats.conflationStarts ?? {}).reduce((a, b) => a + b, 0)
   const sinks: KeepingUpTransport[] = []
@@ -213,7 +220,8 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
     seconds,
     heapBytesPerMessage: allocated / sent,
     writesPerDelivery: writes / Math.max(1, deliveries),
-    gc
+    gc,
+    historySlabsAtStart
   }
 }
 
