@@ -128,7 +128,8 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   // not measure. Two CI runs failed so (reports/ci/clean-clone.md); with a minute the window is
   // always the largest and no PING ages past the wait. The check after the run tells if not.
   const router = new Router(resolveOptions({ port: 0, maxInMsgsPerSec: 0, maxAckWaitMs: o.maxAckWaitMs, ...history }))
-  const historySlabsAtStart = (router.jetstream?.streamList ?? []).reduce((n, s) => n + s.slabsAllocated, 0)
+  // The history's slabs taken so far (a reference build from before they were counted has none).
+  const historySlabsAtStart = (router.jetstream?.streamList ?? []).reduce((n, s) => n + (s.slabsAllocated ?? 0), 0)
   // Conflation starts so far (a reference build from before they were counted has none).
   const conflationStarts = (): number => Object.values(router.stats.conflationStarts ?? {}).reduce((a, b) => a + b, 0)
   const sinks: KeepingUpTransport[] = []
