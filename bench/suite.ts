@@ -13,7 +13,7 @@ import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
-import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout } from './harness/processes.ts'
+import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, TICKFAN_HISTORY } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { searchMaxRate } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
@@ -36,6 +36,7 @@ const CLI = {
   profile: { type: 'boolean', default: false, help: 'Profile the tickfan broker (node --cpu-prof): for each workload, its last tickfan run, with a flame graph the report links to' },
   brokerCpu: { type: 'number', default: 0, min: 0, help: 'Cap each broker at this share of one core (a Linux cgroup CPU quota; needs root), so that on a small machine the broker, not the load generators, sets the maximum rate; 0: no cap' },
   brokerCpuPeriodMs: { type: 'number', default: CAP_PERIOD_MS, min: 1, help: 'The period of --broker-cpu\'s quota, in ms (1-1000): short, so a capped broker waits little for its next slice; Kubernetes and systemd use 100' },
+  natsHistory: { type: 'boolean', default: false, help: 'nats-server keeps the trades too: JetStream on, with a stream in memory for each of tickfan\'s default history streams (the same subjects and limits), so both brokers store what they deliver (default: nats-server stores nothing)' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
@@ -120,6 +121,7 @@ runMain(async () => {
   if (brokerCap !== undefined) notes.push(`Each broker ran capped at ${brokerCap.share} of one core (a cgroup CPU quota per ${brokerCap.periodUs / 1000} ms, counting all its threads), so that its own limit, not the load generators', ends a maximum rate search; CPU per delivery is still measured, throttled time is not CPU.`)
   const cappedArgs = cappedBrokerArgs(brokerRoot())
   if (brokerCap !== undefined && cappedArgs.length > 0) notes.push(`Under the cap tickfan ran with \`${cappedArgs.join(' ')}\`: its trade history's memory taken at start, so that no step measures the history filling fresh memory, a cost paid once in a broker's life (reports/broker/history-fill.md).`)
+  if (o.natsHistory && targets.includes('nats-server')) notes.push(`nats-server kept the trades as tickfan does (--nats-history): JetStream on, and a stream in memory for each of tickfan's history streams with its subjects and limits (${TICKFAN_HISTORY.map((h) => `${h.name}: ${h.subjects.join(', ')}, ${h.maxBytes} B, ${h.maxAgeMs / 1000} s, ${h.maxMsgsPerSubject} per subject`).join('; ')}).`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
 
   // --profile: for each workload, the folder holding its last tickfan run's profile (earlier ones are let go).
@@ -142,7 +144,8 @@ runMain(async () => {
     try {
       const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
       const tickfanNodeFlags = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
-      const options = { withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags, brokerCap }
+      const natsHistory = o.natsHistory
+      const options = { withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags, brokerCap, natsHistory }
       const r = await runScenario(target, w, rate, workers, options)
       const tag = withoutSlow ? { ...r, workload: `${w.name} (baseline, no slow)` } : r
       scenarios.push(tag)

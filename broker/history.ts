@@ -581,6 +581,27 @@ export class HistoryStream {
 /** The limits every history stream of a broker shares (from its options). */
 export type HistoryLimits = Omit<HistoryConfig, 'name' | 'subjects'>
 
+/** The broker options a history stream is made from (`--history` and its limits). */
+export interface HistoryOptions {
+  history: readonly string[]
+  historyMaxAgeMs: number
+  historyMaxBytes: number
+  historyMaxMsgsPerSubject: number
+  historyDuplicateWindowMs: number
+  historyMaxMsgIds: number
+}
+
+/** The history streams a broker with these options keeps. */
+export function historyConfigsOf (o: HistoryOptions): HistoryConfig[] {
+  return historyConfigs(o.history, {
+    maxAgeMs: o.historyMaxAgeMs,
+    maxBytes: o.historyMaxBytes,
+    maxMsgsPerSubject: o.historyMaxMsgsPerSubject,
+    duplicateWindowMs: o.historyDuplicateWindowMs,
+    maxMsgIds: o.historyMaxMsgIds
+  })
+}
+
 /**
  * The streams of `--history` (`name:subject` items; a name given twice keeps both subjects).
  * Throws a TypeError that says which item is wrong.

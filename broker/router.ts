@@ -28,7 +28,7 @@ import { SnapshotQueue } from './snapshots.ts'
 import { isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
 import { HISTORY_ONLY_HEADER, MSG_ID_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
 import { FRAME_SHARE_MIN_FANOUT, RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader, withoutHeader } from './wire.ts'
-import { HistoryStream, historyConfigs } from './history.ts'
+import { HistoryStream, historyConfigsOf } from './history.ts'
 import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream.ts'
 import { LargeMessageGc } from './large-message-gc.ts'
 
@@ -225,13 +225,7 @@ export class Router implements ClientHost {
     this.authenticator = new Authenticator(options.authorization ?? {})
     this.largeMessageGc = new LargeMessageGc({ minBytes: options.largeMessageGcBytes })
     this.jetstream = options.history.length === 0 ? null : new JetStreamService(
-      historyConfigs(options.history, {
-        maxAgeMs: options.historyMaxAgeMs,
-        maxBytes: options.historyMaxBytes,
-        maxMsgsPerSubject: options.historyMaxMsgsPerSubject,
-        duplicateWindowMs: options.historyDuplicateWindowMs,
-        maxMsgIds: options.historyMaxMsgIds
-      }).map((config) => {
+      historyConfigsOf(options).map((config) => {
         const stream = new HistoryStream(config, this.now())
         if (options.historyPreallocate) stream.preallocate()
         return stream

@@ -22,7 +22,7 @@
  * Core NATS is at-most-once: messages in flight when a server dies, or published while this node
  * has not yet renewed its subscriptions, are lost (README, "What a failure costs").
  */
-import { jetstreamManager, StorageType } from '@nats-io/jetstream'
+import { jetstreamManager, StorageType, type StreamConfig } from '@nats-io/jetstream'
 import { connect, type Msg, type MsgHdrsImpl, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node'
 import type { HistoryConfig } from './history.ts'
 import type { Subscription } from './subscription.ts'
@@ -56,6 +56,28 @@ export interface UpstreamStats {
 }
 
 const NO_QUEUES: ReadonlySet<string> = new Set()
+
+/**
+ * The JetStream stream that keeps what a history stream of tickfan's keeps: its subjects and
+ * limits (age, bytes, messages per subject, duplicate window), oldest out first.
+ */
+export function jetStreamConfigOf (
+  s: HistoryConfig,
+  storage: StorageType,
+  replicas: number
+): Partial<StreamConfig> & { name: string } {
+  return {
+    name: s.name,
+    subjects: [...s.subjects],
+    storage,
+    num_replicas: replicas,
+    max_age: s.maxAgeMs * 1e6,
+    max_bytes: s.maxBytes,
+    max_msgs_per_subject: s.maxMsgsPerSubject > 0 ? s.maxMsgsPerSubject : -1,
+    duplicate_window: s.duplicateWindowMs * 1e6,
+    allow_direct: true
+  }
+}
 
 export class UpstreamLink implements RouterLinks {
   /** The cluster answers JetStream requests (its own JetStream) when it runs it. */
@@ -127,17 +149,7 @@ export class UpstreamLink implements RouterLinks {
             throw err
           })
           if (exists) continue
-          await jsm.streams.add({
-            name: s.name,
-            subjects: [...s.subjects],
-            storage: StorageType.File,
-            num_replicas: replicas,
-            max_age: s.maxAgeMs * 1e6,
-            max_bytes: s.maxBytes,
-            max_msgs_per_subject: s.maxMsgsPerSubject > 0 ? s.maxMsgsPerSubject : -1,
-            duplicate_window: s.duplicateWindowMs * 1e6,
-            allow_direct: true
-          })
+          await jsm.streams.add(jetStreamConfigOf(s, StorageType.File, replicas))
         }
         this.stats.history = `ready: ${streams.map((s) => s.name).join(', ')} on the cluster (${replicas} replica${replicas === 1 ? '' : 's'})`
         return

@@ -7,8 +7,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { jetstreamManager, StorageType } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { historyConfigsOf, type HistoryConfig } from '../../broker/history.ts'
+import { DEFAULT_OPTIONS } from '../../broker/options.ts'
 import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../../broker/process-settings.ts'
 import { launchCommand, startNatsServer } from '../../broker/test-support/nats-server.ts'
+import { jetStreamConfigOf } from '../../broker/upstream.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
 import type { CpuCap } from './cpu-cap.ts'
 
@@ -131,18 +136,45 @@ export async function startTickfanProcess (
 }
 
 /**
+ * The history streams a tickfan broker keeps by default (`--history` and its limits in
+ * broker/options.ts), which the suite's `--nats-history` has nats-server keep too.
+ */
+export const TICKFAN_HISTORY: readonly HistoryConfig[] = historyConfigsOf(DEFAULT_OPTIONS)
+
+/** Creates a JetStream stream in memory for each of `streams`, with its subjects and limits. */
+async function keepHistory (natsUrl: string, streams: readonly HistoryConfig[]): Promise<void> {
+  const nc = await connect({ servers: natsUrl, name: 'tickfan-bench-history' })
+  try {
+    const jsm = await jetstreamManager(nc)
+    for (const s of streams) await jsm.streams.add(jetStreamConfigOf(s, StorageType.Memory, 1))
+  } finally {
+    await nc.close()
+  }
+}
+
+/**
  * nats-server, with GOMAXPROCS = workers when more than one is asked for (the scaling sweep),
- * and `extraConfig` lines (an authorization block) when given.
+ * and `extraConfig` lines (an authorization block) when given. With `history`, JetStream is on
+ * and keeps those streams in memory, as a tickfan broker keeps its history.
  */
 export async function startNatsServerProcess (
   cpus: string | undefined,
   workers = 0,
   extraConfig?: string,
   /** A CPU cap the server runs under (the suite's --broker-cpu). */
-  cap?: CpuCap
+  cap?: CpuCap,
+  history: readonly HistoryConfig[] = []
 ): Promise<BrokerProcess> {
   const env = workers > 0 ? { GOMAXPROCS: String(workers) } : undefined
-  const server = await startNatsServer({ cpus, extraConfig, env, prefix: cap?.prefix() })
+  const server = await startNatsServer({ cpus, extraConfig, env, prefix: cap?.prefix(), jetstream: history.length > 0 })
+  if (history.length > 0) {
+    try {
+      await keepHistory(server.natsUrl, history)
+    } catch (err) {
+      await server.stop()
+      throw new Error(`nats-server's history streams could not be created: ${(err as Error).message}`)
+    }
+  }
   let stopping = false
   return {
     name: 'nats-server',

@@ -9,7 +9,7 @@ import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { runValidity } from './run-validity.ts'
-import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, type BrokerProcess } from './processes.ts'
+import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
 import { scheduleFor } from '../load/schedule.ts'
@@ -97,9 +97,13 @@ export async function startTarget (
   /** Node flags for a tickfan broker (such as --cpu-prof); nats-server takes none. */
   tickfanNodeFlags: string[] = [],
   /** The CPU cap either broker runs under (the suite's --broker-cpu). */
-  cap?: CpuCap
+  cap?: CpuCap,
+  /** nats-server keeps tickfan's history streams in JetStream (the suite's --nats-history). */
+  natsHistory = false
 ): Promise<BrokerProcess> {
-  return target === 'tickfan' ? startTickfanProcess(cpus, [], workers, undefined, tickfanNodeFlags, cap) : startNatsServerProcess(cpus, workers, undefined, cap)
+  return target === 'tickfan'
+    ? startTickfanProcess(cpus, [], workers, undefined, tickfanNodeFlags, cap)
+    : startNatsServerProcess(cpus, workers, undefined, cap, natsHistory ? TICKFAN_HISTORY : [])
 }
 
 type Counts = Record<string, number>
@@ -158,6 +162,8 @@ export interface ScenarioOptions {
   tickfanNodeFlags?: string[]
   /** The CPU cap the broker runs under (the suite's --broker-cpu). */
   brokerCap?: CpuCap
+  /** nats-server keeps tickfan's history streams in JetStream (the suite's --nats-history). */
+  natsHistory?: boolean
 }
 
 /**
@@ -173,7 +179,8 @@ export async function runScenario (
   options: ScenarioOptions = {}
 ): Promise<ScenarioResult> {
   const layout = coreLayout()
-  const broker = await startTarget(target, workers, layout.broker, options.tickfanNodeFlags, options.brokerCap)
+  const { tickfanNodeFlags, brokerCap, natsHistory } = options
+  const broker = await startTarget(target, workers, layout.broker, tickfanNodeFlags, brokerCap, natsHistory)
   const atEnd: Array<() => void> = []
   const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {

@@ -39,6 +39,8 @@ export interface NatsServerOptions {
   prefix?: readonly string[]
   /** Client, WebSocket and monitoring ports, chosen by the caller (default: free ones). */
   ports?: ServerPorts
+  /** JetStream on, its store in the server's own folder (removed at stop). */
+  jetstream?: boolean
 }
 
 /**
@@ -90,6 +92,7 @@ async function startOnPorts (options: NatsServerOptions, ports: ServerPorts): Pr
     `port: ${port}`,
     `http_port: ${httpPort}`,
     `websocket { host: 127.0.0.1, port: ${wsPort}, no_tls: true }`,
+    options.jetstream === true ? `jetstream { store_dir: "${path.join(dir, 'jetstream')}" }` : '',
     options.extraConfig ?? ''
   ].join('\n'))
   const [cmd, args] = launchCommand(['nats-server', '-c', conf], options.cpus, options.prefix)
