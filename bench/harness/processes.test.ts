@@ -2,7 +2,8 @@ import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_OPTIONS } from '../../broker/options.ts'
-import { startNatsServerProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
+import { startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
+import { historySequence, type Varz } from './runner.ts'
 
 describe('nats-server keeping what tickfan keeps (the suite\'s --nats-history)', () => {
   let server: BrokerProcess | null = null
@@ -24,6 +25,8 @@ describe('nats-server keeping what tickfan keeps (the suite\'s --nats-history)',
       expect(info.config.max_age).toBe(DEFAULT_OPTIONS.historyMaxAgeMs * 1e6)
       expect(info.config.max_msgs_per_subject).toBe(DEFAULT_OPTIONS.historyMaxMsgsPerSubject)
       expect(info.config.duplicate_window).toBe(DEFAULT_OPTIONS.historyDuplicateWindowMs * 1e6)
+      // What the suite counts as the history's intake (ScenarioResult.broker.historyTaken).
+      expect(await historySequence(server, null)).toBe(5)
     } finally {
       await nc.close()
     }
@@ -35,8 +38,36 @@ describe('nats-server keeping what tickfan keeps (the suite\'s --nats-history)',
     try {
       const jsm = await jetstreamManager(nc, { timeout: 1000 }).catch((err: unknown) => err as Error)
       expect(jsm).toBeInstanceOf(Error)
+      expect(await historySequence(server, null)).toBeNull()
     } finally {
       await nc.close()
+    }
+  })
+})
+
+describe('the history intake a run counts', () => {
+  it('is the last sequence of tickfan\'s history streams, from its /varz', async () => {
+    const broker = await startTickfanProcess(undefined)
+    try {
+      const nc = await connect({ servers: broker.natsUrl })
+      for (let i = 0; i < 7; i++) nc.publish(`trade.v0.S${i % 3}`, `t${i}`)
+      nc.publish('quote.v0.S0', 'not kept')
+      await nc.flush()
+      await nc.close()
+      const varz = await (await fetch(`http://127.0.0.1:${broker.httpPort}/varz`)).json() as Varz
+      expect(await historySequence(broker, varz)).toBe(7)
+    } finally {
+      await broker.stop()
+    }
+  })
+
+  it('is null for a tickfan broker that keeps no history', async () => {
+    const broker = await startTickfanProcess(undefined, ['--history='])
+    try {
+      const varz = await (await fetch(`http://127.0.0.1:${broker.httpPort}/varz`)).json() as Varz
+      expect(await historySequence(broker, varz)).toBeNull()
+    } finally {
+      await broker.stop()
     }
   })
 })

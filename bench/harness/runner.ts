@@ -61,6 +61,12 @@ export interface ScenarioResult {
      * the broker's flow control judged a reader behind that was not.
      */
     conflationStarts?: Record<string, number> | null
+    /**
+     * Messages the broker's history streams took in during the run (tickfan's /varz history,
+     * nats-server's JetStream /jsz, by their last sequences); null where it keeps none (absent in
+     * results from before it was counted).
+     */
+    historyTaken?: number | null
   }
   /**
    * The publisher's health. waitedForBrokerSeconds: time it waited for its socket to drain, the
@@ -108,7 +114,7 @@ export async function startTarget (
 
 type Counts = Record<string, number>
 
-interface Varz {
+export interface Varz {
   out_msgs: number,
   out_bytes: number,
   slow_consumers: number,
@@ -117,6 +123,30 @@ interface Varz {
     wire_out_bytes?: number
     event_loop_delay_p99_ms?: number
     conflation_starts?: Counts
+    history?: { streams: Array<{ last_seq: number }> } | null
+  }
+}
+
+/** nats-server's /jsz?streams=true, as far as it is read here. */
+interface Jsz {
+  account_details?: Array<{ stream_detail?: Array<{ state: { last_seq: number } }> }>
+}
+
+/**
+ * The last sequences of a broker's history streams, summed (null where it keeps none): tickfan's
+ * from its /varz, nats-server's from JetStream's /jsz.
+ */
+export async function historySequence (broker: BrokerProcess, v: Varz | null): Promise<number | null> {
+  if (broker.name === 'tickfan') {
+    const streams = v?.tickfan?.history?.streams
+    return streams === undefined || streams.length === 0 ? null : streams.reduce((n, s) => n + s.last_seq, 0)
+  }
+  try {
+    const jsz = await (await fetch(`http://127.0.0.1:${broker.httpPort}/jsz?streams=true`)).json() as Jsz
+    const streams = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? [])
+    return streams.length === 0 ? null : streams.reduce((n, s) => n + s.state.last_seq, 0)
+  } catch {
+    return null
   }
 }
 
@@ -245,6 +275,7 @@ async function measure (
   await Promise.race([Promise.all(readies), ...groups.map(async (g) => { await g.result; throw new Error('a subscriber group exited before it was ready') })])
 
   const varz0 = await varz(broker)
+  const history0 = await historySequence(broker, varz0)
   const cpu0 = cpuSeconds(broker.pid) ?? 0
   const machine0 = machineLoad()
   const others0 = otherProcessesCpuSeconds([process.pid])
@@ -280,6 +311,7 @@ async function measure (
   const elapsedSeconds = (Date.now() - wall0) / 1000
   const otherCores = Math.max(0, otherProcessesCpuSeconds([process.pid]) - others0) / elapsedSeconds
   const varz1 = await varz(broker)
+  const history1 = await historySequence(broker, varz1)
   for (const g of groups) g.child.send({ type: 'stop' })
   const results = await Promise.all(groups.map((g) => g.result))
 
@@ -346,7 +378,8 @@ async function measure (
       bytesPerDelivery: wireBytesPerDelivery(varz0, varz1, outMsgs),
       slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
       eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null,
-      conflationStarts: countsBetween(varz0?.tickfan?.conflation_starts, varz1?.tickfan?.conflation_starts)
+      conflationStarts: countsBetween(varz0?.tickfan?.conflation_starts, varz1?.tickfan?.conflation_starts),
+      historyTaken: history0 === null || history1 === null ? null : history1 - history0
     },
     publisher: {
       publishDelayUs: publisher.publishDelayUs,

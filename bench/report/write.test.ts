@@ -22,4 +22,10 @@ describe('summaryMarkdown header', () => {
     expect(header({ brokerCpu: 0.25, brokerCpuPeriodMs: 10 })).toMatch(/capped at 0.25 of one core$/)
     expect(header({ brokerCpu: 0.25, brokerCpuPeriodMs: 100 })).toMatch(/capped at 0.25 of one core per 100 ms$/)
   })
+
+  it('says when nats-server kept the trades too (--nats-history)', () => {
+    const header = (options: Record<string, unknown>): string => summaryMarkdown(emptyRun(options)).split('\n')[2] as string
+    expect(header({ brokerCpu: 0.25, natsHistory: true })).toMatch(/of one core; nats-server kept the trades in JetStream \(--nats-history\)$/)
+    expect(header({ natsHistory: false })).toMatch(/full run$/)
+  })
 })

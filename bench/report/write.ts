@@ -123,6 +123,13 @@ function brokerCapText (r: SuiteResults): string {
   return `; each broker capped at ${brokerCapOf(r)} of one core${period === CAP_PERIOD_MS ? '' : ` per ${period} ms`}`
 }
 
+/** The header's word that nats-server kept the trades too (`--nats-history`), or nothing. */
+function natsHistoryText (r: SuiteResults): string {
+  return (r.environment.options as { natsHistory?: boolean } | undefined)?.natsHistory === true
+    ? '; nats-server kept the trades in JetStream (--nats-history)'
+    : ''
+}
+
 /** Cores the broker was pinned to in this run (the pinning's "0-3" form), or null when unpinned. */
 function brokerCoreCount (r: SuiteResults): number | null {
   const spec = (r.environment.pinning as { broker?: string } | undefined)?.broker
@@ -147,7 +154,7 @@ export function summaryMarkdown (r: SuiteResults): string {
   const env = r.environment
   const lines = [
     `# tickfan benchmark report`, '',
-    `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}${brokerCapOf(r) > 0 ? brokerCapText(r) : ''}`, '',
+    `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}${brokerCapOf(r) > 0 ? brokerCapText(r) : ''}${natsHistoryText(r)}`, '',
     '## Verdict against tickfan\'s targets', '',
     '| check | target | value | result |', '|---|---|---|---|',
     ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.outcome}${v.note === undefined ? '' : ` (${v.note})`} |`), '',
