@@ -13,7 +13,7 @@ import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
-import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, TICKFAN_HISTORY } from './harness/processes.ts'
+import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, goRuntimeEnv, TICKFAN_HISTORY } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { searchMaxRate } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
@@ -122,6 +122,8 @@ runMain(async () => {
   const cappedArgs = cappedBrokerArgs(brokerRoot())
   if (brokerCap !== undefined && cappedArgs.length > 0) notes.push(`Under the cap tickfan ran with \`${cappedArgs.join(' ')}\`: its trade history's memory taken at start, so that no step measures the history filling fresh memory, a cost paid once in a broker's life (reports/broker/history-fill.md).`)
   if (o.natsHistory && targets.includes('nats-server')) notes.push(`nats-server kept the trades as tickfan does (--nats-history): JetStream on, and a stream in memory for each of tickfan's history streams with its subjects and limits (${TICKFAN_HISTORY.map((h) => `${h.name}: ${h.subjects.join(', ')}, ${h.maxBytes} B, ${h.maxAgeMs / 1000} s, ${h.maxMsgsPerSubject} per subject`).join('; ')}).`)
+  const goEnv = goRuntimeEnv()
+  if (goEnv.length > 0 && targets.includes('nats-server')) notes.push(`nats-server ran with Go's runtime set from the environment: ${goEnv.join(' ')}.`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
 
   // --profile: for each workload, the folder holding its last tickfan run's profile (earlier ones are let go).

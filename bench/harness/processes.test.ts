@@ -2,7 +2,7 @@ import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_OPTIONS } from '../../broker/options.ts'
-import { startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
+import { goRuntimeEnv, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
 import { historySequence, type Varz } from './runner.ts'
 
 describe('nats-server keeping what tickfan keeps (the suite\'s --nats-history)', () => {
@@ -69,5 +69,12 @@ describe('the history intake a run counts', () => {
     } finally {
       await broker.stop()
     }
+  })
+})
+
+describe('Go\'s runtime settings a report names', () => {
+  it('are those of GOGC, GOMEMLIMIT and GODEBUG that are set, in that order', () => {
+    expect(goRuntimeEnv({ GOMEMLIMIT: '4GiB', PATH: '/bin', GOGC: 'off', GOMAXPROCS: '3' })).toEqual(['GOGC=off', 'GOMEMLIMIT=4GiB'])
+    expect(goRuntimeEnv({ PATH: '/bin' })).toEqual([])
   })
 })

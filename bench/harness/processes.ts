@@ -136,6 +136,14 @@ export async function startTickfanProcess (
 }
 
 /**
+ * Go's runtime settings nats-server inherits from `env`: those of GOGC, GOMEMLIMIT and GODEBUG
+ * that are set (GOMAXPROCS is the harness's own).
+ */
+export function goRuntimeEnv (env: NodeJS.ProcessEnv = process.env): string[] {
+  return ['GOGC', 'GOMEMLIMIT', 'GODEBUG'].filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k] as string}`)
+}
+
+/**
  * The history streams a tickfan broker keeps by default (`--history` and its limits in
  * broker/options.ts), which the suite's `--nats-history` has nats-server keep too.
  */
