@@ -12,7 +12,9 @@ export interface ScheduleConfig {
 /** Intended send time (ns after start) of message i, with bursts folded into the schedule. */
 export function scheduleFor (config: ScheduleConfig): (i: number) => number {
   const base = 1e9 / config.ratePerSec
-  if (config.burstEveryMs <= 0 || config.burstFactor === 1) return (i) => i * base
+  // i * 1e9 / rate, not i * base: base is rounded, and i * base can fall just short of a whole
+  // second, which scheduled one message more than rate x seconds (770,001 in 7 s at 110,000/s).
+  if (config.burstEveryMs <= 0 || config.burstFactor === 1) return (i) => i * 1e9 / config.ratePerSec
   // Messages per cycle: calm part at the base rate, burst part at rate * factor.
   const cycleNs = config.burstEveryMs * 1e6
   const burstNs = config.burstMs * 1e6
