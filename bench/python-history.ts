@@ -5,8 +5,7 @@
  * Writes reports/ci/python-history.md. Not part of `npm test`: CI installs no Python packages.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
@@ -40,8 +39,7 @@ runMain(async () => {
   const why = probe.error?.message ?? (probe.stderr.trim().split('\n').pop() || `exit code ${String(probe.status)}`)
   if (probe.status !== 0) throw new UsageError(`--python ${o.python}: cannot import nats.js (pip install nats-py): ${why}`)
   const version = spawnSync(o.python, ['-c', 'import importlib.metadata as m; print(m.version("nats-py"))'], { encoding: 'utf8' }).stdout.trim()
-  const store = mkdtempSync(path.join(os.tmpdir(), 'tickfan-python-history-'))
-  const reference = await startNatsServer({ extraConfig: `jetstream { store_dir: "${store}" }` })
+  const reference = await startNatsServer({ jetstream: true })
   const tickfan = await startTickfan()
   try {
     const nc = await connect({ servers: reference.natsUrl })
@@ -67,6 +65,5 @@ runMain(async () => {
   } finally {
     await tickfan.stop()
     await reference.stop()
-    rmSync(store, { recursive: true, force: true })
   }
 })

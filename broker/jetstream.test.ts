@@ -4,16 +4,15 @@
  * it sees is compared. Then what only tickfan promises: bounded consumers, idle removal, clear
  * errors for what it does not support.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
+import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg } from '@nats-io/jetstream'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HistoryStream } from './history.ts'
+import { HistoryStream, historyConfigsOf } from './history.ts'
 import { JetStreamService } from './jetstream.ts'
+import { DEFAULT_OPTIONS } from './options.ts'
 import { startBrokerCommand } from './test-support/processes.ts'
 import { delay, eventually, startReference, startTickfan, type Target } from './test-support/targets.ts'
+import { jetStreamConfigOf } from './upstream.ts'
 
 const TRADES = ['trade.binance.BTC-USD', 'trade.kraken.ETH-USD', 'trade.binance.ETH-USD']
 
@@ -105,17 +104,18 @@ async function observe (t: Target): Promise<Record<string, unknown>> {
 }
 
 describe('the trade history, read by @nats-io/jetstream, against tickfan and nats-server -js', () => {
-  let storeDir = ''
   const seenBy: Record<string, Record<string, unknown>> = {}
 
   beforeAll(async () => {
-    storeDir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-js-'))
-    const reference = await startReference(`jetstream { store_dir: "${storeDir}" }`)
+    const reference = await startReference({ jetstream: true })
     const tickfan = await startTickfan()
     try {
       const nc = await connect({ servers: reference.natsUrl })
       const jsm = await jetstreamManager(nc)
-      await jsm.streams.add({ name: 'trades', subjects: ['trade.>'], max_age: 600e9, max_bytes: 256 * 1024 * 1024, max_msgs_per_subject: 100000, duplicate_window: 120e9, storage: 'memory' as never, allow_direct: true })
+      // The stream tickfan's default history is (trades on trade.>, its limits), in memory.
+      for (const s of historyConfigsOf(DEFAULT_OPTIONS)) {
+        await jsm.streams.add(jetStreamConfigOf(s, StorageType.Memory, 1))
+      }
       await nc.close()
       seenBy['nats-server'] = await observe(reference)
       seenBy.tickfan = await observe(tickfan)
@@ -124,7 +124,6 @@ describe('the trade history, read by @nats-io/jetstream, against tickfan and nat
       await reference.stop()
     }
   }, 30_000)
-  afterAll(() => { rmSync(storeDir, { recursive: true, force: true }) })
 
   it('replays every policy the same: sequences, subjects, payloads, pending counts', () => {
     const tickfan = seenBy.tickfan as Record<string, unknown>

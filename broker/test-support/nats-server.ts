@@ -146,16 +146,14 @@ async function startClusterOnce (size: number, options: { jetstream?: boolean })
   const ports: number[] = await freePorts(size * 4)
   const routePorts = ports.slice(0, size)
   const started = await Promise.allSettled(routePorts.map(async (own, i) => {
-    const store = options.jetstream === true ? mkdtempSync(path.join(os.tmpdir(), 'tickfan-js-')) : null
-    const server = await startNatsServer({
+    return await startNatsServer({
       ports: [ports[size + 3 * i] as number, ports[size + 3 * i + 1] as number, ports[size + 3 * i + 2] as number],
+      jetstream: options.jetstream,
       extraConfig: [
         `cluster { name: tickfan-test, listen: 127.0.0.1:${own}, routes: [${routePorts.filter((p) => p !== own).map((p) => `nats-route://127.0.0.1:${p}`).join(', ')}] }`,
-        store === null ? '' : `server_name: n${i + 1}\njetstream { store_dir: "${store}" }`
+        options.jetstream === true ? `server_name: n${i + 1}` : ''
       ].join('\n')
     })
-    if (store === null) return server
-    return { ...server, stop: async () => { await server.stop(); rmSync(store, { recursive: true, force: true }) } }
   }))
   const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')

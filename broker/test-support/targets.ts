@@ -6,7 +6,7 @@
 import type { AuthorizationConfig } from '../auth.ts'
 import type { BrokerOptions } from '../options.ts'
 import { startBroker, type RunningBroker } from '../server.ts'
-import { startNatsServer, type NatsServerProcess } from './nats-server.ts'
+import { startNatsServer, type NatsServerOptions, type NatsServerProcess } from './nats-server.ts'
 
 export interface Target {
   readonly name: 'tickfan' | 'nats-server'
@@ -32,8 +32,9 @@ export async function startTickfan (options: Partial<BrokerOptions> = {}): Promi
   }
 }
 
-export async function startReference (extraConfig?: string): Promise<Target> {
-  const server: NatsServerProcess = await startNatsServer({ extraConfig })
+/** nats-server with `extraConfig` lines (an authorization block), and JetStream on when asked. */
+export async function startReference (options: Pick<NatsServerOptions, 'extraConfig' | 'jetstream'> = {}): Promise<Target> {
+  const server: NatsServerProcess = await startNatsServer(options)
   return { name: 'nats-server', port: server.port, natsUrl: server.natsUrl, wsUrl: server.wsUrl, httpUrl: server.httpUrl, broker: null, stop: () => server.stop() }
 }
 
@@ -68,7 +69,7 @@ export function natsServerAuthorization (config: AuthorizationConfig): string {
 export function targetsWithAuthorization (config: AuthorizationConfig): ReadonlyArray<{ name: Target['name'], start: () => Promise<Target> }> {
   return [
     { name: 'tickfan', start: () => startTickfan({ authorization: config }) },
-    { name: 'nats-server', start: () => startReference(natsServerAuthorization(config)) }
+    { name: 'nats-server', start: () => startReference({ extraConfig: natsServerAuthorization(config) }) }
   ]
 }
 
