@@ -51,7 +51,7 @@ async function writeInPieces (port: number, pieces: string[]): Promise<void> {
   socket.destroy()
 }
 
-describe.each([[[]], [['--keep-trades', '--keep-bytes', '200000']]])('the floor relay %j', (args: string[]) => {
+describe.each([[[]], [['--keep-trades', '--keep-bytes', '200000']], [['--keep-trades', '--keep-bytes', '200000', '--keep-preallocate']]])('the floor relay %j', (args: string[]) => {
   it('relays every message to wildcard and literal subscribers, byte for byte and in order', async () => {
     const port = await startFloor(args)
     nc = await connect({ port })

@@ -12,6 +12,7 @@
  * in the least form that can serve it back: its bytes copied into 64 KiB slabs and its slab,
  * offset, size and arrival time in typed-array rings, the oldest slab dropped past
  * `--keep-bytes` (default 256 MiB, as tickfan's `--history-max-bytes`; the rings hold 4M messages).
+ * `--keep-preallocate` takes and writes that memory at start, as tickfan's `--history-preallocate`.
  *
  * It runs in the suite's place of tickfan's broker (the folder above `broker/` is a root
  * `startTickfanProcess` starts `broker/main.ts` from):
@@ -19,7 +20,8 @@
  *   TICKFAN_BROKER_ROOT=bench/floor npm run bench -- --workloads max-throughput ...
  *
  * Options it reads: --host, --port, --http-port (listened on, answering 404: the suite then has
- * no /varz figures), --keep-trades, --keep-bytes N. Any other option the suite passes is ignored.
+ * no /varz figures), --keep-trades, --keep-bytes N, --keep-preallocate. Any other option the
+ * suite passes is ignored.
  */
 import http from 'node:http'
 import net from 'node:net'
@@ -80,7 +82,20 @@ class Keeper {
   private seq = 0
   bytes = 0
 
-  constructor (private readonly maxBytes: number) {}
+  /**
+   * With `preallocate`, every slab the limit allows (and one more) is taken and written at start,
+   * and the rings written too, as tickfan's `--history-preallocate` does: no fresh memory is
+   * touched while trades arrive.
+   */
+  constructor (private readonly maxBytes: number, preallocate: boolean) {
+    if (!preallocate) return
+    const slabs = Math.floor(maxBytes / SLAB_BYTES) + 1
+    for (let i = 0; i < slabs; i++) this.spare.push(Buffer.allocUnsafeSlow(SLAB_BYTES).fill(0))
+    this.slabOf.fill(-1)
+    this.offset.fill(-1)
+    this.size.fill(-1)
+    this.timeMs.fill(-1)
+  }
 
   keep (buf: Buffer, start: number, n: number, nowMs: number): void {
     if (this.used + n > SLAB_BYTES) {
@@ -276,7 +291,9 @@ function option (name: string, fallback: string): string {
 }
 
 const host = option('--host', '127.0.0.1')
-const keeper = process.argv.includes('--keep-trades') ? new Keeper(Number(option('--keep-bytes', String(256 * 1024 * 1024)))) : null
+const keeper = process.argv.includes('--keep-trades')
+  ? new Keeper(Number(option('--keep-bytes', String(256 * 1024 * 1024))), process.argv.includes('--keep-preallocate'))
+  : null
 net.createServer((socket) => new Connection(socket, keeper)).listen(Number(option('--port', '4222')), host)
 http.createServer((_req, res) => { res.statusCode = 404; res.end() }).listen(Number(option('--http-port', '8222')), host)
 process.on('SIGTERM', () => process.exit(0))
