@@ -85,6 +85,21 @@ describe('suite verdicts', () => {
     expect(outcome(one.verdicts, 'fast p99, tickfan / nats-server, 1k msgs/s')).toBeUndefined()
   })
 
+  it('keeps a fan-out tail\'s line when runs of it were invalid, saying how many were left out', () => {
+    const check = 'fast p99, tickfan / nats-server, 100 msgs/s to 1,000 connections'
+    const run = (target: 'tickfan' | 'nats-server', valid: boolean): ScenarioResult =>
+      scenario({ workload: 'wide-fanout', target, p99: 10_000, valid })
+    const none = suiteVerdicts([0, 1, 2].flatMap(() => [run('tickfan', false), run('nats-server', false)]), [], { quick: false })
+    const v = none.verdicts.find((x) => x.check === check)
+    expect(v?.outcome).toBe('inconclusive')
+    expect(v?.value).toBeNull()
+    expect(v?.note).toContain('6 of 6 runs invalid and left out')
+    const some = suiteVerdicts([0, 1, 2, 3].flatMap((i) => [run('tickfan', i > 0), run('nats-server', true)]), [], { quick: false, random: () => 0.5 })
+    const w = some.verdicts.find((x) => x.check === check)
+    expect(w?.outcome).toBe('PASS')
+    expect(w?.note).toContain('1 of 8 runs invalid and left out')
+  })
+
   it('shows timing targets on a quick run without judging them, and judges facts on every valid run', () => {
     const v = suiteVerdicts([...slowPairs([5000, 5100, 4900], [5000, 5000, 4950]), scenario({ workload: 'steady', tradeLoss: 3 })], [], { quick: true }).verdicts
     expect(outcome(v, 'fast-subscriber p99')).toBe('inconclusive')

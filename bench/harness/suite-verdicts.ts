@@ -121,12 +121,19 @@ export function suiteVerdicts (
 
   // Tails against nats-server in the same run, where the workload's point is the tail (fan-out
   // to many subscribers): median p99 of tickfan's valid runs over nats-server's, on one worker.
+  // A workload that ran keeps its line even when no run of it was valid, saying how many were left out.
   const tailVerdicts: Verdict[] = []
   for (const [workload, what] of [['fairness', '1k msgs/s to 50 subscribers'], ['wide-fanout', '100 msgs/s to 1,000 connections']] as const) {
+    const ran = scenarios.filter((s) => s.workload === workload && s.workers === 1 && (s.target === 'tickfan' || s.target === 'nats-server'))
+    if (ran.length === 0) continue
     const theirs = valid.filter((s) => s.target === 'nats-server' && s.workload === workload)
     const ours = find(workload)
-    if (ours.length === 0 && theirs.length === 0) continue
-    tailVerdicts.push(judgeRatio(`fast p99, tickfan / nats-server, ${what}`, 1.5, 'at-most', p99s(ours), p99s(theirs), bootstrap))
+    const leftOut = ran.length - ours.length - theirs.length
+    const judged = judgeRatio(`fast p99, tickfan / nats-server, ${what}`, 1.5, 'at-most', p99s(ours), p99s(theirs), {
+      ...bootstrap,
+      note: leftOut > 0 ? `${leftOut} of ${ran.length} runs invalid and left out; the notes say why` : undefined
+    })
+    tailVerdicts.push(judged.outcome === 'n/a' ? { ...judged, outcome: 'inconclusive' } : judged)
   }
 
   // Hard facts on every run that measured the broker: a valid generator and no consumer cut off
