@@ -128,7 +128,7 @@ export function suiteVerdicts (
     if (ran.length === 0) continue
     const theirs = valid.filter((s) => s.target === 'nats-server' && s.workload === workload)
     const ours = find(workload)
-    const leftOut = ran.length - ours.length - theirs.length
+    const leftOut = ran.filter((s) => !s.valid).length
     const judged = judgeRatio(`fast p99, tickfan / nats-server, ${what}`, 1.5, 'at-most', p99s(ours), p99s(theirs), {
       ...bootstrap,
       note: leftOut > 0 ? `${leftOut} of ${ran.length} runs invalid and left out; the notes say why` : undefined
