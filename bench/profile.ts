@@ -9,14 +9,15 @@
  * The profiler's own overhead inflates the CPU per delivery a little; the shares are what it
  * is for.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { LockstepLoad } from './harness/lockstep.ts'
 import { coreLayout, ROOT, startTickfanProcess } from './harness/processes.ts'
 import { lockstepPaths } from './load/lockstep.ts'
-import { flameGraphSvg, summarizeProfile, type CpuProfile, type Share } from './report/profile.ts'
+import { flameGraphSvg, summarizeProfile, type Share } from './report/profile.ts'
+import { readCpuProfile } from './report/profile-file.ts'
 
 const CLI = {
   paths: { type: 'list', default: ['plain', 'last-value'], help: 'What the load publishes: plain, last-value, trade (events the trade history keeps); one after the other, all in the profile' },
@@ -63,9 +64,9 @@ runMain(async () => {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
   if (file === undefined) throw new Error(`the broker wrote no CPU profile into ${dir}`)
   mkdirSync(o.out, { recursive: true })
-  copyFileSync(path.join(dir, file), path.join(o.out, 'broker.cpuprofile'))
+  const profile = readCpuProfile(path.join(dir, file))
+  writeFileSync(path.join(o.out, 'broker.cpuprofile'), JSON.stringify(profile))
   rmSync(dir, { recursive: true, force: true })
-  const profile = JSON.parse(readFileSync(path.join(o.out, 'broker.cpuprofile'), 'utf8')) as CpuProfile
   const summary = summarizeProfile(profile)
   const title = `tickfan broker, ${paths.join(' + ')} fan-out to ${o.subscribers} subscribers`
   const svg = flameGraphSvg(profile, title)

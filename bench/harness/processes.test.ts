@@ -1,8 +1,10 @@
 import { jetstreamManager, StorageType } from '@nats-io/jetstream'
+import { readFileSync } from 'node:fs'
 import { connect } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_OPTIONS } from '../../broker/options.ts'
-import { goRuntimeEnv, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
+import { bundlePath } from '../../broker/bundle.ts'
+import { goRuntimeEnv, ROOT, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
 import { historySequence, type Varz } from './runner.ts'
 
 describe('nats-server keeping what tickfan keeps (the suite\'s --nats-history)', () => {
@@ -49,6 +51,10 @@ describe('the history intake a run counts', () => {
   it('is the last sequence of tickfan\'s history streams, from its /varz', async () => {
     const broker = await startTickfanProcess(undefined)
     try {
+      // The broker as it ships (`npm run broker`): the bundle, built for this run, not the sources through tsx.
+      const commandLine = readFileSync(`/proc/${broker.pid}/cmdline`, 'utf8').split('\0')
+      expect(commandLine).toContain(bundlePath(ROOT))
+      expect(commandLine).not.toContain('tsx')
       const nc = await connect({ servers: broker.natsUrl })
       for (let i = 0; i < 7; i++) nc.publish(`trade.v0.S${i % 3}`, `t${i}`)
       nc.publish('quote.v0.S0', 'not kept')

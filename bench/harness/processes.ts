@@ -11,6 +11,7 @@ import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { historyConfigsOf, type HistoryConfig } from '../../broker/history.ts'
 import { DEFAULT_OPTIONS } from '../../broker/options.ts'
+import { bundleBroker, bundlePath } from '../../broker/bundle.ts'
 import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../../broker/process-settings.ts'
 import { launchCommand, startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { jetStreamConfigOf } from '../../broker/upstream.ts'
@@ -72,6 +73,23 @@ export function coreLayout (): CoreLayout {
   }
 }
 
+/** Bundles made by this process, by root: each root's broker is built once per run. */
+const bundled = new Map<string, string>()
+
+/**
+ * The broker of the checkout at `root` as it ships: its `broker/main.ts` bundled into
+ * `dist/broker.mjs`, what `npm run broker` runs (broker/bundle.ts), built the first time this
+ * process starts a broker from `root`. A benchmark measures that, not the sources through tsx.
+ */
+export function brokerBundle (root: string): string {
+  let bundle = bundled.get(root)
+  if (bundle === undefined) {
+    bundle = bundleBroker(path.join(root, 'broker/main.ts'), bundlePath(root))
+    bundled.set(root, bundle)
+  }
+  return bundle
+}
+
 /** Where a broker asked for at `root` starts from: TICKFAN_BROKER_ROOT in place of this checkout, when set. */
 export function brokerRoot (root = ROOT): string {
   const override = process.env.TICKFAN_BROKER_ROOT
@@ -113,9 +131,9 @@ export async function startTickfanProcess (
   root = brokerRoot(root)
   const forCap = workers === 1 ? quotaFlags(cap?.share ?? null, 1) : []
   const capArgs = cap === undefined ? [] : cappedBrokerArgs(root)
-  const nodeArgs = [...NODE_FLAGS, ...forCap, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), '--import', 'tsx', path.join(root, 'broker/main.ts'), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
+  const nodeArgs = [...NODE_FLAGS, ...forCap, ...nodeFlags, ...fromEnv('TICKFAN_BROKER_NODE_ARGS'), brokerBundle(root), '--workers', String(workers), '--host', '127.0.0.1', '--port', String(port),
     `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'warn', ...capArgs, ...extraArgs, ...fromEnv('TICKFAN_BROKER_ARGS')]
-  // The broker as `npm run broker` runs it (broker/process-settings.ts).
+  // The broker as `npm run broker` runs it: its bundle, with the settings of broker/process-settings.ts.
   const env = { ...process.env, ...ALLOCATOR_ENV }
   const [cmd, args] = launchCommand([process.execPath, ...nodeArgs], cpus, cap?.prefix())
   const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env })

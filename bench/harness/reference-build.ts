@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } 
 import os from 'node:os'
 import path from 'node:path'
 import { UsageError } from '../../lib/cli-options.ts'
-import { ROOT } from './processes.ts'
+import { brokerBundle, ROOT } from './processes.ts'
 
 export class ReferenceBuildError extends Error {
   override name = 'ReferenceBuildError'
@@ -65,8 +65,14 @@ export function prepareReference (rev: string, progress: (line: string) => void)
     rmSync(root, { recursive: true, force: true })
     renameSync(partial, root)
   }
-  // The build must at least start: its broker's --help.
-  const check = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'broker/main.ts'), '--help'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
+  // The build must at least start: its broker, bundled as the gate runs it, answers --help.
+  let bundle: string
+  try {
+    bundle = brokerBundle(root)
+  } catch (err) {
+    throw new ReferenceBuildError(`reference ${commit.slice(0, 10)}: its broker does not build: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`)
+  }
+  const check = spawnSync(process.execPath, [bundle, '--help'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
   if (check.status !== 0) throw new ReferenceBuildError(`reference ${commit.slice(0, 10)}: its broker does not start: ${check.stderr.toString().trim().split('\n').slice(-2).join(' ')}`)
   return { commit, root }
 }

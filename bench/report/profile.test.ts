@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { flameGraphSvg, moduleOf, summarizeProfile, type CpuProfile } from './profile.ts'
+import { flameGraphSvg, moduleOf, summarizeProfile, withSources, type CpuProfile } from './profile.ts'
 
 // root -> main -> (deliver: 30 us self, flush: 10 us self), and (idle): 60 us.
 const PROFILE: CpuProfile = {
@@ -35,5 +35,23 @@ describe('CPU profile summary', () => {
     expect(svg).toContain('<title>deliver broker/client.ts:200: 75.00%</title>')
     expect(svg).toMatch(/<title>route broker\/router.ts:10: 100.00%<\/title><rect x="0.00" y="\d+" width="1000.00"/)
     expect(svg).not.toContain('(idle)')
+  })
+
+  it('moves the frames a source map knows to their sources, and leaves the others as they were', () => {
+    const bundled: CpuProfile = {
+      ...PROFILE,
+      nodes: PROFILE.nodes.map((n) => n.callFrame.url === '' ? n : { ...n, callFrame: { ...n.callFrame, url: 'file:///x/dist/broker.mjs', columnNumber: 2 } })
+    }
+    const seen: Array<[string, number, number]> = []
+    const mapped = withSources(bundled, (url, line, column) => {
+      seen.push([url, line, column])
+      return line === 199 ? { url: 'file:///x/broker/client.ts', line: 41 } : null
+    })
+    expect(seen).toEqual([['file:///x/dist/broker.mjs', 9, 2], ['file:///x/dist/broker.mjs', 199, 2], ['file:///x/dist/broker.mjs', 49, 2]])
+    expect(mapped.nodes.map((n) => `${n.callFrame.url}:${n.callFrame.lineNumber}`)).toEqual([
+      ':-1', 'file:///x/dist/broker.mjs:9', 'file:///x/broker/client.ts:41', 'file:///x/dist/broker.mjs:49', ':-1'
+    ])
+    expect(summarizeProfile(mapped).byFunction[0]?.name).toBe('deliver broker/client.ts:42')
+    expect(mapped.samples).toBe(bundled.samples)
   })
 })

@@ -11,7 +11,8 @@
 
 interface ProfileNode {
   id: number
-  callFrame: { functionName: string, url: string, lineNumber: number }
+  /** `lineNumber` and `columnNumber` are 0-based (V8's). */
+  callFrame: { functionName: string, url: string, lineNumber: number, columnNumber?: number }
   children?: number[]
 }
 
@@ -36,6 +37,23 @@ export interface ProfileSummary {
 }
 
 const IDLE = '(idle)'
+
+/** Where a position of a generated file came from: its source's URL and 0-based line; null when unknown. */
+export type SourceLookup = (url: string, line: number, column: number) => { url: string, line: number } | null
+
+/**
+ * The profile with each frame that `lookup` knows moved to its source: a broker run from its
+ * bundle (broker/bundle.ts) names `dist/broker.mjs` in every frame, its source map the
+ * `broker/router.ts` each function was written in, which the shares by module need.
+ */
+export function withSources (profile: CpuProfile, lookup: SourceLookup): CpuProfile {
+  const nodes = profile.nodes.map((node) => {
+    const f = node.callFrame
+    const found = f.url === '' ? null : lookup(f.url, f.lineNumber, f.columnNumber ?? 0)
+    return found === null ? node : { ...node, callFrame: { ...f, url: found.url, lineNumber: found.line } }
+  })
+  return { ...profile, nodes }
+}
 
 /** `broker/outbox.ts` from a file URL (or node:internal names as they are). */
 export function moduleOf (url: string): string {

@@ -3,7 +3,7 @@
  * with its encoded histograms), summary.md, and a self-contained report.html with charts;
  * reports/latest points to the newest.
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decodeHistogram } from '../../lib/histogram.ts'
 import { CAP_PERIOD_MS } from '../harness/cpu-cap.ts'
@@ -11,7 +11,8 @@ import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
 import type { MaxSustained } from '../harness/suite-verdicts.ts'
 import type { Verdict } from '../harness/verdict.ts'
-import { flameGraphSvg, summarizeProfile, type CpuProfile, type Share } from './profile.ts'
+import { flameGraphSvg, summarizeProfile, type Share } from './profile.ts'
+import { readCpuProfile } from './profile-file.ts'
 import { barChart, lineChart, type Series } from './svg.ts'
 
 export type { Verdict } from '../harness/verdict.ts'
@@ -54,8 +55,8 @@ export interface BrokerProfile {
 export function writeBrokerProfile (dir: string, workload: string, run: string, cpuProfileFile: string): BrokerProfile {
   const name = `profile-${workload.replace(/[^A-Za-z0-9_-]/g, '_')}`
   mkdirSync(dir, { recursive: true })
-  copyFileSync(cpuProfileFile, path.join(dir, `${name}.cpuprofile`))
-  const profile = JSON.parse(readFileSync(cpuProfileFile, 'utf8')) as CpuProfile
+  const profile = readCpuProfile(cpuProfileFile)
+  writeFileSync(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile))
   writeFileSync(path.join(dir, `${name}.svg`), flameGraphSvg(profile, `tickfan broker, ${run}`))
   const summary = summarizeProfile(profile, 10)
   return { workload, run, flameGraph: `${name}.svg`, cpuProfile: `${name}.cpuprofile`, busyMs: summary.busyUs / 1000, top: summary.byFunction }

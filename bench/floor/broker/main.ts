@@ -15,7 +15,7 @@
  * `--keep-preallocate` takes and writes that memory at start, as tickfan's `--history-preallocate`.
  *
  * It runs in the suite's place of tickfan's broker (the folder above `broker/` is a root
- * `startTickfanProcess` starts `broker/main.ts` from):
+ * whose `broker/main.ts` `startTickfanProcess` bundles and starts, as it does tickfan's):
  *
  *   TICKFAN_BROKER_ROOT=bench/floor npm run bench -- --workloads max-throughput ...
  *
