@@ -28,7 +28,7 @@ import { startNatsCluster } from '../broker/test-support/nats-server.ts'
 import { freePorts, waitForPort } from '../lib/ports.ts'
 import { runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
 import { startFeeds } from '../feeds/feeds.ts'
-import { ROOT } from './harness/processes.ts'
+import { brokerBundle, ROOT } from './harness/processes.ts'
 import { findInstruments } from '../feeds/instruments.ts'
 import { parseTick } from '../feeds/tick.ts'
 import { startTcpProxy } from '../lib/tcp-proxy.ts'
@@ -126,7 +126,8 @@ interface Scenario {
 }
 
 function tickfanNode (o: Options, port: number, httpPort: number, upstream: string[] = []): CommandProcess {
-  return runCommand('broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
+  // The broker as it ships (its bundle), as every bench command runs it.
+  return runCommand(path.relative(ROOT, brokerBundle(ROOT)), ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
     ...(upstream.length > 0 ? ['--upstream', upstream.join(','), '--history-replicas', '3'] : [])])
 }
 

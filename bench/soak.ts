@@ -14,6 +14,7 @@ import { connect } from '@nats-io/transport-node'
 import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
 import { freePorts, waitForPort } from '../lib/ports.ts'
 import { ROOT, runCommand, type CommandProcess } from '../broker/test-support/processes.ts'
+import { brokerBundle } from './harness/processes.ts'
 import { RawClient } from '../broker/test-support/raw-client.ts'
 import { lineChart } from './report/svg.ts'
 import { DEFAULT_SOAK_LIMITS, judgeHistory, judgeSoak, type SoakCheck, type SoakSample } from './soak-analysis.ts'
@@ -152,7 +153,8 @@ runMain(async () => {
     script: string,
     args: string[]
   ): void => { components.push({ name, process: runCommand(script, args) }) }
-  start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
+  // The broker as it ships (its bundle), as every bench command runs it.
+  start('broker', path.relative(ROOT, brokerBundle(ROOT)), ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
     '--history-max-bytes', String(o.historyMaxBytes)])
   await waitForPort(port, 20_000)
   start('feeds', 'feeds/main.ts', ['--nats', natsUrl, '--rate', String(o.rate), '--trade-ratio', String(o.tradeRatio), '--log-level', 'error'])

@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
+import { bundleBroker, bundlePath } from '../broker/bundle.ts'
 import { cpuQuotaCores } from '../broker/cpu-quota.ts'
 import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../broker/process-settings.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
@@ -49,7 +50,9 @@ function start (
   env: Record<string, string> = {},
   nodeFlags: readonly string[] = []
 ): Child {
-  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: [...nodeFlags, '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+  // The broker starts from its bundle, as `npm run broker` runs it; the rest from their sources through tsx.
+  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx']
+  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: [...nodeFlags, ...loader], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   return { name, process: child, exited }
 }
@@ -91,7 +94,8 @@ runMain(async () => {
     authArgs.push('--auth', file)
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
-  const broker = start('broker', 'broker/main.ts', ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
+  const bundle = bundleBroker(path.join(ROOT, 'broker/main.ts'), bundlePath(ROOT))
+  const broker = start('broker', path.relative(ROOT, bundle), ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
     `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, [...NODE_FLAGS, ...(o.workers === 1 ? quotaFlags(cpuQuotaCores(), 1) : [])])
   children.push(broker)
   watch(broker)

@@ -30,7 +30,9 @@ export function runCommand (
   args: readonly string[],
   { env = {}, prefix = [], nodeFlags = [] }: RunOptions = {}
 ): CommandProcess {
-  const [cmd, ...rest] = [...prefix, process.execPath, ...nodeFlags, '--import', 'tsx', path.join(ROOT, script), ...args]
+  // A bundle (`dist/broker.mjs`, broker/bundle.ts) runs as it is; sources through tsx.
+  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx']
+  const [cmd, ...rest] = [...prefix, process.execPath, ...nodeFlags, ...loader, path.join(ROOT, script), ...args]
   const child = spawn(cmd as string, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
