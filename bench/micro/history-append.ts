@@ -8,7 +8,8 @@
  * With `--root`, another checkout's history runs too, interleaved with this one's, so a change is
  * measured against its reference in one run: ns per append for each, and the ratio per round.
  *
- *   node --min-semi-space-size=16 --initial-old-space-size=64 --import tsx bench/micro/history-append.ts \
+ *   node --min-semi-space-size=16 --initial-old-space-size=64 --max-inlined-bytecode-size-cumulative=1840 \
+ *     --import tsx bench/micro/history-append.ts \
  *     [--max-bytes 33554432] [--root DIR] [--rounds 5]
  *
  * (The node flags are the broker's: broker/process-settings.ts.)

@@ -9,7 +9,8 @@
  * It reports messages/s, deliveries/s, JS heap bytes allocated per message (v8.GCProfiler:
  * what each GC found minus what the last left, plus the growth since) and the GC pauses.
  *
- *   node --min-semi-space-size=16 --initial-old-space-size=64 --import tsx bench/micro/publish-path.ts \
+ *   node --min-semi-space-size=16 --initial-old-space-size=64 --max-inlined-bytecode-size-cumulative=1840 \
+ *     --import tsx bench/micro/publish-path.ts \
  *     [--subscribers 10] [--subject plain] [--history-max-bytes N] [--history-preallocate] [--json]
  *     [--root DIR]
  *
