@@ -2,7 +2,7 @@
  * The broker as it ships: `broker/main.ts` and everything it imports bundled by esbuild into one
  * ES module, `dist/broker.mjs`, which `npm run broker` runs (`npm run build` makes it with the
  * same options, BUNDLE_FLAGS). The benchmarks run this bundle too (bench/harness/processes.ts),
- * not the sources through tsx: the same code loaded through tsx's hooks ran 8-15% slower per
+ * not the sources through tsx: the same code loaded through tsx's hooks ran 8-13% slower per
  * message (reports/broker/bundle.md).
  */
 import { buildSync } from 'esbuild'
