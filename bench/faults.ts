@@ -127,7 +127,7 @@ interface Scenario {
 
 function tickfanNode (o: Options, port: number, httpPort: number, upstream: string[] = []): CommandProcess {
   // The broker as it ships (its bundle), as every bench command runs it.
-  return runCommand(path.relative(ROOT, brokerBundle(ROOT)), ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
+  return runCommand(brokerBundle(ROOT), ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
     ...(upstream.length > 0 ? ['--upstream', upstream.join(','), '--history-replicas', '3'] : [])])
 }
 

@@ -154,7 +154,7 @@ runMain(async () => {
     args: string[]
   ): void => { components.push({ name, process: runCommand(script, args) }) }
   // The broker as it ships (its bundle), as every bench command runs it.
-  start('broker', path.relative(ROOT, brokerBundle(ROOT)), ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
+  start('broker', brokerBundle(ROOT), ['--workers', String(o.workers), '--host', '127.0.0.1', '--port', String(port), `--http-port=${httpPort}`, '--ws-port=-1', '--log-level', 'error',
     '--history-max-bytes', String(o.historyMaxBytes)])
   await waitForPort(port, 20_000)
   start('feeds', 'feeds/main.ts', ['--nats', natsUrl, '--rate', String(o.rate), '--trade-ratio', String(o.tradeRatio), '--log-level', 'error'])

@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { BUNDLE_FLAGS, bundleBroker, bundlePath } from './bundle.ts'
+import { BUNDLE_FLAGS, bundleBroker, bundlePath, loaderFlags } from './bundle.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -40,5 +40,11 @@ describe('the broker\'s bundle', () => {
     writeFileSync(entry, 'import { nothing } from \'./missing.ts\'\nconsole.log(nothing)\n')
     expect(() => bundleBroker(entry, path.join(dir as string, 'dist/broker.mjs'))).toThrow(/Could not resolve "\.\/missing\.ts"/)
     expect(readdirSync(dir)).toEqual(['main.ts'])
+  })
+
+  it('is started as it is, where the sources are started through tsx', () => {
+    expect(loaderFlags('dist/broker.mjs')).toEqual([])
+    expect(loaderFlags('/tmp/x/dist/broker.mjs')).toEqual([])
+    expect(loaderFlags('feeds/main.ts')).toEqual(['--import', 'tsx'])
   })
 })

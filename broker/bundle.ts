@@ -17,6 +17,19 @@ export function bundlePath (root: string): string {
   return path.join(root, 'dist/broker.mjs')
 }
 
+/** Bundles the broker of the checkout at `root` into bundlePath(root), and returns that path. */
+export function bundleCheckout (root: string): string {
+  return bundleBroker(path.join(root, 'broker/main.ts'), bundlePath(root))
+}
+
+/**
+ * The node flags that load `script`: none for a bundle (an `.mjs` such as `dist/broker.mjs`),
+ * tsx for the TypeScript sources. Where the project starts its parts as child processes.
+ */
+export function loaderFlags (script: string): string[] {
+  return script.endsWith('.mjs') ? [] : ['--import', 'tsx']
+}
+
 /**
  * Bundles `entry` (a checkout's `broker/main.ts`, or another entry such as the floor relay's)
  * into `outfile` and returns `outfile`. Written to a temporary file and renamed into place, so

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
-import { bundleBroker, bundlePath } from '../broker/bundle.ts'
+import { bundleCheckout, loaderFlags } from '../broker/bundle.ts'
 import { cpuQuotaCores } from '../broker/cpu-quota.ts'
 import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../broker/process-settings.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
@@ -51,8 +51,7 @@ function start (
   nodeFlags: readonly string[] = []
 ): Child {
   // The broker starts from its bundle, as `npm run broker` runs it; the rest from their sources through tsx.
-  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx']
-  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv: [...nodeFlags, ...loader], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+  const child = fork(path.resolve(ROOT, script), args, { cwd: ROOT, execArgv: [...nodeFlags, ...loaderFlags(script)], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   return { name, process: child, exited }
 }
@@ -94,8 +93,7 @@ runMain(async () => {
     authArgs.push('--auth', file)
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
-  const bundle = bundleBroker(path.join(ROOT, 'broker/main.ts'), bundlePath(ROOT))
-  const broker = start('broker', path.relative(ROOT, bundle), ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
+  const broker = start('broker', bundleCheckout(ROOT), ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
     `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, [...NODE_FLAGS, ...(o.workers === 1 ? quotaFlags(cpuQuotaCores(), 1) : [])])
   children.push(broker)
   watch(broker)

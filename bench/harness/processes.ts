@@ -11,7 +11,7 @@ import { jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { historyConfigsOf, type HistoryConfig } from '../../broker/history.ts'
 import { DEFAULT_OPTIONS } from '../../broker/options.ts'
-import { bundleBroker, bundlePath } from '../../broker/bundle.ts'
+import { bundleCheckout } from '../../broker/bundle.ts'
 import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../../broker/process-settings.ts'
 import { launchCommand, startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { jetStreamConfigOf } from '../../broker/upstream.ts'
@@ -84,7 +84,7 @@ const bundled = new Map<string, string>()
 export function brokerBundle (root: string): string {
   let bundle = bundled.get(root)
   if (bundle === undefined) {
-    bundle = bundleBroker(path.join(root, 'broker/main.ts'), bundlePath(root))
+    bundle = bundleCheckout(root)
     bundled.set(root, bundle)
   }
   return bundle

@@ -1,10 +1,12 @@
 /**
- * Runs one of tickfan's commands as a real child process (node --import tsx <script>), for
- * tests that start, kill and restart components as an operator would.
+ * Runs one of tickfan's commands as a real child process (node --import tsx <script>, or a
+ * bundle such as dist/broker.mjs as it is: broker/bundle.ts loaderFlags), for tests that start,
+ * kill and restart components as an operator would.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { loaderFlags } from '../bundle.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -30,9 +32,9 @@ export function runCommand (
   args: readonly string[],
   { env = {}, prefix = [], nodeFlags = [] }: RunOptions = {}
 ): CommandProcess {
-  // A bundle (`dist/broker.mjs`, broker/bundle.ts) runs as it is; sources through tsx.
-  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx']
-  const [cmd, ...rest] = [...prefix, process.execPath, ...nodeFlags, ...loader, path.join(ROOT, script), ...args]
+  const [cmd, ...rest] = [
+    ...prefix, process.execPath, ...nodeFlags, ...loaderFlags(script), path.resolve(ROOT, script), ...args
+  ]
   const child = spawn(cmd as string, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => { output += d.toString() })

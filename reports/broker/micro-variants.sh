@@ -12,7 +12,8 @@ out=node_modules/.bundle-micro.mjs
 sed -e "s#^  const { Router } = await import(.*#  const { Router } = RouterStatic#" \
     -e "s#^  const { resolveOptions } = await import(.*#  const { resolveOptions } = OptionsStatic#" bench/micro/publish-path.ts > $entry
 sed -i "1i import * as RouterStatic from '../../broker/router.ts'\nimport * as OptionsStatic from '../../broker/options.ts'" $entry
-npx esbuild $entry --bundle --platform=node --format=esm --target=node20 --packages=external --outfile=$out --log-level=warning
+# Bundled as the broker is (broker/bundle.ts).
+ENTRY=$entry OUT=$out npx tsx -e 'import { bundleBroker } from "./broker/bundle.ts"; bundleBroker(process.env.ENTRY, process.env.OUT)'
 rm -f $entry
 hooks=$(mktemp -d)
 printf 'export async function resolve (s, c, next) { return next(s, c) }\nexport async function load (u, c, next) { return next(u, c) }\n' > $hooks/hooks.mjs
