@@ -18,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 label=$1; step=$2; root=${3:-}; args=${4:-}
 out=/tmp/perf-record/$label; rm -rf "$out"; mkdir -p "$out"
-if [ -n "$root" ]; then P="^/usr/bin/node.*$root/broker/main.ts"; else P='^/usr/bin/node.*[^r]/broker/main.ts --workers'; fi
+# The suite starts a root's bundle, <root>/dist/broker.mjs (bench/harness/processes.ts brokerBundle).
+if [ -n "$root" ]; then P="${root%/}/dist/broker.mjs --workers"; else P="$PWD/dist/broker.mjs --workers"; fi
 (TICKFAN_BROKER_ROOT=$root TICKFAN_BROKER_ARGS="$args" TICKFAN_BROKER_NODE_ARGS="--perf-basic-prof-only-functions" \
   npx tsx bench/suite.ts --workloads "$step" --targets tickfan --repeat 1 --http-seconds 0 --broker-cpu 0.25 \
   --stamp x --out "$out/run" > "$out/log" 2>&1 &)
