@@ -12,6 +12,7 @@ import path from 'node:path'
 import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
+import { CoreKeeper, CoreKeeperError } from './harness/core-keeper.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, goRuntimeEnv, TICKFAN_HISTORY } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
@@ -36,6 +37,7 @@ const CLI = {
   profile: { type: 'boolean', default: false, help: 'Profile the tickfan broker (node --cpu-prof): for each workload, its last tickfan run, with a flame graph the report links to' },
   brokerCpu: { type: 'number', default: 0, min: 0, help: 'Cap each broker at this share of one core (a Linux cgroup CPU quota; needs root), so that on a small machine the broker, not the load generators, sets the maximum rate; 0: no cap' },
   brokerCpuPeriodMs: { type: 'number', default: CAP_PERIOD_MS, min: 1, help: 'The period of --broker-cpu\'s quota, in ms (1-1000): short, so a capped broker waits little for its next slice; Kubernetes and systemd use 100' },
+  brokerCoresAwake: { type: 'boolean', default: true, help: 'With --broker-cpu: keep the broker\'s cores from idling while its quota holds it (a spinner per core at idle priority), so that a capped broker\'s next slice does not run slower for the idle before it (reports/broker/core-keeper.md); --no-broker-cores-awake leaves them to idle' },
   natsHistory: { type: 'boolean', default: false, help: 'nats-server keeps the trades too: JetStream on, with a stream in memory for each of tickfan\'s default history streams (the same subjects and limits), so both brokers store what they deliver (default: nats-server stores nothing)' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
@@ -83,6 +85,27 @@ async function http (target: TargetName, progress: (t: string) => void, seconds:
   }
 }
 
+/**
+ * Under --broker-cpu, a spinner on each of the broker's cores (core-keeper.ts), said in the
+ * notes; none, with the reason, where the broker has no cores of its own or they cannot be kept.
+ */
+function startCoreKeeper (cores: string | undefined, notes: string[]): CoreKeeper | undefined {
+  const idled = 'The broker\'s cores were left to idle under the cap'
+  if (cores === undefined) {
+    notes.push(`${idled}: the broker had no cores of its own here (fewer than 2, or no taskset).`)
+    return undefined
+  }
+  try {
+    const keeper = CoreKeeper.start(cores)
+    notes.push(`Under the cap the broker's cores (${cores}) were kept from idling, a spinner on each at idle priority that gives way to anything else (--no-broker-cores-awake leaves them to idle): on this virtual machine a core left idle ran the broker's next slice slower, which spread a capped broker's CPU per delivery by up to a half from run to run (reports/broker/core-keeper.md).`)
+    return keeper
+  } catch (err) {
+    if (!(err instanceof CoreKeeperError)) throw err
+    notes.push(`${idled}: ${err.message}.`)
+    return undefined
+  }
+}
+
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run bench --', 'tickfan benchmark suite: throughput, tail latency, staleness, fairness and scaling, side by side with nats-server.', CLI)); return }
@@ -114,6 +137,7 @@ runMain(async () => {
     throw err
   }
   if (brokerCap !== undefined) workloads = workloads.map((w) => capped(w, o.brokerCpu))
+  const keeper = brokerCap !== undefined && o.brokerCoresAwake ? startCoreKeeper(layout.broker, notes) : undefined
   const started = Date.now()
   const progress = (text: string): void => { process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`) }
   process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}${brokerCap === undefined ? '' : ` capped at ${brokerCap.share} of a core per ${brokerCap.periodUs / 1000} ms`}, load on ${layout.load ?? 'any'}\n`)
@@ -198,6 +222,7 @@ runMain(async () => {
       }
     }
   }
+  keeper?.stop()
   const httpResults: HttpResult[] = []
   const httpSeconds = o.quick ? Math.min(o.httpSeconds, 1) : o.httpSeconds
   for (const target of httpSeconds > 0 ? targets : []) {

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { CoreKeeper, CoreKeeperError, coreList } from './core-keeper.ts'
+import { cpuNanoseconds } from './processes.ts'
+
+describe('coreList', () => {
+  it('expands a taskset list', () => {
+    expect(coreList('0')).toEqual([0])
+    expect(coreList('0-3,6')).toEqual([0, 1, 2, 3, 6])
+    expect(coreList('2, 4-5')).toEqual([2, 4, 5])
+  })
+
+  it.each(['', 'a', '0-', '3-1', '1;2'])('refuses %j, saying why', (spec) => {
+    expect(() => coreList(spec)).toThrow(CoreKeeperError)
+    expect(() => coreList(spec)).toThrow(/list of cores|backwards/)
+  })
+})
+
+const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `check` every 20 ms until it holds or `ms` have passed; returns whether it held. */
+async function eventually (check: () => boolean, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (check()) return true
+  return check()
+}
+
+function commandLine (pid: number): string {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8') } catch { return '' }
+}
+
+describe('CoreKeeper', () => {
+  // The suite's machines are Linux with util-linux; elsewhere starting one fails with the reason.
+  it('runs one spinner per core, pinned there at idle priority, until stopped', async () => {
+    let keeper: CoreKeeper
+    try {
+      keeper = CoreKeeper.start('0')
+    } catch (err) {
+      expect(err).toBeInstanceOf(CoreKeeperError)
+      expect((err as Error).message).toMatch(/Linux|util-linux/)
+      return
+    }
+    const [pid] = keeper.pids as [number]
+    try {
+      expect(keeper.cores).toEqual([0])
+      // chrt execs taskset, which execs the shell: the same process throughout.
+      expect(await eventually(() => commandLine(pid).includes('while :; do :; done'))).toBe(true)
+      expect(spawnSync('chrt', ['-p', String(pid)], { encoding: 'utf8' }).stdout).toMatch(/SCHED_IDLE/)
+      expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Cpus_allowed_list:\s+0$/m)
+      // It spins, on whatever the busy machine running the tests leaves it.
+      const before = cpuNanoseconds(pid) as number
+      expect(await eventually(() => (cpuNanoseconds(pid) as number) > before)).toBe(true)
+    } finally {
+      keeper.stop()
+    }
+    expect(await eventually(() => cpuNanoseconds(pid) === null)).toBe(true)
+  })
+})
