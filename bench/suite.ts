@@ -223,6 +223,7 @@ runMain(async () => {
     }
   }
   keeper?.stop()
+  if (keeper !== undefined && keeper.endedEarly.length > 0) notes.push(`A spinner that kept a broker core from idling ended before the run did, and that core idled from then on: ${keeper.endedEarly.join('; ')}.`)
   const httpResults: HttpResult[] = []
   const httpSeconds = o.quick ? Math.min(o.httpSeconds, 1) : o.httpSeconds
   for (const target of httpSeconds > 0 ? targets : []) {

@@ -54,5 +54,23 @@ describe('CoreKeeper', () => {
       keeper.stop()
     }
     expect(await eventually(() => cpuNanoseconds(pid) === null)).toBe(true)
+    expect(keeper.endedEarly).toEqual([]) // stopped, not ended
+  })
+
+  it('says which spinner ended before it was stopped, and how', async () => {
+    let keeper: CoreKeeper
+    try {
+      keeper = CoreKeeper.start('0')
+    } catch (err) {
+      expect(err).toBeInstanceOf(CoreKeeperError)
+      return
+    }
+    try {
+      process.kill(keeper.pids[0] as number, 'SIGTERM')
+      expect(await eventually(() => keeper.endedEarly.length > 0)).toBe(true)
+      expect(keeper.endedEarly).toEqual(['core 0: killed by SIGTERM'])
+    } finally {
+      keeper.stop()
+    }
   })
 })

@@ -3,8 +3,8 @@
  * and then waits, throttled, and its core goes idle: on this project's virtual machines (KVM,
  * the guest's idle driver halting at once) an idle core is handed back to the host, and the
  * broker's next slice runs slower. A quarter-core tickfan at 240,000 msgs/s spent 0.59-0.94 s
- * of CPU per million deliveries with its core left to idle and 0.52-0.70 with it kept busy,
- * and nats-server 0.39-0.50 against 0.38-0.42 (reports/broker/core-keeper.md): the spread came
+ * of CPU per million deliveries with its core left to idle and 0.52-0.74 with it kept busy,
+ * and nats-server at 320,000 0.39-0.50 against 0.38-0.42 (reports/broker/core-keeper.md): the spread came
  * from the machine, not the brokers, and decided where a maximum-rate search ended.
  *
  * A keeper is one spinner per core, pinned there, at idle priority (Linux SCHED_IDLE): it runs
@@ -35,10 +35,18 @@ const TOOLS = ['/usr/bin/chrt', '/usr/bin/taskset']
 export class CoreKeeper {
   readonly cores: readonly number[]
   readonly #spinners: ChildProcess[]
+  #stopping = false
+  /** How the spinners that ended before stop() ended (a core that idled from then on), if any did. */
+  readonly endedEarly: string[] = []
 
   private constructor (cores: number[], spinners: ChildProcess[]) {
     this.cores = cores
     this.#spinners = spinners
+    spinners.forEach((s, i) => {
+      const ended = (how: string): void => { if (!this.#stopping) this.endedEarly.push(`core ${cores[i] ?? '?'}: ${how}`) }
+      s.once('error', (err) => ended(err.message))
+      s.once('exit', (code, signal) => ended(signal !== null ? `killed by ${signal}` : `exited with code ${code ?? '?'}`))
+    })
   }
 
   /**
@@ -54,7 +62,6 @@ export class CoreKeeper {
       'chrt', ['-i', '0', 'taskset', '-c', String(core), 'sh', '-c', 'while :; do :; done'],
       { stdio: 'ignore' }
     ))
-    for (const s of spinners) s.on('error', () => { /* reported by pids() missing it */ })
     const keeper = new CoreKeeper(cores, spinners)
     // However the run ends, the spinners end with it.
     process.once('exit', () => keeper.stop())
@@ -68,6 +75,7 @@ export class CoreKeeper {
 
   /** Ends the spinners. */
   stop (): void {
+    this.#stopping = true
     for (const s of this.#spinners) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL')
   }
 }
