@@ -29,17 +29,24 @@ function commandLine (pid: number): string {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8') } catch { return '' }
 }
 
+/**
+ * A keeper on core 0. The suite's machines are Linux with util-linux; elsewhere starting one
+ * fails with the reason, which is checked, and the caller has nothing more to test (null).
+ */
+function keeperOnCore0 (): CoreKeeper | null {
+  try {
+    return CoreKeeper.start('0')
+  } catch (err) {
+    expect(err).toBeInstanceOf(CoreKeeperError)
+    expect((err as Error).message).toMatch(/Linux|util-linux/)
+    return null
+  }
+}
+
 describe('CoreKeeper', () => {
-  // The suite's machines are Linux with util-linux; elsewhere starting one fails with the reason.
   it('runs one spinner per core, pinned there at idle priority, until stopped', async () => {
-    let keeper: CoreKeeper
-    try {
-      keeper = CoreKeeper.start('0')
-    } catch (err) {
-      expect(err).toBeInstanceOf(CoreKeeperError)
-      expect((err as Error).message).toMatch(/Linux|util-linux/)
-      return
-    }
+    const keeper = keeperOnCore0()
+    if (keeper === null) return
     const [pid] = keeper.pids as [number]
     try {
       expect(keeper.cores).toEqual([0])
@@ -58,13 +65,8 @@ describe('CoreKeeper', () => {
   })
 
   it('says which spinner ended before it was stopped, and how', async () => {
-    let keeper: CoreKeeper
-    try {
-      keeper = CoreKeeper.start('0')
-    } catch (err) {
-      expect(err).toBeInstanceOf(CoreKeeperError)
-      return
-    }
+    const keeper = keeperOnCore0()
+    if (keeper === null) return
     try {
       process.kill(keeper.pids[0] as number, 'SIGTERM')
       expect(await eventually(() => keeper.endedEarly.length > 0)).toBe(true)
