@@ -7,9 +7,10 @@ import { decodeHistogram, encodeHistogram, newHistogram, summarize, type Latency
 import type { CpuCap } from './cpu-cap.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
+import { cpuSecondsWithin, sampleCpu } from './cpu-window.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { runValidity } from './run-validity.ts'
-import { coreCount, coreLayout, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
+import { coreCount, coreLayout, cpuNanoseconds, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
 import { scheduleFor } from '../load/schedule.ts'
@@ -47,7 +48,13 @@ export interface ScenarioResult {
   slowConflationRatio: number
   fairness: FairnessResult
   broker: {
+    /** The broker's CPU over the whole run (warm-up and settling included) per delivery in it. */
     cpuSecondsPerMillionDeliveries: number
+    /**
+     * The broker's CPU within the measured window per delivery of a message sent in it
+     * (cpu-window.ts): what a warm broker spends, its start-up left out; null where not sampled.
+     */
+    windowCpuSecondsPerMillionDeliveries: number | null
     memory: MemorySeries
     /** From /varz where the target reports it. */
     socketWritesPerDelivery: number | null
@@ -282,6 +289,8 @@ async function measure (
   const wall0 = Date.now()
   const memory = sampleMemory(broker.pid, 250)
   atEnd.push(() => { memory.stop() })
+  const cpuSamples = sampleCpu(() => cpuNanoseconds(broker.pid))
+  atEnd.push(() => { cpuSamples.stop() })
   const durationMs = (w.warmupSeconds + w.durationSeconds) * 1000
   options.onProgress?.(`${target} ${w.name} ${rate.toLocaleString('en-US')} msgs/s${workers > 1 ? ` x${workers} workers` : ''}: running ${(durationMs / 1000).toFixed(0)} s`)
   const publisherRun = runLoad<PublisherResult>('publisher.ts', {
@@ -307,6 +316,7 @@ async function measure (
   await new Promise((r) => setTimeout(r, options.settleMs ?? (slowCount > 0 ? 4000 : 1500)))
   const mem = memory.stop()
   const cpu = (cpuSeconds(broker.pid) ?? cpu0) - cpu0
+  const windowCpu = cpuSecondsWithin(cpuSamples.stop(), windowNs.from, windowNs.to)
   const machine1 = machineLoad()
   const elapsedSeconds = (Date.now() - wall0) / 1000
   const otherCores = Math.max(0, otherProcessesCpuSeconds([process.pid]) - others0) / elapsedSeconds
@@ -370,6 +380,8 @@ async function measure (
     fairness: fairness(fastConns),
     broker: {
       cpuSecondsPerMillionDeliveries: deliveries === 0 ? 0 : cpu / deliveries * 1e6,
+      windowCpuSecondsPerMillionDeliveries:
+        windowCpu === null || deliveredInWindow === 0 ? null : windowCpu / deliveredInWindow * 1e6,
       memory: mem,
       socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0
         ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs

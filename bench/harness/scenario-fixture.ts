@@ -41,7 +41,7 @@ export function scenario (o: { workload: string, target?: 'tickfan' | 'nats-serv
       rankConnectOrderCorrelation: 0,
       byWorker: o.byWorker ?? []
     },
-    broker: { cpuSecondsPerMillionDeliveries: 1, memory: { peakBytes: o.peak ?? 100 * 2 ** 20 } as ScenarioResult['broker']['memory'], socketWritesPerDelivery: null, bytesPerDelivery: null, slowConsumerDisconnects: 0, eventLoopDelayP99Ms: null },
+    broker: { cpuSecondsPerMillionDeliveries: 1, windowCpuSecondsPerMillionDeliveries: null, memory: { peakBytes: o.peak ?? 100 * 2 ** 20 } as ScenarioResult['broker']['memory'], socketWritesPerDelivery: null, bytesPerDelivery: null, slowConsumerDisconnects: 0, eventLoopDelayP99Ms: null },
     publisher: { publishDelayUs: summary(0), cpuSeconds: 0 },
     publisherWorker: 0,
     subscriberCpuSeconds: { fast: 0, slow: 0 },

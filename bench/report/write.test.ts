@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { scenario } from '../harness/scenario-fixture.ts'
 import { summaryMarkdown, type SuiteResults } from './write.ts'
 
 /** A run with no scenarios: only its header differs with the options given. */
@@ -27,5 +28,19 @@ describe('summaryMarkdown header', () => {
     const header = (options: Record<string, unknown>): string => summaryMarkdown(emptyRun(options)).split('\n')[2] as string
     expect(header({ brokerCpu: 0.25, natsHistory: true })).toMatch(/of one core; nats-server kept the trades in JetStream \(--nats-history\)$/)
     expect(header({ natsHistory: false })).toMatch(/full run$/)
+  })
+})
+
+describe('summaryMarkdown scenarios', () => {
+  it('gives the broker\'s CPU per delivery over the whole run and over the measured window, or - where not sampled', () => {
+    const sampled = scenario({ workload: 'steady' })
+    sampled.broker.windowCpuSecondsPerMillionDeliveries = 0.58
+    const unsampled = scenario({ workload: 'steady', target: 'nats-server' })
+    const lines = summaryMarkdown({ ...emptyRun({}), scenarios: [sampled, unsampled] }).split('\n')
+    const header = lines.find((l) => l.startsWith('| target | scenario |')) as string
+    const column = header.split('|').findIndex((c) => c.trim() === 'CPU s / M deliveries, run / window')
+    expect(column).toBeGreaterThan(0)
+    const cells = lines.filter((l) => l.startsWith('| tickfan |') || l.startsWith('| nats-server |')).map((l) => (l.split('|')[column] as string).trim())
+    expect(cells).toEqual(['1.00 / 0.58', '1.00 / -'])
   })
 })
