@@ -16,6 +16,7 @@ import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../../broker/process-sett
 import { launchCommand, startNatsServer } from '../../broker/test-support/nats-server.ts'
 import { jetStreamConfigOf } from '../../broker/upstream.ts'
 import { freePorts, waitForPort } from '../../lib/ports.ts'
+import { coreList } from './core-keeper.ts'
 import type { CpuCap } from './cpu-cap.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -42,12 +43,9 @@ function hasTaskset (): boolean {
   return existsSync('/usr/bin/taskset')
 }
 
-/** How many cores a taskset list such as "0-3,6" names. */
+/** How many cores a taskset list such as "0-3,6" names (core-keeper.ts parses it). */
 export function coreCount (spec: string): number {
-  return spec.split(',').reduce((n, part) => {
-    const [lo, hi] = part.split('-').map(Number)
-    return n + (hi === undefined ? 1 : (hi as number) - (lo as number) + 1)
-  }, 0)
+  return coreList(spec).length
 }
 
 /** Cores for the broker and for the load, disjoint where there are at least two. */
