@@ -16,6 +16,7 @@ import { VenueModel } from '../feeds/market-model.ts'
 import { natsTickPublisher } from '../feeds/nats-publisher.ts'
 import { newSession } from '../feeds/venues/protocol.ts'
 import { VENUE_PROTOCOLS } from '../feeds/venues/venue-server.ts'
+import { coreList } from './harness/core-keeper.ts'
 import { coreLayout, startNatsServerProcess, startTickfanProcess } from './harness/processes.ts'
 
 const CLI = {
@@ -123,7 +124,7 @@ runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run bench:feeds --', 'Feed handler throughput per venue format on one core.', CLI)); return }
   const layout = coreLayout()
-  if (layout.load !== undefined) spawnSync('taskset', ['-a', '-p', '-c', layout.load.split('-')[0] as string, String(process.pid)], { stdio: 'ignore' })
+  if (layout.load !== undefined) spawnSync('taskset', ['-a', '-p', '-c', String(coreList(layout.load)[0]), String(process.pid)], { stdio: 'ignore' })
   const broker = o.target === 'tickfan' ? await startTickfanProcess(layout.broker) : await startNatsServerProcess(layout.broker)
   const nc = await connect({ servers: broker.natsUrl })
   const nats = natsTickPublisher(nc)
