@@ -72,12 +72,16 @@ describe('npm run bench', () => {
     writeFileSync(dies, "setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000)\n")
     const { code, stdout } = await runSuite(['--workloads', workload, '--out', dir, '--stamp', 'run', '--http-seconds', '0'], { TICKFAN_BROKER_NODE_ARGS: `--import ${pathToFileURL(dies).href}` })
     expect(stdout).toMatch(/tickfan tiny at 500\/s failed: tickfan died mid-run \(killed by SIGKILL\)/)
-    expect(stdout).toMatch(/nats-server tiny 500\/s: delivered [\d,]+\/s/)
+    expect(stdout).toMatch(/nats-server tiny 500\/s: delivered [\d,]+\/s, p99 [\d.]+ ms, first in the window [\d.]+ ms late/)
     expect(stdout).toMatch(/1 run\(s\) could not be measured/)
     expect(code).toBe(1)
     const results = JSON.parse(readFileSync(path.join(dir, 'run', 'results.json'), 'utf8')) as SuiteResults
     expect(results.failures).toEqual([expect.stringContaining('tickfan died mid-run (killed by SIGKILL)')])
     expect(results.scenarios.map((s) => s.target)).toEqual(['nats-server'])
     expect(results.scenarios[0]?.tradeLoss).toBe(0)
+    // Measured from the window's first message: a broker keeping up at 500 msgs/s has no backlog of seconds.
+    const backlogUs = results.scenarios[0]?.fast.windowStartLatencyUs
+    expect(backlogUs).toBeGreaterThanOrEqual(0)
+    expect(backlogUs).toBeLessThan(1_000_000)
   }, 100_000)
 })

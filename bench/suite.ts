@@ -178,7 +178,8 @@ runMain(async () => {
       const runName = `${tag.workload} at ${rate.toLocaleString('en-US')} msgs/s, ${workers} worker${workers === 1 ? '' : 's'}`
       if (profileDir !== null) keepProfile(w.name, runName, profileDir)
       const kept = r.broker.historyTaken == null ? '' : `, history took ${r.broker.historyTaken.toLocaleString('en-US')}`
-      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${kept}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
+      const backlog = r.fast.windowStartLatencyUs == null ? '' : `, first in the window ${(r.fast.windowStartLatencyUs / 1000).toFixed(2)} ms late`
+      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${kept}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
       return tag
     } catch (err) {
       if (profileDir !== null) rmSync(profileDir, { recursive: true, force: true })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ConnectionResult } from '../load/subscriber-group.ts'
-import { conflationRatio, fairJainExpected, fairness, jain, pearson, tradeLoss, wrongFinalValues } from './metrics.ts'
+import { conflationRatio, fairJainExpected, fairness, jain, pearson, tradeLoss, windowStartLatency, wrongFinalValues } from './metrics.ts'
 
 function conn (
   index: number,
@@ -15,6 +15,7 @@ function conn (
     skipped: 0,
     orderViolations: 0,
     lastSeq: {},
+    windowStartLatencyUs: null,
     samples: samples.map(([s, t]) => [s, String(t)]),
     ...extra
   }
@@ -60,6 +61,17 @@ describe('suite metrics', () => {
     expect(wrongFinalValues([a, b], { x: 5, y: 7 })).toBe(1)
     expect(tradeLoss([a, b], 10)).toBe(2)
     expect(conflationRatio([a, b])).toBeCloseTo(10 / 200)
+  })
+
+  it('takes the backlog at the window\'s start from the connection that got its first message latest', () => {
+    const early = conn(0, [], { windowStartLatencyUs: 1_500 })
+    const late = conn(1, [], { windowStartLatencyUs: 950_000 })
+    const none = conn(2, [])
+    expect(windowStartLatency([early, late, none])).toBe(950_000)
+    expect(windowStartLatency([none, early])).toBe(1_500)
+    expect(windowStartLatency([conn(0, [], { windowStartLatencyUs: 0 })])).toBe(0)
+    expect(windowStartLatency([none])).toBeNull()
+    expect(windowStartLatency([])).toBeNull()
   })
 
   it("knows what Jain's index a fair random order scores on a given number of messages", () => {

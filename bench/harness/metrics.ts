@@ -141,3 +141,18 @@ export function conflationRatio (connections: readonly ConnectionResult[]): numb
   for (const c of connections) { received += c.received; skipped += c.skipped }
   return received + skipped === 0 ? 0 : skipped / (received + skipped)
 }
+
+/**
+ * How late the measured window's first message reached the connection that got it latest (us;
+ * null when no connection got one): the backlog the warm-up left. A broker that was still
+ * catching up when the window opened starts its window this late, and its p99 says so too; a
+ * step whose p99 is far above this failed on something inside the window.
+ */
+export function windowStartLatency (connections: readonly ConnectionResult[]): number | null {
+  let latest: number | null = null
+  for (const c of connections) {
+    const late = c.windowStartLatencyUs
+    if (late !== null && (latest === null || late > latest)) latest = late
+  }
+  return latest
+}

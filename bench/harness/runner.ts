@@ -6,7 +6,7 @@
 import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from '../../lib/histogram.ts'
 import type { CpuCap } from './cpu-cap.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
-import { conflationRatio, fairness, tradeLoss, wrongFinalValues, type FairnessResult } from './metrics.ts'
+import { conflationRatio, fairness, tradeLoss, windowStartLatency, wrongFinalValues, type FairnessResult } from './metrics.ts'
 import { cpuSecondsWithin, sampleCpu } from './cpu-window.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { runValidity } from './run-validity.ts'
@@ -37,7 +37,13 @@ export interface ScenarioResult {
     stalenessUs: LatencySummary,
     latencyHistogram: string,
     uncorrectedHistogram: string,
-    stalenessHistogram: string
+    stalenessHistogram: string,
+    /**
+     * How late the window's first message reached the fast subscriber that got it latest (us;
+     * metrics.ts windowStartLatency): the backlog the warm-up left. Absent in results from
+     * before it was measured.
+     */
+    windowStartLatencyUs?: number | null
   }
   slow: { latencyUs: LatencySummary, stalenessUs: LatencySummary, stalenessHistogram: string } | null
   tradeLoss: number
@@ -364,7 +370,8 @@ async function measure (
       stalenessUs: staleness.summary,
       latencyHistogram: latency.encoded,
       uncorrectedHistogram: uncorrected.encoded,
-      stalenessHistogram: staleness.encoded
+      stalenessHistogram: staleness.encoded,
+      windowStartLatencyUs: windowStartLatency(fastConns)
     },
     slow: slowGroups.length === 0 ? null : {
       latencyUs: slowLatency.summary,

@@ -57,6 +57,12 @@ export interface ConnectionResult {
   orderViolations: number
   /** subject -> last sequence received */
   lastSeq: Record<string, number>
+  /**
+   * How late (us after it was due) the first message of the measured window (the first with a
+   * sequence at or past warmupSeq) reached this connection: the backlog the warm-up left it;
+   * null when none came.
+   */
+  windowStartLatencyUs: number | null
   /** [seq, receive time ns as a string] for sampled messages */
   samples: Array<[number, string]>
 }
@@ -145,6 +151,7 @@ async function main (): Promise<void> {
       skipped: 0,
       orderViolations: 0,
       lastSeq: {},
+      windowStartLatencyUs: null,
       samples: []
     }
     const log = new ReceiptLog()
@@ -175,7 +182,9 @@ async function main (): Promise<void> {
       const second = Math.floor((nowNs - startNs) / 1e9)
       perSecond[second] = (perSecond[second] ?? 0) + 1
       if (seq >= c.warmupSeq) {
-        latency.recordValue(Math.max(0, (nowNs - intendedNs) / 1000))
+        const lateUs = Math.max(0, (nowNs - intendedNs) / 1000)
+        r.windowStartLatencyUs ??= lateUs
+        latency.recordValue(lateUs)
         uncorrected.recordValue(Math.max(0, (nowNs - sentNs) / 1000))
       }
       if (c.slow !== null) spendBlocked(c.slow.costUs)
