@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { capped, loadWorkload, quick, repetitionsOf, targetsOfRepetition, validateWorkload } from './workload.ts'
+import { capped, loadWorkload, quick, repetitionsOf, targetsOfRepetition, validateWorkload, warmedAgain } from './workload.ts'
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workloads')
 
@@ -45,6 +45,16 @@ describe('workload files', () => {
     expect(capped(w, 0.3).warmupSeconds).toBe(3.3)
     expect(capped(w, 1)).toEqual(w)
     expect(capped(w, 2)).toEqual(w)
+    const ramped = validateWorkload({ name: 'x', description: 'd', warmupSeconds: 2, warmupRampSeconds: 1 })
+    expect(capped(ramped, 0.25)).toMatchObject({ warmupSeconds: 8, warmupRampSeconds: 4 })
+  })
+
+  it('warms a step again with twice the warm-up, the rate ramped over the first half; a ramp must fit the warm-up', () => {
+    const w = validateWorkload({ name: 'x', description: 'd', warmupSeconds: 4, durationSeconds: 3 })
+    expect(w.warmupRampSeconds).toBe(0)
+    expect(warmedAgain(w)).toEqual({ ...w, warmupSeconds: 8, warmupRampSeconds: 4 })
+    expect(() => validateWorkload({ name: 'x', description: 'd', warmupSeconds: 1, warmupRampSeconds: 2 }, 'x.json'))
+      .toThrow('x.json: warmupRampSeconds (2) must be within warmupSeconds (1)')
   })
 
   it('interleaves the targets, and runs the comparison only in its first repetitions when told', () => {

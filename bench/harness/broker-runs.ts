@@ -66,6 +66,7 @@ export async function isolationRun (
       burstEveryMs: 0,
       burstMs: 0,
       burstFactor: 1,
+      rampMs: 0,
       payloadBytes: o.payload, durationMs: (o.seconds + o.warmup) * 1000
     } satisfies PublisherConfig, layout.load).result
     await new Promise((r) => setTimeout(r, 500))

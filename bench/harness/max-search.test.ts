@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { refinedRate, searchMaxRate } from './max-search.ts'
+import { openedBehind, refinedRate, searchMaxRate, stepWarmedIfBehind, SUSTAINED_P99_US } from './max-search.ts'
 import type { ScenarioResult } from './runner.ts'
 import { step } from './scenario-fixture.ts'
 
@@ -24,6 +24,45 @@ function broker (limit: number, loadLimit = Infinity): MadeUpBroker {
 }
 
 describe('the maximum-rate search', () => {
+  it('calls a step whose window opened later than a sustained p99 allows opened behind', () => {
+    const at = (late: number | null | undefined): ScenarioResult => {
+      const s = step('tickfan', 100_000)
+      return { ...s, fast: { ...s.fast, windowStartLatencyUs: late } }
+    }
+    expect(openedBehind(at(SUSTAINED_P99_US))).toBe(true)
+    expect(openedBehind(at(1_200_000))).toBe(true)
+    expect(openedBehind(at(SUSTAINED_P99_US - 1))).toBe(false)
+    expect(openedBehind(at(0))).toBe(false)
+    expect(openedBehind(at(null))).toBe(false) // no message came in the window
+    expect(openedBehind(at(undefined))).toBe(false) // a result from before it was measured
+  })
+
+  it('runs a step that opened behind once more, warmed, and returns that run; a step that opened on time runs once', async () => {
+    const opened = (lateUs: number, p99: number): ScenarioResult => {
+      const s = step('tickfan', 100_000, { p99 })
+      return { ...s, fast: { ...s.fast, windowStartLatencyUs: lateUs } }
+    }
+    // A made-up broker that starts slowly: with a warm-up of 4 s its window opens 1.2 s behind, with 8 s on time.
+    const ran: number[] = []
+    const heard: Array<[number, number]> = []
+    const run = async (warmupSeconds: number): Promise<ScenarioResult> => {
+      ran.push(warmupSeconds)
+      return warmupSeconds < 8 ? opened(1_200_000, 1_250_000) : opened(3_000, 40_000)
+    }
+    const twice = (seconds: number): number => seconds * 2
+    const hear = (first: ScenarioResult, again: number): void => { heard.push([first.fast.latencyUs.p99, again]) }
+    const r = await stepWarmedIfBehind<number>(4, run, twice, hear)
+    expect(ran).toEqual([4, 8])
+    expect(heard).toEqual([[1_250_000, 8]])
+    expect(r?.fast.latencyUs.p99).toBe(40_000)
+    ran.length = 0
+    const onTime = await stepWarmedIfBehind<number>(8, run, twice, () => { throw new Error('not behind') })
+    expect(onTime?.fast.latencyUs.p99).toBe(40_000)
+    expect(ran).toEqual([8])
+    // A step that could not be measured is not run again.
+    expect(await stepWarmedIfBehind<number>(4, async () => null, twice, () => { throw new Error('not run') })).toBeNull()
+  })
+
   it('halves the gap between a step sustained and the next', () => {
     expect(refinedRate(120_000, 160_000, 1000)).toBe(140_000)
     expect(refinedRate(120_000, 140_000, 1000)).toBe(130_000)

@@ -260,7 +260,8 @@ async function measure (
     ratePerSec: rate,
     burstEveryMs: w.burstEveryMs,
     burstMs: w.burstMs,
-    burstFactor: w.burstFactor
+    burstFactor: w.burstFactor,
+    rampMs: w.warmupRampSeconds * 1000
   })
   let warmupSeq = 0
   while (schedule(warmupSeq) < w.warmupSeconds * 1e9) warmupSeq++
@@ -307,6 +308,7 @@ async function measure (
     burstEveryMs: w.burstEveryMs,
     burstMs: w.burstMs,
     burstFactor: w.burstFactor,
+    rampMs: w.warmupRampSeconds * 1000,
     payloadBytes: w.payloadBytes,
     durationMs
   } satisfies PublisherConfig, layout.load)

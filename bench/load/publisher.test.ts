@@ -62,6 +62,7 @@ describe('the suite publisher', () => {
       burstEveryMs: 0,
       burstMs: 0,
       burstFactor: 1,
+      rampMs: 0,
       payloadBytes: 512,
       durationMs: 1500
     }

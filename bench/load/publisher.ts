@@ -26,6 +26,8 @@ export interface PublisherConfig {
   burstEveryMs: number
   burstMs: number
   burstFactor: number
+  /** The rate's ramp at the start (scheduleFor's rampMs). */
+  rampMs: number
   payloadBytes: number
   durationMs: number
 }

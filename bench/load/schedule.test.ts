@@ -32,4 +32,25 @@ describe('the publisher\'s schedule', () => {
     expect(at(1300)).toBeCloseTo(1e9, 3)
     expect(countBefore(at, 1e9)).toBe(1300)
   })
+
+  it('ramps the rate up from 0 over the ramp, then holds it, half the ramp behind', () => {
+    const rate = 10_000
+    const at = scheduleFor({ ratePerSec: rate, burstEveryMs: 0, burstMs: 0, burstFactor: 1, rampMs: 2000 })
+    // Over a ramp of 2 s the rate rises to 10,000/s: 10,000 messages in it (half of 2 s at the full rate).
+    expect(countBefore(at, 2e9)).toBe(10_000)
+    // In its first second a quarter of them, in its second three quarters.
+    expect(countBefore(at, 1e9)).toBe(2_500)
+    // Then the full rate: 10,000 a second.
+    expect(countBefore(at, 3e9) - countBefore(at, 2e9)).toBe(10_000)
+    expect(at(0)).toBe(0)
+    const rates = fc.integer({ min: 1, max: 200_000 })
+    const ramps = fc.integer({ min: 1, max: 4000 })
+    fc.assert(fc.property(rates, ramps, fc.nat(1_000_000), (ratePerSec, rampMs, i) => {
+      const ramped = scheduleFor({ ratePerSec, burstEveryMs: 0, burstMs: 0, burstFactor: 1, rampMs })
+      const plain = scheduleFor({ ratePerSec, burstEveryMs: 0, burstMs: 0, burstFactor: 1 })
+      // In order, never earlier than unramped, and at most half the ramp later.
+      const inOrder = ramped(i + 1) > ramped(i)
+      return inOrder && ramped(i) >= plain(i) - 1e-6 && ramped(i) <= plain(i) + rampMs * 1e6 / 2 + 1e-6
+    }), { numRuns: 2000 })
+  })
 })
