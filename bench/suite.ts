@@ -190,8 +190,8 @@ runMain(async () => {
     }
   }
   /**
-   * One step of a search. Where its window opened behind (the broker still catching up with the
-   * backlog of its first seconds), the step once more with a longer, ramped warm-up
+   * One step of a search. Where it was not sustained and its window opened behind (the broker
+   * still catching up with the backlog of its first seconds), the step once more with a longer, ramped warm-up
    * (warmedAgain), and that run is the one the search judges; the first stays in the report,
    * named for what happened to it.
    */
@@ -202,11 +202,12 @@ runMain(async () => {
     workers: number
   ): Promise<ScenarioResult | null> => {
     const runThese = async (these: Workload): Promise<ScenarioResult | null> => await run(target, these, rate, workers)
-    return await stepWarmedIfBehind(w, runThese, warmedAgain, (first, again) => {
+    const onAgain = (first: ScenarioResult, again: Workload): void => {
       const behindMs = ((first.fast.windowStartLatencyUs ?? 0) / 1000).toFixed(0)
       first.workload = `${first.workload} (window opened ${behindMs} ms behind; run again warmed)`
-      progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: the window opened ${behindMs} ms behind, so once more with ${again.warmupSeconds} s of warm-up, the rate ramped over its first ${again.warmupRampSeconds} s`)
-    })
+      progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: not sustained, its window opened ${behindMs} ms behind, so once more with ${again.warmupSeconds} s of warm-up, the rate ramped over its first ${again.warmupRampSeconds} s`)
+    }
+    return await stepWarmedIfBehind(w, runThese, { subscribers: w.subscribers, warmer: warmedAgain, onAgain })
   }
   const findMax = async (target: TargetName, w: Workload, workers: number): Promise<void> => {
     const step = async (rate: number): Promise<ScenarioResult | null> => await searchStep(target, w, rate, workers)

@@ -201,7 +201,7 @@ export function capped (w: Workload, share: number): Workload {
 }
 
 /**
- * The step once more, for a broker whose measured window opened behind (the backlog of its first
+ * The step once more, for a broker not sustaining it whose measured window opened behind (the backlog of its first
  * seconds, still being caught up): the warm-up twice as long, its rate ramped up from 0 over the
  * first half. A broker that compiles its code as it runs (tickfan on V8) is then judged on the
  * rate it sustains, not on its start; one that keeps up from its first second (nats-server)

@@ -35,20 +35,20 @@ export function refinedRate (best: number, failed: number, grain: number): numbe
 }
 
 /**
- * One step of a search: `run(w)`, and where its window opened behind, once more with `warmer(w)`;
- * that run is the one returned. `onAgain` hears of the first run and the warmed workload before
- * the second starts (the suite renames the first and says so).
+ * One step of a search: `run(w)`, and where it was not sustained and its window opened behind,
+ * once more with `warmer(w)`; that run is the one returned. A step sustained is never run again,
+ * however its window opened. `onAgain` hears of the first run and the warmed workload before the
+ * second starts (the suite renames the first and says so).
  */
 export async function stepWarmedIfBehind<W> (
   w: W,
   run: (w: W) => Promise<ScenarioResult | null>,
-  warmer: (w: W) => W,
-  onAgain: (first: ScenarioResult, again: W) => void
+  o: { subscribers: number, warmer: (w: W) => W, onAgain: (first: ScenarioResult, again: W) => void }
 ): Promise<ScenarioResult | null> {
   const first = await run(w)
-  if (first === null || !openedBehind(first)) return first
-  const again = warmer(w)
-  onAgain(first, again)
+  if (first === null || sustainedStep(first, o.subscribers) || !openedBehind(first)) return first
+  const again = o.warmer(w)
+  o.onAgain(first, again)
   return await run(again)
 }
 
