@@ -190,10 +190,10 @@ runMain(async () => {
     }
   }
   /**
-   * One step of a search. Where it was not sustained and its window opened behind (the broker
-   * still catching up with the backlog of its first seconds), the step once more with a longer, ramped warm-up
-   * (warmedAgain), and that run is the one the search judges; the first stays in the report,
-   * named for what happened to it.
+   * One step of a search. Where it was a valid run, not sustained, and its window opened behind
+   * (the broker still catching up with the backlog of its first seconds), the step once more with
+   * a longer, ramped warm-up (warmedAgain), and that run is the one the search judges; the first
+   * stays in the report, named for what happened to it.
    */
   const searchStep = async (
     target: TargetName,

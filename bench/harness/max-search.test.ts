@@ -65,6 +65,9 @@ describe('the maximum-rate search', () => {
     // Not sustained, its window on time (a tail inside the window): judged as it is.
     const tail = async (): Promise<ScenarioResult> => opened(3_000, 340_000)
     expect((await stepWarmedIfBehind<number>(4, tail, never))?.fast.latencyUs.p99).toBe(340_000)
+    // An invalid run (the load gave out) is not run again, however late its window opened.
+    const invalid = async (): Promise<ScenarioResult> => ({ ...opened(1_200_000, 1_250_000), valid: false })
+    expect((await stepWarmedIfBehind<number>(4, invalid, never))?.valid).toBe(false)
     // A step that could not be measured is not run again.
     expect(await stepWarmedIfBehind<number>(4, async () => null, never)).toBeNull()
   })

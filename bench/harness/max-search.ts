@@ -35,9 +35,10 @@ export function refinedRate (best: number, failed: number, grain: number): numbe
 }
 
 /**
- * One step of a search: `run(w)`, and where it was not sustained and its window opened behind,
- * once more with `warmer(w)`; that run is the one returned. A step sustained is never run again,
- * however its window opened. `onAgain` hears of the first run and the warmed workload before the
+ * One step of a search: `run(w)`, and where it was a valid run, not sustained, and its window
+ * opened behind, once more with `warmer(w)`; that run is the one returned. A step sustained is
+ * never run again, however its window opened, nor an invalid one (its load, not its broker,
+ * gave out). `onAgain` hears of the first run and the warmed workload before the
  * second starts (the suite renames the first and says so).
  */
 export async function stepWarmedIfBehind<W> (
@@ -46,7 +47,7 @@ export async function stepWarmedIfBehind<W> (
   o: { subscribers: number, warmer: (w: W) => W, onAgain: (first: ScenarioResult, again: W) => void }
 ): Promise<ScenarioResult | null> {
   const first = await run(w)
-  if (first === null || sustainedStep(first, o.subscribers) || !openedBehind(first)) return first
+  if (first === null || !first.valid || sustainedStep(first, o.subscribers) || !openedBehind(first)) return first
   const again = o.warmer(w)
   o.onAgain(first, again)
   return await run(again)
