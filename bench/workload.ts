@@ -216,7 +216,7 @@ export function quick (w: Workload, factor: number): Workload {
   return {
     ...w,
     warmupSeconds: Math.min(w.warmupSeconds, 0.5),
-    warmupRampSeconds: Math.min(w.warmupRampSeconds, w.warmupSeconds, 0.5),
+    warmupRampSeconds: Math.min(w.warmupRampSeconds, 0.5), // within the warm-up: validated so
     durationSeconds: Math.max(1, Math.round(w.durationSeconds * factor * 10) / 10),
     repetitions: 1,
     rateSteps: w.rateSteps.slice(0, 2)

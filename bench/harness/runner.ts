@@ -13,7 +13,7 @@ import { runValidity } from './run-validity.ts'
 import { coreCount, coreLayout, cpuNanoseconds, cpuSeconds, runLoad, startNatsServerProcess, startTickfanProcess, TICKFAN_HISTORY, type BrokerProcess } from './processes.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { PublisherConfig, PublisherResult } from '../load/publisher.ts'
-import { scheduleFor } from '../load/schedule.ts'
+import { scheduleFor, type ScheduleConfig } from '../load/schedule.ts'
 import type { MeasuredWindow, SubscriberGroupConfig, SubscriberGroupResult } from '../load/subscriber-group.ts'
 import type { Workload } from '../workload.ts'
 
@@ -256,13 +256,15 @@ async function measure (
   const fastProcesses = Math.max(1, w.subscriberProcesses - slowProcesses)
   const groups: Array<{ result: Promise<SubscriberGroupResult>, child: ReturnType<typeof runLoad>['child'] }> = []
   // Warm-up by sequence: the first message the publisher meant to send after the warm-up.
-  const schedule = scheduleFor({
+  // One schedule, the publisher's: the config it is given is this one's.
+  const scheduleConfig: ScheduleConfig & { rampMs: number } = {
     ratePerSec: rate,
     burstEveryMs: w.burstEveryMs,
     burstMs: w.burstMs,
     burstFactor: w.burstFactor,
     rampMs: w.warmupRampSeconds * 1000
-  })
+  }
+  const schedule = scheduleFor(scheduleConfig)
   let warmupSeq = 0
   while (schedule(warmupSeq) < w.warmupSeconds * 1e9) warmupSeq++
   let index = 0
@@ -304,11 +306,7 @@ async function measure (
     url: broker.natsUrl,
     subjects: w.subjects,
     tradeRatio: w.tradeRatio,
-    ratePerSec: rate,
-    burstEveryMs: w.burstEveryMs,
-    burstMs: w.burstMs,
-    burstFactor: w.burstFactor,
-    rampMs: w.warmupRampSeconds * 1000,
+    ...scheduleConfig,
     payloadBytes: w.payloadBytes,
     durationMs
   } satisfies PublisherConfig, layout.load)
