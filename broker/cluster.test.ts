@@ -5,11 +5,11 @@
  * worker, and a worker that dies being replaced while its clients move on.
  */
 import { execFileSync } from 'node:child_process'
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { connect, headers, wsconnect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RawClient } from './test-support/raw-client.ts'
 import { startBrokerCommand, waitForOutput, type CommandProcess } from './test-support/processes.ts'
-import { delay, eventually } from './test-support/targets.ts'
+import { delay, ensureWebSocketGlobal, eventually } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
 const WORKERS = 3
@@ -17,6 +17,7 @@ const WORKERS = 3
 describe('a broker with several workers', () => {
   let broker: CommandProcess
   let natsUrl: string
+  let wsUrl: string
   let httpUrl: string
   const open: NatsConnection[] = []
 
@@ -37,6 +38,7 @@ describe('a broker with several workers', () => {
     const started = await startBrokerCommand(['--workers', String(WORKERS), '--ws-port=0', '--http-port=0'])
     broker = started.broker
     natsUrl = started.natsUrl
+    wsUrl = started.wsUrl as string
     httpUrl = started.httpUrl as string
   }, 40_000)
 
@@ -59,6 +61,27 @@ describe('a broker with several workers', () => {
     await eventually(() => received.every((r) => r.length >= sent.length), 10_000, 'every subscriber to get every message')
     await delay(200)
     for (const r of received) expect(r).toEqual(sent)
+  })
+
+  it('deals WebSocket clients to every worker too, each told the public ports', async () => {
+    await ensureWebSocketGlobal()
+    const byWorker = await clientsOnEveryWorker(1)
+    expect(byWorker.flat().map((nc) => nc.info?.port)).toEqual(Array(WORKERS).fill(Number(new URL(natsUrl).port)))
+    const wsWorkers = new Set<string>()
+    const received: string[] = []
+    for (let i = 0; i < WORKERS; i++) {
+      const ws = await wsconnect({ servers: wsUrl })
+      open.push(ws)
+      wsWorkers.add(ws.info?.server_id as string)
+      ws.subscribe('ws.x', { callback: (_e, m) => { received.push(m.string()) } })
+      await ws.flush()
+    }
+    expect(wsWorkers.size).toBe(WORKERS) // in turn: three in a row land on three workers
+    const publisher = byWorker[0]?.[0] as NatsConnection
+    publisher.publish('ws.x', 'over tcp')
+    await publisher.flush()
+    await eventually(() => received.length === WORKERS, 5000, 'every WebSocket subscriber to get the message')
+    expect(received).toEqual(Array(WORKERS).fill('over tcp'))
   })
 
   it('serves a queue group spread over workers once per message', async () => {

@@ -1,24 +1,29 @@
 /**
  * A multi-core broker (`--workers N`): N worker processes (Node's cluster module) behind one
- * NATS port and one WebSocket port, each owning the connections the primary hands it
- * (round-robin), linked to each other by a `WorkerMesh`. The primary holds no connections: it
- * starts the workers, links them, restarts one that dies (and relinks it), and serves the
+ * NATS port and one WebSocket port, each serving the connections the primary deals it
+ * (connection-dealer.ts: in turn, to workers linked and alive), linked to each other by a
+ * `WorkerMesh`. The primary accepts connections but reads none: it starts the workers, links
+ * them, deals them connections, restarts one that dies (and relinks it), and serves the
  * monitoring port by adding up the workers' own monitors.
  *
  * Messages between primary and workers (IPC):
- *   worker -> primary  { type: 'ready', index, monitorUrl, port, wsPort }
+ *   worker -> primary  { type: 'ready', index, monitorUrl }
  *   primary -> worker  { type: 'link', peers: [{ index, path }] }
  *   worker -> primary  { type: 'linked', index }
+ *   primary -> worker  { type: 'connection', door } with the connection's socket
+ *   worker -> primary  { type: 'took' }, for each, before it serves it
  */
 import cluster, { type Worker } from 'node:cluster'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
+import type net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { cpuQuotaCores } from './cpu-quota.ts'
 import { ALLOCATOR_ENV, quotaFlags, withNodeFlags } from './process-settings.ts'
 import { createClusterMonitor } from './cluster-monitor.ts'
+import { ConnectionDealer, type DealtConnection, type TookConnection } from './connection-dealer.ts'
 import { PendingLinks } from './pending-links.ts'
 import type { BrokerOptions } from './options.ts'
 import { startBroker } from './server.ts'
@@ -26,7 +31,7 @@ import { WorkerMesh } from './worker-mesh.ts'
 
 const INTERNAL_USER = 'tickfan-primary'
 
-interface ReadyMessage { type: 'ready', index: number, monitorUrl: string, port: number, wsPort: number }
+interface ReadyMessage { type: 'ready', index: number, monitorUrl: string }
 interface LinkMessage { type: 'link', peers: Array<{ index: number, path: string }> }
 interface LinkedMessage { type: 'linked', index: number }
 
@@ -64,7 +69,12 @@ export async function startClusterPrimary (
     ready: ReadyMessage | null
   }> = Array.from({ length: count }, () => ({ worker: null, ready: null }))
   let stopping = false
-  let ports = { port: -1, wsPort: -1 }
+  // The public ports are the primary's, bound before any worker starts: one taken fails the start.
+  const dealer = new ConnectionDealer<Worker>(log)
+  const ports = {
+    port: await dealer.listen('nats', options.port, options.host),
+    wsPort: options.wsPort < 0 ? -1 : await dealer.listen('ws', options.wsPort, options.host)
+  }
 
   const links = new PendingLinks<Worker>()
   const fork = (index: number): Promise<ReadyMessage> => {
@@ -74,15 +84,19 @@ export async function startClusterPrimary (
       TICKFAN_WORKERS: String(count),
       TICKFAN_MESH_DIR: dir,
       TICKFAN_SERVER_ID: `${serverId}W${index}`,
-      TICKFAN_INTERNAL_PASSWORD: internalPassword
+      TICKFAN_INTERNAL_PASSWORD: internalPassword,
+      TICKFAN_PORTS: JSON.stringify(ports)
     })
     slots[index] = { worker, ready: null }
     return new Promise((resolve, reject) => {
-      worker.on('message', (m: ReadyMessage | LinkedMessage) => {
+      worker.on('message', (m: ReadyMessage | LinkedMessage | TookConnection) => {
+        if (m.type === 'took') dealer.took(worker)
         if (m.type === 'ready') { (slots[index] as { ready: ReadyMessage | null }).ready = m; resolve(m) }
         if (m.type === 'linked') links.linked(worker)
       })
+      worker.once('disconnect', () => { dealer.retire(worker) })
       worker.once('exit', (code, signal) => {
+        dealer.retire(worker)
         reject(new Error(`worker ${index} exited at start (code ${code}, signal ${signal})`))
         links.exited(worker, `worker ${index} exited while linking (code ${code}, signal ${signal})`)
         if (stopping || slots[index]?.worker !== worker || slots[index]?.ready == null) return
@@ -99,6 +113,15 @@ export async function startClusterPrimary (
     worker.send(message)
     await linked
   }
+  /** Into the dealer's rotation: a worker linked to every other. */
+  const admit = (index: number): void => {
+    const worker = slots[index]?.worker
+    if (worker == null || stopping) return
+    dealer.admit(worker, {
+      isConnected: () => worker.isConnected(),
+      send: (message, socket, callback) => { worker.send(message, socket, { keepOpen: true }, callback) }
+    })
+  }
   const others = (index: number): number[] =>
     slots.map((_, i) => i).filter((i) => i !== index && slots[i]?.ready != null)
   const restart = async (index: number): Promise<void> => {
@@ -106,15 +129,16 @@ export async function startClusterPrimary (
       await fork(index)
       await link(index, others(index))
       for (const peer of others(index)) await link(peer, [index])
+      admit(index)
       log(`worker ${index} back and linked`)
     } catch (err) {
       log(`worker ${index} could not be restarted: ${(err as Error).message}`)
     }
   }
 
-  const readies = await Promise.all(slots.map(async (_, i) => await fork(i)))
-  ports = { port: (readies[0] as ReadyMessage).port, wsPort: (readies[0] as ReadyMessage).wsPort }
+  await Promise.all(slots.map(async (_, i) => await fork(i)))
   await Promise.all(slots.map(async (_, i) => { await link(i, others(i)) }))
+  for (let i = 0; i < count; i++) admit(i)
 
   let monitor: FastifyInstance | null = null
   let httpPort = -1
@@ -131,6 +155,7 @@ export async function startClusterPrimary (
 
   const stopAll = async (signal: 'SIGTERM' | 'SIGUSR2'): Promise<void> => {
     stopping = true
+    dealer.close() // as nats-server: no new connections, in lame-duck mode too
     await Promise.all(slots.map(async (s) => {
       const w = s.worker
       if (w === null || w.isDead()) return
@@ -150,7 +175,7 @@ export async function startClusterPrimary (
   }
 }
 
-/** In a worker: one broker on the shared ports, linked to the other workers. */
+/** In a worker: one broker serving the connections the primary deals it, linked to the other workers. */
 export async function runClusterWorker (options: BrokerOptions): Promise<{
   close: () => Promise<void>,
   lameDuck: () => Promise<void>
@@ -164,7 +189,14 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{
       httpPort: 0,
       monitoringAuth: { user: INTERNAL_USER, password: process.env.TICKFAN_INTERNAL_PASSWORD as string }
     },
-    { worker: { serverId: process.env.TICKFAN_SERVER_ID as string }, cidStart: index + 1, cidStride: count }
+    {
+      worker: {
+        serverId: process.env.TICKFAN_SERVER_ID as string,
+        ports: JSON.parse(process.env.TICKFAN_PORTS as string) as { port: number, wsPort: number }
+      },
+      cidStart: index + 1,
+      cidStride: count
+    }
   )
   // With an upstream cluster every worker is a node of its own: the cluster links them.
   const mesh = options.upstream.length > 0 ? null : new WorkerMesh(
@@ -175,7 +207,12 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{
   )
   await mesh?.listen(socketPath(dir, index))
   await mesh?.loopBack(socketPath(dir, index))
-  process.on('message', (m: LinkMessage) => {
+  process.on('message', (m: LinkMessage | DealtConnection, socket?: net.Socket) => {
+    if (m.type === 'connection' && socket !== undefined) {
+      process.send?.({ type: 'took' } satisfies TookConnection) // before serving it: the primary closes its copy
+      broker.take(m.door, socket)
+      return
+    }
     if (m.type !== 'link') return
     if (mesh === null) { process.send?.({ type: 'linked', index } satisfies LinkedMessage); return }
     Promise.all(m.peers.map(async (p) => { await mesh.connectTo(p.index, p.path) })).then(
@@ -183,7 +220,7 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{
       (err: Error) => { process.stderr.write(`worker ${index}: linking failed: ${err.message}\n`); process.exit(1) }
     )
   })
-  const ready: ReadyMessage = { type: 'ready', index, monitorUrl: broker.httpUrl as string, port: broker.port, wsPort: broker.wsPort }
+  const ready: ReadyMessage = { type: 'ready', index, monitorUrl: broker.httpUrl as string }
   process.send?.(ready)
   return {
     async close () {

@@ -73,7 +73,7 @@ describe('npm run broker on a port already taken', () => {
     const taken = await startBrokerCommand(['--workers', '2'])
     try {
       await expect(startBrokerCommand(['--workers', '2', '--port', String(taken.port)], { timeoutMs: 60_000 }))
-        .rejects.toThrow(new RegExp(`exited \\(code 1, signal null\\); it printed:\\n[^]*EADDRINUSE 127\\.0\\.0\\.1:${taken.port}`))
+        .rejects.toThrow(new RegExp(`exited \\(code 1, signal null\\); it printed:\\n[^]*EADDRINUSE: address already in use 127\\.0\\.0\\.1:${taken.port}`))
     } finally {
       await taken.broker.stop()
     }

@@ -16,6 +16,7 @@ import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
 import { resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
+import type { Door } from './connection-dealer.ts'
 import { attachTcp, attachWebSocket, type Acceptor } from './transports.ts'
 import { UpstreamLink } from './upstream.ts'
 
@@ -34,6 +35,8 @@ export interface RunningBroker {
   close (): Promise<void>
   /** Lame-duck mode (lame-duck.ts): no new connections, clients told and closed over time, then close(). */
   lameDuck (): Promise<void>
+  /** Serves a connection accepted elsewhere (a worker's, dealt by the primary) as if it came in on `door`. */
+  take (door: Door, socket: net.Socket): void
 }
 
 export interface StartBrokerDeps extends RouterDeps {
@@ -41,10 +44,11 @@ export interface StartBrokerDeps extends RouterDeps {
   /** Interval of the liveness/staleness sweep. Default 100 ms. */
   sweepIntervalMs?: number
   /**
-   * A worker of a multi-worker broker: its monitor listens on a loopback port of its own (not
-   * shared through the cluster primary, which serves the public one) and `serverId` is given.
+   * A worker of a multi-worker broker: it listens on no public port (the primary accepts there
+   * and deals it connections, which it serves through `take`; `ports` are the primary's, for its
+   * INFO and URLs), its monitor listens on a loopback port of its own, and `serverId` is given.
    */
-  worker?: { serverId: string }
+  worker?: { serverId: string, ports: { port: number, wsPort: number } }
 }
 
 function listenTcp (server: net.Server, port: number, host: string): Promise<number> {
@@ -120,7 +124,7 @@ export async function startBroker (
     }
   }
   const tcp = net.createServer((socket) => attachTcp(socket, accept, secureContext))
-  port = await listenTcp(tcp, options.port, options.host)
+  port = deps.worker?.ports.port ?? await listenTcp(tcp, options.port, options.host)
 
   let wsApp: FastifyInstance | null = null
   if (options.wsPort >= 0) {
@@ -137,8 +141,13 @@ export async function startBroker (
       }
     })
     wsApp.get('/*', { websocket: true }, (socket, req) => attachWebSocket(socket, req.raw.socket as net.Socket, accept))
-    await wsApp.listen({ port: options.wsPort, host: options.host })
-    wsPort = (wsApp.server.address() as AddressInfo).port
+    if (deps.worker === undefined) {
+      await wsApp.listen({ port: options.wsPort, host: options.host })
+      wsPort = (wsApp.server.address() as AddressInfo).port
+    } else {
+      await wsApp.ready()
+      wsPort = deps.worker.ports.wsPort
+    }
   }
 
   let monitor: FastifyInstance | null = null
@@ -226,6 +235,11 @@ export async function startBroker (
     wsUrl: wsPort < 0 ? null : `${options.tls === null ? 'ws' : 'wss'}://${host}:${wsPort}`,
     httpUrl: httpPort < 0 ? null : `http://${deps.worker === undefined ? host : '127.0.0.1'}:${httpPort}`,
     close,
-    lameDuck: enterLameDuck
+    lameDuck: enterLameDuck,
+    take (door, socket) {
+      const server = door === 'nats' ? tcp : wsApp?.server
+      if (server === undefined) socket.destroy()
+      else server.emit('connection', socket)
+    }
   }
 }
