@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ScenarioResult } from './runner.ts'
 import { scenario, step } from './scenario-fixture.ts'
-import { suiteVerdicts } from './suite-verdicts.ts'
+import { MAX_RATE_TARGET, suiteVerdicts } from './suite-verdicts.ts'
 
 const outcome = (
   verdicts: Array<{ check: string, outcome: string }>,
@@ -45,6 +45,17 @@ describe('suite verdicts', () => {
     expect(v?.note).toContain('--broker-cpu')
     const none = suiteVerdicts([...generatorLimited('tickfan'), ...generatorLimited('nats-server')], rates, { quick: false }).verdicts
     expect(outcome(none, 'maximum')).toBe('inconclusive')
+  })
+
+  it('judges the maximum rate against nats-server\'s whole rate: 0.9 of it in every repetition fails', () => {
+    const ended = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { p99: 500_000 })]
+    const runs = [0, 1, 2].flatMap(() => [...ended('tickfan'), ...ended('nats-server')])
+    const max = (target: string, deliveredRate: number) => ({ target, workload: 'max-throughput', workers: 1, rate: deliveredRate / 2, deliveredRate, endedAt: 'broker' as const })
+    const at = (share: number) => [0, 1, 2].flatMap(() => [max('tickfan', 20_000 * share), max('nats-server', 20_000)])
+    const short = suiteVerdicts(runs, at(0.9), { quick: false }).verdicts.find((v) => v.check.startsWith('maximum'))
+    expect(short?.outcome).toBe('FAIL')
+    expect(short?.target).toBe(`>= ${MAX_RATE_TARGET}`)
+    expect(outcome(suiteVerdicts(runs, at(1), { quick: false }).verdicts, 'maximum')).toBe('PASS')
   })
 
   it('takes why a search ended from the search itself where it says: refined searches fall in rate', () => {
