@@ -1,16 +1,43 @@
 /**
  * TLS on the NATS TCP port (INFO in plain text, then the client's handshake) and on the
- * WebSocket port (wss), with a certificate this test makes.
+ * WebSocket port (wss), with a certificate this test makes: one broker, and two workers.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import selfsigned from 'selfsigned'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { startBrokerCommand } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
-import { startTickfan, type Target } from './test-support/targets.ts'
+import { startTickfan } from './test-support/targets.ts'
 
-describe('TLS', () => {
-  let target: Target
+interface TlsTarget { port: number, natsUrl: string, wsUrl: string, stop: () => Promise<unknown> }
+
+const STARTS: Array<[string, (pems: { cert: string, private: string }) => Promise<TlsTarget>]> = [
+  ['one broker', async (pems) => {
+    const t = await startTickfan({ tls: { cert: pems.cert, key: pems.private } })
+    return { port: t.port, natsUrl: t.natsUrl, wsUrl: t.wsUrl as string, stop: t.stop }
+  }],
+  // Two workers: the primary deals each connection, still plain TCP, to a worker, which does TLS.
+  ['npm run broker -- --workers 2', async (pems) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-tls-'))
+    writeFileSync(path.join(dir, 'cert.pem'), pems.cert)
+    writeFileSync(path.join(dir, 'key.pem'), pems.private)
+    const { broker, port, natsUrl, wsUrl } = await startBrokerCommand(['--workers', '2', '--ws-port=0',
+      '--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem')])
+    return {
+      port,
+      natsUrl,
+      wsUrl: wsUrl as string,
+      stop: async () => { await broker.stop(); rmSync(dir, { recursive: true, force: true }) }
+    }
+  }]
+]
+
+describe.each(STARTS)('TLS, %s', (_name, start) => {
+  let target: TlsTarget
   let ca: string
   beforeAll(async () => {
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
@@ -20,8 +47,8 @@ describe('TLS', () => {
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }]
     })
     ca = pems.cert
-    target = await startTickfan({ tls: { cert: pems.cert, key: pems.private } })
-  })
+    target = await start(pems)
+  }, 40_000)
   afterAll(async () => { await target.stop() })
 
   it('says tls_required in INFO, and the official client connects, publishes and receives over TLS', async () => {
