@@ -11,6 +11,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionDealer, Rotation, type DealtConnection } from './connection-dealer.ts'
+import { eventually } from './test-support/targets.ts'
 
 describe('Rotation', () => {
   it('picks only members present, each in turn: k rounds of picks give every member k picks', () => {
@@ -140,6 +141,26 @@ describe('ConnectionDealer', () => {
     admit(dealer, 'live', live)
     for (let i = 0; i < 3; i++) expect((await visit(nats)).text).toBe('live via nats')
     expect(dealer.dealtAgain).toBeGreaterThan(0)
+    dealer.close()
+  })
+
+  it('closes its copy of the connection a worker took, even when the worker says so before the send calls back', async () => {
+    const dealer = new ConnectionDealer<string>()
+    const nats = await dealer.listen('nats', 0, '127.0.0.1')
+    const sends: Array<(err: Error | null) => void> = []
+    dealer.admit('w', { isConnected: () => true, send: (_m, _s, callback) => { sends.push(callback) } })
+    const early = visit(nats)
+    await eventually(() => sends.length === 1, 2000, 'the first send')
+    dealer.took('w') // before the send's callback
+    expect(await early).toEqual({ text: '', closed: true }) // our copy closed: the worker's is the only one
+    ;(sends[0] as (err: Error | null) => void)(null) // late: nothing left to do
+    const inOrder = visit(nats)
+    await eventually(() => sends.length === 2, 2000, 'the second send')
+    ;(sends[1] as (err: Error | null) => void)(null)
+    dealer.took('w')
+    expect(await inOrder).toEqual({ text: '', closed: true })
+    dealer.retire('w')
+    expect(dealer.lost).toBe(0) // nothing was left waiting for the worker
     dealer.close()
   })
 

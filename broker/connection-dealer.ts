@@ -106,9 +106,22 @@ export class ConnectionDealer<K> {
     if (!this.inFlight.has(key)) this.inFlight.set(key, { queued: new Map(), written: [] })
   }
 
-  /** The worker has its copy of the oldest connection written to it: ours can go. */
+  /**
+   * The worker has its copy of the oldest connection sent to it: ours can go. Workers answer in
+   * the order they were sent; should an answer come before the send's own callback, the oldest
+   * still queued is the one it took.
+   */
   took (key: K): void {
-    this.inFlight.get(key)?.written.shift()?.destroy()
+    const flight = this.inFlight.get(key)
+    if (flight === undefined) return
+    let socket = flight.written.shift()
+    if (socket === undefined) {
+      const oldest = flight.queued.keys().next()
+      if (oldest.done === true) return
+      socket = oldest.value
+      flight.queued.delete(socket)
+    }
+    socket.destroy()
   }
 
   /**
