@@ -4,7 +4,8 @@
  * credential) and adding the answers up. The merge functions are pure.
  *
  * - /varz: counts and bytes summed (memory and CPU too: the broker is all its processes);
- *   event-loop delays are the worst worker's; `workers` says how many.
+ *   event-loop delays are the worst worker's; `workers` says how many; the primary's
+ *   connection dealer's counts in `tickfan.connection_dealer`.
  * - /connz: every worker's connections (connection ids are distinct across workers), sorted
  *   and cut to `offset`/`limit` after merging.
  * - /subsz: summed; /metrics: prom-client's cluster aggregation; /lvc: one worker's cache
@@ -85,6 +86,8 @@ export interface ClusterMonitorOptions {
   /** Credentials the public endpoints require (all but /healthz); null = open. */
   auth: { user: string, password: string } | null
   serverId: string
+  /** The primary's own counts, shown in /varz as `tickfan.connection_dealer`. */
+  dealer?: () => Json
 }
 
 export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<FastifyInstance> {
@@ -101,7 +104,11 @@ export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<F
   if (o.auth !== null) requireBasicAuth(app, o.auth)
 
   app.get('/healthz', async () => ({ status: 'ok', workers: o.workers().length }))
-  app.get('/varz', async () => mergeVarz(await askAll('/varz'), o.serverId))
+  app.get('/varz', async () => {
+    const merged = mergeVarz(await askAll('/varz'), o.serverId)
+    if (o.dealer === undefined) return merged
+    return { ...merged, tickfan: { ...(merged.tickfan as Json | undefined), connection_dealer: o.dealer() } }
+  })
   app.get('/subsz', async () => ({ ...mergeSums(await askAll('/subsz')), server_id: o.serverId }))
   app.get<{ Querystring: Record<string, string | undefined> }>('/connz', async (req, reply) => {
     const q = req.query

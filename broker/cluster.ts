@@ -147,7 +147,8 @@ export async function startClusterPrimary (
       workers: () => slots.flatMap((s) => (s.ready === null ? [] : [{ url: s.ready.monitorUrl }])),
       internalAuth: { user: INTERNAL_USER, password: internalPassword },
       auth: options.monitoringAuth,
-      serverId
+      serverId,
+      dealer: () => ({ dealt: dealer.dealt, dealtAgain: dealer.dealtAgain, lost: dealer.lost, refused: dealer.refused })
     })
     await monitor.listen({ port: options.httpPort, host: options.host })
     httpPort = (monitor.server.address() as { port: number }).port

@@ -76,10 +76,13 @@ export class ConnectionDealer<K> {
   private readonly rotation = new Rotation<K, DealTarget>()
   private readonly inFlight = new Map<K, InFlight>()
   private readonly servers: net.Server[] = []
+  /** Connections dealt to a worker (one dealt again counts again). */
   dealt = 0
+  /** Connections dealt again: never sent to a worker that went, or not sent to one that could not take it. */
   dealtAgain = 0
   /** Connections closed because their worker died before saying it took them: their clients reconnect. */
   lost = 0
+  /** Connections no worker could take (none up): told so and closed. */
   refused = 0
 
   constructor (private readonly log: (line: string) => void = () => {}) {}
