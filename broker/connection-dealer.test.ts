@@ -175,8 +175,7 @@ describe('ConnectionDealer', () => {
     // taken, the second waits behind it (node:child_process sends one handle at a time).
     frozen.kill('SIGSTOP')
     const visits = [visit(nats), visit(nats), visit(nats)] as const // frozen, live, frozen
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(dealer.dealt).toBe(3)
+    await eventually(() => dealer.dealt === 3, 5000, 'three connections dealt')
     frozen.kill('SIGKILL')
     const [written, second, queued] = await Promise.all(visits)
     expect(written).toEqual({ text: '', closed: true }) // closed, not held open: the client reconnects at once
