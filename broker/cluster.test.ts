@@ -140,7 +140,7 @@ describe('a broker with several workers', () => {
       workers: number, connections: number, in_msgs: number,
       tickfan: {
         worker_links: { forwardedMsgs: number, receivedMsgs: number, droppedMsgs: number },
-        connection_dealer: { dealt: number, dealtAgain: number, lost: number, refused: number }
+        connection_dealer: { dealt: number, dealtAgain: number, lost: number, refused: number, acceptErrors: number }
       }
     }
     const connz = await (await fetch(`${httpUrl}/connz?limit=1000`)).json() as { total: number, connections: Array<{ cid: number, worker: number }> }
@@ -159,7 +159,7 @@ describe('a broker with several workers', () => {
     expect(varz.tickfan.worker_links.droppedMsgs).toBe(0)
     // The primary dealt every connection so far (and its own monitor's probes none); no worker has died yet.
     expect(varz.tickfan.connection_dealer.dealt).toBeGreaterThanOrEqual(open.length)
-    expect(varz.tickfan.connection_dealer).toMatchObject({ dealtAgain: 0, lost: 0, refused: 0 })
+    expect(varz.tickfan.connection_dealer).toMatchObject({ dealtAgain: 0, lost: 0, refused: 0, acceptErrors: 0 })
     const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
     expect(metrics).toMatch(/^tickfan_connections \d+/m)
   })

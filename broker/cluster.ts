@@ -148,7 +148,7 @@ export async function startClusterPrimary (
       internalAuth: { user: INTERNAL_USER, password: internalPassword },
       auth: options.monitoringAuth,
       serverId,
-      dealer: () => ({ dealt: dealer.dealt, dealtAgain: dealer.dealtAgain, lost: dealer.lost, refused: dealer.refused })
+      dealer: () => dealer.counts()
     })
     await monitor.listen({ port: options.httpPort, host: options.host })
     httpPort = (monitor.server.address() as { port: number }).port

@@ -132,6 +132,19 @@ describe('ConnectionDealer', () => {
     dealer.close()
   })
 
+  it('survives a failed accept, counting it and saying so once a second at most', async () => {
+    const said: string[] = []
+    const dealer = new ConnectionDealer<string>((line) => { said.push(line) })
+    const nats = await dealer.listen('nats', 0, '127.0.0.1')
+    admit(dealer, 'a', await startWorker('a'))
+    const [server] = (dealer as unknown as { servers: net.Server[] }).servers
+    for (let i = 0; i < 3; i++) server?.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
+    expect(dealer.acceptErrors).toBe(3)
+    expect(said).toEqual(['the nats port could not accept a connection (accept EMFILE); 1 so far'])
+    expect((await visit(nats)).text).toBe('a via nats') // still dealing
+    dealer.close()
+  })
+
   it('skips a worker whose channel is gone, and deals again a connection a worker could not be sent', async () => {
     const dealer = new ConnectionDealer<string>()
     const nats = await dealer.listen('nats', 0, '127.0.0.1')

@@ -84,8 +84,16 @@ export class ConnectionDealer<K> {
   lost = 0
   /** Connections no worker could take (none up): told so and closed. */
   refused = 0
+  /** Connections the system would not let the primary accept (such as out of file descriptors). */
+  acceptErrors = 0
 
   constructor (private readonly log: (line: string) => void = () => {}) {}
+
+  /** What /varz shows (`tickfan.connection_dealer`). */
+  counts (): { dealt: number, dealtAgain: number, lost: number, refused: number, acceptErrors: number } {
+    const { dealt, dealtAgain, lost, refused, acceptErrors } = this
+    return { dealt, dealtAgain, lost, refused, acceptErrors }
+  }
 
   /** Starts accepting on a public port for `door`; resolves with the port bound. */
   async listen (door: Door, port: number, host: string): Promise<number> {
@@ -94,13 +102,24 @@ export class ConnectionDealer<K> {
       this.deal(door, socket)
     })
     this.servers.push(server)
-    return await new Promise((resolve, reject) => {
+    const bound = await new Promise<number>((resolve, reject) => {
       server.once('error', reject)
       server.listen({ port, host }, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })
     })
+    // A failed accept (out of file descriptors, say) loses that one connection, not the broker:
+    // counted, and said once a second at most.
+    let saidAtMs = 0
+    server.on('error', (err) => {
+      this.acceptErrors++
+      const now = Date.now()
+      if (now - saidAtMs < 1000) return
+      saidAtMs = now
+      this.log(`the ${door} port could not accept a connection (${err.message}); ${this.acceptErrors} so far`)
+    })
+    return bound
   }
 
   /** A worker ready to serve: linked to every other. */
