@@ -11,7 +11,9 @@
  * client reconnects at once), and a worker enters the rotation only once it is linked to the
  * others, so it never serves a subscriber that cannot yet hear the rest of the broker.
  */
-import net, { type AddressInfo } from 'node:net'
+import net from 'node:net'
+import { listenTcp } from '../lib/ports.ts'
+import { ThrottledLog } from '../lib/throttled-log.ts'
 
 /** The public port a connection came in on. */
 export type Door = 'nats' | 'ws'
@@ -87,7 +89,13 @@ export class ConnectionDealer<K> {
   /** Connections the system would not let the primary accept (such as out of file descriptors). */
   acceptErrors = 0
 
-  constructor (private readonly log: (line: string) => void = () => {}) {}
+  private readonly acceptErrorLog: ThrottledLog
+
+  constructor (private readonly log: (line: string) => void = () => {}) {
+    this.acceptErrorLog = new ThrottledLog((door, detail) => {
+      this.log(`the ${door} port could not accept a connection (${detail}); ${this.acceptErrors} so far`)
+    }, 1000)
+  }
 
   /** What /varz shows (`tickfan.connection_dealer`). */
   counts (): { dealt: number, dealtAgain: number, lost: number, refused: number, acceptErrors: number } {
@@ -102,22 +110,12 @@ export class ConnectionDealer<K> {
       this.deal(door, socket)
     })
     this.servers.push(server)
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ port, host }, () => {
-        server.off('error', reject)
-        resolve((server.address() as AddressInfo).port)
-      })
-    })
+    const bound = await listenTcp(server, port, host)
     // A failed accept (out of file descriptors, say) loses that one connection, not the broker:
     // counted, and said once a second at most.
-    let saidAtMs = 0
     server.on('error', (err) => {
       this.acceptErrors++
-      const now = Date.now()
-      if (now - saidAtMs < 1000) return
-      saidAtMs = now
-      this.log(`the ${door} port could not accept a connection (${err.message}); ${this.acceptErrors} so far`)
+      this.acceptErrorLog.note(door, err.message)
     })
     return bound
   }

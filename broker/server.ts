@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import { createLogger, type Logger } from '../lib/logger.ts'
+import { listenTcp } from '../lib/ports.ts'
 import type { Client } from './client.ts'
 import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
@@ -49,16 +50,6 @@ export interface StartBrokerDeps extends RouterDeps {
    * INFO and URLs), its monitor listens on a loopback port of its own, and `serverId` is given.
    */
   worker?: { serverId: string, ports: { port: number, wsPort: number } }
-}
-
-function listenTcp (server: net.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ port, host }, () => {
-      server.off('error', reject)
-      resolve((server.address() as AddressInfo).port)
-    })
-  })
 }
 
 function displayHost (host: string): string {

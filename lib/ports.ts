@@ -1,6 +1,7 @@
 /**
- * Loopback ports: choosing several free ones at once, and waiting until something listens on
- * one. Used by the demo (npm start), the benchmarks and the tests.
+ * Ports: binding a server and learning the port it got; on loopback, choosing several free ones
+ * at once, and waiting until something listens on one. Used by the broker, the demo (npm start),
+ * the benchmarks and the tests.
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
@@ -20,6 +21,17 @@ function ephemeralLow (): number {
 }
 
 const BELOW_EPHEMERAL = ephemeralLow()
+
+/** Binds `server` to `port` (0: the kernel picks) on `host`; resolves the port bound, rejects with the bind's error. */
+export async function listenTcp (server: net.Server, port: number, host: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host }, () => {
+      server.off('error', reject)
+      resolve((server.address() as net.AddressInfo).port)
+    })
+  })
+}
 
 /** Listens on a random port below the ephemeral range; resolves the server, or null if that port was taken. */
 async function listenBelowEphemeral (): Promise<net.Server | null> {

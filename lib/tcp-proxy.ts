@@ -5,6 +5,7 @@
  * as soon as they are accepted) for `ms`.
  */
 import net from 'node:net'
+import { listenTcp } from './ports.ts'
 
 export interface TcpProxy {
   readonly port: number
@@ -36,12 +37,9 @@ export async function startTcpProxy (targetPort: number, port = 0): Promise<TcpP
     client.pipe(upstream)
     upstream.pipe(client)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => { resolve() })
-  })
+  const bound = await listenTcp(server, port, '127.0.0.1')
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port: bound,
     get connections () { return connections },
     async cut (ms) {
       refusingUntil = Date.now() + ms
