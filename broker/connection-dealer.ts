@@ -36,12 +36,10 @@ export interface DealTarget {
 /** A round-robin over members that come and go; each pick is the member after the last one picked. */
 export class Rotation<K, V> {
   private readonly members = new Map<K, V>()
-  private order: K[] = []
+  private readonly order: K[] = []
   private cursor = 0
 
   get size (): number { return this.members.size }
-
-  has (key: K): boolean { return this.members.has(key) }
 
   add (key: K, value: V): void {
     if (!this.members.has(key)) this.order.push(key)
