@@ -77,11 +77,12 @@ const bundled = new Map<string, string>()
 /**
  * The broker of the checkout at `root` as it ships: its `broker/main.ts` bundled into
  * `dist/broker.mjs`, what `npm run broker` runs (broker/bundle.ts), built the first time this
- * process starts a broker from `root`. A benchmark measures that, not the sources through tsx.
+ * process starts a broker from `root`, or again if that file has gone since (a reference
+ * extraction made again). A benchmark measures that, not the sources through tsx.
  */
 export function brokerBundle (root: string): string {
   let bundle = bundled.get(root)
-  if (bundle === undefined) {
+  if (bundle === undefined || !existsSync(bundle)) {
     bundle = bundleCheckout(root)
     bundled.set(root, bundle)
   }

@@ -1,9 +1,9 @@
 /**
  * The regression gate's reference build: another commit of this repository, extracted next to
- * the candidate (git archive, into the system's temporary folder, kept for reuse) and made
- * runnable with the candidate's dependencies when its package-lock.json is the same, or with
- * its own `npm ci` when not. What cannot be prepared is a ReferenceBuildError: the gate reports
- * it as a failed comparison build, never as a regression.
+ * the candidate (git archive, into the system's temporary folder, kept for reuse while its
+ * dependencies resolve) and made runnable with the candidate's dependencies when its
+ * package-lock.json is the same, or with its own `npm ci` when not. What cannot be prepared is
+ * a ReferenceBuildError: the gate reports it as a failed comparison build, never as a regression.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
@@ -46,7 +46,9 @@ export function resolveCommit (rev: string): string {
 export function prepareReference (rev: string, progress: (line: string) => void): ReferenceBuild {
   const commit = resolveCommit(rev)
   const root = path.join(os.tmpdir(), `tickfan-reference-${commit}`)
-  if (!existsSync(path.join(root, '.complete'))) {
+  // An extraction is reused only while its dependencies are there: its node_modules may be a
+  // link into the checkout that made it, since deleted (a clone in a temporary folder).
+  if (!existsSync(path.join(root, '.complete')) || !existsSync(path.join(root, 'node_modules'))) {
     progress(`extracting reference ${commit.slice(0, 10)} into ${root}`)
     const partial = `${root}.partial-${process.pid}`
     rmSync(partial, { recursive: true, force: true })
