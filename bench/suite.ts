@@ -16,7 +16,7 @@ import { CoreKeeper, CoreKeeperError } from './harness/core-keeper.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, goRuntimeEnv, TICKFAN_HISTORY } from './harness/processes.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
-import { searchMaxRate, stepWarmedIfBehind } from './harness/max-search.ts'
+import { notSustainedBecause, searchMaxRate, stepTriedAgain } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeBrokerProfile, writeReport, type BrokerProfile, type HttpResult, type SuiteResults } from './report/write.ts'
 import { capped, JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, warmedAgain, WorkloadError, type Workload } from './workload.ts'
@@ -190,9 +190,8 @@ runMain(async () => {
     }
   }
   /**
-   * One step of a search. Where it was a valid run, not sustained, and its window opened behind
-   * (the broker still catching up with the backlog of its first seconds), the step once more with
-   * a longer, ramped warm-up (warmedAgain), and that run is the one the search judges; the first
+   * One step of a search. Where it was a valid run and not sustained, the step once more with a
+   * longer, ramped warm-up (warmedAgain), and that run is the one the search judges; the first
    * stays in the report, named for what happened to it.
    */
   const searchStep = async (
@@ -203,11 +202,11 @@ runMain(async () => {
   ): Promise<ScenarioResult | null> => {
     const runThese = async (these: Workload): Promise<ScenarioResult | null> => await run(target, these, rate, workers)
     const onAgain = (first: ScenarioResult, again: Workload): void => {
-      const behindMs = ((first.fast.windowStartLatencyUs ?? 0) / 1000).toFixed(0)
-      first.workload = `${first.workload} (window opened ${behindMs} ms behind; run again warmed)`
-      progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: not sustained, its window opened ${behindMs} ms behind, so once more with ${again.warmupSeconds} s of warm-up, the rate ramped over its first ${again.warmupRampSeconds} s`)
+      const why = notSustainedBecause(first, w.subscribers)
+      first.workload = `${first.workload} (not sustained: ${why}; tried again warmed)`
+      progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: not sustained (${why}), so once more with ${again.warmupSeconds} s of warm-up, the rate ramped over its first ${again.warmupRampSeconds} s`)
     }
-    return await stepWarmedIfBehind(w, runThese, { subscribers: w.subscribers, warmer: warmedAgain, onAgain })
+    return await stepTriedAgain(w, runThese, { subscribers: w.subscribers, warmer: warmedAgain, onAgain })
   }
   const findMax = async (target: TargetName, w: Workload, workers: number): Promise<void> => {
     const step = async (rate: number): Promise<ScenarioResult | null> => await searchStep(target, w, rate, workers)

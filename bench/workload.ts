@@ -201,11 +201,11 @@ export function capped (w: Workload, share: number): Workload {
 }
 
 /**
- * The step once more, for a broker not sustaining it whose measured window opened behind (the backlog of its first
- * seconds, still being caught up): the warm-up twice as long, its rate ramped up from 0 over the
- * first half. A broker that compiles its code as it runs (tickfan on V8) is then judged on the
- * rate it sustains, not on its start; one that keeps up from its first second (nats-server)
- * never runs it. See reports/broker/capped-lead-checks.md.
+ * A search step's second run, for a broker that did not sustain it (max-search.ts
+ * stepTriedAgain): the warm-up twice as long, its rate ramped up from 0 over the first half. A
+ * broker that compiles its code as it runs (tickfan on V8) then reaches its window compiled;
+ * one that keeps up from its first second (nats-server) loses nothing by it. See
+ * reports/broker/capped-lead-checks.md.
  */
 export function warmedAgain (w: Workload): Workload {
   return { ...w, warmupSeconds: w.warmupSeconds * 2, warmupRampSeconds: w.warmupSeconds }
