@@ -14,7 +14,8 @@ import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '.
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CoreKeeper, CoreKeeperError } from './harness/core-keeper.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
-import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, goRuntimeEnv, TICKFAN_HISTORY } from './harness/processes.ts'
+import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, cpuNanoseconds, goRuntimeEnv, TICKFAN_HISTORY, type BrokerProcess } from './harness/processes.ts'
+import { KeptBroker, type KeptBrokerTurn } from './harness/kept-broker.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { notSustainedBecause, searchMaxRate, stepTriedAgain } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
@@ -39,6 +40,7 @@ const CLI = {
   brokerCpuPeriodMs: { type: 'number', default: CAP_PERIOD_MS, min: 1, help: 'The period of --broker-cpu\'s quota, in ms (1-1000): short, so a capped broker waits little for its next slice; Kubernetes and systemd use 100' },
   brokerCoresAwake: { type: 'boolean', default: true, help: 'With --broker-cpu: keep the broker\'s cores from idling while its quota holds it (a spinner per core at idle priority), so that a capped broker\'s next slice does not run slower for the idle before it (reports/broker/core-keeper.md); --no-broker-cores-awake leaves them to idle' },
   natsHistory: { type: 'boolean', default: false, help: 'nats-server keeps the trades too: JetStream on, with a stream in memory for each of tickfan\'s default history streams (the same subjects and limits), so both brokers store what they deliver (default: nats-server stores nothing)' },
+  brokerPerStep: { type: 'boolean', default: false, help: 'Start a fresh broker for each step of a maximum-rate search, as the suite did before 2026-12-02 (default: one broker per search, each step\'s load connecting to the broker the step before left running; --profile implies it)' },
   repeat: { type: 'integer', default: 3, min: 1, max: 50, help: `Repetitions of each judged workload (${[...JUDGED_WORKLOADS].join(', ')}), interleaved, where its file asks for fewer; a timing verdict needs at least 3` }
 } satisfies OptionTable
 
@@ -138,6 +140,7 @@ runMain(async () => {
   }
   if (brokerCap !== undefined) workloads = workloads.map((w) => capped(w, o.brokerCpu))
   const keeper = brokerCap !== undefined && o.brokerCoresAwake ? startCoreKeeper(layout.broker, notes) : undefined
+  const brokerPerStep = o.brokerPerStep || o.profile
   const started = Date.now()
   const progress = (text: string): void => { process.stdout.write(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`) }
   process.stdout.write(`tickfan bench${o.quick ? ' (quick)' : ''}: ${workloads.length} workloads x ${targets.join(', ')}; ${layout.cores} cores, broker on ${layout.broker ?? 'any'}${brokerCap === undefined ? '' : ` capped at ${brokerCap.share} of a core per ${brokerCap.periodUs / 1000} ms`}, load on ${layout.load ?? 'any'}\n`)
@@ -146,6 +149,11 @@ runMain(async () => {
   const cappedArgs = cappedBrokerArgs(brokerRoot())
   if (brokerCap !== undefined && cappedArgs.length > 0) notes.push(`Under the cap tickfan ran with \`${cappedArgs.join(' ')}\`: its trade history's memory taken at start, so that no step measures the history filling fresh memory, a cost paid once in a broker's life (reports/broker/history-fill.md).`)
   if (o.natsHistory && targets.includes('nats-server')) notes.push(`nats-server kept the trades as tickfan does (--nats-history): JetStream on, and a stream in memory for each of tickfan's history streams with its subjects and limits (${TICKFAN_HISTORY.map((h) => `${h.name}: ${h.subjects.join(', ')}, ${h.maxBytes} B, ${h.maxAgeMs / 1000} s, ${h.maxMsgsPerSubject} per subject`).join('; ')}).`)
+  if (workloads.some((w) => w.rate === 'max')) {
+    notes.push(brokerPerStep
+      ? `Each step of a maximum-rate search started a fresh broker (${o.profile ? '--profile' : '--broker-per-step'}), so a broker that compiles as it runs (tickfan) compiled inside each step's first seconds.`
+      : 'Each maximum-rate search ran its steps on one broker, started for its first step: each step\'s load connected to the broker the step before left running, once its CPU was quiet (bench/harness/kept-broker.ts; --broker-per-step starts one per step).')
+  }
   const goEnv = goRuntimeEnv()
   if (goEnv.length > 0 && targets.includes('nats-server')) notes.push(`nats-server ran with Go's runtime set from the environment: ${goEnv.join(' ')}.`)
   if (layout.cores <= 2) notes.push(`This machine has ${layout.cores} cores: the broker gets one and the load generators the other, so throughput and scaling are bounded by the machine, not only by the broker.`)
@@ -164,14 +172,18 @@ runMain(async () => {
     w: Workload,
     rate: number,
     workers: number,
-    withoutSlow = false
+    withoutSlow = false,
+    turn?: KeptBrokerTurn
   ): Promise<ScenarioResult | null> => {
     const profileDir = o.profile && target === 'tickfan' ? mkdtempSync(path.join(os.tmpdir(), 'tickfan-suite-profile-')) : null
     try {
       const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
       const tickfanNodeFlags = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
       const natsHistory = o.natsHistory
-      const options = { withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags, brokerCap, natsHistory }
+      const options = {
+        withoutSlow, onProgress: progress, settleMs, tickfanNodeFlags, brokerCap, natsHistory,
+        broker: turn?.broker, brokerFresh: turn?.fresh
+      }
       const r = await runScenario(target, w, rate, workers, options)
       const tag = withoutSlow ? { ...r, workload: `${w.name} (baseline, no slow)` } : r
       scenarios.push(tag)
@@ -179,7 +191,8 @@ runMain(async () => {
       if (profileDir !== null) keepProfile(w.name, runName, profileDir)
       const kept = r.broker.historyTaken == null ? '' : `, history took ${r.broker.historyTaken.toLocaleString('en-US')}`
       const backlog = r.fast.windowStartLatencyUs == null ? '' : `, first in the window ${(r.fast.windowStartLatencyUs / 1000).toFixed(2)} ms late`
-      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${kept}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
+      const started = turn?.fresh === true ? ', on a broker started for it' : ''
+      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s${started}: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${kept}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
       return tag
     } catch (err) {
       if (profileDir !== null) rmSync(profileDir, { recursive: true, force: true })
@@ -190,17 +203,31 @@ runMain(async () => {
     }
   }
   /**
-   * One step of a search. Where it was a valid run and not sustained, the step once more with a
-   * longer, ramped warm-up (warmedAgain), and that run is the one the search judges; the first
-   * stays in the report, named for what happened to it.
+   * One step of a search, on the search's kept broker (none under --broker-per-step: the step
+   * starts its own). Where it was a valid run and not sustained, the step once more with a longer,
+   * ramped warm-up (warmedAgain), and that run is the one the search judges; the first stays in
+   * the report, named for what happened to it.
    */
   const searchStep = async (
     target: TargetName,
     w: Workload,
     rate: number,
-    workers: number
+    workers: number,
+    kept: KeptBroker | null
   ): Promise<ScenarioResult | null> => {
-    const runThese = async (these: Workload): Promise<ScenarioResult | null> => await run(target, these, rate, workers)
+    const runThese = async (these: Workload): Promise<ScenarioResult | null> => {
+      let turn: KeptBrokerTurn | undefined
+      try {
+        turn = await kept?.get()
+      } catch (err) {
+        const msg = `${target} ${w.name} at ${rate}/s failed: ${(err as Error).message}`
+        failures.push(msg)
+        progress(msg)
+        return null
+      }
+      if (turn !== undefined && !turn.quiet) progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: the broker was still busy ${turn.waitedMs / 1000} s after the last step; this one runs on it all the same`)
+      return await run(target, these, rate, workers, false, turn)
+    }
     const onAgain = (first: ScenarioResult, again: Workload): void => {
       const why = notSustainedBecause(first, w.subscribers)
       first.workload = `${first.workload} (not sustained: ${why}; tried again warmed)`
@@ -209,17 +236,26 @@ runMain(async () => {
     return await stepTriedAgain(w, runThese, { subscribers: w.subscribers, warmer: warmedAgain, onAgain })
   }
   const findMax = async (target: TargetName, w: Workload, workers: number): Promise<void> => {
-    const step = async (rate: number): Promise<ScenarioResult | null> => await searchStep(target, w, rate, workers)
-    const { best, endedAt } = await searchMaxRate(w.rateSteps, step,
-      { subscribers: w.subscribers, refinements: o.quick ? 0 : MAX_REFINEMENTS, grain: RATE_GRAIN })
-    maxSustained.push({
-      target,
-      workload: w.name,
-      workers,
-      rate: best?.offeredRate ?? null,
-      deliveredRate: best?.deliveredRate ?? null,
-      endedAt
-    })
+    const start = async (): Promise<BrokerProcess> =>
+      await startTarget(target, workers, layout.broker, [], brokerCap, o.natsHistory)
+    const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+    const kept = brokerPerStep ? null : new KeptBroker(start, { cpuNanoseconds, sleep })
+    const step = async (rate: number): Promise<ScenarioResult | null> =>
+      await searchStep(target, w, rate, workers, kept)
+    try {
+      const { best, endedAt } = await searchMaxRate(w.rateSteps, step,
+        { subscribers: w.subscribers, refinements: o.quick ? 0 : MAX_REFINEMENTS, grain: RATE_GRAIN })
+      maxSustained.push({
+        target,
+        workload: w.name,
+        workers,
+        rate: best?.offeredRate ?? null,
+        deliveredRate: best?.deliveredRate ?? null,
+        endedAt
+      })
+    } finally {
+      await kept?.stop()
+    }
   }
 
   for (const w of workloads) {

@@ -80,6 +80,12 @@ export interface ScenarioResult {
      * results from before it was counted).
      */
     historyTaken?: number | null
+    /**
+     * True where the run measured a broker an earlier step of its search had left running
+     * (kept-broker.ts), false where the broker was started for it (absent in results from before
+     * searches kept their broker).
+     */
+    kept?: boolean
   }
   /**
    * The publisher's health. waitedForBrokerSeconds: time it waited for its socket to drain, the
@@ -207,6 +213,13 @@ export interface ScenarioOptions {
   brokerCap?: CpuCap
   /** nats-server keeps tickfan's history streams in JetStream (the suite's --nats-history). */
   natsHistory?: boolean
+  /**
+   * A broker already running to measure (a search's kept broker, kept-broker.ts), left running
+   * after the run; without it the run starts its own and stops it.
+   */
+  broker?: BrokerProcess
+  /** With `broker`: it was started for this run (a search's first step, or one after a death). */
+  brokerFresh?: boolean
 }
 
 /**
@@ -223,7 +236,8 @@ export async function runScenario (
 ): Promise<ScenarioResult> {
   const layout = coreLayout()
   const { tickfanNodeFlags, brokerCap, natsHistory } = options
-  const broker = await startTarget(target, workers, layout.broker, tickfanNodeFlags, brokerCap, natsHistory)
+  const broker = options.broker ??
+    await startTarget(target, workers, layout.broker, tickfanNodeFlags, brokerCap, natsHistory)
   const atEnd: Array<() => void> = []
   const died = broker.died.then((how): never => { throw new Error(`${target} died mid-run (${how})`) })
   try {
@@ -235,8 +249,20 @@ export async function runScenario (
     throw await Promise.race([died.catch((death: unknown) => death), failure])
   } finally {
     for (const end of atEnd) end()
-    await broker.stop()
+    if (options.broker === undefined) await broker.stop()
   }
+}
+
+let keptRuns = 0
+
+/**
+ * The subjects' second token for a run: `bench` on a broker started for it; on a broker an
+ * earlier step left running, a space of the run's own, as long as `bench` (b0001, b0002, ...),
+ * so that no value the broker keeps from a step before (its last-value cache, its trade history)
+ * reaches this run's subscribers as a snapshot.
+ */
+export function subjectSpace (keptBroker: boolean): string {
+  return keptBroker ? `b${(++keptRuns).toString(36).padStart(4, '0')}` : 'bench'
 }
 
 async function measure (
@@ -250,6 +276,7 @@ async function measure (
   atEnd: Array<() => void>
 ): Promise<ScenarioResult> {
   const started = (child: ChildProcess): void => { atEnd.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }) }
+  const space = subjectSpace(options.broker !== undefined && options.brokerFresh !== true)
   const slowCount = options.withoutSlow === true ? 0 : Math.round(w.subscribers * w.slowFraction)
   const fastCount = w.subscribers - Math.round(w.subscribers * w.slowFraction)
   const slowProcesses = slowCount > 0 ? Math.max(1, Math.round(w.subscriberProcesses * w.slowFraction)) : 0
@@ -277,7 +304,7 @@ async function measure (
       readies.push(new Promise((resolve) => { ready = resolve }))
       const config: SubscriberGroupConfig = {
         url: broker.natsUrl, group: `${slow ? 'slow' : 'fast'}-${p}`, connections, firstIndex: index,
-        slow: slow ? w.slow : null, warmupSeq, sampleEvery: w.fairnessSampleEvery
+        slow: slow ? w.slow : null, warmupSeq, sampleEvery: w.fairnessSampleEvery, space
       }
       index += connections
       const onReady = (m: unknown): void => { if ((m as { type: string }).type === 'ready') ready() }
@@ -308,7 +335,8 @@ async function measure (
     tradeRatio: w.tradeRatio,
     ...scheduleConfig,
     payloadBytes: w.payloadBytes,
-    durationMs
+    durationMs,
+    space
   } satisfies PublisherConfig, layout.load)
   started(publisherRun.child)
   const publisher = await publisherRun.result
@@ -398,7 +426,8 @@ async function measure (
       slowConsumerDisconnects: varz1 === null ? 0 : varz1.slow_consumers - (varz0?.slow_consumers ?? 0),
       eventLoopDelayP99Ms: varz1?.tickfan?.event_loop_delay_p99_ms ?? null,
       conflationStarts: countsBetween(varz0?.tickfan?.conflation_starts, varz1?.tickfan?.conflation_starts),
-      historyTaken: history0 === null || history1 === null ? null : history1 - history0
+      historyTaken: history0 === null || history1 === null ? null : history1 - history0,
+      kept: space !== 'bench'
     },
     publisher: {
       publishDelayUs: publisher.publishDelayUs,

@@ -1,7 +1,8 @@
 /**
  * The suite's open-loop publisher: a uniform schedule of intended send times (with optional
  * bursts), latency measured downstream from the intended time. Quotes go to
- * quote.bench.S<i> (last-value), trades to trade.bench.S<i> (events). It reports what it sent
+ * quote.<space>.S<i> (last-value), trades to trade.<space>.S<i> (events), the space `bench` unless
+ * the run names its own (runner.ts: a broker kept across a search's steps). It reports what it sent
  * (per second too), the last sequence per subject (for the final-value check), how many trades,
  * and its own health: publish delay (actual - intended) and CPU.
  *
@@ -30,6 +31,8 @@ export interface PublisherConfig {
   rampMs: number
   payloadBytes: number
   durationMs: number
+  /** The subjects' second token (subjectSpace in runner.ts): `bench` unless a run names its own. */
+  space?: string
 }
 
 export interface PublisherResult {
@@ -69,8 +72,9 @@ async function main (): Promise<void> {
   const durationNs = c.durationMs * 1e6
   let total = 0
   while (at(total) < durationNs) total++
-  const quoteSubjects = Array.from({ length: c.subjects }, (_, i) => `quote.bench.S${i}`)
-  const tradeSubjects = Array.from({ length: c.subjects }, (_, i) => `trade.bench.S${i}`)
+  const space = c.space ?? 'bench'
+  const quoteSubjects = Array.from({ length: c.subjects }, (_, i) => `quote.${space}.S${i}`)
+  const tradeSubjects = Array.from({ length: c.subjects }, (_, i) => `trade.${space}.S${i}`)
   const lastSeq: Record<string, number> = {}
   const perSecond: number[] = []
   const delay = newHistogram()

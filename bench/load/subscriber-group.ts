@@ -1,7 +1,8 @@
 /**
- * A group of subscriber connections in one process, each subscribed to quote.bench.> and
- * trade.bench.>. Per connection it records end-to-end latency of every message it receives
- * from the intended send time (corrected) and from the actual send time (uncorrected), skipped
+ * A group of subscriber connections in one process, each subscribed to quote.<space>.> and
+ * trade.<space>.> (the space `bench` unless the run names its own, as the publisher's). Per
+ * connection it records end-to-end latency of every message it receives from the intended send
+ * time (corrected) and from the actual send time (uncorrected), skipped
  * updates (Tickfan-Conflated), trades received, order violations, the final value of each
  * subject, and, for one message in `sampleEvery`, its receive time (monotonic ns) so the
  * orchestrator can rank connections per message (fairness). Warm-up is counted by sequence:
@@ -42,6 +43,8 @@ export interface SubscriberGroupConfig {
   /** Messages the publisher numbered below this are warm-up: received, not recorded. */
   warmupSeq: number
   sampleEvery: number
+  /** The subjects' second token, the publisher's (PublisherConfig.space): `bench` unless given. */
+  space?: string
 }
 
 /** The measured window (monotonic ns, as strings), sent with 'published'. */
@@ -192,7 +195,7 @@ async function main (): Promise<void> {
     const nc = await RawConnection.open(c.url, `${c.group}-${k}`, onMessage)
     r.worker = Number(/W(\d+)$/.exec(nc.serverId)?.[1] ?? 0)
     // Sids 1 and 2, as the official clients number a connection's first subscriptions.
-    nc.socket.write('SUB quote.bench.> 1\r\nSUB trade.bench.> 2\r\n')
+    nc.socket.write(`SUB quote.${c.space ?? 'bench'}.> 1\r\nSUB trade.${c.space ?? 'bench'}.> 2\r\n`)
     await nc.roundTrip()
     conns.push(nc)
   }
