@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { loadWorkload } from '../workload.ts'
 import { KeptBroker, QUIET_SAMPLE_MS, QUIET_SHARE, QUIET_WAIT_MS, type KeptBrokerClock } from './kept-broker.ts'
 import type { BrokerProcess } from './processes.ts'
+import { runScenario, startTarget } from './runner.ts'
 
 /** Made-up brokers: each with a pid, a death to trigger, and a record of being stopped. */
 interface MadeUpBrokers {
@@ -89,4 +94,37 @@ describe('a search\'s kept broker', () => {
     expect(third.broker.pid).toBe(102)
     expect(b.started).toHaveLength(3)
   })
+})
+
+describe('steps on a kept broker, for real', () => {
+  it('measures a second step on the broker the first left running, with none of the first step\'s last values', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-kept-'))
+    const file = path.join(dir, 'w.json')
+    // Quotes as well as trades: quotes are last-value subjects, whose values the broker keeps and
+    // gives a new subscriber as a snapshot.
+    writeFileSync(file, JSON.stringify({
+      name: 'kept', description: 'quotes and trades', rate: 500, subjects: 10, tradeRatio: 0.5, subscribers: 2, subscriberProcesses: 1, warmupSeconds: 0.5, durationSeconds: 1
+    }))
+    const w = loadWorkload(file)
+    const broker = await startTarget('tickfan', 1, undefined)
+    try {
+      const first = await runScenario('tickfan', w, 500, 1, { broker, brokerFresh: true, settleMs: 500 })
+      const second = await runScenario('tickfan', w, 500, 1, { broker, settleMs: 500 })
+      // The first step's values, kept in the broker's last-value cache, would come to the second
+      // step's subscribers first, with sequences past the second publisher's: order violations,
+      // and wrong final values where a subject's snapshot was all it got.
+      for (const r of [first, second]) {
+        expect(r.orderViolations).toBe(0)
+        expect(r.wrongFinalValues).toBe(0)
+        expect(r.tradeLoss).toBe(0)
+      }
+      expect(second.deliveredRate).toBeGreaterThan(0)
+      expect([first.broker.kept, second.broker.kept]).toEqual([false, true])
+      // Both runs left the broker running.
+      expect(await fetch(`http://127.0.0.1:${broker.httpPort}/varz`).then((r) => r.status)).toBe(200)
+    } finally {
+      await broker.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
