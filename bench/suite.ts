@@ -189,10 +189,10 @@ runMain(async () => {
       scenarios.push(tag)
       const runName = `${tag.workload} at ${rate.toLocaleString('en-US')} msgs/s, ${workers} worker${workers === 1 ? '' : 's'}`
       if (profileDir !== null) keepProfile(w.name, runName, profileDir)
-      const kept = r.broker.historyTaken == null ? '' : `, history took ${r.broker.historyTaken.toLocaleString('en-US')}`
+      const took = r.broker.historyTaken == null ? '' : `, history took ${r.broker.historyTaken.toLocaleString('en-US')}`
       const backlog = r.fast.windowStartLatencyUs == null ? '' : `, first in the window ${(r.fast.windowStartLatencyUs / 1000).toFixed(2)} ms late`
-      const started = turn?.fresh === true ? ', on a broker started for it' : ''
-      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s${started}: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${kept}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
+      const startedForIt = turn?.fresh === true ? ', on a broker started for it' : ''
+      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s${startedForIt}: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${took}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
       return tag
     } catch (err) {
       if (profileDir !== null) rmSync(profileDir, { recursive: true, force: true })

@@ -98,8 +98,9 @@ export function brokerRoot (root = ROOT): string {
 /**
  * The broker options a tickfan from `root` gets under a CPU cap: this checkout's takes its
  * history's memory at start, as DEPLOYMENT.md advises for a broker that must keep its pace from
- * its first seconds; each capped step starts a fresh broker, and a history filling fresh memory
- * through the measured window is a cost paid once in a broker's life
+ * its first seconds; a capped search starts a fresh broker for its first step (for each with
+ * --broker-per-step), and a history filling fresh memory through a measured window is a cost
+ * paid once in a broker's life
  * (reports/broker/history-fill.md). Another root (a reference build, the floor) may not know it.
  */
 export function cappedBrokerArgs (root: string): string[] {
