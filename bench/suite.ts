@@ -9,13 +9,14 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CoreKeeper, CoreKeeperError } from './harness/core-keeper.ts'
 import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, cpuNanoseconds, goRuntimeEnv, TICKFAN_HISTORY, type BrokerProcess } from './harness/processes.ts'
-import { KeptBroker, type KeptBrokerTurn } from './harness/kept-broker.ts'
+import { KeptBroker } from './harness/kept-broker.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { notSustainedBecause, searchMaxRate, stepTriedAgain } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
@@ -173,10 +174,13 @@ runMain(async () => {
     rate: number,
     workers: number,
     withoutSlow = false,
-    turn?: KeptBrokerTurn
+    /** A search's kept broker, to run on (none: the run starts its own). */
+    kept: KeptBroker | null = null
   ): Promise<ScenarioResult | null> => {
     const profileDir = o.profile && target === 'tickfan' ? mkdtempSync(path.join(os.tmpdir(), 'tickfan-suite-profile-')) : null
     try {
+      const turn = await kept?.get()
+      if (turn !== undefined && !turn.quiet) progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: the broker was still busy ${turn.waitedMs / 1000} s after the last step; this one runs on it all the same`)
       const settleMs = o.quick ? (w.slowFraction > 0 && !withoutSlow ? 2000 : 700) : undefined
       const tickfanNodeFlags = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
       const natsHistory = o.natsHistory
@@ -215,19 +219,8 @@ runMain(async () => {
     workers: number,
     kept: KeptBroker | null
   ): Promise<ScenarioResult | null> => {
-    const runThese = async (these: Workload): Promise<ScenarioResult | null> => {
-      let turn: KeptBrokerTurn | undefined
-      try {
-        turn = await kept?.get()
-      } catch (err) {
-        const msg = `${target} ${w.name} at ${rate}/s failed: ${(err as Error).message}`
-        failures.push(msg)
-        progress(msg)
-        return null
-      }
-      if (turn !== undefined && !turn.quiet) progress(`${target} ${w.name} ${rate.toLocaleString('en-US')}/s: the broker was still busy ${turn.waitedMs / 1000} s after the last step; this one runs on it all the same`)
-      return await run(target, these, rate, workers, false, turn)
-    }
+    const runThese = async (these: Workload): Promise<ScenarioResult | null> =>
+      await run(target, these, rate, workers, false, kept)
     const onAgain = (first: ScenarioResult, again: Workload): void => {
       const why = notSustainedBecause(first, w.subscribers)
       first.workload = `${first.workload} (not sustained: ${why}; tried again warmed)`
@@ -238,8 +231,8 @@ runMain(async () => {
   const findMax = async (target: TargetName, w: Workload, workers: number): Promise<void> => {
     const start = async (): Promise<BrokerProcess> =>
       await startTarget(target, workers, layout.broker, [], brokerCap, o.natsHistory)
-    const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-    const kept = brokerPerStep ? null : new KeptBroker(start, { cpuNanoseconds, sleep })
+    const clock = { cpuNanoseconds, sleep: async (ms: number) => { await sleep(ms) } }
+    const kept = brokerPerStep ? null : new KeptBroker(start, clock)
     const step = async (rate: number): Promise<ScenarioResult | null> =>
       await searchStep(target, w, rate, workers, kept)
     try {

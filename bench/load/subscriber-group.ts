@@ -129,6 +129,7 @@ function conflatedCount (buf: Buffer, from: number, to: number): number {
 
 async function main (): Promise<void> {
   const c = loadConfig<SubscriberGroupConfig>()
+  const space = c.space ?? 'bench'
   const latency = newHistogram()
   const uncorrected = newHistogram()
   const staleness = newHistogram()
@@ -195,7 +196,7 @@ async function main (): Promise<void> {
     const nc = await RawConnection.open(c.url, `${c.group}-${k}`, onMessage)
     r.worker = Number(/W(\d+)$/.exec(nc.serverId)?.[1] ?? 0)
     // Sids 1 and 2, as the official clients number a connection's first subscriptions.
-    nc.socket.write(`SUB quote.${c.space ?? 'bench'}.> 1\r\nSUB trade.${c.space ?? 'bench'}.> 2\r\n`)
+    nc.socket.write(`SUB quote.${space}.> 1\r\nSUB trade.${space}.> 2\r\n`)
     await nc.roundTrip()
     conns.push(nc)
   }
