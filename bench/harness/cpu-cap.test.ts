@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { CAP_PERIOD_US, CpuCap, CpuCapError, capQuota } from './cpu-cap.ts'
+import { CAP_PERIOD_US, CpuCap, CpuCapError, capQuota, capShareUsed } from './cpu-cap.ts'
 import { cpuNanoseconds } from './processes.ts'
 
 describe('capQuota', () => {
@@ -14,6 +14,20 @@ describe('capQuota', () => {
   it.each([[0], [-1], [Number.NaN], [3]])('refuses a share of %s cores on a 2-core machine, saying why', (share) => {
     expect(() => capQuota(share, 2)).toThrow(CpuCapError)
     expect(() => capQuota(share, 2)).toThrow(share > 2 ? /more than this machine's 2/ : /above 0/)
+  })
+})
+
+describe('capShareUsed', () => {
+  it('is the CPU used over the wall time, against the cap', () => {
+    // 0.6 s of CPU in 3 s under a quarter of a core: 0.2 of a core, 80% of the cap.
+    expect(capShareUsed(0.6, 3, 0.25)).toBeCloseTo(0.8, 10)
+    expect(capShareUsed(0.75, 3, 0.25)).toBeCloseTo(1, 10)
+  })
+
+  it('is null uncapped, unsampled or over no time', () => {
+    expect(capShareUsed(0.6, 3, undefined)).toBeNull()
+    expect(capShareUsed(null, 3, 0.25)).toBeNull()
+    expect(capShareUsed(0.6, 0, 0.25)).toBeNull()
   })
 })
 

@@ -23,6 +23,18 @@ const MAX_PERIOD_US = 1_000_000
 
 export class CpuCapError extends Error {}
 
+/**
+ * The share of its cap a broker used: `cpuSeconds` of CPU over `seconds` of wall time, against
+ * `share` of a core; null where either is unknown. Near 1, the broker spent all the cap allowed:
+ * its CPU per delivery is then the cap divided by its deliveries per second (two brokers at
+ * their caps show the same CPU per delivery at the same rate, whatever their work costs), so
+ * it measures what the broker delivers within a fixed CPU, not what a delivery costs.
+ */
+export function capShareUsed (cpuSeconds: number | null, seconds: number, share: number | undefined): number | null {
+  if (cpuSeconds === null || share === undefined || share <= 0 || !(seconds > 0)) return null
+  return cpuSeconds / seconds / share
+}
+
 const NEEDS = '--broker-cpu needs root and a writable cgroup CPU controller'
 
 export interface CapQuota { quotaUs: number, periodUs: number }

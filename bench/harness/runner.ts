@@ -4,9 +4,9 @@
  * where the machine has cores). Returns raw results plus the derived metrics.
  */
 import { decodeHistogram, encodeHistogram, newHistogram, summarize, type LatencySummary } from '../../lib/histogram.ts'
-import type { CpuCap } from './cpu-cap.ts'
 import { sampleMemory, type MemorySeries } from './memory.ts'
 import { conflationRatio, fairness, tradeLoss, windowStartLatency, wrongFinalValues, type FairnessResult } from './metrics.ts'
+import { capShareUsed, type CpuCap } from './cpu-cap.ts'
 import { cpuSecondsWithin, sampleCpu } from './cpu-window.ts'
 import { machineLoad, otherProcessesCpuSeconds } from './machine.ts'
 import { runValidity } from './run-validity.ts'
@@ -61,6 +61,12 @@ export interface ScenarioResult {
      * (cpu-window.ts): what a warm broker spends, its start-up left out; null where not sampled.
      */
     windowCpuSecondsPerMillionDeliveries: number | null
+    /**
+     * Under a CPU cap, the share of it the broker used in the measured window (capShareUsed: near
+     * 1, its CPU per delivery is the cap over its rate, not its cost); null uncapped or unsampled.
+     * Absent in reports written before it was measured.
+     */
+    capUsed?: number | null
     memory: MemorySeries
     /** From /varz where the target reports it. */
     socketWritesPerDelivery: number | null
@@ -417,6 +423,7 @@ async function measure (
       cpuSecondsPerMillionDeliveries: deliveries === 0 ? 0 : cpu / deliveries * 1e6,
       windowCpuSecondsPerMillionDeliveries:
         windowCpu === null || deliveredInWindow === 0 ? null : windowCpu / deliveredInWindow * 1e6,
+      capUsed: capShareUsed(windowCpu, windowSeconds, options.brokerCap?.share),
       memory: mem,
       socketWritesPerDelivery: varz0?.tickfan !== undefined && varz1?.tickfan !== undefined && outMsgs > 0
         ? (varz1.tickfan.socket_writes - varz0.tickfan.socket_writes) / outMsgs

@@ -43,4 +43,18 @@ describe('summaryMarkdown scenarios', () => {
     const cells = lines.filter((l) => l.startsWith('| tickfan |') || l.startsWith('| nats-server |')).map((l) => (l.split('|')[column] as string).trim())
     expect(cells).toEqual(['1.00 / 0.58', '1.00 / -'])
   })
+
+  it('says, under a CPU cap, how much of its cap each broker used in the window', () => {
+    const atCap = scenario({ workload: 'max-throughput' })
+    atCap.broker.windowCpuSecondsPerMillionDeliveries = 1.22
+    atCap.broker.capUsed = 0.976
+    const below = scenario({ workload: 'max-throughput', target: 'nats-server' })
+    below.broker.windowCpuSecondsPerMillionDeliveries = 3.25
+    below.broker.capUsed = 0.65
+    const lines = summaryMarkdown({ ...emptyRun({}), scenarios: [atCap, below] }).split('\n')
+    const header = lines.find((l) => l.startsWith('| target | scenario |')) as string
+    const column = header.split('|').findIndex((c) => c.trim() === 'CPU s / M deliveries, run / window')
+    const cells = lines.filter((l) => l.startsWith('| tickfan |') || l.startsWith('| nats-server |')).map((l) => (l.split('|')[column] as string).trim())
+    expect(cells).toEqual(['1.00 / 1.22, 98% of its cap', '1.00 / 3.25, 65% of its cap'])
+  })
 })
