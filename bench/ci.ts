@@ -29,7 +29,7 @@ import { formatRatio, judgeRegression, type RegressionVerdict } from './harness/
 import { runScenario } from './harness/runner.ts'
 import { median } from './harness/stats.ts'
 import { machineLoad } from './harness/machine.ts'
-import { lockstepPaths, type LockstepPath } from './load/lockstep.ts'
+import { lockstepPaths, ROUND, type LockstepPath } from './load/lockstep.ts'
 import type { PublishPathResult } from './micro/publish-path.ts'
 import { loadWorkload, quick } from './workload.ts'
 
@@ -37,7 +37,8 @@ const CLI = {
   reference: { type: 'string', default: '', help: 'Commit to compare against [default: the one in bench/ci-reference.json]' },
   candidate: { type: 'string', default: '', help: 'Checkout to measure as the candidate [default: this working tree]' },
   repeat: { type: 'integer', default: 10, min: 1, max: 100, help: 'Alternations A B (then B A ...) per measure; at least 2' },
-  messages: { type: 'integer', default: 50_000, min: 1000, help: 'Messages per CPU sample (lockstep rounds of 100)' },
+  messages: { type: 'integer', default: 50_000, min: 1000, help: 'Messages per CPU sample (in lockstep rounds of --round)' },
+  round: { type: 'integer', default: ROUND, min: 1, max: 1000, help: 'Messages per lockstep round: one socket write, delivered to every subscriber before the next; fewer make each wake-up of the broker share its fixed work among fewer messages, as an open-loop load at a moderate rate does' },
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the lockstep fan-out' },
   paths: { type: 'list', default: ['plain', 'last-value'], help: 'Lockstep paths to measure: plain, last-value, trade (events the trade history keeps)' },
   tolerance: { type: 'number', default: 0.05, min: 0, max: 1, help: 'Slowdown the gate lets through (0.05 = 5%)' },
@@ -100,7 +101,7 @@ runMain(async () => {
   }
   const samples: Record<string, { candidate: number[], reference: number[], natsServer: number[] }> = {}
   if (reference !== null) {
-    step(`regression gate: ${path.relative(process.cwd(), candidateRoot) || '.'} (candidate) against ${reference.commit.slice(0, 10)} (reference), ${o.repeat} alternations`)
+    step(`regression gate: ${path.relative(process.cwd(), candidateRoot) || '.'} (candidate) against ${reference.commit.slice(0, 10)} (reference), ${o.repeat} alternations, lockstep rounds of ${o.round}`)
     const cpu = await cpuPerDeliverySamples(candidateRoot, reference.root, o, step)
     Object.assign(samples, cpu.samples)
     add('lockstep samples complete (no lost message)', cpu.incomplete === 0 ? 'yes' : `${cpu.incomplete} incomplete`, 'all', cpu.incomplete === 0 ? 'PASS' : 'FAIL')
@@ -157,7 +158,7 @@ runMain(async () => {
 async function cpuPerDeliverySamples (
   candidateRoot: string,
   referenceRoot: string,
-  o: { repeat: number, messages: number, subscribers: number, paths: readonly string[] },
+  o: { repeat: number, messages: number, subscribers: number, paths: readonly string[], round: number },
   step: (t: string) => void
 ): Promise<{
   samples: Record<string, {
@@ -179,7 +180,7 @@ async function cpuPerDeliverySamples (
   let generatorBusy = 0
   try {
     for (const [name, broker] of Object.entries(brokers)) {
-      for (const p of paths) await load.open(`${name}/${p}`, { url: broker.natsUrl, path: p, subscribers: o.subscribers, subjects: 100, payloadBytes: 128 })
+      for (const p of paths) await load.open(`${name}/${p}`, { url: broker.natsUrl, path: p, subscribers: o.subscribers, subjects: 100, payloadBytes: 128, round: o.round })
     }
     const take = async (name: keyof typeof brokers, p: LockstepPath): Promise<CpuPerDelivery> => {
       const m = await load.measure(`${name}/${p}`, brokers[name].pid, o.messages)

@@ -55,7 +55,7 @@ export class LockstepLoad {
 
   async open (
     id: string,
-    o: { url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }
+    o: { url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number, round?: number }
   ): Promise<void> {
     await this.request<unknown>({ type: 'open', id, ...o } satisfies OpenCommand, 'opened')
   }

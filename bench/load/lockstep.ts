@@ -1,7 +1,9 @@
 /**
  * Lockstep fan-out load, for measuring a broker's CPU per delivery (the regression gate). It
  * holds raw NATS connections (a publisher and N subscribers) to one or more brokers and, on
- * command, publishes rounds of `round` messages: one socket write per round, then it waits
+ * command, publishes rounds of `round` messages (100 unless the session is opened with another:
+ * fewer make each of the broker's wake-ups share its fixed work among fewer messages, as an
+ * open-loop load at a moderate rate does): one socket write per round, then it waits
  * until every subscriber has every message of the round before the next. The broker does the
  * same work per round at any speed, so the CPU it spends per delivery compares two builds of
  * it, not how busy or fast the generator or the machine happened to be.
@@ -46,7 +48,11 @@ export function lockstepPaths (names: readonly string[]): LockstepPath[] {
   })
 }
 
-export interface OpenCommand { type: 'open', id: string, url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number }
+export interface OpenCommand {
+  type: 'open', id: string, url: string, path: LockstepPath, subscribers: number, subjects: number, payloadBytes: number
+  /** Messages per round (ROUND unless given). */
+  round?: number
+}
 export interface MeasureCommand { type: 'measure', id: string, messages: number }
 export interface Measured { type: 'measured', id: string, delivered: number, expected: number, stalls: number, elapsedMs: number, cpuSeconds: number }
 export interface ThroughputCommand { type: 'throughput', id: string, seconds: number, window: number }
@@ -54,8 +60,8 @@ export interface Throughput { type: 'throughput', id: string, delivered: number,
 export interface FirehoseCommand { type: 'firehose', id: string, messages: number }
 export interface Firehose { type: 'firehose', id: string, delivered: number, elapsedMs: number, closed: boolean, cpuSeconds: number }
 
-/** Messages per round: one socket write of about 15-20 KiB at 128-byte payloads. */
-const ROUND = 100
+/** Messages per round unless a session names its own: one socket write of about 15-20 KiB at 128-byte payloads. */
+export const ROUND = 100
 /** A round not complete after this long is a stall (a lost or conflated message); counted, then moved past. */
 const ROUND_DEADLINE_MS = 2000
 
@@ -75,6 +81,8 @@ interface Session {
   subscribers: RawConnection[]
   payload: string
   sequence: number
+  /** Messages per round. */
+  round: number
 }
 
 const sessions = new Map<string, Session>()
@@ -91,14 +99,14 @@ async function open (c: OpenCommand): Promise<void> {
     subscribers.push(s)
   }
   const publisher = await RawConnection.open(c.url, 'lockstep')
-  sessions.set(c.id, { open: c, prefix, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0 })
+  sessions.set(c.id, { open: c, prefix, publisher, subscribers, payload: 'x'.repeat(c.payloadBytes), sequence: 0, round: c.round ?? ROUND })
 }
 
-/** One round's bytes: `ROUND` PUBs (plain, trade) or HPUBs with a rising Tickfan-Seq (last-value). */
+/** One round's bytes: `s.round` PUBs (plain, trade) or HPUBs with a rising Tickfan-Seq (last-value). */
 function roundBytes (s: Session): Buffer {
   const { path, subjects, payloadBytes } = s.open
   let text = ''
-  for (let i = 0; i < ROUND; i++) {
+  for (let i = 0; i < s.round; i++) {
     const subject = (s.sequence + i) % subjects
     if (path !== 'last-value') {
       text += `PUB ${s.prefix}.S${subject} ${payloadBytes}\r\n${s.payload}\r\n`
@@ -107,7 +115,7 @@ function roundBytes (s: Session): Buffer {
       text += `HPUB ${s.prefix}.S${subject} ${headers.length} ${headers.length + payloadBytes}\r\n${headers}${s.payload}\r\n`
     }
   }
-  s.sequence += ROUND
+  s.sequence += s.round
   return Buffer.from(text, 'latin1')
 }
 
@@ -125,8 +133,8 @@ async function measure (c: MeasureCommand): Promise<Measured> {
   const t0 = process.hrtime.bigint()
   let stalls = 0
   let expected = 0
-  for (let sent = 0; sent < c.messages; sent += ROUND) {
-    expected += ROUND
+  for (let sent = 0; sent < c.messages; sent += s.round) {
+    expected += s.round
     s.publisher.socket.write(roundBytes(s))
     const deadline = Date.now() + ROUND_DEADLINE_MS
     for (const sub of s.subscribers) {
@@ -140,7 +148,9 @@ async function measure (c: MeasureCommand): Promise<Measured> {
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6
   const cpu = process.cpuUsage(cpu0)
   const delivered = s.subscribers.reduce((n, sub) => n + sub.received, 0)
-  return { type: 'measured', id: c.id, delivered, expected: c.messages * s.subscribers.length, stalls, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+  // Whole rounds: `messages` rounded up to the round.
+  const sent = Math.ceil(c.messages / s.round) * s.round
+  return { type: 'measured', id: c.id, delivered, expected: sent * s.subscribers.length, stalls, elapsedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
 }
 
 /**
@@ -161,10 +171,10 @@ async function throughput (c: ThroughputCommand): Promise<Throughput> {
       return m
     }
     while (Date.now() < deadline) {
-      if (sent - slowest() < c.window * ROUND) {
+      if (sent - slowest() < c.window * s.round) {
         s.publisher.socket.write(roundBytes(s))
-        sent += ROUND
-        if (sent % (ROUND * 4) === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+        sent += s.round
+        if (sent % (s.round * 4) === 0) await new Promise<void>((resolve) => setImmediate(resolve))
         continue
       }
       const lagging = s.subscribers.find((sub) => sub.received === slowest()) as RawConnection
@@ -194,7 +204,7 @@ async function firehose (c: FirehoseCommand): Promise<Firehose> {
   const round = roundBytes(s) // one subject: every round is the same bytes
   const publisher = s.publisher.socket
   const publishing = (async () => {
-    for (let sent = 0; sent < c.messages && !publisher.destroyed; sent += ROUND) {
+    for (let sent = 0; sent < c.messages && !publisher.destroyed; sent += s.round) {
       if (!publisher.write(round)) await drained(publisher)
     }
   })()
