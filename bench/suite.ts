@@ -18,7 +18,7 @@ import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, cpuNanoseconds, goRuntimeEnv, TICKFAN_HISTORY, type BrokerProcess } from './harness/processes.ts'
 import { KeptBroker } from './harness/kept-broker.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
-import { notSustainedBecause, searchMaxRate, stepTriedAgain } from './harness/max-search.ts'
+import { CAP_SPENT, notSustainedBecause, searchMaxRate, stepTriedAgain } from './harness/max-search.ts'
 import { suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeBrokerProfile, writeReport, type BrokerProfile, type HttpResult, type SuiteResults } from './report/write.ts'
 import { capped, JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, warmedAgain, WorkloadError, type Workload } from './workload.ts'
@@ -154,6 +154,7 @@ runMain(async () => {
     notes.push(brokerPerStep
       ? `Each step of a maximum-rate search started a fresh broker (${o.profile ? '--profile' : '--broker-per-step'}), so a broker that compiles as it runs (tickfan) compiled inside each step's first seconds.`
       : 'Each maximum-rate search ran its steps on one broker, started for its first step: each step\'s load connected to the broker the step before left running, once its CPU was quiet (bench/harness/kept-broker.ts; --broker-per-step starts one per step).')
+    if (brokerCap !== undefined) notes.push(`Under the cap, a search step whose load gave out while its broker used at least ${CAP_SPENT * 100}% of its cap counts as the broker's limit: the broker spent all it had on no more than the rate offered (bench/harness/max-search.ts brokerAtItsLimit). Such a step is run again, warmed, as a valid one that was not sustained is, and the search refines below it.`)
   }
   const goEnv = goRuntimeEnv()
   if (goEnv.length > 0 && targets.includes('nats-server')) notes.push(`nats-server ran with Go's runtime set from the environment: ${goEnv.join(' ')}.`)

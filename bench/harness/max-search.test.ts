@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { notSustainedBecause, openedBehind, refinedRate, searchMaxRate, stepTriedAgain, SUSTAINED_P99_US } from './max-search.ts'
+import { brokerAtItsLimit, CAP_SPENT, notSustainedBecause, openedBehind, refinedRate, searchMaxRate, stepTriedAgain, SUSTAINED_P99_US } from './max-search.ts'
 import type { ScenarioResult } from './runner.ts'
 import { step } from './scenario-fixture.ts'
 
@@ -73,11 +73,34 @@ describe('the maximum-rate search', () => {
     const pastRun = async (seconds: number): Promise<ScenarioResult> => { tries.push(seconds); return await past() }
     expect((await stepTriedAgain<number>(4, pastRun, quiet))?.fast.latencyUs.p99).toBe(500_000)
     expect(tries).toEqual([4, 8])
-    // An invalid run (the load gave out) is not run again, however late its window opened.
+    // An invalid run (the load gave out) is not run again, however late its window opened...
     const invalid = async (): Promise<ScenarioResult> => ({ ...opened(1_200_000, 1_250_000), valid: false })
     expect((await stepTriedAgain<number>(4, invalid, never))?.valid).toBe(false)
+    // ... unless the broker used all its cap in it: that is the broker's limit, and tried again.
+    const atCap = async (seconds: number): Promise<ScenarioResult> => {
+      tries.push(seconds)
+      const s = { ...opened(3_000, 250_000), valid: false }
+      return { ...s, broker: { ...s.broker, capUsed: 0.99 } }
+    }
+    tries.length = 0
+    expect((await stepTriedAgain<number>(4, atCap, quiet))?.valid).toBe(false)
+    expect(tries).toEqual([4, 8])
     // A step that could not be measured is not run again.
     expect(await stepTriedAgain<number>(4, async () => null, never)).toBeNull()
+  })
+
+  it('takes a run whose load gave out as the broker\'s limit only where the broker used all its cap', () => {
+    const run = (valid: boolean, capUsed: number | null | undefined): ScenarioResult => {
+      const s = step('nats-server', 160_000, { valid })
+      return { ...s, broker: { ...s.broker, capUsed } }
+    }
+    expect(brokerAtItsLimit(run(true, null))).toBe(true)
+    expect(brokerAtItsLimit(run(true, 0.5))).toBe(true)
+    expect(brokerAtItsLimit(run(false, CAP_SPENT))).toBe(true)
+    expect(brokerAtItsLimit(run(false, 1.01))).toBe(true)
+    expect(brokerAtItsLimit(run(false, 0.93))).toBe(false)
+    expect(brokerAtItsLimit(run(false, null))).toBe(false) // uncapped: the load gave out, nothing more is known
+    expect(brokerAtItsLimit(run(false, undefined))).toBe(false) // a result from before it was measured
   })
 
   it('says why a step was not sustained: what fell short, its p99, and how its window opened', () => {
@@ -89,6 +112,9 @@ describe('the maximum-rate search', () => {
     expect(notSustainedBecause(at({ delivered: 150_000, p99: 1_250_000, late: 1_204_400 }), 2))
       .toBe('75% delivered, p99 1250.00 ms, its window opened 1204 ms behind')
     expect(notSustainedBecause(at({ delivered: 0, p99: 0, late: null }), 2)).toBe('0% delivered, p99 0.00 ms, nothing came in its window')
+    const gaveOut = at({ delivered: 200_000, p99: 165_890, late: 87_670 })
+    const invalid = { ...gaveOut, valid: false, invalidReason: 'the publisher fell behind on its own', broker: { ...gaveOut.broker, capUsed: 0.993 } }
+    expect(notSustainedBecause(invalid, 2)).toBe('the publisher fell behind on its own, with 99% of its cap used, p99 165.89 ms, its window opened on time')
   })
 
   it('finds a limit that a chance stall would have hidden: a step failed once by chance is sustained on its second run', async () => {
@@ -137,6 +163,23 @@ describe('the maximum-rate search', () => {
     expect(b.tried.at(-1)).toBe(160_000)
     const all = await searchMaxRate(STEPS, broker(1e9).run, OPTIONS)
     expect(all).toMatchObject({ endedAt: 'generator', best: { offeredRate: 200_000 } })
+  })
+
+  it('under a cap, takes a step whose load gave out with the broker at its cap as the broker\'s limit, and refines', async () => {
+    // A made-up capped broker with a limit of 137,000 msgs/s: at and past it, it uses all its cap;
+    // from 140,000 the load gives out too (its publisher falls behind), before the broker's tails show.
+    const tried: number[] = []
+    const capped = (loadLimit: number) => async (rate: number): Promise<ScenarioResult> => {
+      tried.push(rate)
+      const s = step('nats-server', rate, { valid: rate < loadLimit, p99: rate <= 137_000 ? 1000 : 500_000 })
+      return { ...s, broker: { ...s.broker, capUsed: rate >= 137_000 ? 1 : 0.9 * rate / 137_000 } }
+    }
+    const found = await searchMaxRate(STEPS, capped(140_000), OPTIONS)
+    expect(found).toMatchObject({ endedAt: 'broker', best: { offeredRate: 130_000 } })
+    expect(tried).toEqual([20_000, 40_000, 80_000, 120_000, 160_000, 140_000, 130_000])
+    // The same load giving out at 100,000, where the broker is below its cap: the generator's end, as before.
+    const early = await searchMaxRate(STEPS, capped(100_000), OPTIONS)
+    expect(early).toMatchObject({ endedAt: 'generator', best: { offeredRate: 80_000 } })
   })
 
   it('stops refining at a refinement the load could not drive, keeping what it had', async () => {
