@@ -14,7 +14,7 @@ import autocannon from 'autocannon'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { natsServerVersion } from '../broker/test-support/nats-server.ts'
 import { CoreKeeper, CoreKeeperError } from './harness/core-keeper.ts'
-import { CAP_PERIOD_MS, CpuCap, CpuCapError } from './harness/cpu-cap.ts'
+import { CAP_PERIOD_MS, CpuCap, CpuCapError, capUsedText } from './harness/cpu-cap.ts'
 import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, cpuNanoseconds, goRuntimeEnv, TICKFAN_HISTORY, type BrokerProcess } from './harness/processes.ts'
 import { KeptBroker } from './harness/kept-broker.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
@@ -197,7 +197,8 @@ runMain(async () => {
       const took = r.broker.historyTaken == null ? '' : `, history took ${r.broker.historyTaken.toLocaleString('en-US')}`
       const backlog = r.fast.windowStartLatencyUs == null ? '' : `, first in the window ${(r.fast.windowStartLatencyUs / 1000).toFixed(2)} ms late`
       const startedForIt = turn?.fresh === true ? ', on a broker started for it' : ''
-      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s${startedForIt}: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${took}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
+      const cap = r.broker.capUsed == null ? '' : `, ${capUsedText(r.broker.capUsed)} used`
+      progress(`${target} ${tag.workload} ${rate.toLocaleString('en-US')}/s${startedForIt}: delivered ${Math.round(r.deliveredRate).toLocaleString('en-US')}/s, p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms${backlog}${took}${cap}${r.valid ? '' : `, INVALID: ${r.invalidReason}`}`)
       return tag
     } catch (err) {
       if (profileDir !== null) rmSync(profileDir, { recursive: true, force: true })

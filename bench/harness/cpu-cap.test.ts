@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { CAP_PERIOD_US, CpuCap, CpuCapError, capQuota, capShareUsed } from './cpu-cap.ts'
+import { CAP_PERIOD_US, CpuCap, CpuCapError, capQuota, capShareUsed, capUsedText } from './cpu-cap.ts'
 import { cpuNanoseconds } from './processes.ts'
 
 describe('capQuota', () => {
@@ -22,6 +22,13 @@ describe('capShareUsed', () => {
     // 0.6 s of CPU in 3 s under a quarter of a core: 0.2 of a core, 80% of the cap.
     expect(capShareUsed(0.6, 3, 0.25)).toBeCloseTo(0.8, 10)
     expect(capShareUsed(0.75, 3, 0.25)).toBeCloseTo(1, 10)
+  })
+
+  it('is said as a whole percentage of the cap, and not at all uncapped', () => {
+    expect(capUsedText(0.976)).toBe('98% of its cap')
+    expect(capUsedText(1.012)).toBe('101% of its cap')
+    expect(capUsedText(null)).toBe('')
+    expect(capUsedText(undefined)).toBe('')
   })
 
   it('is null uncapped, unsampled or over no time', () => {

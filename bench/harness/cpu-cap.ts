@@ -35,6 +35,11 @@ export function capShareUsed (cpuSeconds: number | null, seconds: number, share:
   return cpuSeconds / seconds / share
 }
 
+/** `capUsed` (capShareUsed) as the summary and progress lines say it: "98% of its cap"; '' uncapped. */
+export function capUsedText (used: number | null | undefined): string {
+  return used == null ? '' : `${(used * 100).toFixed(0)}% of its cap`
+}
+
 const NEEDS = '--broker-cpu needs root and a writable cgroup CPU controller'
 
 export interface CapQuota { quotaUs: number, periodUs: number }

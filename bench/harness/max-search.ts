@@ -8,6 +8,7 @@
  * gave out while the broker used all its cap is the broker's limit too (brokerAtItsLimit). Pure:
  * the runs are the caller's.
  */
+import { capUsedText } from './cpu-cap.ts'
 import type { ScenarioResult } from './runner.ts'
 
 /** The p99 a sustained step stays under (us). */
@@ -58,7 +59,7 @@ export function notSustainedBecause (r: ScenarioResult, subscribers: number): st
   const share = offered > 0 ? r.deliveredRate / offered : 0
   const late = r.fast.windowStartLatencyUs
   return [
-    ...(r.valid ? [] : [`${r.invalidReason ?? 'invalid'}, with ${((r.broker.capUsed ?? 0) * 100).toFixed(0)}% of its cap used`]),
+    ...(r.valid ? [] : [`${r.invalidReason ?? 'invalid'}${r.broker.capUsed == null ? '' : `, with ${capUsedText(r.broker.capUsed)} used`}`]),
     ...(share < 0.95 ? [`${(share * 100).toFixed(0)}% delivered`] : []),
     `p99 ${(r.fast.latencyUs.p99 / 1000).toFixed(2)} ms`,
     late == null ? 'nothing came in its window' : openedBehind(r) ? `its window opened ${(late / 1000).toFixed(0)} ms behind` : 'its window opened on time'

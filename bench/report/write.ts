@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decodeHistogram } from '../../lib/histogram.ts'
-import { CAP_PERIOD_MS } from '../harness/cpu-cap.ts'
+import { CAP_PERIOD_MS, capUsedText } from '../harness/cpu-cap.ts'
 import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
 import type { MaxSustained } from '../harness/suite-verdicts.ts'
@@ -151,11 +151,6 @@ export function scalingRows (r: SuiteResults): string[] {
   return rows.length === 0 ? ['| (no scaling sweep in this run) | | | | |'] : rows
 }
 
-/** The share of its cap a capped broker used in the window, after its CPU per delivery; '' uncapped. */
-function capUsedText (used: number | null | undefined): string {
-  return used == null ? '' : `, ${(used * 100).toFixed(0)}% of its cap`
-}
-
 export function summaryMarkdown (r: SuiteResults): string {
   const env = r.environment
   const lines = [
@@ -169,7 +164,7 @@ export function summaryMarkdown (r: SuiteResults): string {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.scenarios.map((s) => {
       const l = s.fast.latencyUs
-      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} / ${s.broker.windowCpuSecondsPerMillionDeliveries?.toFixed(2) ?? '-'}${capUsedText(s.broker.capUsed)} | ${(s.generatorBusy * 100).toFixed(0)}% | ${s.machine.otherCores.toFixed(2)} | ${validity(s)} |`
+      return `| ${s.target} | ${scenarioLabel(s)} | ${fmtN(s.publishedRate)} | ${fmtN(s.deliveredRate)} | ${fmtUs(l.p50)} | ${fmtUs(l.p90)} | ${fmtUs(l.p99)} | ${fmtUs(l.p999)} | ${fmtUs(l.p9999)} | ${fmtUs(l.max)} | ${fmtUs(s.fast.uncorrectedUs.p99)} | ${fmtUs(s.fast.stalenessUs.p99)} | ${s.slow === null ? '-' : fmtUs(s.slow.stalenessUs.p99)} | ${(s.conflationRatio * 100).toFixed(1)}% / slow ${(s.slowConflationRatio * 100).toFixed(1)}% | ${s.tradeLoss} | ${s.wrongFinalValues} | ${s.orderViolations} | ${s.fairness.jainFirstPlaces.toFixed(3)} | ${s.broker.cpuSecondsPerMillionDeliveries.toFixed(2)} / ${s.broker.windowCpuSecondsPerMillionDeliveries?.toFixed(2) ?? '-'}${s.broker.capUsed == null ? '' : `, ${capUsedText(s.broker.capUsed)}`} | ${(s.generatorBusy * 100).toFixed(0)}% | ${s.machine.otherCores.toFixed(2)} | ${validity(s)} |`
     }), '',
     '## Fairness by broker worker', '',
     'First places won by the subscribers on each worker, against their share of the subscribers (fair: the two agree; the publisher\'s worker is marked).', '',
