@@ -47,6 +47,19 @@ describe('suite verdicts', () => {
     expect(outcome(none, 'maximum')).toBe('inconclusive')
   })
 
+  it('counts a search whose last step\'s load gave out at the broker\'s cap as ended at the broker', () => {
+    const max = (target: string) => ({ target, workload: 'max-throughput', workers: 1, rate: 10_000, deliveredRate: 20_000 })
+    const gaveOut = (target: 'tickfan' | 'nats-server', capUsed: number): ScenarioResult[] => {
+      const last = step(target, 20_000, { valid: false })
+      return [step(target, 10_000), { ...last, broker: { ...last.broker, capUsed } }]
+    }
+    const rates = [max('tickfan'), max('nats-server')]
+    const atCap = suiteVerdicts([0, 1, 2].flatMap(() => [...gaveOut('tickfan', 0.99), ...gaveOut('nats-server', 1)]), [...rates, ...rates, ...rates], { quick: false }).verdicts
+    expect(outcome(atCap, 'maximum')).toBe('PASS')
+    const below = suiteVerdicts([0, 1, 2].flatMap(() => [...gaveOut('tickfan', 0.99), ...gaveOut('nats-server', 0.9)]), [...rates, ...rates, ...rates], { quick: false }).verdicts
+    expect(outcome(below, 'maximum')).toBe('inconclusive')
+  })
+
   it('judges the maximum rate against nats-server\'s whole rate: 0.9 of it in every repetition fails', () => {
     const ended = (target: 'tickfan' | 'nats-server') => [step(target, 10_000), step(target, 20_000, { p99: 500_000 })]
     const runs = [0, 1, 2].flatMap(() => [...ended('tickfan'), ...ended('nats-server')])

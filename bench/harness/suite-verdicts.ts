@@ -4,7 +4,7 @@
  * targets are judged on repetitions with a 95% interval (bench/harness/verdict.ts); counts that
  * must be zero are judged on every valid run.
  */
-import { sustainedStep } from './max-search.ts'
+import { brokerAtItsLimit, sustainedStep } from './max-search.ts'
 import { fairJainExpected } from './metrics.ts'
 import type { ScenarioResult } from './runner.ts'
 import { median } from './stats.ts'
@@ -27,9 +27,10 @@ export interface MaxSustained {
 
 /**
  * Why each maximum search of `target` ended, in order, for results written before the search
- * recorded it (MaxSustained.endedAt): 'broker' when its last step was a valid run the broker did
- * not sustain, 'generator' when that run was invalid (the load gave out first) or every step was
- * sustained (the maximum is only a lower bound). Steps of one search rise in rate.
+ * recorded it (MaxSustained.endedAt): 'broker' when its last step was not sustained at the
+ * broker's limit (brokerAtItsLimit: results that old were valid runs), 'generator' when the load
+ * gave out first or every step was sustained (the maximum is only a lower bound). Steps of one
+ * search rise in rate.
  */
 export function maxSearches (scenarios: readonly ScenarioResult[], target: string): Array<'broker' | 'generator'> {
   const steps = scenarios.filter((s) => s.target === target && s.workload === 'max-throughput')
@@ -42,7 +43,7 @@ export function maxSearches (scenarios: readonly ScenarioResult[], target: strin
   return searches.map((search) => {
     const last = search.at(-1) as ScenarioResult
     // Every subscriber of the workload is ranked for fairness, so firstShare counts them.
-    return last.valid && !sustainedStep(last, last.fairness.firstShare.length) ? 'broker' : 'generator'
+    return brokerAtItsLimit(last) && !sustainedStep(last, last.fairness.firstShare.length) ? 'broker' : 'generator'
   })
 }
 
@@ -78,8 +79,9 @@ export function suiteVerdicts (
 
   // Maximum sustained rate: one ratio per repetition, the k-th tickfan search against the k-th
   // nats-server one, and only where both searches ended at a broker's limit: a search that
-  // ended because its own run was invalid (the generator saturated or fell behind) found the
-  // generator's limit, a lower bound that says nothing of the ratio between the brokers.
+  // ended because its load gave out (the generator saturated or fell behind) with the broker
+  // below its cap found the generator's limit, a lower bound that says nothing of the ratio
+  // between the brokers.
   const tfSearches = maxSearches(scenarios, 'tickfan')
   const nsSearches = maxSearches(scenarios, 'nats-server')
   const maxOf = (target: string): MaxSustained[] => maxSustained.filter((m) => m.target === target && m.workload === 'max-throughput')
