@@ -1,7 +1,8 @@
 /**
  * `npm run bench:ci`'s answers to bad input, each one clear line (and the --help hint) and exit code 2, before any
  * measurement starts: too few repetitions for an interval, a reference commit that does not
- * exist, and nats-server missing from PATH.
+ * exist, broker options that are not options or come with allocation samples, and nats-server
+ * missing from PATH.
  */
 import { execFile } from 'node:child_process'
 import path from 'node:path'
@@ -23,7 +24,9 @@ describe('npm run bench:ci refuses bad input in one line', () => {
   it.each([
     [['--repeat', '0'], /--repeat.*at least 1/],
     [['--repeat', '1'], /--repeat: 1 alternations cannot give an interval; use at least 2/],
-    [['--gate-only', '--reference', '0123456789abcdef0123456789abcdef01234567'], /reference commit 0123456789abcdef0123456789abcdef01234567 is not in this repository/]
+    [['--gate-only', '--reference', '0123456789abcdef0123456789abcdef01234567'], /reference commit 0123456789abcdef0123456789abcdef01234567 is not in this repository/],
+    [['--gate-only', '--no-allocations', '--candidate-broker-args=history-preallocate'], /--candidate-broker-args: "history-preallocate" is not a broker option; give each as --name=value, comma-separated/],
+    [['--gate-only', '--reference-broker-args=--history-preallocate'], /--reference-broker-args applies to the brokers' CPU samples; the allocation samples run no broker: add --no-allocations/]
   ])('%j', async (args, message) => {
     const { code, stderr } = await runCi(args)
     expect(code).toBe(2)

@@ -40,6 +40,8 @@ const CLI = {
   messages: { type: 'integer', default: 50_000, min: 1000, help: 'Messages per CPU sample (in lockstep rounds of --round)' },
   round: { type: 'integer', default: ROUND, min: 1, max: 1000, help: 'Messages per lockstep round: one socket write, delivered to every subscriber before the next; fewer make each wake-up of the broker share its fixed work among fewer messages, as an open-loop load at a moderate rate does' },
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribers in the lockstep fan-out' },
+  candidateBrokerArgs: { type: 'list', default: [], help: 'Broker options for the candidate, comma-separated, each as --name=value (--candidate-broker-args=--history-preallocate): with --reference HEAD, an option measured against the same build without it, interleaved; needs --no-allocations (the allocation samples run no broker)' },
+  referenceBrokerArgs: { type: 'list', default: [], help: 'Broker options for the reference, as --candidate-broker-args' },
   paths: { type: 'list', default: ['plain', 'last-value'], help: 'Lockstep paths to measure: plain, last-value, trade (events the trade history keeps)' },
   tolerance: { type: 'number', default: 0.05, min: 0, max: 1, help: 'Slowdown the gate lets through (0.05 = 5%)' },
   gateOnly: { type: 'boolean', default: false, help: 'Only the regression gate (skip the steady-workload facts and isolation)' },
@@ -56,6 +58,8 @@ runMain(async () => {
   if (o.help) { process.stdout.write(helpText('npm run bench:ci --', 'Performance regression gate: this tree against a reference commit, interleaved.', CLI)); return }
   if (o.repeat < 2) throw new UsageError(`--repeat: ${o.repeat} alternations cannot give an interval; use at least 2`)
   lockstepPaths(o.paths)
+  brokerArgs('--candidate-broker-args', o.candidateBrokerArgs, o.allocations)
+  brokerArgs('--reference-broker-args', o.referenceBrokerArgs, o.allocations)
   if (natsServerVersion() === null) throw new UsageError('nats-server is not on PATH: bench:ci measures it beside tickfan (apt-get install -y nats-server)')
   const candidateRoot = o.candidate === '' ? ROOT : path.resolve(o.candidate)
   const budget = JSON.parse(readFileSync(path.join(ROOT, 'bench/ci-budget.json'), 'utf8')) as Budget
@@ -101,7 +105,8 @@ runMain(async () => {
   }
   const samples: Record<string, { candidate: number[], reference: number[], natsServer: number[] }> = {}
   if (reference !== null) {
-    step(`regression gate: ${path.relative(process.cwd(), candidateRoot) || '.'} (candidate) against ${reference.commit.slice(0, 10)} (reference), ${o.repeat} alternations, lockstep rounds of ${o.round}`)
+    const withArgs = (args: string[]): string => args.length === 0 ? '' : ` with ${args.join(' ')}`
+    step(`regression gate: ${path.relative(process.cwd(), candidateRoot) || '.'} (candidate${withArgs(o.candidateBrokerArgs)}) against ${reference.commit.slice(0, 10)} (reference${withArgs(o.referenceBrokerArgs)}), ${o.repeat} alternations, lockstep rounds of ${o.round}`)
     const cpu = await cpuPerDeliverySamples(candidateRoot, reference.root, o, step)
     Object.assign(samples, cpu.samples)
     add('lockstep samples complete (no lost message)', cpu.incomplete === 0 ? 'yes' : `${cpu.incomplete} incomplete`, 'all', cpu.incomplete === 0 ? 'PASS' : 'FAIL')
@@ -150,6 +155,13 @@ runMain(async () => {
   if (failed > 0) process.exitCode = 1
 })
 
+/** Checks broker options given to one side of the gate: each an option, and CPU samples only. */
+function brokerArgs (flag: string, args: readonly string[], allocations: boolean): void {
+  const bad = args.find((a) => !a.startsWith('--'))
+  if (bad !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(bad)} is not a broker option; give each as --name=value, comma-separated`)
+  if (args.length > 0 && allocations) throw new UsageError(`${flag} applies to the brokers' CPU samples; the allocation samples run no broker: add --no-allocations`)
+}
+
 /**
  * Broker CPU per delivery on each path, candidate and reference in turn (A B, then B A, ...),
  * nats-server once per alternation for information. All brokers run at once, idle but for the
@@ -158,7 +170,10 @@ runMain(async () => {
 async function cpuPerDeliverySamples (
   candidateRoot: string,
   referenceRoot: string,
-  o: { repeat: number, messages: number, subscribers: number, paths: readonly string[], round: number },
+  o: {
+    repeat: number, messages: number, subscribers: number, paths: readonly string[], round: number,
+    candidateBrokerArgs: string[], referenceBrokerArgs: string[]
+  },
   step: (t: string) => void
 ): Promise<{
   samples: Record<string, {
@@ -169,8 +184,8 @@ async function cpuPerDeliverySamples (
 }> {
   const layout = coreLayout()
   const brokers: Record<'candidate' | 'reference' | 'natsServer', BrokerProcess> = {
-    candidate: await startTickfanProcess(layout.broker, [], 1, candidateRoot),
-    reference: await startTickfanProcess(layout.broker, [], 1, referenceRoot),
+    candidate: await startTickfanProcess(layout.broker, o.candidateBrokerArgs, 1, candidateRoot),
+    reference: await startTickfanProcess(layout.broker, o.referenceBrokerArgs, 1, referenceRoot),
     natsServer: await startNatsServerProcess(layout.broker)
   }
   const load = new LockstepLoad(layout.load)
