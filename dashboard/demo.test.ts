@@ -84,4 +84,30 @@ describe('npm start', () => {
     expect(stderr).not.toMatch(/stopped unexpectedly|fatal/)
     await eventually(() => processesMentioning(`127.0.0.1:${port}`).length === 0 && processesMentioning(`--port ${port}`).length === 0, 10_000, 'every demo process to exit')
   }, 90_000)
+
+  // Ctrl-C reaches every process of the group, in no set order: a child may be gone before the
+  // demo's own SIGINT handler runs. Here the broker gets it first, by a clear 300 ms.
+  it('takes a child that stopped cleanly just before its own Ctrl-C as part of that Ctrl-C, not a crash', async () => {
+    const [port, wsPort, httpPort, dashboardPort] = await freePorts(4)
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'dashboard/demo.ts', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--dashboard-port', String(dashboardPort), '--bots', '2', '--rate', '50'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    demo.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    demo.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)))
+    try {
+      await eventually(() => stdout.includes('tickfan demo ready'), 40_000, 'the demo to be ready')
+      const broker = processesMentioning(`--port ${port}`).find((line) => line.includes('broker'))
+      expect(broker).toBeDefined()
+      process.kill(Number((broker as string).trim().split(/\s+/)[0]), 'SIGINT')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    } finally {
+      demo.kill('SIGINT')
+    }
+    expect(await exited).toBe(0)
+    expect(stdout).toMatch(/SIGINT: stopping broker, feeds, services, traders/)
+    expect(stderr).not.toMatch(/stopped unexpectedly/)
+    await eventually(() => processesMentioning(`127.0.0.1:${port}`).length === 0 && processesMentioning(`--port ${port}`).length === 0, 10_000, 'every demo process to exit')
+  }, 90_000)
 })

@@ -37,6 +37,9 @@ export const DEMO_CLI = {
   logLevel: { type: 'string', default: 'warn', choices: ['error', 'warn', 'info', 'debug'], help: 'Log level of every component' }
 } satisfies OptionTable
 
+/** How long a child's clean exit waits for this process's own Ctrl-C before it is told as unexpected. */
+const CLEAN_EXIT_GRACE_MS = 2000
+
 interface Child {
   name: string
   process: ChildProcess
@@ -79,8 +82,16 @@ runMain(async () => {
   const watch = (c: Child): void => {
     void c.exited.then((code) => {
       if (stopping) return
-      process.stderr.write(`${c.name} stopped unexpectedly (exit code ${code}): stopping the demo\n`)
-      void stopAll(1)
+      const unexpected = (): void => {
+        if (stopping) return
+        process.stderr.write(`${c.name} stopped unexpectedly (exit code ${code}): stopping the demo\n`)
+        void stopAll(1)
+      }
+      // Ctrl-C reaches the whole foreground process group: the children stop cleanly (exit code
+      // 0) on their own SIGINT, and one may be seen gone before this process's own SIGINT
+      // handler has run. A clean exit waits for that signal a moment; a crash is told at once.
+      if (code === 0) setTimeout(unexpected, CLEAN_EXIT_GRACE_MS)
+      else unexpected()
     })
   }
 
@@ -162,6 +173,7 @@ runMain(async () => {
   }, 1000)
 
   const shutdown = (signal: string): void => {
+    stopping = true // children stopping from here on are expected
     clearInterval(status)
     process.stdout.write(`\n${signal}: stopping ${children.map((c) => c.name).join(', ')}...\n`)
     void nc.close().catch(() => {}).then(async () => { await dashboard?.close(); await stopAll(0) })
