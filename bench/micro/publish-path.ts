@@ -6,12 +6,13 @@
  * them every subscriber is conflated after 64 KiB and the benchmark measures conflation).
  * The run fails unless the messages written equal the deliveries the router counted.
  *
- * It reports messages/s, deliveries/s, JS heap bytes allocated per message (v8.GCProfiler:
- * what each GC found minus what the last left, plus the growth since) and the GC pauses.
+ * It reports messages/s, deliveries/s, the process's CPU time per message, JS heap bytes
+ * allocated per message (v8.GCProfiler: what each GC found minus what the last left, plus the
+ * growth since) and the GC pauses.
  *
  *   node --min-semi-space-size=16 --initial-old-space-size=64 --max-inlined-bytecode-size-cumulative=1840 \
  *     --import tsx bench/micro/publish-path.ts \
- *     [--subscribers 10] [--subject plain] [--history-max-bytes N] [--history-preallocate] [--json]
+ *     [--subscribers 10] [--subject plain] [--history-max-bytes N] [--history-preallocate] [--no-history] [--json]
  *     [--root DIR]
  *
  * The node flags are the broker's (broker/process-settings.ts): without them a growing trade
@@ -42,6 +43,7 @@ export const CLI = {
   sockets: { type: 'boolean', default: false, help: 'Also write deliveries to real loopback sockets (read and discarded by this process)' },
   distinctSids: { type: 'boolean', default: false, help: 'Give each subscriber its own sid (default: sid 1 on every connection, as the official clients number them)' },
   historyMaxBytes: { type: 'integer', default: 0, min: 0, help: 'The trade history\'s byte limit (0: the broker\'s default); a small one keeps it full, one removal per append' },
+  noHistory: { type: 'boolean', default: false, help: 'Keep no trade history (the broker\'s --history=): the publish path without its store' },
   historyPreallocate: { type: 'boolean', default: false, help: 'Take the history\'s memory at start, as the broker under the suite\'s --broker-cpu does (its --history-preallocate)' },
   maxAckWaitMs: { type: 'integer', default: 60_000, min: 1, help: 'The broker\'s flow-control ack wait: a minute, so that subscribers that keep up are never judged behind by the clock (the broker\'s own default is far shorter)' },
   json: { type: 'boolean', default: false, help: 'Print the result as one JSON line' },
@@ -53,6 +55,8 @@ export interface PublishPathResult {
   deliveries: number
   written: number
   seconds: number
+  /** The process's CPU time (user and system, every thread) over the same window. */
+  cpuSeconds: number
   heapBytesPerMessage: number
   writesPerDelivery: number
   gc: { count: number, totalMs: number, maxMs: number }
@@ -121,7 +125,8 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   // No inbound rate limit: the publisher here reads far past the default's 200,000 msgs/s.
   const history = {
     ...(o.historyMaxBytes > 0 ? { historyMaxBytes: o.historyMaxBytes } : {}),
-    ...(o.historyPreallocate ? { historyPreallocate: true } : {})
+    ...(o.historyPreallocate ? { historyPreallocate: true } : {}),
+    ...(o.noHistory ? { history: [] } : {})
   }
   // The flow window is bytes a reader acknowledged per ms times a quarter of the ack wait: with
   // the broker's 100 ms, code running slowly (a busy machine, code not yet optimised) shrank the
@@ -199,9 +204,11 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
   obs.observe({ entryTypes: ['gc'] })
   const heap = heapAllocationMeter()
   const start = process.hrtime.bigint()
+  const cpuStart = process.cpuUsage()
   const sent = await read(o.messages)
   await drained()
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const cpu = process.cpuUsage(cpuStart)
   const allocated = heap.stop()
   obs.disconnect()
   const deliveries = router.stats.deliveries - deliveries0
@@ -220,6 +227,7 @@ export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof C
     deliveries,
     written,
     seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     heapBytesPerMessage: allocated / sent,
     writesPerDelivery: writes / Math.max(1, deliveries),
     gc,
@@ -236,6 +244,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     process.stdout.write(`${r.messages.toLocaleString('en-US')} msgs to ${o.subscribers} subscribers in ${r.seconds.toFixed(2)} s: ` +
       `${Math.round(r.messages / r.seconds).toLocaleString('en-US')} msgs/s, ${Math.round(r.deliveries / r.seconds).toLocaleString('en-US')} deliveries/s, ` +
       `all ${r.written.toLocaleString('en-US')} written, writes/delivery ${r.writesPerDelivery.toFixed(4)}\n` +
+      `CPU: ${r.cpuSeconds.toFixed(2)} s, ${Math.round(r.cpuSeconds / r.messages * 1e9)} ns per message\n` +
       `heap allocated: ${Math.round(r.heapBytesPerMessage)} B per message\n` +
       `GC: ${r.gc.count} pauses, total ${r.gc.totalMs.toFixed(0)} ms (${(r.gc.totalMs / 10 / r.seconds).toFixed(1)}% of run), longest ${r.gc.maxMs.toFixed(1)} ms\n`)
   })
