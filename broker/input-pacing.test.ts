@@ -6,7 +6,10 @@
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FrameScanner } from '../bench/load/frame-scanner.ts'
-import { InputPacing, MAX_HOLD_MS, READ_BUDGET_BYTES, READ_BUDGET_MIN_BYTES, READ_BUDGET_MS, ReadGate, type Pausable } from './input-pacing.ts'
+import {
+  cachedCpuClock, InputPacing, MAX_HOLD_MS, READ_BUDGET_BYTES, READ_BUDGET_MIN_BYTES, READ_BUDGET_MS, ReadGate,
+  type Pausable
+} from './input-pacing.ts'
 import { startNatsServer } from './test-support/nats-server.ts'
 import { startBrokerCommand, StartedProcesses } from './test-support/processes.ts'
 import { eventually } from './test-support/targets.ts'
@@ -24,26 +27,97 @@ describe('ReadGate', () => {
     const gate = new ReadGate(new Connection())
     const now = (): number => 1000
     const reads = READ_BUDGET_BYTES / READ
-    for (let i = 1; i < reads; i++) expect(gate.spent(READ, now)).toBe(false)
-    expect(gate.spent(READ, now)).toBe(true)
+    for (let i = 1; i < reads; i++) expect(gate.spent(READ, now, now)).toBe(false)
+    expect(gate.spent(READ, now, now)).toBe(true)
     // And counts afresh after.
-    expect(gate.spent(READ, now)).toBe(false)
+    expect(gate.spent(READ, now, now)).toBe(false)
   })
 
   it('spends it past READ_BUDGET_MIN_BYTES once the reads since the last pause have taken READ_BUDGET_MS', () => {
     const gate = new ReadGate(new Connection())
     let ms = 1000
-    const now = (): number => ms
-    expect(gate.spent(READ, now)).toBe(false) // one read, the time not up
+    const now = (): number => ms // CPU and wall time alike: a process never stopped
+    expect(gate.spent(READ, now, now)).toBe(false) // one read, the time not up
     ms += READ_BUDGET_MS
-    expect(gate.spent(READ, now)).toBe(true)
+    expect(gate.spent(READ, now, now)).toBe(true)
     // Small reads far apart: nothing spent below READ_BUDGET_MIN_BYTES, however long they take.
     for (let read = 0; read < READ_BUDGET_MIN_BYTES / 1000 - 1; read++) {
       ms += 1000
-      expect(gate.spent(1000, now)).toBe(false)
+      expect(gate.spent(1000, now, now)).toBe(false)
     }
     ms += 1000
-    expect(gate.spent(1000, now)).toBe(true)
+    expect(gate.spent(1000, now, now)).toBe(true)
+  })
+})
+
+describe('ReadGate and its clocks', () => {
+  const READ = 64 * 1024
+
+  it('reads the CPU clock past READ_BUDGET_MIN_BYTES only once READ_BUDGET_MS of wall time have passed', () => {
+    const gate = new ReadGate(new Connection())
+    let wall = 1000
+    let cpu = 500
+    let cpuReads = 0
+    const now = (): number => { cpuReads++; return cpu }
+    expect(gate.spent(READ, now, () => wall)).toBe(false) // the first read after a pause: both clocks read
+    expect(cpuReads).toBe(1)
+    for (let i = 0; i < 3; i++) {
+      wall += 0.5; cpu += 0.5
+      expect(gate.spent(READ, now, () => wall)).toBe(false)
+    }
+    expect(cpuReads).toBe(1) // 1.5 ms of wall time: no CPU time to ask about yet
+    wall += 0.5; cpu += 0.5
+    expect(gate.spent(READ, now, () => wall)).toBe(true) // 2 ms of both
+    expect(cpuReads).toBe(2)
+  })
+
+  it('does not spend the budget on wall time the process was stopped for', () => {
+    const gate = new ReadGate(new Connection())
+    let wall = 1000
+    let cpu = 500
+    expect(gate.spent(READ, () => cpu, () => wall)).toBe(false)
+    wall += 7.5 + 0.5; cpu += 0.5 // a stop of the quota, then half a ms of work
+    expect(gate.spent(READ, () => cpu, () => wall)).toBe(false)
+    wall += 1.5; cpu += 1.5
+    expect(gate.spent(READ, () => cpu, () => wall)).toBe(true)
+  })
+})
+
+describe('cachedCpuClock', () => {
+  it('asks the system at most once per refresh interval of wall time, and adds the wall time in between', () => {
+    let wall = 100
+    let cpu = 40
+    let asked = 0
+    const clock = cachedCpuClock(1, () => wall, () => { asked++; return cpu })
+    expect(clock()).toBe(40)
+    wall += 0.25; cpu += 0.25
+    expect(clock()).toBe(40.25)
+    wall += 0.5; cpu += 0.5
+    expect(clock()).toBe(40.75)
+    expect(asked).toBe(1)
+    wall += 0.25; cpu += 0.25 // a whole interval since the system was asked
+    expect(clock()).toBe(41)
+    expect(asked).toBe(2)
+  })
+
+  it('counts a stop of the quota as no CPU time: the wall clock jumped, so the system is asked', () => {
+    let wall = 100
+    let cpu = 40
+    const clock = cachedCpuClock(1, () => wall, () => cpu)
+    const before = clock()
+    wall += 0.5; cpu += 0.5
+    wall += 7.5 // stopped: wall time passes, CPU time does not
+    wall += 0.5; cpu += 0.5
+    expect(clock() - before).toBe(1)
+  })
+
+  it('asks the system again if the wall clock goes backwards', () => {
+    let wall = 100
+    let asked = 0
+    const clock = cachedCpuClock(1, () => wall, () => { asked++; return 40 + asked })
+    clock()
+    wall -= 5
+    expect(clock()).toBe(42)
   })
 })
 
