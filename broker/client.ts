@@ -190,21 +190,28 @@ export class Client implements ProtocolHandler, FanoutMember {
     return true
   }
 
-  pub (subject: string, reply: string | undefined, payload: Buffer): void {
-    this.publish(subject, reply, payload, 0, false)
+  pub (subject: string, reply: string | undefined, payload: Buffer, subjectKey = -1): void {
+    this.publish(subject, subjectKey, reply, payload, 0, false)
   }
 
-  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
-    this.publish(subject, reply, data, headerBytes, true)
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer, subjectKey = -1): void {
+    this.publish(subject, subjectKey, reply, data, headerBytes, true)
   }
 
-  private publish (subject: string, reply: string | undefined, data: Buffer, headerBytes: number, hpub: boolean): void {
+  private publish (
+    subject: string,
+    subjectKey: number,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    hpub: boolean
+  ): void {
     this.inMsgs++
     this.inPayloadBytes += data.length
     if (!this.admitted()) return
     if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
     // One lookup per message gives the subject's validity, class and subscribers (router.ts).
-    const facts = this.host.subjectFacts(subject)
+    const facts = this.host.subjectFacts(subject, subjectKey)
     if (!this.admitPublish(facts, reply)) return
     if (headerBytes > 0) {
       // Only the broker says what a subscriber missed: a published Tickfan-Conflated is taken out.

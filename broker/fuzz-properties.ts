@@ -26,10 +26,17 @@ export interface FuzzProperty {
 /** Writes down every operation the parser hands out. */
 export class OperationLog implements ProtocolHandler {
   ops: string[] = []
+  /** The subject key each PUB and HPUB came with, in order. */
+  subjectKeys: number[] = []
   connect (json: string): void { this.ops.push(`CONNECT ${json}`) }
-  pub (subject: string, reply: string | undefined, payload: Buffer): void { this.ops.push(`PUB ${subject} ${reply ?? '-'} [${payload.toString('latin1')}]`) }
-  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void {
+  pub (subject: string, reply: string | undefined, payload: Buffer, subjectKey: number): void {
+    this.ops.push(`PUB ${subject} ${reply ?? '-'} [${payload.toString('latin1')}]`)
+    this.subjectKeys.push(subjectKey)
+  }
+
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer, subjectKey: number): void {
     this.ops.push(`HPUB ${subject} ${reply ?? '-'} ${headerBytes} [${data.toString('latin1')}]`)
+    this.subjectKeys.push(subjectKey)
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void { this.ops.push(`SUB ${subject} ${queue ?? '-'} ${sid}`) }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { HistoryStream, PREALLOCATED_MESSAGE_BYTES, type HistoryConfig } from './history.ts'
+import { HistoryStream, PREALLOCATED_MESSAGE_BYTES, type HistoryConfig, type HistoryNote } from './history.ts'
 
 const CONFIG: HistoryConfig = {
   name: 'trades',
@@ -29,6 +29,34 @@ describe('HistoryStream', () => {
     expect(h.captures('trade.x.y')).toBe(true)
     expect(h.captures('quote.x')).toBe(false)
     expect([h.firstSeq, h.lastSeq, h.messages, h.subjectCount]).toEqual([1, 3, 3, 2])
+  })
+
+  it('keeps the same messages with the caller\'s notes of its subjects as without, as subjects empty and come back', () => {
+    const subjects = ['trade.a', 'trade.b', 'trade.c.d']
+    const op = fc.record({
+      subject: fc.constantFrom(...subjects),
+      size: fc.integer({ min: 0, max: 4_000 }),
+      advanceMs: fc.integer({ min: 0, max: 40_000 })
+    })
+    fc.assert(fc.property(fc.array(op, { maxLength: 150 }), fc.integer({ min: 0, max: 2 }), (ops, perSubject) => {
+      const config = { ...CONFIG, maxMsgsPerSubject: perSubject }
+      const plain = new HistoryStream(config, 0)
+      const noted = new HistoryStream(config, 0)
+      const notes = new Map<string, HistoryNote>(subjects.map((s) => [s, { historyState: null }]))
+      let now = 0
+      for (const o of ops) {
+        now += o.advanceMs
+        const data = Buffer.alloc(o.size, o.subject.length)
+        expect(noted.append(o.subject, data, 0, undefined, now, notes.get(o.subject)))
+          .toBe(plain.append(o.subject, data, 0, undefined, now))
+        expect(noted.subjectCount).toBe(plain.subjectCount)
+        for (const subject of subjects) {
+          expect(noted.lastOn(subject)?.seq).toBe(plain.lastOn(subject)?.seq)
+          expect(noted.countFrom(1, subject)).toBe(plain.countFrom(1, subject))
+          expect(noted.nextFrom(1, subject)?.seq).toBe(plain.nextFrom(1, subject)?.seq)
+        }
+      }
+    }))
   })
 
   it('gives messages stored in the same millisecond distinct, increasing nanosecond times', () => {

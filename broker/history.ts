@@ -60,7 +60,15 @@ export interface StoredMessage {
 }
 
 
-interface SubjectState {
+/**
+ * Where a caller keeps a stream's state of one subject between appends (HistoryStream.append):
+ * one stream per note, as the router's facts of a subject name one stream.
+ */
+export interface HistoryNote {
+  historyState: SubjectState | null
+}
+
+export interface SubjectState {
   readonly id: number
   readonly subject: string
   count: number
@@ -238,7 +246,19 @@ export class HistoryStream {
    * window is not stored, and gets minus the sequence it was stored as (sequences start at 1).
    * A number, not a result object: this runs for every trade.
    */
-  append (subject: string, data: Buffer, headerBytes: number, msgId: string | undefined, nowMs: number): number {
+  /**
+   * Keeps a message; returns its sequence, or minus the kept one's for a duplicate id. `note`:
+   * where the caller keeps this stream's state of the subject between appends (the router's
+   * facts of the subject), so that an append finds it without a lookup by subject.
+   */
+  append (
+    subject: string,
+    data: Buffer,
+    headerBytes: number,
+    msgId: string | undefined,
+    nowMs: number,
+    note?: HistoryNote
+  ): number {
     this.forgetIds(nowMs)
     // Before the duplicate check: a refused duplicate still moves time on for what is kept.
     this.expire(nowMs)
@@ -270,12 +290,17 @@ export class HistoryStream {
     block.timeMs[j] = nowMs
     block.sameMs[j] = this.sameMsCount % 1_000_000
     block.nextOnSubject[j] = 0
-    let state = this.subjectsState.get(subject)
-    if (state === undefined) {
-      const id = this.freeSubjectIds.pop() ?? this.subjectsById.length
-      state = { id, subject, count: 0, first: 0, last: 0 }
-      this.subjectsState.set(subject, state)
-      this.subjectsById[id] = state
+    // A state with messages is the subject's in this stream (removeOne forgets one left with none).
+    let state = note?.historyState ?? null
+    if (state === null || state.count === 0 || state.subject !== subject) {
+      state = this.subjectsState.get(subject) ?? null
+      if (state === null) {
+        const id = this.freeSubjectIds.pop() ?? this.subjectsById.length
+        state = { id, subject, count: 0, first: 0, last: 0 }
+        this.subjectsState.set(subject, state)
+        this.subjectsById[id] = state
+      }
+      if (note !== undefined) note.historyState = state
     }
     block.subjectOf[j] = state.id
     if (state.count === 0) state.first = seq

@@ -12,7 +12,7 @@
  * answer does.
  */
 import { randomBytes } from 'node:crypto'
-import { type HistoryStream, type StoredMessage } from './history.ts'
+import { type HistoryNote, type HistoryStream, type StoredMessage } from './history.ts'
 import { isSubsetMatch, isValidSubject, subjectMatches } from './subjects.ts'
 
 export const JS_API_PREFIX = '$JS.API.'
@@ -164,9 +164,11 @@ export class JetStreamService {
     headerBytes: number,
     msgId: string | undefined,
     from: JetStreamPeer | null,
-    nowMs: number
+    nowMs: number,
+    /** The caller's note of the subject for `stream` (HistoryStream.append). */
+    note?: HistoryNote
   ): void {
-    const appended = stream.append(subject, data, headerBytes, msgId, nowMs)
+    const appended = stream.append(subject, data, headerBytes, msgId, nowMs, note)
     const duplicate = appended < 0
     const seq = duplicate ? -appended : appended
     if (reply !== undefined && from !== null) {

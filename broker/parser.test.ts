@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { ProtocolErrorCode } from './errors.ts'
 import { OperationLog } from './fuzz-properties.ts'
 import { OPS_PER_BUDGET, ProtocolParser, TIME_BUDGET_MS, hasByteBelow0x21, parseSize } from './parser.ts'
+import { SubjectInterner } from './subject-intern.ts'
 
 const limits = { maxControlLineBytes: 4096, maxPayloadBytes: 1024 }
 
@@ -177,5 +178,24 @@ describe('protocol parser', () => {
     expect(parseSize('')).toBe(-1)
     expect(parseSize('1e3')).toBe(-1)
     expect(parseSize('99999999999')).toBe(-1)
+  })
+})
+
+describe('the subject key', () => {
+  it('is the interner\'s slot for the subject, kept while a payload spans reads, and the same each time', () => {
+    const log = new OperationLog()
+    const interner = new SubjectInterner()
+    const parser = new ProtocolParser(log, limits, () => 0, interner)
+    parser.feed(Buffer.from('PUB trade.a 1\r\nx\r\nHPUB trade.b 12 13\r\nNATS/1.0\r\n\r\ny\r\n'))
+    const [a, b] = log.subjectKeys
+    const subject = Buffer.from('trade.a')
+    interner.intern(subject, new DataView(subject.buffer, subject.byteOffset, subject.length), 0, subject.length)
+    expect(a).toBe(interner.lastSlot)
+    expect(b).toBeGreaterThanOrEqual(0)
+    expect(b).not.toBe(a)
+    parser.feed(Buffer.from('PUB trade.a 5\r\nhel'))
+    parser.feed(Buffer.from('lo\r\n'))
+    expect(log.ops.at(-1)).toBe('PUB trade.a - [hello]')
+    expect(log.subjectKeys).toEqual([a, b, a])
   })
 })

@@ -14,9 +14,14 @@ import { latin1Slice } from './wire.ts'
 
 export interface ProtocolHandler {
   connect (json: string): void
-  pub (subject: string, reply: string | undefined, payload: Buffer): void
+  /**
+   * `subjectKey`: the subject's slot in the parser's interner (SubjectInterner.lastSlot), or -1:
+   * a small integer the handler may cache what it knows of the subject by, comparing the subject
+   * too (another subject may take the slot over).
+   */
+  pub (subject: string, reply: string | undefined, payload: Buffer, subjectKey: number): void
   /** `data` holds the header block (`headerBytes` long) followed by the payload. */
-  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer): void
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer, subjectKey: number): void
   sub (subject: string, queue: string | undefined, sid: string): void
   unsub (sid: string, max: number | undefined): void
   ping (): void
@@ -68,6 +73,7 @@ export class ProtocolParser {
   private pendingHave = 0
   private pendingNeed = 0
   private pendingSubject = ''
+  private pendingSubjectKey = -1
   private pendingReply: string | undefined = undefined
   private pendingHeaderBytes = -1
   /** While paused (authentication in progress), input is held here in order. */
@@ -131,6 +137,7 @@ export class ProtocolParser {
         whole,
         0,
         this.pendingSubject,
+        this.pendingSubjectKey,
         this.pendingReply,
         this.pendingHeaderBytes,
         this.pendingNeed - 2
@@ -283,8 +290,9 @@ export class ProtocolParser {
     const headerBytes = withHeaders ? sizeAt(buf, t[2 * (count - 2)] as number, t[2 * (count - 2) + 1] as number) : -1
     if (total < 0 || (withHeaders && (headerBytes < 0 || headerBytes > total))) return NOT_FAST
     const subject = this.subjects.intern(buf, words, t[0] as number, t[1] as number)
+    const subjectKey = this.subjects.lastSlot
     const reply = count === sizes + 2 ? latin1Slice(buf, t[2] as number, t[3] as number) : undefined
-    return this.message(buf, lf + 1, subject, reply, total, headerBytes)
+    return this.message(buf, lf + 1, subject, subjectKey, reply, total, headerBytes)
   }
 
   private startMessage (buf: Buffer, after: number, rest: string, withHeaders: boolean): number {
@@ -300,7 +308,7 @@ export class ProtocolParser {
       headerBytes = parseSize(args[args.length - 2] as string)
       if (headerBytes < 0 || headerBytes > total) return this.fail('BAD_HEADER_SIZE')
     }
-    return this.message(buf, after, subject, reply, total, headerBytes)
+    return this.message(buf, after, subject, -1, reply, total, headerBytes)
   }
 
   /** A PUB or HPUB whose control line was valid: its payload follows at `after`. */
@@ -308,6 +316,7 @@ export class ProtocolParser {
     buf: Buffer,
     after: number,
     subject: string,
+    subjectKey: number,
     reply: string | undefined,
     total: number,
     headerBytes: number
@@ -315,10 +324,11 @@ export class ProtocolParser {
     if (total > this.limits.maxPayloadBytes) return this.fail('MAX_PAYLOAD')
     const need = total + 2
     if (buf.length - after >= need) {
-      return this.deliverMessage(buf, after, subject, reply, headerBytes, total) ? after + need : -1
+      return this.deliverMessage(buf, after, subject, subjectKey, reply, headerBytes, total) ? after + need : -1
     }
     this.state = State.Payload
     this.pendingSubject = subject
+    this.pendingSubjectKey = subjectKey
     this.pendingReply = reply
     this.pendingHeaderBytes = headerBytes
     this.pendingNeed = need
@@ -338,6 +348,7 @@ export class ProtocolParser {
     buf: Buffer,
     at: number,
     subject: string,
+    subjectKey: number,
     reply: string | undefined,
     headerBytes: number,
     total: number
@@ -347,8 +358,8 @@ export class ProtocolParser {
       return false
     }
     const data = buf.subarray(at, at + total)
-    if (headerBytes < 0) this.handler.pub(subject, reply, data)
-    else this.handler.hpub(subject, reply, headerBytes, data)
+    if (headerBytes < 0) this.handler.pub(subject, reply, data, subjectKey)
+    else this.handler.hpub(subject, reply, headerBytes, data, subjectKey)
     return this.state !== State.Dead
   }
 

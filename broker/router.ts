@@ -25,10 +25,11 @@ import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
 import { SubjectTrie, type MatchResult } from './subject-trie.ts'
 import { InputPacing } from './input-pacing.ts'
 import { SnapshotQueue } from './snapshots.ts'
+import { INTERNER_SLOTS } from './subject-intern.ts'
 import { isValidLiteralSubject, isValidSubject, subjectMatches } from './subjects.ts'
 import { HISTORY_ONLY_HEADER, MSG_ID_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
 import { FRAME_SHARE_MIN_FANOUT, RoutedMessage, encodeNoResponders, readHeaderValue, readIntegerHeader, withoutHeader } from './wire.ts'
-import { HistoryStream, historyConfigsOf } from './history.ts'
+import { type HistoryNote, HistoryStream, historyConfigsOf } from './history.ts'
 import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream.ts'
 import { LargeMessageGc } from './large-message-gc.ts'
 
@@ -128,7 +129,7 @@ export interface RouterLinks {
 type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
 
 /** What the router keeps per subject (subjectFacts). */
-export interface SubjectFacts extends PublishSubject {
+export interface SubjectFacts extends PublishSubject, HistoryNote {
   /** The subject's latin1 bytes, for the MSG lines of its deliveries (RoutedMessage.subjectBytes). */
   readonly subjectBytes: Buffer
   readonly subjectClass: SubjectClass
@@ -179,6 +180,13 @@ export class Router implements ClientHost {
 
   /** Per-subject facts (subjectFacts). */
   private readonly facts = new Map<string, SubjectFacts>()
+  /**
+   * The same facts by the parser's key for their subject (its interner's slot): an array index
+   * and one comparison of strings that are the same string, where the Map hashed and compared
+   * (its lookups were about 2% of a capped broker's samples on the trade path,
+   * reports/broker/subject-keys.md).
+   */
+  private readonly factsByKey = new Array<SubjectFacts | undefined>(INTERNER_SLOTS).fill(undefined)
   /** The message every plain and event publish is routed as, while it is free (see route()). */
   private readonly reusable = RoutedMessage.reusable()
   private reusableFree = true
@@ -341,10 +349,17 @@ export class Router implements ClientHost {
    * class, whether it may be published to, and its subscribers as of the trie's generation. A
    * steady stream to the same subjects costs one Map lookup per message for all three.
    */
-  subjectFacts (subject: string): SubjectFacts {
+  subjectFacts (subject: string, subjectKey = -1): SubjectFacts {
+    if (subjectKey >= 0) {
+      const known = this.factsByKey[subjectKey]
+      if (known !== undefined && known.subject === subject) return known
+    }
     let facts = this.facts.get(subject)
     if (facts === undefined) {
-      if (this.facts.size >= MAX_SUBJECT_FACTS) this.facts.clear()
+      if (this.facts.size >= MAX_SUBJECT_FACTS) {
+        this.facts.clear()
+        this.factsByKey.fill(undefined)
+      }
       const jetStreamApi = subject.startsWith(JS_API_PREFIX)
       facts = {
         subject,
@@ -355,10 +370,12 @@ export class Router implements ClientHost {
         // A JetStream request names a consumer's filter subject in its own (`…CREATE.s.c.trade.>`).
         publishable: isValidLiteralSubject(subject) || (jetStreamApi && isValidSubject(subject)),
         match: null,
-        generation: -1
+        generation: -1,
+        historyState: null
       }
       this.facts.set(subject, facts)
     }
+    if (subjectKey >= 0) this.factsByKey[subjectKey] = facts
     return facts
   }
 
@@ -465,7 +482,7 @@ export class Router implements ClientHost {
       const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
       if (forHistory !== null) {
         // A republished trade: kept, delivered to no one live (lib/headers.ts HISTORY_ONLY_HEADER).
-        history.store(facts.history, subject, reply, forHistory.data, forHistory.headerBytes, msgId, peer, nowMs)
+        history.store(facts.history, subject, reply, forHistory.data, forHistory.headerBytes, msgId, peer, nowMs, facts)
         return
       }
     }
@@ -523,7 +540,7 @@ export class Router implements ClientHost {
     if (kept) {
       // The history copies it into its own slabs at once: a view of the read buffer will do.
       const peer = this.ackPeer(from, reply)
-      history.store(facts.history, subject, reply, msg.content, msg.headerBytes, msgId, peer, nowMs)
+      history.store(facts.history, subject, reply, msg.content, msg.headerBytes, msgId, peer, nowMs, facts)
     }
     msg.dropFrame() // the message may stay cached: its frame and the read buffer are only for this fan-out
     if (delivered > 0) stats.routedMsgs++

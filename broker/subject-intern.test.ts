@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_INTERNED_BYTES, SubjectInterner } from './subject-intern.ts'
+import { resolveOptions } from './options.ts'
+import { Router } from './router.ts'
+import { INTERNER_SLOTS, MAX_INTERNED_BYTES, SubjectInterner } from './subject-intern.ts'
 
 const words = (buf: Buffer): DataView => new DataView(buf.buffer, buf.byteOffset, buf.length)
 
@@ -36,5 +38,41 @@ describe('SubjectInterner', () => {
       }
       expect(interner.hits + interner.misses).toBe(subjects.filter((s) => s.length <= MAX_INTERNED_BYTES).length)
     }))
+  })
+})
+
+describe('the interner\'s slot as a key for what is known of a subject', () => {
+  const intern = (interner: SubjectInterner, text: string): [string, number] => {
+    const buf = Buffer.from(text, 'latin1')
+    const subject = interner.intern(buf, words(buf), 0, buf.length)
+    return [subject, interner.lastSlot]
+  }
+
+  it('names the same slot for the same subject, a slot below INTERNER_SLOTS, and -1 for one too long to keep', () => {
+    const interner = new SubjectInterner()
+    const [, slot] = intern(interner, 'trade.bench.S1')
+    expect(slot).toBeGreaterThanOrEqual(0)
+    expect(slot).toBeLessThan(INTERNER_SLOTS)
+    intern(interner, 'trade.bench.S2')
+    expect(intern(interner, 'trade.bench.S1')[1]).toBe(slot)
+    expect(intern(interner, 'x'.repeat(MAX_INTERNED_BYTES + 1))[1]).toBe(-1)
+  })
+
+  it('gives the router\'s facts for the subject asked about, even when another subject took its slot over', () => {
+    const interner = new SubjectInterner()
+    const router = new Router(resolveOptions({ port: 0, history: [] }), { now: () => 0, schedule: () => {} })
+    // Same length and the same last 12 bytes: the same hash, so the same slot.
+    const [quote, quoteKey] = intern(interner, 'a.venue.BTC-USD')
+    const [other, otherKey] = intern(interner, 'b.venue.BTC-USD')
+    expect(otherKey).toBe(quoteKey)
+    const byMap = router.subjectFacts(quote)
+    expect(router.subjectFacts(quote, quoteKey)).toBe(byMap)
+    expect(router.subjectFacts(quote, quoteKey)).toBe(byMap)
+    const otherFacts = router.subjectFacts(other, otherKey)
+    expect(otherFacts.subject).toBe(other)
+    expect(router.subjectFacts(quote, quoteKey)).toBe(byMap)
+    expect(router.subjectFacts(other, otherKey)).toBe(otherFacts)
+    expect(router.subjectFacts('trade.x', -1).subject).toBe('trade.x')
+    router.closeAll()
   })
 })

@@ -13,6 +13,8 @@
 import { latin1Slice } from './wire.ts'
 
 const SLOTS = 4096
+/** Slots of every SubjectInterner: its lastSlot is below this. */
+export const INTERNER_SLOTS = SLOTS
 const MASK = SLOTS - 1
 /** Subjects longer than this are sliced each time, not kept. */
 export const MAX_INTERNED_BYTES = 128
@@ -29,6 +31,12 @@ export class SubjectInterner {
   /** Lookups that found their subject, and those that sliced a new string. */
   hits = 0
   misses = 0
+  /**
+   * The slot the last intern() used (-1: the subject was too long to keep): a small integer a
+   * caller may cache by. A slot is taken over by another subject on a collision, so a cache keyed
+   * by it compares the subject too.
+   */
+  lastSlot = -1
 
   /**
    * The subject in `buf` from `start` to `end`, as a latin1 string. `words` is a view of `buf`
@@ -36,11 +44,15 @@ export class SubjectInterner {
    */
   intern (buf: Buffer, words: DataView, start: number, end: number): string {
     const n = end - start
-    if (n > MAX_INTERNED_BYTES) return latin1Slice(buf, start, end)
+    if (n > MAX_INTERNED_BYTES) {
+      this.lastSlot = -1
+      return latin1Slice(buf, start, end)
+    }
     let h = Math.imul(0x811c9dc5 ^ n, 16777619)
     const hashFrom = Math.max(start, end - HASHED_BYTES)
     for (let i = end - 1; i >= hashFrom; i--) h = Math.imul(h ^ (buf[i] as number), 16777619)
     const slot = h & MASK
+    this.lastSlot = slot
     const bytes = this.bytes
     const at = slot * MAX_INTERNED_BYTES
     if (this.hashes[slot] === h && this.lengths[slot] === n) {
