@@ -68,6 +68,7 @@ export interface HistoryNote {
   historyState: SubjectState | null
 }
 
+/** One subject's messages in a stream: how many, and its oldest and newest (a list through the blocks). */
 export interface SubjectState {
   readonly id: number
   readonly subject: string
@@ -244,12 +245,9 @@ export class HistoryStream {
   /**
    * Stores a message and returns its sequence; a message whose id was seen within the duplicate
    * window is not stored, and gets minus the sequence it was stored as (sequences start at 1).
-   * A number, not a result object: this runs for every trade.
-   */
-  /**
-   * Keeps a message; returns its sequence, or minus the kept one's for a duplicate id. `note`:
-   * where the caller keeps this stream's state of the subject between appends (the router's
-   * facts of the subject), so that an append finds it without a lookup by subject.
+   * A number, not a result object: this runs for every trade. `note`: where the caller keeps
+   * this stream's state of the subject between appends (the router's facts of the subject), so
+   * that an append finds it without a lookup by subject.
    */
   append (
     subject: string,
