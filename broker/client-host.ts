@@ -61,8 +61,10 @@ export interface ClientHost extends FlowLimits {
    */
   beginInput (): boolean
   endInput (): void
-  /** What the broker knows of a subject, looked up once per message (router.ts SubjectFacts). */
-  /** `subjectKey`: the parser's key for it (ProtocolHandler.pub), or -1. */
+  /**
+   * What the broker knows of a subject, looked up once per message (router.ts SubjectFacts).
+   * `subjectKey`: the parser's key for it (ProtocolHandler.pub), or -1.
+   */
   subjectFacts (subject: string, subjectKey?: number): PublishSubject
   publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void
   subscribe (sub: Subscription): void

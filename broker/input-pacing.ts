@@ -60,7 +60,7 @@ function wallClockMs (): number {
 /**
  * How often the read budget's clock asks the system for the process's CPU time: at most once per
  * this much wall time. Asked at every socket read, getrusage (which sums every thread of the
- * process) cost about 4% of a capped broker's CPU at 80,000 msgs/s (reports/broker/cpu-clock.md).
+ * process) was about 5% of a capped broker's samples at 80,000 msgs/s (reports/broker/cpu-clock.md).
  */
 export const CPU_CLOCK_REFRESH_MS = 1
 

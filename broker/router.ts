@@ -347,7 +347,8 @@ export class Router implements ClientHost {
   /**
    * The facts of a subject, kept per subject (at most MAX_SUBJECT_FACTS, then all dropped): its
    * class, whether it may be published to, and its subscribers as of the trie's generation. A
-   * steady stream to the same subjects costs one Map lookup per message for all three.
+   * steady stream to the same subjects costs one Map lookup per message for all three, or, with
+   * the parser's key for the subject (`subjectKey`), an array read and a comparison.
    */
   subjectFacts (subject: string, subjectKey = -1): SubjectFacts {
     if (subjectKey >= 0) {
