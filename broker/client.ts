@@ -190,11 +190,11 @@ export class Client implements ProtocolHandler, FanoutMember {
     return true
   }
 
-  pub (subject: string, reply: string | undefined, payload: Buffer, subjectKey = -1): void {
+  pub (subject: string, reply: string | undefined, payload: Buffer, subjectKey: number): void {
     this.publish(subject, subjectKey, reply, payload, 0, false)
   }
 
-  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer, subjectKey = -1): void {
+  hpub (subject: string, reply: string | undefined, headerBytes: number, data: Buffer, subjectKey: number): void {
     this.publish(subject, subjectKey, reply, data, headerBytes, true)
   }
 
