@@ -19,7 +19,7 @@ import { BACKGROUND_PRIORITY, ROOT, brokerRoot, cappedBrokerArgs, coreLayout, cp
 import { KeptBroker } from './harness/kept-broker.ts'
 import { runScenario, startTarget, type ScenarioResult, type TargetName } from './harness/runner.ts'
 import { CAP_SPENT, notSustainedBecause, searchMaxRate, stepTriedAgain } from './harness/max-search.ts'
-import { suiteVerdicts } from './harness/suite-verdicts.ts'
+import { invalidRunsNote, suiteVerdicts } from './harness/suite-verdicts.ts'
 import { writeBrokerProfile, writeReport, type BrokerProfile, type HttpResult, type SuiteResults } from './report/write.ts'
 import { capped, JUDGED_WORKLOADS, loadWorkload, quick, repetitionsOf, targetsOfRepetition, warmedAgain, WorkloadError, type Workload } from './workload.ts'
 
@@ -285,8 +285,8 @@ runMain(async () => {
   const judged = suiteVerdicts(scenarios, maxSustained, { quick: o.quick })
   const verdicts = judged.verdicts
   notes.push(...judged.notes)
-  const invalid = scenarios.filter((x) => !x.valid)
-  if (invalid.length > 0) notes.push(`${invalid.length} run(s) invalid and left out of the timing verdicts: ${invalid.map((x) => `${x.target} ${x.workload} ${x.offeredRate}/s x${x.workers} (${x.invalidReason ?? ''})`).join('; ')}`)
+  const invalidNote = invalidRunsNote(scenarios)
+  if (invalidNote !== null) notes.push(invalidNote)
   let commit = 'unknown'
   try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch { /* not a checkout */ }
   const results: SuiteResults = {

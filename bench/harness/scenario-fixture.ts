@@ -1,5 +1,8 @@
 /** A made-up ScenarioResult for the pure tests of what the suite does with its runs (its verdicts, its searches). */
+import type { SuiteResults } from '../report/write.ts'
+import type { KeptRun } from './pool-runs.ts'
 import type { ScenarioResult } from './runner.ts'
+import type { MaxSustained } from './suite-verdicts.ts'
 
 const summary = (p99: number) => ({
   count: 1,
@@ -60,4 +63,42 @@ export function step (target: 'tickfan' | 'nats-server', rate: number, o: { vali
     deliveredRate: 2 * rate,
     fairness: { ...s.fairness, firstShare: [0.5, 0.5] }
   }
+}
+
+export const SETUP_NOTE = 'Each broker ran capped at 0.25 of one core.'
+
+/**
+ * A kept suite run (what bench:rejudge reads) of max-throughput searches: tickfan's maxima, then
+ * nats-server's (msgs/s), every search ended at its broker.
+ */
+export function keptRun (
+  name: string,
+  tickfan: number[],
+  nats: number[],
+  o: { node?: string, brokerCpu?: number, repeat?: number, endedAt?: boolean, commit?: string } = {}
+): KeptRun {
+  const max = (target: string, rate: number): MaxSustained => ({
+    target,
+    workload: 'max-throughput',
+    workers: 1,
+    rate,
+    deliveredRate: 2 * rate,
+    ...(o.endedAt === false ? {} : { endedAt: 'broker' as const })
+  })
+  const results: SuiteResults = {
+    environment: {
+      date: `2026-12-02T1${name.length}:00:00.000Z`,
+      commit: o.commit ?? `commit-of-${name}`,
+      node: o.node ?? 'v20.20.2',
+      cores: 2,
+      options: { workloads: ['max-throughput'], brokerCpu: o.brokerCpu ?? 0.25, repeat: o.repeat ?? tickfan.length, out: `/tmp/${name}`, stamp: name }
+    },
+    scenarios: [],
+    maxSustained: [...tickfan.map((r) => max('tickfan', r)), ...nats.map((r) => max('nats-server', r))],
+    http: [],
+    verdicts: [],
+    notes: [SETUP_NOTE, `Not judged for loss and final values: a step of ${name}.`],
+    failures: []
+  }
+  return { name, results }
 }

@@ -163,3 +163,10 @@ export function suiteVerdicts (
     notes
   }
 }
+
+/** The note that lists the runs left out of the timing verdicts as invalid, and why; null when none was. */
+export function invalidRunsNote (scenarios: readonly ScenarioResult[]): string | null {
+  const invalid = scenarios.filter((x) => !x.valid)
+  if (invalid.length === 0) return null
+  return `${invalid.length} run(s) invalid and left out of the timing verdicts: ${invalid.map((x) => `${x.target} ${x.workload} ${x.offeredRate}/s x${x.workers} (${x.invalidReason ?? ''})`).join('; ')}`
+}

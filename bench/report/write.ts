@@ -155,7 +155,7 @@ export function summaryMarkdown (r: SuiteResults): string {
   const env = r.environment
   const lines = [
     `# tickfan benchmark report`, '',
-    `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}${brokerCapOf(r) > 0 ? brokerCapText(r) : ''}${natsHistoryText(r)}`, '',
+    `${Array.isArray(env.pooledFrom) ? `${env.pooledFrom.length} runs pooled (the first note names them)` : `${String(env.date)}; commit ${String(env.commit).slice(0, 12)}`}; Node ${String(env.node)}; ${String(env.cpu)} x ${String(env.cores)}; ${String(env.natsServer ?? 'nats-server absent')}; ${env.quick === true ? 'quick run' : 'full run'}${brokerCapOf(r) > 0 ? brokerCapText(r) : ''}${natsHistoryText(r)}`, '',
     '## Verdict against tickfan\'s targets', '',
     '| check | target | value | result |', '|---|---|---|---|',
     ...r.verdicts.map((v) => `| ${v.check} | ${v.target} | ${v.value === null ? 'n/a' : Number.isInteger(v.value) ? fmtN(v.value) : v.value.toFixed(3)} | ${v.outcome}${v.note === undefined ? '' : ` (${v.note})`} |`), '',
