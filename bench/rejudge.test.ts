@@ -54,10 +54,10 @@ describe('npm run bench:rejudge -- --pool', () => {
     const told = await rejudge(['--pool', path.join(dir, 'told'), a, b, '--despite-code-changes'])
     expect(told.code).toBe(0)
     expect(readFileSync(path.join(dir, 'told', 'summary.md'), 'utf8'))
-      .toContain('The broker\'s code differed between their commits in broker/client-host.ts, broker/client.ts, broker/history.ts, broker/input-pacing.ts, broker/router.ts; they were pooled anyway (--despite-code-changes).')
+      .toContain('Their commits differed in broker/client-host.ts, broker/client.ts, broker/history.ts, broker/input-pacing.ts, broker/router.ts; they were pooled anyway (--despite-code-changes).')
   })
 
-  it('refuses runs of different experiments, and a report folder that exists', async () => {
+  it('refuses runs of different experiments, a report folder that exists, and a file that is no report', async () => {
     const a = keep(keptRun('exp-a', [100_000], [100_000]))
     const b = keep(keptRun('exp-b', [100_000], [100_000], { brokerCpu: 0.5 }))
     const other = await rejudge(['--pool', path.join(dir, 'other'), a, b])
@@ -66,5 +66,11 @@ describe('npm run bench:rejudge -- --pool', () => {
     const exists = await rejudge(['--pool', a, a, b])
     expect(exists.code).toBe(2)
     expect(exists.stderr).toContain('already exists; --pool writes a new report folder')
+    const broken = path.join(dir, 'broken')
+    mkdirSync(broken)
+    writeFileSync(path.join(broken, 'results.json'), '{"environment": {')
+    const unreadable = await rejudge(['--pool', path.join(dir, 'never'), a, broken])
+    expect(unreadable.code).toBe(2)
+    expect(unreadable.stderr).toContain(`${path.join(broken, 'results.json')}: not JSON`)
   })
 })

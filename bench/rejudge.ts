@@ -85,7 +85,16 @@ function asUsageError<T> (f: () => T): T {
 function readRun (dir: string): SuiteResults {
   const file = path.join(dir, 'results.json')
   if (!existsSync(file)) throw new UsageError(`${file}: no such report`)
-  return JSON.parse(readFileSync(file, 'utf8')) as SuiteResults
+  let r: Partial<SuiteResults>
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as Partial<SuiteResults>
+  } catch (err) {
+    throw new UsageError(`${file}: not JSON (${(err as Error).message})`)
+  }
+  if (typeof r.environment !== 'object' || !Array.isArray(r.scenarios) || !Array.isArray(r.maxSustained)) {
+    throw new UsageError(`${file}: not a suite report (no environment, scenarios and maxSustained)`)
+  }
+  return r as SuiteResults
 }
 
 /** Files of the code that runs that differ between the first commit and each other one (git, in this checkout). */

@@ -67,7 +67,7 @@ describe('poolRuns', () => {
   it('keeps the notes every run shares, leaves those about one run\'s steps to the verdicts, and names the code changes it was told of', () => {
     const pooled = poolRuns([run('a', [1], [1]), run('b', [1], [1])], ['broker/client.ts'])
     expect(pooled.notes[0]).toMatch(/^Pooled by npm run bench:rejudge -- --pool: the repetitions of 2 runs/)
-    expect(pooled.notes[0]).toMatch(/differed between their commits in broker\/client.ts; they were pooled anyway \(--despite-code-changes\)/)
+    expect(pooled.notes[0]).toMatch(/Their commits differed in broker\/client.ts; they were pooled anyway \(--despite-code-changes\)/)
     expect(pooled.notes.slice(1)).toEqual([SETUP_NOTE])
     expect(summaryMarkdown(pooled)).toContain('2 runs pooled (the first note names them); Node v20.20.2')
   })

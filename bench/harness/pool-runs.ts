@@ -30,8 +30,8 @@ const FREE_ENVIRONMENT = new Set(['date', 'commit', 'options'])
 
 /**
  * The runs as one: their scenarios and maximum searches in run order, and a note naming each.
- * `codeChanges`: files of the broker that differ between the runs' commits, when the caller
- * looked and the user pooled them anyway (empty: the same code, or not looked at).
+ * `codeChanges`: files of the code that runs (the broker's, the suite's) that differ between the
+ * runs' commits, when the caller looked and the user pooled them anyway (empty: none differ).
  */
 export function poolRuns (runs: readonly KeptRun[], codeChanges: readonly string[] = []): SuiteResults {
   assertOneExperiment(runs)
@@ -40,7 +40,7 @@ export function poolRuns (runs: readonly KeptRun[], codeChanges: readonly string
   for (const run of runs) maxSustained.push(...pairedSearches(run))
   const sources = runs.map((r) => `${r.name} (commit ${String(r.results.environment.commit ?? 'unknown').slice(0, 7)}, ${String(r.results.environment.date ?? 'undated')})`)
   const note = `Pooled by npm run bench:rejudge -- --pool: the repetitions of ${runs.length} runs of one experiment, judged as one run: ${sources.join('; ')}.` +
-    (codeChanges.length === 0 ? '' : ` The broker's code differed between their commits in ${codeChanges.join(', ')}; they were pooled anyway (--despite-code-changes).`)
+    (codeChanges.length === 0 ? '' : ` Their commits differed in ${codeChanges.join(', ')}; they were pooled anyway (--despite-code-changes).`)
   const repeat = runs.reduce((n, r) => n + repetitionsOf(r.results), 0)
   return {
     environment: {
@@ -53,7 +53,7 @@ export function poolRuns (runs: readonly KeptRun[], codeChanges: readonly string
     http: runs.flatMap((r) => r.results.http),
     verdicts: [],
     notes: [note, ...setupNotes(runs)],
-    failures: runs.flatMap((r) => r.results.failures.map((f) => `${r.name}: ${f}`)),
+    failures: runs.flatMap((r) => r.results.failures.map((f) => `${r.name}: ${f}`))
   }
 }
 
