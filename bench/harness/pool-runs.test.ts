@@ -72,8 +72,10 @@ describe('poolRuns', () => {
     expect(summaryMarkdown(pooled)).toContain('2 runs pooled (the first note names them); Node v20.20.2')
   })
 
-  it('refuses fewer than two runs, and searches that do not say why they ended', () => {
+  it('refuses fewer than two runs, a pooled report, and searches that do not say why they ended', () => {
     expect(() => poolRuns([run('a', [1], [1])])).toThrow(PoolError)
+    const pooled = { name: 'ab', results: poolRuns([run('a', [1], [1]), run('b', [1], [1])]) }
+    expect(() => poolRuns([pooled, run('c', [1], [1])])).toThrow('ab is a pooled report: name the runs it pooled instead')
     expect(() => poolRuns([run('a', [1], [1]), run('b', [1], [1], { endedAt: false })])).toThrow(/b: its maximum searches do not record why they ended/)
   })
 })

@@ -60,6 +60,8 @@ export function poolRuns (runs: readonly KeptRun[], codeChanges: readonly string
 /** Throws, saying why, unless the runs are at least two and differ in nothing that shapes a measurement. */
 export function assertOneExperiment (runs: readonly KeptRun[]): void {
   if (runs.length < 2) throw new PoolError('name at least two runs to pool')
+  const pooled = runs.find((r) => r.results.environment.pooledFrom !== undefined)
+  if (pooled !== undefined) throw new PoolError(`${pooled.name} is a pooled report: name the runs it pooled instead`)
   const first = runs[0] as KeptRun
   for (const run of runs.slice(1)) {
     const problem = differenceOf(first.results.environment, run.results.environment)

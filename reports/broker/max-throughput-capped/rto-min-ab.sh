@@ -14,10 +14,9 @@ for round in ${ROUNDS:-1 2}; do
     for t in tickfan nats-server; do
       nstat -n > /dev/null
       npx tsx bench/suite.ts --workloads "$WL" --targets $t --repeat 1 --http-seconds 0 --broker-cpu 0.25 \
-        --out "$out/$t-$rto-$round" > "$out/$t-$rto-$round.log" 2>&1
+        --out "$out/$t-$rto-$round" --stamp run > "$out/$t-$rto-$round.log" 2>&1
       c=$(nstat 2> /dev/null | awk '/^(Tcp|TcpExt)/ {printf "%s=%s ", $1, $2}')
-      s=$(ls -d "$out/$t-$rto-$round"/2026*/ | tail -1)
-      r=$(grep -E "^\| $t \| max-throughput [0-9,]+/s" "$s/summary.md" |
+      r=$(grep -E "^\| $t \| max-throughput [0-9,]+/s" "$out/$t-$rto-$round/run/summary.md" |
         awk -F'|' '{print $5, "|", $8, "|", $11, "|", $20, "|", $23}')
       echo "$round rto_min_us=$rto $t | $r | $c"
     done
