@@ -38,8 +38,12 @@ export const BROKER_OPTION_TABLE = {
     limit: { what: 'control line', pastIt: "`-ERR 'maximum control line exceeded'`, closed" }
   },
   maxConnections: {
-    type: 'integer', default: 65536, min: 1, help: 'Connections accepted at once',
-    limit: { what: 'connections', pastIt: "`-ERR 'maximum connections exceeded'`, closed" }
+    type: 'integer', default: 65536, min: 1,
+    help: 'Connections accepted at once (lowered at start, with a warning, to fit the open-file limit)',
+    limit: {
+      what: 'connections (lowered at start, with a warning, to what the open-file limit `ulimit -n` leaves room for)',
+      pastIt: "`-ERR 'maximum connections exceeded'`, closed (past the open-file limit a client would be cut off without a word: `broker/open-file-limit.test.ts`)"
+    }
   },
   maxSubscriptionsPerConnection: {
     type: 'integer', default: 65536, min: 1, aliases: ['max-subscriptions'], help: 'Subscriptions per connection',

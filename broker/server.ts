@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import { createLogger, type Logger } from '../lib/logger.ts'
+import { connectionsWithinFileLimit, FILES_KEPT_FREE, readOpenFiles } from '../lib/open-files.ts'
 import { listenTcp } from '../lib/ports.ts'
+import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { Client } from './client.ts'
 import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
@@ -56,12 +58,30 @@ function displayHost (host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
 }
 
+/**
+ * `options` with maxConnections lowered, saying so, where the open-file limit leaves room for
+ * fewer: past that limit a client would be cut off without a reason (lib/open-files.ts).
+ */
+function withinOpenFileLimit (options: BrokerOptions, logger: Logger): BrokerOptions {
+  const files = readOpenFiles()
+  if (files === null) return options
+  const fits = connectionsWithinFileLimit(options.maxConnections, files.limit, files.open)
+  if (fits === options.maxConnections) return options
+  logger.warn(
+    { requested: options.maxConnections, lowered: fits, openFileLimit: files.limit, openFiles: files.open },
+    `max_connections lowered from ${options.maxConnections} to ${fits}: this process may open ${files.limit} files ` +
+    `(ulimit -n), ${files.open} are open and ${FILES_KEPT_FREE} are kept free. Raise the limit to accept more`
+  )
+  return { ...options, maxConnections: fits }
+}
+
 export async function startBroker (
   partial: Partial<BrokerOptions> = {},
   deps: StartBrokerDeps = {}
 ): Promise<RunningBroker> {
-  const options = resolveOptions(partial)
-  const logger = deps.logger ?? createLogger(options.logLevel)
+  const resolved = resolveOptions(partial)
+  const logger = deps.logger ?? createLogger(resolved.logLevel)
+  const options = withinOpenFileLimit(resolved, logger)
   const router = new Router(options, deps)
   const serverId = deps.worker?.serverId ?? `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
   let port = -1
@@ -84,6 +104,11 @@ export async function startBroker (
     ...(ldm ? { ldm: true } : {})
   })}\r\n`
   let inLameDuck = false
+  // A flood of connections past the limit costs a log line every 10 s, not one each.
+  const refusals = new ThrottledLog((_key, remote, suppressed) => {
+    logger.warn({ remote, maxConnections: options.maxConnections, moreRefusedUnlogged: suppressed },
+      'connection refused: maximum connections reached')
+  })
   const accept: Acceptor = (transport) => {
     if (inLameDuck) {
       // Going away: a client that still reaches this broker (WebSocket, a connection in flight) goes elsewhere.
@@ -91,7 +116,7 @@ export async function startBroker (
       return null
     }
     const client = router.accept(transport, (cid) => infoFor(cid, transport))
-    if (client === null) logger.warn({ remote: transport.remoteAddress }, 'connection refused: maximum connections reached')
+    if (client === null) refusals.note('maxConnections', transport.remoteAddress)
     return client
   }
 
