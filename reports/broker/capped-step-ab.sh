@@ -15,7 +15,7 @@ for round in ${ROUNDS:-1 2 3 4 5 6}; do
     dir=${!dir_var:-.}; name=${!name_var:-$way}
     (cd "$dir" && env ${!env_var:-X=1} npx tsx bench/suite.ts --workloads "$WL" --targets tickfan --repeat 1 --http-seconds 0 \
       --broker-cpu 0.25 --out "$out/$name-$round" > "$out/$name-$round.log" 2>&1)
-    s=$(ls -d "$out/$name-$round"/2026*/ | tail -1)
+    s=$(ls -td "$out/$name-$round"/*/ | head -1) # the newest report folder (older checkouts have no --stamp)
     grep -E "^\| tickfan \| max-throughput [0-9,]+/s" "$s/summary.md" | awk -F'|' -v c="$name" -v r=$round '{print r, c, $3, $5, $8, $20, $23}'
   done
 done
