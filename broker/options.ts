@@ -92,8 +92,12 @@ export const BROKER_OPTION_TABLE = {
     limit: { what: 'time a socket stays blocked', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
   },
   connectTimeoutMs: {
-    type: 'integer', default: 2000, min: 1, unit: 'ms', help: 'Close a connection that sends no CONNECT within this time',
-    limit: { what: 'time to CONNECT', pastIt: "`-ERR 'Authentication Timeout'`, closed" }
+    type: 'integer', default: 2000, min: 1, unit: 'ms',
+    help: 'Close a connection that sends no CONNECT within this time (on the WebSocket port, that has not upgraded)',
+    limit: {
+      what: 'time to CONNECT; on the WebSocket port, also to upgrade (after a TLS handshake with the same limit)',
+      pastIt: "`-ERR 'Authentication Timeout'`, closed; not upgraded: `408 Request Timeout`, closed (`broker/websocket-handshake.test.ts`)"
+    }
   },
   pingIntervalMs: { type: 'integer', default: 120000, min: 1, unit: 'ms', help: 'Interval between server PINGs (nats-server\'s default)' },
   maxPingsOutstanding: {

@@ -20,7 +20,7 @@ import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
 import { resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
 import type { Door } from './connection-dealer.ts'
-import { attachTcp, attachWebSocket, type Acceptor } from './transports.ts'
+import { attachTcp, attachWebSocket, HandshakeDeadline, type Acceptor } from './transports.ts'
 import { UpstreamLink } from './upstream.ts'
 
 export interface RunningBroker {
@@ -148,15 +148,21 @@ export async function startBroker (
       ? Fastify({ logger: false })
       : Fastify({
         logger: false,
-        https: { cert: options.tls.cert, key: options.tls.key }
+        https: { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: options.connectTimeoutMs }
       }) as unknown as FastifyInstance
+    // A WebSocket client gets as long to upgrade as a TCP client gets to CONNECT (after its TLS
+    // handshake, which has the same limit): see HandshakeDeadline.
+    const deadline = new HandshakeDeadline(wsApp.server, options.tls === null ? 'connection' : 'secureConnection', options.connectTimeoutMs)
     await wsApp.register(fastifyWebsocket, {
       options: {
         maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
         perMessageDeflate: false // compresses once per socket: wrong for fan-out (see STYLE.md)
       }
     })
-    wsApp.get('/*', { websocket: true }, (socket, req) => attachWebSocket(socket, req.raw.socket as net.Socket, accept))
+    wsApp.get('/*', { websocket: true }, (socket, req) => {
+      deadline.met(req.raw.socket)
+      attachWebSocket(socket, req.raw.socket as net.Socket, accept)
+    })
     if (deps.worker === undefined) {
       await wsApp.listen({ port: options.wsPort, host: options.host })
       wsPort = (wsApp.server.address() as AddressInfo).port

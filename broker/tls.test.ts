@@ -4,7 +4,9 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
+import net from 'node:net'
 import path from 'node:path'
+import tls from 'node:tls'
 import { connect } from '@nats-io/transport-node'
 import selfsigned from 'selfsigned'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -90,5 +92,22 @@ describe.each(STARTS)('TLS, %s', (_name, start) => {
     })
     expect(frames[0]).toMatch(/^INFO .*"tls_required":true/)
     ws.close()
+  })
+
+  it('closes a wss connection that never starts TLS, and one that never upgrades after it, within the connect timeout', async () => {
+    const wssPort = Number(new URL(target.wsUrl).port)
+    const started = Date.now()
+    const silent = net.connect(wssPort, '127.0.0.1')
+    silent.on('error', () => {})
+    const secure = tls.connect({ port: wssPort, host: '127.0.0.1', ca, servername: 'localhost' })
+    let told = ''
+    secure.on('data', (d: Buffer) => { told += d.toString('latin1') })
+    secure.on('error', () => {})
+    const closedAt = async (socket: net.Socket): Promise<number> => await new Promise((resolve) => socket.once('close', () => resolve(Date.now() - started)))
+    const [silentMs, secureMs] = await Promise.all([closedAt(silent), closedAt(secure)])
+    // The default connect timeout is 2 s; Node's own limits are 120 s for a TLS handshake and none for a silent socket.
+    expect(silentMs).toBeLessThan(10_000)
+    expect(secureMs).toBeLessThan(10_000)
+    expect(told).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
   })
 })

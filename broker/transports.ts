@@ -113,6 +113,41 @@ class WebSocketTransport implements Transport {
   }
 }
 
+/**
+ * The WebSocket port's answer to a connection that has not upgraded within `ms` of arriving (of
+ * its TLS handshake, with wss): `408 Request Timeout` where nothing was written to it yet, and
+ * closed. Without it, one that sends nothing, or its request a line at a time (slowloris), holds
+ * one of the broker's files, under no connection limit, for as long as Node's HTTP server allows:
+ * 60 s for the headers, none for a silent socket. Node's own checks (`headersTimeout`) run only on
+ * a server that listens, and a worker's never does (the primary deals it connections), so this
+ * is a timer per connection, cleared by `met` at the upgrade.
+ */
+export class HandshakeDeadline {
+  private readonly timers = new WeakMap<object, NodeJS.Timeout>()
+
+  constructor (server: net.Server, event: 'connection' | 'secureConnection', private readonly ms: number) {
+    server.on(event, (socket: net.Socket) => { this.arm(socket) })
+  }
+
+  /** The connection upgraded: its deadline is met. */
+  met (socket: object): void {
+    clearTimeout(this.timers.get(socket))
+    this.timers.delete(socket)
+  }
+
+  private arm (socket: net.Socket): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(socket)
+      if (socket.destroyed) return
+      if (socket.bytesWritten === 0 && socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      destroyLater(socket)
+    }, this.ms)
+    timer.unref()
+    this.timers.set(socket, timer)
+    socket.once('close', () => { this.met(socket) })
+  }
+}
+
 /** `rawSocket` is the upgraded TCP socket under `ws`: its 'drain' tells us the peer caught up. */
 export function attachWebSocket (ws: WebSocket, rawSocket: net.Socket, accept: Acceptor): void {
   rawSocket.setNoDelay(true)

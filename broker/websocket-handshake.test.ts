@@ -1,0 +1,85 @@
+/**
+ * The WebSocket port's handshake is held to the connect timeout, as the NATS port's CONNECT is:
+ * a connection that sends nothing, or its upgrade request a line at a time (slowloris), is closed,
+ * where Node's HTTP server would keep it 60 s (or, silent, for ever), holding one of the broker's files under
+ * no connection limit. One broker in this process, and two workers behind a primary (the
+ * connection dealt to a worker).
+ */
+import net from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { startBrokerCommand } from './test-support/processes.ts'
+import { startTickfan } from './test-support/targets.ts'
+
+const CONNECT_TIMEOUT_MS = 500
+/** Far below Node's own limits (60 s for headers, none for a silent socket), far above the timeout. */
+const CLOSED_WITHIN_MS = 5000
+
+/** Opens a socket to `port`, lets `behave` act on it, and resolves how long it stayed open and what it was told. */
+async function heldFor (port: number, behave: (socket: net.Socket) => void): Promise<{ ms: number, told: string }> {
+  const started = Date.now()
+  const socket = net.connect(port, '127.0.0.1')
+  let told = ''
+  socket.on('data', (chunk: Buffer) => { told += chunk.toString('latin1') })
+  socket.on('error', () => {})
+  socket.once('connect', () => behave(socket))
+  const timer = setTimeout(() => socket.destroy(), CLOSED_WITHIN_MS * 2)
+  await new Promise((resolve) => socket.once('close', resolve))
+  clearTimeout(timer)
+  return { ms: Date.now() - started, told: told.split('\r\n')[0] as string }
+}
+
+/** An upgrade request begun, then one more header line every 100 ms, never finished. */
+function drip (socket: net.Socket): void {
+  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')
+  const timer = setInterval(() => {
+    if (socket.destroyed) clearInterval(timer)
+    else socket.write('X-Padding: 1\r\n')
+  }, 100)
+}
+
+const BROKERS: Array<[string, () => Promise<{ wsPort: number, stop: () => Promise<unknown> }>]> = [
+  ['one broker', async () => {
+    const t = await startTickfan({ connectTimeoutMs: CONNECT_TIMEOUT_MS })
+    return { wsPort: Number(new URL(t.wsUrl).port), stop: t.stop }
+  }],
+  ['npm run broker -- --workers 2', async () => {
+    const { broker, wsUrl } = await startBrokerCommand(['--workers', '2', '--ws-port=0', '--connect-timeout-ms', String(CONNECT_TIMEOUT_MS)])
+    return { wsPort: Number(new URL(wsUrl as string).port), stop: async () => await broker.stop() }
+  }]
+]
+
+describe.each(BROKERS)('the WebSocket handshake on %s', (_name, start) => {
+  let broker: { wsPort: number, stop: () => Promise<unknown> }
+  beforeAll(async () => { broker = await start() })
+  afterAll(async () => { await broker?.stop() })
+
+  it('closes a connection that sends nothing, with 408', async () => {
+    const { ms, told } = await heldFor(broker.wsPort, () => {})
+    expect(ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 50)
+    expect(ms).toBeLessThan(CLOSED_WITHIN_MS)
+    expect(told).toBe('HTTP/1.1 408 Request Timeout')
+  })
+
+  it('closes a connection that sends its upgrade request a line at a time, with 408', async () => {
+    const { ms, told } = await heldFor(broker.wsPort, drip)
+    expect(ms).toBeLessThan(CLOSED_WITHIN_MS)
+    expect(told).toBe('HTTP/1.1 408 Request Timeout')
+  })
+
+  it('leaves a connection that upgraded alone: the NATS connect timeout is what it answers to then', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${broker.wsPort}`)
+    const frames: string[] = []
+    ws.on('message', (data: Buffer) => frames.push(data.toString('latin1')))
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+    ws.send('CONNECT {"verbose":false}\r\n')
+    // Past the timeout many times over, still served.
+    await new Promise((resolve) => setTimeout(resolve, CONNECT_TIMEOUT_MS * 3))
+    ws.send('PING\r\n')
+    const deadline = Date.now() + CLOSED_WITHIN_MS
+    while (!frames.join('').includes('PONG\r\n') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(frames.join('')).toMatch(/^INFO .*\r\n(.*\r\n)*PONG\r\n/s)
+    expect(ws.readyState).toBe(WebSocket.OPEN)
+    ws.close()
+  })
+})
