@@ -324,11 +324,22 @@ export class Router implements ClientHost {
     return this.options.maxAckWaitMs
   }
 
+  /**
+   * Connections taken but not yet clients (WebSocket upgrades under way, server.ts): they hold
+   * files as clients do, so they count against the connection limit.
+   */
+  pendingConnections = 0
+
+  /** Whether one more connection fits under the limit, counting those still upgrading. */
+  hasRoomForConnection (): boolean {
+    return this.clients.size + this.pendingConnections < this.options.maxConnections
+  }
+
   /** A new socket: greet it with INFO, or refuse it past the connection limit. */
   accept (transport: Transport, info: (cid: number) => string): Client | null {
     const cid = this.nextCid
     this.nextCid += this.cidStride
-    if (this.clients.size >= this.options.maxConnections) {
+    if (!this.hasRoomForConnection()) {
       this.stats.rejectedConnections++
       this.count(this.stats.protocolErrors, 'MAX_CONNECTIONS')
       transport.close(Buffer.from(`${info(cid)}-ERR '${ProtocolError.MAX_CONNECTIONS.text}'\r\n`))

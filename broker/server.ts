@@ -151,8 +151,17 @@ export async function startBroker (
         https: { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: options.connectTimeoutMs }
       }) as unknown as FastifyInstance
     // A WebSocket client gets as long to upgrade as a TCP client gets to CONNECT (after its TLS
-    // handshake, which has the same limit): see HandshakeDeadline.
-    const deadline = new HandshakeDeadline(wsApp.server, options.tls === null ? 'connection' : 'secureConnection', options.connectTimeoutMs)
+    // handshake, which has the same limit), and counts against the connection limit while it
+    // upgrades: see HandshakeDeadline.
+    const deadline = new HandshakeDeadline(wsApp.server, options.tls === null ? 'connection' : 'secureConnection', options.connectTimeoutMs, {
+      admit: (socket) => {
+        if (router.hasRoomForConnection()) { router.pendingConnections++; return true }
+        router.stats.rejectedConnections++
+        refusals.note('maxConnections', socket.remoteAddress ?? '')
+        return false
+      },
+      release: () => { router.pendingConnections-- }
+    })
     await wsApp.register(fastifyWebsocket, {
       options: {
         maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,

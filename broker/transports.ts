@@ -113,39 +113,65 @@ class WebSocketTransport implements Transport {
   }
 }
 
+/** How HandshakeDeadline counts connections still upgrading against the connection limit. */
+export interface UpgradeCount {
+  /** A connection arrived: true if it fits (and is now counted), false to refuse it. */
+  admit (socket: net.Socket): boolean
+  /** A counted connection upgraded or went. */
+  release (): void
+}
+
 /**
- * The WebSocket port's answer to a connection that has not upgraded within `ms` of arriving (of
- * its TLS handshake, with wss): `408 Request Timeout` where nothing was written to it yet, and
- * closed. Without it, one that sends nothing, or its request a line at a time (slowloris), holds
- * one of the broker's files, under no connection limit, for as long as Node's HTTP server allows:
- * 60 s for the headers, none for a silent socket. Node's own checks (`headersTimeout`) run only on
- * a server that listens, and a worker's never does (the primary deals it connections), so this
- * is a timer per connection, cleared by `met` at the upgrade.
+ * The WebSocket port's door. A connection past the connection limit (counting those still
+ * upgrading) gets `503 Service Unavailable` at once; one that has not upgraded within `ms` of
+ * arriving (of its TLS handshake, with wss) gets `408 Request Timeout` where nothing was
+ * written to it yet; either is closed. Without this, one that sends nothing, or its request a
+ * line at a time (slowloris), holds one of the broker's files, uncounted, for as long as Node's
+ * HTTP server allows: 60 s for the headers, none for a silent socket. Node's own checks
+ * (`headersTimeout`) run only on a server that listens, and a worker's never does (the primary
+ * deals it connections), so this is a timer per connection, cleared by `met` at the upgrade.
  */
 export class HandshakeDeadline {
   private readonly timers = new WeakMap<object, NodeJS.Timeout>()
 
-  constructor (server: net.Server, event: 'connection' | 'secureConnection', private readonly ms: number) {
+  constructor (
+    server: net.Server,
+    event: 'connection' | 'secureConnection',
+    private readonly ms: number,
+    private readonly count: UpgradeCount
+  ) {
     server.on(event, (socket: net.Socket) => { this.arm(socket) })
   }
 
-  /** The connection upgraded: its deadline is met. */
+  /** The connection upgraded: its deadline is met, and it is counted as a client from now on. */
   met (socket: object): void {
-    clearTimeout(this.timers.get(socket))
+    const timer = this.timers.get(socket)
+    if (timer === undefined) return
+    clearTimeout(timer)
     this.timers.delete(socket)
+    this.count.release()
   }
 
   private arm (socket: net.Socket): void {
+    if (!this.count.admit(socket)) {
+      refuseHttp(socket, '503 Service Unavailable')
+      return
+    }
     const timer = setTimeout(() => {
-      this.timers.delete(socket)
-      if (socket.destroyed) return
-      if (socket.bytesWritten === 0 && socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-      destroyLater(socket)
+      this.met(socket)
+      refuseHttp(socket, '408 Request Timeout')
     }, this.ms)
     timer.unref()
     this.timers.set(socket, timer)
     socket.once('close', () => { this.met(socket) })
   }
+}
+
+/** Answers `status` where nothing was written to the socket yet, and closes it. */
+function refuseHttp (socket: net.Socket, status: string): void {
+  if (socket.destroyed) return
+  if (socket.bytesWritten === 0 && socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  destroyLater(socket)
 }
 
 /** `rawSocket` is the upgraded TCP socket under `ws`: its 'drain' tells us the peer caught up. */

@@ -9,14 +9,16 @@ import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startBrokerCommand } from './test-support/processes.ts'
-import { startTickfan } from './test-support/targets.ts'
+import { eventually, startTickfan } from './test-support/targets.ts'
 
 const CONNECT_TIMEOUT_MS = 500
 /** Far below Node's own limits (60 s for headers, none for a silent socket), far above the timeout. */
 const CLOSED_WITHIN_MS = 5000
 
-/** Opens a socket to `port`, lets `behave` act on it, and resolves how long it stayed open and what it was told. */
-async function heldFor (port: number, behave: (socket: net.Socket) => void): Promise<{ ms: number, told: string }> {
+interface Held { ms: number, told: string, text: string }
+
+/** Opens a socket to `port` and lets `behave` act on it: how long it stayed open, what it was told. */
+async function heldFor (port: number, behave: (socket: net.Socket) => void): Promise<Held> {
   const started = Date.now()
   const socket = net.connect(port, '127.0.0.1')
   let told = ''
@@ -26,7 +28,7 @@ async function heldFor (port: number, behave: (socket: net.Socket) => void): Pro
   const timer = setTimeout(() => socket.destroy(), CLOSED_WITHIN_MS * 2)
   await new Promise((resolve) => socket.once('close', resolve))
   clearTimeout(timer)
-  return { ms: Date.now() - started, told: told.split('\r\n')[0] as string }
+  return { ms: Date.now() - started, told: told.split('\r\n')[0] as string, text: told }
 }
 
 /** An upgrade request begun, then one more header line every 100 ms, never finished. */
@@ -81,5 +83,31 @@ describe.each(BROKERS)('the WebSocket handshake on %s', (_name, start) => {
     expect(frames.join('')).toMatch(/^INFO .*\r\n(.*\r\n)*PONG\r\n/s)
     expect(ws.readyState).toBe(WebSocket.OPEN)
     ws.close()
+  })
+})
+
+describe('connections still upgrading count against the connection limit', () => {
+  let t: Awaited<ReturnType<typeof startTickfan>>
+  beforeAll(async () => { t = await startTickfan({ maxConnections: 3, connectTimeoutMs: 30_000 }) })
+  afterAll(async () => { await t?.stop() })
+
+  it('refuses one more with 503 on the WebSocket port and -ERR on the NATS port, and takes one again once they go', async () => {
+    const wsPort = Number(new URL(t.wsUrl).port)
+    const silent = Array.from({ length: 3 }, () => net.connect(wsPort, '127.0.0.1').on('error', () => {}))
+    await Promise.all(silent.map(async (s) => await new Promise((resolve) => s.once('connect', resolve))))
+    await eventually(() => t.broker?.router.pendingConnections === 3, 5000, 'three upgrades under way')
+    const refused = await heldFor(wsPort, () => {})
+    expect(refused.told).toBe('HTTP/1.1 503 Service Unavailable')
+    expect(refused.ms).toBeLessThan(CLOSED_WITHIN_MS)
+    const nats = await heldFor(t.port, () => {})
+    expect(nats.ms).toBeLessThan(CLOSED_WITHIN_MS)
+    expect(nats.text).toMatch(/^INFO .*\r\n-ERR 'maximum connections exceeded'\r\n$/)
+    for (const s of silent) s.destroy()
+    await eventually(() => t.broker?.router.pendingConnections === 0, 5000, 'the upgrades to be let go')
+    const ws = new WebSocket(t.wsUrl)
+    await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject) })
+    expect(t.broker?.router.clients.size).toBe(1)
+    ws.close()
+    expect(t.broker?.router.stats.rejectedConnections).toBe(2)
   })
 })
