@@ -17,7 +17,7 @@ import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { Client } from './client.ts'
 import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
-import { resolveOptions, type BrokerOptions } from './options.ts'
+import { BROKER_OPTION_TABLE, resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
 import type { Door } from './connection-dealer.ts'
 import { attachTcp, attachWebSocket, HandshakeDeadline, type Acceptor } from './transports.ts'
@@ -60,17 +60,19 @@ function displayHost (host: string): string {
 
 /**
  * `options` with maxConnections lowered, saying so, where the open-file limit leaves room for
- * fewer: past that limit a client would be cut off without a reason (lib/open-files.ts).
+ * fewer: past that limit a client would be cut off without a reason (lib/open-files.ts). A
+ * limit other than the default was asked for: lowered with a warning; the default, with an info line.
  */
-function withinOpenFileLimit (options: BrokerOptions, logger: Logger): BrokerOptions {
+function withinOpenFileLimit (options: BrokerOptions, asked: boolean, logger: Logger): BrokerOptions {
   const files = readOpenFiles()
   if (files === null) return options
   const fits = connectionsWithinFileLimit(options.maxConnections, files.limit, files.open)
   if (fits === options.maxConnections) return options
-  logger.warn(
+  const said = asked ? 'asked for' : 'the default'
+  logger[asked ? 'warn' : 'info'](
     { requested: options.maxConnections, lowered: fits, openFileLimit: files.limit, openFiles: files.open },
-    `max_connections lowered from ${options.maxConnections} to ${fits}: this process may open ${files.limit} files ` +
-    `(ulimit -n), ${files.open} are open and ${FILES_KEPT_FREE} are kept free. Raise the limit to accept more`
+    `max_connections lowered from ${options.maxConnections} (${said}) to ${fits}: this process may open ${files.limit} ` +
+    `files (ulimit -n), ${files.open} are open and ${FILES_KEPT_FREE} are kept free. Raise the limit to accept more`
   )
   return { ...options, maxConnections: fits }
 }
@@ -81,7 +83,8 @@ export async function startBroker (
 ): Promise<RunningBroker> {
   const resolved = resolveOptions(partial)
   const logger = deps.logger ?? createLogger(resolved.logLevel)
-  const options = withinOpenFileLimit(resolved, logger)
+  const askedConnections = resolved.maxConnections !== BROKER_OPTION_TABLE.maxConnections.default
+  const options = withinOpenFileLimit(resolved, askedConnections, logger)
   const router = new Router(options, deps)
   const serverId = deps.worker?.serverId ?? `TICKFAN${randomBytes(8).toString('hex').toUpperCase()}`
   let port = -1
