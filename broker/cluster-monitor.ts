@@ -11,9 +11,9 @@
  * - /subsz: summed; /metrics: prom-client's cluster aggregation; /lvc: one worker's cache
  *   (every worker holds every value).
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
-import { requireBasicAuth } from './monitor.ts'
+import { MONITOR_MAX_CONNECTIONS, monitoringApp, requireBasicAuth } from './monitor.ts'
 
 type Json = Record<string, unknown>
 
@@ -91,7 +91,7 @@ export interface ClusterMonitorOptions {
 }
 
 export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false })
+  const app = monitoringApp(MONITOR_MAX_CONNECTIONS)
   const authorization = `Basic ${Buffer.from(`${o.internalAuth.user}:${o.internalAuth.password}`).toString('base64')}`
   const ask = async (w: WorkerMonitor, path: string): Promise<Response> => {
     const res = await fetch(`${w.url}${path}`, { headers: { authorization } })

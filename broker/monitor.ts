@@ -30,6 +30,25 @@ export interface MonitorContext {
   auth?: { user: string, password: string } | null
   /** The upstream link's state, when this node has one. */
   upstream?: () => UpstreamStats | null
+  /** Connections at once (monitoringApp); a worker's own monitor, asked only by its primary, has no cap. */
+  maxConnections?: number
+}
+
+/** Connections a public monitoring port serves at once: Node closes one past it at once. */
+export const MONITOR_MAX_CONNECTIONS = 32
+/** A monitoring connection with no byte either way for this long is closed (an idle keep-alive one too). */
+export const MONITOR_IDLE_MS = 10_000
+
+/**
+ * The HTTP app of a monitoring port, bounded: connections that never speak would otherwise hold
+ * the broker's files for ever (Node gives a silent socket no limit), eating the files kept free
+ * beside the clients (lib/open-files.ts) until accept() fails and NATS clients are cut off
+ * without a word. `maxConnections`: undefined for none.
+ */
+export function monitoringApp (maxConnections: number | undefined): FastifyInstance {
+  const app = Fastify({ logger: false, connectionTimeout: MONITOR_IDLE_MS })
+  if (maxConnections !== undefined) app.server.maxConnections = maxConnections
+  return app
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -273,7 +292,7 @@ export function requireBasicAuth (app: FastifyInstance, credentials: { user: str
 }
 
 export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false })
+  const app = monitoringApp(ctx.maxConnections)
   const registry = createMetrics(ctx)
   const sampleCpu = cpuSampler()
   const { router } = ctx

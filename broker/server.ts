@@ -16,7 +16,7 @@ import { listenTcp } from '../lib/ports.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { Client } from './client.ts'
 import { closeSchedule } from './lame-duck.ts'
-import { createMonitor, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
+import { createMonitor, MONITOR_MAX_CONNECTIONS, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
 import { BROKER_OPTION_TABLE, resolveOptions, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
 import type { Door } from './connection-dealer.ts'
@@ -197,7 +197,8 @@ export async function startBroker (
       wsPort: () => wsPort,
       eventLoopDelay,
       auth: options.monitoringAuth,
-      upstream: () => upstream?.stats ?? null
+      upstream: () => upstream?.stats ?? null,
+      maxConnections: deps.worker === undefined ? MONITOR_MAX_CONNECTIONS : undefined
     })
     await monitor.listen(deps.worker === undefined ? { port: options.httpPort, host: options.host } : { port: 0, host: '127.0.0.1', exclusive: true })
     httpPort = (monitor.server.address() as AddressInfo).port
