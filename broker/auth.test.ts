@@ -10,7 +10,7 @@ import { parseAuthFile } from './auth-file.ts'
 import { Authenticator, ConnectionRights, Permissions, ResponseGrants, type AuthorizationConfig } from './auth.ts'
 import { isSubsetMatch } from './subjects.ts'
 import { RawClient } from './test-support/raw-client.ts'
-import { delay, eventually, targetsWithAuthorization, type Target } from './test-support/targets.ts'
+import { delay, eventually, startTickfan, targetsWithAuthorization, type Target } from './test-support/targets.ts'
 
 describe('permission rules', () => {
   it.each([
@@ -229,5 +229,32 @@ describe.each(targetsWithAuthorization({ token: 's3cret-token' }))('a token agai
     await nc.close()
     await expect(connect({ servers: target.natsUrl, token: 'wrong', reconnect: false })).rejects.toThrow(/Authorization Violation/i)
     await expect(connect({ servers: target.natsUrl, reconnect: false })).rejects.toThrow(/Authorization Violation/i)
+  })
+})
+
+describe('the connect timeout and password checks', () => {
+  // The timeout is for CONNECT to arrive, not for the broker to finish checking it: bcrypt
+  // checks run one at a time, so clients arriving together wait for each other's. The demo's
+  // clients, started at once on a loaded machine, were told "Authentication Timeout" that way.
+  let t: Target
+  beforeAll(async () => {
+    t = await startTickfan({
+      connectTimeoutMs: 100,
+      authorization: { users: [{ user: 'feed', password: bcrypt.hashSync('feed-pass', 10) }] }
+    })
+  })
+  afterAll(async () => { await t?.stop() })
+
+  it('lets in every client whose CONNECT came in time, however long the checks queued behind each other took', async () => {
+    const started = Date.now()
+    const clients = await Promise.all(Array.from({ length: 8 }, async () =>
+      await connect({ servers: t.natsUrl, user: 'feed', pass: 'feed-pass', reconnect: false })))
+    // Eight bcrypt checks of cost 10, one after another, take longer than the 100 ms timeout.
+    expect(Date.now() - started).toBeGreaterThan(100)
+    for (const nc of clients) {
+      await nc.flush()
+      await nc.close()
+    }
+    expect(t.broker?.router.stats.protocolErrors.AUTH_TIMEOUT ?? 0).toBe(0)
   })
 })

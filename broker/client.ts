@@ -309,7 +309,9 @@ export class Client implements ProtocolHandler, FanoutMember {
   tick (nowMs: number, connectTimeoutMs: number, pingIntervalMs: number, maxPingsOutstanding: number): void {
     if (this.isClosed) return
     if (!this.connected) {
-      if (nowMs - this.acceptedAtMs >= connectTimeoutMs) this.closeWith('AUTH_TIMEOUT', 'authentication timeout')
+      // The timeout is for CONNECT to arrive: once it has, a password check waiting its turn
+      // (password-check.ts, bounded) is the broker's time, not the client's.
+      if (!this.authenticating && nowMs - this.acceptedAtMs >= connectTimeoutMs) this.closeWith('AUTH_TIMEOUT', 'authentication timeout')
       return
     }
     const due = this.keepAlive.due(nowMs, pingIntervalMs, maxPingsOutstanding)

@@ -96,7 +96,7 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 2000, min: 1, unit: 'ms',
     help: 'Close a connection that sends no CONNECT within this time (on the WebSocket port, that has not upgraded)',
     limit: {
-      what: 'time to CONNECT; on the WebSocket port, also to upgrade (after a TLS handshake with the same limit)',
+      what: 'time to CONNECT (its arrival: a password check queued after it does not count); on the WebSocket port, also to upgrade (after a TLS handshake with the same limit)',
       pastIt: "`-ERR 'Authentication Timeout'`, closed; not upgraded: `408 Request Timeout`, closed (`broker/websocket-handshake.test.ts`)"
     }
   },
