@@ -39,9 +39,9 @@ export const BROKER_OPTION_TABLE = {
   },
   maxConnections: {
     type: 'integer', default: 65536, min: 1,
-    help: 'Connections accepted at once (lowered at start, with a warning, to fit the open-file limit)',
+    help: 'Connections accepted at once (lowered at start, saying so, to fit the open-file limit)',
     limit: {
-      what: 'connections, WebSocket upgrades under way included (lowered at start, with a warning, to what the open-file limit `ulimit -n` leaves room for)',
+      what: 'connections, WebSocket upgrades under way included (lowered at start, saying so, to what the open-file limit `ulimit -n` leaves room for)',
       pastIt: "`-ERR 'maximum connections exceeded'` (on the WebSocket port before the upgrade, `503 Service Unavailable`), closed " +
         '(past the open-file limit a client would be cut off without a word: `broker/open-file-limit.test.ts`)'
     }
