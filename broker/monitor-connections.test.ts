@@ -4,25 +4,10 @@
  * Unbounded, sockets that never speak held the broker's files for ever, eating the files kept
  * free beside its clients (lib/open-files.ts).
  */
-import net from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MONITOR_IDLE_MS, MONITOR_MAX_CONNECTIONS } from './monitor.ts'
+import { opened, within } from './test-support/connection-probes.ts'
 import { startTickfan, type Target } from './test-support/targets.ts'
-
-/** A connection, with when it closed (ms after it was opened) once it has. */
-async function opened (port: number): Promise<{ socket: net.Socket, closed: Promise<number> }> {
-  const started = Date.now()
-  const socket = net.connect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)))
-  // A connection the server drops may close before its 'connect' is seen.
-  await Promise.race([new Promise((resolve) => socket.once('connect', resolve)), closed])
-  return { socket, closed }
-}
-
-async function within (closed: Promise<number>, ms: number): Promise<number | null> {
-  return await Promise.race([closed, new Promise<null>((resolve) => setTimeout(() => resolve(null), ms))])
-}
 
 describe('the monitoring port', () => {
   // A broker each: the first case's sockets (and fetch's pooled one) would count in the second's.

@@ -7,32 +7,11 @@
  */
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { natsFlood, natsOutcome, type Outcome } from './test-support/connection-probes.ts'
 import { startBrokerCommand, type BrokerCommand } from './test-support/processes.ts'
 
 const FILE_LIMIT = 200
 const LOWERED = /max_connections lowered from 1000 \(asked for\) to (\d+): this process may open 200 files/
-
-type Outcome = 'served' | 'refused' | 'cut off'
-
-/**
- * Connects; 'served' once a PING after CONNECT is answered, 'refused' on the limit's -ERR,
- * 'cut off' on a close without it.
- */
-async function outcomeOf (port: number, sockets: net.Socket[]): Promise<Outcome> {
-  const socket = net.connect(port, '127.0.0.1')
-  sockets.push(socket)
-  let text = ''
-  return await new Promise<Outcome>((resolve) => {
-    socket.on('error', () => {})
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1')
-      if (text.includes("-ERR 'maximum connections exceeded'\r\n")) resolve('refused')
-      else if (text.includes('PONG\r\n')) resolve('served')
-      else if (text.startsWith('INFO ') && text.includes('\r\n')) socket.write('CONNECT {"verbose":false}\r\nPING\r\n')
-    })
-    socket.once('close', () => resolve(text.includes("-ERR 'maximum connections exceeded'") ? 'refused' : 'cut off'))
-  })
-}
 
 describe(`a broker that may open ${FILE_LIMIT} files, flooded with connections`, () => {
   let started: BrokerCommand
@@ -48,17 +27,9 @@ describe(`a broker that may open ${FILE_LIMIT} files, flooded with connections`,
     expect(limit).toBeGreaterThan(0)
     const extra = 40
     const sockets: net.Socket[] = []
-    const outcomes: Outcome[] = []
     try {
       // In batches, as a flood of clients arrives over time; the served stay connected throughout.
-      for (let done = 0; done < limit + extra; done += 20) {
-        const batch = Math.min(20, limit + extra - done)
-        const arrivals = Array.from({ length: batch }, async () => await outcomeOf(started.port, sockets))
-        outcomes.push(...await Promise.all(arrivals))
-      }
-      const count = (o: Outcome): number => outcomes.filter((x) => x === o).length
-      expect({ served: count('served'), refused: count('refused'), cutOff: count('cut off') })
-        .toEqual({ served: limit, refused: extra, cutOff: 0 })
+      expect(await natsFlood(started.port, limit + extra, sockets)).toEqual({ served: limit, refused: extra, 'cut off': 0 })
       // One line for the flood, not one per refusal.
       expect(started.broker.output().match(/connection refused: maximum connections reached/g)).toHaveLength(1)
     } finally {
@@ -67,7 +38,7 @@ describe(`a broker that may open ${FILE_LIMIT} files, flooded with connections`,
     // Once they are gone (the broker sees each close as it comes), a new client is served again.
     let again: Outcome = 'refused'
     for (const deadline = Date.now() + 5000; again === 'refused' && Date.now() < deadline;) {
-      again = await outcomeOf(started.port, sockets)
+      again = await natsOutcome(started.port, sockets)
     }
     for (const socket of sockets) socket.destroy()
     expect(again).toBe('served')

@@ -5,40 +5,17 @@
  * no connection limit. One broker in this process, and two workers behind a primary (the
  * connection dealt to a worker).
  */
-import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { drip, heldFor, opened, silent } from './test-support/connection-probes.ts'
 import { startBrokerCommand } from './test-support/processes.ts'
 import { eventually, startTickfan } from './test-support/targets.ts'
 
 const CONNECT_TIMEOUT_MS = 500
 /** Far below Node's own limits (60 s for headers, none for a silent socket), far above the timeout. */
 const CLOSED_WITHIN_MS = 5000
-
-interface Held { ms: number, told: string, text: string }
-
-/** Opens a socket to `port` and lets `behave` act on it: how long it stayed open, what it was told. */
-async function heldFor (port: number, behave: (socket: net.Socket) => void): Promise<Held> {
-  const started = Date.now()
-  const socket = net.connect(port, '127.0.0.1')
-  let told = ''
-  socket.on('data', (chunk: Buffer) => { told += chunk.toString('latin1') })
-  socket.on('error', () => {})
-  socket.once('connect', () => behave(socket))
-  const timer = setTimeout(() => socket.destroy(), CLOSED_WITHIN_MS * 2)
-  await new Promise((resolve) => socket.once('close', resolve))
-  clearTimeout(timer)
-  return { ms: Date.now() - started, told: told.split('\r\n')[0] as string, text: told }
-}
-
-/** An upgrade request begun, then one more header line every 100 ms, never finished. */
-function drip (socket: net.Socket): void {
-  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')
-  const timer = setInterval(() => {
-    if (socket.destroyed) clearInterval(timer)
-    else socket.write('X-Padding: 1\r\n')
-  }, 100)
-}
+/** When a probe stops waiting for the broker to close it. */
+const GIVE_UP_MS = CLOSED_WITHIN_MS * 2
 
 const BROKERS: Array<[string, () => Promise<{ wsPort: number, stop: () => Promise<unknown> }>]> = [
   ['one broker', async () => {
@@ -57,14 +34,16 @@ describe.each(BROKERS)('the WebSocket handshake on %s', (_name, start) => {
   afterAll(async () => { await broker?.stop() })
 
   it('closes a connection that sends nothing, with 408', async () => {
-    const { ms, told } = await heldFor(broker.wsPort, () => {})
+    const { ms, told } = await heldFor(broker.wsPort, silent, GIVE_UP_MS)
+    expect(ms).not.toBeNull()
     expect(ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 50)
     expect(ms).toBeLessThan(CLOSED_WITHIN_MS)
     expect(told).toBe('HTTP/1.1 408 Request Timeout')
   })
 
   it('closes a connection that sends its upgrade request a line at a time, with 408', async () => {
-    const { ms, told } = await heldFor(broker.wsPort, drip)
+    const { ms, told } = await heldFor(broker.wsPort, drip, GIVE_UP_MS)
+    expect(ms).not.toBeNull()
     expect(ms).toBeLessThan(CLOSED_WITHIN_MS)
     expect(told).toBe('HTTP/1.1 408 Request Timeout')
   })
@@ -93,16 +72,17 @@ describe('connections still upgrading count against the connection limit', () =>
 
   it('refuses one more with 503 on the WebSocket port and -ERR on the NATS port, and takes one again once they go', async () => {
     const wsPort = Number(new URL(t.wsUrl).port)
-    const silent = Array.from({ length: 3 }, () => net.connect(wsPort, '127.0.0.1').on('error', () => {}))
-    await Promise.all(silent.map(async (s) => await new Promise((resolve) => s.once('connect', resolve))))
+    const upgrading = await Promise.all(Array.from({ length: 3 }, async () => await opened(wsPort)))
     await eventually(() => t.broker?.router.pendingConnections === 3, 5000, 'three upgrades under way')
-    const refused = await heldFor(wsPort, () => {})
+    const refused = await heldFor(wsPort, silent, GIVE_UP_MS)
     expect(refused.told).toBe('HTTP/1.1 503 Service Unavailable')
+    expect(refused.ms).not.toBeNull()
     expect(refused.ms).toBeLessThan(CLOSED_WITHIN_MS)
-    const nats = await heldFor(t.port, () => {})
+    const nats = await heldFor(t.port, silent, GIVE_UP_MS)
+    expect(nats.ms).not.toBeNull()
     expect(nats.ms).toBeLessThan(CLOSED_WITHIN_MS)
     expect(nats.text).toMatch(/^INFO .*\r\n-ERR 'maximum connections exceeded'\r\n$/)
-    for (const s of silent) s.destroy()
+    for (const { socket } of upgrading) socket.destroy()
     await eventually(() => t.broker?.router.pendingConnections === 0, 5000, 'the upgrades to be let go')
     const ws = new WebSocket(t.wsUrl)
     await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject) })
