@@ -328,11 +328,31 @@ export class Router implements ClientHost {
    * Connections taken but not yet clients (WebSocket upgrades under way, server.ts): they hold
    * files as clients do, so they count against the connection limit.
    */
-  pendingConnections = 0
+  private pendingConnections = 0
+
+  /** How many places takePendingPlace holds now. */
+  get pendingPlaces (): number {
+    return this.pendingConnections
+  }
 
   /** Whether one more connection fits under the limit, counting those still upgrading. */
   hasRoomForConnection (): boolean {
     return this.clients.size + this.pendingConnections < this.options.maxConnections
+  }
+
+  /** A connection not yet a client (a WebSocket upgrade) takes a place; false, counted as rejected, when none is. */
+  takePendingPlace (): boolean {
+    if (!this.hasRoomForConnection()) {
+      this.stats.rejectedConnections++
+      return false
+    }
+    this.pendingConnections++
+    return true
+  }
+
+  /** The place taken by takePendingPlace is given back (the connection became a client, or went). */
+  releasePendingPlace (): void {
+    this.pendingConnections--
   }
 
   /** A new socket: greet it with INFO, or refuse it past the connection limit. */

@@ -158,12 +158,11 @@ export async function startBroker (
     // upgrades: see HandshakeDeadline.
     const deadline = new HandshakeDeadline(wsApp.server, options.tls === null ? 'connection' : 'secureConnection', options.connectTimeoutMs, {
       admit: (socket) => {
-        if (router.hasRoomForConnection()) { router.pendingConnections++; return true }
-        router.stats.rejectedConnections++
+        if (router.takePendingPlace()) return true
         refusals.note('maxConnections', socket.remoteAddress ?? '')
         return false
       },
-      release: () => { router.pendingConnections-- }
+      release: () => { router.releasePendingPlace() }
     })
     await wsApp.register(fastifyWebsocket, {
       options: {

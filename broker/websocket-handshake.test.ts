@@ -73,7 +73,7 @@ describe('connections still upgrading count against the connection limit', () =>
   it('refuses one more with 503 on the WebSocket port and -ERR on the NATS port, and takes one again once they go', async () => {
     const wsPort = Number(new URL(t.wsUrl).port)
     const upgrading = await Promise.all(Array.from({ length: 3 }, async () => await opened(wsPort)))
-    await eventually(() => t.broker?.router.pendingConnections === 3, 5000, 'three upgrades under way')
+    await eventually(() => t.broker?.router.pendingPlaces === 3, 5000, 'three upgrades under way')
     const refused = await heldFor(wsPort, silent, GIVE_UP_MS)
     expect(refused.told).toBe('HTTP/1.1 503 Service Unavailable')
     expect(refused.ms).not.toBeNull()
@@ -83,7 +83,7 @@ describe('connections still upgrading count against the connection limit', () =>
     expect(nats.ms).toBeLessThan(CLOSED_WITHIN_MS)
     expect(nats.text).toMatch(/^INFO .*\r\n-ERR 'maximum connections exceeded'\r\n$/)
     for (const { socket } of upgrading) socket.destroy()
-    await eventually(() => t.broker?.router.pendingConnections === 0, 5000, 'the upgrades to be let go')
+    await eventually(() => t.broker?.router.pendingPlaces === 0, 5000, 'the upgrades to be let go')
     const ws = new WebSocket(t.wsUrl)
     await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject) })
     expect(t.broker?.router.clients.size).toBe(1)
