@@ -78,6 +78,31 @@ describe('last-value cache', () => {
     expect(lvc.bytes).toBe(2 * 3)
   })
 
+  it('under a sprawl of new subjects, samples its way round the cache: recently updated subjects stay', () => {
+    // Ten hot subjects among 100, each updated before every new one arrives: every sample of
+    // 16 in a row holds a colder subject, so none of them is ever the stalest. The samples go
+    // round the cache many times here (and start over at its end).
+    const lvc = new LastValueCache({ maxSubjects: 100 })
+    let t = 0
+    const at = (subject: string): RoutedMessage =>
+      new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from('x'), 0, ++t, undefined)
+    const hot = Array.from({ length: 10 }, (_, i) => `quote.hot${i}`)
+    for (let i = 0; i < 90; i++) {
+      if (i % 9 === 0) lvc.offer(at(hot[i / 9] as string))
+      lvc.offer(at(`quote.cold${i}`))
+    }
+    expect(lvc.size).toBe(100)
+    for (let i = 0; i < 5000; i++) {
+      for (const subject of hot) lvc.offer(at(subject))
+      lvc.offer(at(`quote.new${i}`))
+      expect(lvc.size).toBe(100)
+    }
+    expect(lvc.evicted).toBe(5000)
+    for (const subject of hot) expect(lvc.get(subject)).toBeDefined()
+    expect(lvc.get('quote.new4999')).toBeDefined()
+    expect(lvc.get('quote.cold0')).toBeUndefined()
+  })
+
   it('keeps its message bytes within maxBytes, whatever the message sizes, evicting the stalest', () => {
     const lvc = new LastValueCache({ maxBytes: 10_000 })
     for (let i = 0; i < 100; i++) {

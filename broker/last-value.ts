@@ -11,8 +11,9 @@
  * ahead (`Tickfan-Seq: 9007199254740991`), cannot pin a subject until the broker restarts.
  *
  * Memory is bounded by `maxSubjects` and by `maxBytes` (message bodies): past either, an
- * approximately least recently updated subject is evicted (the stalest of the EVICTION_SAMPLE
- * earliest-inserted subjects, as Redis samples), until the cache is within both again.
+ * approximately least recently updated subject is evicted (the stalest of a sample of
+ * EVICTION_SAMPLE subjects, taken in turn through the cache in insertion order, as Redis
+ * samples), until the cache is within both again.
  *
  * Updates overwrite the Map entry in place. Moving the subject to the end (delete + set) would
  * give exact LRU order, but V8's ordered hash table then keeps every superseded message alive
@@ -50,6 +51,8 @@ export class LastValueCache {
   stores = 0
   /** Bumped whenever a subject enters or leaves the cache: the subject lists below stay valid until then. */
   private membership = 0
+  /** Where the next eviction's sample starts (evictStalest); null before the first. */
+  private evictionCursor: MapIterator<RoutedMessage> | null = null
   /** Sorted subjects matching a wildcard pattern, as of `membership`. */
   private readonly matching = new Map<string, { membership: number, subjects: readonly string[] }>()
 
@@ -85,13 +88,30 @@ export class LastValueCache {
     return 'stored'
   }
 
+  /**
+   * Evicts the least recently updated of the next EVICTION_SAMPLE subjects after the last sample,
+   * in insertion order, starting over at the end. The cursor is kept between evictions: a fresh
+   * iteration from the start walks past every deleted entry V8's ordered hash table still holds
+   * until it is rebuilt, up to the cache's size per eviction (39 us an eviction at 100,000
+   * subjects, bench/micro/last-value-eviction.ts; reports/broker/last-value-sprawl.md).
+   */
   private evictStalest (): void {
     let victim: RoutedMessage | undefined
-    let seen = 0
-    for (const candidate of this.values.values()) {
+    let cursor = this.evictionCursor ?? this.values.values()
+    let restarted = this.evictionCursor === null
+    for (let seen = 0; seen < EVICTION_SAMPLE;) {
+      const next = cursor.next()
+      if (next.done === true) {
+        if (restarted) break // the whole cache is smaller than a sample
+        cursor = this.values.values()
+        restarted = true
+        continue
+      }
+      const candidate = next.value
       if (victim === undefined || candidate.publishedAtMs < victim.publishedAtMs) victim = candidate
-      if (++seen >= EVICTION_SAMPLE) break
+      seen++
     }
+    this.evictionCursor = cursor
     if (victim === undefined) return
     this.values.delete(victim.subject)
     this.membership++
