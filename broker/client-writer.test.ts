@@ -39,7 +39,7 @@ function writer (): Harness {
   const w = new ClientWriter(
     transport,
     { maxInFlightBytes: 256 * 1024, maxAckWaitMs: 100, highWaterBytes: 256 * 1024, now: () => clock.ms },
-    8 * 1024 * 1024,
+    { maxPendingEventBytes: 8 * 1024 * 1024 },
     { dirty () {}, conflating (cause) { causes.push(cause) }, failed () {} }
   )
   return { writer: w, causes, written: () => bytes, clock }

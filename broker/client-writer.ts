@@ -11,7 +11,7 @@
  */
 import type { Transport } from './client-host.ts'
 import { type ConflationCause, FlowControl, type FlowLimits } from './flow-control.ts'
-import { Outbox } from './outbox.ts'
+import { Outbox, type OutboxOptions } from './outbox.ts'
 import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 
 const PING = Buffer.from('PING\r\n')
@@ -19,6 +19,9 @@ const PING = Buffer.from('PING\r\n')
 const MAX_TRACKED_WRITES = 64
 
 /** What the writer tells its connection. */
+/** How much a conflating outbox may hold (outbox.ts). */
+export type PendingLimits = Pick<OutboxOptions, 'maxPendingEventBytes' | 'maxPendingLastValueBytes'>
+
 export interface WriterEvents {
   /** Something was queued: the connection wants a flush turn. */
   dirty (): void
@@ -61,10 +64,10 @@ export class ClientWriter {
   constructor (
     private readonly transport: Transport,
     private readonly limits: WriterLimits,
-    maxPendingEventBytes: number,
+    pending: PendingLimits,
     private readonly events: WriterEvents
   ) {
-    this.outbox = new Outbox({ headers: false, maxPendingEventBytes })
+    this.outbox = new Outbox({ headers: false, ...pending })
     this.flow = new FlowControl(limits)
   }
 

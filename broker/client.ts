@@ -14,7 +14,7 @@ import type { ClientHost, PublishSubject, Transport } from './client-host.ts'
 import { DEFAULT_CONNECT_OPTIONS, connectOptions, parseConnectJson, type ConnectOptions } from './connect-options.ts'
 import { ProtocolError, errLine, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FairnessRecord, type FanoutMember } from './fanout.ts'
-import { ClientWriter } from './client-writer.ts'
+import { ClientWriter, type PendingLimits } from './client-writer.ts'
 import { ProtocolParser, type ProtocolHandler } from './parser.ts'
 import { KeepAlive } from './keep-alive.ts'
 import { PongBarrier } from './pong-barrier.ts'
@@ -70,10 +70,13 @@ export class Client implements ProtocolHandler, FanoutMember {
     readonly cid: number,
     readonly transport: Transport,
     private readonly host: ClientHost,
-    limits: { maxControlLineBytes: number, maxPayloadBytes: number, maxPendingEventBytes: number }
+    limits: { maxControlLineBytes: number, maxPayloadBytes: number } & Required<PendingLimits>
   ) {
     this.parser = new ProtocolParser(this, limits)
-    this.writer = new ClientWriter(transport, host, limits.maxPendingEventBytes, {
+    this.writer = new ClientWriter(transport, host, {
+      maxPendingEventBytes: limits.maxPendingEventBytes,
+      maxPendingLastValueBytes: limits.maxPendingLastValueBytes
+    }, {
       dirty: () => host.markDirty(this),
       conflating: (cause) => cause !== null ? host.startedConflating(this, cause) : host.stoppedConflating(this),
       failed: () => this.transportClosed('transport error')
@@ -282,7 +285,9 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (rights.permissions !== null && !rights.receives(msg, this.host.now)) return false
     const writer = this.writer
     const outbox = writer.outbox
-    if (outbox.deliver(sub, msg) === 'overflow') return this.slowConsumer()
+    const outcome = outbox.deliver(sub, msg)
+    if (outcome === 'overflow') return this.slowConsumer()
+    if (outcome === 'values-overflow') return this.slowConsumer('SLOW_CONSUMER_LAST_VALUE_BYTES', 'slow consumer (last-value bytes)')
     this.host.markDirty(this)
     sub.delivered++
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSubscription(sub)
@@ -294,9 +299,12 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (this.writer.control(line) === 'overflow') this.slowConsumer()
   }
 
-  /** Past its limit of undelivered events (and control lines): closed, saying so. */
-  private slowConsumer (): false {
-    this.closeWith('SLOW_CONSUMER_EVENT_BYTES', 'slow consumer (event bytes)')
+  /** Past its limit of undelivered events (and control lines), or of last values: closed, saying so. */
+  private slowConsumer (
+    code: 'SLOW_CONSUMER_EVENT_BYTES' | 'SLOW_CONSUMER_LAST_VALUE_BYTES' = 'SLOW_CONSUMER_EVENT_BYTES',
+    reason: CloseReason = 'slow consumer (event bytes)'
+  ): false {
+    this.closeWith(code, reason)
     return false
   }
 

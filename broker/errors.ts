@@ -27,6 +27,7 @@ export const ProtocolError = {
   PERMISSIONS_REPLY: { text: 'Permissions Violation for Reply Subject', close: false },
   STALE_CONNECTION: { text: 'Stale Connection', close: true },
   SLOW_CONSUMER_EVENT_BYTES: { text: 'Slow Consumer: undelivered event messages exceeded the byte limit', close: true },
+  SLOW_CONSUMER_LAST_VALUE_BYTES: { text: 'Slow Consumer: undelivered last values exceeded the byte limit', close: true },
   SLOW_CONSUMER_STALE: { text: 'Slow Consumer: oldest undelivered update exceeded maxStaleMs', close: true },
   SLOW_CONSUMER_BLOCKED: { text: 'Slow Consumer: socket blocked past maxBlockedMs', close: true },
   SLOW_CONSUMER_WORKER_LINK: { text: 'Slow Consumer: this worker fell behind its peers and missed event messages', close: true }
@@ -45,6 +46,7 @@ export type CloseReason =
   | 'server shutdown'
   | 'protocol error'
   | 'slow consumer (event bytes)'
+  | 'slow consumer (last-value bytes)'
   | 'slow consumer (stale)'
   | 'slow consumer (blocked)'
   | 'slow consumer (worker link)'

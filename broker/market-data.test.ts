@@ -269,6 +269,45 @@ describe('a subscriber that stops reading', () => {
     expect((varz.tickfan as Record<string, Record<string, number>>).slow_consumers_by_reason).toEqual({ 'slow consumer (event bytes)': 1 })
   })
 
+  it('is closed with a stated -ERR when last values of ever new subjects pass its last-value limit; on a fixed set of subjects it is only conflated', async () => {
+    const t = await broker({
+      highWaterBytes: 16 * 1024, maxPendingLastValueBytes: 256 * 1024, maxStaleMs: 60_000, maxBlockedMs: 60_000
+    })
+    const sprawling = await stalledSubscriber(t, 'quote.>')
+    const fixed = await raw(t)
+    await fixed.handshake({ verbose: false, pedantic: false, headers: false, name: 'fixed' })
+    fixed.send('SUB quote.fixed.* 1\r\n')
+    await fixed.roundTrip()
+    fixed.socket.pause()
+    const pub = await client(t)
+    const [sprawlingServer, fixedServer] = [serverClient(t, 'stalled'), serverClient(t, 'fixed')]
+    await publishUntilConflating(pub, fixedServer, 'quote.fixed.0') // both fall behind
+    await publishUntilConflating(pub, sprawlingServer, 'quote.busy')
+    const router = t.broker?.router
+    let sent = 0
+    while ((router?.stats.slowConsumers ?? 0) === 0) {
+      for (let k = 0; k < 500; k++) {
+        pub.publish(`quote.new.S${sent++}`, 'x'.repeat(100))
+        pub.publish(`quote.fixed.${k % 10}`, String(sent))
+      }
+      await pub.flush()
+      if (sent > 100_000) throw new Error('never closed')
+    }
+    sprawling.socket.resume()
+    await sprawling.closed
+    expect(sprawling.text.endsWith("-ERR 'Slow Consumer: undelivered last values exceeded the byte limit'\r\n")).toBe(true)
+    expect(sprawlingServer.closeReason).toBe('slow consumer (last-value bytes)')
+    // 256 KiB of entries of about 250 B each: cut after about a thousand new subjects, not at the end of a long run
+    expect(sent).toBeLessThan(20_000)
+    // The one on ten subjects holds one value of each, however many came: conflated, never cut.
+    expect(fixedServer.isClosed).toBe(false)
+    expect(fixedServer.outbox.conflated).toBeGreaterThan(0)
+    fixed.socket.resume()
+    await eventually(() => !fixedServer.outbox.conflating, 3000, 'the fixed-subject subscriber to catch up')
+    const varz = await json(t, '/varz')
+    expect((varz.tickfan as Record<string, Record<string, number>>).slow_consumers_by_reason).toEqual({ 'slow consumer (last-value bytes)': 1 })
+  })
+
   it('is closed when its oldest undelivered update is older than maxStaleMs, and the reason is shown', async () => {
     const t = await broker({ highWaterBytes: 16 * 1024, maxStaleMs: 300, maxBlockedMs: 60_000 })
     await stalledSubscriber(t, 'quote.>')

@@ -76,6 +76,14 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 8 * 1024 * 1024, min: 1, unit: 'bytes', help: 'Undelivered trade and plain bytes a conflating connection may hold',
     limit: { what: 'undelivered trades per slow connection', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
   },
+  maxPendingLastValueBytes: {
+    type: 'integer', default: 64 * 1024 * 1024, min: 1024, unit: 'bytes',
+    help: 'Undelivered last values a conflating connection may hold: one per subscription and subject, each counted with its MSG line and 128 B of bookkeeping',
+    limit: {
+      what: 'undelivered last values per slow connection (one per subscription and subject, so reached only by subjects that keep sprawling)',
+      pastIt: "`-ERR 'Slow Consumer: …'`, closed"
+    }
+  },
   meshMaxQueuedBytes: {
     type: 'integer', default: 64 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes queued for another worker before it counts as behind',
     limit: {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { Outbox, type OutboxSubscription } from './outbox.ts'
+import { HELD_LAST_VALUE_OVERHEAD_BYTES, Outbox, type OutboxSubscription } from './outbox.ts'
 import { SubjectClass } from './subject-classes.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { CONFLATED_HEADER } from '../lib/headers.ts'
@@ -101,6 +101,34 @@ describe('outbox', () => {
     expect(outcomes.slice(0, 4).every((o) => o === 'queued')).toBe(true)
     expect(outcomes).toContain('overflow')
     expect(outbox.conflated).toBe(0)
+  })
+
+  it('holds last values of ever new subjects only up to its last-value limit, then reports values-overflow', () => {
+    // Room for ten: each counted as its frame's bytes and the bookkeeping of its entry.
+    const limit = 10 * (quote('quote.s0', 'x').frameBytes + HELD_LAST_VALUE_OVERHEAD_BYTES)
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1 << 20, maxPendingLastValueBytes: limit })
+    outbox.startConflating(0)
+    const outcomes = Array.from({ length: 12 }, (_, i) => outbox.deliver(subA, quote(`quote.s${i}`, 'x')))
+    expect(outcomes.slice(0, 10).every((o) => o === 'queued')).toBe(true)
+    expect(outcomes[10]).toBe('values-overflow')
+    expect(outbox.pendingBytes).toBeGreaterThan(limit)
+  })
+
+  it('never reaches its last-value limit on subjects it already holds, however many updates come', () => {
+    // Whatever the updates to K subjects on two subscriptions, the held values are at most one per
+    // subscription and subject: within the limit when 2K frames and their bookkeeping fit.
+    const frame = (subject: string): number => quote(subject, 'xx').frameBytes
+    const updates = fc.array(fc.tuple(fc.integer({ min: 0, max: 19 }), fc.boolean()), { minLength: 1, maxLength: 400 })
+    fc.assert(fc.property(updates, (seq) => {
+      const subjects = Array.from({ length: 20 }, (_, i) => `quote.k${i}`)
+      const limit = 2 * subjects.reduce((sum, s) => sum + frame(s) + HELD_LAST_VALUE_OVERHEAD_BYTES, 0)
+      const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1 << 20, maxPendingLastValueBytes: limit })
+      outbox.startConflating(0)
+      for (const [k, onB] of seq) {
+        expect(outbox.deliver(onB ? subB : subA, quote(subjects[k] as string, 'xx'))).not.toBe('values-overflow')
+      }
+      expect(outbox.pendingBytes).toBeLessThanOrEqual(limit)
+    }))
   })
 
   it('writes trades held while conflating at once, in runs across chunks, and counts them as messages', () => {

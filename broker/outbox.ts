@@ -12,8 +12,10 @@
  *   pending one for the same (subscription, subject): the old entry becomes a tombstone and the
  *   new one is appended, counting the one it superseded, so what is finally delivered is always
  *   an order-preserving subsequence of what was published, and memory is one message per
- *   (subscription, subject). Event and plain messages are never conflated: they queue in order
- *   up to `maxPendingEventBytes`, past which the outbox reports an overflow and the connection
+ *   (subscription, subject), up to `maxPendingLastValueBytes` (reached only by subjects that keep
+ *   sprawling; past it the connection is a slow consumer). Event and plain messages are never
+ *   conflated: they queue in order up to `maxPendingEventBytes`, past which the outbox reports an
+ *   overflow and the connection
  *   is closed as a slow consumer. Consecutive ones are written at once, as flowing mode writes
  *   them, into a run of pooled chunks that is one entry of the list (EventRun): no copy of the
  *   message and no entry per message, so a connection judged behind costs the broker little
@@ -119,19 +121,37 @@ class EventRun {
 const COMPACT_MIN_TOMBSTONES = 64
 /** About what one held entry costs in memory besides its bytes (the object and its slot). */
 const HELD_ENTRY_OVERHEAD_BYTES = 64
+/**
+ * What one held last value costs in memory besides its frame's bytes: its entry, its slot in the
+ * list and its place in the index by subscription and subject (measured: about 120 B an entry,
+ * reports/broker/last-value-sprawl.md). The message itself is shared with the cache and the
+ * other holders.
+ */
+export const HELD_LAST_VALUE_OVERHEAD_BYTES = 128
 
 export interface OutboxOptions {
   /** Whether this client negotiated headers (HMSG, and the Tickfan-Conflated header). */
   headers: boolean
   /** Undelivered event/plain bytes allowed while conflating before overflow. */
   maxPendingEventBytes: number
+  /**
+   * Undelivered last-value bytes allowed while conflating (each entry counted with
+   * HELD_LAST_VALUE_OVERHEAD_BYTES) before 'values-overflow'. There is one entry per
+   * subscription and subject, so only subjects that keep sprawling reach it. Unlimited if absent.
+   */
+  maxPendingLastValueBytes?: number
 }
 
-export type DeliverOutcome = 'queued' | 'conflated' | 'overflow'
+/**
+ * 'overflow': past the event limit; 'values-overflow': past the last-value limit. Either way the
+ * connection is a slow consumer, to be closed.
+ */
+export type DeliverOutcome = 'queued' | 'conflated' | 'overflow' | 'values-overflow'
 
 export class Outbox {
   headers: boolean
   private readonly maxPendingEventBytes: number
+  private readonly maxPendingLastValueBytes: number
 
   /** The next socket write, in flowing mode. */
   private readonly parts = new WriteBuffer()
@@ -166,6 +186,7 @@ export class Outbox {
   constructor (options: OutboxOptions) {
     this.headers = options.headers
     this.maxPendingEventBytes = options.maxPendingEventBytes
+    this.maxPendingLastValueBytes = options.maxPendingLastValueBytes ?? Infinity
   }
 
   get conflating (): boolean {
@@ -217,7 +238,7 @@ export class Outbox {
     }
     if (msg.subjectClass === SubjectClass.LastValue) {
       const kept = msg.retain() // held past the publish call
-      const bytes = kept.frameBytes
+      const bytes = kept.frameBytes + HELD_LAST_VALUE_OVERHEAD_BYTES
       const enqueuedAtMs = kept.publishedAtMs
       const index = this.heldIndex as Map<number, Map<string, Held>>
       let bySubject = index.get(sub.uid)
@@ -239,6 +260,7 @@ export class Outbox {
       bySubject.set(kept.subject, entry)
       this.heldLastValueBytes += bytes
       if (this.heldTombstones >= COMPACT_MIN_TOMBSTONES && this.heldTombstones * 2 > held.length) this.compact()
+      if (this.heldLastValueBytes > this.maxPendingLastValueBytes) return 'values-overflow'
       return skipped === 0 ? 'queued' : 'conflated'
     }
     this.heldEventBytes += this.runFor(held, msg).append(sub, msg, this.headers)

@@ -126,7 +126,7 @@ export interface RouterLinks {
   ): boolean
 }
 
-type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes'>
+type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes' | 'maxPendingLastValueBytes'>
 
 /** What the router keeps per subject (subjectFacts). */
 export interface SubjectFacts extends PublishSubject, HistoryNote {
@@ -228,7 +228,8 @@ export class Router implements ClientHost {
     this.limits = {
       maxControlLineBytes: options.maxControlLineBytes,
       maxPayloadBytes: options.maxPayloadBytes,
-      maxPendingEventBytes: options.maxPendingEventBytes
+      maxPendingEventBytes: options.maxPendingEventBytes,
+      maxPendingLastValueBytes: options.maxPendingLastValueBytes
     }
     this.authenticator = new Authenticator(options.authorization ?? {})
     this.largeMessageGc = new LargeMessageGc({ minBytes: options.largeMessageGcBytes })

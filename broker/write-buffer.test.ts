@@ -132,7 +132,7 @@ describe('ClientWriter and the write-buffer pool', () => {
     }
     const limits = { now: () => 0, maxInFlightBytes: 2 ** 40, maxAckWaitMs: 2 ** 40, highWaterBytes: 2 ** 40 }
     const events = { dirty: () => {}, conflating: () => {}, failed: () => {} }
-    const writer = new ClientWriter(transport, limits, 2 ** 40, events)
+    const writer = new ClientWriter(transport, limits, { maxPendingEventBytes: 2 ** 40 }, events)
     const complete = (): void => {
       const p = pending.shift()
       if (p === undefined) return
