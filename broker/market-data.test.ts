@@ -8,6 +8,7 @@ import { connect, headers, wsconnect, type NatsConnection, type Subscription } f
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client } from './client.ts'
+import { LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT } from './monitor.ts'
 import type { BrokerOptions } from './options.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { RawClient } from './test-support/raw-client.ts'
@@ -548,6 +549,33 @@ describe('monitoring', () => {
     expect(bad.status).toBe(400)
     expect(await bad.json()).toEqual({ error: 'invalid subject "quote..x"' })
     expect((await fetch(`${t.httpUrl}/connz?sort=nonsense`)).status).toBe(400)
+  })
+
+  it('serves /lvc in pages: by limit and offset, and no more than LVC_PAGE_BYTES of values at once', async () => {
+    const t = await broker()
+    const nc = await client(t)
+    for (let i = 0; i < 25; i++) nc.publish(`quote.page.S${String(i).padStart(2, '0')}`, `v${i}`)
+    for (let i = 0; i < 3; i++) nc.publish(`quote.big.S${i}`, 'x'.repeat(600 * 1024))
+    await nc.flush()
+    // Follows next_offset to the end: every value once, in subject order.
+    const seen: string[] = []
+    let offset: number | null = 0
+    while (offset !== null) {
+      const page = await json(t, `/lvc?subject=quote.page.*&limit=10&offset=${offset}`)
+      expect(page).toMatchObject({ subject: 'quote.page.*', count: 25, offset, limit: 10 })
+      seen.push(...(page.values as Array<{ subject: string }>).map((v) => v.subject))
+      offset = page.next_offset as number | null
+    }
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `quote.page.S${String(i).padStart(2, '0')}`))
+    // Two values of 600 KiB pass the 1 MiB a page holds: one a page.
+    const big = await json(t, '/lvc?subject=quote.big.*')
+    expect(big).toMatchObject({ count: 3, limit: LVC_DEFAULT_LIMIT, next_offset: 1 })
+    expect((big.values as unknown[]).length).toBe(1)
+    for (const query of ['limit=0', `limit=${LVC_MAX_LIMIT + 1}`, 'limit=x', 'offset=-1']) {
+      const res = await fetch(`${t.httpUrl}/lvc?subject=quote.>&${query}`)
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as { error: string }).error).toMatch(/^(limit|offset) must be/)
+    }
   })
 
   it('counts in /varz how often a published subject was found in the interned table', async () => {

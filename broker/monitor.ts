@@ -13,7 +13,48 @@ import type { UpstreamStats } from './upstream.ts'
 import { SHARED_SUBJECTS } from './subject-intern.ts'
 import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 import { isValidSubject } from './subjects.ts'
-import { parseHeaders } from './wire.ts'
+import { parseHeaders, type RoutedMessage } from './wire.ts'
+
+/** Values in one answer of /lvc, unless `limit` asks for fewer (or more, up to LVC_MAX_LIMIT). */
+export const LVC_DEFAULT_LIMIT = 1000
+export const LVC_MAX_LIMIT = 10_000
+/**
+ * Message bytes in one answer of /lvc: past them the page ends early (it always holds at least
+ * one value) and `next_offset` says where to go on. Without it one GET of a full cache built its
+ * whole JSON at once, the broker answering no one meanwhile (reports/broker/monitor-lvc.md).
+ */
+export const LVC_PAGE_BYTES = 1024 * 1024
+
+/** The page /lvc asked for, or why it cannot be served. Pure. */
+export function lvcPage (
+  limit: string | undefined, offset: string | undefined
+): { limit: number, offset: number } | string {
+  const l = limit === undefined ? LVC_DEFAULT_LIMIT : Number(limit)
+  const o = offset === undefined ? 0 : Number(offset)
+  if (!Number.isInteger(l) || l < 1 || l > LVC_MAX_LIMIT) {
+    return `limit must be an integer from 1 to ${LVC_MAX_LIMIT}, got ${JSON.stringify(limit)}`
+  }
+  if (!Number.isInteger(o) || o < 0) return `offset must be a non-negative integer, got ${JSON.stringify(offset)}`
+  return { limit: l, offset: o }
+}
+
+/**
+ * The subjects of one page: from `offset`, at most `limit`, and no more than LVC_PAGE_BYTES of
+ * message bytes (`bytesOf`) once the first is in. Pure.
+ */
+export function pageOfValues (
+  subjects: readonly string[], page: { limit: number, offset: number }, bytesOf: (subject: string) => number
+): string[] {
+  const out: string[] = []
+  let bytes = 0
+  for (let i = page.offset; i < subjects.length && out.length < page.limit; i++) {
+    const subject = subjects[i] as string
+    bytes += bytesOf(subject)
+    if (out.length > 0 && bytes > LVC_PAGE_BYTES) break
+    out.push(subject)
+  }
+  return out
+}
 
 export const SERVER_VERSION = '2.10.0'
 export const TICKFAN_VERSION = '0.1.0'
@@ -352,12 +393,17 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
   // The same metrics as prom-client's JSON, for a multi-worker broker's primary to add up.
   app.get('/metrics/json', async () => await registry.getMetricsAsJSON())
 
-  app.get<{ Querystring: { subject?: string } }>('/lvc', async (req, reply) => {
-    const subject = req.query.subject ?? '>'
+  app.get<{ Querystring: Record<string, string | undefined> }>('/lvc', async (req, reply) => {
+    const q = req.query
+    const subject = q.subject ?? '>'
     // Query strings arrive as UTF-8 text; the broker keys subjects by their bytes (latin1).
     const key = Buffer.from(subject, 'utf8').toString('latin1')
     if (!isValidSubject(key)) return reply.code(400).send({ error: `invalid subject ${JSON.stringify(subject)}` })
-    const values = router.lastValues.snapshot(key).map((msg) => {
+    const page = lvcPage(q.limit, q.offset)
+    if (typeof page === 'string') return reply.code(400).send({ error: page })
+    const subjects = router.lastValues.subjectsMatching(key)
+    const chosen = pageOfValues(subjects, page, (s) => router.lastValues.get(s)?.bodyLength ?? 0)
+    const values = chosen.map((s) => router.lastValues.get(s) as RoutedMessage).map((msg) => {
       const payload = msg.payload()
       let text: string | undefined
       try { text = utf8.decode(payload) } catch { text = undefined }
@@ -370,7 +416,9 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
         ...(text === undefined ? { payload_base64: payload.toString('base64') } : { payload: text })
       }
     })
-    return { subject, count: values.length, values }
+    const end = page.offset + values.length
+    const next = end < subjects.length ? end : null
+    return { subject, count: subjects.length, offset: page.offset, limit: page.limit, next_offset: next, values }
   })
 
   return app
