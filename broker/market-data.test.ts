@@ -8,7 +8,7 @@ import { connect, headers, wsconnect, type NatsConnection, type Subscription } f
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client } from './client.ts'
-import { LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT } from './monitor.ts'
+import { CONNZ_MAX_SUBSCRIPTIONS_LISTED, LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT } from './monitor.ts'
 import type { BrokerOptions } from './options.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { RawClient } from './test-support/raw-client.ts'
@@ -576,6 +576,27 @@ describe('monitoring', () => {
       expect(res.status).toBe(400)
       expect(((await res.json()) as { error: string }).error).toMatch(/^(limit|offset) must be/)
     }
+  })
+
+  it('lists no more than CONNZ_MAX_SUBSCRIPTIONS_LISTED subscriptions in one /connz?subs=1, and says whose list it cut', async () => {
+    const t = await broker({ maxSubscriptionOpsPerSec: 0 })
+    const each = Math.ceil(CONNZ_MAX_SUBSCRIPTIONS_LISTED * 0.6)
+    for (const name of ['first', 'second']) {
+      const r = await raw(t)
+      await r.handshake({ verbose: false, pedantic: false, name })
+      r.send(Array.from({ length: each }, (_, i) => `SUB ${name}.s${i} ${i + 1}\r\n`).join(''))
+      await r.roundTrip()
+    }
+    const connz = await json(t, '/connz?subs=1')
+    const [first, second] = connz.connections as Array<Record<string, unknown>>
+    expect(first).toMatchObject({ name: 'first', subscriptions: each })
+    expect(first?.subscriptions_list).toHaveLength(each)
+    expect(first?.subscriptions_list_truncated).toBeUndefined()
+    expect(second).toMatchObject({ name: 'second', subscriptions: each, subscriptions_list_truncated: true })
+    expect(second?.subscriptions_list).toHaveLength(CONNZ_MAX_SUBSCRIPTIONS_LISTED - each)
+    // Paged one connection at a time, each list is whole.
+    const alone = await json(t, '/connz?subs=1&offset=1&limit=1')
+    expect((alone.connections as Array<Record<string, unknown>>)[0]?.subscriptions_list).toHaveLength(each)
   })
 
   it('counts in /varz how often a published subject was found in the interned table', async () => {

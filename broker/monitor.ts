@@ -209,7 +209,19 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
   }
 }
 
-export function connInfo (client: Client, now: number, withSubs: boolean): Record<string, unknown> {
+/**
+ * Subscriptions one answer of `/connz?subs=1` lists, over all its connections: past them a
+ * connection's list is cut and says so (`subscriptions_list_truncated`). Without it a million
+ * subscriptions made one answer of 32 MiB that held the broker for 1.3 s
+ * (reports/broker/monitor-lvc.md).
+ */
+export const CONNZ_MAX_SUBSCRIPTIONS_LISTED = 10_000
+
+/**
+ * One connection in `/connz`. `subs`: the subscriptions still to be listed in this answer
+ * (CONNZ_MAX_SUBSCRIPTIONS_LISTED at its start, shared by its connections), or null for none.
+ */
+export function connInfo (client: Client, now: number, subs: { left: number } | null): Record<string, unknown> {
   const oldest = client.outbox.oldestPendingAtMs()
   const info: Record<string, unknown> = {
     cid: client.cid,
@@ -246,7 +258,18 @@ export function connInfo (client: Client, now: number, withSubs: boolean): Recor
     }
   }
   if (client.isClosed) info.reason = client.closeReason
-  if (withSubs) info.subscriptions_list = [...client.subscriptions.values()].map((s) => s.queue === undefined ? s.subject : `${s.subject} ${s.queue}`)
+  if (subs !== null) {
+    const listed: string[] = []
+    for (const s of client.subscriptions.values()) {
+      if (subs.left === 0) {
+        info.subscriptions_list_truncated = true
+        break
+      }
+      listed.push(s.queue === undefined ? s.subject : `${s.subject} ${s.queue}`)
+      subs.left--
+    }
+    info.subscriptions_list = listed
+  }
   return info
 }
 
@@ -354,7 +377,7 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
     if (!Number.isInteger(limit) || limit < 0 || !Number.isInteger(offset) || offset < 0) {
       return reply.code(400).send({ error: 'limit and offset must be non-negative integers' })
     }
-    const withSubs = q.subs === '1' || q.subs === 'true'
+    const subs = q.subs === '1' || q.subs === 'true' ? { left: CONNZ_MAX_SUBSCRIPTIONS_LISTED } : null
     let list: Client[] = []
     if (state !== 'closed') list.push(...router.clients.values())
     if (state !== 'open') list.push(...router.closedClients)
@@ -368,7 +391,7 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
       total: list.length,
       offset,
       limit,
-      connections: list.slice(offset, offset + limit).map((c) => connInfo(c, now, withSubs))
+      connections: list.slice(offset, offset + limit).map((c) => connInfo(c, now, subs))
     }
   })
 
