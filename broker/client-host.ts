@@ -67,7 +67,11 @@ export interface ClientHost extends FlowLimits {
    */
   subjectFacts (subject: string, subjectKey?: number): PublishSubject
   publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void
-  subscribe (sub: Subscription): void
+  /**
+   * Inserts `sub` and starts its snapshot; returns the cached subjects that took a scan (0 when
+   * its list was known): the client charges them against its SUB and UNSUB rate.
+   */
+  subscribe (sub: Subscription): number
   unsubscribe (sub: Subscription): void
   /** Interest changes announced to other workers so far (see whenInterestSettled). */
   readonly interestSeq: number

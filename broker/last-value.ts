@@ -51,6 +51,11 @@ export class LastValueCache {
   stores = 0
   /** Bumped whenever a subject enters or leaves the cache: the subject lists below stay valid until then. */
   private membership = 0
+  /**
+   * Subjects the last subjectsMatching() call looked at: the whole cache when it computed a
+   * wildcard's list afresh, else 0. What a SUB cost, for its client's rate limit (client.ts).
+   */
+  lastScanned = 0
   /** Where the next eviction's sample starts (evictStalest); null before the first. */
   private evictionCursor: MapIterator<RoutedMessage> | null = null
   /** Sorted subjects matching a wildcard pattern, as of `membership`. */
@@ -136,9 +141,11 @@ export class LastValueCache {
    * scan of the cache, not one each (the list is shared; never change it).
    */
   subjectsMatching (pattern: string): readonly string[] {
+    this.lastScanned = 0
     if (!hasWildcardToken(pattern)) return this.values.has(pattern) ? [pattern] : []
     const known = this.matching.get(pattern)
     if (known !== undefined && known.membership === this.membership) return known.subjects
+    this.lastScanned = this.values.size
     const subjects: string[] = []
     for (const subject of this.values.keys()) if (subjectMatches(pattern, subject)) subjects.push(subject)
     subjects.sort()

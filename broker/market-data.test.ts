@@ -479,6 +479,31 @@ describe('bad input', () => {
     expect((connz.connections as Array<Record<string, number>>).some((c) => c.rate_limit_pauses === 1)).toBe(true)
   })
 
+  it('counts a SUB whose snapshot scanned the cache as one operation per 10 subjects, and holds the rest of its input past the limit', async () => {
+    const t = await broker({ maxSubscriptionOpsPerSec: 1000 })
+    const pub = await client(t)
+    for (let i = 0; i < 2000; i++) pub.publish(`quote.scan.S${i}`, 'v')
+    await pub.flush()
+    const churner = await raw(t)
+    await churner.handshake({ verbose: false, pedantic: false })
+    const sids = (text: string): number => new Set([...text.matchAll(/MSG \S+ (\d+) /g)].map((m) => m[1])).size
+    // Each round puts a new subject in the cache, so the SUB's list of quote.> is computed afresh:
+    // 2,000 subjects scanned, 200 operations. The fifth SUB passes 1,000 a second.
+    const rounds = Array.from({ length: 10 }, (_, i) => `PUB quote.scan.new${i} 1\r\nv\r\nSUB quote.> ${i + 1}\r\nUNSUB ${i + 1}\r\n`)
+    const pongs = (text: string): number => text.split('PONG\r\n').length - 1
+    const pongsBefore = pongs(churner.text)
+    const start = Date.now()
+    churner.send(`${rounds.join('')}PING\r\n`)
+    await delay(300)
+    expect(sids(churner.afterInfo)).toBe(5) // five snapshots began; the rest of the input waits
+    expect(pongs(churner.text)).toBe(pongsBefore)
+    await churner.waitFor((text) => pongs(text) > pongsBefore, 5000) // the rest, in later seconds
+    expect(Date.now() - start).toBeGreaterThanOrEqual(900)
+    expect(churner.afterInfo).not.toContain('-ERR')
+    const connz = await json(t, '/connz')
+    expect((connz.connections as Array<Record<string, number>>).some((c) => (c.rate_limit_pauses ?? 0) >= 1)).toBe(true)
+  })
+
   it('cuts off a client that floods PINGs and never reads its PONGs, before they pass the event limit', async () => {
     const t = await broker({ maxPendingEventBytes: 256 * 1024 })
     const flooder = await raw(t)

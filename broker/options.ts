@@ -62,8 +62,8 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 10000, min: 0, aliases: ['max-sub-ops-per-sec'],
     help: 'SUBs and UNSUBs per second one connection may send; past it its reads pause until the second ends (0 = unlimited)',
     limit: {
-      what: 'SUBs and UNSUBs per second per connection (0 = none)',
-      pastIt: 'its reads pause until the second ends; nothing is refused (`/connz` `rate_limit_pauses`)'
+      what: 'SUBs and UNSUBs per second per connection (0 = none; a SUB whose snapshot list is computed afresh counts one more per 10 cached subjects it scanned)',
+      pastIt: 'its reads, and what it already sent, wait until the second ends; nothing is refused (`/connz` `rate_limit_pauses`)'
     }
   },
   highWaterBytes: { type: 'integer', default: 256 * 1024, min: 1, unit: 'bytes', help: 'Socket-buffered bytes past which a connection is conflated' },

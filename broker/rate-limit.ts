@@ -16,17 +16,20 @@ export class InboundRateLimit {
   constructor (private readonly perSecond: number) {}
 
   /**
-   * Counts a message; false the first time a window goes over the limit (pause until
-   * windowEndsAtMs). The clock is read only when there is a limit: this runs for every message.
+   * Counts a message, or `weight` of them (an operation that costs as much); false the first
+   * time a window goes over the limit (pause until windowEndsAtMs). The clock is read only when
+   * there is a limit: this runs for every message.
    */
-  admit (now: () => number): boolean {
+  admit (now: () => number, weight = 1): boolean {
     if (this.perSecond <= 0) return true
     const nowMs = now()
     if (nowMs - this.windowStartMs >= 1000) {
       this.windowStartMs = nowMs
       this.windowMsgs = 0
     }
-    if (++this.windowMsgs !== this.perSecond + 1) return true
+    const before = this.windowMsgs
+    this.windowMsgs = before + weight
+    if (before > this.perSecond || this.windowMsgs <= this.perSecond) return true
     this.throttled++
     return false
   }

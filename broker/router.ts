@@ -597,14 +597,15 @@ export class Router implements ClientHost {
     return true
   }
 
-  subscribe (sub: Subscription): void {
+  subscribe (sub: Subscription): number {
     this.trie.insert(sub)
     this.links?.interestChanged(sub.subject, sub.queue, 1)
     // Snapshot: its first batch queued in the same synchronous step as the insert, so no live
     // message can fall between the snapshot and the first update (no gap), nor be in both (no
     // duplicate); a larger one goes on in later turns, as snapshots.ts explains.
-    if (sub.queue !== undefined) return
+    if (sub.queue !== undefined) return 0
     this.snapshots.start(sub, this.lastValues.subjectsMatching(sub.subject), this.lastValues.stores)
+    return this.lastValues.lastScanned
   }
 
   unsubscribe (sub: Subscription): void {
