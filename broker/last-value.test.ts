@@ -1,7 +1,9 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LastValueCache } from './last-value.ts'
 import { SubjectClass } from './subject-classes.ts'
 import { RoutedMessage } from './wire.ts'
+import { subjectMatches } from './subjects.ts'
 
 function msg (subject: string, payload: string, sequence?: number, atMs = 0): RoutedMessage {
   return new RoutedMessage(subject, undefined, SubjectClass.LastValue, Buffer.from(payload), 0, atMs, sequence)
@@ -46,6 +48,49 @@ describe('last-value cache', () => {
     expect(lvc.subjectsMatching('quote.>')).not.toBe(first)
     expect(lvc.subjectsMatching('quote.>')).toEqual(lvc.snapshot('quote.>').map((m) => m.subject))
     expect(lvc.subjectsMatching('quote.zzz')).toEqual([])
+  })
+
+  it("brings a wildcard's list up to date by the subjects that entered and left: always what a fresh scan gives, old lists untouched", () => {
+    const patterns = ['quote.>', 'quote.*.BTC', 'quote.a.*', '>']
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('offer' as const), subject: fc.constantFrom('quote.a.BTC', 'quote.b.BTC', 'quote.a.ETH', 'quote.c.X', 'trade.a.BTC', 'bbo.a.BTC', 'quote.d.BTC', 'quote.a.SOL') }),
+      fc.record({ kind: fc.constant('delete' as const), subject: fc.constantFrom('quote.a.BTC', 'quote.c.X', 'bbo.a.BTC') }),
+      fc.record({ kind: fc.constant('match' as const), pattern: fc.constantFrom(...patterns) }),
+      fc.record({ kind: fc.constant('burst' as const), n: fc.integer({ min: 1, max: 1500 }) }) // past the changes kept, sometimes
+    )
+    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 2, max: 6 }), (ops, maxSubjects) => {
+      const lvc = new LastValueCache({ maxSubjects })
+      const given: Array<{ list: readonly string[], copy: string[] }> = []
+      let t = 0
+      let fresh = 0
+      for (const o of ops) {
+        if (o.kind === 'offer') lvc.offer(msg(o.subject, 'x', undefined, ++t))
+        else if (o.kind === 'delete') lvc.delete(o.subject)
+        else if (o.kind === 'burst') for (let i = 0; i < o.n; i++) lvc.offer(msg(`quote.burst.S${fresh++}`, 'x', undefined, ++t))
+        else {
+          const list = lvc.subjectsMatching(o.pattern)
+          const scanned = lvc.snapshot('>').map((m) => m.subject).filter((s) => subjectMatches(o.pattern, s)).sort()
+          expect(list).toEqual(scanned)
+          given.push({ list, copy: [...list] })
+        }
+      }
+      for (const g of given) expect(g.list).toEqual(g.copy) // a list handed out is never changed
+    }))
+  })
+
+  it('says what a list cost: the whole cache when scanned, the changes and a fifth of the list when merged, nothing when reused', () => {
+    const lvc = new LastValueCache()
+    for (let i = 0; i < 100; i++) lvc.offer(msg(`quote.s${i}`, 'x'))
+    lvc.subjectsMatching('quote.>')
+    expect(lvc.lastScanned).toBe(100)
+    lvc.subjectsMatching('quote.>')
+    expect(lvc.lastScanned).toBe(0)
+    lvc.offer(msg('quote.new', 'x'))
+    lvc.offer(msg('trade.new', 'x'))
+    expect(lvc.subjectsMatching('quote.>')).toHaveLength(101)
+    expect(lvc.lastScanned).toBe(2 + 100 / 5)
+    lvc.subjectsMatching('quote.x')
+    expect(lvc.lastScanned).toBe(0)
   })
 
   it('accepts an idempotent re-publish of the same sequence', () => {
