@@ -257,9 +257,14 @@ export class Client implements ProtocolHandler, FanoutMember {
   private chargeScan (scanned: number): void {
     if (!this.paceSubscriptionOps(Math.floor(scanned / SUBJECTS_SCANNED_PER_SUB_OP))) return
     if (scanned < SCAN_ENDS_TURN) return
+    this.holdParser()
+    this.host.readBudgetSpent(this)
+  }
+
+  /** The rest of what this client sent waits until its reads resume (resumeReading). */
+  private holdParser (): void {
     this.parser.pause()
     this.parserWaitsForTurn = true
-    this.host.readBudgetSpent(this)
   }
 
   unsub (sid: string, max: number | undefined): void {
@@ -380,8 +385,7 @@ export class Client implements ProtocolHandler, FanoutMember {
    */
   private paceSubscriptionOps (weight = 1): boolean {
     if (this.subscriptionOps.admit(this.host.now, weight)) return true
-    this.parser.pause()
-    this.parserWaitsForTurn = true
+    this.holdParser()
     this.host.throttle(this, this.subscriptionOps.windowEndsAtMs)
     return false
   }
