@@ -57,19 +57,6 @@ function lowerBound (list: readonly string[], subject: string): number {
   return lo
 }
 
-/** Where `subject` is in the sorted `list`, or -1. */
-function sortedIndexOf (list: readonly string[], subject: string): number {
-  let lo = 0
-  let hi = list.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const at = list[mid] as string
-    if (at === subject) return mid
-    if (at < subject) lo = mid + 1
-    else hi = mid - 1
-  }
-  return -1
-}
 /** Wildcard patterns whose subject lists are kept (all are dropped when it is reached). */
 const MAX_PATTERNS_KEPT = 256
 
@@ -133,7 +120,7 @@ export class LastValueCache {
    * Evicts the least recently updated of the next EVICTION_SAMPLE subjects after the last sample,
    * in insertion order, starting over at the end. The cursor is kept between evictions: a fresh
    * iteration from the start walks past every deleted entry V8's ordered hash table still holds
-   * until it is rebuilt, up to the cache's size per eviction (39 us an eviction at 100,000
+   * until it is rebuilt, up to the cache's size per eviction (39-54 us an eviction at 100,000
    * subjects, bench/micro/last-value-eviction.ts; reports/broker/last-value-sprawl.md).
    */
   private evictStalest (): void {
@@ -208,26 +195,24 @@ export class LastValueCache {
    * Sets lastScanned to what the work is worth in subjects scanned.
    */
   private brought (pattern: string, old: readonly string[], since: number): readonly string[] {
-    const added: string[] = []
-    const removed = new Set<string>()
+    // Each edit found by a binary search (a subject to add, or null: the one there leaves), the
+    // runs between them copied whole.
+    const edits: Array<[at: number, added: string | null]> = []
     const seen = new Set<string>()
     for (let m = since + 1; m <= this.membership; m++) {
       const subject = this.changed[m % CHANGES_KEPT] as string
       if (seen.has(subject)) continue
       seen.add(subject)
       if (!subjectMatches(pattern, subject)) continue
-      const was = sortedIndexOf(old, subject) >= 0
+      const at = lowerBound(old, subject)
+      const was = old[at] === subject
       const is = this.values.has(subject)
-      if (is && !was) added.push(subject)
-      else if (!is && was) removed.add(subject)
+      if (is && !was) edits.push([at, subject])
+      else if (!is && was) edits.push([at, null])
     }
     this.lastScanned = seen.size
-    if (added.length === 0 && removed.size === 0) return old
+    if (edits.length === 0) return old
     this.lastScanned += Math.ceil(old.length / COPIES_PER_SCAN)
-    // Each edit found by a binary search, the runs between them copied whole.
-    const edits: Array<[at: number, added: string | null]> = []
-    for (const subject of added) edits.push([lowerBound(old, subject), subject])
-    for (const subject of removed) edits.push([sortedIndexOf(old, subject), null])
     edits.sort((x, y) => x[0] - y[0] || (x[1] === null ? 1 : y[1] === null ? -1 : x[1] < y[1] ? -1 : 1))
     const runs: string[][] = []
     let from = 0

@@ -426,7 +426,8 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
     if (typeof page === 'string') return reply.code(400).send({ error: page })
     const subjects = router.lastValues.subjectsMatching(key)
     const chosen = pageOfValues(subjects, page, (s) => router.lastValues.get(s)?.bodyLength ?? 0)
-    const values = chosen.map((s) => router.lastValues.get(s) as RoutedMessage).map((msg) => {
+    const values = chosen.map((s) => {
+      const msg = router.lastValues.get(s) as RoutedMessage
       const payload = msg.payload()
       let text: string | undefined
       try { text = utf8.decode(payload) } catch { text = undefined }

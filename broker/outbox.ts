@@ -15,10 +15,9 @@
  *   (subscription, subject), up to `maxPendingLastValueBytes` (reached only by subjects that keep
  *   sprawling; past it the connection is a slow consumer). Event and plain messages are never
  *   conflated: they queue in order up to `maxPendingEventBytes`, past which the outbox reports an
- *   overflow and the connection
- *   is closed as a slow consumer. Consecutive ones are written at once, as flowing mode writes
- *   them, into a run of pooled chunks that is one entry of the list (EventRun): no copy of the
- *   message and no entry per message, so a connection judged behind costs the broker little
+ *   overflow and the connection is closed as a slow consumer. Consecutive ones are written at
+ *   once, as flowing mode writes them, into a run of pooled chunks that is one entry of the list
+ *   (EventRun): no copy of the message and no entry per message, so a connection judged behind costs the broker little
  *   more per trade than one that is not (reports/broker/flow-window.md).
  *
  * Tombstones are compacted away once they outnumber live entries, so the list stays within
@@ -123,7 +122,7 @@ const COMPACT_MIN_TOMBSTONES = 64
 const HELD_ENTRY_OVERHEAD_BYTES = 64
 /**
  * What one held last value costs in memory besides its frame's bytes: its entry, its slot in the
- * list and its place in the index by subscription and subject (measured: about 120 B an entry,
+ * list and its place in the index by subscription and subject (measured: 126-128 B an entry,
  * reports/broker/last-value-sprawl.md). The message itself is shared with the cache and the
  * other holders.
  */

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { UsageError } from '../../lib/cli-options.ts'
 import { brokerBundle, ROOT } from './processes.ts'
 
@@ -22,6 +23,14 @@ export interface ReferenceBuild {
 }
 
 /** The commit the gate compares against, as committed in bench/ci-reference.json. */
+/**
+ * A module of another checkout of this repository (`root`, e.g. a worktree of the commit before),
+ * `file` relative to it: how the micro benchmarks measure a reference beside this tree (`--root`).
+ */
+export async function importFromCheckout<T> (root: string, file: string): Promise<T> {
+  return await import(pathToFileURL(path.join(root, file)).href) as T
+}
+
 export function committedReference (): string {
   const file = path.join(ROOT, 'bench/ci-reference.json')
   const config = JSON.parse(readFileSync(file, 'utf8')) as { commit?: unknown }

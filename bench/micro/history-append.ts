@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url'
 import { helpText, parseOptions, runMain, type OptionTable } from '../../lib/cli-options.ts'
 import type * as HistoryModule from '../../broker/history.ts'
 import { ROOT } from '../harness/processes.ts'
+import { importFromCheckout } from '../harness/reference-build.ts'
 
 export const CLI = {
   appends: { type: 'integer', default: 3_000_000, min: 1000, help: 'Appends per measurement' },
@@ -32,7 +33,7 @@ type Options = ReturnType<typeof parseOptions<typeof CLI>>
 
 /** Loads `root`'s HistoryStream. */
 async function historyOf (root: string): Promise<typeof HistoryModule.HistoryStream> {
-  const mod = await import(pathToFileURL(path.join(root, 'broker/history.ts')).href) as typeof HistoryModule
+  const mod = await importFromCheckout<typeof HistoryModule>(root, 'broker/history.ts')
   return mod.HistoryStream
 }
 

@@ -16,6 +16,7 @@ import type * as LastValueModule from '../../broker/last-value.ts'
 import type * as WireModule from '../../broker/wire.ts'
 import { SubjectClass } from '../../broker/subject-classes.ts'
 import { ROOT } from '../harness/processes.ts'
+import { importFromCheckout } from '../harness/reference-build.ts'
 
 export const CLI = {
   sizes: { type: 'list', default: ['10000', '100000'], help: 'Cache subject limits to measure' },
@@ -31,8 +32,8 @@ interface Checkout {
 }
 
 async function checkoutOf (label: string, root: string): Promise<Checkout> {
-  const lv = await import(pathToFileURL(path.join(root, 'broker/last-value.ts')).href) as typeof LastValueModule
-  const wire = await import(pathToFileURL(path.join(root, 'broker/wire.ts')).href) as typeof WireModule
+  const lv = await importFromCheckout<typeof LastValueModule>(root, 'broker/last-value.ts')
+  const wire = await importFromCheckout<typeof WireModule>(root, 'broker/wire.ts')
   return { label, Cache: lv.LastValueCache, Message: wire.RoutedMessage }
 }
 

@@ -31,6 +31,7 @@ import type * as OptionsModule from '../../broker/options.ts'
 import type * as RouterModule from '../../broker/router.ts'
 import { FrameScanner } from '../load/frame-scanner.ts'
 import { ROOT } from '../harness/processes.ts'
+import { importFromCheckout } from '../harness/reference-build.ts'
 
 export const CLI = {
   subscribers: { type: 'integer', default: 10, min: 1, help: 'Subscribing connections (each on <subject>.>)' },
@@ -120,8 +121,8 @@ function heapAllocationMeter (): { stop: () => number } {
 
 export async function runPublishPath (o: ReturnType<typeof parseOptions<typeof CLI>>): Promise<PublishPathResult> {
   const root = o.root === '' ? ROOT : path.resolve(o.root)
-  const { Router } = await import(pathToFileURL(path.join(root, 'broker/router.ts')).href) as typeof RouterModule
-  const { resolveOptions } = await import(pathToFileURL(path.join(root, 'broker/options.ts')).href) as typeof OptionsModule
+  const { Router } = await importFromCheckout<typeof RouterModule>(root, 'broker/router.ts')
+  const { resolveOptions } = await importFromCheckout<typeof OptionsModule>(root, 'broker/options.ts')
   // No inbound rate limit: the publisher here reads far past the default's 200,000 msgs/s.
   const history = {
     ...(o.historyMaxBytes > 0 ? { historyMaxBytes: o.historyMaxBytes } : {}),
