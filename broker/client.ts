@@ -252,7 +252,7 @@ export class Client implements ProtocolHandler, FanoutMember {
    * that work counts against the SUB and UNSUB rate, one operation per
    * SUBJECTS_SCANNED_PER_SUB_OP, and a large scan ends this connection's turn. Without it one
    * client that put a new subject in the cache before each `SUB quote.>` held every other
-   * client up to 377 ms at 100,000 subjects (reports/broker/snapshot-churn.md).
+   * client 0.37-0.75 s at 100,000 subjects (reports/broker/snapshot-churn.md).
    */
   private chargeScan (scanned: number): void {
     if (!this.paceSubscriptionOps(Math.floor(scanned / SUBJECTS_SCANNED_PER_SUB_OP))) return

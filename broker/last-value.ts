@@ -40,8 +40,8 @@ const EVICTION_SAMPLE = 16
 const CHANGES_KEPT = 1024
 /**
  * A subject copied into a merged list costs about 1/COPIES_PER_SCAN of one matched and sorted
- * (lastScanned): at 100,000 subjects a merge took 5.5-6 ms here, a scan 31 ms (83-92 ms the
- * first time), a plain copy of the list alone about 4 ms (reports/broker/snapshot-churn.md).
+ * (lastScanned): at 100,000 subjects a merge took 6.0-6.5 ms here, a scan 29-31 ms (91-93 ms
+ * the first time; reports/broker/snapshot-churn.md).
  */
 const COPIES_PER_SCAN = 5
 
@@ -120,7 +120,7 @@ export class LastValueCache {
    * Evicts the least recently updated of the next EVICTION_SAMPLE subjects after the last sample,
    * in insertion order, starting over at the end. The cursor is kept between evictions: a fresh
    * iteration from the start walks past every deleted entry V8's ordered hash table still holds
-   * until it is rebuilt, up to the cache's size per eviction (39-54 us an eviction at 100,000
+   * until it is rebuilt, up to the cache's size per eviction (52-54 us an eviction at 100,000
    * subjects, bench/micro/last-value-eviction.ts; reports/broker/last-value-sprawl.md).
    */
   private evictStalest (): void {
