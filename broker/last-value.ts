@@ -38,24 +38,13 @@ export type OfferResult = 'stored' | 'older'
 const EVICTION_SAMPLE = 16
 /** Membership changes kept, so that a wildcard's list is brought up to date by them (subjectsMatching). */
 const CHANGES_KEPT = 1024
-/**
- * A subject copied into a merged list costs about 1/COPIES_PER_SCAN of one matched and sorted
- * (lastScanned): at 100,000 subjects a merge took 6.0-6.5 ms here, a scan 29-31 ms (91-93 ms
- * the first time; reports/broker/snapshot-churn.md).
- */
+/** A subject copied into a merged list costs about 1/COPIES_PER_SCAN of one matched in a scan (lastScanned). */
 const COPIES_PER_SCAN = 5
-
-/** Where `subject` would go in the sorted `list`: the first place whose subject is not below it. */
-function lowerBound (list: readonly string[], subject: string): number {
-  let lo = 0
-  let hi = list.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if ((list[mid] as string) < subject) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
+/**
+ * Up to this many subjects leaving, a merge finds each in the copied list and splices it out
+ * (a search and a move each, in the runtime); past it, one pass over the list keeps the rest.
+ */
+const FOUND_REMOVALS = 16
 
 /** Wildcard patterns whose subject lists are kept (all are dropped when it is reached). */
 const MAX_PATTERNS_KEPT = 256
@@ -81,7 +70,9 @@ export class LastValueCache {
   private evictionCursor: MapIterator<RoutedMessage> | null = null
   /** The subjects of the last CHANGES_KEPT membership changes, at membership % CHANGES_KEPT. */
   private readonly changed: string[] = new Array<string>(CHANGES_KEPT).fill('')
-  /** Sorted subjects matching a wildcard pattern, as of `membership`. */
+  /** Whether each of those changes was the subject entering (1) or leaving (0) the cache. */
+  private readonly entered = new Uint8Array(CHANGES_KEPT)
+  /** The subjects matching a wildcard pattern, as of `membership`, in no particular order. */
   private readonly matching = new Map<string, { membership: number, subjects: readonly string[] }>()
 
   constructor (options: LastValueCacheOptions = {}) {
@@ -106,7 +97,7 @@ export class LastValueCache {
       this.bytes -= current.bodyLength
     } else {
       if (this.values.size >= this.maxSubjects) this.evictStalest()
-      this.noteChange(msg.subject)
+      this.noteChange(msg.subject, 1)
     }
     const kept = msg.retain() // cached past its publish call
     kept.cacheOrder = ++this.stores
@@ -142,7 +133,7 @@ export class LastValueCache {
     this.evictionCursor = cursor
     if (victim === undefined) return
     this.values.delete(victim.subject)
-    this.noteChange(victim.subject)
+    this.noteChange(victim.subject, 0)
     this.bytes -= victim.bodyLength
     this.evicted++
   }
@@ -151,24 +142,33 @@ export class LastValueCache {
     return this.values.get(subject)
   }
 
-  /** Every cached value whose subject matches `pattern` (wildcards allowed), in subject order. */
+  /**
+   * Every cached value whose subject matches `pattern` (wildcards allowed), each once, in the
+   * order of subjectsMatching.
+   */
   snapshot (pattern: string): RoutedMessage[] {
     const out: RoutedMessage[] = []
     for (const subject of this.subjectsMatching(pattern)) out.push(this.values.get(subject) as RoutedMessage)
     return out
   }
 
-  /** A subject entered or left the cache: the membership moves on, and the change is kept. */
-  private noteChange (subject: string): void {
-    this.changed[++this.membership % CHANGES_KEPT] = subject
+  /** A subject entered (1) or left (0) the cache: the membership moves on, and the change is kept. */
+  private noteChange (subject: string, entered: 0 | 1): void {
+    const at = ++this.membership % CHANGES_KEPT
+    this.changed[at] = subject
+    this.entered[at] = entered
   }
 
   /**
-   * The cached subjects matching `pattern`, in subject order. A wildcard's list is computed once
-   * and kept while no subject enters or leaves the cache: a flood of SUBs to `quote.>` costs one
-   * scan of the cache, not one each (the list is shared; never change it). After at most
-   * CHANGES_KEPT changes, a new list is the old one with the subjects that entered or left
-   * merged in, not a scan and sort of the whole cache.
+   * The cached subjects matching `pattern`, each once: for a wildcard, in the order the cache
+   * holds them (about the order they first entered it), not sorted. A wildcard's list is
+   * computed once and kept while no subject enters or leaves the cache: a flood of SUBs to
+   * `quote.>` costs one scan of the cache, not one each (the list is shared; never change it).
+   * After at most CHANGES_KEPT changes, a new list is the old one without the subjects that left
+   * and with those that entered, not a scan of the whole cache.
+   *
+   * Not sorted: a sort was most of what a fresh list cost, in one turn of the broker
+   * (reports/broker/snapshot-churn.md, "Many connections").
    */
   subjectsMatching (pattern: string): readonly string[] {
     this.lastScanned = 0
@@ -181,59 +181,61 @@ export class LastValueCache {
       return subjects
     }
     this.lastScanned = this.values.size
-    const subjects: string[] = []
-    for (const subject of this.values.keys()) if (subjectMatches(pattern, subject)) subjects.push(subject)
-    subjects.sort()
+    // Room for every subject at once: pushing 100,000 into a growing array took longer than matching them.
+    const subjects = new Array<string>(this.values.size)
+    let matched = 0
+    for (const subject of this.values.keys()) if (subjectMatches(pattern, subject)) subjects[matched++] = subject
+    subjects.length = matched
     if (this.matching.size >= MAX_PATTERNS_KEPT) this.matching.clear()
     this.matching.set(pattern, { membership: this.membership, subjects })
     return subjects
   }
 
   /**
-   * `old`, the sorted list of `pattern` as of membership `since`, brought up to now by the
-   * changes since: a new list (old ones stay as they are for the snapshots that hold them).
-   * Sets lastScanned to what the work is worth in subjects scanned.
+   * `old`, the list of `pattern` as of membership `since`, brought up to now by the changes
+   * since: a new list (old ones stay as they are, for the snapshots that hold them). A changed
+   * subject was cached at `since` exactly when its first change after it was leaving, so old
+   * holds it exactly when that is so and it matches: no search of old is needed. Sets
+   * lastScanned to what the work is worth in subjects scanned.
    */
   private brought (pattern: string, old: readonly string[], since: number): readonly string[] {
-    // Each edit found by a binary search (a subject to add, or null: the one there leaves), the
-    // runs between them copied whole.
-    const edits: Array<[at: number, added: string | null]> = []
     const seen = new Set<string>()
+    const added: string[] = []
+    let removed: Set<string> | null = null
     for (let m = since + 1; m <= this.membership; m++) {
-      const subject = this.changed[m % CHANGES_KEPT] as string
+      const at = m % CHANGES_KEPT
+      const subject = this.changed[at] as string
       if (seen.has(subject)) continue
       seen.add(subject)
       if (!subjectMatches(pattern, subject)) continue
-      const at = lowerBound(old, subject)
-      const was = old[at] === subject
+      const was = this.entered[at] === 0
       const is = this.values.has(subject)
-      if (is && !was) edits.push([at, subject])
-      else if (!is && was) edits.push([at, null])
+      if (is && !was) added.push(subject)
+      else if (!is && was) (removed ??= new Set()).add(subject)
     }
     this.lastScanned = seen.size
-    if (edits.length === 0) return old
+    if (added.length === 0 && removed === null) return old
     this.lastScanned += Math.ceil(old.length / COPIES_PER_SCAN)
-    edits.sort((x, y) => x[0] - y[0] || (x[1] === null ? 1 : y[1] === null ? -1 : x[1] < y[1] ? -1 : 1))
-    const runs: string[][] = []
-    let from = 0
-    for (const [at, subject] of edits) {
-      if (at > from) runs.push(old.slice(from, at))
-      if (subject !== null) {
-        runs.push([subject])
-        from = Math.max(from, at)
-      } else {
-        from = at + 1 // the removed subject itself is skipped
-      }
+    const subjects = old.concat(added) // one copy: the runtime's, as fast as a slice
+    if (removed === null) return subjects
+    if (removed.size <= FOUND_REMOVALS) {
+      for (const subject of removed) subjects.splice(subjects.indexOf(subject), 1) // old holds it: see above
+      return subjects
     }
-    runs.push(old.slice(from))
-    return ([] as string[]).concat(...runs)
+    let kept = 0
+    for (let i = 0; i < subjects.length; i++) {
+      const subject = subjects[i] as string
+      if (!removed.has(subject)) subjects[kept++] = subject
+    }
+    subjects.length = kept
+    return subjects
   }
 
   delete (subject: string): boolean {
     const current = this.values.get(subject)
     if (current === undefined) return false
     this.bytes -= current.bodyLength
-    this.noteChange(subject)
+    this.noteChange(subject, 0)
     return this.values.delete(subject)
   }
 }

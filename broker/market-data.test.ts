@@ -583,7 +583,7 @@ describe('monitoring', () => {
     for (let i = 0; i < 25; i++) nc.publish(`quote.page.S${String(i).padStart(2, '0')}`, `v${i}`)
     for (let i = 0; i < 3; i++) nc.publish(`quote.big.S${i}`, 'x'.repeat(600 * 1024))
     await nc.flush()
-    // Follows next_offset to the end: every value once, in subject order.
+    // Follows next_offset to the end: every value once, in the order the subjects entered the cache.
     const seen: string[] = []
     let offset: number | null = 0
     while (offset !== null) {

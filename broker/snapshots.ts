@@ -48,7 +48,7 @@ export class SnapshotQueue {
   ) {}
 
   /**
-   * A new subscription's snapshot: `subjects` (in subject order) as cached when the cache had
+   * A new subscription's snapshot: `subjects` (each once, in any order) as cached when the cache had
    * made `since` stores. Its first batch goes now.
    */
   start (sub: Subscription, subjects: readonly string[], since: number): void {
