@@ -3,6 +3,8 @@
  * publisher goes on) is a slow consumer of the mesh: nothing is lost silently. When it catches
  * up, its subscribers that missed trades are closed with the slow-consumer reason, and its
  * quote subscribers get the newest value of every quote; the link's memory stayed bounded.
+ * The same holds for a worker's own publishes on their way back to its own subscribers (the
+ * loopback), which were dropped without a word past the limit.
  */
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +13,16 @@ import { RawClient } from './test-support/raw-client.ts'
 import { eventually } from './test-support/targets.ts'
 
 const LIMIT = 256 * 1024
+
+/** A raw client on the given worker of the broker at `port` (connections are dealt round-robin). */
+async function clientOnWorker (port: number, worker: number): Promise<RawClient> {
+  for (let tries = 0; tries < 10; tries++) {
+    const raw = await RawClient.connect(port)
+    if (raw.text.includes(`W${worker}"`)) { await raw.handshake(); return raw }
+    raw.close()
+  }
+  throw new Error(`no connection landed on worker ${worker}`)
+}
 
 describe('a worker that falls behind on the mesh', () => {
   let broker: CommandProcess
@@ -24,15 +36,7 @@ describe('a worker that falls behind on the mesh', () => {
   }, 40_000)
   afterAll(async () => { await broker.stop('SIGINT') })
 
-  /** A raw client on the given worker (connections are dealt round-robin). */
-  async function onWorker (worker: number): Promise<RawClient> {
-    for (let tries = 0; tries < 10; tries++) {
-      const raw = await RawClient.connect(port)
-      if (raw.text.includes(`W${worker}"`)) { await raw.handshake(); return raw }
-      raw.close()
-    }
-    throw new Error(`no connection landed on worker ${worker}`)
-  }
+  const onWorker = async (worker: number): Promise<RawClient> => await clientOnWorker(port, worker)
 
   function workerPid (index: number): number {
     const pids = execFileSync('pgrep', ['-P', String(broker.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
@@ -82,6 +86,48 @@ describe('a worker that falls behind on the mesh', () => {
     expect(links.conflatedMsgs).toBeGreaterThan(0)
     expect(links.droppedMsgs).toBeGreaterThan(0)
     expect(links.closedForMissedEvents).toBe(1)
+    quotes.close()
+    publisher.close()
+  }, 60_000)
+})
+
+describe("a worker's own publishes past the link limit, on their way back to its subscribers (the loopback)", () => {
+  let broker: CommandProcess
+  let port: number
+  beforeAll(async () => {
+    // 16 KiB: one 64 KiB read of publishes puts the loopback past it.
+    const started = await startBrokerCommand(['--workers', '2', '--mesh-max-queued-bytes', '16384'])
+    broker = started.broker
+    port = started.port
+  }, 40_000)
+  afterAll(async () => { await broker.stop('SIGINT') })
+
+  it('closes the subscribers who missed trades, saying so, and delivers the newest value of every quote', async () => {
+    const trades = await clientOnWorker(port, 0)
+    const quotes = await clientOnWorker(port, 0)
+    trades.send('SUB trade.loop.> 1\r\n')
+    quotes.send('SUB quote.loop.> 1\r\n')
+    await trades.roundTrip()
+    await quotes.roundTrip()
+    const publisher = await clientOnWorker(port, 0)
+    const payload = 'z'.repeat(2000)
+    let batch = ''
+    for (let i = 1; i <= 200; i++) {
+      batch += `PUB trade.loop.T ${payload.length}\r\n${payload}\r\n`
+      const headers = `NATS/1.0\r\nTickfan-Seq: ${i}\r\n\r\n`
+      batch += `HPUB quote.loop.S${i % 50} ${headers.length} ${headers.length + payload.length}\r\n${headers}${payload}\r\n`
+    }
+    publisher.send(batch)
+    await publisher.roundTrip()
+    // Before, some of the trades were dropped and the subscriber was never told.
+    await trades.waitFor(/-ERR 'Slow Consumer: this worker fell behind on its own publishes and missed event messages'/, 10_000)
+    await trades.closed
+    await eventually(() => {
+      const newest = new Map<string, number>()
+      for (const m of quotes.text.matchAll(/HMSG (quote\.loop\.S\d+) 1 \d+ \d+\r\nNATS\/1\.0\r\nTickfan-Seq: (\d+)/g)) newest.set(m[1] as string, Number(m[2]))
+      return newest.size === 50 && [...newest].every(([subject, seq]) => seq === 150 + (Number(subject.slice('quote.loop.S'.length)) || 50))
+    }, 10_000, 'the newest value of every quote')
+    expect(quotes.isClosed).toBe(false)
     quotes.close()
     publisher.close()
   }, 60_000)

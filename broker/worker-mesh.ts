@@ -56,13 +56,13 @@ export interface MeshStats {
   forwardedMsgs: number
   forwardedBytes: number
   receivedMsgs: number
-  /** Event and plain messages not sent to a worker whose link was down or too far behind. */
+  /** Event and plain messages not sent to a worker whose link was down or too far behind (the loopback included). */
   droppedMsgs: number
   /** Last values held back for a worker that was behind, superseded by a newer one before it caught up. */
   conflatedMsgs: number
-  /** Times a worker fell behind (its link past the queued-bytes limit). */
+  /** Times a link fell behind (past the queued-bytes limit): a peer's, or this worker's loopback. */
   linksBehind: number
-  /** Local subscribers closed because this worker missed events its peers sent while it was behind. */
+  /** Local subscribers closed because this worker missed events, its peers' or its own (the loopback), while behind. */
   closedForMissedEvents: number
   /** PONGs released because a peer did not acknowledge interest within INTEREST_ACK_TIMEOUT_MS. */
   interestAckTimeouts: number
@@ -104,6 +104,8 @@ class PeerInterest {
   }
 }
 
+interface Behind { lastValues: Map<string, Buffer>, missed: Set<string>, missedAll: boolean }
+
 class Outbound implements DeliveryLink {
   chunks: Buffer[] = []
   bytes = 0
@@ -112,10 +114,11 @@ class Outbound implements DeliveryLink {
   ackedInterestSeq = 0
   /**
    * While the peer is behind (its link past the byte limit): the newest last-value frame per
-   * subject, and the event subjects whose messages were not sent. Both bounded; on catching up
-   * the peer is told what it missed, then gets the newest values.
+   * subject, and the event subjects whose messages were not sent (at most MAX_DROPPED_SUBJECTS,
+   * then all); on catching up the peer is told what it missed, then gets the newest values. The
+   * frames are bounded by the subjects alone, not by bytes (reports/broker/mesh-behind.md).
    */
-  behind: { lastValues: Map<string, Buffer>, missed: Set<string>, missedAll: boolean } | null = null
+  behind: Behind | null = null
   /** Message frames sent on this link, and how many of them the peer has said it delivered. */
   sentMsgs = 0
   delivered = 0
@@ -543,22 +546,17 @@ export class WorkerMesh implements RouterLinks {
     }
     // Last values come back even with nobody here listening: this worker's cache keeps them.
     if (!localPlain && queues.length === 0 && !lastValue) return true
-    if (loopback.bytes + loopback.socket.writableLength > this.maxQueuedBytes) {
-      this.stats.droppedMsgs++
-      return true
-    }
+    const frame = queues.length === 0 && plainFrame !== null
+      ? plainFrame
+      : encodeMessageFrame(subject, reply, data, headerBytes, queues)
+    // Past the limit the loopback is behind, as a peer's link is (sendMessage): its last values
+    // wait conflated, and this worker's subscribers to the events it missed are closed, saying
+    // so, when it catches up (caughtUp). They were dropped without a word before.
+    const behind = this.behindNow(loopback)
+    if (behind !== null) return this.hold(behind, frame, subject, lastValue)
     // Nobody here listens (the frame only keeps this worker's cache current): nothing to be fair about.
     this.fair.sent(origin, !localPlain && queues.length === 0 ? [] : waits, this.router.now())
-    this.send(
-      loopback,
-      queues.length === 0 && plainFrame !== null ? plainFrame : encodeMessageFrame(
-        subject,
-        reply,
-        data,
-        headerBytes,
-        queues
-      )
-    )
+    this.send(loopback, frame)
     return true
   }
 
@@ -569,32 +567,44 @@ export class WorkerMesh implements RouterLinks {
    * treated as a slow consumer of this worker: its last values are conflated (the newest per
    * subject waits), its events are not sent but remembered by subject, and when its link drains
    * it is first told which event subjects it missed (it closes the subscribers who missed them,
-   * with the slow-consumer reason), then given the newest values. Memory stays bounded: one
-   * frame per last-value subject and a capped set of subject names.
+   * with the slow-consumer reason), then given the newest values. What it holds: one frame per
+   * last-value subject (bounded by the subjects, not by bytes) and a capped set of subject names.
+   * This worker's loopback is held back the same way (publishAll).
    */
   private sendMessage (out: Outbound, frame: Buffer, subject: string, lastValue: boolean): boolean {
     // The peer is gone: its clients reconnect elsewhere.
     if (out.socket.destroyed) { this.stats.droppedMsgs++; return false }
+    const behind = this.behindNow(out)
+    if (behind !== null) {
+      this.hold(behind, frame, subject, lastValue)
+      return false
+    }
+    this.sendMessageFrame(out, frame)
+    return true
+  }
+
+  /** What `out` is behind on, if its link holds more than maxQueuedBytes now or did and has not drained; else null. */
+  private behindNow (out: Outbound): Behind | null {
     if (out.behind === null && out.bytes + out.socket.writableLength > this.maxQueuedBytes) {
       out.behind = { lastValues: new Map(), missed: new Set(), missedAll: false }
       this.stats.linksBehind++
       out.socket.once('drain', () => this.caughtUp(out))
     }
-    const behind = out.behind
-    if (behind === null) {
-      this.sendMessageFrame(out, frame)
-      return true
-    }
+    return out.behind
+  }
+
+  /** A message for a link that is behind: a last value waits conflated, an event is remembered by subject. True. */
+  private hold (behind: Behind, frame: Buffer, subject: string, lastValue: boolean): true {
     if (lastValue) {
       if (behind.lastValues.has(subject)) this.stats.conflatedMsgs++
       behind.lastValues.set(subject, frame)
-      return false
+      return true
     }
     this.stats.droppedMsgs++
-    if (behind.missedAll) return false
+    if (behind.missedAll) return true
     behind.missed.add(subject)
     if (behind.missed.size > MAX_DROPPED_SUBJECTS) { behind.missedAll = true; behind.missed.clear() }
-    return false
+    return true
   }
 
   private sendMessageFrame (out: Outbound, frame: Buffer): void {
@@ -609,8 +619,23 @@ export class WorkerMesh implements RouterLinks {
     const behind = out.behind
     if (behind === null || out.socket.destroyed) return
     out.behind = null
-    if (behind.missedAll || behind.missed.size > 0) this.send(out, encodeDroppedFrame(behind.missedAll ? ['>'] : [...behind.missed]))
-    for (const frame of behind.lastValues.values()) this.sendMessageFrame(out, frame)
+    const missed = behind.missedAll ? ['>'] : [...behind.missed]
+    if (out !== this.loopback) {
+      if (missed.length > 0) this.send(out, encodeDroppedFrame(missed))
+      for (const frame of behind.lastValues.values()) this.sendMessageFrame(out, frame)
+      return
+    }
+    // This worker's own subscribers: closed here (a peer is told by a frame); the held values go
+    // round the loopback as any local publish, with no peer to wait for (their publishers are
+    // not kept: a no-echo publisher gets its own held value back).
+    if (missed.length > 0) {
+      this.stats.closedForMissedEvents += this.router.closeSubscribersOf(missed, 'SLOW_CONSUMER_WORKER_LOOPBACK', 'slow consumer (worker loopback)')
+    }
+    const now = this.router.now()
+    for (const frame of behind.lastValues.values()) {
+      this.fair.sent(null, [], now)
+      this.send(out, frame)
+    }
   }
 
   private send (out: Outbound, frame: Buffer): void {
