@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
-import { MONITOR_MAX_CONNECTIONS, monitoringApp, requireBasicAuth } from './monitor.ts'
+import { connzPage, MONITOR_MAX_CONNECTIONS, monitoringApp, requireBasicAuth } from './monitor.ts'
 
 type Json = Record<string, unknown>
 
@@ -112,9 +112,9 @@ export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<F
   app.get('/subsz', async () => ({ ...mergeSums(await askAll('/subsz')), server_id: o.serverId }))
   app.get<{ Querystring: Record<string, string | undefined> }>('/connz', async (req, reply) => {
     const q = req.query
-    const limit = q.limit === undefined ? 1024 : Number(q.limit)
-    const offset = q.offset === undefined ? 0 : Number(q.offset)
-    if (!Number.isInteger(limit) || limit < 0 || !Number.isInteger(offset) || offset < 0) return reply.code(400).send({ error: 'limit and offset must be non-negative integers' })
+    const page = connzPage(q.limit, q.offset)
+    if (typeof page === 'string') return reply.code(400).send({ error: page })
+    const { limit, offset } = page
     const params = new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as Record<string, string>, offset: '0', limit: String(offset + limit) })
     const workers = o.workers()
     const responses = await Promise.all(workers.map(async (w) => await fetch(`${w.url}/connz?${params.toString()}`, { headers: { authorization } })))

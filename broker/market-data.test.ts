@@ -8,7 +8,7 @@ import { connect, headers, wsconnect, type NatsConnection, type Subscription } f
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client } from './client.ts'
-import { CONNZ_MAX_SUBSCRIPTIONS_LISTED, LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT } from './monitor.ts'
+import { CONNZ_MAX_LIMIT, CONNZ_MAX_SUBSCRIPTIONS_LISTED, LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT } from './monitor.ts'
 import type { BrokerOptions } from './options.ts'
 import { decodeFrames, headerValue } from './test-support/frames.ts'
 import { RawClient } from './test-support/raw-client.ts'
@@ -624,6 +624,19 @@ describe('monitoring', () => {
     const alone = await json(t, '/connz?subs=1&offset=1&limit=1')
     expect((alone.connections as Array<Record<string, unknown>>)[0]?.subscriptions_list).toHaveLength(each)
   })
+
+  it('answers /connz with at most CONNZ_MAX_LIMIT connections, whatever limit asks, and pages to the rest', async () => {
+    const t = await broker()
+    const extra = 5
+    for (let i = 0; i < CONNZ_MAX_LIMIT + extra; i++) await (await raw(t)).handshake()
+    const first = await json(t, '/connz?limit=100000')
+    expect(first).toMatchObject({ limit: CONNZ_MAX_LIMIT, num_connections: CONNZ_MAX_LIMIT, offset: 0 })
+    expect((first.connections as unknown[]).length).toBe(CONNZ_MAX_LIMIT)
+    const total = first.total as number
+    expect(total).toBeGreaterThanOrEqual(CONNZ_MAX_LIMIT + extra)
+    const rest = await json(t, `/connz?limit=100000&offset=${CONNZ_MAX_LIMIT}`)
+    expect((rest.connections as unknown[]).length).toBe(total - CONNZ_MAX_LIMIT)
+  }, 60_000)
 
   it('counts in /varz how often a published subject was found in the interned table', async () => {
     const t = await broker()

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import { LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT, LVC_PAGE_BYTES, lvcPage, pageOfValues } from './monitor.ts'
+import { CONNZ_MAX_LIMIT, connzPage, LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT, LVC_PAGE_BYTES, lvcPage, pageOfValues } from './monitor.ts'
+
+describe('/connz pages', () => {
+  it('cuts limit to CONNZ_MAX_LIMIT, unless the primary asks a worker, and says what is wrong', () => {
+    expect(connzPage(undefined, undefined)).toEqual({ limit: CONNZ_MAX_LIMIT, offset: 0 })
+    expect(connzPage('10', '3')).toEqual({ limit: 10, offset: 3 })
+    expect(connzPage('0', undefined)).toEqual({ limit: 0, offset: 0 })
+    expect(connzPage('100000', '5')).toEqual({ limit: CONNZ_MAX_LIMIT, offset: 5 })
+    expect(connzPage('100000', '5', true)).toEqual({ limit: 100000, offset: 5 })
+    for (const [limit, offset] of [['-1', undefined], ['x', undefined], [undefined, '1.5']]) {
+      expect(connzPage(limit, offset)).toBe('limit and offset must be non-negative integers')
+    }
+  })
+})
 
 describe('/lvc pages', () => {
   it('reads limit and offset, with defaults, and says what is wrong with them', () => {

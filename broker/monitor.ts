@@ -73,6 +73,11 @@ export interface MonitorContext {
   upstream?: () => UpstreamStats | null
   /** Connections at once (monitoringApp); a worker's own monitor, asked only by its primary, has no cap. */
   maxConnections?: number
+  /**
+   * A worker's own monitor, asked only by its primary: /connz answers any `limit` (the primary
+   * asks each worker for `offset + limit` to merge them, and caps what it is asked itself).
+   */
+  connzUncapped?: boolean
 }
 
 /** Connections a public monitoring port serves at once: Node closes one past it at once. */
@@ -216,6 +221,24 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
  * (reports/broker/monitor-lvc.md).
  */
 export const CONNZ_MAX_SUBSCRIPTIONS_LISTED = 10_000
+
+/**
+ * Connections in one /connz answer at most, and when `limit` is not given: nats-server's page.
+ * A larger `limit` is cut to it, and the answer's `limit` says so; nats-server takes any. Each
+ * connection's record is built while the broker waits: 10,000 in one answer held other clients
+ * 183-207 ms here (reports/broker/monitor-lvc.md, "/connz with a large limit").
+ */
+export const CONNZ_MAX_LIMIT = 1024
+
+/** /connz's `limit` and `offset`, the limit cut to CONNZ_MAX_LIMIT unless `uncapped`; or what is wrong with them. */
+export function connzPage (
+  limit: string | undefined, offset: string | undefined, uncapped = false
+): { limit: number, offset: number } | string {
+  const l = limit === undefined ? CONNZ_MAX_LIMIT : Number(limit)
+  const o = offset === undefined ? 0 : Number(offset)
+  if (!Number.isInteger(l) || l < 0 || !Number.isInteger(o) || o < 0) return 'limit and offset must be non-negative integers'
+  return { limit: uncapped ? l : Math.min(l, CONNZ_MAX_LIMIT), offset: o }
+}
 
 /**
  * One connection in `/connz`. `subs`: the subscriptions still to be listed in this answer
@@ -372,11 +395,9 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
     if (!['open', 'closed', 'all'].includes(state)) return reply.code(400).send({ error: `state must be open, closed or all, got ${JSON.stringify(state)}` })
     const sort = (q.sort ?? 'cid') as ConnSortKey
     if (!(sort in SORTS)) return reply.code(400).send({ error: `sort must be one of ${Object.keys(SORTS).join(', ')}, got ${JSON.stringify(q.sort)}` })
-    const limit = q.limit === undefined ? 1024 : Number(q.limit)
-    const offset = q.offset === undefined ? 0 : Number(q.offset)
-    if (!Number.isInteger(limit) || limit < 0 || !Number.isInteger(offset) || offset < 0) {
-      return reply.code(400).send({ error: 'limit and offset must be non-negative integers' })
-    }
+    const page = connzPage(q.limit, q.offset, ctx.connzUncapped)
+    if (typeof page === 'string') return reply.code(400).send({ error: page })
+    const { limit, offset } = page
     const subs = q.subs === '1' || q.subs === 'true' ? { left: CONNZ_MAX_SUBSCRIPTIONS_LISTED } : null
     let list: Client[] = []
     if (state !== 'closed') list.push(...router.clients.values())

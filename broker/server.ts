@@ -197,7 +197,8 @@ export async function startBroker (
       eventLoopDelay,
       auth: options.monitoringAuth,
       upstream: () => upstream?.stats ?? null,
-      maxConnections: deps.worker === undefined ? MONITOR_MAX_CONNECTIONS : undefined
+      maxConnections: deps.worker === undefined ? MONITOR_MAX_CONNECTIONS : undefined,
+      connzUncapped: deps.worker !== undefined
     })
     await monitor.listen(deps.worker === undefined ? { port: options.httpPort, host: options.host } : { port: 0, host: '127.0.0.1', exclusive: true })
     httpPort = (monitor.server.address() as AddressInfo).port
