@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,7 @@ describe('the broker\'s bundle', () => {
     const out = bundleBroker(path.join(ROOT, 'broker/main.ts'), path.join(dir, 'dist/broker.mjs'))
     // Run from the checkout, where its packages are (the bundle leaves them external).
     const inRoot = path.join(ROOT, 'dist', `bundle-test-${process.pid}.mjs`)
+    mkdirSync(path.dirname(inRoot), { recursive: true }) // a fresh checkout has no dist/ until something builds
     writeFileSync(inRoot, readFileSync(out))
     try {
       const help = spawnSync(process.execPath, [inRoot, '--help'], { encoding: 'utf8', timeout: 30_000 })
