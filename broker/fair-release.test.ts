@@ -30,6 +30,30 @@ describe('FairRelease', () => {
     expect(out).toEqual(['a:frame-a', 'b:frame-b'])
   })
 
+  it('runs afterEarlier work only once every message sent before it is delivered, and the frames after it find their messages', () => {
+    const fair = new FairRelease<string, string>(5)
+    const out: string[] = []
+    const deliver = (o: string, f: string): void => { out.push(`${o}:${f}`) }
+    fair.sent('a', [], 0)
+    fair.afterEarlier(() => out.push('run'), 0)
+    fair.sent('b', [], 0)
+    fair.release(0, deliver)
+    expect(out).toEqual([]) // a's frame has not come back: the work waits behind it
+    fair.arrived('frame-a')
+    fair.release(0, deliver)
+    expect(out).toEqual(['a:frame-a', 'run'])
+    fair.afterEarlier(() => out.push('run again'), 0) // nothing before it waits
+    fair.sent('c', [], 0)
+    fair.arrived('frame-b') // past both pieces of work, to b and c in turn
+    fair.arrived('frame-c')
+    fair.release(0, deliver)
+    expect(out).toEqual(['a:frame-a', 'run', 'b:frame-b', 'run again', 'c:frame-c'])
+    fair.sent('d', [], 0)
+    fair.afterEarlier(() => out.push('run at clear'), 0)
+    fair.clear() // the loopback is gone: d never comes back, the work runs anyway
+    expect(out.at(-1)).toBe('run at clear')
+  })
+
   it('holds a message drawn to go second until the peer says it delivered it, and what follows behind it', () => {
     const draws = [0.9, 0.0, 0.0] // place 1 (0.9 >= 1/2), then place 0 for the next
     const fair = new FairRelease<string, string>(5, () => draws.shift() ?? 0)

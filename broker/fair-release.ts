@@ -45,6 +45,8 @@ interface Held<F> {
   readonly needed: number
   readonly sentAtMs: number
   frame: F | null
+  /** Not a message: work to run once every message before it has been delivered (afterEarlier). */
+  readonly run: (() => void) | null
 }
 
 export class FairRelease<O, F> {
@@ -72,11 +74,21 @@ export class FairRelease<O, F> {
     let needed = 0
     if (k > 0 && this.random() >= this.bias / (k + 1)) needed = 1 + Math.floor(this.random() * k)
     if (needed > 0) this.waited++
-    this.held.push({ origin, waits, needed, sentAtMs: nowMs, frame: null })
+    this.held.push({ origin, waits, needed, sentAtMs: nowMs, frame: null, run: null })
+  }
+
+  /**
+   * Runs `run` once every message sent before it has been delivered, in its place among them
+   * (release), or at once by clear(). What depends on this worker's own cache holding every
+   * value published here so far waits so (worker-mesh.ts, resending from the cache).
+   */
+  afterEarlier (run: () => void, nowMs: number): void {
+    this.held.push({ origin: null, waits: [], needed: 0, sentAtMs: nowMs, frame: null, run })
   }
 
   /** The loopback gave back the frame of the oldest message still out. */
   arrived (frame: F): void {
+    while (this.held[this.awaitingFrame]?.run != null) this.awaitingFrame++
     const entry = this.held[this.awaitingFrame]
     if (entry === undefined) return
     entry.frame = frame
@@ -87,6 +99,11 @@ export class FairRelease<O, F> {
   release (nowMs: number, deliver: (origin: O, frame: F) => void): boolean {
     while (this.head < this.held.length) {
       const entry = this.held[this.head] as Held<F>
+      if (entry.run !== null) {
+        this.head++ // its slot is left as it is: arrived() steps over it, perhaps later
+        entry.run()
+        continue
+      }
       if (entry.frame === null) break
       if (!this.due(entry)) {
         if (nowMs - entry.sentAtMs < this.maxHoldMs) break
@@ -104,7 +121,8 @@ export class FairRelease<O, F> {
       this.awaitingFrame -= this.head
       this.head = 0
     }
-    return this.head < this.held.length && this.held[this.head]?.frame !== null
+    const next = this.held[this.head]
+    return next !== undefined && (next.frame !== null || next.run !== null)
   }
 
   /** Messages released at place 0 and not yet judged: call judge() one event-loop step after release(). */
@@ -129,16 +147,19 @@ export class FairRelease<O, F> {
   /** When the oldest waiting message must go at the latest (host clock, ms); null when none waits. */
   deadline (): number | null {
     const entry = this.held[this.head]
-    return entry === undefined || entry.frame === null ? null : entry.sentAtMs + this.maxHoldMs
+    return entry === undefined || (entry.frame === null && entry.run === null) ? null : entry.sentAtMs + this.maxHoldMs
   }
 
   get size (): number { return this.held.length - this.head }
 
+  /** The loopback is gone: nothing held will come back. Work waiting in afterEarlier runs now. */
   clear (): void {
+    const runs = this.held.slice(this.head).filter((e) => e?.run != null)
     this.unjudged = []
     this.held = []
     this.head = 0
     this.awaitingFrame = 0
+    for (const entry of runs) (entry.run as () => void)()
   }
 
   private due (entry: Held<F>): boolean {

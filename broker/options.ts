@@ -88,7 +88,8 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 64 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes queued for another worker before it counts as behind',
     limit: {
       what: 'bytes queued for another worker, or for a worker\'s own subscribers (its loopback)',
-      pastIt: 'that worker is behind: its last values wait conflated; when it catches up, its subscribers who missed trades get ' +
+      pastIt: 'that worker is behind: its last values wait conflated (past this many bytes of them, by subject, each sent from the cache ' +
+        'when it catches up); when it catches up, its subscribers who missed trades get ' +
         "`-ERR 'Slow Consumer: this worker fell behind its peers and missed event messages'` (`… on its own publishes …` for the " +
         'loopback) and are closed (`broker/mesh-overflow.test.ts`)'
     }

@@ -34,6 +34,12 @@ import { JS_API_PREFIX, JetStreamService, type JetStreamPeer } from './jetstream
 import { LargeMessageGc } from './large-message-gc.ts'
 
 const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
+/**
+ * The publisherCid of a message published on this worker by a connection it no longer knows
+ * (closed since, or a value its loopback held back: worker-mesh.ts): published here, not
+ * received from a link (-1). Connection ids start at 1.
+ */
+export const LOCAL_PUBLISHER_UNKNOWN = 0
 
 export interface RouterStats {
   inMsgs: number
@@ -464,7 +470,8 @@ export class Router implements ClientHost {
     queues: QueueFilter
   ): void {
     const from = origin !== null && origin.isClosed ? null : origin
-    this.route(from, this.subjectFacts(subject), reply, data, headerBytes, queues)
+    const publisher = from?.cid ?? LOCAL_PUBLISHER_UNKNOWN
+    this.route(from, this.subjectFacts(subject), reply, data, headerBytes, queues, true, publisher)
   }
 
   /**
@@ -478,7 +485,9 @@ export class Router implements ClientHost {
     data: Buffer,
     headerBytes: number,
     queues: QueueFilter | null,
-    deliverPlain = true
+    deliverPlain = true,
+    /** The message's publisherCid: -1 from a link (wire.ts). */
+    publisher = from?.cid ?? -1
   ): void {
     const stats = this.stats
     const subject = facts.subject
@@ -522,7 +531,6 @@ export class Router implements ClientHost {
     const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
       ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
       : undefined
-    const publisher = from?.cid ?? -1
     // Nothing holds a plain or event message past this call but through retain(): one object
     // serves every publish (a last-value message is always kept, and a publish made while one
     // is being fanned out gets its own). Freed at the end; a throw on the way leaves it taken,

@@ -33,6 +33,7 @@ import type { Subscription } from './subscription.ts'
 import { FairRelease, type DeliveryLink } from './fair-release.ts'
 import type { Router, RouterLinks } from './router.ts'
 import { SubjectTrie, type Interest } from './subject-trie.ts'
+import type { RoutedMessage } from './wire.ts'
 
 const MSG = 1
 const INTEREST = 2
@@ -46,6 +47,8 @@ const DELIVERED = 5
 const MAX_FAIR_HOLD_MS = 5
 /** Distinct event subjects remembered for a peer that is behind; past it, every event subject counts as missed. */
 const MAX_DROPPED_SUBJECTS = 10_000
+/** Last-value subjects held by name for a peer (HeldValues); past it, every value published here is resent. */
+const MAX_RESENT_SUBJECTS = 100_000
 /** A PONG waits at most this long for a peer to acknowledge interest (a stuck peer must not hang clients). */
 const INTEREST_ACK_TIMEOUT_MS = 2000
 /** Bytes queued for one worker past which it is behind: its last values are conflated, its events not sent. */
@@ -60,6 +63,10 @@ export interface MeshStats {
   droppedMsgs: number
   /** Last values held back for a worker that was behind, superseded by a newer one before it caught up. */
   conflatedMsgs: number
+  /** Times the last values held for a worker passed the queued-bytes limit: held by subject from then (HeldValues). */
+  heldValuesPastLimit: number
+  /** Last values sent to a worker that caught up from this worker's cache (see heldValuesPastLimit). */
+  resentFromCache: number
   /** Times a link fell behind (past the queued-bytes limit): a peer's, or this worker's loopback. */
   linksBehind: number
   /** Local subscribers closed because this worker missed events, its peers' or its own (the loopback), while behind. */
@@ -104,7 +111,30 @@ class PeerInterest {
   }
 }
 
-interface Behind { lastValues: Map<string, Buffer>, missed: Set<string>, missedAll: boolean }
+/**
+ * The newest last-value frame per subject held for a link, up to its queued-bytes limit in
+ * frames. Past it, for a peer, the frames are dropped and their subjects kept by name, and so are
+ * the values after them (at most MAX_RESENT_SUBJECTS names, then every subject): each named
+ * value is later sent from this worker's cache (resend). Before, the frames had no bound but the
+ * subjects, and a stopped peer grew its peers by one frame per new quote subject
+ * (reports/broker/mesh-behind.md). The loopback keeps its frames: its values are not in the
+ * cache yet, so nothing could resend them.
+ */
+interface HeldValues { frames: Map<string, Buffer>, bytes: number, names: Set<string> | null, all: boolean }
+
+interface Behind { values: HeldValues, missed: Set<string>, missedAll: boolean }
+
+/**
+ * Named values being resent to a peer from this worker's cache, once the cache holds every
+ * value published here before the last of `pending` resends began (FairRelease.afterEarlier):
+ * meanwhile this link's values on those subjects wait in `later`, to go after them. A peer that
+ * catches up again first adds its names, and the last resend sends them all.
+ */
+interface Resend { names: Set<string> | 'all', later: HeldValues, pending: number }
+
+function heldValues (): HeldValues {
+  return { frames: new Map(), bytes: 0, names: null, all: false }
+}
 
 class Outbound implements DeliveryLink {
   chunks: Buffer[] = []
@@ -115,10 +145,12 @@ class Outbound implements DeliveryLink {
   /**
    * While the peer is behind (its link past the byte limit): the newest last-value frame per
    * subject, and the event subjects whose messages were not sent (at most MAX_DROPPED_SUBJECTS,
-   * then all); on catching up the peer is told what it missed, then gets the newest values. The
-   * frames are bounded by the subjects alone, not by bytes (reports/broker/mesh-behind.md).
+   * then all); on catching up the peer is told what it missed, then gets the newest values
+   * (HeldValues says how they are bounded).
    */
   behind: Behind | null = null
+  /** Named values on their way from the cache, after it caught up (see Resend); null when none. */
+  resending: Resend | null = null
   /** Message frames sent on this link, and how many of them the peer has said it delivered. */
   sentMsgs = 0
   delivered = 0
@@ -269,6 +301,8 @@ export class WorkerMesh implements RouterLinks {
     receivedMsgs: 0,
     droppedMsgs: 0,
     conflatedMsgs: 0,
+    heldValuesPastLimit: 0,
+    resentFromCache: 0,
     linksBehind: 0,
     closedForMissedEvents: 0,
     interestAckTimeouts: 0,
@@ -292,6 +326,8 @@ export class WorkerMesh implements RouterLinks {
   private loopback: Outbound | null = null
   private readonly fair: FairRelease<Client | null, MeshFrame & { type: 'msg' }>
   private releaseScheduled = false
+  /** Work waiting for the loopback to catch up before it can wait its turn there (afterLocalPublishes). */
+  private afterLoopbackCaughtUp: Array<() => void> = []
   private judgeScheduled = false
   private readonly judge = (): void => {
     this.judgeScheduled = false
@@ -355,14 +391,7 @@ export class WorkerMesh implements RouterLinks {
     // And every last value held here: a worker that was just (re)started has an empty cache, and
     // a client reconnecting to it must get the same snapshot as anywhere else. Older or equal
     // values from several peers are dropped there by their Tickfan-Seq.
-    for (const msg of this.router.lastValues.snapshot('>')) {
-      this.sendMessage(
-        out,
-        encodeMessageFrame(msg.subject, msg.reply, msg.body.subarray(0, msg.body.length - 2), msg.headerBytes, []),
-        msg.subject,
-        true
-      )
-    }
+    for (const msg of this.router.lastValues.snapshot('>')) this.sendCachedValue(out, msg)
   }
 
   /** Connects to this worker's own socket: local publishes are delivered from it (see the opening comment). */
@@ -379,6 +408,9 @@ export class WorkerMesh implements RouterLinks {
     socket.on('close', () => {
       if (this.loopback === out) this.loopback = null
       this.fair.clear()
+      const waiting = this.afterLoopbackCaughtUp // a loopback that is gone catches up no more
+      this.afterLoopbackCaughtUp = []
+      for (const run of waiting) setImmediate(run)
     })
     const hello = Buffer.allocUnsafe(4)
     hello.writeUInt32BE(this.self, 0)
@@ -553,7 +585,7 @@ export class WorkerMesh implements RouterLinks {
     // wait conflated, and this worker's subscribers to the events it missed are closed, saying
     // so, when it catches up (caughtUp). They were dropped without a word before.
     const behind = this.behindNow(loopback)
-    if (behind !== null) return this.hold(behind, frame, subject, lastValue)
+    if (behind !== null) return this.hold(behind, frame, subject, lastValue, false)
     // Nobody here listens (the frame only keeps this worker's cache current): nothing to be fair about.
     this.fair.sent(origin, !localPlain && queues.length === 0 ? [] : waits, this.router.now())
     this.send(loopback, frame)
@@ -567,9 +599,10 @@ export class WorkerMesh implements RouterLinks {
    * treated as a slow consumer of this worker: its last values are conflated (the newest per
    * subject waits), its events are not sent but remembered by subject, and when its link drains
    * it is first told which event subjects it missed (it closes the subscribers who missed them,
-   * with the slow-consumer reason), then given the newest values. What it holds: one frame per
-   * last-value subject (bounded by the subjects, not by bytes) and a capped set of subject names.
-   * This worker's loopback is held back the same way (publishAll).
+   * with the slow-consumer reason), then given the newest values. What it holds is bounded: the
+   * newest frame per last-value subject up to the byte limit, then names (HeldValues), and a
+   * capped set of event subject names. This worker's loopback is held back the same way
+   * (publishAll), but keeps its frames.
    */
   private sendMessage (out: Outbound, frame: Buffer, subject: string, lastValue: boolean): boolean {
     // The peer is gone: its clients reconnect elsewhere.
@@ -579,6 +612,11 @@ export class WorkerMesh implements RouterLinks {
       this.hold(behind, frame, subject, lastValue)
       return false
     }
+    const resend = out.resending
+    if (lastValue && resend !== null && (resend.names === 'all' || resend.names.has(subject))) {
+      this.holdValue(resend.later, frame, subject, true) // goes after the cache's older value
+      return false
+    }
     this.sendMessageFrame(out, frame)
     return true
   }
@@ -586,7 +624,7 @@ export class WorkerMesh implements RouterLinks {
   /** What `out` is behind on, if its link holds more than maxQueuedBytes now or did and has not drained; else null. */
   private behindNow (out: Outbound): Behind | null {
     if (out.behind === null && out.bytes + out.socket.writableLength > this.maxQueuedBytes) {
-      out.behind = { lastValues: new Map(), missed: new Set(), missedAll: false }
+      out.behind = { values: heldValues(), missed: new Set(), missedAll: false }
       this.stats.linksBehind++
       out.socket.once('drain', () => this.caughtUp(out))
     }
@@ -594,10 +632,9 @@ export class WorkerMesh implements RouterLinks {
   }
 
   /** A message for a link that is behind: a last value waits conflated, an event is remembered by subject. True. */
-  private hold (behind: Behind, frame: Buffer, subject: string, lastValue: boolean): true {
+  private hold (behind: Behind, frame: Buffer, subject: string, lastValue: boolean, byName = true): true {
     if (lastValue) {
-      if (behind.lastValues.has(subject)) this.stats.conflatedMsgs++
-      behind.lastValues.set(subject, frame)
+      this.holdValue(behind.values, frame, subject, byName)
       return true
     }
     this.stats.droppedMsgs++
@@ -605,6 +642,80 @@ export class WorkerMesh implements RouterLinks {
     behind.missed.add(subject)
     if (behind.missed.size > MAX_DROPPED_SUBJECTS) { behind.missedAll = true; behind.missed.clear() }
     return true
+  }
+
+  /** Keeps the newest `frame` of `subject` in `held`, by name past the limit when `byName` (see HeldValues). */
+  private holdValue (held: HeldValues, frame: Buffer, subject: string, byName: boolean): void {
+    if (held.all) return
+    if (held.names !== null) {
+      if (held.names.has(subject)) this.stats.conflatedMsgs++
+      else held.names.add(subject)
+      if (held.names.size > MAX_RESENT_SUBJECTS) { held.all = true; held.names = null }
+      return
+    }
+    const before = held.frames.get(subject)
+    if (before !== undefined) { this.stats.conflatedMsgs++; held.bytes -= before.length }
+    held.frames.set(subject, frame)
+    held.bytes += frame.length
+    if (!byName || held.bytes <= this.maxQueuedBytes) return
+    this.stats.heldValuesPastLimit++
+    held.names = new Set(held.frames.keys())
+    held.frames.clear()
+    held.bytes = 0
+  }
+
+  /** Values held by name for `out` go from the cache once it holds every value published here so far (Resend). */
+  private startResend (out: Outbound, held: HeldValues): void {
+    if (held.names === null && !held.all) return
+    let resend = out.resending
+    if (resend === null) {
+      resend = { names: held.all ? 'all' : held.names as Set<string>, later: heldValues(), pending: 0 }
+      out.resending = resend
+    } else if (held.all) {
+      resend.names = 'all'
+    } else if (resend.names !== 'all') {
+      for (const name of held.names as Set<string>) resend.names.add(name)
+    }
+    resend.pending++
+    const started = resend
+    this.afterLocalPublishes(() => this.resend(out, started))
+  }
+
+  private resend (out: Outbound, resend: Resend): void {
+    if (out.resending !== resend || out.socket.destroyed) return
+    if (--resend.pending > 0) return // a later one sends them, the cache more current then
+    out.resending = null
+    const cache = this.router.lastValues
+    const values = resend.names === 'all' ? cache.snapshot('>') : resend.names
+    for (const entry of values) {
+      const msg = typeof entry === 'string' ? cache.get(entry) : entry
+      if (msg === undefined || msg.publisherCid < 0) continue // gone, or it reached the peer from its own worker
+      this.stats.resentFromCache++
+      this.sendCachedValue(out, msg)
+    }
+    for (const [subject, frame] of resend.later.frames) this.sendMessage(out, frame, subject, true)
+    this.startResend(out, resend.later) // those that came past the limit meanwhile: another round
+  }
+
+  /**
+   * Runs `run` once this worker's cache holds every value published here so far: they reach it
+   * round the loopback, behind any it holds back (caughtUp), in publish order (fair-release.ts).
+   */
+  private afterLocalPublishes (run: () => void): void {
+    const loopback = this.loopback
+    if (loopback === null || loopback.socket.destroyed) { setImmediate(run); return } // routed here at once
+    if (loopback.behind !== null) { this.afterLoopbackCaughtUp.push(run); return }
+    this.fair.afterEarlier(run, this.router.now())
+    if (!this.releaseScheduled) {
+      this.releaseScheduled = true
+      setImmediate(this.releaseLoopback)
+    }
+  }
+
+  /** A value of this worker's cache, as a message frame for a peer (one that was behind, or new). */
+  private sendCachedValue (out: Outbound, msg: RoutedMessage): void {
+    const content = msg.body.subarray(0, msg.body.length - 2)
+    this.sendMessage(out, encodeMessageFrame(msg.subject, msg.reply, content, msg.headerBytes, []), msg.subject, true)
   }
 
   private sendMessageFrame (out: Outbound, frame: Buffer): void {
@@ -622,7 +733,8 @@ export class WorkerMesh implements RouterLinks {
     const missed = behind.missedAll ? ['>'] : [...behind.missed]
     if (out !== this.loopback) {
       if (missed.length > 0) this.send(out, encodeDroppedFrame(missed))
-      for (const frame of behind.lastValues.values()) this.sendMessageFrame(out, frame)
+      for (const frame of behind.values.frames.values()) this.sendMessageFrame(out, frame)
+      this.startResend(out, behind.values)
       return
     }
     // This worker's own subscribers: closed here (a peer is told by a frame); the held values go
@@ -632,10 +744,13 @@ export class WorkerMesh implements RouterLinks {
       this.stats.closedForMissedEvents += this.router.closeSubscribersOf(missed, 'SLOW_CONSUMER_WORKER_LOOPBACK', 'slow consumer (worker loopback)')
     }
     const now = this.router.now()
-    for (const frame of behind.lastValues.values()) {
+    for (const frame of behind.values.frames.values()) {
       this.fair.sent(null, [], now)
       this.send(out, frame)
     }
+    const waiting = this.afterLoopbackCaughtUp
+    this.afterLoopbackCaughtUp = []
+    for (const run of waiting) this.afterLocalPublishes(run)
   }
 
   private send (out: Outbound, frame: Buffer): void {

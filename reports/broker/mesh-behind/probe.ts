@@ -67,5 +67,6 @@ const varz = await (await fetch(`http://127.0.0.1:${process.env.HTTP_PORT}/varz`
 const links = varz.tickfan.worker_links
 console.log(`${seconds} s with worker 1 stopped, ${payloadBytes} B quotes on new subjects from worker 0: ${published} published; ` +
   `worker 0 RSS ${startRss.toFixed(0)} MiB before, ${stoppedAtRss.toFixed(0)} MiB when worker 1 went on, peak ${peakRss.toFixed(0)} MiB; ` +
-  `links: fell behind ${links.linksBehind} times, last values conflated ${links.conflatedMsgs}`)
+  `links: fell behind ${links.linksBehind} times, last values conflated ${links.conflatedMsgs}` +
+  (links.heldValuesPastLimit === undefined ? '' : `, held by name past the limit ${links.heldValuesPastLimit} times, resent from the cache ${links.resentFromCache}`))
 publisher.socket.destroy()
