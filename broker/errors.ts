@@ -31,7 +31,8 @@ export const ProtocolError = {
   SLOW_CONSUMER_STALE: { text: 'Slow Consumer: oldest undelivered update exceeded maxStaleMs', close: true },
   SLOW_CONSUMER_BLOCKED: { text: 'Slow Consumer: socket blocked past maxBlockedMs', close: true },
   SLOW_CONSUMER_WORKER_LINK: { text: 'Slow Consumer: this worker fell behind its peers and missed event messages', close: true },
-  SLOW_CONSUMER_WORKER_LOOPBACK: { text: 'Slow Consumer: this worker fell behind on its own publishes and missed event messages', close: true }
+  SLOW_CONSUMER_WORKER_LOOPBACK: { text: 'Slow Consumer: this worker fell behind on its own publishes and missed event messages', close: true },
+  SLOW_CONSUMER_WEBSOCKET_PONGS: { text: 'Slow Consumer: WebSocket pongs not read exceeded the limit', close: true }
 } as const
 
 export type ProtocolErrorCode = keyof typeof ProtocolError
@@ -52,6 +53,7 @@ export type CloseReason =
   | 'slow consumer (blocked)'
   | 'slow consumer (worker link)'
   | 'slow consumer (worker loopback)'
+  | 'slow consumer (websocket pongs)'
   | 'stale connection'
   | 'authentication timeout'
   | 'authorization violation'

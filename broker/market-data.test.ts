@@ -3,10 +3,12 @@
  * snapshot on subscribe, sequence ordering of last values, conflation for a subscriber that
  * stops reading, slow-consumer limits that fail fast with a stated reason, and monitoring.
  */
+import net from 'node:net'
 import v8 from 'node:v8'
 import { connect, headers, wsconnect, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import type { Client } from './client.ts'
 import { CONNZ_MAX_LIMIT, CONNZ_MAX_SUBSCRIPTIONS_LISTED, LVC_DEFAULT_LIMIT, LVC_MAX_LIMIT } from './monitor.ts'
 import type { BrokerOptions } from './options.ts'
@@ -527,6 +529,44 @@ describe('bad input', () => {
       await delay(5)
     }
     await eventually(() => socket.destroyed, 1500, 'the closing socket to be destroyed')
+  })
+
+  it('cuts off, saying why, a WebSocket client that floods pings and never reads their pongs', async () => {
+    const t = await broker()
+    const url = new URL(t.wsUrl)
+    const socket = net.connect(Number(url.port), '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    await new Promise((resolve) => socket.once('data', resolve)) // 101 Switching Protocols (and INFO)
+    /** A client frame: masked, with a mask of zeros, so the payload goes as it is. */
+    const frame = (opcode: number, payload: Buffer): Buffer =>
+      Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload])
+    socket.write(frame(0x2, Buffer.from('CONNECT {"verbose":false,"pedantic":false,"name":"ws-pinger"}\r\n')))
+    await eventually(() => [...(t.broker?.router.clients.values() ?? [])].some((c) => c.options.name === 'ws-pinger'), 5000, 'its CONNECT')
+    const server = serverClient(t, 'ws-pinger')
+    socket.pause() // it never reads
+    const pings = Buffer.concat(Array.from({ length: 4096 }, () => frame(0x9, Buffer.alloc(125, 0x70))))
+    for (let i = 0; i < 200 && !server.isClosed; i++) {
+      socket.write(pings)
+      await delay(5)
+    }
+    await eventually(() => server.isClosed, 5000, 'the pinger to be cut off')
+    expect(server.closeReason).toBe('slow consumer (websocket pongs)')
+    socket.destroy()
+  })
+
+  it('answers every one of a burst of WebSocket pings from a client that reads', async () => {
+    const t = await broker()
+    const ws = new WebSocket(t.wsUrl)
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+    let pongs = 0
+    ws.on('pong', () => { pongs++ })
+    for (let i = 0; i < 200; i++) ws.ping(String(i)) // more than MAX_PENDING_WEBSOCKET_PONGS at once
+    await eventually(() => pongs === 200 || ws.readyState !== WebSocket.OPEN, 5000, 'every pong or a close')
+    expect(pongs).toBe(200)
+    expect(ws.readyState).toBe(WebSocket.OPEN)
+    ws.close()
   })
 
   it('refuses connections past the limit with a -ERR', async () => {

@@ -167,7 +167,8 @@ export async function startBroker (
     await wsApp.register(fastifyWebsocket, {
       options: {
         maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
-        perMessageDeflate: false // compresses once per socket: wrong for fan-out (see STYLE.md)
+        perMessageDeflate: false, // compresses once per socket: wrong for fan-out (see STYLE.md)
+        autoPong: false // attachWebSocket answers pings, and says why when their pongs pile up
       }
     })
     wsApp.get('/*', { websocket: true }, (socket, req) => {

@@ -174,6 +174,16 @@ function refuseHttp (socket: net.Socket, status: string): void {
   destroyLater(socket)
 }
 
+/**
+ * Pongs to a client's WebSocket pings that its socket has not taken yet: past it, while the
+ * socket holds bytes the kernel would not take (the client is not reading), the client is
+ * closed with a stated reason. ws's own answer (`autoPong`, off in server.ts) ended such a
+ * connection at the count alone, without a word, and the broker called it "client closed"; and
+ * so ended one that sent more than 60 pings in one read and read every pong, since a pong counts
+ * until its write's callback, a turn later.
+ */
+export const MAX_PENDING_WEBSOCKET_PONGS = 60
+
 /** `rawSocket` is the upgraded TCP socket under `ws`: its 'drain' tells us the peer caught up. */
 export function attachWebSocket (ws: WebSocket, rawSocket: net.Socket, accept: Acceptor): void {
   rawSocket.setNoDelay(true)
@@ -187,4 +197,15 @@ export function attachWebSocket (ws: WebSocket, rawSocket: net.Socket, accept: A
   })
   rawSocket.on('drain', () => client.writer.drained())
   ws.on('close', () => client.transportClosed('client closed'))
+  let pendingPongs = 0
+  const pongTaken = (): void => { pendingPongs-- }
+  ws.on('ping', (data: Buffer) => {
+    if (client.isClosed || ws.readyState !== ws.OPEN) return
+    if (pendingPongs >= MAX_PENDING_WEBSOCKET_PONGS && rawSocket.writableLength > 0) {
+      client.closeWith('SLOW_CONSUMER_WEBSOCKET_PONGS', 'slow consumer (websocket pongs)')
+      return
+    }
+    pendingPongs++
+    ws.pong(data, false, pongTaken)
+  })
 }
