@@ -733,7 +733,8 @@ export class WorkerMesh implements RouterLinks {
     const missed = behind.missedAll ? ['>'] : [...behind.missed]
     if (out !== this.loopback) {
       if (missed.length > 0) this.send(out, encodeDroppedFrame(missed))
-      for (const frame of behind.values.frames.values()) this.sendMessageFrame(out, frame)
+      // Through sendMessage: a subject whose older value a resend still owes waits behind it.
+      for (const [subject, frame] of behind.values.frames) this.sendMessage(out, frame, subject, true)
       this.startResend(out, behind.values)
       return
     }
