@@ -219,7 +219,10 @@ export class LastValueCache {
     const subjects = old.concat(added) // one copy: the runtime's, as fast as a slice
     if (removed === null) return subjects
     if (removed.size <= FOUND_REMOVALS) {
-      for (const subject of removed) subjects.splice(subjects.indexOf(subject), 1) // old holds it: see above
+      for (const subject of removed) {
+        const at = subjects.indexOf(subject) // old holds it (see above); never splice from -1, the end
+        if (at !== -1) subjects.splice(at, 1)
+      }
       return subjects
     }
     let kept = 0

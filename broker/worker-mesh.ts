@@ -585,7 +585,10 @@ export class WorkerMesh implements RouterLinks {
     // wait conflated, and this worker's subscribers to the events it missed are closed, saying
     // so, when it catches up (caughtUp). They were dropped without a word before.
     const behind = this.behindNow(loopback)
-    if (behind !== null) return this.hold(behind, frame, subject, lastValue, false)
+    if (behind !== null) {
+      this.hold(behind, frame, subject, lastValue, false)
+      return true
+    }
     // Nobody here listens (the frame only keeps this worker's cache current): nothing to be fair about.
     this.fair.sent(origin, !localPlain && queues.length === 0 ? [] : waits, this.router.now())
     this.send(loopback, frame)
@@ -631,17 +634,16 @@ export class WorkerMesh implements RouterLinks {
     return out.behind
   }
 
-  /** A message for a link that is behind: a last value waits conflated, an event is remembered by subject. True. */
-  private hold (behind: Behind, frame: Buffer, subject: string, lastValue: boolean, byName = true): true {
+  /** A message for a link that is behind: a last value waits conflated, an event is remembered by subject. */
+  private hold (behind: Behind, frame: Buffer, subject: string, lastValue: boolean, byName = true): void {
     if (lastValue) {
       this.holdValue(behind.values, frame, subject, byName)
-      return true
+      return
     }
     this.stats.droppedMsgs++
-    if (behind.missedAll) return true
+    if (behind.missedAll) return
     behind.missed.add(subject)
     if (behind.missed.size > MAX_DROPPED_SUBJECTS) { behind.missedAll = true; behind.missed.clear() }
-    return true
   }
 
   /** Keeps the newest `frame` of `subject` in `held`, by name past the limit when `byName` (see HeldValues). */
@@ -706,10 +708,7 @@ export class WorkerMesh implements RouterLinks {
     if (loopback === null || loopback.socket.destroyed) { setImmediate(run); return } // routed here at once
     if (loopback.behind !== null) { this.afterLoopbackCaughtUp.push(run); return }
     this.fair.afterEarlier(run, this.router.now())
-    if (!this.releaseScheduled) {
-      this.releaseScheduled = true
-      setImmediate(this.releaseLoopback)
-    }
+    this.scheduleRelease()
   }
 
   /** A value of this worker's cache, as a message frame for a peer (one that was behind, or new). */
@@ -834,10 +833,14 @@ export class WorkerMesh implements RouterLinks {
   private onLoopbackFrame (frame: MeshFrame): void {
     if (frame.type !== 'msg') return
     this.fair.arrived(frame)
-    if (!this.releaseScheduled) {
-      this.releaseScheduled = true
-      setImmediate(this.releaseLoopback)
-    }
+    this.scheduleRelease()
+  }
+
+  /** releaseLoopback in the next event-loop step, once however often it is asked for before. */
+  private scheduleRelease (): void {
+    if (this.releaseScheduled) return
+    this.releaseScheduled = true
+    setImmediate(this.releaseLoopback)
   }
 
   private readonly deliverLoopback = (origin: Client | null, frame: MeshFrame & { type: 'msg' }): void => {
