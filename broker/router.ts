@@ -37,9 +37,16 @@ const NO_SUBSCRIPTIONS: readonly Subscription[] = Object.freeze([])
 /**
  * The publisherCid of a message published on this worker by a connection it no longer knows
  * (closed since, or a value its loopback held back: worker-mesh.ts): published here, not
- * received from a link (-1). Connection ids start at 1.
+ * received from a link (below 0). Connection ids start at 1.
  */
 export const LOCAL_PUBLISHER_UNKNOWN = 0
+/** The publisherCid of a message from a link that does not say where it was published (an upstream server). */
+export const LINK_PUBLISHER_UNKNOWN = -1
+/**
+ * The publisherCid of a message another worker of this broker published (its index), so that
+ * its cached values can be told apart: worker-mesh.ts gives a restarted worker back its own.
+ */
+export const publisherOfWorker = (worker: number): number => -2 - worker
 
 export interface RouterStats {
   inMsgs: number
@@ -443,7 +450,8 @@ export class Router implements ClientHost {
   /**
    * A message from a link (another worker, upstream): routed here only, never handed back.
    * `queues`: the queue groups it may reach; `plain`: whether plain subscribers get it (an
-   * upstream server sends a queue group's copy separately from the plain subscribers' one).
+   * upstream server sends a queue group's copy separately from the plain subscribers' one);
+   * `publisher`: its publisherCid here (publisherOfWorker for another worker's).
    */
   publishFromLink (
     subject: string,
@@ -451,10 +459,11 @@ export class Router implements ClientHost {
     data: Buffer,
     headerBytes: number,
     queues: QueueFilter,
-    plain = true
+    plain = true,
+    publisher = LINK_PUBLISHER_UNKNOWN
   ): void {
     this.stats.linkInMsgs++
-    this.route(null, this.subjectFacts(subject), reply, data, headerBytes, queues, plain)
+    this.route(null, this.subjectFacts(subject), reply, data, headerBytes, queues, plain, publisher)
   }
 
   /**
@@ -486,8 +495,8 @@ export class Router implements ClientHost {
     headerBytes: number,
     queues: QueueFilter | null,
     deliverPlain = true,
-    /** The message's publisherCid: -1 from a link (wire.ts). */
-    publisher = from?.cid ?? -1
+    /** The message's publisherCid (wire.ts): below 0 from a link. */
+    publisher = from?.cid ?? LINK_PUBLISHER_UNKNOWN
   ): void {
     const stats = this.stats
     const subject = facts.subject

@@ -78,7 +78,10 @@ export class RoutedMessage {
   publishedAtMs = 0
   /** The publisher's sequence for last-value ordering, when it sent one. */
   sequence: number | undefined = undefined
-  /** The publishing connection's id here; -1 when it came from a link (response grants count per requester). */
+  /**
+   * The publishing connection's id here (response grants count per requester); below 0 when it
+   * came from a link: -1, or router.ts publisherOfWorker for another worker of this broker.
+   */
   publisherCid = -1
   /**
    * The published header block and payload as the reader handed them over (a view into the

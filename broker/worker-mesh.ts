@@ -31,7 +31,7 @@ import net from 'node:net'
 import type { Client } from './client.ts'
 import type { Subscription } from './subscription.ts'
 import { FairRelease, type DeliveryLink } from './fair-release.ts'
-import type { Router, RouterLinks } from './router.ts'
+import { publisherOfWorker, type Router, type RouterLinks } from './router.ts'
 import { SubjectTrie, type Interest } from './subject-trie.ts'
 import type { RoutedMessage } from './wire.ts'
 
@@ -49,6 +49,11 @@ const MAX_FAIR_HOLD_MS = 5
 const MAX_DROPPED_SUBJECTS = 10_000
 /** Last-value subjects held by name for a peer (HeldValues); past it, every value published here is resent. */
 const MAX_RESENT_SUBJECTS = 100_000
+/**
+ * connectTo waits at most this long for the peer to deliver this worker's last values (a stuck
+ * peer must not stop a restarted worker from being linked).
+ */
+const HELLO_TIMEOUT_MS = 10_000
 /** A PONG waits at most this long for a peer to acknowledge interest (a stuck peer must not hang clients). */
 const INTEREST_ACK_TIMEOUT_MS = 2000
 /** Bytes queued for one worker past which it is behind: its last values are conflated, its events not sent. */
@@ -65,7 +70,7 @@ export interface MeshStats {
   conflatedMsgs: number
   /** Times the last values held for a worker passed the queued-bytes limit: held by subject from then (HeldValues). */
   heldValuesPastLimit: number
-  /** Last values sent to a worker that caught up from this worker's cache (see heldValuesPastLimit). */
+  /** Last values sent from this worker's cache to a worker that caught up (heldValuesPastLimit) or (re)connected. */
   resentFromCache: number
   /** Times a link fell behind (past the queued-bytes limit): a peer's, or this worker's loopback. */
   linksBehind: number
@@ -73,6 +78,8 @@ export interface MeshStats {
   closedForMissedEvents: number
   /** PONGs released because a peer did not acknowledge interest within INTEREST_ACK_TIMEOUT_MS. */
   interestAckTimeouts: number
+  /** Links made without the peer saying it delivered this worker's last values within HELLO_TIMEOUT_MS. */
+  helloTimeouts: number
   /** Local publishes whose delivery here waited for peers drawn to deliver first (fair-release.ts). */
   localDeliveriesHeld: number
   /** Of those, released because a peer did not say it delivered within MAX_FAIR_HOLD_MS. */
@@ -128,9 +135,19 @@ interface Behind { values: HeldValues, missed: Set<string>, missedAll: boolean }
  * Named values being resent to a peer from this worker's cache, once the cache holds every
  * value published here before the last of `pending` resends began (FairRelease.afterEarlier):
  * meanwhile this link's values on those subjects wait in `later`, to go after them. A peer that
- * catches up again first adds its names, and the last resend sends them all.
+ * catches up again first adds its names, and the last resend sends them all. Only values
+ * published here are resent (the others reach the peer from the workers they were published
+ * on), and, in a `hello` to a peer that was (re)started, those it published before: nobody
+ * else can give them back.
  */
-interface Resend { names: Set<string> | 'all', later: HeldValues, pending: number }
+interface Resend {
+  names: Set<string> | 'all'
+  later: HeldValues
+  pending: number
+  hello: boolean
+  /** Called once the values are sent (a hello's: connectTo then waits for the peer to deliver them). */
+  sent?: () => void
+}
 
 function heldValues (): HeldValues {
   return { frames: new Map(), bytes: 0, names: null, all: false }
@@ -154,6 +171,8 @@ class Outbound implements DeliveryLink {
   /** Message frames sent on this link, and how many of them the peer has said it delivered. */
   sentMsgs = 0
   delivered = 0
+  /** Calls waiting for `delivered` to reach a count (whenDelivered). */
+  deliveredWaiters: Array<{ count: number, done: () => void }> = []
   constructor (readonly peer: number, readonly socket: net.Socket) {}
   get gone (): boolean { return this.socket.destroyed }
 }
@@ -306,6 +325,7 @@ export class WorkerMesh implements RouterLinks {
     linksBehind: 0,
     closedForMissedEvents: 0,
     interestAckTimeouts: 0,
+    helloTimeouts: 0,
     localDeliveriesHeld: 0,
     localHoldTimeouts: 0,
     localFirstBias: 1
@@ -362,7 +382,11 @@ export class WorkerMesh implements RouterLinks {
     })
   }
 
-  /** Connects to another worker's socket (again, after it was restarted) and tells it our queue members. */
+  /**
+   * Connects to another worker's socket (again, after it was restarted), tells it our
+   * subscriptions and gives it our last values; resolves once it has delivered them (its cache
+   * holds them), so that a restarted worker is dealt clients only then.
+   */
   async connectTo (peer: number, path: string): Promise<void> {
     this.outbound.get(peer)?.socket.destroy()
     const socket = net.connect({ path })
@@ -375,6 +399,7 @@ export class WorkerMesh implements RouterLinks {
     this.outbound.set(peer, out)
     socket.on('error', () => {})
     socket.on('close', () => {
+      for (const w of out.deliveredWaiters.splice(0)) w.done() // nothing more to wait for
       if (this.outbound.get(peer) !== out) return
       this.outbound.delete(peer)
       this.settleInterest() // a peer that is gone holds nobody's PONG
@@ -388,10 +413,28 @@ export class WorkerMesh implements RouterLinks {
       out,
       encodeInterestFrame(q.subject, q.queue, q.members, this.interestSeq)
     )
-    // And every last value held here: a worker that was just (re)started has an empty cache, and
-    // a client reconnecting to it must get the same snapshot as anywhere else. Older or equal
-    // values from several peers are dropped there by their Tickfan-Seq.
-    for (const msg of this.router.lastValues.snapshot('>')) this.sendCachedValue(out, msg)
+    // And every last value published here: a worker that was just (re)started has an empty
+    // cache, and a client reconnecting to it must get the same snapshot as anywhere else. Sent
+    // as a resend of them all, once the cache holds those still on their way round the
+    // loopback: taken at once, it missed them, and the peer never had them
+    // (reports/broker/mesh-hello.md). Newer values wait behind it meanwhile.
+    const everything: Resend = { names: 'all', later: heldValues(), pending: 1, hello: true }
+    out.resending = everything
+    this.afterLocalPublishes(() => this.resend(out, everything))
+    // Linked once the peer has routed them all: clients dealt to it before got a partial snapshot.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.stats.helloTimeouts++; resolve() }, HELLO_TIMEOUT_MS)
+      const done = (): void => { clearTimeout(timer); resolve() }
+      everything.sent = () => this.whenDelivered(out, out.sentMsgs, done)
+      if (out.socket.destroyed) done()
+      else out.socket.once('close', done)
+    })
+  }
+
+  /** Calls `done` once the peer of `out` has said it delivered `count` message frames (or the link closed). */
+  private whenDelivered (out: Outbound, count: number, done: () => void): void {
+    if (out.delivered >= count || out.socket.destroyed) done()
+    else out.deliveredWaiters.push({ count, done })
   }
 
   /** Connects to this worker's own socket: local publishes are delivered from it (see the opening comment). */
@@ -671,7 +714,7 @@ export class WorkerMesh implements RouterLinks {
     if (held.names === null && !held.all) return
     let resend = out.resending
     if (resend === null) {
-      resend = { names: held.all ? 'all' : held.names as Set<string>, later: heldValues(), pending: 0 }
+      resend = { names: held.all ? 'all' : held.names as Set<string>, later: heldValues(), pending: 0, hello: false }
       out.resending = resend
     } else if (held.all) {
       resend.names = 'all'
@@ -689,13 +732,16 @@ export class WorkerMesh implements RouterLinks {
     out.resending = null
     const cache = this.router.lastValues
     const values = resend.names === 'all' ? cache.snapshot('>') : resend.names
+    const peersOwn = resend.hello ? publisherOfWorker(out.peer) : 0
     for (const entry of values) {
       const msg = typeof entry === 'string' ? cache.get(entry) : entry
-      if (msg === undefined || msg.publisherCid < 0) continue // gone, or it reached the peer from its own worker
+      if (msg === undefined) continue // gone
+      if (msg.publisherCid < 0 && msg.publisherCid !== peersOwn) continue // it reaches the peer from its own worker
       this.stats.resentFromCache++
       this.sendCachedValue(out, msg)
     }
     for (const [subject, frame] of resend.later.frames) this.sendMessage(out, frame, subject, true)
+    resend.sent?.()
     this.startResend(out, resend.later) // those that came past the limit meanwhile: another round
   }
 
@@ -887,7 +933,9 @@ export class WorkerMesh implements RouterLinks {
         frame.reply,
         frame.data,
         frame.headerBytes,
-        frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues)
+        frame.queues.length === 0 ? NO_QUEUES : new Set(frame.queues),
+        true,
+        publisherOfWorker(peer)
       )
       return
     }
@@ -897,7 +945,14 @@ export class WorkerMesh implements RouterLinks {
     }
     if (frame.type === 'delivered') {
       const out = this.outbound.get(peer)
-      if (out !== undefined && frame.messages > out.delivered) out.delivered = frame.messages
+      if (out !== undefined && frame.messages > out.delivered) {
+        out.delivered = frame.messages
+        if (out.deliveredWaiters.length > 0) {
+          const waiting = out.deliveredWaiters
+          out.deliveredWaiters = waiting.filter((w) => w.count > frame.messages)
+          for (const w of waiting) if (w.count <= frame.messages) w.done()
+        }
+      }
       if (this.fair.size > 0) this.releaseLoopback()
       return
     }
