@@ -41,8 +41,8 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 65536, min: 1,
     help: 'Connections accepted at once (lowered at start, saying so, to fit the open-file limit)',
     limit: {
-      what: 'connections, WebSocket upgrades under way included (lowered at start, saying so, to what the open-file limit `ulimit -n` leaves room for)',
-      pastIt: "`-ERR 'maximum connections exceeded'` (on the WebSocket port before the upgrade, `503 Service Unavailable`), closed " +
+      what: 'connections, WebSocket upgrades (and wss TLS handshakes) under way included (lowered at start, saying so, to what the open-file limit `ulimit -n` leaves room for)',
+      pastIt: "`-ERR 'maximum connections exceeded'` (on the WebSocket port before the upgrade, `503 Service Unavailable`; with wss, closed before TLS), closed " +
         '(past the open-file limit a client would be cut off without a word: `broker/open-file-limit.test.ts`)'
     }
   },
@@ -106,7 +106,7 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 2000, min: 1, unit: 'ms',
     help: 'Close a connection that sends no CONNECT within this time (on the WebSocket port, that has not upgraded)',
     limit: {
-      what: 'time to CONNECT (its arrival: a password check queued after it does not count); on the WebSocket port, also to upgrade (after a TLS handshake with the same limit)',
+      what: 'time to CONNECT (its arrival: a password check queued after it does not count); on the WebSocket port, also to upgrade, from the TCP connection (a wss TLS handshake included)',
       pastIt: "`-ERR 'Authentication Timeout'`, closed; not upgraded: `408 Request Timeout`, closed (`broker/websocket-handshake.test.ts`)"
     }
   },

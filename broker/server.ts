@@ -153,10 +153,10 @@ export async function startBroker (
         logger: false,
         https: { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: options.connectTimeoutMs }
       }) as unknown as FastifyInstance
-    // A WebSocket client gets as long to upgrade as a TCP client gets to CONNECT (after its TLS
-    // handshake, which has the same limit), and counts against the connection limit while it
+    // A WebSocket client gets as long to upgrade (its TLS handshake included) as a TCP client
+    // gets to CONNECT, and counts against the connection limit from its TCP connection until it
     // upgrades: see HandshakeDeadline.
-    const deadline = new HandshakeDeadline(wsApp.server, options.tls === null ? 'connection' : 'secureConnection', options.connectTimeoutMs, {
+    const deadline = new HandshakeDeadline(wsApp.server, options.tls !== null, options.connectTimeoutMs, {
       admit: (socket) => {
         if (router.takePendingPlace()) return true
         refusals.note('maxConnections', socket.remoteAddress ?? '')

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import net from 'node:net'
 import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import tls from 'node:tls'
 import { connect } from '@nats-io/transport-node'
 import selfsigned from 'selfsigned'
@@ -14,6 +15,16 @@ import WebSocket from 'ws'
 import { startBrokerCommand } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { startTickfan } from './test-support/targets.ts'
+
+/** A self-signed certificate for localhost and 127.0.0.1, valid for a day. */
+async function certificate (): Promise<{ cert: string, private: string }> {
+  return await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
+    notAfterDate: new Date(Date.now() + 86_400_000),
+    keySize: 2048,
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }]
+  })
+}
 
 interface TlsTarget { port: number, natsUrl: string, wsUrl: string, stop: () => Promise<unknown> }
 
@@ -42,12 +53,7 @@ describe.each(STARTS)('TLS, %s', (_name, start) => {
   let target: TlsTarget
   let ca: string
   beforeAll(async () => {
-    const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-      notAfterDate: new Date(Date.now() + 86_400_000),
-      keySize: 2048,
-      algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }]
-    })
+    const pems = await certificate()
     ca = pems.cert
     target = await start(pems)
   }, 40_000)
@@ -109,5 +115,50 @@ describe.each(STARTS)('TLS, %s', (_name, start) => {
     expect(silentMs).toBeLessThan(10_000)
     expect(secureMs).toBeLessThan(10_000)
     expect(told).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+  })
+})
+
+describe('TLS on the WebSocket port, at the connection limit', () => {
+  let target: Awaited<ReturnType<typeof startTickfan>>
+  let ca: string
+  beforeAll(async () => {
+    const pems = await certificate()
+    ca = pems.cert
+    // A long connect timeout: what closes a socket within the test is the limit alone.
+    target = await startTickfan({
+      tls: { cert: pems.cert, key: pems.private },
+      maxConnections: 3,
+      connectTimeoutMs: 20_000
+    })
+  }, 40_000)
+  afterAll(async () => { await target.stop() })
+
+  it('counts a wss connection from its TCP connection: past the limit, one that never begins TLS is closed at once', async () => {
+    const wssPort = Number(new URL(target.wsUrl).port)
+    const open = async (): Promise<{ socket: net.Socket, closed: Promise<void> }> => {
+      const socket = net.connect(wssPort, '127.0.0.1')
+      socket.on('error', () => {})
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      return { socket, closed }
+    }
+    const held = [await open(), await open(), await open()]
+    const past = await open()
+    // Before, a handshake not begun was not counted: this one was held for the connect timeout.
+    const closedInTime = await Promise.race([past.closed.then(() => true), delay(10_000).then(() => false)])
+    expect(closedInTime).toBe(true)
+    // The three within the limit are still held; once they go, a real wss client is served.
+    const anyClosed = Promise.any(held.map(async (h) => await h.closed)).then(() => false)
+    const stillOpen = await Promise.race([anyClosed, delay(200).then(() => true)])
+    expect(stillOpen).toBe(true)
+    for (const h of held) h.socket.destroy()
+    await Promise.all(held.map(async (h) => await h.closed))
+    const ws = new WebSocket(target.wsUrl, { ca })
+    const info = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (d: Buffer) => { resolve(d.toString()) })
+      ws.once('error', reject)
+    })
+    expect(info).toMatch(/^INFO /)
+    ws.close()
   })
 })

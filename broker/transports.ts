@@ -123,49 +123,76 @@ export interface UpgradeCount {
 
 /**
  * The WebSocket port's door. A connection past the connection limit (counting those still
- * upgrading) gets `503 Service Unavailable` at once; one that has not upgraded within `ms` of
- * arriving (of its TLS handshake, with wss) gets `408 Request Timeout` where nothing was
- * written to it yet; either is closed. Without this, one that sends nothing, or its request a
+ * upgrading) gets `503 Service Unavailable` at once (with wss, before any TLS: it is closed
+ * unanswered); one that has not upgraded within `ms` of arriving gets `408 Request Timeout`
+ * where nothing was written to it yet (with wss, where its TLS handshake is done; else it is
+ * closed unanswered); either is closed. Without this, one that sends nothing, or its request a
  * line at a time (slowloris), holds one of the broker's files, uncounted, for as long as Node's
  * HTTP server allows: 60 s for the headers, none for a silent socket. Node's own checks
  * (`headersTimeout`) run only on a server that listens, and a worker's never does (the primary
  * deals it connections), so this is a timer per connection, cleared by `met` at the upgrade.
+ * With wss it is counted from the TCP connection, not from the end of its TLS handshake: 200
+ * sockets that never began one were each held the 2 s handshake timeout past a limit of 20
+ * (reports/broker/connection-limits.md).
  */
 export class HandshakeDeadline {
-  private readonly timers = new WeakMap<object, NodeJS.Timeout>()
+  /** Armed raw sockets, and (wss) the TLS socket over each and back, once its handshake is done. */
+  private readonly timers = new WeakMap<net.Socket, NodeJS.Timeout>()
+  private readonly secured = new WeakMap<net.Socket, tls.TLSSocket>()
+  private readonly rawOf = new WeakMap<object, net.Socket>()
+  /** (wss) Armed raw sockets by their peer's address and port, for their TLS socket to find them. */
+  private readonly byPeer = new Map<string, net.Socket>()
 
   constructor (
     server: net.Server,
-    event: 'connection' | 'secureConnection',
+    private readonly tlsServer: boolean,
     private readonly ms: number,
     private readonly count: UpgradeCount
   ) {
-    server.on(event, (socket: net.Socket) => { this.arm(socket) })
+    server.on('connection', (socket: net.Socket) => { this.arm(socket) })
+    if (tlsServer) {
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        const raw = this.byPeer.get(peerKey(socket))
+        if (raw === undefined) return
+        this.secured.set(raw, socket)
+        this.rawOf.set(socket, raw)
+      })
+    }
   }
 
-  /** The connection upgraded: its deadline is met, and it is counted as a client from now on. */
+  /** The connection (its raw or TLS socket) upgraded: its deadline is met, and it counts as a client from now on. */
   met (socket: object): void {
-    const timer = this.timers.get(socket)
+    const raw = this.rawOf.get(socket) ?? socket as net.Socket
+    const timer = this.timers.get(raw)
     if (timer === undefined) return
     clearTimeout(timer)
-    this.timers.delete(socket)
+    this.timers.delete(raw)
+    if (this.tlsServer) this.byPeer.delete(peerKey(raw))
     this.count.release()
   }
 
   private arm (socket: net.Socket): void {
     if (!this.count.admit(socket)) {
-      refuseHttp(socket, '503 Service Unavailable')
+      // A TLS client could not read a plain answer: the broker's log says why (server.ts).
+      if (this.tlsServer) socket.destroy()
+      else refuseHttp(socket, '503 Service Unavailable')
       return
     }
     const timer = setTimeout(() => {
       this.met(socket)
-      refuseHttp(socket, '408 Request Timeout')
+      const secured = this.secured.get(socket)
+      if (secured !== undefined) refuseHttp(secured, '408 Request Timeout')
+      else if (this.tlsServer) socket.destroy() // its TLS handshake not done: nothing can be said
+      else refuseHttp(socket, '408 Request Timeout')
     }, this.ms)
     timer.unref()
     this.timers.set(socket, timer)
+    if (this.tlsServer) this.byPeer.set(peerKey(socket), socket)
     socket.once('close', () => { this.met(socket) })
   }
 }
+
+const peerKey = (socket: net.Socket): string => `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`
 
 /** Answers `status` where nothing was written to the socket yet, and closes it. */
 function refuseHttp (socket: net.Socket, status: string): void {
