@@ -9,6 +9,8 @@ import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { natsFlood, natsOutcome, type Outcome } from './test-support/connection-probes.ts'
 import { startBrokerCommand, type BrokerCommand } from './test-support/processes.ts'
+import { startTickfan } from './test-support/targets.ts'
+import { MAX_LINGERING_CLOSES } from './transports.ts'
 
 const FILE_LIMIT = 200
 const LOWERED = /max_connections lowered from 1000 \(asked for\) to (\d+): this process may open 200 files/
@@ -42,5 +44,43 @@ describe(`a broker that may open ${FILE_LIMIT} files, flooded with connections`,
     }
     for (const socket of sockets) socket.destroy()
     expect(again).toBe('served')
+  })
+})
+
+describe('connections refused past the limit that never close their end', () => {
+  it(`hold a file each for the close's grace only up to ${MAX_LINGERING_CLOSES} at once`, async () => {
+    // A long connect timeout: the one socket holding the only place keeps it throughout.
+    const target = await startTickfan({ maxConnections: 1, connectTimeoutMs: 20_000, wsPort: -1, httpPort: -1 })
+    const sockets: net.Socket[] = []
+    try {
+      const holder = net.connect(target.port, '127.0.0.1')
+      sockets.push(holder)
+      await new Promise((resolve) => holder.once('data', resolve))
+      // Refused: told why and sent the server's FIN; they never send theirs (allowHalfOpen).
+      const REFUSED = MAX_LINGERING_CLOSES + 16
+      const refused = await Promise.all(Array.from({ length: REFUSED }, async () => {
+        const socket = net.connect({ port: target.port, host: '127.0.0.1', allowHalfOpen: true })
+        sockets.push(socket)
+        let told = ''
+        socket.on('data', (d: Buffer) => { told += d.toString('latin1') })
+        let reset = false
+        socket.on('error', () => { reset = true })
+        await new Promise((resolve) => socket.once('end', resolve))
+        return { socket, told: () => told, reset: () => reset }
+      }))
+      for (const r of refused) expect(r.told()).toContain("-ERR 'maximum connections exceeded'")
+      // Still open on the broker's side, a socket takes more input (and throws it away); one the
+      // broker closed answers it with a reset, and the next write fails. Well within the 2 s grace.
+      for (let i = 0; i < 2; i++) {
+        for (const r of refused) if (!r.reset()) r.socket.write('PING\r\n')
+        await new Promise((resolve) => setTimeout(resolve, 150))
+      }
+      const closedByBroker = refused.filter((r) => r.reset()).length
+      // Before, all of them were held for the grace: none was reset.
+      expect(closedByBroker).toBeGreaterThanOrEqual(REFUSED - MAX_LINGERING_CLOSES)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await target.stop()
+    }
   })
 })

@@ -16,10 +16,27 @@ const DISCARD_AFTER_CLOSE_BYTES = 64 * 1024
 
 export type Acceptor = (transport: Transport) => Client | null
 
+/**
+ * Closing sockets that may wait out their grace at once. Each holds one of the broker's files,
+ * and lib/open-files.ts keeps FILES_KEPT_FREE for them: past it, a closing socket is destroyed
+ * as soon as its final bytes are flushed. Before, a flood of connections past the limit that
+ * never closed their end held a file each for the whole grace: under an open-file limit of
+ * 400, clients within the connection limit were then cut off without a word
+ * (reports/broker/connection-limits.md).
+ */
+export const MAX_LINGERING_CLOSES = 32
+let lingering = 0
+
+/** Closes `socket` once the peer closes its end too, or after CLOSE_GRACE_MS (see MAX_LINGERING_CLOSES). */
 function destroyLater (socket: Duplex): void {
   const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS)
   timer.unref()
-  socket.once('close', () => clearTimeout(timer))
+  if (lingering >= MAX_LINGERING_CLOSES) {
+    if (socket.writableFinished) socket.destroy()
+    else socket.once('finish', () => socket.destroy())
+  }
+  lingering++
+  socket.once('close', () => { lingering--; clearTimeout(timer) })
 }
 
 class TcpTransport implements Transport {

@@ -12,7 +12,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 /**
  * Files kept free beside the client connections: the listeners, libuv's spare descriptor for
  * EMFILE, monitoring requests, links to other workers and upstream servers, and the connections
- * being refused (each is accepted, told why and closed).
+ * being refused or closed (each is told why and closed; at most MAX_LINGERING_CLOSES, 32, wait
+ * for their client's end: broker/transports.ts).
  */
 export const FILES_KEPT_FREE = 64
 
