@@ -7,13 +7,17 @@
  *   event-loop delays are the worst worker's; `workers` says how many; the primary's
  *   connection dealer's counts in `tickfan.connection_dealer`.
  * - /connz: every worker's connections (connection ids are distinct across workers), sorted
- *   and cut to `offset`/`limit` after merging.
+ *   and cut to `offset`/`limit` after merging. A page within the first CONNZ_MAX_LIMIT: each
+ *   worker's records of its first `offset + limit`, merged. A page past them: each worker's sort
+ *   keys of its first `offset + limit` (two numbers each), merged to the page, then each worker's
+ *   records of its connections on the page; before, each worker built `offset + limit` records
+ *   for every deep page (reports/broker/monitor-lvc.md, "A deep page on many workers").
  * - /subsz: summed; /metrics: prom-client's cluster aggregation; /lvc: one worker's cache
  *   (every worker holds every value).
  */
 import type { FastifyInstance } from 'fastify'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
-import { connzPage, MONITOR_MAX_CONNECTIONS, monitoringApp, requireBasicAuth } from './monitor.ts'
+import { CONNZ_MAX_LIMIT, connzPage, MONITOR_MAX_CONNECTIONS, monitoringApp, requireBasicAuth } from './monitor.ts'
 
 type Json = Record<string, unknown>
 
@@ -63,16 +67,43 @@ export function mergeConnz (
   const all = docs.flatMap((d, worker) => (d.connections as Json[]).map((c) => ({ ...c, worker })))
   const key = CONNZ_SORT[o.sort] ?? CONNZ_SORT.cid as (c: Json) => number
   all.sort((a, b) => key(a) - key(b))
-  const page = all.slice(o.offset, o.offset + o.limit)
+  return connzAnswer(all.slice(o.offset, o.offset + o.limit), all.length, o)
+}
+
+type ConnzPageOf = { offset: number, limit: number, serverId: string }
+
+/** A merged /connz answer of `connections`, `total` in all. */
+function connzAnswer (connections: Json[], total: number, o: ConnzPageOf): Json {
   return {
     server_id: o.serverId,
     now: new Date().toISOString(),
-    num_connections: page.length,
-    total: all.length,
+    num_connections: connections.length,
+    total,
     offset: o.offset,
     limit: o.limit,
-    connections: page
+    connections
   }
+}
+
+/**
+ * The page of a /connz merged from every worker's sort keys (`keys`: [key, cid, key, cid, …] of
+ * its first `offset + limit` connections, in its order): which connection of which worker is on
+ * it, in order, as mergeConnz orders their records (by key, then worker, then the worker's order).
+ */
+export function mergeConnzKeys (
+  docs: ReadonlyArray<{ total: number, keys: readonly number[] }>,
+  o: { offset: number, limit: number }
+): { total: number, page: Array<{ worker: number, cid: number }> } {
+  const all: Array<{ key: number, worker: number, cid: number }> = []
+  let total = 0
+  docs.forEach((d, worker) => {
+    total += d.total
+    for (let i = 0; i + 1 < d.keys.length; i += 2) {
+      all.push({ key: d.keys[i] as number, worker, cid: d.keys[i + 1] as number })
+    }
+  })
+  all.sort((a, b) => a.key - b.key)
+  return { total, page: all.slice(o.offset, o.offset + o.limit).map(({ worker, cid }) => ({ worker, cid })) }
 }
 
 export interface WorkerMonitor {
@@ -115,13 +146,36 @@ export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<F
     const page = connzPage(q.limit, q.offset)
     if (typeof page === 'string') return reply.code(400).send({ error: page })
     const { limit, offset } = page
-    const params = new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as Record<string, string>, offset: '0', limit: String(offset + limit) })
+    const asked = Object.fromEntries(
+      Object.entries(q).filter(([k, v]) => v !== undefined && k !== 'keys' && k !== 'cids')
+    ) as Record<string, string>
     const workers = o.workers()
-    const responses = await Promise.all(workers.map(async (w) => await fetch(`${w.url}/connz?${params.toString()}`, { headers: { authorization } })))
-    const bad = responses.find((r) => !r.ok)
-    if (bad !== undefined) return reply.code(bad.status).send(await bad.json())
-    const docs = await Promise.all(responses.map(async (r) => await r.json() as Json))
-    return mergeConnz(docs, { sort: q.sort ?? 'cid', offset, limit, serverId: o.serverId })
+    /** Each worker's answer to /connz with `params` (and the asked ones), or the first refusal. */
+    type Refusal = { status: number, body: Json }
+    const askConnz = async (params: (worker: number) => Record<string, string>): Promise<Json[] | Refusal> => {
+      const responses = await Promise.all(workers.map(async (w, i) =>
+        await fetch(`${w.url}/connz?${new URLSearchParams({ ...asked, ...params(i) }).toString()}`, { headers: { authorization } })))
+      const bad = responses.find((r) => !r.ok)
+      if (bad !== undefined) return { status: bad.status, body: await bad.json() as Json }
+      return await Promise.all(responses.map(async (r) => await r.json() as Json))
+    }
+    const first = { offset: '0', limit: String(offset + limit) }
+    if (offset + limit <= CONNZ_MAX_LIMIT) {
+      const docs = await askConnz(() => first)
+      if (!Array.isArray(docs)) return reply.code(docs.status).send(docs.body)
+      return mergeConnz(docs, { sort: q.sort ?? 'cid', offset, limit, serverId: o.serverId })
+    }
+    const keyDocs = await askConnz(() => ({ ...first, keys: '1' }))
+    if (!Array.isArray(keyDocs)) return reply.code(keyDocs.status).send(keyDocs.body)
+    const merged = mergeConnzKeys(keyDocs as unknown as Array<{ total: number, keys: number[] }>, { offset, limit })
+    const cidsOf = workers.map((_, i) => merged.page.filter((p) => p.worker === i).map((p) => p.cid))
+    const recordDocs = await askConnz((i) => ({ cids: (cidsOf[i] as number[]).join(',') }))
+    if (!Array.isArray(recordDocs)) return reply.code(recordDocs.status).send(recordDocs.body)
+    const records = new Map<string, Json>()
+    recordDocs.forEach((d, worker) => { for (const c of d.connections as Json[]) records.set(`${worker} ${String(c.cid)}`, { ...c, worker }) })
+    // A connection gone between the two asks is left out.
+    const connections = merged.page.flatMap((p): Json[] => { const r = records.get(`${p.worker} ${p.cid}`); return r === undefined ? [] : [r] })
+    return connzAnswer(connections, merged.total, { offset, limit, serverId: o.serverId })
   })
   app.get('/metrics', async (_req, reply) => {
     const docs = await Promise.all(o.workers().map(async (w) => await (await ask(w, '/metrics/json')).json() as Array<MetricObjectWithValues<MetricValue<string>>>))

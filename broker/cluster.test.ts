@@ -216,6 +216,41 @@ describe('a broker with several workers', () => {
     expect(lost).toBe(0)
   }, 60_000)
 
+  it('pages /connz past the first 1,024 connections across workers: every connection once, in order', async () => {
+    const raws: RawClient[] = []
+    try {
+      for (let i = 0; i < 1100; i++) {
+        const raw = await RawClient.connect(Number(new URL(natsUrl).port))
+        raws.push(raw)
+        raw.send('CONNECT {"verbose":false,"pedantic":false}\r\n')
+      }
+      await raws[raws.length - 1]?.roundTrip()
+      interface Page {
+        total: number
+        offset: number
+        limit: number
+        connections: Array<{ cid: number, worker: number, subscriptions: number }>
+      }
+      const page = async (query: string): Promise<Page> => await (await fetch(`${httpUrl}/connz?${query}`)).json() as Page
+      for (const sort of ['cid', 'subs']) {
+        const first = await page(`sort=${sort}&limit=1024`)
+        // Past the first 1,024: the workers' sort keys merged, then the page's records (cluster-monitor.ts).
+        const rest = await page(`sort=${sort}&offset=1024&limit=1024`)
+        expect(first.total).toBeGreaterThanOrEqual(1100)
+        expect(rest).toMatchObject({ offset: 1024, limit: 1024 })
+        const all = [...first.connections, ...rest.connections]
+        expect(all.length).toBe(first.total)
+        expect(new Set(all.map((c) => c.cid)).size).toBe(all.length)
+        // Connections are dealt in turn and ids interleave across workers: every one is on the page by id.
+        if (sort === 'cid') expect(new Set(rest.connections.map((c) => c.worker)).size).toBe(WORKERS)
+        const keys = all.map((c) => sort === 'cid' ? c.cid : -c.subscriptions)
+        expect(keys).toEqual([...keys].sort((a, b) => a - b))
+      }
+    } finally {
+      for (const raw of raws) raw.close()
+    }
+  }, 60_000)
+
   it('replaces a worker that dies; its clients reconnect and get the snapshot back', async () => {
     const byWorker = await clientsOnEveryWorker(1)
     const [publisher, victim] = [byWorker[0]?.[0], byWorker[1]?.[0]] as [NatsConnection, NatsConnection]

@@ -405,6 +405,20 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
     const key = SORTS[sort]
     list = list.sort((a, b) => key(a) - key(b))
     const now = router.now()
+    // What a multi-worker broker's primary asks its workers for a page past the first
+    // CONNZ_MAX_LIMIT connections (cluster-monitor.ts): the sort keys of the first
+    // `offset + limit`, then the records of the connections on the merged page.
+    if (ctx.connzUncapped === true && q.keys === '1') {
+      const keys: number[] = []
+      for (const c of list.slice(offset, offset + limit)) keys.push(key(c), c.cid)
+      return { total: list.length, keys }
+    }
+    if (ctx.connzUncapped === true && q.cids !== undefined) {
+      const byCid = new Map(list.map((c) => [c.cid, c]))
+      const wanted = q.cids === '' ? [] : q.cids.split(',').map(Number)
+      const found = wanted.flatMap((cid) => byCid.get(cid) ?? [])
+      return { connections: found.map((c) => connInfo(c, now, subs)) }
+    }
     return {
       server_id: ctx.serverId,
       now: new Date(now).toISOString(),

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { mergeConnz, mergeSums } from './cluster-monitor.ts'
+import { mergeConnz, mergeConnzKeys, mergeSums } from './cluster-monitor.ts'
 import { cut } from './fuzz-properties.ts'
 import { encodeInterestAckFrame, encodeInterestFrame, encodeMessageFrame, FrameReader, type MeshFrame } from './worker-mesh.ts'
 
@@ -52,6 +52,26 @@ describe('monitoring across workers', () => {
       max_payload: 1024,
       tickfan: { event_loop_delay_p99_ms: 7, protocol_errors: { A: 3, B: 1 } }
     })
+  })
+
+  it('pages from the workers\' sort keys as from their records', () => {
+    const worker = fc.array(fc.record({ pending_bytes: fc.nat({ max: 5 }) }), { maxLength: 20 })
+    const workers = fc.array(worker, { minLength: 1, maxLength: 4 })
+    fc.assert(fc.property(workers, fc.nat({ max: 30 }), fc.nat({ max: 30 }), (lists, offset, limit) => {
+      // Distinct cids; each worker lists its connections in its own order (by key: monitor.ts).
+      let cid = 0
+      const docs = lists.map((conns) => ({
+        connections: conns.map((c) => ({ ...c, cid: ++cid })).sort((a, b) => b.pending_bytes - a.pending_bytes)
+      }))
+      const records = mergeConnz(docs, { sort: 'pending', offset, limit, serverId: 'X' })
+      const keys = mergeConnzKeys(docs.map((d) => ({
+        total: d.connections.length,
+        keys: d.connections.flatMap((c) => [-c.pending_bytes, c.cid])
+      })), { offset, limit })
+      expect(keys.total).toBe(records.total)
+      const paged = records.connections as Array<{ cid: number, worker: number }>
+      expect(keys.page).toEqual(paged.map((c) => ({ worker: c.worker, cid: c.cid })))
+    }))
   })
 
   it('merges connections from every worker, sorted, then pages', () => {
