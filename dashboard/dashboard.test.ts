@@ -1,9 +1,11 @@
 /**
  * The dashboard in a real browser: playwright-core driving Debian's chromium against a real
  * broker, feeds and services. The board fills with prices from all three venues and they
- * change, the chart draws, slow mode raises the skipped count while prices stay fresh, and the
- * board recovers after a broker restart.
+ * change, the chart draws, slow mode raises the skipped count while prices stay fresh, the
+ * board recovers after a broker restart, and a tick whose symbol or venue is markup shows nothing
+ * (before, its script ran in the page).
  */
+import { connect } from '@nats-io/transport-node'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
@@ -136,6 +138,30 @@ describe('dashboard in a real browser', () => {
     const after = (await view(page)).received
     await eventually(async () => (await view(page)).received > after + 20, 15_000, 'prices flowing again')
     expect((await view(page)).venues).toBe(3)
+  })
+
+  it('shows nothing of a tick whose venue or symbol is markup: a publisher cannot run script in the dashboard', async () => {
+    const nc = await connect({ servers: broker.natsUrl })
+    const now = Date.now()
+    const quote = (venue: string, symbol: string): string => JSON.stringify({
+      v: 1, type: 'quote', venue, symbol, bid: 1, bidSize: 1, ask: 2, askSize: 1, venueSeq: null, seq: 1, venueTime: now, recvTime: now, pubTime: now, pubMono: 0
+    })
+    const markup = '<img src=x onerror="window.__markup=1">'
+    nc.publish('quote.binance.MARKUP-USD', quote('binance', markup))
+    nc.publish('quote.markup.BTC-USD', quote(markup, 'BTC-USD'))
+    nc.publish('trade.binance.MARKUP-USD', JSON.stringify({
+      v: 1, type: 'trade', venue: 'binance', symbol: markup, price: 1, size: 1, side: 'buy', tradeId: '1', seq: 1, venueTime: now, recvTime: now, pubTime: now, pubMono: 0
+    }))
+    // A well-formed tick after them: once its row is on the board, they were read too.
+    nc.publish('quote.binance.AFTER-USD', quote('binance', 'AFTER-USD'))
+    await nc.flush()
+    await eventually(async () => await page.evaluate(() => document.getElementById('row-AFTER-USD') !== null), 10_000, 'the well-formed tick on the board')
+    expect(await page.evaluate(() => (window as unknown as { __markup?: number }).__markup)).toBeUndefined()
+    expect(await page.evaluate(() => document.querySelectorAll('#board img, #alerts img').length)).toBe(0)
+    // The consolidator read them too and is still there: it gives the well-formed one its BBO.
+    // (Before, it published the markup one on an illegal subject, and nats.js closed its connection.)
+    await eventually(async () => ((await page.textContent('[id="c-bbo|AFTER-USD|bid"]')) ?? '') !== '', 10_000, 'the BBO of the well-formed tick')
+    await nc.close()
   })
 })
 

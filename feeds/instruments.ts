@@ -38,6 +38,9 @@ function decimalsOf (step: number): number {
   return text.includes('e-') ? Number(text.split('e-')[1]) : (text.split('.')[1]?.length ?? 0)
 }
 
+/** A canonical symbol: `BASE-QUOTE`, capital letters and digits (what a tick may carry: tick.ts). */
+export const SYMBOL_PATTERN = /^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$/
+
 export function defineInstrument (
   symbol: string,
   tickSize: number,
@@ -45,6 +48,7 @@ export function defineInstrument (
   startPrice: number,
   volPerSqrtSec: number
 ): Instrument {
+  if (!SYMBOL_PATTERN.test(symbol)) throw new RangeError(`instrument ${JSON.stringify(symbol)} is not BASE-QUOTE (capital letters and digits)`)
   const [base, quote] = symbol.split('-') as [string, string]
   return {
     symbol,

@@ -30,6 +30,21 @@ describe('canonical tick', () => {
     expect(decodeTick({ v: 1, type: 'quote', venue: 'x', symbol: 'y', bid: '1' })).toEqual({ ok: false, reason: 'field bid is not a number' })
   })
 
+  it('rejects a tick whose symbol, venue or side is not one a feed handler writes', () => {
+    const times = { seq: 1, venueTime: 1, recvTime: 1, pubTime: 1, pubMono: 1 }
+    const q = (venue: string, symbol: string): unknown => ({ v: 1, type: 'quote', venue, symbol, bid: 1, bidSize: 1, ask: 2, askSize: 1, ...times })
+    expect(decodeTick(q('binance', 'BTC-USD')).ok).toBe(true)
+    expect(decodeTick(q('binance', '<img src=x onerror=alert(1)>')))
+      .toEqual({ ok: false, reason: 'symbol "<img src=x onerror=alert(1)>" is not BASE-QUOTE' })
+    expect(decodeTick(q('binance', 'BTC USD')).ok).toBe(false) // a space: an illegal subject token
+    expect(decodeTick(q('binance', 'btc-usd')).ok).toBe(false)
+    expect(decodeTick(q('binance', 'BTC.USD')).ok).toBe(false) // a dot: two subject tokens
+    expect(decodeTick(q('<b>', 'BTC-USD'))).toEqual({ ok: false, reason: 'unknown venue "<b>"' })
+    const trade = { v: 1, type: 'trade', venue: 'kraken', symbol: 'ETH-USD', price: 1, size: 1, tradeId: '1', ...times }
+    expect(decodeTick({ ...trade, side: 'sell' }).ok).toBe(true)
+    expect(decodeTick({ ...trade, side: '<i>' })).toEqual({ ok: false, reason: 'side "<i>" is not buy or sell' })
+  })
+
   it('stamps a seq that grows per subject even when the clock stands still', () => {
     const s = new SequenceStamper()
     expect(s.next('a', 1)).toBe(1000)

@@ -9,7 +9,7 @@
  *
  * The broker orders last values by the `Tickfan-Seq` header, which carries `seq`.
  */
-import type { Venue } from './instruments.ts'
+import { SYMBOL_PATTERN, VENUES, type Venue } from './instruments.ts'
 
 export const TICK_SCHEMA_VERSION = 1
 
@@ -138,6 +138,15 @@ const NUMBER_FIELDS: Record<MarketData['type'], readonly string[]> = {
 type Decoded<T> = { ok: true, tick: T } | { ok: false, reason: string }
 
 /**
+ * Consumers put a tick's symbol and venue in subjects (`bbo.<SYM>`) and in the dashboard's
+ * page, so a tick whose symbol is not canonical (SYMBOL_PATTERN) or whose venue is unknown is
+ * rejected: before, one whose symbol was markup ran script in the dashboard, and its `bbo.`
+ * subject, illegal, closed the consolidator's connection (dashboard/dashboard.test.ts).
+ */
+const KNOWN_VENUES: ReadonlySet<string> = new Set(VENUES)
+const shown = (value: unknown): string => JSON.stringify(value).slice(0, 40)
+
+/**
  * Checks that a decoded JSON value is market data (a venue tick or a BBO); returns it typed, or
  * a reason. Used by every consumer, so a malformed message is counted and skipped, never
  * crashes anyone.
@@ -152,6 +161,9 @@ export function decodeMarketData (value: unknown): Decoded<MarketData> {
   for (const key of numbers) {
     if (typeof t[key] !== 'number' || !Number.isFinite(t[key])) return { ok: false, reason: `field ${key} is not a number` }
   }
+  if (!SYMBOL_PATTERN.test(t.symbol)) return { ok: false, reason: `symbol ${shown(t.symbol)} is not BASE-QUOTE` }
+  if (t.type !== 'bbo' && !KNOWN_VENUES.has(t.venue as string)) return { ok: false, reason: `unknown venue ${shown(t.venue)}` }
+  if (t.type === 'trade' && t.side !== 'buy' && t.side !== 'sell') return { ok: false, reason: `side ${shown(t.side)} is not buy or sell` }
   return { ok: true, tick: value as MarketData }
 }
 

@@ -20,6 +20,12 @@ interface Varz {
 
 const board = new MarketBoard()
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+/**
+ * A string from the market (a symbol, a venue) as HTML text. The tick decoder already rejects
+ * any that is not canonical (feeds/tick.ts); this keeps the page safe should one get past it.
+ */
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ENTITIES[c] as string)
 const decoder = new TextDecoder()
 let selected = 'BTC-USD'
 let slowMs = 0
@@ -97,7 +103,7 @@ function renderBoard (): void {
   if (layout === lastLayout) return // nothing new to lay out: only cells change
   lastLayout = layout
   const head = $('board').querySelector('thead') as HTMLElement
-  head.innerHTML = `<tr><th class="sym">instrument</th>${venues.map((v) => `<th>${v} bid</th><th>${v} ask</th>`).join('')}<th>best bid</th><th>best ask</th></tr>`
+  head.innerHTML = `<tr><th class="sym">instrument</th>${venues.map((v) => `<th>${esc(v)} bid</th><th>${esc(v)} ask</th>`).join('')}<th>best bid</th><th>best ask</th></tr>`
   const body = $('board').querySelector('tbody') as HTMLElement
   for (const symbol of board.sortedSymbols()) {
     let row = document.getElementById(`row-${symbol}`)
@@ -106,7 +112,8 @@ function renderBoard (): void {
       fresh.id = `row-${symbol}`
       fresh.dataset.symbol = symbol
       fresh.dataset.venues = venues.join()
-      fresh.innerHTML = `<td class="sym">${symbol}</td>${venues.map((v) => `<td id="c-${symbol}|${v}|bid"></td><td id="c-${symbol}|${v}|ask"></td>`).join('')}<td id="c-bbo|${symbol}|bid"></td><td id="c-bbo|${symbol}|ask"></td>`
+      const sym = esc(symbol)
+      fresh.innerHTML = `<td class="sym">${sym}</td>${venues.map((v) => `<td id="c-${sym}|${esc(v)}|bid"></td><td id="c-${sym}|${esc(v)}|ask"></td>`).join('')}<td id="c-bbo|${sym}|bid"></td><td id="c-bbo|${sym}|ask"></td>`
       fresh.addEventListener('click', () => { selected = symbol; resetChart(); markSelected() })
       if (row !== null) rowObserver.unobserve(row)
       if (row === null) body.appendChild(fresh)
@@ -197,7 +204,7 @@ function render (now: number): void {
 }
 const deferred: string[] = []
 function renderAlerts (): void {
-  $('alerts').innerHTML = board.alerts.map((a) => `<li>${new Date(a.at).toLocaleTimeString()} ${a.symbol} ${a.state === 'closed' ? 'closed' : `buy ${a.buyVenue} ${fmt(a.buyPrice)}, sell ${a.sellVenue} ${fmt(a.sellPrice)}: ${a.edgeBps.toFixed(2)} bps`}</li>`).join('')
+  $('alerts').innerHTML = board.alerts.map((a) => `<li>${new Date(a.at).toLocaleTimeString()} ${esc(a.symbol)} ${a.state === 'closed' ? 'closed' : `buy ${esc(a.buyVenue)} ${fmt(a.buyPrice)}, sell ${esc(a.sellVenue)} ${fmt(a.sellPrice)}: ${a.edgeBps.toFixed(2)} bps`}</li>`).join('')
 }
 function stat (label: string, value: string, id?: string): string {
   return `<div class="stat"${id === undefined ? '' : ` id="${id}"`}><b>${value}</b><span>${label}</span></div>`
