@@ -21,7 +21,7 @@ export type Acceptor = (transport: Transport) => Client | null
  * and lib/open-files.ts keeps FILES_KEPT_FREE for them: past it, a closing socket is destroyed
  * as soon as its final bytes are flushed. Before, a flood of connections past the limit that
  * never closed their end held a file each for the whole grace: under an open-file limit of
- * 400, clients within the connection limit were then cut off without a word
+ * 400, the clients that came next were cut off without a word instead of told why
  * (reports/broker/connection-limits.md).
  */
 export const MAX_LINGERING_CLOSES = 32

@@ -420,15 +420,16 @@ export class WorkerMesh implements RouterLinks {
     // (reports/broker/mesh-hello.md). Newer values wait behind it meanwhile.
     const everything: Resend = { names: 'all', later: heldValues(), pending: 1, hello: true }
     out.resending = everything
-    this.afterLocalPublishes(() => this.resend(out, everything))
     // Linked once the peer has routed them all: clients dealt to it before got a partial snapshot.
-    await new Promise<void>((resolve) => {
+    const delivered = new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.stats.helloTimeouts++; resolve() }, HELLO_TIMEOUT_MS)
       const done = (): void => { clearTimeout(timer); resolve() }
       everything.sent = () => this.whenDelivered(out, out.sentMsgs, done)
       if (out.socket.destroyed) done()
       else out.socket.once('close', done)
     })
+    this.afterLocalPublishes(() => this.resend(out, everything))
+    await delivered
   }
 
   /** Calls `done` once the peer of `out` has said it delivered `count` message frames (or the link closed). */
