@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import os from 'node:os'
 import path from 'node:path'
 import { helpText, parseOptions, runMain, type OptionTable } from '../lib/cli-options.ts'
+import { escapeHtml } from '../lib/html.ts'
 import { LockstepLoad } from './harness/lockstep.ts'
 import { coreLayout, ROOT, startTickfanProcess } from './harness/processes.ts'
 import { lockstepPaths } from './load/lockstep.ts'
@@ -82,7 +83,7 @@ runMain(async () => {
   ].join('\n')
   writeFileSync(path.join(o.out, 'summary.md'), md)
   const html = `<!doctype html><meta charset="utf-8"><title>${title}</title><body style="font-family:sans-serif">` +
-    `<h1>Where the broker's time goes</h1><p><code>${command}</code></p>${svg}<pre>${md.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre></body>\n`
+    `<h1>Where the broker's time goes</h1><p><code>${command}</code></p>${svg}<pre>${escapeHtml(md)}</pre></body>\n`
   writeFileSync(path.join(o.out, 'report.html'), html)
   say(`report: ${path.relative(process.cwd(), path.join(o.out, 'summary.md'))} (flame graph: flame.svg, report.html)`)
 })

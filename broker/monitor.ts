@@ -414,10 +414,8 @@ export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstan
       return { total: list.length, keys }
     }
     if (ctx.connzUncapped === true && q.cids !== undefined) {
-      const byCid = new Map(list.map((c) => [c.cid, c]))
-      const wanted = q.cids === '' ? [] : q.cids.split(',').map(Number)
-      const found = wanted.flatMap((cid) => byCid.get(cid) ?? [])
-      return { connections: found.map((c) => connInfo(c, now, subs)) }
+      const wanted = new Set(q.cids.split(',').map(Number))
+      return { connections: list.filter((c) => wanted.has(c.cid)).map((c) => connInfo(c, now, subs)) }
     }
     return {
       server_id: ctx.serverId,

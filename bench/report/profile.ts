@@ -8,6 +8,7 @@
  * (`(idle)`) is left out of the shares; `(garbage collector)` and `(program)` (V8 and native
  * work outside JavaScript, such as socket writes) stay in: they are the broker's cost too.
  */
+import { escapeHtml } from '../../lib/html.ts'
 
 interface ProfileNode {
   id: number
@@ -138,7 +139,6 @@ function flameTree (profile: CpuProfile): FlameNode {
   return root
 }
 
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 /** A warm colour per module, stable across runs (the same module is always the same colour). */
 function colourOf (module: string): string {
@@ -158,9 +158,9 @@ export function flameGraphSvg (profile: CpuProfile, title: string, width = 1200)
     const w = root.totalUs === 0 ? 0 : (node.totalUs / root.totalUs) * width
     if (w < 0.3) return
     depthMax = Math.max(depthMax, depth)
-    rects.push(`<g><title>${escapeXml(node.name)}: ${(100 * node.totalUs / Math.max(1, root.totalUs)).toFixed(2)}%</title>` +
+    rects.push(`<g><title>${escapeHtml(node.name)}: ${(100 * node.totalUs / Math.max(1, root.totalUs)).toFixed(2)}%</title>` +
       `<rect x="${x.toFixed(2)}" y="${depth}" width="${w.toFixed(2)}" height="${rowHeight - 1}" fill="${depth === 0 ? '#ccc' : colourOf(node.module)}"/>` +
-      (w > 40 ? `<text x="${(x + 3).toFixed(2)}" y="${depth}" dy="11" font-size="10">${escapeXml(node.name.slice(0, Math.floor(w / 6)))}</text>` : '') +
+      (w > 40 ? `<text x="${(x + 3).toFixed(2)}" y="${depth}" dy="11" font-size="10">${escapeHtml(node.name.slice(0, Math.floor(w / 6)))}</text>` : '') +
       '</g>')
     let cx = x
     for (const child of [...node.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -173,5 +173,5 @@ export function flameGraphSvg (profile: CpuProfile, title: string, width = 1200)
   // Depths were drawn top-down; flip so the root sits at the bottom, as flame graphs do.
   const body = rects.map((r) => r.replace(/ y="(\d+)"/g, (_m, d: string) => ` y="${height - (Number(d) + 1) * rowHeight}"`)).join('')
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace">` +
-    `<text x="4" y="14" font-size="12">${escapeXml(title)}</text>${body}</svg>\n`
+    `<text x="4" y="14" font-size="12">${escapeHtml(title)}</text>${body}</svg>\n`
 }

@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decodeHistogram } from '../../lib/histogram.ts'
+import { escapeHtml } from '../../lib/html.ts'
 import { CAP_PERIOD_MS, capUsedText } from '../harness/cpu-cap.ts'
 import { coreCount } from '../harness/processes.ts'
 import type { ScenarioResult } from '../harness/runner.ts'
@@ -188,9 +189,6 @@ export function summaryMarkdown (r: SuiteResults): string {
   return lines.join('\n')
 }
 
-function htmlEscape (s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
 
 export function reportHtml (r: SuiteResults): string {
   const charts: string[] = []
@@ -198,7 +196,7 @@ export function reportHtml (r: SuiteResults): string {
   for (const s of r.scenarios) byWorkload.set(s.workload, [...(byWorkload.get(s.workload) ?? []), s])
   for (const [workload, list] of byWorkload) {
     const lat: Series[] = list.map((s) => ({ name: `${s.target} ${fmtN(s.offeredRate)}/s`, color: COLORS[s.target] ?? '#555', dashed: s.offeredRate !== list[0]?.offeredRate, points: spectrum(s.fast.latencyHistogram).map(([x, y]) => [x, y / 1000]) }))
-    charts.push(`<h3>${htmlEscape(workload)}</h3>`)
+    charts.push(`<h3>${escapeHtml(workload)}</h3>`)
     charts.push(lineChart(lat.slice(0, 6), { title: `${workload}: latency percentile spectrum (fast subscribers)`, xLabel: 'percentile (1/(1-p), log)', yLabel: 'latency ms (log)', logX: true, logY: true, xTickFormat: (v) => `${(100 - 100 / v).toFixed(v >= 1000 ? 3 : v >= 100 ? 2 : 0)}%`, yTickFormat: (v) => String(v) }))
     charts.push(lineChart(list.slice(0, 6).map((s) => ({ name: `${s.target} ${fmtN(s.offeredRate)}/s`, color: COLORS[s.target] ?? '#555', dashed: s.offeredRate !== list[0]?.offeredRate, points: s.deliveredPerSecond.map((v, i) => [i, v] as [number, number]) })), { title: `${workload}: deliveries per second`, xLabel: 'second of run', yLabel: 'deliveries/s' }))
     const stale = list.flatMap((s) => [{ label: `${s.target.split('-')[0]} fast`, value: Math.round(s.fast.stalenessUs.p99 / 1000), color: COLORS[s.target] ?? '#555' }, ...(s.slow === null ? [] : [{ label: `${s.target.split('-')[0]} slow`, value: Math.round(s.slow.stalenessUs.p99 / 1000), color: COLORS[s.target] ?? '#555' }])])
@@ -227,14 +225,14 @@ export function reportHtml (r: SuiteResults): string {
   const profiles = r.profiles ?? []
   if (profiles.length > 0) {
     charts.push('<h3>The tickfan broker\'s CPU profiles</h3>', '<ul>', ...profiles.map((p) =>
-      `<li>${htmlEscape(p.workload)}, ${htmlEscape(p.run)}: <a href="${p.flameGraph}">flame graph</a>, <a href="${p.cpuProfile}">V8 profile</a> (Chrome DevTools, Performance)</li>`), '</ul>')
+      `<li>${escapeHtml(p.workload)}, ${escapeHtml(p.run)}: <a href="${p.flameGraph}">flame graph</a>, <a href="${p.cpuProfile}">V8 profile</a> (Chrome DevTools, Performance)</li>`), '</ul>')
   }
   const md = summaryMarkdown(r)
   return `<!doctype html><html><head><meta charset="utf-8"><title>tickfan benchmark report</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:3px 6px}svg{margin:8px 8px 8px 0;border:1px solid #eee}pre{white-space:pre-wrap;font-size:12px}</style></head>
 <body><h1>tickfan benchmark report</h1><p>tickfan in orange, nats-server in blue, same clients and workload in the same run.</p>
 ${charts.join('\n')}
-<h2>Summary</h2><pre>${htmlEscape(md)}</pre>
+<h2>Summary</h2><pre>${escapeHtml(md)}</pre>
 <script type="application/json" id="results">${JSON.stringify(r).replace(/</g, '\\u003c')}</script>
 </body></html>`
 }

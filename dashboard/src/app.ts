@@ -7,6 +7,7 @@ import { wsconnect, type NatsConnection } from '@nats-io/nats-core'
 import { createChart, LineSeries, type ISeriesApi, type UTCTimestamp } from 'lightweight-charts'
 import { parseMarketData, type QuoteTick, type TradeTick } from '../../feeds/tick.ts'
 import { MarketBoard, type ArbAlert } from './model.ts'
+import { escapeHtml } from '../../lib/html.ts'
 
 interface Config { wsUrl: string }
 interface BotStats { group: string, latencyUs: { p50: number, p99: number } }
@@ -20,12 +21,11 @@ interface Varz {
 
 const board = new MarketBoard()
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 /**
  * A string from the market (a symbol, a venue) as HTML text. The tick decoder already rejects
  * any that is not canonical (feeds/tick.ts); this keeps the page safe should one get past it.
  */
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ENTITIES[c] as string)
+const esc = escapeHtml
 const decoder = new TextDecoder()
 let selected = 'BTC-USD'
 let slowMs = 0
