@@ -294,4 +294,30 @@ describe('what a publisher with the right to publish still cannot do (tickfan)',
     raw.close()
     await sub.close()
   })
+
+  it('cannot silence nats.js subscribers with a header block they cannot read: refused with the reason, the rest reads on', async () => {
+    // nats-server relays this block; a nats.js subscriber that reads `headers` then throws inside its read loop
+    // and reads nothing more (reports/broker/header-blocks.md).
+    const sub = await connect({ servers: target.natsUrl, reconnect: false })
+    const got: string[] = []
+    sub.subscribe('quote.hdr.BTC', { callback: (_e, m) => { got.push(`${m.string()} ${m.headers?.get('X') ?? '-'}`) } })
+    await sub.flush()
+    const raw = await RawClient.connect(target.port)
+    const block = 'NATS/1.0\r\nbad key: x\r\n\r\n'
+    raw.send(`CONNECT {"verbose":false,"headers":true}\r\nHPUB quote.hdr.BTC ${block.length} ${block.length + 3}\r\n${block}bad\r\n`)
+    await raw.waitFor(/-ERR .*\r\n/)
+    await raw.closed
+    expect(raw.afterInfo).toBe("-ERR 'Invalid Header Block (byte 32 in a header name at byte 13)'\r\n")
+    expect(target.broker?.router.lastValues.get('quote.hdr.BTC')).toBeUndefined()
+    const good = headers()
+    good.set('X', 'y')
+    const feed = await connect({ servers: target.natsUrl, reconnect: false })
+    feed.publish('quote.hdr.BTC', 'good', { headers: good })
+    await feed.flush()
+    await eventually(() => got.length === 1, 3000, 'the good message')
+    expect(got).toEqual(['good y'])
+    expect(sub.isClosed()).toBe(false)
+    await feed.close()
+    await sub.close()
+  })
 })

@@ -66,7 +66,15 @@ export interface ClientHost extends FlowLimits {
    * `subjectKey`: the parser's key for it (ProtocolHandler.pub), or -1.
    */
   subjectFacts (subject: string, subjectKey?: number): PublishSubject
-  publish (from: Client, subject: PublishSubject, reply: string | undefined, data: Buffer, headerBytes: number): void
+  /** `sequence`: the Tickfan-Seq the client's header scan read (header-block.ts), or null when not read. */
+  publish (
+    from: Client,
+    subject: PublishSubject,
+    reply: string | undefined,
+    data: Buffer,
+    headerBytes: number,
+    sequence: number | undefined | null
+  ): void
   /**
    * Inserts `sub` and starts its snapshot; returns the cached subjects that took a scan (0 when
    * its list was known): the client charges them against its SUB and UNSUB rate.

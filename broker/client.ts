@@ -14,6 +14,7 @@ import type { ClientHost, PublishSubject, Transport } from './client-host.ts'
 import { DEFAULT_CONNECT_OPTIONS, connectOptions, parseConnectJson, type ConnectOptions } from './connect-options.ts'
 import { ProtocolError, errLine, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FairnessRecord, type FanoutMember } from './fanout.ts'
+import { HeaderBlockScan } from './header-block.ts'
 import { ClientWriter, type PendingLimits } from './client-writer.ts'
 import { ProtocolParser, type ProtocolHandler } from './parser.ts'
 import { KeepAlive } from './keep-alive.ts'
@@ -32,6 +33,9 @@ export const SUBJECTS_SCANNED_PER_SUB_OP = 10
 /** A scan of this many subjects or more ends the connection's turn: others are served before its next operation. */
 export const SCAN_ENDS_TURN = 1000
 const OK = Buffer.from('+OK\r\n')
+
+/** Every connection's HPUBs are scanned by one scanner, its facts read at once (publish). */
+const headerScan = new HeaderBlockScan()
 
 export class Client implements ProtocolHandler, FanoutMember {
   readonly parser: ProtocolParser
@@ -217,16 +221,21 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.inPayloadBytes += data.length
     if (!this.admitted()) return
     if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
+    // A block no client could read is refused (header-block.ts); the scan also reads Tickfan-Seq.
+    const problem = headerBytes > 0 ? headerScan.check(data, headerBytes) : null
+    if (problem !== null) return this.error('INVALID_HEADER_BLOCK', `(${problem})`)
     // One lookup per message gives the subject's validity, class and subscribers (router.ts).
     const facts = this.host.subjectFacts(subject, subjectKey)
     if (!this.admitPublish(facts, reply)) return
+    let sequence: number | undefined | null = null
     if (headerBytes > 0) {
+      sequence = headerScan.sequence
       // Only the broker says what a subscriber missed: a published Tickfan-Conflated is taken out.
-      const cleaned = withoutHeader(data, headerBytes, CONFLATED_HEADER)
+      const cleaned = headerScan.conflated ? withoutHeader(data, headerBytes, CONFLATED_HEADER) : null
       if (cleaned !== null) ({ data, headerBytes } = cleaned)
     }
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
-    this.host.publish(this, facts, reply, data, headerBytes)
+    this.host.publish(this, facts, reply, data, headerBytes, sequence)
   }
 
   sub (subject: string, queue: string | undefined, sid: string): void {
@@ -294,7 +303,7 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** A protocol error: send nats-server's text; close if the error is fatal. */
   error (code: ProtocolErrorCode, detail?: string): void {
     this.host.protocolError(this, code)
-    if (ProtocolError[code].close) this.closeWith(code, 'protocol error')
+    if (ProtocolError[code].close) this.closeWith(code, 'protocol error', detail)
     else this.control(Buffer.from(errLine(code, detail)))
   }
 
@@ -355,10 +364,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   // --- closing -------------------------------------------------------------------------
 
   /** Closes with a stated reason: the -ERR goes out ahead of nothing else (pending data is dropped). */
-  closeWith (code: ProtocolErrorCode | null, reason: CloseReason): void {
+  closeWith (code: ProtocolErrorCode | null, reason: CloseReason, detail?: string): void {
     if (this.isClosed) return
     this.finish(reason, code)
-    this.transport.close(code === null ? null : Buffer.from(errLine(code)))
+    this.transport.close(code === null ? null : Buffer.from(errLine(code, detail)))
   }
 
   /** The socket closed under us (peer closed, reset, error). */

@@ -14,6 +14,8 @@ export const ProtocolError = {
   BAD_HEADER_SIZE: { text: 'Bad or Missing Header Size', close: true },
   BAD_CONNECT: { text: 'Invalid CONNECT JSON', close: true },
   HEADERS_NOT_NEGOTIATED: { text: 'Headers Not Negotiated', close: true },
+  /** tickfan's own: nats-server relays any block, which a nats.js subscriber may fail to read (header-block.ts). */
+  INVALID_HEADER_BLOCK: { text: 'Invalid Header Block', close: true },
   NO_RESPONDERS_REQUIRES_HEADERS: { text: 'no responders requires headers support', close: true },
   INVALID_SUBJECT: { text: 'Invalid Subject', close: false },
   INVALID_PUBLISH_SUBJECT: { text: 'Invalid Publish Subject', close: false },

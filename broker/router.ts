@@ -440,11 +440,12 @@ export class Router implements ClientHost {
     subject: PublishSubject,
     reply: string | undefined,
     data: Buffer,
-    headerBytes: number
+    headerBytes: number,
+    sequence: number | undefined | null = null
   ): void {
     this.stats.inMsgs++
     this.stats.inBytes += data.length
-    this.route(from, subject as SubjectFacts, reply, data, headerBytes, from === null ? 'all' : null)
+    this.route(from, subject as SubjectFacts, reply, data, headerBytes, from === null ? 'all' : null, true, undefined, sequence)
   }
 
   /**
@@ -496,7 +497,9 @@ export class Router implements ClientHost {
     queues: QueueFilter | null,
     deliverPlain = true,
     /** The message's publisherCid (wire.ts): below 0 from a link. */
-    publisher = from?.cid ?? LINK_PUBLISHER_UNKNOWN
+    publisher = from?.cid ?? LINK_PUBLISHER_UNKNOWN,
+    /** Its Tickfan-Seq when the publisher's header scan read it (header-block.ts); null: read it here. */
+    scannedSequence: number | undefined | null = null
   ): void {
     const stats = this.stats
     const subject = facts.subject
@@ -537,9 +540,9 @@ export class Router implements ClientHost {
         return
       }
     }
-    const sequence = subjectClass === SubjectClass.LastValue && headerBytes > 0
-      ? readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
-      : undefined
+    const sequence = subjectClass !== SubjectClass.LastValue || headerBytes <= 0
+      ? undefined
+      : scannedSequence !== null ? scannedSequence : readIntegerHeader(data, headerBytes, SEQUENCE_HEADER)
     // Nothing holds a plain or event message past this call but through retain(): one object
     // serves every publish (a last-value message is always kept, and a publish made while one
     // is being fanned out gets its own). Freed at the end; a throw on the way leaves it taken,

@@ -10,7 +10,8 @@ import type { NatsServerProcess } from './test-support/nats-server.ts'
 import { UpstreamRig } from './test-support/upstream-rig.ts'
 import { freePorts } from '../lib/ports.ts'
 import { runCommand, startBrokerCommand, type LinkedNode } from './test-support/processes.ts'
-import { delay, eventually } from './test-support/targets.ts'
+import { RawClient } from './test-support/raw-client.ts'
+import { delay, eventually, startReference, startTickfan } from './test-support/targets.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 
 const SUBJECTS = Array.from({ length: 8 }, (_, i) => `quote.sim.S${i}`)
@@ -151,5 +152,33 @@ describe('tickfan nodes linked upstream to a NATS cluster', () => {
     const node = runCommand('broker/main.ts', ['--workers', '1', '--port', String(port), '--http-port=-1', '--ws-port=-1', '--upstream', `nats://127.0.0.1:${dead}`])
     expect(await node.exited).toBe(1)
     expect(node.output()).toMatch(/upstream: cannot connect to any of nats:\/\/127\.0\.0\.1:\d+/)
+  })
+})
+
+describe('a header block from upstream that nats.js cannot read', () => {
+  it('is dropped and counted, and the link reads on (before, its read loop ended at that message)', async () => {
+    const upstream = await startReference()
+    const node = await startTickfan({ upstream: [upstream.natsUrl] })
+    try {
+      const sub = await connect({ servers: node.natsUrl, reconnect: false })
+      const got: string[] = []
+      sub.subscribe('quote.up.X', { callback: (_e, m) => { got.push(m.string()) } })
+      await sub.flush()
+      // nats-server relays the block as it came; only a raw socket can publish it.
+      const raw = await RawClient.connect(upstream.port)
+      const block = 'NATS/1.0\r\nbad key: x\r\n\r\n'
+      raw.send(`CONNECT {"verbose":false,"headers":true}\r\nHPUB quote.up.X ${block.length} ${block.length + 3}\r\n${block}bad\r\n` +
+        'PUB quote.up.X 4\r\ngood\r\n')
+      await raw.roundTrip()
+      await eventually(() => got.length === 1, 5000, 'the good message through the link')
+      expect(got).toEqual(['good'])
+      const varz = (await (await fetch(`${node.httpUrl}/varz`)).json()) as { tickfan: { upstream: Record<string, unknown> } }
+      expect(varz.tickfan.upstream).toMatchObject({ receivedMsgs: 2, unreadableHeaderMsgs: 1 })
+      raw.close()
+      await sub.close()
+    } finally {
+      await node.stop()
+      await upstream.stop()
+    }
   })
 })

@@ -50,6 +50,11 @@ export interface UpstreamStats {
   reconnects: number
   forwardedMsgs: number
   receivedMsgs: number
+  /**
+   * Messages from upstream dropped because their header block could not be read (nats.js throws
+   * on a header name with a space, say; nats-server relays such a block as it came).
+   */
+  unreadableHeaderMsgs: number
   subscriptions: number
   /** The history streams on the cluster: being created, ready, or why not yet. */
   history: string
@@ -88,6 +93,7 @@ export class UpstreamLink implements RouterLinks {
     reconnects: 0,
     forwardedMsgs: 0,
     receivedMsgs: 0,
+    unreadableHeaderMsgs: 0,
     subscriptions: 0,
     history: 'none'
   }
@@ -229,20 +235,32 @@ export class UpstreamLink implements RouterLinks {
    * plain subscribers get it.
    */
   private fromUpstream (m: Msg, queues: ReadonlySet<string>, plain: boolean): void {
-    const { reply, data, headerBytes } = this.received(m)
-    this.router.publishFromLink(m.subject, reply, data, headerBytes, queues, plain)
+    const received = this.received(m)
+    if (received === null) return
+    this.router.publishFromLink(m.subject, received.reply, received.data, received.headerBytes, queues, plain)
   }
 
   /** A message for the local subscriptions on `pattern` that shows another subject (a JetStream delivery). */
   private deliveredAs (pattern: string, m: Msg): void {
-    const { reply, data, headerBytes } = this.received(m)
-    this.router.deliverToPattern(pattern, m.subject, reply, data, headerBytes)
+    const received = this.received(m)
+    if (received === null) return
+    this.router.deliverToPattern(pattern, m.subject, received.reply, received.data, received.headerBytes)
   }
 
-  /** A message from upstream as the router takes it: header block then payload, counted. */
-  private received (m: Msg): { reply: string | undefined, data: Buffer, headerBytes: number } {
+  /**
+   * A message from upstream as the router takes it: header block then payload, counted; null when
+   * its header block cannot be read. The exception must not reach nats.js: thrown in a
+   * subscription's callback, it ends the client's read loop, and the link would read nothing more.
+   */
+  private received (m: Msg): { reply: string | undefined, data: Buffer, headerBytes: number } | null {
     this.stats.receivedMsgs++
-    const headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
+    let headers: Uint8Array | null
+    try {
+      headers = m.headers === undefined ? null : (m.headers as MsgHdrsImpl).encode()
+    } catch {
+      this.stats.unreadableHeaderMsgs++
+      return null
+    }
     // A view is enough: the router copies what it keeps.
     const data = headers === null ? Buffer.from(
       m.data.buffer,

@@ -444,12 +444,15 @@ export function readHeaderValue (block: Buffer, headerBytes: number, name: strin
 /** Reads an integer header value from a header block without decoding the whole block. */
 export function readIntegerHeader (block: Buffer, headerBytes: number, name: string): number | undefined {
   const line = findHeaderLine(block, headerBytes, name)
-  if (line === -1) return undefined
-  let i = line + name.length + 1
+  return line === -1 ? undefined : integerAt(block, line + name.length + 1, headerBytes)
+}
+
+/** A header value read as an integer from `i`: blanks, then digits; undefined without any or past 2^53. */
+export function integerAt (block: Uint8Array, i: number, end: number): number | undefined {
   while (block[i] === 32 || block[i] === 9) i++
   let value = 0
   let digits = 0
-  for (; i < headerBytes; i++) {
+  for (; i < end; i++) {
     const d = (block[i] as number) - 48
     if (d < 0 || d > 9) break
     value = value * 10 + d

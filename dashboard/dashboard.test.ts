@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
 import { startNatsServer } from '../broker/test-support/nats-server.ts'
+import { RawClient } from '../broker/test-support/raw-client.ts'
 import { freePorts } from '../lib/ports.ts'
 import { delay, eventually } from '../broker/test-support/targets.ts'
 import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
@@ -166,17 +167,38 @@ describe('dashboard in a real browser', () => {
 })
 
 describe('dashboard against a real nats-server with websocket enabled', () => {
-  it('works unchanged: the board fills from all three venues', async () => {
+  it('works unchanged: the board fills from all three venues, and reads on past messages it cannot use', async () => {
     const server = await startNatsServer()
     const feeds = await startFeeds({ venues: ['binance', 'coinbase', 'kraken'], instruments: findInstruments(['BTC-USD']), ratePerSec: 100, seed: 4, natsUrl: server.natsUrl })
     const dashboard = await startDashboard({ port: 0, wsUrl: server.wsUrl, varzUrl: `${server.httpUrl}/varz` })
     const browser = await launchChromium()
     try {
       const page = await browser.newPage()
+      const pageErrors: string[] = []
+      page.on('pageerror', (err) => pageErrors.push(err.message))
       await page.goto(dashboard.url)
       await eventually(async () => (await view(page)).venues === 3, 15_000, 'quotes from three venues through nats-server')
       // nats-server's /varz has the same base fields: the broker panel shows its rates
       await eventually(async () => ((await page.textContent('#broker')) ?? '').includes('deliveries /s'), 5000, 'the health panel')
+
+      // nats-server relays each of these as it came (tickfan's broker refuses the first). Before, the first
+      // ended the page's read loop, and the third broke the alerts panel at every render.
+      type Board = { tickfan: { board: { decodeErrors: number } } }
+      const decodeErrors = async (): Promise<number> =>
+        await page.evaluate(() => (window as unknown as Board).tickfan.board.decodeErrors)
+      const before = await decodeErrors()
+      const raw = await RawClient.connect(server.port)
+      const block = 'NATS/1.0\r\nbad key: x\r\n\r\n'
+      const quote = '{"v":1}'
+      raw.send('CONNECT {"verbose":false,"headers":true}\r\n' +
+        `HPUB quote.binance.BTC-USD ${block.length} ${block.length + quote.length}\r\n${block}${quote}\r\n` +
+        'PUB stats.traders.fast 2\r\n{}\r\nPUB signal.arbitrage.BTC-USD 2\r\n{}\r\n')
+      await raw.roundTrip()
+      raw.close()
+      await eventually(async () => await decodeErrors() === before + 3, 5000, 'the three messages counted as decode errors')
+      const received = (await view(page)).received
+      await eventually(async () => (await view(page)).received > received + 50, 5000, 'quotes still arriving')
+      expect(pageErrors).toEqual([])
     } finally {
       await browser.close()
       await dashboard.close()

@@ -17,7 +17,7 @@ import { waitForPort } from '../lib/ports.ts'
 import { formatUs } from '../lib/histogram.ts'
 import { startDashboard, type RunningDashboard } from './server.ts'
 import { demoUsers } from '../traders/demo-users.ts'
-import { STATS_SUBJECT_PREFIX, type GroupStats } from '../traders/stats.ts'
+import { watchGroupStats } from '../traders/stats.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -133,9 +133,8 @@ runMain(async () => {
   }
 
   const nc = await connect({ servers: natsUrl, name: 'tickfan-demo' })
-  const groups = new Map<string, GroupStats>()
+  const groups = watchGroupStats(nc, (line) => process.stderr.write(`${line}\n`)).groups
   let bboSeen = false
-  nc.subscribe(`${STATS_SUBJECT_PREFIX}.*`, { callback: (_e, m) => { const s = JSON.parse(new TextDecoder().decode(m.data)) as GroupStats; groups.set(s.group, s) } })
   nc.subscribe('bbo.>', { max: 1, callback: () => { bboSeen = true } })
   const deadline = Date.now() + 30_000
   while (!(bboSeen && (o.bots === 0 || (groups.get('fast')?.received ?? groups.get('slow')?.received ?? 0) > 0))) {

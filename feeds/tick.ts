@@ -9,6 +9,7 @@
  *
  * The broker orders last values by the `Tickfan-Seq` header, which carries `seq`.
  */
+import { parseJson } from '../lib/json-message.ts'
 import { SYMBOL_PATTERN, VENUES, type Venue } from './instruments.ts'
 
 export const TICK_SCHEMA_VERSION = 1
@@ -173,16 +174,6 @@ export function decodeTick (value: unknown): Decoded<Tick> {
   if (!decoded.ok) return decoded
   if (decoded.tick.type === 'bbo') return { ok: false, reason: 'unknown type "bbo"' }
   return { ok: true, tick: decoded.tick }
-}
-
-const utf8 = new TextDecoder()
-
-function parseJson (data: Uint8Array): { ok: true, value: unknown } | { ok: false, reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(utf8.decode(data)) }
-  } catch {
-    return { ok: false, reason: 'not JSON' }
-  }
 }
 
 /** Decodes a venue tick from message bytes (works in Node and in the browser). */

@@ -4,6 +4,7 @@
  * its best pair or edge changes materially, and one when it closes, not one per quote.
  */
 import type { QuoteTick } from '../feeds/tick.ts'
+import { fieldProblem, parseJson } from '../lib/json-message.ts'
 
 export interface ArbitrageSignal {
   v: 1
@@ -76,4 +77,26 @@ export class ArbitrageWatcher {
     }
     return best
   }
+}
+
+/** What a consumer of `signal.arbitrage.<SYM>` reads of a signal (the dashboard shows each of these). */
+const SIGNAL_FIELDS = {
+  symbol: 'string',
+  state: 'string',
+  buyVenue: 'string',
+  buyPrice: 'number',
+  sellVenue: 'string',
+  sellPrice: 'number',
+  edgeBps: 'number',
+  at: 'number'
+} as const
+
+/** Decodes a signal from message bytes, or says why not (works in Node and in the browser). */
+export function parseArbitrageSignal (
+  data: Uint8Array
+): { ok: true, signal: ArbitrageSignal } | { ok: false, reason: string } {
+  const json = parseJson(data)
+  if (!json.ok) return json
+  const problem = fieldProblem(json.value, SIGNAL_FIELDS)
+  return problem === null ? { ok: true, signal: json.value as ArbitrageSignal } : { ok: false, reason: problem }
 }

@@ -14,6 +14,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { NatsCredentials } from '../lib/client-credentials.ts'
+import { failureReason, guardedCallback } from '../lib/guarded-callback.ts'
 import { CONFLATED_HEADER } from '../lib/headers.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import { nowEpochMs, nowMonoUs, parseMarketData } from '../feeds/tick.ts'
@@ -72,9 +73,10 @@ export async function startBot (options: BotOptions): Promise<RunningBot> {
   const filler = historyFiller(nc, trades, options)
   for (const subject of options.subjects) {
     nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err !== null) return
+      callback: guardedCallback((msg) => {
         const received = nowMonoUs()
+        // First: a header block nats.js cannot read throws here, before the message counts anywhere.
+        const skippedHeader = msg.headers?.get(CONFLATED_HEADER)
         const decoded = parseMarketData(msg.data)
         if (!decoded.ok) {
           m.decodeError()
@@ -88,10 +90,12 @@ export async function startBot (options: BotOptions): Promise<RunningBot> {
           trades.note(tick, 'live', nowEpochMs())
           if (trades.missing > missing) filler.request(lastLiveAtMs)
         }
-        const skippedHeader = msg.headers?.get(CONFLATED_HEADER)
         m.record(msg.subject, decoded.tick, received, skippedHeader === undefined || skippedHeader === '' ? 0 : Number(skippedHeader))
         if (slow !== null) spendBlocked(slow.costUs)
-      }
+      }, (msg, err) => {
+        m.decodeError()
+        decodeLog.note('decode', `${msg.subject}: ${failureReason(err)}`)
+      })
     })
   }
   await nc.flush()

@@ -2,9 +2,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { QuoteTick } from '../feeds/tick.ts'
 import { AnomalyDetector } from './anomaly.ts'
-import { ArbitrageWatcher } from './arbitrage.ts'
+import { ArbitrageWatcher, parseArbitrageSignal } from './arbitrage.ts'
 import { Consolidator } from './consolidator.ts'
 import { BotMeasurements } from './measurements.ts'
+import { GroupStatsBoard, MAX_STATS_GROUPS, mergeReports } from './stats.ts'
 
 let seq = 0
 function quote (venue: 'binance' | 'coinbase' | 'kraken', bid: number, ask: number, extra: Partial<QuoteTick> = {}): QuoteTick {
@@ -124,5 +125,35 @@ describe('bot measurements', () => {
     m.record('quote.x', quote('binance', 1, 2, { recvTime: 1000 }), 0, 0)
     m.sampleStaleness(1250)
     expect(m.report().stalenessMs.max).toBe(250)
+  })
+})
+
+describe('messages a consumer keeps are checked first', () => {
+  const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
+
+  it('takes the arbitrage watcher\'s signals, and refuses others with the field at fault', () => {
+    const w = new ArbitrageWatcher(0, () => 42)
+    w.update(quote('binance', 100, 101))
+    const open = w.update(quote('kraken', 102, 103))
+    expect(parseArbitrageSignal(bytes(open))).toEqual({ ok: true, signal: open })
+    expect(parseArbitrageSignal(bytes({ ...open, edgeBps: undefined }))).toEqual({ ok: false, reason: 'field edgeBps is not a number' })
+    expect(parseArbitrageSignal(bytes({ ...open, buyPrice: 'NaN' }))).toEqual({ ok: false, reason: 'field buyPrice is not a number' })
+    expect(parseArbitrageSignal(bytes('null'))).toEqual({ ok: false, reason: 'not an object' })
+    expect(parseArbitrageSignal(bytes('{'))).toEqual({ ok: false, reason: 'not JSON' })
+  })
+
+  it('keeps each group\'s newest stats, and refuses what is not stats, another subject\'s group, and groups past the limit', () => {
+    const board = new GroupStatsBoard()
+    const fast = mergeReports('fast', [new BotMeasurements('b').report()])
+    expect(board.note('stats.traders.fast', bytes(fast))).toBeNull()
+    expect(board.groups.get('fast')).toEqual(fast)
+    expect(board.note('stats.traders.fast', bytes({}))).toBe('field group is not a string')
+    expect(board.note('stats.traders.fast', bytes({ ...fast, latencyUs: {} }))).toBe('field latencyUs.p50 is not a number')
+    expect(board.note('stats.traders.slow', bytes(fast))).toBe('group "fast" is not the subject\'s')
+    for (let i = 1; i < MAX_STATS_GROUPS; i++) expect(board.note(`stats.traders.g${i}`, bytes({ ...fast, group: `g${i}` }))).toBeNull()
+    expect(board.note('stats.traders.one-more', bytes({ ...fast, group: 'one-more' }))).toBe(`more than ${MAX_STATS_GROUPS} groups`)
+    expect(board.note('stats.traders.fast', bytes({ ...fast, received: 7 }))).toBeNull()
+    expect(board.groups.size).toBe(MAX_STATS_GROUPS)
+    expect(board.groups.get('fast')?.received).toBe(7)
   })
 })

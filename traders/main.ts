@@ -12,7 +12,7 @@ import { NATS_CREDENTIALS_CLI, natsCredentials } from '../lib/client-credentials
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { formatUs } from '../lib/histogram.ts'
 import { startBot, type RunningBot } from './bot.ts'
-import { STATS_SUBJECT_PREFIX, mergeReports, type GroupStats } from './stats.ts'
+import { STATS_SUBJECT_PREFIX, mergeReports, watchGroupStats, type GroupStats } from './stats.ts'
 import { startRequester } from './requester.ts'
 
 export const TRADERS_CLI = {
@@ -80,15 +80,12 @@ runMain(async () => {
     const args = process.argv.slice(2).filter((a) => !a.startsWith('--group'))
     child = fork(fileURLToPath(import.meta.url), [...args, '--group', 'slow', '--bots', String(slowBots), '--quiet'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   }
-  const latest = new Map<string, GroupStats>()
-  if (!o.quiet) {
-    statsConn.subscribe(`${STATS_SUBJECT_PREFIX}.*`, { callback: (_e, m) => { const s = JSON.parse(new TextDecoder().decode(m.data)) as GroupStats; latest.set(s.group, s) } })
-  }
+  const latest = o.quiet ? null : watchGroupStats(statsConn, log).groups
   const publishStats = setInterval(() => {
     const s = mergeReports(o.group, bots.map((b) => b.measurements.takeInterval()))
     statsConn.publish(`${STATS_SUBJECT_PREFIX}.${o.group}`, JSON.stringify(s))
     if (!o.quiet) {
-      const parts = [...latest.values()].map((s) => line(s, o.statsMs / 1000))
+      const parts = [...(latest?.values() ?? [])].map((s) => line(s, o.statsMs / 1000))
       const req = requester === null ? '' : ` | price requests answered ${requester.stats.answered}`
       process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${parts.join(' | ')}${req}\n`)
     }

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
-import { eventually, startTickfan, type Target } from '../broker/test-support/targets.ts'
+import { RawClient } from '../broker/test-support/raw-client.ts'
+import { eventually, startReference, startTickfan, type Target } from '../broker/test-support/targets.ts'
 import type { BboTick, QuoteTick } from '../feeds/tick.ts'
 import type { Anomaly } from './anomaly.ts'
 import type { ArbitrageSignal } from './arbitrage.ts'
@@ -144,5 +145,53 @@ describe('bots', () => {
       return stats.reduce((n, s) => n + s.skipped, 0) > 0
     }, 15_000, 'skipped updates reported by the broker to the slow bot')
     expect(stats.reduce((n, s) => n + s.orderViolations, 0)).toBe(0)
+  })
+})
+
+describe('a bot against a nats-server, which relays what tickfan refuses', () => {
+  it('reads on past a quote whose header block nats.js cannot read, counting it: before, its connection read nothing more', async () => {
+    const server = await startReference()
+    cleanups.push(() => server.stop())
+    const nc = await connect({ servers: server.natsUrl })
+    cleanups.push(() => nc.close())
+    const logs: string[] = []
+    const bot = await startBot({ name: 'b1', natsUrl: server.natsUrl, subjects: ['quote.>'], log: (m) => logs.push(m) })
+    cleanups.push(() => bot.close())
+    const raw = await RawClient.connect(server.port)
+    cleanups.push(async () => { raw.close() })
+    const block = 'NATS/1.0\r\nbad key: x\r\n\r\n'
+    const now = Date.now()
+    const body = JSON.stringify({ v: 1, type: 'quote', venue: 'binance', symbol: 'BTC-USD', bid: 1, bidSize: 1, ask: 2, askSize: 1, venueSeq: null, seq: 1, venueTime: now, recvTime: now, pubTime: now, pubMono: 0 })
+    raw.send(`CONNECT {"verbose":false,"headers":true}\r\nHPUB quote.binance.BTC-USD ${block.length} ${block.length + body.length}\r\n${block}${body}\r\n`)
+    await raw.roundTrip()
+    publishQuote(nc, 'kraken', 100.5, 102)
+    await eventually(() => bot.measurements.received === 1, 5000, 'the good quote at the bot')
+    expect(bot.measurements.decodeErrors).toBe(1)
+    expect(logs).toEqual(["b1: cannot decode a message (quote.binance.BTC-USD: 'header' ' ' is not a valid character in a header name); 0 more since the last report"])
+  })
+})
+
+describe('the traders\' status line', () => {
+  it('refuses stats that are not a bot group\'s, and goes on: before, the next status line threw and the process exited', async () => {
+    const target = await startTickfan()
+    cleanups.push(() => target.stop())
+    const nc = await connect({ servers: target.natsUrl })
+    cleanups.push(() => nc.close())
+    const child = fork(path.join(ROOT, 'traders/main.ts'), ['--nats', target.natsUrl, '--bots', '1', '--slow', '0', '--subjects', 'quote.>',
+      '--requests-per-sec', '0', '--stats-ms', '200'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+    let exitCode: number | null = null
+    const exited = new Promise((resolve) => child.once('exit', (code) => { exitCode = code; resolve(code) }))
+    cleanups.push(async () => { child.kill('SIGTERM'); await exited })
+    const statusLines = (): number => (out.match(/ fast 1 bots /g) ?? []).length
+    await eventually(() => statusLines() > 0, 10_000, 'the first status line')
+    nc.publish('stats.traders.evil', '{}')
+    await nc.flush()
+    const seen = statusLines()
+    await eventually(() => statusLines() >= seen + 3 || exitCode !== null, 10_000, 'three more status lines')
+    expect(exitCode).toBeNull()
+    expect(out).toContain('stats: refused a message (stats.traders.evil: field group is not a string)')
   })
 })

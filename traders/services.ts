@@ -10,8 +10,9 @@
  * - monitor: watches `quote.>` and `trade.>`, publishes `alerts.monitor` (venue silent or back,
  *   latency spikes).
  */
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { connect, headers, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type { NatsCredentials } from '../lib/client-credentials.ts'
+import { failureReason, guardedCallback } from '../lib/guarded-callback.ts'
 import { SEQUENCE_HEADER } from '../lib/headers.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import { SequenceStamper, bboSubject, nowEpochMs, nowMonoUs, parseTick, type QuoteTick } from '../feeds/tick.ts'
@@ -78,18 +79,20 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
     connections.push(nc)
     return nc
   }
+  const refuse = (msg: Msg, reason: string): void => {
+    stats.decodeErrors++
+    decodeLog.note('decode', `${msg.subject}: ${reason}`)
+  }
+  /** Every subscription here: what throws on a message is counted and logged, and the connection reads on. */
+  const guarded = (handle: (msg: Msg) => void): ReturnType<typeof guardedCallback> =>
+    guardedCallback(handle, (msg, err) => refuse(msg, failureReason(err)))
   const onQuote = (nc: NatsConnection, handle: (q: QuoteTick) => void): void => {
     nc.subscribe('quote.*.*', {
-      callback: (err, msg) => {
-        if (err !== null) return
+      callback: guarded((msg) => {
         const decoded = parseTick(msg.data)
-        if (!decoded.ok || decoded.tick.type !== 'quote') {
-          stats.decodeErrors++
-          decodeLog.note('decode', `${msg.subject}: ${decoded.ok ? 'not a quote' : decoded.reason}`)
-          return
-        }
+        if (!decoded.ok || decoded.tick.type !== 'quote') return refuse(msg, decoded.ok ? 'not a quote' : decoded.reason)
         handle(decoded.tick)
-      }
+      })
     })
   }
 
@@ -128,8 +131,7 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
     onQuote(nc, (q) => { book.update(q) })
     nc.subscribe('price.*', {
       queue: PRICE_QUEUE,
-      callback: (err, msg) => {
-        if (err !== null) return
+      callback: guarded((msg) => {
         const symbol = msg.subject.slice('price.'.length)
         const best = book.best(symbol)
         const reply: PriceReply = {
@@ -145,7 +147,7 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
         }
         stats.priceRequests[member] = (stats.priceRequests[member] ?? 0) + 1
         msg.respond(encoder.encode(JSON.stringify(reply)))
-      }
+      })
     })
   }
 
@@ -165,13 +167,12 @@ export async function startServices (options: ServicesOptions): Promise<RunningS
   }
   for (const pattern of ['quote.>', 'trade.>']) {
     monConn.subscribe(pattern, {
-      callback: (err, msg) => {
-        if (err !== null) return
+      callback: guarded((msg) => {
         const decoded = parseTick(msg.data)
-        if (!decoded.ok) { stats.decodeErrors++; return }
+        if (!decoded.ok) return refuse(msg, decoded.reason)
         const a = detector.observe(decoded.tick.venue, nowMonoUs() - decoded.tick.pubMono)
         if (a !== null) alert(a)
-      }
+      })
     })
   }
   const checker = setInterval(() => { for (const a of detector.check()) alert(a) }, 500)

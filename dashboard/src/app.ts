@@ -6,11 +6,15 @@
 import { wsconnect, type NatsConnection } from '@nats-io/nats-core'
 import { createChart, LineSeries, type ISeriesApi, type UTCTimestamp } from 'lightweight-charts'
 import { parseMarketData, type QuoteTick, type TradeTick } from '../../feeds/tick.ts'
-import { MarketBoard, type ArbAlert } from './model.ts'
+import { MarketBoard } from './model.ts'
+import { parseArbitrageSignal } from '../../traders/arbitrage.ts'
+import { guardedCallback } from '../../lib/guarded-callback.ts'
 import { escapeHtml } from '../../lib/html.ts'
+import { fieldProblem, parseJson } from '../../lib/json-message.ts'
 
 interface Config { wsUrl: string }
 interface BotStats { group: string, latencyUs: { p50: number, p99: number } }
+const BOT_STATS_FIELDS = { group: 'string', 'latencyUs.p50': 'number', 'latencyUs.p99': 'number' } as const
 interface Varz {
   in_msgs: number,
   out_msgs: number,
@@ -26,7 +30,6 @@ const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElemen
  * any that is not canonical (feeds/tick.ts); this keeps the page safe should one get past it.
  */
 const esc = escapeHtml
-const decoder = new TextDecoder()
 let selected = 'BTC-USD'
 let slowMs = 0
 let fastBots: BotStats | null = null
@@ -253,8 +256,19 @@ function subscribe (nc: NatsConnection): void {
   const onData = (subject: string, data: Uint8Array, skippedHeader: string | undefined): void => {
     if (slowMs > 0) busy(slowMs)
     const now = Date.now()
-    if (subject.startsWith('signal.arbitrage.')) { board.onAlert(JSON.parse(decoder.decode(data)) as ArbAlert); requestRender(); return }
-    if (subject.startsWith('stats.traders.')) { const s = JSON.parse(decoder.decode(data)) as BotStats; if (s.group === 'fast') fastBots = s; return }
+    if (subject.startsWith('signal.arbitrage.')) {
+      const decoded = parseArbitrageSignal(data)
+      if (!decoded.ok) { board.decodeErrors++; return }
+      board.onAlert(decoded.signal)
+      requestRender()
+      return
+    }
+    if (subject.startsWith('stats.traders.')) {
+      const s = parseJson(data)
+      if (!s.ok || fieldProblem(s.value, BOT_STATS_FIELDS) !== null) { board.decodeErrors++; return }
+      if ((s.value as BotStats).group === 'fast') fastBots = s.value as BotStats
+      return
+    }
     const decoded = parseMarketData(data)
     if (!decoded.ok) { board.decodeErrors++; return }
     const t = decoded.tick
@@ -270,7 +284,8 @@ function subscribe (nc: NatsConnection): void {
     requestRender()
   }
   for (const subject of ['quote.*.*', 'bbo.*', 'trade.*.*', 'signal.arbitrage.*', 'stats.traders.*']) {
-    nc.subscribe(subject, { callback: (err, m) => { if (err === null) onData(m.subject, m.data, m.headers?.get('Tickfan-Conflated')) } })
+    // Guarded: nats.js stops reading a connection whose callback threw (lib/guarded-callback.ts).
+    nc.subscribe(subject, { callback: guardedCallback((m) => { onData(m.subject, m.data, m.headers?.get('Tickfan-Conflated')) }, () => { board.decodeErrors++ }) })
   }
 }
 
