@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { eventually, TARGETS } from '../broker/test-support/targets.ts'
-import { startRequester } from './requester.ts'
+import { MAX_MEMBERS_NAMED, OTHER_MEMBERS, startRequester } from './requester.ts'
 
 const cleanups: Array<() => Promise<unknown> | void> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
@@ -31,6 +31,24 @@ describe.each(TARGETS)('requester against $name', ({ start }) => {
     expect(requester.stats.byMember.m1).toBeGreaterThan(0)
     expect(requester.stats.byMember.m2).toBeGreaterThan(0)
     expect(requester.stats.timeouts + requester.stats.noResponders).toBe(0)
+  })
+
+  it('counts and reports replies that are not a price, and names at most 64 members: before, one such reply ended the process', async () => {
+    const nc = await connected()
+    let n = 0
+    // A responder anyone could run: garbage, then a member name per answer, one of them `__proto__`.
+    nc.subscribe('price.*', { callback: (_e, m) => { n++; m.respond(n <= 5 ? 'garbage' : JSON.stringify({ member: n === 6 ? '__proto__' : `m${n}` })) } })
+    await nc.flush()
+    const logs: string[] = []
+    const requester = startRequester(nc, { symbols: ['BTC-USD'], perSec: 200, reportEveryMs: 60_000, log: (m) => logs.push(m) })
+    cleanups.push(() => requester.stop())
+    await eventually(() => requester.stats.answered >= 100, 10_000, '100 answers')
+    expect(requester.stats.badReplies).toBe(5)
+    expect(logs).toEqual(['requester: price.BTC-USD was answered with something that is not a price reply (not JSON)'])
+    const names = Object.keys(requester.stats.byMember)
+    expect(names).toHaveLength(MAX_MEMBERS_NAMED + 1)
+    expect(names).toContain('__proto__')
+    expect(requester.stats.byMember[OTHER_MEMBERS]).toBe(requester.stats.answered - MAX_MEMBERS_NAMED)
   })
 
   it('reports no responders when nobody serves prices, once per interval with a count', async () => {

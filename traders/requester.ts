@@ -6,6 +6,7 @@
  * happened since the last report, so a missing service cannot flood the log.
  */
 import { errors, type NatsConnection } from '@nats-io/transport-node'
+import { fieldProblem, parseJson } from '../lib/json-message.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { PriceReply } from './services.ts'
 
@@ -13,9 +14,19 @@ export interface RequesterStats {
   answered: number
   timeouts: number
   noResponders: number
-  /** member name -> answers it gave */
+  /** Replies that were not a price reply (not JSON, no member name): counted, reported, otherwise left. */
+  badReplies: number
+  /**
+   * member name -> answers it gave; at most MAX_MEMBERS_NAMED names (a responder names itself),
+   * the answers of any more under OTHER_MEMBERS.
+   */
   byMember: Record<string, number>
 }
+
+export const MAX_MEMBERS_NAMED = 64
+export const OTHER_MEMBERS = '(other members)'
+/** What the requester reads of a reply. */
+const REPLY_FIELDS = { member: 'string' } as const
 
 export interface RequesterOptions {
   symbols: readonly string[]
@@ -36,7 +47,8 @@ function isNoResponders (err: unknown): boolean {
 }
 
 export function startRequester (nc: NatsConnection, o: RequesterOptions): Requester {
-  const stats: RequesterStats = { answered: 0, timeouts: 0, noResponders: 0, byMember: {} }
+  const byMember = Object.create(null) as Record<string, number> // no prototype: a member may name itself anything
+  const stats: RequesterStats = { answered: 0, timeouts: 0, noResponders: 0, badReplies: 0, byMember }
   if (o.perSec <= 0 || o.symbols.length === 0) return { stats, stop () {} }
   const timeoutMs = o.timeoutMs ?? 1000
   // Each kind of failure at most once per reportEveryMs, saying how many happened since the
@@ -49,9 +61,19 @@ export function startRequester (nc: NatsConnection, o: RequesterOptions): Reques
   const timer = setInterval(() => {
     const symbol = o.symbols[k++ % o.symbols.length] as string
     nc.request(`price.${symbol}`, '', { timeout: timeoutMs }).then((msg) => {
-      const reply = JSON.parse(new TextDecoder().decode(msg.data)) as PriceReply
+      // Whoever subscribes to price.* may answer: a reply is checked before it is counted. (A throw
+      // here was an unhandled rejection, and the traders' process exited.)
+      const json = parseJson(msg.data)
+      const problem = json.ok ? fieldProblem(json.value, REPLY_FIELDS) : json.reason
+      if (problem !== null) {
+        stats.badReplies++
+        failures.note('bad', `price.${symbol} was answered with something that is not a price reply (${problem})`)
+        return
+      }
       stats.answered++
-      stats.byMember[reply.member] = (stats.byMember[reply.member] ?? 0) + 1
+      const named = (json as { value: PriceReply }).value.member
+      const member = named in byMember || Object.keys(byMember).length < MAX_MEMBERS_NAMED ? named : OTHER_MEMBERS
+      byMember[member] = (byMember[member] ?? 0) + 1
     }, (err: unknown) => {
       if (stopped) return // a request still out while everything shuts down is no news
       if (isNoResponders(err)) {
