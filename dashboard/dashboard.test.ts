@@ -17,6 +17,7 @@ import { startFeeds, type RunningFeeds } from '../feeds/feeds.ts'
 import { findInstruments } from '../feeds/instruments.ts'
 import { startServices, type RunningServices } from '../traders/services.ts'
 import { launchChromium } from './browser.ts'
+import { MAX_BOARD_INSTRUMENTS } from './src/model.ts'
 import { startDashboard, type RunningDashboard } from './server.ts'
 
 
@@ -162,6 +163,25 @@ describe('dashboard in a real browser', () => {
     // The consolidator read them too and is still there: it gives the well-formed one its BBO.
     // (Before, it published the markup one on an illegal subject, and nats.js closed its connection.)
     await eventually(async () => ((await page.textContent('[id="c-bbo|AFTER-USD|bid"]')) ?? '') !== '', 10_000, 'the BBO of the well-formed tick')
+    await nc.close()
+  })
+
+  it('shows at most 200 instruments: quotes for ever new ones drop those updated longest ago, never the live ones', async () => {
+    const nc = await connect({ servers: broker.natsUrl })
+    const now = Date.now()
+    for (let i = 0; i < MAX_BOARD_INSTRUMENTS + 100; i++) {
+      nc.publish(`quote.binance.F${i}-USD`, JSON.stringify({
+        v: 1, type: 'quote', venue: 'binance', symbol: `F${i}-USD`, bid: 1, bidSize: 1, ask: 2, askSize: 1, venueSeq: null, seq: 1, venueTime: now, recvTime: now, pubTime: now, pubMono: 0
+      }))
+    }
+    await nc.flush()
+    const last = `row-F${MAX_BOARD_INSTRUMENTS + 99}-USD`
+    await eventually(async () => await page.evaluate((id) => document.getElementById(id) !== null, last), 10_000, 'the last instrument on the board')
+    const rows = async (): Promise<number> => await page.evaluate(() => document.querySelectorAll('#board tbody tr').length)
+    await eventually(async () => await rows() === MAX_BOARD_INSTRUMENTS, 5000, 'the board at its bound')
+    expect(await page.evaluate(() => document.getElementById('row-F0-USD'))).toBeNull()
+    // The feeds' instruments kept updating: they stay.
+    for (const symbol of ['BTC-USD', 'ETH-USD', 'SOL-USD']) expect(await page.evaluate((id) => document.getElementById(id) !== null, `row-${symbol}`)).toBe(true)
     await nc.close()
   })
 })

@@ -41,6 +41,13 @@ function decimalsOf (step: number): number {
 /** A canonical symbol: `BASE-QUOTE`, capital letters and digits (what a tick may carry: tick.ts). */
 export const SYMBOL_PATTERN = /^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$/
 
+/**
+ * The instruments a consumer keeps state for (a book, a value held): past it, the one updated
+ * longest ago is dropped (lib/recent-map.ts), so a publisher of ever new instruments cannot grow
+ * a service or a bot without bound. Venues list a few thousand each.
+ */
+export const MAX_INSTRUMENTS_KEPT = 10_000
+
 export function defineInstrument (
   symbol: string,
   tickSize: number,

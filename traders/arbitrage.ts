@@ -3,7 +3,9 @@
  * for a symbol. Edge-triggered ("notify and silence"): a signal when a crossing opens, one when
  * its best pair or edge changes materially, and one when it closes, not one per quote.
  */
+import { MAX_INSTRUMENTS_KEPT } from '../feeds/instruments.ts'
 import type { QuoteTick } from '../feeds/tick.ts'
+import { RecentMap } from '../lib/recent-map.ts'
 import { fieldProblem, parseJson } from '../lib/json-message.ts'
 
 export interface ArbitrageSignal {
@@ -25,18 +27,23 @@ export interface ArbitrageSignal {
 }
 
 export class ArbitrageWatcher {
-  private readonly quotes = new Map<string, Map<string, QuoteTick>>()
+  /** Books of at most `maxInstruments`, the one quoted longest ago dropped past it (its crossing with it). */
+  private readonly quotes: RecentMap<string, Map<string, QuoteTick>>
   private readonly open = new Map<string, ArbitrageSignal>()
 
-  constructor (private readonly minEdgeBps = 0, private readonly now: () => number = Date.now) {}
+  constructor (
+    private readonly minEdgeBps = 0,
+    private readonly now: () => number = Date.now,
+    maxInstruments = MAX_INSTRUMENTS_KEPT
+  ) {
+    this.quotes = new RecentMap(maxInstruments, (symbol) => this.open.delete(symbol))
+  }
 
   /** Takes a venue quote; returns a signal when a crossing opens, changes or closes. */
   update (quote: QuoteTick): ArbitrageSignal | null {
     let book = this.quotes.get(quote.symbol)
-    if (book === undefined) {
-      book = new Map()
-      this.quotes.set(quote.symbol, book)
-    }
+    if (book === undefined) book = new Map()
+    this.quotes.set(quote.symbol, book) // now the most recently quoted
     book.set(quote.venue, quote)
     const best = this.bestCrossing(book)
     const previous = this.open.get(quote.symbol)

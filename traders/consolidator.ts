@@ -6,22 +6,32 @@
  * A bbo.<SYM> message is itself a last-value tick (the whole state), so the broker caches and
  * conflates it like any quote.
  */
+import { MAX_INSTRUMENTS_KEPT } from '../feeds/instruments.ts'
 import type { BboTick, QuoteTick } from '../feeds/tick.ts'
+import { RecentMap } from '../lib/recent-map.ts'
 
 export type { BboTick }
 
 export type BboSides = Pick<BboTick, 'symbol' | 'bid' | 'bidSize' | 'bidVenue' | 'ask' | 'askSize' | 'askVenue' | 'crossed' | 'venues'>
 
 export class Consolidator {
-  private readonly books = new Map<string, Map<string, QuoteTick>>()
+  /** Books of at most `maxInstruments`, the one quoted longest ago dropped past it. */
+  private readonly books: RecentMap<string, Map<string, QuoteTick>>
+
+  constructor (maxInstruments = MAX_INSTRUMENTS_KEPT) {
+    this.books = new RecentMap(maxInstruments)
+  }
+
+  /** Instruments dropped to keep at most `maxInstruments` books. */
+  get instrumentsDropped (): number {
+    return this.books.evicted
+  }
 
   /** Takes a venue quote; returns the new consolidated sides when they changed, else null. */
   update (quote: QuoteTick): BboSides | null {
     let book = this.books.get(quote.symbol)
-    if (book === undefined) {
-      book = new Map()
-      this.books.set(quote.symbol, book)
-    }
+    if (book === undefined) book = new Map()
+    this.books.set(quote.symbol, book) // now the most recently quoted
     const before = this.best(quote.symbol)
     book.set(quote.venue, quote)
     const after = this.best(quote.symbol)

@@ -157,3 +157,33 @@ describe('messages a consumer keeps are checked first', () => {
     expect(board.groups.get('fast')?.received).toBe(7)
   })
 })
+
+describe('state kept per instrument is bounded', () => {
+  it('the consolidator keeps the books of the instruments quoted last, and drops the one quoted longest ago', () => {
+    const c = new Consolidator(2)
+    c.update(quote('binance', 100, 101, { symbol: 'A-USD' }))
+    c.update(quote('binance', 100, 101, { symbol: 'B-USD' }))
+    c.update(quote('kraken', 100, 101, { symbol: 'A-USD' })) // A quoted again: B is now the oldest
+    c.update(quote('binance', 100, 101, { symbol: 'C-USD' }))
+    expect(c.best('B-USD')).toBeNull()
+    expect(c.best('A-USD')).toMatchObject({ venues: 2 })
+    expect(c.instrumentsDropped).toBe(1)
+  })
+
+  it('the arbitrage watcher forgets a dropped instrument\'s crossing with its book', () => {
+    const w = new ArbitrageWatcher(0, () => 42, 1)
+    w.update(quote('binance', 100, 101, { symbol: 'A-USD' }))
+    expect(w.update(quote('kraken', 102, 103, { symbol: 'A-USD' }))).toMatchObject({ state: 'open' })
+    expect(w.openCount).toBe(1)
+    w.update(quote('binance', 100, 101, { symbol: 'B-USD' }))
+    expect(w.openCount).toBe(0)
+  })
+
+  it('a bot holds at most its number of subjects, and samples the staleness of those', () => {
+    const m = new BotMeasurements('b', 2)
+    for (const s of ['A', 'B', 'C']) m.record(`quote.binance.${s}-USD`, quote('binance', 1, 2, { symbol: `${s}-USD`, recvTime: 1000 }), 0, 0)
+    expect([...m.held.keys()]).toEqual(['quote.binance.B-USD', 'quote.binance.C-USD'])
+    m.sampleStaleness(1100)
+    expect(m.report().stalenessMs.count).toBe(2)
+  })
+})

@@ -6,8 +6,12 @@
  * backwards: must be 0).
  */
 import { encodeHistogram, newHistogram, summarize, type Histogram, type LatencySummary } from '../lib/histogram.ts'
-import { VENUE_SEQUENCE_SCOPE, type Venue } from '../feeds/instruments.ts'
+import { MAX_INSTRUMENTS_KEPT, VENUE_SEQUENCE_SCOPE, type Venue } from '../feeds/instruments.ts'
 import type { MarketData } from '../feeds/tick.ts'
+import { RecentMap } from '../lib/recent-map.ts'
+
+/** Subjects a bot holds a value of: an instrument's quote and trade on each venue, and its BBO, fit 8 times over. */
+export const MAX_SUBJECTS_HELD = MAX_INSTRUMENTS_KEPT * 8
 
 export interface BotReport {
   name: string
@@ -43,10 +47,15 @@ export class BotMeasurements {
   venueSeqGaps = 0
   orderViolations = 0
   republished = 0
-  /** subject -> the tick held (the newest received). */
-  readonly held = new Map<string, MarketData>()
+  /**
+   * subject -> the tick held (the newest received), for at most `maxSubjects` subjects, the one
+   * received longest ago dropped past it (each sample of staleness walks them all).
+   */
+  readonly held: RecentMap<string, MarketData>
 
-  constructor (readonly name: string) {}
+  constructor (readonly name: string, maxSubjects = MAX_SUBJECTS_HELD) {
+    this.held = new RecentMap(maxSubjects)
+  }
 
   record (subject: string, tick: MarketData, receivedMonoUs: number, skipped: number): void {
     this.received++

@@ -102,9 +102,21 @@ function symbolOf (key: string): string {
 /** Lays the table out again only when venues or instruments appear. */
 function renderBoard (): void {
   const venues = board.sortedVenues()
-  const layout = `${venues.join()}/${board.symbols.size}`
+  // A new instrument either adds to the count or drops the one updated longest ago (model.ts).
+  const layout = `${venues.join()}/${board.symbols.size}/${board.symbols.evicted}`
   if (layout === lastLayout) return // nothing new to lay out: only cells change
   lastLayout = layout
+  for (const symbol of board.dropped.splice(0)) {
+    const row = document.getElementById(`row-${symbol}`)
+    if (row === null || board.symbols.has(symbol)) continue // it came back since
+    rowObserver.unobserve(row)
+    visibleRows.delete(symbol)
+    for (const key of [...venues, 'bbo'].map((v) => v === 'bbo' ? `bbo|${symbol}` : `${symbol}|${v}`)) {
+      cellParts.delete(`c-${key}|bid`)
+      cellParts.delete(`c-${key}|ask`)
+    }
+    row.remove()
+  }
   const head = $('board').querySelector('thead') as HTMLElement
   head.innerHTML = `<tr><th class="sym">instrument</th>${venues.map((v) => `<th>${esc(v)} bid</th><th>${esc(v)} ask</th>`).join('')}<th>best bid</th><th>best ask</th></tr>`
   const body = $('board').querySelector('tbody') as HTMLElement

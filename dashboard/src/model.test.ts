@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { QuoteTick } from '../../feeds/tick.ts'
 import { MarketBoard, Rolling } from './model.ts'
 
-function q (venue: 'binance' | 'kraken', bid: number, ask: number, seq: number): QuoteTick {
-  return { v: 1, type: 'quote', venue, symbol: 'BTC-USD', bid, bidSize: 1, ask, askSize: 1, venueSeq: null, seq, venueTime: 0, recvTime: 1000, pubTime: 1000, pubMono: 0 }
+function q (venue: 'binance' | 'kraken', bid: number, ask: number, seq: number, symbol = 'BTC-USD'): QuoteTick {
+  return { v: 1, type: 'quote', venue, symbol, bid, bidSize: 1, ask, askSize: 1, venueSeq: null, seq, venueTime: 0, recvTime: 1000, pubTime: 1000, pubMono: 0 }
 }
 
 describe('dashboard model', () => {
@@ -29,6 +29,22 @@ describe('dashboard model', () => {
     const b = new MarketBoard()
     b.onQuote(q('kraken', 100, 101, 5), 0, 0)
     expect(b.staleness(1250)).toEqual({ p50: 250, max: 250 })
+  })
+
+  it('shows at most its number of instruments: the one updated longest ago leaves, its cells and BBO with it', () => {
+    const b = new MarketBoard(2)
+    b.onQuote(q('binance', 1, 2, 1, 'A-USD'), 0, 0)
+    b.onBbo({ v: 1, type: 'bbo', symbol: 'A-USD', bid: 1, bidVenue: 'binance', bidSize: 1, ask: 2, askVenue: 'binance', askSize: 1, venues: 1, crossed: false, seq: 1, pubTime: 0, pubMono: 0 })
+    b.onQuote(q('kraken', 1, 2, 1, 'B-USD'), 0, 0)
+    b.onQuote(q('binance', 1, 2, 2, 'A-USD'), 0, 0) // A is now the newer
+    b.onQuote(q('binance', 1, 2, 1, 'C-USD'), 0, 0)
+    expect(b.sortedSymbols()).toEqual(['A-USD', 'C-USD'])
+    expect(b.dropped).toEqual(['B-USD'])
+    expect([...b.cells.keys()].sort()).toEqual(['A-USD|binance', 'C-USD|binance'])
+    b.onQuote(q('kraken', 1, 2, 1, 'D-USD'), 0, 0)
+    expect(b.dropped).toEqual(['B-USD', 'A-USD'])
+    expect(b.bbo.size).toBe(0)
+    expect(b.symbols.evicted).toBe(2)
   })
 
   it('keeps a rolling window for percentiles', () => {

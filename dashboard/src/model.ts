@@ -6,6 +6,7 @@
  */
 import type { BboTick, QuoteTick, TradeTick } from '../../feeds/tick.ts'
 import type { ArbitrageSignal } from '../../traders/arbitrage.ts'
+import { RecentMap } from '../../lib/recent-map.ts'
 
 export type Direction = 'up' | 'down' | null
 
@@ -42,11 +43,20 @@ export class Rolling {
   }
 }
 
+/** Instruments on the board: a screen's worth. Past it, the one updated longest ago leaves. */
+export const MAX_BOARD_INSTRUMENTS = 200
+
 export class MarketBoard {
   readonly cells = new Map<string, Cell>()
   readonly bbo = new Map<string, BboTick>()
   readonly alerts: ArbAlert[] = []
-  readonly symbols = new Set<string>()
+  /**
+   * The instruments shown, at most `maxInstruments`: a publisher of ever new instruments would
+   * otherwise add a row each (and a sort of every row) until the page stalls.
+   */
+  readonly symbols: RecentMap<string, true>
+  /** Instruments dropped from the board since the last render took them (their rows go). */
+  readonly dropped: string[] = []
   readonly venues = new Set<string>()
   /** Keys (`symbol|venue`, `bbo|symbol`) changed since the last render. */
   readonly dirty = new Set<string>()
@@ -56,6 +66,14 @@ export class MarketBoard {
   skipped = 0
   decodeErrors = 0
 
+  constructor (maxInstruments = MAX_BOARD_INSTRUMENTS) {
+    this.symbols = new RecentMap(maxInstruments, (symbol) => {
+      for (const venue of this.venues) this.cells.delete(`${symbol}|${venue}`)
+      this.bbo.delete(symbol)
+      this.dropped.push(symbol)
+    })
+  }
+
   onQuote (q: QuoteTick, nowMs: number, skipped: number): void {
     this.received++
     this.skipped += skipped
@@ -63,7 +81,7 @@ export class MarketBoard {
     const key = `${q.symbol}|${q.venue}`
     const previous = this.cells.get(key)
     if (previous !== undefined && q.seq < previous.quote.seq) return // never go back
-    this.symbols.add(q.symbol)
+    this.symbols.set(q.symbol, true)
     this.venues.add(q.venue)
     this.cells.set(key, {
       quote: q,
@@ -77,8 +95,8 @@ export class MarketBoard {
   onBbo (b: BboTick): void {
     const previous = this.bbo.get(b.symbol)
     if (previous !== undefined && b.seq < previous.seq) return
+    this.symbols.set(b.symbol, true)
     this.bbo.set(b.symbol, b)
-    this.symbols.add(b.symbol)
     this.dirty.add(`bbo|${b.symbol}`)
   }
 
@@ -100,7 +118,7 @@ export class MarketBoard {
   }
 
   sortedSymbols (): string[] {
-    return [...this.symbols].sort()
+    return [...this.symbols.keys()].sort()
   }
 
   sortedVenues (): string[] {
