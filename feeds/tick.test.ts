@@ -52,4 +52,12 @@ describe('canonical tick', () => {
     expect(s.next('b', 1)).toBe(1000)
     expect(s.next('a', 2)).toBe(2000)
   })
+
+  it('remembers at most its number of subjects: one forgotten restarts at its publish time', () => {
+    const s = new SequenceStamper(1)
+    expect(s.next('a', 1)).toBe(1000)
+    expect(s.next('a', 1)).toBe(1001)
+    expect(s.next('b', 1)).toBe(1000) // a forgotten
+    expect(s.next('a', 5)).toBe(5000)
+  })
 })

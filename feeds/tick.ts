@@ -10,7 +10,8 @@
  * The broker orders last values by the `Tickfan-Seq` header, which carries `seq`.
  */
 import { parseJson } from '../lib/json-message.ts'
-import { SYMBOL_PATTERN, VENUES, type Venue } from './instruments.ts'
+import { RecentMap } from '../lib/recent-map.ts'
+import { MAX_INSTRUMENTS_KEPT, SYMBOL_PATTERN, VENUES, type Venue } from './instruments.ts'
 
 export const TICK_SCHEMA_VERSION = 1
 
@@ -196,8 +197,18 @@ export function nextSequence (last: number, pubTimeMs: number): number {
   return Math.max(last + 1, Math.floor(pubTimeMs * 1000))
 }
 
+/**
+ * `nextSequence` per subject, remembering at most `maxSubjects` (the one stamped longest ago
+ * forgotten past it: the BBOs of ever new instruments grew the services without bound). A
+ * forgotten subject restarts at its publish time in microseconds, above any sequence it had
+ * unless it was stamped faster than one a microsecond until it was forgotten.
+ */
 export class SequenceStamper {
-  private readonly last = new Map<string, number>()
+  private readonly last: RecentMap<string, number>
+
+  constructor (maxSubjects = MAX_INSTRUMENTS_KEPT * 8) {
+    this.last = new RecentMap(maxSubjects)
+  }
 
   next (subject: string, pubTimeMs: number): number {
     const seq = nextSequence(this.last.get(subject) ?? 0, pubTimeMs)
