@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { helpText, kebab, parseOptions, UsageError } from '../lib/cli-options.ts'
 import { README, withCurrentLimits } from './limits-doc.ts'
 import { BROKER_OPTION_TABLE, DEFAULT_OPTIONS, resolveOptions } from './options.ts'
-import { startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
+import { runCommand, startBrokerCommand, type CommandProcess } from './test-support/processes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 
 /** Flags users ran before units went into flag names; each must still work. */
@@ -49,6 +49,15 @@ describe('the option table', () => {
     expect(() => resolveOptions({ maxAckWaitMs: Number.NaN })).toThrow('option maxAckWaitMs must be an integer')
     expect(() => parseOptions(['--max-payload', '0'], BROKER_OPTION_TABLE)).toThrow('--max-payload must be at least 1, got 0')
     expect(resolveOptions({ wsPort: -1 }).wsPort).toBe(-1)
+  })
+
+  it('checks the allowed WebSocket origins from code and from the command line, saying what an entry may be', async () => {
+    expect(() => resolveOptions({ wsAllowedOrigins: ['dash.example.com'] }))
+      .toThrow('option wsAllowedOrigins: "dash.example.com" is not *, loopback or an origin such as https://dash.example.com:8443')
+    expect(DEFAULT_OPTIONS.wsAllowedOrigins).toEqual(['loopback'])
+    const bad = runCommand('broker/main.ts', ['--ws-allowed-origins', 'dash.example.com'])
+    expect(await bad.exited).toBe(2)
+    expect(bad.output()).toMatch(/--ws-allowed-origins: "dash.example.com" is not \*, loopback or an origin/)
   })
 })
 

@@ -8,6 +8,7 @@ import os from 'node:os'
 import { formatBytes, numberProblem, type OptionSpec, type ParsedOptions } from '../lib/cli-options.ts'
 import type { AuthorizationConfig } from './auth.ts'
 import { DEFAULT_SUBJECT_CLASSES, type SubjectClassRules } from './subject-classes.ts'
+import { allowedOriginsProblem } from './ws-origin.ts'
 
 /** A certificate and its key, PEM-encoded. */
 export interface TlsConfig {
@@ -25,6 +26,11 @@ export const BROKER_OPTION_TABLE = {
   host: { type: 'string', default: '0.0.0.0', help: 'Interface to listen on' },
   port: { type: 'integer', default: 4222, min: 0, max: 65535, help: 'NATS TCP port (0 = any free port)' },
   wsPort: { type: 'integer', default: 8080, min: -1, max: 65535, help: 'NATS-over-WebSocket port, any path (--ws-port=-1 = off)' },
+  wsAllowedOrigins: {
+    type: 'list', default: ['loopback'],
+    help: 'Web pages that may connect on the WebSocket port, by their Origin header: * (any, nats-server\'s default), ' +
+      'loopback (pages served from this machine) or origins such as https://dash.example.com; a request without an Origin (not a browser) is always served'
+  },
   httpPort: { type: 'integer', default: 8222, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (--http-port=-1 = off)' },
   serverName: { type: 'string', default: 'tickfan', aliases: ['name'], help: 'Server name in INFO and /varz' },
   maxPayloadBytes: {
@@ -246,6 +252,8 @@ export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOpt
     const problem = numberProblem(spec, value)
     if (problem !== null) throw new RangeError(`option ${key} ${problem}, got ${String(value)}`)
   }
+  const origins = allowedOriginsProblem(options.wsAllowedOrigins)
+  if (origins !== null) throw new RangeError(`option wsAllowedOrigins: ${origins}`)
   return options
 }
 

@@ -4,6 +4,7 @@
  * and staleness limits. `startBroker` is what the CLI, the demo and the tests use.
  */
 import { randomBytes } from 'node:crypto'
+import type http from 'node:http'
 import net from 'node:net'
 import tls from 'node:tls'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -22,6 +23,7 @@ import { Router, type RouterDeps } from './router.ts'
 import type { Door } from './connection-dealer.ts'
 import { attachTcp, attachWebSocket, HandshakeDeadline, type Acceptor } from './transports.ts'
 import { UpstreamLink } from './upstream.ts'
+import { originRefusal } from './ws-origin.ts'
 
 export interface RunningBroker {
   readonly router: Router
@@ -112,6 +114,9 @@ export async function startBroker (
     logger.warn({ remote, maxConnections: options.maxConnections, moreRefusedUnlogged: suppressed },
       'connection refused: maximum connections reached')
   })
+  const originRefusals = new ThrottledLog((_key, refusal, suppressed) => {
+    logger.warn({ moreRefusedUnlogged: suppressed }, `WebSocket connection refused: ${refusal}`)
+  })
   const accept: Acceptor = (transport) => {
     if (inLameDuck) {
       // Going away: a client that still reaches this broker (WebSocket, a connection in flight) goes elsewhere.
@@ -168,7 +173,17 @@ export async function startBroker (
       options: {
         maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
         perMessageDeflate: false, // compresses once per socket: wrong for fan-out (see STYLE.md)
-        autoPong: false // attachWebSocket answers pings, and says why when their pongs pile up
+        autoPong: false, // attachWebSocket answers pings, and says why when their pongs pile up
+        // A page whose origin is not allowed is refused before the upgrade (ws-origin.ts).
+        verifyClient: (
+          info: { origin?: string, req: http.IncomingMessage },
+          done: (ok: boolean, code?: number, message?: string) => void
+        ) => {
+          const refusal = originRefusal(info.origin, options.wsAllowedOrigins)
+          if (refusal === null) return done(true)
+          originRefusals.note('origin', `${refusal} (from ${info.req.socket.remoteAddress ?? ''})`)
+          done(false, 403, 'Origin Not Allowed')
+        }
       }
     })
     wsApp.get('/*', { websocket: true }, (socket, req) => {

@@ -33,6 +33,18 @@ describe.each(BROKERS)('the WebSocket handshake on %s', (_name, start) => {
   beforeAll(async () => { broker = await start() })
   afterAll(async () => { await broker?.stop() })
 
+  it('refuses a page of another site with 403 before the upgrade, and serves this machine\'s pages and non-browsers', async () => {
+    const attempt = async (origin: string | undefined): Promise<string> => await new Promise((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${broker.wsPort}`, origin === undefined ? {} : { origin })
+      ws.once('message', (data: Buffer) => { resolve(data.toString('latin1').slice(0, 4)); ws.close() })
+      ws.once('unexpected-response', (_req, res) => { resolve(`${res.statusCode ?? ''}`); res.resume() })
+      ws.once('error', (err) => resolve(err.message))
+    })
+    expect(await attempt('http://evil.example')).toBe('403')
+    expect(await attempt('http://127.0.0.1:8081')).toBe('INFO')
+    expect(await attempt(undefined)).toBe('INFO')
+  })
+
   it('closes a connection that sends nothing, with 408', async () => {
     const { ms, told } = await heldFor(broker.wsPort, silent, GIVE_UP_MS)
     expect(ms).not.toBeNull()
