@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { HistoryStream, PREALLOCATED_MESSAGE_BYTES, type HistoryConfig, type HistoryNote } from './history.ts'
+import { HistoryStream, MSG_ID_KEPT_BYTES, msgIdKey, PREALLOCATED_MESSAGE_BYTES, type HistoryConfig, type HistoryNote } from './history.ts'
 
 const CONFIG: HistoryConfig = {
   name: 'trades',
@@ -72,6 +72,21 @@ describe('HistoryStream', () => {
     expect(h.append('trade.a', body('x'), 0, 'id-1', 1_000)).toBe(-1)
     expect(h.duplicates).toBe(1)
     expect(h.append('trade.a', body('x'), 0, 'id-1', 3_000)).toBe(2)
+  })
+
+  it('remembers a long message id by its length and digest: found again, told from another, kept short', () => {
+    const h = new HistoryStream(CONFIG, 0)
+    const long = 'x'.repeat(256 * 1024)
+    const other = `${'x'.repeat(256 * 1024 - 1)}y`
+    expect(h.append('trade.a', body('1'), 0, long, 0)).toBe(1)
+    expect(h.append('trade.a', body('1'), 0, long, 10)).toBe(-1)
+    expect(h.append('trade.a', body('2'), 0, other, 20)).toBe(2)
+    expect(h.seenId(other, 30)).toBe(2)
+    expect(msgIdKey(long)).toMatch(/^#262144:[A-Za-z0-9_-]{43}$/)
+    const short = 'x'.repeat(MSG_ID_KEPT_BYTES)
+    expect(msgIdKey(short)).toBe(short)
+    expect(h.append('trade.a', body('3'), 0, short, 40)).toBe(3)
+    expect(h.append('trade.a', body('3'), 0, short, 50)).toBe(-3)
   })
 
   it('removes what has aged out even when the message appended is a refused duplicate', () => {

@@ -41,6 +41,15 @@ async function observe (t: Target): Promise<Record<string, unknown>> {
     const dup = await js.publish('trade.kraken.ETH-USD', 't12', { msgID: 'id-12' })
     acks.push({ seq: ack.seq, duplicate: ack.duplicate, stream: ack.stream })
     acks.push({ seq: dup.seq, duplicate: dup.duplicate })
+    // An id of 60,000 bytes: tickfan remembers it by its digest (history.ts msgIdKey), and finds it again.
+    const longId = 'L'.repeat(60_000)
+    for (let i = 0; i < 2; i++) {
+      const a = await js.publish('trade.kraken.ETH-USD', 't-long', { msgID: longId })
+      acks.push({ seq: a.seq, duplicate: a.duplicate })
+    }
+    // Past 64 KiB of headers, neither stores it (JetStream error 10097).
+    acks.push(await js.publish('trade.kraken.ETH-USD', 't-too-long', { msgID: 'L'.repeat(70_000) })
+      .then((a) => ({ seq: a.seq }), (err: Error) => ({ refused: err.message })))
     await delay(50) // a start time clear of the messages before it, at the milliseconds a date carries
     const startedAt = new Date()
     await delay(50)
@@ -131,11 +140,12 @@ describe('the trade history, read by @nats-io/jetstream, against tickfan and nat
     for (const key of ['all', 'filtered', 'lastPerSubject', 'last', 'fromSeq', 'fromTime', 'batchOfTwo', 'news']) {
       expect({ [key]: tickfan[key] }).toEqual({ [key]: reference[key] })
     }
-    expect((tickfan.all as Seen[]).length).toBe(16)
+    expect((tickfan.all as Seen[]).length).toBe(17)
   })
 
   it('acknowledges publishes and keeps a message id once, the same', () => {
     expect(seenBy.tickfan?.acks).toEqual(seenBy['nats-server']?.acks)
+    expect(seenBy.tickfan?.acks).toContainEqual({ refused: 'header size exceeds maximum allowed of 64k' })
     expect(seenBy.tickfan?.state).toEqual(seenBy['nats-server']?.state)
   })
 

@@ -49,8 +49,12 @@ const ERR = {
   noMessage: { code: 404, err_code: 10037, description: 'no message found' },
   filterNotSubset: { code: 400, err_code: 10093, description: 'consumer filter subject is not a valid subset of the interest subjects' },
   maxConsumers: { code: 400, err_code: 10026, description: 'maximum consumers limit reached' },
-  consumerExists: { code: 400, err_code: 10013, description: 'consumer name already in use' }
+  consumerExists: { code: 400, err_code: 10013, description: 'consumer name already in use' },
+  headersTooLarge: { code: 400, err_code: 10097, description: 'header size exceeds maximum allowed of 64k' }
 } as const
+
+/** The largest header block a stream stores, as nats-server's JetStream (a larger one: error 10097). */
+export const MAX_STORED_HEADER_BYTES = 65535
 type ApiError = { code: number, err_code: number, description: string }
 
 function policyError (description: string): ApiError {
@@ -183,6 +187,26 @@ export class JetStreamService {
       c.pending++
       if (c.waiting.length > 0) this.serve(c)
     }
+  }
+
+  /**
+   * Whether a message's header block is too large for `stream` to store (nats-server's JetStream
+   * refuses one past 64 KiB): then it is counted, and a publisher that asked (`reply`) is told
+   * with JetStream's error, `seq` 0. It is still delivered live, as by nats-server.
+   */
+  headersTooLarge (
+    stream: HistoryStream,
+    headerBytes: number,
+    from: JetStreamPeer | null,
+    reply: string | undefined
+  ): boolean {
+    if (headerBytes <= MAX_STORED_HEADER_BYTES) return false
+    stream.headersTooLarge++
+    if (reply !== undefined && from !== null) {
+      const ack = { error: ERR.headersTooLarge, stream: stream.config.name, seq: 0 }
+      from.sendTo(reply, reply, undefined, Buffer.from(JSON.stringify(ack)), 0)
+    }
+    return true
   }
 
   /**

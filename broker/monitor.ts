@@ -199,6 +199,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
           first_seq: s.firstSeq,
           last_seq: s.lastSeq,
           duplicates: s.duplicates,
+          // Not stored: a header block past 64 KiB, as nats-server's JetStream refuses (error 10097).
+          headers_too_large: s.headersTooLarge,
           removed: s.removed
         }))
       },

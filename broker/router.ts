@@ -529,15 +529,21 @@ export class Router implements ClientHost {
     }
     const nowMs = this.arrivalTime()
     let msgId: string | undefined
+    // Whether the history stores it: it keeps the subject, unless it refuses the message (headers past 64 KiB).
+    let stored = facts.history !== null && history !== null
     if (facts.history !== null && history !== null && headerBytes > 0) {
-      msgId = readHeaderValue(data, headerBytes, MSG_ID_HEADER)
       const peer = this.ackPeer(from, reply)
-      if (msgId !== undefined && history.duplicate(facts.history, msgId, peer, reply, nowMs)) return
-      const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
-      if (forHistory !== null) {
-        // A republished trade: kept, delivered to no one live (lib/headers.ts HISTORY_ONLY_HEADER).
-        history.store(facts.history, subject, reply, forHistory.data, forHistory.headerBytes, msgId, peer, nowMs, facts)
-        return
+      if (history.headersTooLarge(facts.history, headerBytes, peer, reply)) stored = false
+      else {
+        msgId = readHeaderValue(data, headerBytes, MSG_ID_HEADER)
+        if (msgId !== undefined && history.duplicate(facts.history, msgId, peer, reply, nowMs)) return
+        const forHistory = withoutHeader(data, headerBytes, HISTORY_ONLY_HEADER)
+        if (forHistory !== null) {
+          // A republished trade: kept, delivered to no one live (lib/headers.ts HISTORY_ONLY_HEADER).
+          const { data: only, headerBytes: onlyHeaderBytes } = forHistory
+          history.store(facts.history, subject, reply, only, onlyHeaderBytes, msgId, peer, nowMs, facts)
+          return
+        }
       }
     }
     const sequence = subjectClass !== SubjectClass.LastValue || headerBytes <= 0
@@ -589,8 +595,9 @@ export class Router implements ClientHost {
     }
     stats.deliveries += delivered
     if (delivered > stats.maxFanout) stats.maxFanout = delivered
+    // The history answers for it (stored, or refused with a reason): no no-responders status then.
     const kept = facts.history !== null && history !== null
-    if (kept) {
+    if (stored && facts.history !== null && history !== null) {
       // The history copies it into its own slabs at once: a view of the read buffer will do.
       const peer = this.ackPeer(from, reply)
       history.store(facts.history, subject, reply, msg.content, msg.headerBytes, msgId, peer, nowMs, facts)
