@@ -221,17 +221,22 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.inPayloadBytes += data.length
     if (!this.admitted()) return
     if (hpub && !this.options.headers) return this.error('HEADERS_NOT_NEGOTIATED')
-    // A block no client could read is refused (header-block.ts); the scan also reads Tickfan-Seq.
-    const problem = headerBytes > 0 ? headerScan.check(data, headerBytes) : null
-    if (problem !== null) return this.error('INVALID_HEADER_BLOCK', `(${problem})`)
+    // A block no client could read is refused (header-block.ts); the scan also reads Tickfan-Seq
+    // and whether a Tickfan-Conflated line is there, taken at once (the scanner is shared).
+    let sequence: number | undefined | null = null
+    let conflated = false
+    if (headerBytes > 0) {
+      const problem = headerScan.check(data, headerBytes)
+      if (problem !== null) return this.error('INVALID_HEADER_BLOCK', `(${problem})`)
+      sequence = headerScan.sequence
+      conflated = headerScan.conflated
+    }
     // One lookup per message gives the subject's validity, class and subscribers (router.ts).
     const facts = this.host.subjectFacts(subject, subjectKey)
     if (!this.admitPublish(facts, reply)) return
-    let sequence: number | undefined | null = null
-    if (headerBytes > 0) {
-      sequence = headerScan.sequence
+    if (conflated) {
       // Only the broker says what a subscriber missed: a published Tickfan-Conflated is taken out.
-      const cleaned = headerScan.conflated ? withoutHeader(data, headerBytes, CONFLATED_HEADER) : null
+      const cleaned = withoutHeader(data, headerBytes, CONFLATED_HEADER)
       if (cleaned !== null) ({ data, headerBytes } = cleaned)
     }
     this.ok() // nats-server acknowledges before routing: +OK precedes an echoed MSG
