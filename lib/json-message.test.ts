@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fieldProblem, parseJson } from './json-message.ts'
+import { fieldProblem, parseJson, parseMessage } from './json-message.ts'
 
 describe('parseJson and fieldProblem', () => {
   it('parses JSON bytes, and says when they are not', () => {
@@ -16,5 +16,14 @@ describe('parseJson and fieldProblem', () => {
     expect(fieldProblem({ name: 'x', n: 1, inner: 5 }, { inner: 'object' })).toBe('field inner is not an object')
     expect(fieldProblem([], fields)).toBe('field name is not a string')
     expect(fieldProblem(null, fields)).toBe('not an object')
+  })
+})
+
+describe('parseMessage', () => {
+  it('gives the message when its fields are there, else the first reason', () => {
+    const bytes = (t: string): Uint8Array => new TextEncoder().encode(t)
+    expect(parseMessage<{ a: number }>(bytes('{"a":1,"b":2}'), { a: 'number' })).toEqual({ ok: true, value: { a: 1, b: 2 } })
+    expect(parseMessage(bytes('{"a":"1"}'), { a: 'number' })).toEqual({ ok: false, reason: 'field a is not a number' })
+    expect(parseMessage(bytes('{'), { a: 'number' })).toEqual({ ok: false, reason: 'not JSON' })
   })
 })

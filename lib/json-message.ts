@@ -35,6 +35,20 @@ export function fieldProblem (value: unknown, fields: Readonly<Record<string, Fi
   return null
 }
 
+/**
+ * A JSON message of the shape `fields` describes: parsed, its fields checked, then typed as `T`
+ * (whose fields `fields` lists, the ones a consumer reads); or why not.
+ */
+export function parseMessage<T> (
+  data: Uint8Array,
+  fields: Readonly<Record<string, FieldType>>
+): { ok: true, value: T } | { ok: false, reason: string } {
+  const json = parseJson(data)
+  if (!json.ok) return json
+  const problem = fieldProblem(json.value, fields)
+  return problem === null ? { ok: true, value: json.value as T } : { ok: false, reason: problem }
+}
+
 function isObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null
 }

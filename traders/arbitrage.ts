@@ -6,7 +6,7 @@
 import { MAX_INSTRUMENTS_KEPT } from '../feeds/instruments.ts'
 import type { QuoteTick } from '../feeds/tick.ts'
 import { RecentMap } from '../lib/recent-map.ts'
-import { fieldProblem, parseJson } from '../lib/json-message.ts'
+import { parseMessage } from '../lib/json-message.ts'
 
 export interface ArbitrageSignal {
   v: 1
@@ -102,8 +102,6 @@ const SIGNAL_FIELDS = {
 export function parseArbitrageSignal (
   data: Uint8Array
 ): { ok: true, signal: ArbitrageSignal } | { ok: false, reason: string } {
-  const json = parseJson(data)
-  if (!json.ok) return json
-  const problem = fieldProblem(json.value, SIGNAL_FIELDS)
-  return problem === null ? { ok: true, signal: json.value as ArbitrageSignal } : { ok: false, reason: problem }
+  const parsed = parseMessage<ArbitrageSignal>(data, SIGNAL_FIELDS)
+  return parsed.ok ? { ok: true, signal: parsed.value } : parsed
 }

@@ -6,7 +6,7 @@
  * happened since the last report, so a missing service cannot flood the log.
  */
 import { errors, type NatsConnection } from '@nats-io/transport-node'
-import { fieldProblem, parseJson } from '../lib/json-message.ts'
+import { parseMessage } from '../lib/json-message.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { PriceReply } from './services.ts'
 
@@ -63,15 +63,14 @@ export function startRequester (nc: NatsConnection, o: RequesterOptions): Reques
     nc.request(`price.${symbol}`, '', { timeout: timeoutMs }).then((msg) => {
       // Whoever subscribes to price.* may answer: a reply is checked before it is counted. (A throw
       // here was an unhandled rejection, and the traders' process exited.)
-      const json = parseJson(msg.data)
-      const problem = json.ok ? fieldProblem(json.value, REPLY_FIELDS) : json.reason
-      if (problem !== null) {
+      const reply = parseMessage<PriceReply>(msg.data, REPLY_FIELDS)
+      if (!reply.ok) {
         stats.badReplies++
-        failures.note('bad', `price.${symbol} was answered with something that is not a price reply (${problem})`)
+        failures.note('bad', `price.${symbol} was answered with something that is not a price reply (${reply.reason})`)
         return
       }
       stats.answered++
-      const named = (json as { value: PriceReply }).value.member
+      const named = reply.value.member
       const member = named in byMember || Object.keys(byMember).length < MAX_MEMBERS_NAMED ? named : OTHER_MEMBERS
       byMember[member] = (byMember[member] ?? 0) + 1
     }, (err: unknown) => {

@@ -5,7 +5,7 @@
 import { decodeHistogram, newHistogram, summarize, type LatencySummary } from '../lib/histogram.ts'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { failureReason, guardedCallback } from '../lib/guarded-callback.ts'
-import { fieldProblem, parseJson } from '../lib/json-message.ts'
+import { parseMessage } from '../lib/json-message.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { BotReport } from './measurements.ts'
 
@@ -71,11 +71,9 @@ export class GroupStatsBoard {
 
   /** Keeps the message; returns why not, or null. */
   note (subject: string, data: Uint8Array): string | null {
-    const json = parseJson(data)
-    if (!json.ok) return json.reason
-    const problem = fieldProblem(json.value, GROUP_STATS_FIELDS)
-    if (problem !== null) return problem
-    const stats = json.value as GroupStats
+    const parsed = parseMessage<GroupStats>(data, GROUP_STATS_FIELDS)
+    if (!parsed.ok) return parsed.reason
+    const stats = parsed.value
     if (subject !== `${STATS_SUBJECT_PREFIX}.${stats.group}`) return `group ${JSON.stringify(stats.group.slice(0, 40))} is not the subject's`
     if (!this.groups.has(stats.group) && this.groups.size >= MAX_STATS_GROUPS) return `more than ${MAX_STATS_GROUPS} groups`
     this.groups.set(stats.group, stats)

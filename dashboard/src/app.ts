@@ -10,7 +10,7 @@ import { MarketBoard } from './model.ts'
 import { parseArbitrageSignal } from '../../traders/arbitrage.ts'
 import { guardedCallback } from '../../lib/guarded-callback.ts'
 import { escapeHtml } from '../../lib/html.ts'
-import { fieldProblem, parseJson } from '../../lib/json-message.ts'
+import { parseMessage } from '../../lib/json-message.ts'
 
 interface Config { wsUrl: string }
 interface BotStats { group: string, latencyUs: { p50: number, p99: number } }
@@ -276,9 +276,9 @@ function subscribe (nc: NatsConnection): void {
       return
     }
     if (subject.startsWith('stats.traders.')) {
-      const s = parseJson(data)
-      if (!s.ok || fieldProblem(s.value, BOT_STATS_FIELDS) !== null) { board.decodeErrors++; return }
-      if ((s.value as BotStats).group === 'fast') fastBots = s.value as BotStats
+      const s = parseMessage<BotStats>(data, BOT_STATS_FIELDS)
+      if (!s.ok) { board.decodeErrors++; return }
+      if (s.value.group === 'fast') fastBots = s.value
       return
     }
     const decoded = parseMarketData(data)
