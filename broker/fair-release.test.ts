@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FairRelease, type DeliveryLink } from './fair-release.ts'
 
@@ -52,6 +53,35 @@ describe('FairRelease', () => {
     fair.afterEarlier(() => out.push('run at clear'), 0)
     fair.clear() // the loopback is gone: d never comes back, the work runs anyway
     expect(out.at(-1)).toBe('run at clear')
+  })
+
+  it('gives every frame to its own message and runs every piece of work in its place, whatever the interleaving, past the list\'s compaction', () => {
+    // Work queued after the last frame came back was released ahead of the frame pointer; when
+    // the list was compacted past 1,024 entries that pointer went negative, the next frame was
+    // dropped and every later one went to the wrong message (a PING held after it: no PONG).
+    const OPS = ['sent', 'sent', 'sent', 'work', 'back', 'back', 'back', 'release', 'release', 'release'] as const
+    const op = fc.integer({ min: 0, max: OPS.length - 1 }).map((i) => OPS[i] as typeof OPS[number])
+    const steps = fc.array(op, { minLength: 2000, maxLength: 6000 })
+    // The client's pattern that found it: two publishes, an UNSUB, a publish, a PING; back; released.
+    const clientRound = ['sent', 'sent', 'work', 'sent', 'work', 'back', 'back', 'back', 'release'] as const
+    const clientRounds = Array.from({ length: 400 }, () => clientRound).flat()
+    fc.assert(fc.property(steps, (ops) => {
+      const fair = new FairRelease<number, number>(5)
+      const out: string[] = []
+      const expected: string[] = []
+      let sent = 0
+      let back = 0
+      const deliver = (origin: number, frame: number): void => { out.push(`m${origin}:f${frame}`) }
+      for (const step of ops) {
+        if (step === 'sent') { fair.sent(sent, [], 0); expected.push(`m${sent}:f${sent}`); sent++ }
+        if (step === 'work') { const at = expected.length; fair.afterEarlier(() => out.push(`w${at}`), 0); expected.push(`w${at}`) }
+        if (step === 'back' && back < sent) fair.arrived(back++)
+        if (step === 'release') fair.release(0, deliver)
+      }
+      while (back < sent) fair.arrived(back++)
+      fair.release(0, deliver)
+      expect(out).toEqual(expected)
+    }), { numRuns: 100, seed: 7, examples: [[clientRounds]] })
   })
 
   it('holds a message drawn to go second until the peer says it delivered it, and what follows behind it', () => {
