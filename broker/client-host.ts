@@ -87,6 +87,13 @@ export interface ClientHost extends FlowLimits {
   interestSettled (seq: number): boolean
   /** Calls `settled` (perhaps at once) when every other worker has applied interest changes up to `seq`. */
   whenInterestSettled (seq: number, settled: () => void): void
+  /**
+   * Runs `run` once every message published on this worker so far has been delivered to this
+   * worker's subscribers (at once with one worker; on several, a local publish comes back to its
+   * own worker through the mesh first: worker-mesh.ts). What a client sends after a publish is
+   * ordered behind it so (client.ts, afterOwnPublishes).
+   */
+  afterLocalPublishes (run: () => void): void
   markDirty (client: Client): void
   /** The client started conflating: flow control judged it too far behind (`cause`). */
   startedConflating (client: Client, cause: ConflationCause): void

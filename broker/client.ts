@@ -63,6 +63,10 @@ export class Client implements ProtocolHandler, FanoutMember {
   private readonly pongs: PongBarrier
 
   inMsgs = 0
+  /** inMsgs when the latest command ordered behind this client's publishes ran (afterOwnPublishes). */
+  private orderedUpTo = 0
+  /** Commands waiting for this client's publishes to be delivered here (afterOwnPublishes). */
+  private ordersWaiting = 0
   /** Bytes read from the socket, protocol and all. */
   inBytes = 0
   /** Headers and payloads of the messages it published, in bytes (nats-server's in_bytes). */
@@ -286,16 +290,48 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.paceSubscriptionOps()
     const sub = this.subscriptions.get(sid)
     if (sub !== undefined) {
-      if (max !== undefined && max > 0 && sub.delivered < max) sub.max = max
-      else this.dropSubscription(sub)
-      this.pongs.interestChanged()
+      // The sid is free at once (a SUB after this UNSUB may take it again); the subscription
+      // still gets what this client published before, as from one nats-server (afterOwnPublishes).
+      if (max === undefined || max <= 0) this.subscriptions.delete(sid)
+      this.afterOwnPublishes(() => this.unsubscribe(sub, max))
     }
     this.ok()
   }
 
-  /** The PONG waits until this client's SUBs and UNSUBs are in force on every worker (pong-barrier.ts). */
+  private unsubscribe (sub: Subscription, max: number | undefined): void {
+    if (sub.closed) return
+    if (max !== undefined && max > 0 && sub.delivered < max) sub.max = max
+    else this.dropSubscription(sub)
+    this.pongs.interestChanged()
+  }
+
+  /**
+   * The PONG comes after every message this client published before its PING has been delivered
+   * to this worker's subscribers (its own included), and once its SUBs and UNSUBs are in force on
+   * every worker (pong-barrier.ts): what `flush()` promises in every NATS client.
+   */
   ping (): void {
-    if (this.admitted()) this.pongs.ping()
+    if (this.admitted()) this.afterOwnPublishes(this.answerPing)
+  }
+
+  private readonly answerPing = (): void => { this.pongs.ping() }
+
+  /**
+   * Runs `run` once every message this client has published so far has reached this worker's
+   * subscribers, and after every command already waiting so; at once when none is outstanding.
+   * On one worker a publish is delivered before the next command is read, so this is at once;
+   * on several a local publish comes back to its worker through the mesh first (worker-mesh.ts),
+   * and without this wait a PONG or an UNSUB overtook the client's own messages.
+   */
+  private afterOwnPublishes (run: () => void): void {
+    if (this.inMsgs === this.orderedUpTo && this.ordersWaiting === 0) return run()
+    const upTo = this.inMsgs
+    this.ordersWaiting++
+    this.host.afterLocalPublishes(() => {
+      this.ordersWaiting--
+      this.orderedUpTo = upTo
+      run()
+    })
   }
 
   pong (): void {
@@ -406,7 +442,8 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   private dropSubscription (sub: Subscription): void {
     sub.closed = true
-    this.subscriptions.delete(sub.sid)
+    // An UNSUB waiting its turn (afterOwnPublishes) gave up the sid already; a new SUB may hold it.
+    if (this.subscriptions.get(sub.sid) === sub) this.subscriptions.delete(sub.sid)
     this.host.unsubscribe(sub)
   }
 

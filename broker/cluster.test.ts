@@ -34,6 +34,20 @@ describe('a broker with several workers', () => {
     return byWorker.map((l) => l.slice(0, perWorker))
   }
 
+  /** Raw connections until `count` workers hold one each (each handshaken). */
+  async function rawClientsOnWorkers (count: number): Promise<{ raws: RawClient[], byWorker: Map<number, RawClient> }> {
+    const raws: RawClient[] = []
+    const byWorker = new Map<number, RawClient>()
+    while (byWorker.size < count) {
+      const raw = await RawClient.connect(Number(new URL(natsUrl).port))
+      raws.push(raw)
+      await raw.handshake()
+      const worker = Number(/"server_id":"[^"]*W(\d+)"/.exec(raw.text)?.[1])
+      if (!byWorker.has(worker)) byWorker.set(worker, raw)
+    }
+    return { raws, byWorker }
+  }
+
   beforeAll(async () => {
     const started = await startBrokerCommand(['--workers', String(WORKERS), '--ws-port=0', '--http-port=0'])
     broker = started.broker
@@ -165,15 +179,7 @@ describe('a broker with several workers', () => {
   })
 
   it('has every SUB and UNSUB in force on every worker before its PONG: no message published after the PONG is lost or leaks, under load', async () => {
-    const raws: RawClient[] = []
-    const byWorker = new Map<number, RawClient>()
-    while (byWorker.size < 2) {
-      const raw = await RawClient.connect(Number(new URL(natsUrl).port))
-      raws.push(raw)
-      await raw.handshake()
-      const worker = Number(/"server_id":"[^"]*W(\d+)"/.exec(raw.text)?.[1])
-      if (!byWorker.has(worker)) byWorker.set(worker, raw)
-    }
+    const { raws, byWorker } = await rawClientsOnWorkers(2)
     const [subscriber, publisher] = [...byWorker.values()] as [RawClient, RawClient]
     // Load on the publisher's worker while the rounds run: a flood nobody waits for.
     const [flooder] = await clientsOnEveryWorker(1).then((w) => w.flat())
@@ -214,6 +220,38 @@ describe('a broker with several workers', () => {
       sub.unsubscribe()
     }
     expect(lost).toBe(0)
+  }, 60_000)
+
+  it("answers a client's PING after its own messages published before it, and an UNSUB after them leaves them delivered, as one nats-server does", async () => {
+    // A local publish goes round the worker mesh before its own worker delivers it; the PONG
+    // and the UNSUB that followed it overtook it there: flush() returned before the client's
+    // own messages, and a drain lost them.
+    const { raws, byWorker } = await rawClientsOnWorkers(WORKERS)
+    // 150 rounds put each worker's loopback list past its compaction (1,024 entries, fair-release.ts).
+    for (const raw of byWorker.values()) {
+      for (let i = 0; i < 150; i++) {
+        const start = raw.text.length
+        // c comes after the UNSUB: not delivered. The sid is free at once after its UNSUB, as on nats-server.
+        raw.send(`SUB own.${i} ${i}\r\nPUB own.${i} 1\r\na\r\nPUB own.${i} 1\r\nb\r\nUNSUB ${i}\r\nPUB own.${i} 1\r\nc\r\n` +
+          `SUB next.${i} ${i}\r\nPUB next.${i} 1\r\nd\r\nUNSUB ${i}\r\nPUB next.${i} 1\r\ne\r\nPING\r\n`)
+        await raw.waitFor((t) => t.indexOf('PONG\r\n', start) >= 0)
+        await raw.roundTrip() // anything that would come late, here before this PONG
+        const msg = (subject: string, body: string): string => `MSG ${subject}.${i} ${i} 1\r\n${body}\r\n`
+        expect(raw.text.slice(start)).toBe(`${msg('own', 'a')}${msg('own', 'b')}${msg('next', 'd')}PONG\r\nPONG\r\n`)
+      }
+    }
+    // The official client's drain: UNSUB then flush, right after publishing, with no flush between.
+    for (const [nc] of await clientsOnEveryWorker(1)) {
+      const client = nc as NatsConnection
+      for (let i = 0; i < 20; i++) {
+        let got = 0
+        const sub = client.subscribe(`drain.${i}`, { callback: () => { got++ } })
+        for (let k = 0; k < 10; k++) client.publish(`drain.${i}`, String(k))
+        await sub.drain()
+        expect(got).toBe(10)
+      }
+    }
+    for (const raw of raws) raw.close()
   }, 60_000)
 
   it('pages /connz past the first 1,024 connections across workers: every connection once, in order', async () => {

@@ -3,7 +3,9 @@
  * PING is in force, here and on every other worker, so whatever is published after the PONG
  * reaches (or no longer reaches) that client. On a multi-worker broker a PONG after an interest
  * change waits until every other worker has applied it; later PONGs wait behind it, in order.
- * With one worker, or no interest change pending, a PONG goes at once.
+ * With one worker, or no interest change pending, a PONG goes at once. (That the PING also
+ * waits for the client's own earlier publishes to be delivered here is client.ts's
+ * afterOwnPublishes, before it reaches this.)
  */
 import type { ClientHost } from './client-host.ts'
 

@@ -121,6 +121,11 @@ export interface RouterLinks {
   interestSettled? (seq: number): boolean
   whenInterestSettled? (seq: number, settled: () => void): void
   /**
+   * Runs `run` once every local publish the link took (publishAll) has come back and been
+   * delivered here. A link without publishAll leaves it out: local publishes are delivered at once.
+   */
+  afterLocalPublishes? (run: () => void): void
+  /**
    * Fair delivery across workers: the link takes a local publish whole, sending it to the other
    * workers and back to this one by the same path, so local subscribers are served no sooner
    * than remote ones (the message comes back through publishFromLink with `origin`). Returns
@@ -672,6 +677,12 @@ export class Router implements ClientHost {
     const links = this.links
     if (links?.whenInterestSettled === undefined) settled()
     else links.whenInterestSettled(seq, settled)
+  }
+
+  afterLocalPublishes (run: () => void): void {
+    const links = this.links
+    if (links?.afterLocalPublishes === undefined) run()
+    else links.afterLocalPublishes(run)
   }
 
   markDirty (client: Client): void {

@@ -747,10 +747,12 @@ export class WorkerMesh implements RouterLinks {
   }
 
   /**
-   * Runs `run` once this worker's cache holds every value published here so far: they reach it
-   * round the loopback, behind any it holds back (caughtUp), in publish order (fair-release.ts).
+   * Runs `run` once every message published here so far has been delivered here, so this
+   * worker's cache holds every value among them: they reach it round the loopback, behind any it
+   * holds back (caughtUp), in publish order (fair-release.ts). A client's PONG and UNSUB after
+   * its publishes wait on this (client.ts), as one nats-server handles a client's commands in order.
    */
-  private afterLocalPublishes (run: () => void): void {
+  afterLocalPublishes (run: () => void): void {
     const loopback = this.loopback
     if (loopback === null || loopback.socket.destroyed) { setImmediate(run); return } // routed here at once
     if (loopback.behind !== null) { this.afterLoopbackCaughtUp.push(run); return }
