@@ -4,41 +4,24 @@
  * tickfan and against `nats-server -js` holding the same stream; both outputs must be equal.
  * Writes reports/ci/python-history.md. Not part of `npm test`: CI installs no Python packages.
  */
-import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
+import { helpText, parseOptions, runMain } from '../lib/cli-options.ts'
 import { startNatsServer } from '../broker/test-support/nats-server.ts'
 import { startTickfan } from '../broker/test-support/targets.ts'
 import { ROOT } from './harness/processes.ts'
+import { natsPyVersion, PYTHON_OPTION, runPythonClient } from './python-clients.ts'
 
-const CLI = {
-  python: { type: 'string', default: 'python3', help: 'A Python 3 with nats-py installed' }
-} satisfies OptionTable
+const CLI = PYTHON_OPTION
 
-/** Runs the Python reader (asynchronously: the broker it reads runs in this process). */
-async function readHistory (python: string, url: string): Promise<string> {
-  const child = spawn(python, [path.join(ROOT, 'bench/clients/read-history.py'), url], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  clearTimeout(timer)
-  if (code !== 0) throw new Error(`${python} bench/clients/read-history.py ${url} failed: ${err.trim().split('\n').pop() ?? ''}`)
-  return out.trim()
-}
+const readHistory = async (python: string, url: string): Promise<string> => await runPythonClient(python, 'read-history.py', url)
 
 runMain(async () => {
   const o = parseOptions(process.argv.slice(2), CLI)
   if (o.help) { process.stdout.write(helpText('npm run check:python-history --', 'The trade history read by the official Python client, against tickfan and nats-server -js.', CLI)); return }
-  const probe = spawnSync(o.python, ['-c', 'import nats.js'], { encoding: 'utf8' })
-  const why = probe.error?.message ?? (probe.stderr.trim().split('\n').pop() || `exit code ${String(probe.status)}`)
-  if (probe.status !== 0) throw new UsageError(`--python ${o.python}: cannot import nats.js (pip install nats-py): ${why}`)
-  const version = spawnSync(o.python, ['-c', 'import importlib.metadata as m; print(m.version("nats-py"))'], { encoding: 'utf8' }).stdout.trim()
+  const version = natsPyVersion(o.python)
   const reference = await startNatsServer({ jetstream: true })
   const tickfan = await startTickfan()
   try {
