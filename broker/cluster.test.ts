@@ -254,6 +254,20 @@ describe('a broker with several workers', () => {
     for (const raw of raws) raw.close()
   }, 60_000)
 
+  it('serves every queue group of a subject on another worker, past 255 of them', async () => {
+    const { raws, byWorker } = await rawClientsOnWorkers(2)
+    const [members, publisher] = [...byWorker.values()] as [RawClient, RawClient]
+    const GROUPS = 300
+    members.send(Array.from({ length: GROUPS }, (_, i) => `SUB groups.x g${i} ${i}\r\n`).join(''))
+    await members.roundTrip() // in force on every worker at its PONG
+    publisher.send('PUB groups.x 1\r\nx\r\n')
+    await publisher.roundTrip()
+    await members.waitFor((t) => (t.match(/MSG groups\.x /g) ?? []).length >= GROUPS)
+    await members.roundTrip()
+    expect((members.text.match(/MSG groups\.x /g) ?? []).length).toBe(GROUPS) // one per group: 44 before
+    for (const raw of raws) raw.close()
+  })
+
   it('pages /connz past the first 1,024 connections across workers: every connection once, in order', async () => {
     const raws: RawClient[] = []
     try {
@@ -310,5 +324,35 @@ describe('a broker with several workers', () => {
     expect(values).toEqual(['R0@1', 'R0@1'])
     await eventually(async () => ((await (await fetch(`${httpUrl}/healthz`)).json()) as { workers: number }).workers === WORKERS, 15_000, 'the worker replaced')
     await waitForOutput(broker, /worker 1 back and linked/, 15_000, 'the broker')
+  }, 40_000)
+})
+
+describe('a broker with two workers and control lines past 64 KiB', () => {
+  it('carries a subject longer than 65,535 bytes across workers, and no worker dies of it', async () => {
+    // The mesh wrote string lengths as u16: a 70 KB subject threw in the publishing worker,
+    // which exited, and every client on it was cut off.
+    const { broker, natsUrl } = await startBrokerCommand(['--workers', '2', '--max-control-line', '131072'])
+    const raws: RawClient[] = []
+    try {
+      const byWorker = new Map<string, RawClient>()
+      while (byWorker.size < 2) {
+        const raw = await RawClient.connect(Number(new URL(natsUrl).port))
+        raws.push(raw)
+        await raw.handshake()
+        byWorker.set(/"server_id":"([^"]*)"/.exec(raw.text)?.[1] as string, raw)
+      }
+      const [subscriber, publisher] = [...byWorker.values()] as [RawClient, RawClient]
+      subscriber.send('SUB long.> 1\r\n')
+      await subscriber.roundTrip()
+      const subject = `long.${'a'.repeat(70_000)}`
+      publisher.send(`PUB ${subject} 1\r\nx\r\nPUB long.short 1\r\ny\r\n`)
+      await publisher.roundTrip()
+      await subscriber.waitFor((t) => t.includes('MSG long.short 1 1\r\ny\r\n'))
+      expect(subscriber.text).toContain(`MSG ${subject} 1 1\r\nx\r\n`)
+      expect(broker.output()).not.toMatch(/stopped \(code/)
+    } finally {
+      for (const raw of raws) raw.close()
+      await broker.stop('SIGINT')
+    }
   }, 40_000)
 })

@@ -28,6 +28,24 @@ describe('mesh frames', () => {
       expect(got).toEqual(frames)
     }))
   })
+
+  it('carry subjects past 65,535 bytes and more than 255 queue groups', () => {
+    // Lengths were u16 (a longer subject threw and took the worker down) and the group count a
+    // u8 (256 groups came through as none, 300 as 44).
+    const subject = `long.${'a'.repeat(70_000)}`
+    const reply = `_INBOX.${'r'.repeat(66_000)}`
+    const queues = Array.from({ length: 300 }, (_, i) => `g${i}`)
+    const got: MeshFrame[] = []
+    const reader = new FrameReader()
+    reader.push(Buffer.concat([
+      encodeMessageFrame(subject, reply, Buffer.from('x'), 0, queues),
+      encodeInterestFrame(subject, 'q'.repeat(65_536), 1, 7)
+    ]), (f) => got.push(f.type === 'msg' ? { ...f, data: Buffer.from(f.data) } : f))
+    expect(got).toEqual([
+      { type: 'msg', subject, reply, headerBytes: 0, data: Buffer.from('x'), queues },
+      { type: 'interest', subject, queue: 'q'.repeat(65_536), delta: 1, seq: 7 }
+    ])
+  })
 })
 
 describe('monitoring across workers', () => {

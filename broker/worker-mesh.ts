@@ -20,8 +20,8 @@
  * no subscriber is first because it shares the publisher's worker. Loopback frames are read in
  * the order they were written, so who published each (for no-echo) is kept in order beside them.
  *
- * Frames: [u32 length][u8 type] then, for a message, [u16 subject][u16 reply][u32 header bytes]
- * [u32 data][u8 groups]([u16 queue])*, for interest [i32 delta][u32 seq][u16 subject][u16 queue],
+ * Frames: [u32 length][u8 type] then, for a message, [str subject][str reply][u32 header bytes]
+ * [u32 data][u32 groups]([str queue])*, for interest [i32 delta][u32 seq][str subject][str queue],
  * for an interest acknowledgement [u32 seq], and for delivered [f64 message frames delivered so
  * far on this link]; strings are latin1 (the broker's subject encoding). Frames to one worker
  * are batched per event-loop turn into one socket write; a DELIVERED count goes on its own.
@@ -177,11 +177,15 @@ class Outbound implements DeliveryLink {
   get gone (): boolean { return this.socket.destroyed }
 }
 
-/** Writes a u16-length-prefixed latin1 string at `at`; returns where the next field starts. */
+/**
+ * Writes a u32-length-prefixed latin1 string (`str` above) at `at`; returns where the next field
+ * starts. Not u16: a subject may be as long as --max-control-line allows, and past 65,535 bytes
+ * a u16 length threw and took the worker down.
+ */
 function putString (buf: Buffer, at: number, s: string): number {
-  const n = buf.write(s, at + 2, 'latin1')
-  buf.writeUInt16BE(n, at)
-  return at + 2 + n
+  const n = buf.write(s, at + 4, 'latin1')
+  buf.writeUInt32BE(n, at)
+  return at + 4 + n
 }
 
 /** One message frame, in one allocation: this runs for every publish on a multi-worker broker. */
@@ -193,8 +197,8 @@ export function encodeMessageFrame (
   queues: readonly string[]
 ): Buffer {
   const r = reply ?? ''
-  let length = 1 + 2 + subject.length + 2 + r.length + 8 + data.length + 1
-  for (const q of queues) length += 2 + q.length
+  let length = 1 + 4 + subject.length + 4 + r.length + 8 + data.length + 4
+  for (const q of queues) length += 4 + q.length
   const buf = Buffer.allocUnsafe(4 + length)
   buf.writeUInt32BE(length, 0)
   buf[4] = MSG
@@ -204,13 +208,15 @@ export function encodeMessageFrame (
   buf.writeUInt32BE(data.length, at + 4)
   at += 8
   at += data.copy(buf, at)
-  buf[at++] = queues.length
+  // u32: a u8 count wrapped at 256 groups, and the groups past it were never served.
+  buf.writeUInt32BE(queues.length, at)
+  at += 4
   for (const q of queues) at = putString(buf, at, q)
   return buf
 }
 
 export function encodeInterestFrame (subject: string, queue: string, delta: number, seq: number): Buffer {
-  const length = 1 + 4 + 4 + 2 + subject.length + 2 + queue.length
+  const length = 1 + 4 + 4 + 4 + subject.length + 4 + queue.length
   const buf = Buffer.allocUnsafe(4 + length)
   buf.writeUInt32BE(length, 0)
   buf[4] = INTEREST
@@ -223,7 +229,7 @@ export function encodeInterestFrame (subject: string, queue: string, delta: numb
 /** The event subjects a worker missed while behind ('>' for too many to list). */
 export function encodeDroppedFrame (subjects: readonly string[]): Buffer {
   let length = 1 + 4
-  for (const s of subjects) length += 2 + Buffer.byteLength(s, 'latin1')
+  for (const s of subjects) length += 4 + Buffer.byteLength(s, 'latin1')
   const buf = Buffer.allocUnsafe(4 + length)
   buf.writeUInt32BE(length, 0)
   buf[4] = DROPPED
@@ -276,9 +282,9 @@ export class FrameReader {
 function decode (f: Buffer): MeshFrame {
   let pos = 1
   const readStr = (): string => {
-    const n = f.readUInt16BE(pos)
-    const s = f.toString('latin1', pos + 2, pos + 2 + n)
-    pos += 2 + n
+    const n = f.readUInt32BE(pos)
+    const s = f.toString('latin1', pos + 4, pos + 4 + n)
+    pos += 4 + n
     return s
   }
   if (f[0] === INTEREST) {
@@ -304,8 +310,8 @@ function decode (f: Buffer): MeshFrame {
   pos += 8
   const data = f.subarray(pos, pos + dataLength)
   pos += dataLength
-  const count = f[pos] as number
-  pos += 1
+  const count = f.readUInt32BE(pos)
+  pos += 4
   const queues: string[] = []
   for (let i = 0; i < count; i++) queues.push(readStr())
   return { type: 'msg', subject, reply: reply === '' ? undefined : reply, headerBytes: headerBytes === 0xffffffff ? -1 : headerBytes, data, queues }
