@@ -6,6 +6,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../connection-limits/start-broker.sh"
 rounds=${2:-200}
+echo "checkout: $(git -C "$1" log --oneline -1 | cut -c1-60)"
 for workers in 1 2 3; do
   start_broker "$1" nats --ws-port 0 --http-port 0 --workers "$workers" > /dev/null
   echo "tickfan, $workers worker(s): $(python3 "$here/probe.py" "$port" "$rounds")"
