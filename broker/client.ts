@@ -6,7 +6,7 @@
  *   what waits, and how a held last value supersedes an older one), switched to conflating
  *   and back by `flow-control.ts` (when it is too far behind to be written to, and when not);
  * - `auth.ts` (ConnectionRights) and `rate-limit.ts`: what it may publish and receive, and how fast;
- * - `keep-alive.ts` and `pong-barrier.ts`: the server's PINGs, and when a PONG may answer the client's.
+ * - `keep-alive.ts` and `reply-order.ts`: the server's PINGs, and when a PONG (and the replies after it) may go.
  */
 import { CONFLATED_HEADER } from '../lib/headers.ts'
 import { ConnectionRights, UNRESTRICTED, type AuthResult } from './auth.ts'
@@ -18,7 +18,7 @@ import { HeaderBlockScan } from './header-block.ts'
 import { ClientWriter, type PendingLimits } from './client-writer.ts'
 import { ProtocolParser, type ProtocolHandler } from './parser.ts'
 import { KeepAlive } from './keep-alive.ts'
-import { PongBarrier } from './pong-barrier.ts'
+import { ReplyOrder } from './reply-order.ts'
 import { ReadGate } from './input-pacing.ts'
 import { InboundRateLimit } from './rate-limit.ts'
 import { SubjectClass } from './subject-classes.ts'
@@ -60,7 +60,7 @@ export class Client implements ProtocolHandler, FanoutMember {
   closedAtMs = 0
 
   readonly keepAlive = new KeepAlive()
-  private readonly pongs: PongBarrier
+  private readonly replies: ReplyOrder
 
   inMsgs = 0
   /** inMsgs when the latest command ordered behind this client's publishes ran (afterOwnPublishes). */
@@ -97,7 +97,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.reads = new ReadGate(transport)
     this.rateLimit = new InboundRateLimit(host.maxInMsgsPerSec)
     this.subscriptionOps = new InboundRateLimit(host.maxSubscriptionOpsPerSec)
-    this.pongs = new PongBarrier(host, () => { this.control(PONG); return !this.isClosed })
+    this.replies = new ReplyOrder(host, (line) => { this.control(line); return !this.isClosed }, PONG)
   }
 
   /** Bytes from the socket. */
@@ -261,7 +261,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.subscriptions.set(sid, sub)
     this.ok()
     const scanned = this.host.subscribe(sub)
-    this.pongs.interestChanged()
+    this.replies.interestChanged()
     if (scanned >= SUBJECTS_SCANNED_PER_SUB_OP) this.chargeScan(scanned)
   }
 
@@ -302,19 +302,19 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (sub.closed) return
     if (max !== undefined && max > 0 && sub.delivered < max) sub.max = max
     else this.dropSubscription(sub)
-    this.pongs.interestChanged()
+    this.replies.interestChanged()
   }
 
   /**
    * The PONG comes after every message this client published before its PING has been delivered
    * to this worker's subscribers (its own included), and once its SUBs and UNSUBs are in force on
-   * every worker (pong-barrier.ts): what `flush()` promises in every NATS client.
+   * every worker (reply-order.ts): what `flush()` promises in every NATS client.
    */
   ping (): void {
     if (this.admitted()) this.afterOwnPublishes(this.answerPing)
   }
 
-  private readonly answerPing = (): void => { this.pongs.ping() }
+  private readonly answerPing = (): void => { this.replies.ping() }
 
   /**
    * Runs `run` once every message this client has published so far has reached this worker's
@@ -344,8 +344,9 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** A protocol error: send nats-server's text; close if the error is fatal. */
   error (code: ProtocolErrorCode, detail?: string): void {
     this.host.protocolError(this, code)
-    if (ProtocolError[code].close) this.closeWith(code, 'protocol error', detail)
-    else this.control(Buffer.from(errLine(code, detail)))
+    if (ProtocolError[code].close) return this.closeWith(code, 'protocol error', detail)
+    const line = Buffer.from(errLine(code, detail))
+    this.afterOwnPublishes(() => { this.replies.reply(line) })
   }
 
   // --- delivery ------------------------------------------------------------------------
@@ -447,7 +448,10 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.host.unsubscribe(sub)
   }
 
+  /** In verbose mode: +OK, in its place among the replies (a PUB's before its own message: afterOwnPublishes). */
   private ok (): void {
-    if (this.options.verbose) this.control(OK)
+    if (this.options.verbose) this.afterOwnPublishes(this.sendOk)
   }
+
+  private readonly sendOk = (): void => { this.replies.reply(OK) }
 }

@@ -1,15 +1,17 @@
 /**
- * The servers an integration suite can run against: the tickfan broker in this process, or a
- * real nats-server child process. Suites that check plain NATS semantics run against both, so
- * they test NATS itself and not tickfan's reading of it.
+ * The servers an integration suite can run against: the tickfan broker in this process, the
+ * broker command with three workers, or a real nats-server child process. Suites that check
+ * plain NATS semantics run against all three, so they test NATS itself and not tickfan's
+ * reading of it, on one worker and across workers.
  */
 import type { AuthorizationConfig } from '../auth.ts'
 import type { BrokerOptions } from '../options.ts'
 import { startBroker, type RunningBroker } from '../server.ts'
 import { startNatsServer, type NatsServerOptions, type NatsServerProcess } from './nats-server.ts'
+import { startBrokerCommand } from './processes.ts'
 
 export interface Target {
-  readonly name: 'tickfan' | 'nats-server'
+  readonly name: 'tickfan' | 'tickfan --workers 3' | 'nats-server'
   readonly port: number
   readonly natsUrl: string
   readonly wsUrl: string
@@ -19,27 +21,40 @@ export interface Target {
   stop (): Promise<void>
 }
 
+/** Where a started server listens, as every target names it. */
+function targetOf (
+  name: Target['name'],
+  at: { port: number, natsUrl: string, wsUrl: string | null, httpUrl: string | null },
+  broker: RunningBroker | null,
+  stop: () => Promise<void>
+): Target {
+  const { port, natsUrl } = at
+  return { name, port, natsUrl, wsUrl: at.wsUrl as string, httpUrl: at.httpUrl as string, broker, stop }
+}
+
 export async function startTickfan (options: Partial<BrokerOptions> = {}): Promise<Target> {
   const broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: 0, httpPort: 0, logLevel: 'silent', ...options })
-  return {
-    name: 'tickfan',
-    port: broker.port,
-    natsUrl: broker.natsUrl,
-    wsUrl: broker.wsUrl as string,
-    httpUrl: broker.httpUrl as string,
-    broker,
-    stop: () => broker.close()
-  }
+  return targetOf('tickfan', broker, broker, () => broker.close())
 }
 
 /** nats-server with `extraConfig` lines (an authorization block), and JetStream on when asked. */
 export async function startReference (options: Pick<NatsServerOptions, 'extraConfig' | 'jetstream'> = {}): Promise<Target> {
   const server: NatsServerProcess = await startNatsServer(options)
-  return { name: 'nats-server', port: server.port, natsUrl: server.natsUrl, wsUrl: server.wsUrl, httpUrl: server.httpUrl, broker: null, stop: () => server.stop() }
+  return targetOf('nats-server', server, null, () => server.stop())
+}
+
+/**
+ * The broker command with several workers, as an operator on a machine of four cores or more
+ * runs it by default: a local publish goes round the worker mesh before its own worker delivers it.
+ */
+export async function startTickfanWorkers (): Promise<Target> {
+  const started = await startBrokerCommand(['--workers', '3', '--ws-port=0', '--http-port=0'])
+  return targetOf('tickfan --workers 3', started, null, async () => { await started.broker.stop('SIGINT') })
 }
 
 export const TARGETS: ReadonlyArray<{ name: Target['name'], start: () => Promise<Target> }> = [
   { name: 'tickfan', start: () => startTickfan() },
+  { name: 'tickfan --workers 3', start: () => startTickfanWorkers() },
   { name: 'nats-server', start: () => startReference() }
 ]
 

@@ -1,0 +1,68 @@
+/**
+ * The order of a client's replies: its PONGs, and in verbose mode its +OKs and the -ERRs that
+ * leave it connected. They go out in the order of the commands they answer, as from one
+ * nats-server.
+ *
+ * A PONG promises what one nats-server promises: every SUB and UNSUB the client sent before its
+ * PING is in force, here and on every other worker, so whatever is published after the PONG
+ * reaches (or no longer reaches) that client. On a multi-worker broker a PONG after an interest
+ * change waits until every other worker has applied it, and every reply after it waits behind
+ * it. With one worker, or no interest change pending, a reply goes at once. (That a reply also
+ * waits for the client's own earlier publishes to be delivered here is client.ts's
+ * afterOwnPublishes, before it reaches this.)
+ */
+import type { ClientHost } from './client-host.ts'
+
+export class ReplyOrder {
+  /** The interest sequence after the client's latest SUB or UNSUB. */
+  private seq = 0
+  /** Replies not sent yet, in order: a PONG with the interest sequence it waits for, others with null. */
+  private readonly held: Array<{ line: Buffer, waitsFor: number | null }> = []
+
+  constructor (
+    private readonly host: Pick<ClientHost, 'interestSeq' | 'interestSettled' | 'whenInterestSettled'>,
+    /** Writes one reply; returns false once the connection has closed. */
+    private readonly send: (line: Buffer) => boolean,
+    private readonly pong: Buffer
+  ) {}
+
+  /** The client's SUB or UNSUB was just applied here (and announced to the other workers). */
+  interestChanged (): void {
+    this.seq = this.host.interestSeq
+  }
+
+  /** The client sent PING. */
+  ping (): void {
+    this.push(this.pong, this.seq)
+  }
+
+  /** A +OK or an -ERR that keeps the connection open. */
+  reply (line: Buffer): void {
+    this.push(line, null)
+  }
+
+  private push (line: Buffer, waitsFor: number | null): void {
+    if (this.held.length === 0 && (waitsFor === null || this.host.interestSettled(waitsFor))) {
+      this.send(line)
+      return
+    }
+    this.held.push({ line, waitsFor })
+    if (this.held.length === 1) this.await()
+  }
+
+  /** The first held reply waits for its interest sequence; then it and every ready one behind it go. */
+  private await (): void {
+    const head = this.held[0] as { line: Buffer, waitsFor: number }
+    this.host.whenInterestSettled(head.waitsFor, () => {
+      while (this.held.length > 0) {
+        const next = this.held[0] as { line: Buffer, waitsFor: number | null }
+        if (next !== head && next.waitsFor !== null && !this.host.interestSettled(next.waitsFor)) {
+          this.await()
+          return
+        }
+        this.held.shift()
+        if (!this.send(next.line)) return
+      }
+    })
+  }
+}
