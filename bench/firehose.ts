@@ -20,6 +20,7 @@ const CLI = {
   messages: { type: 'integer', default: 2_000_000, min: 1000, help: 'Messages per run' },
   payload: { type: 'integer', default: 128, min: 1, help: 'Payload bytes' },
   repeat: { type: 'integer', default: 3, min: 1, help: 'Runs per broker, interleaved' },
+  workers: { type: 'integer', default: 1, min: 1, help: 'tickfan broker workers (the publisher and the subscriber are dealt to them as any clients)' },
   warmup: { type: 'integer', default: 500_000, min: 0, help: 'Messages of one unmeasured run per broker first (JIT and buffers warmed, as a broker that has been up a while)' },
   out: { type: 'string', default: path.join(ROOT, 'reports/firehose'), help: 'Where the report goes' }
 } satisfies OptionTable
@@ -40,7 +41,7 @@ runMain(async () => {
   if (o.help) { process.stdout.write(helpText('npm run bench:firehose --', 'One publisher to one subscriber at full speed, tickfan and nats-server interleaved.', CLI)); return }
   if (natsServerVersion() === null) throw new UsageError('nats-server is not on PATH: install it (Debian: apt-get install -y nats-server)')
   const layout = coreLayout()
-  const brokers = [await startTickfanProcess(layout.broker, [], 1), await startNatsServerProcess(layout.broker)]
+  const brokers = [await startTickfanProcess(layout.broker, [], o.workers), await startNatsServerProcess(layout.broker)]
   const load = new LockstepLoad(layout.load)
   const runs: Run[] = []
   process.stdout.write(`${o.messages.toLocaleString('en-US')} messages of ${o.payload} B per run, ${o.repeat} run(s) each; broker on cores ${layout.broker ?? 'any'}, load on ${layout.load ?? 'any'}\n`)
