@@ -201,21 +201,27 @@ describe('dashboard against a real nats-server with websocket enabled', () => {
       // nats-server's /varz has the same base fields: the broker panel shows its rates
       await eventually(async () => ((await page.textContent('#broker')) ?? '').includes('deliveries /s'), 5000, 'the health panel')
 
-      // nats-server relays each of these as it came (tickfan's broker refuses the first). Before, the first
-      // ended the page's read loop, and the third broke the alerts panel at every render.
-      type Board = { tickfan: { board: { decodeErrors: number } } }
+      // nats-server relays each of these as it came (tickfan's broker refuses the first and takes the
+      // last one's header out). Before, the first ended the page's read loop, the third broke the
+      // alerts panel at every render, and the fourth made the skipped count NaN for good.
+      type Board = { tickfan: { board: { decodeErrors: number, skipped: number } } }
       const decodeErrors = async (): Promise<number> =>
         await page.evaluate(() => (window as unknown as Board).tickfan.board.decodeErrors)
       const before = await decodeErrors()
       const raw = await RawClient.connect(server.port)
       const block = 'NATS/1.0\r\nbad key: x\r\n\r\n'
       const quote = '{"v":1}'
+      const forged = 'NATS/1.0\r\nTickfan-Conflated: abc\r\n\r\n'
+      const now = Date.now()
+      const wholeQuote = JSON.stringify({ v: 1, type: 'quote', venue: 'binance', symbol: 'BTC-USD', bid: 1, bidSize: 1, ask: 2, askSize: 1, venueSeq: null, seq: 1, venueTime: now, recvTime: now, pubTime: now, pubMono: 0 })
       raw.send('CONNECT {"verbose":false,"headers":true}\r\n' +
         `HPUB quote.binance.BTC-USD ${block.length} ${block.length + quote.length}\r\n${block}${quote}\r\n` +
-        'PUB stats.traders.fast 2\r\n{}\r\nPUB signal.arbitrage.BTC-USD 2\r\n{}\r\n')
+        'PUB stats.traders.fast 2\r\n{}\r\nPUB signal.arbitrage.BTC-USD 2\r\n{}\r\n' +
+        `HPUB quote.binance.BTC-USD ${forged.length} ${forged.length + wholeQuote.length}\r\n${forged}${wholeQuote}\r\n`)
       await raw.roundTrip()
       raw.close()
-      await eventually(async () => await decodeErrors() === before + 3, 5000, 'the three messages counted as decode errors')
+      await eventually(async () => await decodeErrors() === before + 4, 5000, 'the four messages counted as errors')
+      expect(await page.evaluate(() => Number.isFinite((window as unknown as Board).tickfan.board.skipped))).toBe(true)
       const received = (await view(page)).received
       await eventually(async () => (await view(page)).received > received + 50, 5000, 'quotes still arriving')
       expect(pageErrors).toEqual([])

@@ -15,6 +15,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { NatsCredentials } from '../lib/client-credentials.ts'
 import { failureReason, guardedCallback } from '../lib/guarded-callback.ts'
+import { conflatedCount } from '../lib/conflated-count.ts'
 import { CONFLATED_HEADER } from '../lib/headers.ts'
 import { ThrottledLog } from '../lib/throttled-log.ts'
 import { nowEpochMs, nowMonoUs, parseMarketData } from '../feeds/tick.ts'
@@ -67,7 +68,9 @@ export async function startBot (options: BotOptions): Promise<RunningBot> {
   })
   const m = new BotMeasurements(options.name)
   const log = options.log ?? ((msg: string) => process.stderr.write(`${msg}\n`))
-  const decodeLog = new ThrottledLog((_k, detail, suppressed) => log(`${options.name}: cannot decode a message (${detail}); ${suppressed} more since the last report`))
+  const decodeLog = new ThrottledLog((key, detail, suppressed) => log(
+    `${options.name}: ${key === 'conflated' ? 'ignored a header' : 'cannot decode a message'} (${detail}); ${suppressed} more since the last report`
+  ))
   const slow = options.slow ?? null
   const trades = new TradeLedger()
   const filler = historyFiller(nc, trades, options)
@@ -90,7 +93,13 @@ export async function startBot (options: BotOptions): Promise<RunningBot> {
           trades.note(tick, 'live', nowEpochMs())
           if (trades.missing > missing) filler.request(lastLiveAtMs)
         }
-        m.record(msg.subject, decoded.tick, received, skippedHeader === undefined || skippedHeader === '' ? 0 : Number(skippedHeader))
+        let skipped = conflatedCount(skippedHeader)
+        if (skipped === null) {
+          // Not the broker's count (a server that relays any header): the tick counts, the header does not.
+          decodeLog.note('conflated', `${msg.subject}: ${CONFLATED_HEADER} is not a count: ${JSON.stringify(skippedHeader?.slice(0, 40))}`)
+          skipped = 0
+        }
+        m.record(msg.subject, decoded.tick, received, skipped)
         if (slow !== null) spendBlocked(slow.costUs)
       }, (msg, err) => {
         m.decodeError()

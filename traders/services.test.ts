@@ -7,7 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SEQUENCE_HEADER } from '../lib/headers.ts'
+import { CONFLATED_HEADER, SEQUENCE_HEADER } from '../lib/headers.ts'
 import { RawClient } from '../broker/test-support/raw-client.ts'
 import { eventually, startReference, startTickfan, type Target } from '../broker/test-support/targets.ts'
 import type { BboTick, QuoteTick } from '../feeds/tick.ts'
@@ -168,6 +168,29 @@ describe('a bot against a nats-server, which relays what tickfan refuses', () =>
     await eventually(() => bot.measurements.received === 1, 5000, 'the good quote at the bot')
     expect(bot.measurements.decodeErrors).toBe(1)
     expect(logs).toEqual(["b1: cannot decode a message (quote.binance.BTC-USD: 'header' ' ' is not a valid character in a header name); 0 more since the last report"])
+  })
+
+  it('does not sum a forged Tickfan-Conflated into what it skipped: before, its skipped total became NaN for good', async () => {
+    const server = await startReference()
+    cleanups.push(() => server.stop())
+    const nc = await connect({ servers: server.natsUrl })
+    cleanups.push(() => nc.close())
+    const logs: string[] = []
+    const bot = await startBot({ name: 'b1', natsUrl: server.natsUrl, subjects: ['quote.>'], log: (m) => logs.push(m) })
+    cleanups.push(() => bot.close())
+    const now = Date.now()
+    const quote = (skipped: string, seqNo: number): void => {
+      const h = headers()
+      h.set(CONFLATED_HEADER, skipped)
+      const body = { v: 1, type: 'quote', venue: 'binance', symbol: 'BTC-USD', bid: 1, bidSize: 1, ask: 2, askSize: 1, venueSeq: null, seq: seqNo, venueTime: now, recvTime: now, pubTime: now, pubMono: 0 }
+      nc.publish('quote.binance.BTC-USD', JSON.stringify(body), { headers: h })
+    }
+    quote('abc', 1)
+    quote('-5', 2)
+    quote('3', 3)
+    await eventually(() => bot.measurements.received === 3, 5000, 'three quotes at the bot')
+    expect(bot.measurements.report().skipped).toBe(3)
+    expect(logs).toEqual(['b1: ignored a header (quote.binance.BTC-USD: Tickfan-Conflated is not a count: "abc"); 0 more since the last report'])
   })
 })
 

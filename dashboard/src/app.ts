@@ -11,6 +11,7 @@ import { parseArbitrageSignal } from '../../traders/arbitrage.ts'
 import { guardedCallback } from '../../lib/guarded-callback.ts'
 import { escapeHtml } from '../../lib/html.ts'
 import { parseMessage } from '../../lib/json-message.ts'
+import { conflatedCount } from '../../lib/conflated-count.ts'
 
 interface Config { wsUrl: string }
 interface BotStats { group: string, latencyUs: { p50: number, p99: number } }
@@ -285,7 +286,10 @@ function subscribe (nc: NatsConnection): void {
     if (!decoded.ok) { board.decodeErrors++; return }
     const t = decoded.tick
     if (t.type === 'quote') {
-      board.onQuote(t, now, skippedHeader === undefined || skippedHeader === '' ? 0 : Number(skippedHeader))
+      // A count that is not the broker's (a server that relays any header) is counted as an error, not summed.
+      const skipped = conflatedCount(skippedHeader)
+      if (skipped === null) board.decodeErrors++
+      board.onQuote(t, now, skipped ?? 0)
       chartQuote(t)
     } else if (t.type === 'bbo') {
       board.onBbo(t)
