@@ -149,7 +149,13 @@ describe('bots', () => {
 })
 
 describe('a bot against a nats-server, which relays what tickfan refuses', () => {
-  it('reads on past a quote whose header block nats.js cannot read, counting it: before, its connection read nothing more', async () => {
+  interface BotOnNatsServer {
+    server: Target
+    nc: NatsConnection
+    bot: Awaited<ReturnType<typeof startBot>>
+    logs: string[]
+  }
+  async function botOnNatsServer (): Promise<BotOnNatsServer> {
     const server = await startReference()
     cleanups.push(() => server.stop())
     const nc = await connect({ servers: server.natsUrl })
@@ -157,6 +163,11 @@ describe('a bot against a nats-server, which relays what tickfan refuses', () =>
     const logs: string[] = []
     const bot = await startBot({ name: 'b1', natsUrl: server.natsUrl, subjects: ['quote.>'], log: (m) => logs.push(m) })
     cleanups.push(() => bot.close())
+    return { server, nc, bot, logs }
+  }
+
+  it('reads on past a quote whose header block nats.js cannot read, counting it: before, its connection read nothing more', async () => {
+    const { server, nc, bot, logs } = await botOnNatsServer()
     const raw = await RawClient.connect(server.port)
     cleanups.push(async () => { raw.close() })
     const block = 'NATS/1.0\r\nbad key: x\r\n\r\n'
@@ -171,13 +182,7 @@ describe('a bot against a nats-server, which relays what tickfan refuses', () =>
   })
 
   it('does not sum a forged Tickfan-Conflated into what it skipped: before, its skipped total became NaN for good', async () => {
-    const server = await startReference()
-    cleanups.push(() => server.stop())
-    const nc = await connect({ servers: server.natsUrl })
-    cleanups.push(() => nc.close())
-    const logs: string[] = []
-    const bot = await startBot({ name: 'b1', natsUrl: server.natsUrl, subjects: ['quote.>'], log: (m) => logs.push(m) })
-    cleanups.push(() => bot.close())
+    const { nc, bot, logs } = await botOnNatsServer()
     const now = Date.now()
     const quote = (skipped: string, seqNo: number): void => {
       const h = headers()
