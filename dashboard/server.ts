@@ -1,7 +1,8 @@
 /**
  * Serves the dashboard: builds src/app.ts with esbuild at start (in memory; nothing from a
  * CDN), serves the page, the bundle, /config.json (the broker's WebSocket URL) and /api/varz
- * (the broker's monitoring, proxied: the page cannot read another origin's /varz).
+ * (the broker's monitoring, proxied: the page cannot read another origin's /varz; one answer of
+ * the broker's serves every request for VARZ_MAX_AGE_MS, so callers cannot multiply its load).
  */
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -9,8 +10,11 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import Fastify from 'fastify'
+import { coalesced } from '../lib/coalesced.ts'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
+/** How long one answer of the broker's /varz serves every /api/varz request (the pages poll each second). */
+export const VARZ_MAX_AGE_MS = 250
 
 export interface DashboardOptions {
   host?: string
@@ -53,11 +57,18 @@ export async function startDashboard (options: DashboardOptions): Promise<Runnin
   for (const url of ['/favicon.svg', '/favicon.ico']) app.get(url, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(icon))
   app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(bundle))
   app.get('/config.json', async () => ({ wsUrl: options.wsUrl }))
+  // However many pages (or anyone else) ask, the broker's /varz is asked at most once per
+  // VARZ_MAX_AGE_MS: each page polls once a second (reports/dashboard/varz-proxy.md).
+  const varzUrl = options.varzUrl
+  const brokerVarz = varzUrl === null ? null : coalesced(async () => {
+    const res = await fetch(varzUrl, { signal: AbortSignal.timeout(2000) })
+    return { status: res.status, body: await res.text() }
+  }, VARZ_MAX_AGE_MS)
   app.get('/api/varz', async (_req, reply) => {
-    if (options.varzUrl === null) return reply.code(404).send({ error: 'no broker monitoring URL configured' })
+    if (brokerVarz === null) return reply.code(404).send({ error: 'no broker monitoring URL configured' })
     try {
-      const res = await fetch(options.varzUrl, { signal: AbortSignal.timeout(2000) })
-      return reply.code(res.status).type('application/json').send(await res.text())
+      const { status, body } = await brokerVarz()
+      return reply.code(status).type('application/json').send(body)
     } catch (err) {
       return reply.code(502).send({ error: `broker monitoring unreachable: ${(err as Error).message}` })
     }
