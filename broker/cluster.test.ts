@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process'
 import { connect, headers, wsconnect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { heldFor, silent } from './test-support/connection-probes.ts'
 import { RawClient } from './test-support/raw-client.ts'
 import { startBrokerCommand, waitForOutput, type CommandProcess } from './test-support/processes.ts'
 import { delay, ensureWebSocketGlobal, eventually } from './test-support/targets.ts'
@@ -350,6 +351,41 @@ describe('a broker with two workers and control lines past 64 KiB', () => {
       await subscriber.waitFor((t) => t.includes('MSG long.short 1 1\r\ny\r\n'))
       expect(subscriber.text).toContain(`MSG ${subject} 1 1\r\nx\r\n`)
       expect(broker.output()).not.toMatch(/stopped \(code/)
+    } finally {
+      for (const raw of raws) raw.close()
+      await broker.stop('SIGINT')
+    }
+  }, 40_000)
+})
+
+describe('a broker with two workers and --max-connections', () => {
+  it('holds the limit across its workers, on both ports, and takes connections again as others close', async () => {
+    // Each worker counted only its own: two workers under --max-connections 5 took 8 of 8.
+    const LIMIT = 4
+    const { broker, natsUrl, wsUrl } = await startBrokerCommand(['--workers', '2', '--ws-port=0', '--max-connections', String(LIMIT)])
+    const port = Number(new URL(natsUrl).port)
+    const raws: RawClient[] = []
+    try {
+      for (let i = 0; i < LIMIT; i++) {
+        const raw = await RawClient.connect(port)
+        raws.push(raw)
+        await raw.handshake()
+      }
+      const nats = await heldFor(port, silent, 10_000)
+      expect(nats.text).toMatch(/^INFO .*\r\n-ERR 'maximum connections exceeded'\r\n$/)
+      const ws = await heldFor(Number(new URL(wsUrl as string).port), silent, 10_000)
+      expect(ws.told).toBe('HTTP/1.1 503 Service Unavailable')
+      // Two go; two places come back (the workers tell the primary as each closes).
+      for (const raw of raws.splice(0, 2)) raw.close()
+      await eventually(async () => {
+        const raw = await RawClient.connect(port)
+        raws.push(raw)
+        return await raw.handshake().then(() => true, () => false)
+      }, 10_000, 'a place freed by a closed connection')
+      const last = await RawClient.connect(port)
+      raws.push(last)
+      await last.handshake()
+      expect((await heldFor(port, silent, 10_000)).text).toMatch(/-ERR 'maximum connections exceeded'/)
     } finally {
       for (const raw of raws) raw.close()
       await broker.stop('SIGINT')

@@ -12,6 +12,8 @@
  *   worker -> primary  { type: 'linked', index }
  *   primary -> worker  { type: 'connection', door } with the connection's socket
  *   worker -> primary  { type: 'took' }, for each, before it serves it
+ *   worker -> primary  { type: 'left' }, for each dealt with room, once it has closed: the
+ *                      primary bounds the connections of all workers together (--max-connections)
  */
 import cluster, { type Worker } from 'node:cluster'
 import { randomBytes } from 'node:crypto'
@@ -23,7 +25,7 @@ import type { FastifyInstance } from 'fastify'
 import { cpuQuotaCores } from './cpu-quota.ts'
 import { ALLOCATOR_ENV, quotaFlags, withNodeFlags } from './process-settings.ts'
 import { createClusterMonitor } from './cluster-monitor.ts'
-import { ConnectionDealer, type DealtConnection, type TookConnection } from './connection-dealer.ts'
+import { ConnectionDealer, type DealtConnection, type LeftConnection, type TookConnection } from './connection-dealer.ts'
 import { PendingLinks } from './pending-links.ts'
 import type { BrokerOptions } from './options.ts'
 import { startBroker } from './server.ts'
@@ -70,7 +72,7 @@ export async function startClusterPrimary (
   }> = Array.from({ length: count }, () => ({ worker: null, ready: null }))
   let stopping = false
   // The public ports are the primary's, bound before any worker starts: one taken fails the start.
-  const dealer = new ConnectionDealer<Worker>(log)
+  const dealer = new ConnectionDealer<Worker>(log, options.maxConnections)
   const ports = {
     port: await dealer.listen('nats', options.port, options.host),
     wsPort: options.wsPort < 0 ? -1 : await dealer.listen('ws', options.wsPort, options.host)
@@ -89,8 +91,9 @@ export async function startClusterPrimary (
     })
     slots[index] = { worker, ready: null }
     return new Promise((resolve, reject) => {
-      worker.on('message', (m: ReadyMessage | LinkedMessage | TookConnection) => {
+      worker.on('message', (m: ReadyMessage | LinkedMessage | TookConnection | LeftConnection) => {
         if (m.type === 'took') dealer.took(worker)
+        if (m.type === 'left') dealer.left(worker)
         if (m.type === 'ready') { (slots[index] as { ready: ReadyMessage | null }).ready = m; resolve(m) }
         if (m.type === 'linked') links.linked(worker)
       })
@@ -211,7 +214,8 @@ export async function runClusterWorker (options: BrokerOptions): Promise<{
   process.on('message', (m: LinkMessage | DealtConnection, socket?: net.Socket) => {
     if (m.type === 'connection' && socket !== undefined) {
       process.send?.({ type: 'took' } satisfies TookConnection) // before serving it: the primary closes its copy
-      broker.take(m.door, socket)
+      if (!m.full) socket.once('close', () => { if (process.connected) process.send?.({ type: 'left' } satisfies LeftConnection) })
+      broker.take(m.door, socket, m.full)
       return
     }
     if (m.type !== 'link') return

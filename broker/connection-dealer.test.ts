@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConnectionDealer, Rotation, type DealtConnection } from './connection-dealer.ts'
+import { ConnectionDealer, Rotation, type DealTarget, type DealtConnection } from './connection-dealer.ts'
 import { eventually } from './test-support/targets.ts'
 
 describe('Rotation', () => {
@@ -53,6 +53,39 @@ describe('Rotation', () => {
     rotation.delete('a')
     expect(rotation.next()?.[0]).toBe('c')
     expect(rotation.next()?.[0]).toBe('b')
+  })
+})
+
+describe('ConnectionDealer, the broker-wide connection limit', () => {
+  it('deals a connection as full exactly when the workers together hold --max-connections: places freed as connections close or their worker goes', () => {
+    const op = fc.oneof(
+      fc.constant({ deal: true as const }),
+      fc.record({ left: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ retire: fc.integer({ min: 0, max: 2 }) })
+    )
+    fc.assert(fc.property(fc.array(op, { maxLength: 80 }), fc.integer({ min: 0, max: 6 }), (ops, max) => {
+      const dealer = new ConnectionDealer<number>(() => {}, max)
+      const held = [0, 0, 0] // the model: places each worker holds
+      const dealtTo: number[] = []
+      const target = (key: number): DealTarget => ({
+        isConnected: () => true,
+        send: (m, _socket, cb) => {
+          const total = held.reduce((a, b) => a + b, 0)
+          expect(m.full).toBe(total >= max)
+          if (!m.full) held[key] = (held[key] as number) + 1
+          dealtTo.push(key)
+          cb(null)
+        }
+      })
+      for (let k = 0; k < 3; k++) dealer.admit(k, target(k))
+      const socket = { destroy: () => {}, end: () => {} } as unknown as net.Socket
+      for (const o of ops) {
+        if ('deal' in o) { dealer.deal('nats', socket); dealer.took(dealtTo.at(-1) as number) }
+        if ('left' in o && (held[o.left] as number) > 0) { dealer.left(o.left); held[o.left] = (held[o.left] as number) - 1 }
+        if ('retire' in o) { dealer.retire(o.retire); held[o.retire] = 0; dealer.admit(o.retire, target(o.retire)) }
+        expect(dealer.openConnections).toBe(held.reduce((a, b) => a + b, 0))
+      }
+    }))
   })
 })
 

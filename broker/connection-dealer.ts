@@ -18,11 +18,18 @@ import { ThrottledLog } from '../lib/throttled-log.ts'
 /** The public port a connection came in on. */
 export type Door = 'nats' | 'ws'
 
-/** primary -> worker, with the connection's socket as the handle. */
-export interface DealtConnection { type: 'connection', door: Door }
+/**
+ * primary -> worker, with the connection's socket as the handle. `full`: the broker already holds
+ * --max-connections connections across its workers: the worker refuses it as it refuses one
+ * past its own limit (INFO and `-ERR 'maximum connections exceeded'`, or a 503 on the WebSocket port).
+ */
+export interface DealtConnection { type: 'connection', door: Door, full: boolean }
 
 /** worker -> primary, once per connection received, in the order received. */
 export interface TookConnection { type: 'took' }
+
+/** worker -> primary, once per connection dealt with room (`full` false), when it has closed. */
+export interface LeftConnection { type: 'left' }
 
 /**
  * What the dealer needs of a worker. `send` sends the worker its own copy of the socket, the
@@ -86,10 +93,17 @@ export class ConnectionDealer<K> {
   refused = 0
   /** Connections the system would not let the primary accept (such as out of file descriptors). */
   acceptErrors = 0
+  /** Connections dealt with room and not yet closed, per worker, and their sum: what --max-connections bounds. */
+  private readonly open = new Map<K, number>()
+  private openTotal = 0
 
   private readonly acceptErrorLog: ThrottledLog
 
-  constructor (private readonly log: (line: string) => void = () => {}) {
+  constructor (
+    private readonly log: (line: string) => void = () => {},
+    /** Connections the broker serves at once across its workers (--max-connections). */
+    private readonly maxConnections = Infinity
+  ) {
     this.acceptErrorLog = new ThrottledLog((door, detail) => {
       this.log(`the ${door} port could not accept a connection (${detail}); ${this.acceptErrors} so far`)
     }, 1000)
@@ -148,6 +162,9 @@ export class ConnectionDealer<K> {
    */
   retire (key: K): void {
     this.rotation.delete(key)
+    // Its connections went with it: their places are free.
+    this.openTotal -= this.open.get(key) ?? 0
+    this.open.delete(key)
     const stranded = this.inFlight.get(key)
     this.inFlight.delete(key)
     if (stranded === undefined) return
@@ -167,10 +184,13 @@ export class ConnectionDealer<K> {
       const flight = this.inFlight.get(key) as InFlight
       flight.queued.set(socket, door)
       this.dealt++
-      worker.send({ type: 'connection', door }, socket, (err) => {
+      const full = this.openTotal >= this.maxConnections
+      if (!full) this.placeTaken(key, 1)
+      worker.send({ type: 'connection', door, full }, socket, (err) => {
         if (!flight.queued.delete(socket)) return // retired meanwhile, and dealt again
         if (err === null) { flight.written.push(socket); return }
         this.log(`a ${door} connection could not be sent to a worker (${err.message}); dealing it again`)
+        if (!full) this.placeTaken(key, -1)
         this.dealtAgain++
         this.deal(door, socket)
       })
@@ -178,6 +198,21 @@ export class ConnectionDealer<K> {
     }
     this.refused++
     socket.end(NO_WORKER[door])
+  }
+
+  /** A connection the worker was dealt with room has closed (LeftConnection). */
+  left (key: K): void {
+    if ((this.open.get(key) ?? 0) > 0) this.placeTaken(key, -1)
+  }
+
+  /** Connections held across the workers (dealt with room, not yet closed). */
+  get openConnections (): number {
+    return this.openTotal
+  }
+
+  private placeTaken (key: K, delta: 1 | -1): void {
+    this.open.set(key, (this.open.get(key) ?? 0) + delta)
+    this.openTotal += delta
   }
 
   /** Stops accepting at once; connections already dealt are the workers' to close. */

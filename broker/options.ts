@@ -45,9 +45,9 @@ export const BROKER_OPTION_TABLE = {
   },
   maxConnections: {
     type: 'integer', default: 65536, min: 1,
-    help: 'Connections accepted at once (lowered at start, saying so, to fit the open-file limit)',
+    help: 'Connections accepted at once, all workers together (lowered at start, saying so, to fit the open-file limit)',
     limit: {
-      what: 'connections, WebSocket upgrades (and wss TLS handshakes) under way included (lowered at start, saying so, to what the open-file limit `ulimit -n` leaves room for)',
+      what: 'connections, all workers together, WebSocket upgrades (and wss TLS handshakes) under way included (lowered at start, saying so, to what the open-file limit `ulimit -n` leaves room for)',
       pastIt: "`-ERR 'maximum connections exceeded'` (on the WebSocket port before the upgrade, `503 Service Unavailable`; with wss, closed before TLS), closed " +
         '(past the open-file limit a client would be cut off without a word: `broker/open-file-limit.test.ts`)'
     }

@@ -354,9 +354,15 @@ export class Router implements ClientHost {
     return this.pendingConnections
   }
 
+  /**
+   * Set by a worker while it takes a connection the primary dealt past the broker-wide limit
+   * (server.ts take, connection-dealer.ts): it is refused here as one past this process's own.
+   */
+  fullElsewhere = false
+
   /** Whether one more connection fits under the limit, counting those still upgrading. */
   hasRoomForConnection (): boolean {
-    return this.clients.size + this.pendingConnections < this.options.maxConnections
+    return !this.fullElsewhere && this.clients.size + this.pendingConnections < this.options.maxConnections
   }
 
   /** A connection not yet a client (a WebSocket upgrade) takes a place; false, counted as rejected, when none is. */

@@ -40,8 +40,12 @@ export interface RunningBroker {
   close (): Promise<void>
   /** Lame-duck mode (lame-duck.ts): no new connections, clients told and closed over time, then close(). */
   lameDuck (): Promise<void>
-  /** Serves a connection accepted elsewhere (a worker's, dealt by the primary) as if it came in on `door`. */
-  take (door: Door, socket: net.Socket): void
+  /**
+   * Serves a connection accepted elsewhere (a worker's, dealt by the primary) as if it came in on
+   * `door`; `full`: the broker holds its limit of connections across workers, so it is refused
+   * as one past this process's own limit is.
+   */
+  take (door: Door, socket: net.Socket, full?: boolean): void
 }
 
 export interface StartBrokerDeps extends RouterDeps {
@@ -287,10 +291,15 @@ export async function startBroker (
     httpUrl: httpPort < 0 ? null : `http://${deps.worker === undefined ? host : '127.0.0.1'}:${httpPort}`,
     close,
     lameDuck: enterLameDuck,
-    take (door, socket) {
+    take (door, socket, full = false) {
       const server = door === 'nats' ? tcp : wsApp?.server
-      if (server === undefined) socket.destroy()
-      else server.emit('connection', socket)
+      if (server === undefined) { socket.destroy(); return }
+      router.fullElsewhere = full // read as the connection is admitted, in this same call
+      try {
+        server.emit('connection', socket)
+      } finally {
+        router.fullElsewhere = false
+      }
     }
   }
 }
