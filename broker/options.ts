@@ -141,7 +141,7 @@ export const BROKER_OPTION_TABLE = {
     type: 'integer', default: 8 * 1024 * 1024, min: 0, unit: 'bytes',
     help: 'Bytes of messages of 64 KiB and up received between full garbage collections, or the heap in use if larger (0 = leave it to V8, which waits for about 64 MiB)',
     limit: {
-      what: 'dead buffers of large messages (64 KiB and up) awaiting collection',
+      what: 'dead buffers of large messages (64 KiB and up) awaiting collection (per worker)',
       pastIt: 'a full garbage collection runs (`/varz` `large_message_collections`); 0 leaves it to V8 (about 64 MiB)'
     }
   },
@@ -155,7 +155,7 @@ export const BROKER_OPTION_TABLE = {
   },
   historyMaxBytes: {
     type: 'integer', default: 256 * 1024 * 1024, min: 1024, unit: 'bytes', help: 'Bytes (subjects, headers, payloads) each history stream keeps',
-    limit: { what: 'bytes of each history stream', pastIt: 'its oldest messages leave (the slabs that hold them stay within about twice this: `/varz` `held_bytes`)' }
+    limit: { what: 'bytes of each history stream (per worker: each keeps a whole copy)', pastIt: 'its oldest messages leave (the slabs that hold them stay within about twice this: `/varz` `held_bytes`)' }
   },
   historyPreallocate: {
     type: 'boolean', default: false,
@@ -181,7 +181,7 @@ export const BROKER_OPTION_TABLE = {
   },
   maxConsumers: {
     type: 'integer', default: 10000, min: 1, help: 'History consumers (JetStream) in all',
-    limit: { what: 'history consumers in all', pastIt: 'JetStream error 10026' }
+    limit: { what: 'history consumers in all (per worker: each answers its own clients)', pastIt: 'JetStream error 10026' }
   },
   lameDuckDurationMs: {
     type: 'integer', default: 120000, min: 1, unit: 'ms',
