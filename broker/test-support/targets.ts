@@ -4,6 +4,9 @@
  * plain NATS semantics run against all three, so they test NATS itself and not tickfan's
  * reading of it, on one worker and across workers.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import type { AuthorizationConfig } from '../auth.ts'
 import type { BrokerOptions } from '../options.ts'
 import { startBroker, type RunningBroker } from '../server.ts'
@@ -47,9 +50,20 @@ export async function startReference (options: Pick<NatsServerOptions, 'extraCon
  * The broker command with several workers, as an operator on a machine of four cores or more
  * runs it by default: a local publish goes round the worker mesh before its own worker delivers it.
  */
-export async function startTickfanWorkers (): Promise<Target> {
-  const started = await startBrokerCommand(['--workers', '3', '--ws-port=0', '--http-port=0'])
-  return targetOf('tickfan --workers 3', started, null, async () => { await started.broker.stop('SIGINT') })
+export async function startTickfanWorkers (authorization: AuthorizationConfig | null = null): Promise<Target> {
+  let authDir: string | null = null
+  const args = ['--workers', '3', '--ws-port=0', '--http-port=0']
+  if (authorization !== null) {
+    authDir = mkdtempSync(path.join(os.tmpdir(), 'tickfan-auth-'))
+    const file = path.join(authDir, 'auth.json')
+    writeFileSync(file, JSON.stringify({ authorization }))
+    args.push('--auth', file)
+  }
+  const started = await startBrokerCommand(args)
+  return targetOf('tickfan --workers 3', started, null, async () => {
+    await started.broker.stop('SIGINT')
+    if (authDir !== null) rmSync(authDir, { recursive: true, force: true })
+  })
 }
 
 export const TARGETS: ReadonlyArray<{ name: Target['name'], start: () => Promise<Target> }> = [
@@ -84,6 +98,7 @@ export function natsServerAuthorization (config: AuthorizationConfig): string {
 export function targetsWithAuthorization (config: AuthorizationConfig): ReadonlyArray<{ name: Target['name'], start: () => Promise<Target> }> {
   return [
     { name: 'tickfan', start: () => startTickfan({ authorization: config }) },
+    { name: 'tickfan --workers 3', start: () => startTickfanWorkers(config) },
     { name: 'nats-server', start: () => startReference({ extraConfig: natsServerAuthorization(config) }) }
   ]
 }
