@@ -88,9 +88,6 @@ export class FairRelease<O, F> {
 
   /** The loopback gave back the frame of the oldest message still out. */
   arrived (frame: F): void {
-    // Work queued behind the last frame is released (head passes it) before the next frame comes:
-    // what lies below head is done, and every message there had its frame.
-    if (this.awaitingFrame < this.head) this.awaitingFrame = this.head
     while (this.held[this.awaitingFrame]?.run != null) this.awaitingFrame++
     const entry = this.held[this.awaitingFrame]
     if (entry === undefined) return
@@ -121,6 +118,9 @@ export class FairRelease<O, F> {
     }
     if (this.head >= 1024 && this.head * 2 >= this.held.length) {
       this.held = this.held.slice(this.head)
+      // Work queued behind the last frame is released (head passes it) before the next frame
+      // comes back, so the frame pointer may lie below head; what lies there is done (every
+      // message had its frame), and the pointer starts again at the first entry kept.
       this.awaitingFrame = Math.max(0, this.awaitingFrame - this.head)
       this.head = 0
     }
