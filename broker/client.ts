@@ -259,6 +259,10 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (this.subscriptions.size >= this.host.maxSubscriptionsPerConnection) return this.error('MAX_SUBSCRIPTIONS')
     const sub = new Subscription(this, subject, queue, sid)
     this.subscriptions.set(sid, sub)
+    if (this.ownPublishesOutstanding()) {
+      sub.afterOwnInFlight = true
+      this.afterOwnPublishes(() => { sub.afterOwnInFlight = false })
+    }
     this.ok()
     const scanned = this.host.subscribe(sub)
     this.replies.interestChanged()
@@ -324,7 +328,7 @@ export class Client implements ProtocolHandler, FanoutMember {
    * and without this wait a PONG or an UNSUB overtook the client's own messages.
    */
   private afterOwnPublishes (run: () => void): void {
-    if (this.inMsgs === this.orderedUpTo && this.ordersWaiting === 0) return run()
+    if (!this.ownPublishesOutstanding()) return run()
     const upTo = this.inMsgs
     this.ordersWaiting++
     this.host.afterLocalPublishes(() => {
@@ -332,6 +336,11 @@ export class Client implements ProtocolHandler, FanoutMember {
       this.orderedUpTo = upTo
       run()
     })
+  }
+
+  /** Whether this client has published since the last command ordered behind its publishes, or one still waits. */
+  private ownPublishesOutstanding (): boolean {
+    return this.inMsgs !== this.orderedUpTo || this.ordersWaiting > 0
   }
 
   pong (): void {

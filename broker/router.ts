@@ -586,10 +586,15 @@ export class Router implements ClientHost {
       subjectClass === SubjectClass.LastValue
     ) : null
     const echo = from === null || from.options.echo
+    // Whose subscriptions may be passed over: the publisher's, all of them without echo; else,
+    // for a publish come back round the loopback (queues set), those it made after publishing
+    // it (Subscription.afterOwnInFlight). Not for a last value: one worker's SUB would have had
+    // it from the cache's snapshot, and there it is stored only now.
+    const own = from !== null && (!echo || (queues !== null && subjectClass !== SubjectClass.LastValue)) ? from : null
     let delivered = 0
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i] as Subscription
-      if (!echo && sub.client === from) continue
+      if (sub.client === own && passedOver(sub, echo)) continue
       if (sub.client.deliver(sub, msg) && from !== null) this.pacing.holdBack(from, sub.client)
       delivered++
     }
@@ -599,7 +604,7 @@ export class Router implements ClientHost {
       // but those its links chose to have served elsewhere.
       const queue = (members[0] as Subscription).queue as string
       if (queues === null ? servedElsewhere?.has(queue) === true : queues !== 'all' && !queues.has(queue)) continue
-      const sub = this.pickMember(members, echo ? null : from)
+      const sub = this.pickMember(members, own, echo)
       if (sub === null) continue
       if (sub.client.deliver(sub, msg) && from !== null) this.pacing.holdBack(from, sub.client)
       delivered++
@@ -786,12 +791,13 @@ export class Router implements ClientHost {
 
   // --- internals -----------------------------------------------------------------------
 
-  private pickMember (members: readonly Subscription[], exclude: Client | null): Subscription | null {
+  /** A live member of a queue group, drawn at random, passing over what route passes over of `own`. */
+  private pickMember (members: readonly Subscription[], own: Client | null, echo: boolean): Subscription | null {
     const n = members.length
     const start = Math.floor(this.random() * n)
     for (let k = 0; k < n; k++) {
       const sub = members[(start + k) % n] as Subscription
-      if (sub.client !== exclude && !sub.closed) return sub
+      if (!sub.closed && !(sub.client === own && passedOver(sub, echo))) return sub
     }
     return null
   }
@@ -868,4 +874,9 @@ export class Router implements ClientHost {
   private count (table: Record<string, number>, key: string): void {
     table[key] = (table[key] ?? 0) + 1
   }
+}
+
+/** Whether a message is kept from `sub` of its own publisher (route's `own`): every one without echo. */
+function passedOver (sub: Subscription, echo: boolean): boolean {
+  return !echo || sub.afterOwnInFlight
 }

@@ -13,6 +13,12 @@ export class Subscription implements Interest, OutboxSubscription {
   max = 0
   delivered = 0
   closed = false
+  /**
+   * Made while messages its client published before it were still on their way round this
+   * worker's loopback (several workers): they must not reach it, as one nats-server handles a
+   * client's commands in order. Cleared once they have been delivered (Client.sub).
+   */
+  afterOwnInFlight = false
 
   constructor (
     readonly client: Client,
