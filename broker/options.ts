@@ -79,8 +79,8 @@ export const BROKER_OPTION_TABLE = {
   },
   maxAckWaitMs: { type: 'integer', default: 100, min: 1, unit: 'ms', help: 'A flow-control PING unanswered this long conflates the client until it answers' },
   maxPendingEventBytes: {
-    type: 'integer', default: 8 * 1024 * 1024, min: 1, unit: 'bytes', help: 'Undelivered trade and plain bytes a conflating connection may hold',
-    limit: { what: 'undelivered trades per slow connection', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
+    type: 'integer', default: 8 * 1024 * 1024, min: 1, unit: 'bytes', help: 'Undelivered trade and plain bytes a conflating connection may hold, each run of them and each reply between counted with 64 B of bookkeeping',
+    limit: { what: 'undelivered trades per slow connection (their bytes, and 64 B for each run of them and each reply between)', pastIt: "`-ERR 'Slow Consumer: …'`, closed" }
   },
   maxPendingLastValueBytes: {
     type: 'integer', default: 64 * 1024 * 1024, min: 1024, unit: 'bytes',

@@ -154,6 +154,30 @@ describe('outbox', () => {
     expect(outbox.pendingMessages).toBe(0)
   })
 
+  it('holds single trades between quotes and PONGs in one chain of chunks, and counts each run as an entry', () => {
+    // A run of its own chunk took 64 KiB per trade here: 10,000 chunks for 10,000 trades.
+    const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1 << 30 })
+    outbox.startConflating(0)
+    const expected: string[] = []
+    for (let i = 0; i < 10_000; i++) {
+      expect(outbox.deliver(subA, trade('trade.x', `t${i}`))).toBe('queued')
+      expected.push(`MSG trade.x 1 ${String(i).length + 1}\r\nt${i}\r\n`)
+      if (i % 2 === 0) {
+        outbox.control(Buffer.from('PONG\r\n'))
+        expected.push('PONG\r\n')
+      } else outbox.deliver(subB, quote(`quote.s${i}`, 'q'))
+      if (i % 2 === 1) expected.push(`MSG quote.s${i} 2 1\r\nq\r\n`)
+    }
+    const tradeBytes = expected.filter((e) => e.startsWith('MSG trade')).reduce((n, e) => n + e.length, 0)
+    const chunks = (outbox as unknown as { heldEvents: { chunkCount: number } }).heldEvents.chunkCount
+    expect(chunks).toBe(Math.ceil(tradeBytes / (64 * 1024)))
+    // Each run and each PONG is an entry of the held list: counted with its overhead.
+    expect(outbox.heldEventBytes).toBe(tradeBytes + 10_000 * 64 + 5000 * (6 + 64))
+    expect(outbox.pendingMessages).toBe(10_000 + 5000 + 5000)
+    expect(drain(outbox)).toBe(expected.join(''))
+    expect((outbox as unknown as { heldEvents: { chunkCount: number } }).heldEvents.chunkCount).toBe(0)
+  })
+
   it('stays bounded under endless updates of the same subjects while conflating', () => {
     const outbox = new Outbox({ headers: false, maxPendingEventBytes: 1000 })
     outbox.startConflating(0)

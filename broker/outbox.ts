@@ -15,10 +15,12 @@
  *   (subscription, subject), up to `maxPendingLastValueBytes` (reached only by subjects that keep
  *   sprawling; past it the connection is a slow consumer). Event and plain messages are never
  *   conflated: they queue in order up to `maxPendingEventBytes`, past which the outbox reports an
- *   overflow and the connection is closed as a slow consumer. Consecutive ones are written at
- *   once, as flowing mode writes them, into a run of pooled chunks that is one entry of the list
- *   (EventRun): no copy of the message and no entry per message, so a connection judged behind costs the broker little
- *   more per trade than one that is not (reports/broker/flow-window.md).
+ *   overflow and the connection is closed as a slow consumer. Each is written at once, as flowing
+ *   mode writes it, into one chain of pooled chunks (HeldEvents); consecutive ones are one entry
+ *   of the list, a range of that chain (EventRun): no copy of the message and no entry per
+ *   message, so a connection judged behind costs the broker little more per trade than one that
+ *   is not (reports/broker/flow-window.md), and what it holds is what it is counted for
+ *   (reports/broker/held-runs.md).
  *
  * Tombstones are compacted away once they outnumber live entries, so the list stays within
  * twice the live entries. The first live entry is the oldest undelivered update, which is what
@@ -68,57 +70,78 @@ function writeDelivery (
   msg.writeBody(buf, msg.writeLine(buf, at, sub.sidBytes, withHeaders), withHeaders)
 }
 
-/** A run's chunks: the write buffers' pooled size (larger for a larger message). */
-const RUN_CHUNK_BYTES = 64 * 1024
+/** The held events' chunks: the write buffers' pooled size (larger for a larger message). */
+const HELD_CHUNK_BYTES = 64 * 1024
 
-/**
- * Event and plain deliveries held in order while conflating, each written as flowing mode
- * writes it (MSG line and body) into pooled chunks; copied into the next socket write, in
- * order with what else was held, when the connection stops conflating.
- */
+/** Consecutive event and plain deliveries held while conflating: one entry of the held list, a range of HeldEvents. */
 class EventRun {
-  private readonly chunks: Buffer[] = []
-  private last: Buffer | null = null
-  private at = 0
+  firstChunk = 0
+  firstAt = 0
+  lastChunk = 0
+  endAt = 0
   messages = 0
   /** Headers and payload bytes of its messages (out_bytes). */
   payloadBytes = 0
+}
 
-  /** Writes one delivery; returns the bytes it took. */
-  append (sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): number {
+/**
+ * The event and plain deliveries held while conflating, each written as flowing mode writes it
+ * (MSG line and body) into one chain of pooled chunks that every run of the held list shares,
+ * and copied into the next socket write, in order with what else was held, when the connection
+ * stops conflating. A run of its own chunk cost a 64 KiB chunk per run: with a quote or a PONG
+ * between single trades, a subscriber that stopped reading held a page of memory or more for
+ * each 50-byte trade it was counted for (reports/broker/held-runs.md).
+ */
+class HeldEvents {
+  private readonly chunks: Buffer[] = []
+  /** Bytes written into each chunk. */
+  private readonly used: number[] = []
+
+  get chunkCount (): number {
+    return this.chunks.length
+  }
+
+  /** Writes one delivery of `run`, the newest run; returns the bytes it took. */
+  append (run: EventRun, sub: OutboxSubscription, msg: RoutedMessage, withHeaders: boolean): number {
     const n = deliveryBytes(sub, msg, withHeaders)
-    let buf = this.last
-    if (buf === null || this.at + n > buf.length) {
-      if (buf !== null) this.chunks.push(buf.subarray(0, this.at))
-      buf = this.last = SHARED_WRITE_BUFFERS.acquire(Math.max(RUN_CHUNK_BYTES, n))
-      this.at = 0
+    let last = this.chunks.length - 1
+    if (last < 0 || (this.used[last] as number) + n > (this.chunks[last] as Buffer).length) {
+      this.chunks.push(SHARED_WRITE_BUFFERS.acquire(Math.max(HELD_CHUNK_BYTES, n)))
+      this.used.push(0)
+      last++
     }
-    writeDelivery(buf, this.at, sub, msg, withHeaders)
-    this.at += n
-    this.messages++
-    this.payloadBytes += msg.bodyLengthFor(withHeaders) - 2
+    const at = this.used[last] as number
+    if (run.messages === 0) {
+      run.firstChunk = last
+      run.firstAt = at
+    }
+    writeDelivery(this.chunks[last] as Buffer, at, sub, msg, withHeaders)
+    this.used[last] = run.endAt = at + n
+    run.lastChunk = last
+    run.messages++
+    run.payloadBytes += msg.bodyLengthFor(withHeaders) - 2
     return n
   }
 
-  /** Copies every delivery into `parts`, in order, and gives the chunks back to the pool. */
-  writeTo (parts: WriteBuffer): void {
-    for (const chunk of this.chunks) parts.bytes(chunk)
-    if (this.last !== null) parts.bytes(this.last.subarray(0, this.at))
-    this.release()
+  /** Copies `run`'s deliveries into `parts`, in order. */
+  writeRun (run: EventRun, parts: WriteBuffer): void {
+    for (let c = run.firstChunk; c <= run.lastChunk; c++) {
+      const from = c === run.firstChunk ? run.firstAt : 0
+      const to = c === run.lastChunk ? run.endAt : this.used[c] as number
+      if (to > from) parts.bytes((this.chunks[c] as Buffer).subarray(from, to))
+    }
   }
 
-  /** Gives the chunks back to the pool (after writeTo, or unwritten when the connection closes). */
+  /** Gives the chunks back to the pool (after every run was written, or unwritten when the connection closes). */
   release (): void {
     for (const chunk of this.chunks) SHARED_WRITE_BUFFERS.release(chunk)
-    if (this.last !== null) SHARED_WRITE_BUFFERS.release(this.last)
     this.chunks.length = 0
-    this.last = null
-    this.at = 0
+    this.used.length = 0
   }
 }
 
 const COMPACT_MIN_TOMBSTONES = 64
-/** About what one held entry costs in memory besides its bytes (the object and its slot). */
+/** About what one held entry (a control line, or a run) costs in memory besides its bytes (its objects and slot). */
 const HELD_ENTRY_OVERHEAD_BYTES = 64
 /**
  * What one held last value costs in memory besides its frame's bytes: its entry, its slot in the
@@ -161,6 +184,8 @@ export class Outbox {
   private partsPayloadBytes = 0
 
   private held: Held[] | null = null
+  /** Where the held runs' deliveries are written, while conflating. */
+  private readonly heldEvents = new HeldEvents()
   /**
    * subscription uid -> subject -> its pending last-value entry, while conflating. Nested maps,
    * not a `uid subject` string key: no string is built per delivery on the conflation path.
@@ -262,7 +287,8 @@ export class Outbox {
       if (this.heldLastValueBytes > this.maxPendingLastValueBytes) return 'values-overflow'
       return skipped === 0 ? 'queued' : 'conflated'
     }
-    this.heldEventBytes += this.runFor(held, msg).append(sub, msg, this.headers)
+    const run = this.runFor(held, msg) // counts a new run's entry first
+    this.heldEventBytes += this.heldEvents.append(run, sub, msg, this.headers)
     this.heldRunMessages++
     return this.heldEventBytes > this.maxPendingEventBytes ? 'overflow' : 'queued'
   }
@@ -337,7 +363,7 @@ export class Outbox {
       }
       const run = entry.run
       if (run !== null) {
-        run.writeTo(this.parts)
+        this.heldEvents.writeRun(run, this.parts)
         this.partsPayloadBytes += run.payloadBytes
         this.partsMessages += run.messages
         continue
@@ -353,6 +379,7 @@ export class Outbox {
       this.partsPayloadBytes += msg.bodyLength - 2
       this.partsMessages++
     }
+    this.heldEvents.release()
     this.heldEventBytes = 0
     this.heldLastValueBytes = 0
     this.heldRuns = 0
@@ -364,6 +391,7 @@ export class Outbox {
     const tail = held[held.length - 1]
     if (tail !== undefined && tail.run !== null) return tail.run
     const run = new EventRun()
+    this.heldEventBytes += HELD_ENTRY_OVERHEAD_BYTES
     held.push({ sub: null, msg: null, control: null, run, skipped: 0, bytes: 0, enqueuedAtMs: msg.publishedAtMs })
     this.heldRuns++
     return run
@@ -400,7 +428,7 @@ export class Outbox {
     this.parts.clear()
     this.partsMessages = 0
     this.partsPayloadBytes = 0
-    if (this.held !== null) for (const entry of this.held) entry.run?.release()
+    this.heldEvents.release()
     this.held = null
     this.heldIndex = null
     this.heldTombstones = 0
