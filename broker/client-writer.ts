@@ -112,6 +112,19 @@ export class ClientWriter {
     if (cause !== null) this.startConflating(clock(), cause)
   }
 
+  /**
+   * For a connection closing: what is queued and flowing, copied out of the write buffer (a
+   * conflating connection's held messages are not written: it is behind); null when nothing is.
+   */
+  lastWrite (): Buffer | null {
+    if (this.stopped || this.outbox.conflating) return null
+    const chunk = this.outbox.take()
+    if (chunk === null) return null
+    const copy = Buffer.from(chunk)
+    SHARED_WRITE_BUFFERS.release(chunk)
+    return copy
+  }
+
   /** The socket drained: release what was held, if flow control allows. */
   drained (): void {
     if (this.stopped || !this.outbox.conflating) return

@@ -250,13 +250,15 @@ export class Client implements ProtocolHandler, FanoutMember {
   sub (subject: string, queue: string | undefined, sid: string): void {
     if (!this.admitted()) return
     this.paceSubscriptionOps()
-    if (!isValidSubject(subject)) return this.error('INVALID_SUBJECT')
-    if (queue !== undefined && !isValidQueueName(queue)) return this.error('INVALID_SUBJECT')
+    // nats-server's order: permission, the limit, a duplicate sid (ignored, whatever its
+    // subject), then the subject's validity.
     if (!this.rights.maySubscribe(subject)) {
       return this.error('PERMISSIONS_SUBSCRIBE', queue === undefined ? `to "${subject}"` : `to "${subject}" using queue "${queue}"`)
     }
-    if (this.subscriptions.has(sid)) return this.ok() // nats-server ignores a duplicate sid
     if (this.subscriptions.size >= this.host.maxSubscriptionsPerConnection) return this.error('MAX_SUBSCRIPTIONS')
+    if (this.subscriptions.has(sid)) return this.ok()
+    if (!isValidSubject(subject)) return this.error('INVALID_SUBJECT')
+    if (queue !== undefined && !isValidQueueName(queue)) return this.error('INVALID_SUBJECT')
     const sub = new Subscription(this, subject, queue, sid)
     this.subscriptions.set(sid, sub)
     if (this.ownPublishesOutstanding()) {
@@ -353,7 +355,14 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** A protocol error: send nats-server's text; close if the error is fatal. */
   error (code: ProtocolErrorCode, detail?: string): void {
     this.host.protocolError(this, code)
-    if (ProtocolError[code].close) return this.closeWith(code, 'protocol error', detail)
+    if (ProtocolError[code].close) {
+      // Nothing after the bad input is read. What came before it is answered first, its own
+      // messages and replies included, as nats-server flushes a connection it closes for a
+      // protocol error; before, they were dropped (closeWith, reports/broker/protocol-diff.md).
+      this.parser.stop()
+      this.afterOwnPublishes(() => { this.replies.then(() => { this.closeWith(code, 'protocol error', detail) }) })
+      return
+    }
     const line = Buffer.from(errLine(code, detail))
     this.afterOwnPublishes(() => { this.replies.reply(line) })
   }
@@ -417,8 +426,11 @@ export class Client implements ProtocolHandler, FanoutMember {
   /** Closes with a stated reason: the -ERR goes out ahead of nothing else (pending data is dropped). */
   closeWith (code: ProtocolErrorCode | null, reason: CloseReason, detail?: string): void {
     if (this.isClosed) return
+    // What is queued goes first, but to a slow consumer: it is what the connection could not take.
+    const queued = reason.startsWith('slow consumer') ? null : this.writer.lastWrite()
     this.finish(reason, code)
-    this.transport.close(code === null ? null : Buffer.from(errLine(code, detail)))
+    const last = code === null ? null : Buffer.from(errLine(code, detail))
+    this.transport.close(queued === null ? last : last === null ? queued : Buffer.concat([queued, last]))
   }
 
   /** The socket closed under us (peer closed, reset, error). */

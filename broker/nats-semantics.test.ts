@@ -189,6 +189,9 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
       ['rejects a wildcard publish subject in pedantic mode',
         'CONNECT {"verbose":false,"pedantic":true}\r\nPUB a.* 1\r\nx\r\nPING\r\n',
         "-ERR 'Invalid Publish Subject'\r\nPONG\r\n"],
+      ['ignores a SUB that repeats a sid, whatever its subject, and checks a new sid\'s subject',
+        'CONNECT {"verbose":false,"pedantic":false}\r\nSUB a 1\r\nSUB a..b 1\r\nSUB >.x 1\r\nSUB >.x 2\r\nPUB a 1\r\nx\r\nPING\r\n',
+        "-ERR 'Invalid Subject'\r\nMSG a 1 1\r\nx\r\nPONG\r\n"],
       ['sends the no-responders status bytes nats-server sends',
         'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB _INBOX.x.* 1\r\nPUB nobody _INBOX.x.1 1\r\nx\r\nPING\r\n',
         'HMSG _INBOX.x.1 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\nPONG\r\n']
@@ -205,7 +208,10 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
       ['a payload longer than declared', 'PUB foo 2\r\nhiXX\r\n', "-ERR 'Unknown Protocol Operation'\r\n"],
       ['a payload over max_payload', 'PUB a 2000000\r\n', "-ERR 'Maximum Payload Violation'\r\n"],
       ['a control line over the limit', `SUB ${'a'.repeat(5000)} 1\r\n`, "-ERR 'maximum control line exceeded'\r\n"],
-      ['no_responders without headers', '', "-ERR 'no responders requires headers support'\r\n"]
+      ['no_responders without headers', '', "-ERR 'no responders requires headers support'\r\n"],
+      // What the commands before the bad one produced goes first: it was dropped, -ERR alone.
+      ['an unknown operation after a publish to itself and a PING', 'SUB own 1\r\nPUB own 1\r\nx\r\nPING\r\nFOO\r\n',
+        "MSG own 1 1\r\nx\r\nPONG\r\n-ERR 'Unknown Protocol Operation'\r\n"]
     ])('closes the connection on %s with nats-server\'s error', async (name, input, expected) => {
       const raw = await RawClient.connect(target.port)
       const connect = name.startsWith('no_responders') ? '{"no_responders":true,"headers":false}' : '{"verbose":false}'

@@ -51,6 +51,22 @@ describe('ReplyOrder', () => {
     expect(sent.at(-1)).toBe('+OK c')
   })
 
+  it('runs a close after every reply held before it, and at once when none waits', () => {
+    const host = new FakeHost()
+    const sent: string[] = []
+    const order = new ReplyOrder(host, (l) => { sent.push(l.toString()); return true }, Buffer.from('PONG'))
+    order.then(() => sent.push('closed'))
+    expect(sent).toEqual(['closed'])
+    host.interestSeq = 1
+    order.interestChanged()
+    order.ping()
+    order.reply(Buffer.from('+OK'))
+    order.then(() => sent.push('closed'))
+    expect(sent).toEqual(['closed'])
+    host.settle(1)
+    expect(sent).toEqual(['closed', 'PONG', '+OK', 'closed'])
+  })
+
   it('stops once the connection has closed', () => {
     const host = new FakeHost()
     const sent: string[] = []

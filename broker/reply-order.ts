@@ -13,11 +13,20 @@
  */
 import type { ClientHost } from './client-host.ts'
 
+interface Held {
+  readonly line: Buffer | null
+  readonly waitsFor: number | null
+  readonly run: (() => void) | null
+}
+
 export class ReplyOrder {
   /** The interest sequence after the client's latest SUB or UNSUB. */
   private seq = 0
-  /** Replies not sent yet, in order: a PONG with the interest sequence it waits for, others with null. */
-  private readonly held: Array<{ line: Buffer, waitsFor: number | null }> = []
+  /**
+   * Replies not sent yet, in order: a PONG with the interest sequence it waits for, others with
+   * null; last perhaps the connection's close (`then`), a run and no line.
+   */
+  private readonly held: Held[] = []
 
   constructor (
     private readonly host: Pick<ClientHost, 'interestSeq' | 'interestSettled' | 'whenInterestSettled'>,
@@ -41,27 +50,34 @@ export class ReplyOrder {
     this.push(line, null)
   }
 
+  /** Runs `run` (a close after a fatal error) once every reply before it has gone; at once when none waits. */
+  then (run: () => void): void {
+    if (this.held.length === 0) run()
+    else this.held.push({ line: null, waitsFor: null, run })
+  }
+
   private push (line: Buffer, waitsFor: number | null): void {
     if (this.held.length === 0 && (waitsFor === null || this.host.interestSettled(waitsFor))) {
       this.send(line)
       return
     }
-    this.held.push({ line, waitsFor })
+    this.held.push({ line, waitsFor, run: null })
     if (this.held.length === 1) this.await()
   }
 
   /** The first held reply waits for its interest sequence; then it and every ready one behind it go. */
   private await (): void {
-    const head = this.held[0] as { line: Buffer, waitsFor: number }
+    const head = this.held[0] as Held & { waitsFor: number }
     this.host.whenInterestSettled(head.waitsFor, () => {
       while (this.held.length > 0) {
-        const next = this.held[0] as { line: Buffer, waitsFor: number | null }
+        const next = this.held[0] as Held
         if (next !== head && next.waitsFor !== null && !this.host.interestSettled(next.waitsFor)) {
           this.await()
           return
         }
         this.held.shift()
-        if (!this.send(next.line)) return
+        if (next.line === null) next.run?.()
+        else if (!this.send(next.line)) return
       }
     })
   }
