@@ -74,6 +74,13 @@ export class Client implements ProtocolHandler, FanoutMember {
   private readonly reads: ReadGate
   /** The parser paused at its operations budget until this connection's next turn. */
   private parserWaitsForTurn = false
+  /** The input pacing paused this connection's reads, and has not resumed them. */
+  private pacingPaused = false
+  /**
+   * A PING's PONG waits, first for the client's own publishes, then for the other workers: the
+   * rest of the input waits behind it (holdInputForPong).
+   */
+  private pongHold: 'behind own publishes' | 'behind interest' | null = null
   /** A password check is running: the parser holds the input until it is done. */
   private authenticating = false
   get outbox (): ClientWriter['outbox'] { return this.writer.outbox }
@@ -97,7 +104,9 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.reads = new ReadGate(transport)
     this.rateLimit = new InboundRateLimit(host.maxInMsgsPerSec)
     this.subscriptionOps = new InboundRateLimit(host.maxSubscriptionOpsPerSec)
-    this.replies = new ReplyOrder(host, (line) => { this.control(line); return !this.isClosed }, PONG)
+    this.replies = new ReplyOrder(host, (line) => { this.control(line); return !this.isClosed }, PONG, () => {
+      if (this.pongHold === 'behind interest') this.releaseInputForPong()
+    })
   }
 
   /** Bytes from the socket. */
@@ -113,14 +122,44 @@ export class Client implements ProtocolHandler, FanoutMember {
     if (this.reads.spent(chunk.length) && !this.isClosed) this.host.readBudgetSpent(this)
   }
 
-  pauseReading (): void { this.reads.pause() }
+  /** The input pacing pauses this connection's reads (input-pacing.ts). */
+  pauseReading (): void {
+    this.pacingPaused = true
+    this.reads.pause()
+  }
+
   resumeReading (): void {
-    if (this.isClosed) return
+    this.pacingPaused = false
+    this.resumeIfFree()
+  }
+
+  /** Reads and parses again, unless the pacing or a held reply still holds them. */
+  private resumeIfFree (): void {
+    if (this.isClosed || this.pacingPaused || this.pongHold !== null) return
     this.reads.resume()
     if (this.parserWaitsForTurn) {
       this.parserWaitsForTurn = false
       if (!this.authenticating) this.parser.resume()
     }
+  }
+
+  /**
+   * A PING whose PONG will wait for the other workers to apply this client's SUB or UNSUB
+   * (reply-order.ts) holds what the client sent after it until the PONG goes, as one
+   * nats-server handles a client's commands in order. Without this, a message it published
+   * after its PING reached it before the PONG (reports/broker/protocol-diff.md).
+   */
+  private holdInputForPong (): void {
+    this.pongHold = 'behind own publishes'
+    this.parserWaitsForTurn = true
+    this.parser.pause()
+    this.reads.pause()
+  }
+
+  /** The held PONG went: the input goes on a turn later, out of the mesh's callback. */
+  private readonly releaseInputForPong = (): void => {
+    this.pongHold = null
+    setImmediate(() => { this.resumeIfFree() })
   }
 
   /** The parser handed out its operations for this turn and holds the rest of the input. */
@@ -317,10 +356,21 @@ export class Client implements ProtocolHandler, FanoutMember {
    * every worker (reply-order.ts): what `flush()` promises in every NATS client.
    */
   ping (): void {
-    if (this.admitted()) this.afterOwnPublishes(this.answerPing)
+    if (!this.admitted()) return
+    // The SUBs and UNSUBs before this PING, not those read while it waits for own publishes.
+    const seq = this.replies.sequence
+    const holds = !this.replies.settled
+    if (holds) this.holdInputForPong()
+    this.afterOwnPublishes(() => { this.answerPing(seq, holds) })
   }
 
-  private readonly answerPing = (): void => { this.replies.ping() }
+  /** `holds`: this PING holds the input (an earlier one answered now must not release it). */
+  private answerPing (seq: number, holds: boolean): void {
+    this.replies.ping(seq)
+    if (!holds || this.pongHold !== 'behind own publishes') return
+    if (this.replies.holds) this.pongHold = 'behind interest'
+    else this.releaseInputForPong()
+  }
 
   /**
    * Runs `run` once every message this client has published so far has reached this worker's

@@ -285,6 +285,22 @@ describe('a broker with several workers', () => {
     for (const raw of raws) raw.close()
   })
 
+  it('answers a PING after a SUB before it delivers what the client published after the PING', async () => {
+    // The PONG waits for the other workers to apply the SUB; the publish after the PING came
+    // back round the loopback first, so its message reached the client before the PONG.
+    const { raws, byWorker } = await rawClientsOnWorkers(WORKERS)
+    for (const [worker, raw] of byWorker) {
+      for (let i = 0; i < 50; i++) {
+        const start = raw.text.length
+        const subject = `pong.${worker}.${i}`
+        raw.send(`SUB ${subject} ${i}\r\nPING\r\nPUB ${subject} 1\r\nx\r\nPING\r\n`)
+        await raw.waitFor((t) => t.slice(start).split('PONG\r\n').length - 1 >= 2)
+        expect(raw.text.slice(start)).toBe(`PONG\r\nMSG ${subject} ${i} 1\r\nx\r\nPONG\r\n`)
+      }
+    }
+    for (const raw of raws) raw.close()
+  })
+
   it('serves every queue group of a subject on another worker, past 255 of them', async () => {
     const { raws, byWorker } = await rawClientsOnWorkers(2)
     const [members, publisher] = [...byWorker.values()] as [RawClient, RawClient]

@@ -9,7 +9,8 @@
  * change waits until every other worker has applied it, and every reply after it waits behind
  * it. With one worker, or no interest change pending, a reply goes at once. (That a reply also
  * waits for the client's own earlier publishes to be delivered here is client.ts's
- * afterOwnPublishes, before it reaches this.)
+ * afterOwnPublishes, before it reaches this; and that the client's later commands wait for a
+ * PONG that waits here is its holdInputForPong.)
  */
 import type { ClientHost } from './client-host.ts'
 
@@ -32,17 +33,34 @@ export class ReplyOrder {
     private readonly host: Pick<ClientHost, 'interestSeq' | 'interestSettled' | 'whenInterestSettled'>,
     /** Writes one reply; returns false once the connection has closed. */
     private readonly send: (line: Buffer) => boolean,
-    private readonly pong: Buffer
+    private readonly pong: Buffer,
+    /** Told when the replies that waited have all gone. */
+    private readonly drained: () => void = () => {}
   ) {}
+
+  /** Whether a PING now would be answered at once: no reply waits, the latest SUB or UNSUB in force everywhere. */
+  get settled (): boolean {
+    return this.held.length === 0 && this.host.interestSettled(this.seq)
+  }
+
+  /** Whether a reply waits. */
+  get holds (): boolean {
+    return this.held.length > 0
+  }
 
   /** The client's SUB or UNSUB was just applied here (and announced to the other workers). */
   interestChanged (): void {
     this.seq = this.host.interestSeq
   }
 
-  /** The client sent PING. */
-  ping (): void {
-    this.push(this.pong, this.seq)
+  /** The interest sequence after the client's latest SUB or UNSUB. */
+  get sequence (): number {
+    return this.seq
+  }
+
+  /** The client sent PING when the interest sequence was `seq` (sequence; by default now). */
+  ping (seq = this.seq): void {
+    this.push(this.pong, seq)
   }
 
   /** A +OK or an -ERR that keeps the connection open. */
@@ -79,6 +97,7 @@ export class ReplyOrder {
         if (next.line === null) next.run?.()
         else if (!this.send(next.line)) return
       }
+      this.drained()
     })
   }
 }
