@@ -473,7 +473,7 @@ export class Client implements ProtocolHandler, FanoutMember {
 
   // --- closing -------------------------------------------------------------------------
 
-  /** Closes with a stated reason: the -ERR goes out ahead of nothing else (pending data is dropped). */
+  /** Closes with a stated reason: the -ERR goes after what is queued (not to a slow consumer: it could not take it). */
   closeWith (code: ProtocolErrorCode | null, reason: CloseReason, detail?: string): void {
     if (this.isClosed) return
     // What is queued goes first, but to a slow consumer: it is what the connection could not take.
