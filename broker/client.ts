@@ -230,15 +230,16 @@ export class Client implements ProtocolHandler, FanoutMember {
     const subject = facts.subject
     // Routed to nobody, pedantic or not; a pedantic client is told, as by nats-server 2.9. It
     // matches nobody to a subject with an empty token too, but delivers one with a wildcard token
-    // as a literal: tickfan does not (a cached `quote.*` would be no quote at all).
-    if (!facts.publishable) {
-      if (this.options.pedantic) this.error('INVALID_PUBLISH_SUBJECT')
-      else this.ok()
-      return false
-    }
+    // as a literal: tickfan does not (a cached `quote.*` would be no quote at all). As there, the
+    // publish is still checked and, in verbose mode, acknowledged after the -ERR.
+    if (!facts.publishable && this.options.pedantic) this.error('INVALID_PUBLISH_SUBJECT')
     // The clock is read only where it decides something: this runs for every message.
     const refusal = this.rights.publishRefusal(subject, reply, this.host.now)
     if (refusal !== null) { this.error(refusal, refusal === 'PERMISSIONS_REPLY' ? `"${reply}"` : `to "${subject}"`); return false }
+    if (!facts.publishable) {
+      this.ok()
+      return false
+    }
     // Past the inbound rate limit its reads pause until the window ends; nothing is dropped.
     if (!this.rateLimit.admit(this.host.now)) this.host.throttle(this, this.rateLimit.windowEndsAtMs)
     return true

@@ -2,7 +2,9 @@
 PING (valid and not: empty and wildcard tokens, control characters, sizes off by one, repeated
 sids) sent in one connection to each broker, then a PING; what each connection received up to
 its last PONG, or its close, is compared. -ERR texts are compared without case.
-Usage: fuzz.py <port,port,...> <trials> [seed]: the first port is the reference."""
+With `options`, each script's CONNECT draws verbose, pedantic, echo, headers and
+no_responders at random (no_responders only with headers); else all are false but headers.
+Usage: fuzz.py <port,port,...> <trials> [seed] [options]: the first port is the reference."""
 import random, socket, sys, time, re
 ports = [int(p) for p in sys.argv[1].split(',')]
 trials = int(sys.argv[2]); seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
@@ -33,13 +35,14 @@ def script(nconn):
         else:
             cmds.append((c, 'PING\r\n'))
     return cmds
+CONNECT = '{"verbose":false,"pedantic":false,"headers":true,"no_responders":false}'
 def run(port, cmds, nconn):
     socks = []
     for i in range(nconn):
         s = socket.create_connection(('127.0.0.1', port)); s.settimeout(3)
         f = b''
         while b'\r\n' not in f: f += s.recv(4096)
-        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":false}\r\nPING\r\n')
+        s.sendall(f'CONNECT {CONNECT}\r\nPING\r\n'.encode())
         g = b''
         while b'PONG\r\n' not in g: g += s.recv(4096)
         socks.append(s)
@@ -80,7 +83,11 @@ def category(cmds, a, b):
     return 'other'
 random.seed(seed)
 kinds = {}
+connects = {}
 for t in range(trials):
+    if 'options' in sys.argv[4:]:
+        v, p, e, h, n = (random.choice(['true', 'false']) for _ in range(5))
+        CONNECT = f'{{"verbose":{v},"pedantic":{p},"echo":{e},"headers":{h},"no_responders":{n if h == "true" else "false"}}}'
     cmds = script(1)
     res = [run(p, cmds, 1) for p in ports]
     a = norm(res[0][0])
@@ -88,12 +95,13 @@ for t in range(trials):
         b = norm(other[0])
         if a == b: continue
         kind = category(cmds, a, b)
+        if 'options' in sys.argv[4:]: connects[t] = CONNECT
         kinds.setdefault(kind, []).append((t, cmds, a, b))
 print(f'trials {trials}, differing {sum(len(v) for v in kinds.values())}')
 for kind, found in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
     print(f'  {len(found):4d}  {kind}')
 for kind, found in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
     for t, cmds, a, b in found[:2]:
-        print(f'--- {kind}: trial {t}')
+        print(f'--- {kind}: trial {t}' + (f', CONNECT {connects[t]}' if connects else ''))
         for _, c in cmds: print('   ', repr(c))
         print('    reference', repr(a)); print('    this     ', repr(b))

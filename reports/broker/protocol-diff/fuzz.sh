@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bash reports/broker/protocol-diff/fuzz.sh <checkout> [trials] [seed]: fuzz.py against nats-server
+# bash reports/broker/protocol-diff/fuzz.sh <checkout> [trials] [seed] [options]: fuzz.py against nats-server
 # (the reference) and the broker of <checkout> with 1 and with 3 workers.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,8 +11,8 @@ nport=$(grep -o "client connections on 127.0.0.1:[0-9]*" /tmp/protocol-diff-nats
 for workers in 1 3; do
   start_broker "$1" nats --ws-port 0 --http-port 0 --workers "$workers" > /tmp/protocol-diff-checkout.txt
   cut -c1-70 /tmp/protocol-diff-checkout.txt
-  echo "tickfan, $workers worker(s), against nats-server $(nats-server --version | awk '{print $2}'), seed $seed:"
-  python3 "$here/fuzz.py" "$nport,$port" "$trials" "$seed"
+  echo "tickfan, $workers worker(s), against nats-server $(nats-server --version | awk '{print $2}'), seed $seed ${4:-}:"
+  python3 "$here/fuzz.py" "$nport,$port" "$trials" "$seed" ${4:-}
   stop_broker
 done
 kill $ns; wait $ns 2>/dev/null; rm -f /tmp/protocol-diff-nats.log
