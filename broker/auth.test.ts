@@ -46,6 +46,10 @@ describe('permission rules', () => {
     expect(() => new Authenticator({ users: [{ user: 'a', password: 'b' }, { user: 'a', password: 'c' }] })).toThrow(/users\[1\]: duplicate user "a"/)
     expect(() => new Authenticator({ users: [{ user: 'a', password: 'b' }], no_auth_user: 'z' })).toThrow(/no_auth_user: no user named "z"/)
     expect(() => new Authenticator({ users: [{ user: 'a', password: 'b', permissions: { publish: ['bad..subject'] } }] })).toThrow(/users\[0\]\.permissions\.publish: invalid subject "bad..subject"/)
+    // A queue is named in subscribe rules only, and one at most.
+    expect(() => new Authenticator({ users: [{ user: 'a', password: 'b', permissions: { publish: ['a q'] } }] })).toThrow(/publish: invalid subject "a q"/)
+    expect(() => new Authenticator({ users: [{ user: 'a', password: 'b', permissions: { subscribe: ['a q r'] } }] })).toThrow(/subscribe: invalid subject "a q r"/)
+    expect(() => new Authenticator({ users: [{ user: 'a', password: 'b', permissions: { subscribe: ['a q..r'] } }] })).toThrow(/subscribe: invalid subject "a q..r"/)
   })
 
   it('checks bcrypt passwords asynchronously, and remembers a verified one', async () => {
@@ -119,7 +123,13 @@ const USERS: AuthorizationConfig = {
     { user: 'feed', password: PASSWORD_HASH, permissions: { publish: ['quote.>', 'trade.>'], subscribe: { deny: ['>'] } } },
     { user: 'service', password: 'plain-pass', permissions: { publish: [], subscribe: ['price.>', '_INBOX.>'], allow_responses: true } },
     { user: 'ops', password: bcrypt.hashSync('ops-pass', 4), permissions: { publish: ['ops.>'], subscribe: ['ops.>'] } },
-    { user: 'viewer', password: 'viewer-pass', permissions: { publish: ['price.>', '_INBOX.>'], subscribe: { allow: ['>'], deny: ['secret.>'] } } }
+    { user: 'viewer', password: 'viewer-pass', permissions: { publish: ['price.>', '_INBOX.>'], subscribe: { allow: ['>'], deny: ['secret.>'] } } },
+    // Queue rules, as nats-server writes them: "<subject> <queue>", the queue a name or a pattern.
+    {
+      user: 'worker',
+      password: 'worker-pass',
+      permissions: { subscribe: { allow: ['jobs.> workers', 'jobs.> v1.*', 'events.>'], deny: ['events.audit.> *', 'events.private.>'] } }
+    }
   ],
   no_auth_user: 'viewer'
 }
@@ -176,6 +186,20 @@ describe.each(targetsWithAuthorization(USERS))('users and permissions against $n
       "-ERR 'Permissions Violation for Subscription to \"secret.x\" using queue \"q\"'\r\n" +
       'PONG\r\n')
     expect(raw.isClosed).toBe(false) // a permissions violation keeps the connection open
+    raw.close()
+  })
+
+  it('judges a queue subscription by the rules that name a queue, as nats-server 2.9 does', async () => {
+    const raw = await RawClient.connect(target.port)
+    raw.send('CONNECT {"verbose":false,"pedantic":false,"user":"worker","pass":"worker-pass"}\r\n' +
+      'SUB jobs.a 1\r\nSUB jobs.a workers 2\r\nSUB jobs.a others 3\r\nSUB jobs.a v1.x 4\r\nSUB jobs.* v2.x 5\r\n' +
+      'SUB events.x 6\r\nSUB events.x any 7\r\nSUB events.audit.x 8\r\nSUB events.audit.x any 9\r\n' +
+      'SUB events.private.x 10\r\nSUB events.private.x any 11\r\nPING\r\n')
+    await raw.waitFor(/PONG\r\n/)
+    const refused = (subject: string, queue?: string): string =>
+      `-ERR 'Permissions Violation for Subscription to "${subject}"${queue === undefined ? '' : ` using queue "${queue}"`}'\r\n`
+    expect(raw.afterInfo).toBe(refused('jobs.a') + refused('jobs.a', 'others') + refused('jobs.*', 'v2.x') +
+      refused('events.audit.x', 'any') + refused('events.private.x') + refused('events.private.x', 'any') + 'PONG\r\n')
     raw.close()
   })
 

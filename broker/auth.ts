@@ -53,19 +53,46 @@ const VERIFIED_CACHE_SIZE = 4096
 /** Permission decisions remembered per user, as nats-server's per-client cache does. */
 const DECISION_CACHE_SIZE = 1024
 
-interface CompiledRules {
-  allow: readonly string[] | null
-  deny: readonly string[]
+/** A subscribe rule that names a queue group (`"<subject> <queue>"`, as nats-server writes it). */
+interface QueueRule {
+  readonly subject: string
+  /** A queue name, or a pattern of them (`v1.*`). */
+  readonly queue: string
 }
 
-function compileRules (rules: PermissionRules | undefined, where: string): CompiledRules {
-  if (rules === undefined) return { allow: null, deny: [] }
-  const allow = Array.isArray(rules) ? rules : (rules as { allow?: readonly string[] }).allow ?? null
-  const deny = Array.isArray(rules) ? [] : (rules as { deny?: readonly string[] }).deny ?? []
-  for (const subject of [...(allow ?? []), ...deny]) {
-    if (typeof subject !== 'string' || !isValidSubject(subject)) throw new TypeError(`${where}: invalid subject ${JSON.stringify(subject)}`)
+interface CompiledRules {
+  /** Null when there is no allow list (everything is allowed that is not denied). */
+  allow: readonly string[] | null
+  deny: readonly string[]
+  allowQueues: readonly QueueRule[]
+  denyQueues: readonly QueueRule[]
+}
+
+function compileRules (rules: PermissionRules | undefined, where: string, queues: boolean): CompiledRules {
+  if (rules === undefined) return { allow: null, deny: [], allowQueues: [], denyQueues: [] }
+  const allowed = Array.isArray(rules) ? rules : (rules as { allow?: readonly string[] }).allow ?? null
+  const denied = Array.isArray(rules) ? [] : (rules as { deny?: readonly string[] }).deny ?? []
+  const split = (list: readonly string[]): { plain: string[], queued: QueueRule[] } => {
+    const plain: string[] = []
+    const queued: QueueRule[] = []
+    for (const rule of list) {
+      const [subject, queue, ...rest] = typeof rule === 'string' ? rule.trim().split(/\s+/) : []
+      const valid = subject !== undefined && isValidSubject(subject) && rest.length === 0 &&
+        (queue === undefined || (queues && isValidSubject(queue)))
+      if (!valid) throw new TypeError(`${where}: invalid subject ${JSON.stringify(rule)}`)
+      if (queue === undefined) plain.push(subject)
+      else queued.push({ subject, queue })
+    }
+    return { plain, queued }
   }
-  return { allow, deny }
+  const allow = allowed === null ? null : split(allowed)
+  const deny = split(denied)
+  return { allow: allow?.plain ?? null, deny: deny.plain, allowQueues: allow?.queued ?? [], denyQueues: deny.queued }
+}
+
+/** Whether `queue` is one a rule names: the same name, or within its pattern (nats-server's queueMatches). */
+function queueMatches (queue: string, rules: readonly QueueRule[]): boolean {
+  return rules.some((r) => r.queue === queue || isSubsetMatch(queue, r.queue))
 }
 
 class DecisionCache {
@@ -88,8 +115,8 @@ export class Permissions {
   readonly responses: { max: number, expiresMs: number } | null
 
   constructor (permissions: UserPermissions, where: string) {
-    this.publish = compileRules(permissions.publish, `${where}.publish`)
-    this.subscribe = compileRules(permissions.subscribe, `${where}.subscribe`)
+    this.publish = compileRules(permissions.publish, `${where}.publish`, false)
+    this.subscribe = compileRules(permissions.subscribe, `${where}.subscribe`, true)
     const r = permissions.allow_responses
     this.responses = r === undefined || r === false
       ? null
@@ -113,11 +140,22 @@ export class Permissions {
    * May it subscribe to this subject (wildcards allowed)? It must lie within an allowed
    * pattern and not within a denied one; a wildcard that only overlaps a denied subject is
    * allowed, and the denied messages are filtered at delivery (`mayReceive`), as nats-server does.
+   * A queue subscription is judged by the rules that name a queue, where any cover its subject
+   * (`"jobs.> workers"`): in nats-server 2.9's order, those decide over the plain ones.
    */
-  maySubscribe (subject: string): boolean {
-    const { allow, deny } = this.subscribe
-    return (allow === null || allow.some((p) => isSubsetMatch(subject, p))) &&
-      !deny.some((p) => isSubsetMatch(subject, p))
+  maySubscribe (subject: string, queue?: string): boolean {
+    const { allow, deny, allowQueues, denyQueues } = this.subscribe
+    let allowed = true
+    if (allow !== null) {
+      allowed = allow.some((p) => isSubsetMatch(subject, p))
+      const named = queue === undefined ? [] : allowQueues.filter((r) => isSubsetMatch(subject, r.subject))
+      if (named.length > 0) allowed = queueMatches(queue as string, named)
+    }
+    if (!allowed) return false
+    allowed = !deny.some((p) => isSubsetMatch(subject, p))
+    const named = queue === undefined ? [] : denyQueues.filter((r) => isSubsetMatch(subject, r.subject))
+    if (named.length > 0) allowed = !queueMatches(queue as string, named)
+    return allowed
   }
 
   /** May a message on this literal subject be delivered to it? */
@@ -220,8 +258,8 @@ export class ConnectionRights {
     return null
   }
 
-  maySubscribe (subject: string): boolean {
-    return this.permissions === null || this.permissions.maySubscribe(subject)
+  maySubscribe (subject: string, queue?: string): boolean {
+    return this.permissions === null || this.permissions.maySubscribe(subject, queue)
   }
 
   /**

@@ -292,7 +292,7 @@ export class Client implements ProtocolHandler, FanoutMember {
     this.paceSubscriptionOps()
     // nats-server's order: permission, the limit, a duplicate sid (ignored, whatever its
     // subject), then the subject's validity.
-    if (!this.rights.maySubscribe(subject)) {
+    if (!this.rights.maySubscribe(subject, queue)) {
       return this.error('PERMISSIONS_SUBSCRIBE', queue === undefined ? `to "${subject}"` : `to "${subject}" using queue "${queue}"`)
     }
     if (this.subscriptions.size >= this.host.maxSubscriptionsPerConnection) return this.error('MAX_SUBSCRIPTIONS')
