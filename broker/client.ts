@@ -411,7 +411,7 @@ export class Client implements ProtocolHandler, FanoutMember {
       // messages and replies included, as nats-server flushes a connection it closes for a
       // protocol error; before, they were dropped (closeWith, reports/broker/protocol-diff.md).
       this.parser.stop()
-      this.afterOwnPublishes(() => { this.replies.then(() => { this.closeWith(code, 'protocol error', detail) }) })
+      this.afterOwnPublishes(() => { this.replies.afterReplies(() => { this.closeWith(code, 'protocol error', detail) }) })
       return
     }
     const line = Buffer.from(errLine(code, detail))

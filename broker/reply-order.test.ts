@@ -55,13 +55,13 @@ describe('ReplyOrder', () => {
     const host = new FakeHost()
     const sent: string[] = []
     const order = new ReplyOrder(host, (l) => { sent.push(l.toString()); return true }, Buffer.from('PONG'))
-    order.then(() => sent.push('closed'))
+    order.afterReplies(() => sent.push('closed'))
     expect(sent).toEqual(['closed'])
     host.interestSeq = 1
     order.interestChanged()
     order.ping()
     order.reply(Buffer.from('+OK'))
-    order.then(() => sent.push('closed'))
+    order.afterReplies(() => sent.push('closed'))
     expect(sent).toEqual(['closed'])
     host.settle(1)
     expect(sent).toEqual(['closed', 'PONG', '+OK', 'closed'])

@@ -25,7 +25,7 @@ export class ReplyOrder {
   private seq = 0
   /**
    * Replies not sent yet, in order: a PONG with the interest sequence it waits for, others with
-   * null; last perhaps the connection's close (`then`), a run and no line.
+   * null; last perhaps the connection's close (`afterReplies`), a run and no line.
    */
   private readonly held: Held[] = []
 
@@ -69,7 +69,7 @@ export class ReplyOrder {
   }
 
   /** Runs `run` (a close after a fatal error) once every reply before it has gone; at once when none waits. */
-  then (run: () => void): void {
+  afterReplies (run: () => void): void {
     if (this.held.length === 0) run()
     else this.held.push({ line: null, waitsFor: null, run })
   }

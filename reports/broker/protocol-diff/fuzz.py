@@ -5,7 +5,9 @@ its last PONG, or its close, is compared. -ERR texts are compared without case.
 With `options`, each script's CONNECT draws verbose, pedantic, echo, headers and
 no_responders at random (no_responders only with headers); else all are false but headers.
 Usage: fuzz.py <port,port,...> <trials> [seed] [options]: the first port is the reference."""
-import random, socket, sys, time, re
+import os, random, re, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from raw_nats import handshake
 ports = [int(p) for p in sys.argv[1].split(',')]
 trials = int(sys.argv[2]); seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 TOK = ['a', 'b', 'c', '*', '>', '', 'a b', 'é', 'x\x01', '.', 'a..b']
@@ -39,12 +41,7 @@ CONNECT = '{"verbose":false,"pedantic":false,"headers":true,"no_responders":fals
 def run(port, cmds, nconn):
     socks = []
     for i in range(nconn):
-        s = socket.create_connection(('127.0.0.1', port)); s.settimeout(3)
-        f = b''
-        while b'\r\n' not in f: f += s.recv(4096)
-        s.sendall(f'CONNECT {CONNECT}\r\nPING\r\n'.encode())
-        g = b''
-        while b'PONG\r\n' not in g: g += s.recv(4096)
+        s, _ = handshake(port, CONNECT)
         socks.append(s)
     for c, cmd in cmds:
         try: socks[c].sendall(cmd.encode('utf-8', 'surrogateescape'))

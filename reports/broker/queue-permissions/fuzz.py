@@ -3,7 +3,9 @@ allow and deny lists of plain and queue rules ("<subject> <queue>"), written as 
 authorization block for nats-server and for tickfan; then, per user, <subs> random SUBs (with
 and without a queue group) in one connection, and which of them each broker refused.
 Usage: fuzz.py <tickfan checkout> <users> <subs> [seed] [plain]; prints the differences and a count."""
-import json, os, random, re, socket, subprocess, sys, tempfile, time
+import json, os, random, re, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from raw_nats import handshake
 checkout, users, subs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 random.seed(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
 SUBJECTS = ['jobs.a', 'jobs.b', 'jobs.*', 'jobs.>', 'ev.x.y', 'ev.*.y', 'ev.>', '>', 'ev.x.*']
@@ -35,12 +37,7 @@ def port_of(path, pattern):
 ports = {'nats-server': port_of(f'{tmp}/nats.log', r'client connections on 127\.0\.0\.1:(\d+)'),
          'tickfan': port_of(f'{tmp}/tickfan.log', r'nats://127\.0\.0\.1:(\d+)')}
 def refused(port, user, script):
-    s = socket.create_connection(('127.0.0.1', port)); s.settimeout(5)
-    got = b''
-    while b'\r\n' not in got: got += s.recv(65536)
-    s.sendall(f'CONNECT {{"verbose":false,"pedantic":false,"user":"{user}","pass":"p"}}\r\n{script}PING\r\n'.encode())
-    got = b''
-    while b'PONG\r\n' not in got: got += s.recv(65536)
+    s, got = handshake(port, f'{{"verbose":false,"pedantic":false,"user":"{user}","pass":"p"}}', script, timeout=5)
     s.close()
     return re.findall(r"Subscription to \"([^\"]*)\"(?: using queue \"([^\"]*)\")?", got.decode())
 differ = 0
