@@ -5,6 +5,7 @@
 import { connect as connectV2, headers as headersV2, StringCodec } from 'nats'
 import { connect, headers, errors, wsconnect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { RawClient } from './test-support/raw-client.ts'
 import { TARGETS, delay, ensureWebSocketGlobal, type Target } from './test-support/targets.ts'
 
@@ -170,6 +171,38 @@ describe.each(TARGETS)('NATS semantics against $name', ({ start }) => {
     const got = await collect(sub, 2)
     expect(got).toEqual(['ws.a:from tcp', 'ws.b:from ws'])
     await ws.close()
+  })
+
+  it('takes a WebSocket message holding more than the largest payload: nats.js flushes what it has pending in one', async () => {
+    await ensureWebSocketGlobal()
+    const ws = await wsconnect({ servers: target.wsUrl })
+    const largest = ws.info?.max_payload ?? 0
+    const sub = nc.subscribe('batch.>', { max: 2 })
+    await nc.flush()
+    // The first waits for a microtask; the second takes the pending bytes past 32 KiB and both go at once.
+    ws.publish('batch.small', new Uint8Array(30 * 1024))
+    ws.publish('batch.largest', new Uint8Array(largest - 1024))
+    const sizes: number[] = []
+    const both = (async () => { for await (const m of sub) sizes.push(m.data.length) })()
+    await Promise.race([both, delay(5000)])
+    expect(sizes).toEqual([30 * 1024, largest - 1024])
+    await ws.flush()
+    expect(ws.isClosed()).toBe(false)
+    await ws.close()
+  })
+
+  it('reads a WebSocket text frame as bytes, UTF-8 or not', async () => {
+    const ws = new WebSocket(target.wsUrl)
+    let got = Buffer.alloc(0)
+    ws.on('message', (data: Buffer) => { got = Buffer.concat([got, data]) })
+    const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)))
+    await new Promise((resolve) => ws.once('open', resolve))
+    ws.send(Buffer.from('CONNECT {"verbose":false,"pedantic":false}\r\nSUB text 1\r\nPUB text 1\r\n\xff\r\nPING\r\n', 'latin1'),
+      { binary: false })
+    for (let i = 0; i < 100 && !got.includes('PONG\r\n'); i++) await delay(20)
+    expect(got.toString('latin1')).toContain('MSG text 1 1\r\n\xff\r\nPONG\r\n')
+    ws.close(1000)
+    expect(await closed).toBe(1000)
   })
 
   describe('at the protocol level', () => {

@@ -43,6 +43,18 @@ export const BROKER_OPTION_TABLE = {
     help: 'Longest protocol control line accepted (nats-server\'s default)',
     limit: { what: 'control line', pastIt: "`-ERR 'maximum control line exceeded'`, closed" }
   },
+  wsMaxMessageBytes: {
+    type: 'integer', default: 8 * 1024 * 1024, min: 1, unit: 'bytes',
+    help: 'Largest WebSocket message taken, never less than one command of the largest payload. A message is ' +
+      'held whole until it ends; clients batch many commands into one (nats.js every SUB after a reconnect, ' +
+      'nats.go up to its 8 MiB reconnect buffer)',
+    limit: {
+      what: 'WebSocket message, held whole until it ends (nats.js sends its pending commands in one: up to 32 KiB ' +
+        'and a message, every SUB after a reconnect; nats-server reads frames as a stream and has no such limit; ' +
+        'never less than one command of the largest payload)',
+      pastIt: 'closed with WebSocket close code 1009'
+    }
+  },
   maxConnections: {
     type: 'integer', default: 65536, min: 1,
     help: 'Connections accepted at once, all workers together (lowered at start, saying so, to fit the open-file limit)',

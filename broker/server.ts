@@ -60,6 +60,14 @@ export interface StartBrokerDeps extends RouterDeps {
   worker?: { serverId: string, ports: { port: number, wsPort: number } }
 }
 
+/**
+ * The largest WebSocket message taken (`--ws-max-message-bytes`), never less than one command of
+ * the largest payload with its control line.
+ */
+export function wsMaxMessageBytes (o: Pick<BrokerOptions, 'wsMaxMessageBytes' | 'maxPayloadBytes' | 'maxControlLineBytes'>): number {
+  return Math.max(o.wsMaxMessageBytes, o.maxPayloadBytes + o.maxControlLineBytes + 64)
+}
+
 function displayHost (host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
 }
@@ -175,7 +183,12 @@ export async function startBroker (
     })
     await wsApp.register(fastifyWebsocket, {
       options: {
-        maxPayload: options.maxPayloadBytes + options.maxControlLineBytes + 64,
+        // A WebSocket message is bytes of the NATS stream, cut where the client flushed: it may
+        // hold many commands, or part of one (nats-server reads frames as a stream).
+        maxPayload: wsMaxMessageBytes(options),
+        // NATS is bytes: a text frame is read as any other, as nats-server does (ws would close it
+        // with 1007 on bytes that are not UTF-8).
+        skipUTF8Validation: true,
         perMessageDeflate: false, // compresses once per socket: wrong for fan-out (see STYLE.md)
         autoPong: false, // attachWebSocket answers pings, and says why when their pongs pile up
         // A page whose origin is not allowed is refused before the upgrade (ws-origin.ts).

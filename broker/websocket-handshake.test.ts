@@ -103,3 +103,30 @@ describe('connections still upgrading count against the connection limit', () =>
     expect(t.broker?.router.stats.rejectedConnections).toBe(2)
   })
 })
+
+describe('a WebSocket message', () => {
+  it('may hold many commands up to --ws-max-message-bytes; one past it is closed with 1009, and other clients go on', async () => {
+    const t = await startTickfan({ maxPayloadBytes: 1024, wsMaxMessageBytes: 64 * 1024 })
+    try {
+      const ws = new WebSocket(t.wsUrl)
+      const text: string[] = []
+      ws.on('message', (data: Buffer) => text.push(data.toString()))
+      const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)))
+      await new Promise((resolve) => ws.once('open', resolve))
+      const pub = `PUB many 1000\r\n${'x'.repeat(1000)}\r\n`
+      const fits = Math.floor((64 * 1024 - 20) / pub.length)
+      ws.send(`CONNECT {"verbose":false,"pedantic":false}\r\n${pub.repeat(fits)}PING\r\n`)
+      await eventually(() => text.join('').includes('PONG'), 5000, 'a PONG after a message of many commands')
+      expect(t.broker?.router.stats.inMsgs).toBe(fits)
+      const watcher = new WebSocket(t.wsUrl)
+      await new Promise((resolve) => watcher.once('message', resolve))
+      ws.send(pub.repeat(fits + 1))
+      expect(await closed).toBe(1009)
+      expect(t.broker?.router.stats.inMsgs).toBe(fits)
+      expect(watcher.readyState).toBe(WebSocket.OPEN)
+      watcher.close()
+    } finally {
+      await t.stop()
+    }
+  })
+})

@@ -1,15 +1,101 @@
-"""The NATS client protocol on a raw socket, shared by the probes in the folders beside it."""
-import socket
+"""The NATS client protocol on a raw socket, shared by the probes in the folders beside it: over
+TCP, or over a WebSocket framed by hand (RFC 6455, no extensions), so that a probe chooses how
+the bytes are cut into frames."""
+import base64, os, random, socket, struct
 
 
-def handshake(port, connect, after='', timeout=3):
-    """Connects to 127.0.0.1:<port>, reads INFO, sends `CONNECT <connect>`, then `after` and a
-    PING; returns the socket and what came before that PING's PONG, the PONG included."""
+class WsConn:
+    """A client WebSocket on a connected socket. sendall() sends its bytes as one message cut at
+    random into 1-4 binary frames (a continuation frame for each piece after the first, masked as
+    a client must), now and then with a ping between two pieces (a control frame may come inside
+    a fragmented message); recv() returns the payloads of the data frames received, b'' once a
+    close frame or the end of the stream comes. A ping from the server is answered."""
+
+    def __init__(self, sock, rest, rng):
+        self.sock, self.buf, self.rng, self.closed = sock, rest, rng, False
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def close(self):
+        self.sock.close()
+
+    def _frame(self, opcode, payload, fin=True):
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126: head += bytes([0x80 | n])
+        elif n < 65536: head += bytes([0x80 | 126]) + struct.pack('>H', n)
+        else: head += bytes([0x80 | 127]) + struct.pack('>Q', n)
+        key = os.urandom(4)
+        return head + key + bytes(b ^ key[i & 3] for i, b in enumerate(payload))
+
+    def sendall(self, data):
+        cuts = sorted(self.rng.sample(range(1, len(data)), min(len(data) - 1, self.rng.randint(0, 3)))) if len(data) > 1 else []
+        pieces = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+        out = b''
+        for i, piece in enumerate(pieces):
+            if i > 0 and self.rng.random() < 0.2: out += self._frame(0x9, b'fuzz')
+            out += self._frame(0x2 if i == 0 else 0x0, piece, fin=i == len(pieces) - 1)
+        self.sock.sendall(out)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.sock.recv(65536)
+            if not d: raise EOFError
+            self.buf += d
+
+    def recv(self, _size=65536):
+        if self.closed: return b''
+        got = b''
+        try:
+            while not got:
+                self._need(2)
+                b0, b1 = self.buf[0], self.buf[1]
+                n, at = b1 & 0x7f, 2
+                if n == 126: self._need(4); n = struct.unpack('>H', self.buf[2:4])[0]; at = 4
+                elif n == 127: self._need(10); n = struct.unpack('>Q', self.buf[2:10])[0]; at = 10
+                self._need(at + n)
+                payload, self.buf = self.buf[at:at + n], self.buf[at + n:]
+                opcode = b0 & 0x0f
+                if opcode == 0x8: self.closed = True; return b''
+                if opcode == 0x9: self.sock.sendall(self._frame(0xA, payload))
+                elif opcode in (0x0, 0x1, 0x2): got += payload
+        except EOFError:
+            self.closed = True
+        return got
+
+
+def ws_connect(port, rng):
+    """A WebSocket to 127.0.0.1:<port>, upgraded on path /."""
     s = socket.create_connection(('127.0.0.1', port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(f'GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+              f'Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n'.encode())
+    got = b''
+    while b'\r\n\r\n' not in got:
+        d = s.recv(65536)
+        if not d: raise OSError('closed during the upgrade')
+        got += d
+    head, rest = got.split(b'\r\n\r\n', 1)
+    if b' 101 ' not in head.split(b'\r\n')[0]: raise OSError(f'upgrade refused: {head[:80]!r}')
+    return WsConn(s, rest, rng)
+
+
+def handshake(port, connect, after='', timeout=3, ws=None):
+    """Connects to 127.0.0.1:<port> (a WebSocket when `ws` is a random.Random that cuts its frames),
+    reads INFO, sends `CONNECT <connect>`, then `after` and a PING; returns the connection and what
+    came before that PING's PONG, the PONG included."""
+    s = ws_connect(port, ws) if ws is not None else socket.create_connection(('127.0.0.1', port))
     s.settimeout(timeout)
     got = b''
-    while b'\r\n' not in got: got += s.recv(65536)
+    while b'\r\n' not in got:
+        d = s.recv(65536)
+        if not d: raise OSError('closed before INFO')
+        got += d
     s.sendall(f'CONNECT {connect}\r\n{after}PING\r\n'.encode())
     got = b''
-    while b'PONG\r\n' not in got: got += s.recv(65536)
+    while b'PONG\r\n' not in got:
+        d = s.recv(65536)
+        if not d: raise OSError(f'closed before PONG: {got!r}')
+        got += d
     return s, got

@@ -4,7 +4,10 @@ sids) sent in one connection to each broker, then a PING; what each connection r
 its last PONG, or its close, is compared. -ERR texts are compared without case.
 With `options`, each script's CONNECT draws verbose, pedantic, echo, headers and
 no_responders at random (no_responders only with headers); else all are false but headers.
-Usage: fuzz.py <port,port,...> <trials> [seed] [options]: the first port is the reference."""
+With `ws`, the ports are WebSocket ports: the script's bytes are cut at random points into 1-4
+messages (a command may span two), each message into 1-4 binary frames with now and then a ping
+between two (raw_nats.WsConn), the same cuts for every broker.
+Usage: fuzz.py <port,port,...> <trials> [seed] [options] [ws]: the first port is the reference."""
 import os, random, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from raw_nats import handshake
@@ -38,13 +41,21 @@ def script(nconn):
             cmds.append((c, 'PING\r\n'))
     return cmds
 CONNECT = '{"verbose":false,"pedantic":false,"headers":true,"no_responders":false}'
-def run(port, cmds, nconn):
+WS = 'ws' in sys.argv[4:]
+def writes(cmds, rng):
+    """What each connection sends, in order: a write per command, or over WebSocket the script cut anywhere."""
+    if not WS: return [(c, cmd.encode('utf-8', 'surrogateescape')) for c, cmd in cmds]
+    data = ''.join(cmd for _, cmd in cmds).encode('utf-8', 'surrogateescape')
+    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 3))))
+    return [(0, data[a:b]) for a, b in zip([0] + cuts, cuts + [len(data)])]
+def run(port, cmds, nconn, frames_seed):
+    rng = random.Random(frames_seed) if WS else None
     socks = []
     for i in range(nconn):
-        s, _ = handshake(port, CONNECT)
+        s, _ = handshake(port, CONNECT, ws=rng)
         socks.append(s)
-    for c, cmd in cmds:
-        try: socks[c].sendall(cmd.encode('utf-8', 'surrogateescape'))
+    for c, data in writes(cmds, rng):
+        try: socks[c].sendall(data)
         except OSError: pass
     outs = []
     for s in socks:
@@ -70,12 +81,17 @@ def category(cmds, a, b):
     """Why two outputs differ, in the broad kinds this fuzz finds."""
     la, lb = lines(a), lines(b)
     if sorted(la) == sorted(lb): return 'same lines, another order'
+    anysid = lambda ls: sorted(re.sub(r'^(H?MSG \S+) \S+', r'\1 *', l) for l in ls)
+    if any(re.match(r'SUB \S+ q', c) for _, c in cmds) and anysid(la) == anysid(lb):
+        return 'another member of a queue group chosen'
     wild = any(re.match(r'H?PUB \S*[*>]', c) for _, c in cmds)
     errs = lambda ls: [l for l in ls if not l.startswith('-err')]
     if errs(la) == errs(lb): return 'only -ERR lines differ'
     if la[-1:] == ['<closed>'] and lb[-1:] == ['<closed>']:
         it = iter(la)
         if all(l in it for l in errs(lb)): return "closed: replies and messages before the close missing"
+        it = iter(lb)
+        if all(l in it for l in errs(la)): return "closed: the reference's replies before the close missing"
     if wild: return 'a publish to a subject with a wildcard token'
     return 'other'
 random.seed(seed)
@@ -86,7 +102,7 @@ for t in range(trials):
         v, p, e, h, n = (random.choice(['true', 'false']) for _ in range(5))
         CONNECT = f'{{"verbose":{v},"pedantic":{p},"echo":{e},"headers":{h},"no_responders":{n if h == "true" else "false"}}}'
     cmds = script(1)
-    res = [run(p, cmds, 1) for p in ports]
+    res = [run(p, cmds, 1, seed * 1_000_003 + t) for p in ports]
     a = norm(res[0][0])
     for other in res[1:]:
         b = norm(other[0])
