@@ -89,9 +89,11 @@ export class Client implements ProtocolHandler, FanoutMember {
     readonly cid: number,
     readonly transport: Transport,
     private readonly host: ClientHost,
-    limits: { maxControlLineBytes: number, maxPayloadBytes: number } & Required<PendingLimits>
+    limits: { maxControlLineBytes: number, maxPayloadBytes: number, wsMaxMessageBytes: number }
+      & Required<PendingLimits>
   ) {
-    this.parser = new ProtocolParser(this, limits)
+    // A WebSocket message comes whole: paused mid-way (a turn's budget, a rate limit), the parser holds the rest.
+    this.parser = new ProtocolParser(this, transport.kind === 'websocket' ? { ...limits, maxChunkBytes: limits.wsMaxMessageBytes } : limits)
     this.writer = new ClientWriter(transport, host, {
       maxPendingEventBytes: limits.maxPendingEventBytes,
       maxPendingLastValueBytes: limits.maxPendingLastValueBytes

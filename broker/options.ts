@@ -252,6 +252,14 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   tls: null
 })
 
+/**
+ * The largest WebSocket message taken (`--ws-max-message-bytes`), never less than one command of
+ * the largest payload with its control line.
+ */
+export function wsMaxMessageBytes (o: Pick<BrokerOptions, 'wsMaxMessageBytes' | 'maxPayloadBytes' | 'maxControlLineBytes'>): number {
+  return Math.max(o.wsMaxMessageBytes, o.maxPayloadBytes + o.maxControlLineBytes + 64)
+}
+
 /** Fills in defaults and checks every number against its row of the table; throws naming the option. */
 export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOptions {
   const options: BrokerOptions = { ...DEFAULT_OPTIONS, ...partial }

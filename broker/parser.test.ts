@@ -42,6 +42,21 @@ describe('the operations budget', () => {
     expect(log.budgetPauses).toBe(2)
   })
 
+  it('holds the rest of a chunk as large as maxChunkBytes (a WebSocket message) while paused, and cuts off past it', () => {
+    const chunk = Buffer.from('SUB many.subjects 1\r\n'.repeat(8000)) // 168,000 bytes: far past 1 KiB + 4 KiB + 64 KiB
+    const held = new OperationLog()
+    const taking = new ProtocolParser(held, { ...limits, maxChunkBytes: chunk.length }, () => 0)
+    taking.feed(chunk)
+    expect(held.ops).toHaveLength(OPS_PER_BUDGET)
+    for (let i = 0; i < 8 && held.ops.length < 8000; i++) taking.resume()
+    expect(held.ops).toHaveLength(8000)
+    expect(held.ops.filter((op) => op.startsWith('ERROR'))).toEqual([])
+    const cut = new OperationLog()
+    const reading = new ProtocolParser(cut, limits, () => 0) // a read's chunk: at most a command and 64 KiB held
+    reading.feed(chunk)
+    expect(cut.ops.at(-1)).toBe('ERROR MAX_PAYLOAD')
+  })
+
   it('pauses after TIME_BUDGET_MS with input left, checking the clock every 64 operations', () => {
     const log = new OperationLog()
     let now = 0

@@ -37,6 +37,11 @@ export interface ProtocolHandler {
 export interface ParserLimits {
   maxControlLineBytes: number
   maxPayloadBytes: number
+  /**
+   * The largest chunk the transport hands over at once, where that is more than a read: a
+   * WebSocket message, held whole by the library until it ends, may be many commands.
+   */
+  maxChunkBytes?: number
 }
 
 const LF = 10
@@ -56,7 +61,10 @@ export const OPS_PER_BUDGET = 1024
 export const TIME_BUDGET_MS = 2
 const OPS_PER_CLOCK_CHECK = 64
 
-/** Bytes held while paused, past which the client is cut off: it may not flood before it is known. */
+/**
+ * Bytes held while paused, past the largest command or chunk, at which the client is cut off: it
+ * may not flood before it is known.
+ */
 const MAX_HELD_EXTRA = 64 * 1024
 
 export class ProtocolParser {
@@ -80,6 +88,7 @@ export class ProtocolParser {
   private paused = false
   private held: Buffer[] = []
   private heldBytes = 0
+  private readonly maxHeldBytes: number
   /** Token bounds of the control line being read (start, end pairs), reused. */
   private readonly tokens = new Int32Array(8)
   /** Operations handed out in the current feed(), and when it began (clock ms). */
@@ -93,7 +102,10 @@ export class ProtocolParser {
     private readonly clock: () => number = performance.now.bind(performance),
     /** Where PUB subjects become strings: the same string for the same bytes (subject-intern.ts). */
     private readonly subjects: SubjectInterner = SHARED_SUBJECTS
-  ) {}
+  ) {
+    const largestCommand = limits.maxPayloadBytes + limits.maxControlLineBytes
+    this.maxHeldBytes = Math.max(largestCommand, limits.maxChunkBytes ?? 0) + MAX_HELD_EXTRA
+  }
 
   get dead (): boolean {
     return this.state === State.Dead
@@ -120,7 +132,7 @@ export class ProtocolParser {
     if (this.paused) {
       this.held.push(chunk)
       this.heldBytes += chunk.length
-      if (this.heldBytes > this.limits.maxPayloadBytes + this.limits.maxControlLineBytes + MAX_HELD_EXTRA) this.fail('MAX_PAYLOAD')
+      if (this.heldBytes > this.maxHeldBytes) this.fail('MAX_PAYLOAD')
       return
     }
     if (this.state === State.Payload) {

@@ -20,7 +20,7 @@ import type { ConflationCause } from './flow-control.ts'
 import { ProtocolError, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FanoutScheduler, type FanoutOptions } from './fanout.ts'
 import { LastValueCache } from './last-value.ts'
-import type { BrokerOptions } from './options.ts'
+import { wsMaxMessageBytes, type BrokerOptions } from './options.ts'
 import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
 import { SubjectTrie, type MatchResult } from './subject-trie.ts'
 import { InputPacing } from './input-pacing.ts'
@@ -144,7 +144,7 @@ export interface RouterLinks {
   ): boolean
 }
 
-type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes' | 'maxPendingLastValueBytes'>
+type Limits = Pick<BrokerOptions, 'maxControlLineBytes' | 'maxPayloadBytes' | 'maxPendingEventBytes' | 'maxPendingLastValueBytes' | 'wsMaxMessageBytes'>
 
 /** What the router keeps per subject (subjectFacts). */
 export interface SubjectFacts extends PublishSubject, HistoryNote {
@@ -247,7 +247,8 @@ export class Router implements ClientHost {
       maxControlLineBytes: options.maxControlLineBytes,
       maxPayloadBytes: options.maxPayloadBytes,
       maxPendingEventBytes: options.maxPendingEventBytes,
-      maxPendingLastValueBytes: options.maxPendingLastValueBytes
+      maxPendingLastValueBytes: options.maxPendingLastValueBytes,
+      wsMaxMessageBytes: wsMaxMessageBytes(options)
     }
     this.authenticator = new Authenticator(options.authorization ?? {})
     this.largeMessageGc = new LargeMessageGc({ minBytes: options.largeMessageGcBytes })

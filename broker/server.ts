@@ -18,7 +18,7 @@ import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { Client } from './client.ts'
 import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, MONITOR_MAX_CONNECTIONS, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
-import { BROKER_OPTION_TABLE, resolveOptions, type BrokerOptions } from './options.ts'
+import { BROKER_OPTION_TABLE, resolveOptions, wsMaxMessageBytes, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
 import type { Door } from './connection-dealer.ts'
 import { attachTcp, attachWebSocket, HandshakeDeadline, type Acceptor } from './transports.ts'
@@ -58,14 +58,6 @@ export interface StartBrokerDeps extends RouterDeps {
    * INFO and URLs), its monitor listens on a loopback port of its own, and `serverId` is given.
    */
   worker?: { serverId: string, ports: { port: number, wsPort: number } }
-}
-
-/**
- * The largest WebSocket message taken (`--ws-max-message-bytes`), never less than one command of
- * the largest payload with its control line.
- */
-export function wsMaxMessageBytes (o: Pick<BrokerOptions, 'wsMaxMessageBytes' | 'maxPayloadBytes' | 'maxControlLineBytes'>): number {
-  return Math.max(o.wsMaxMessageBytes, o.maxPayloadBytes + o.maxControlLineBytes + 64)
 }
 
 function displayHost (host: string): string {

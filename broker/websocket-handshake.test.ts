@@ -5,11 +5,12 @@
  * no connection limit. One broker in this process, and two workers behind a primary (the
  * connection dealt to a worker).
  */
+import { connect, wsconnect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { drip, heldFor, opened, silent } from './test-support/connection-probes.ts'
 import { startBrokerCommand } from './test-support/processes.ts'
-import { eventually, startTickfan } from './test-support/targets.ts'
+import { ensureWebSocketGlobal, eventually, startTickfan } from './test-support/targets.ts'
 
 const CONNECT_TIMEOUT_MS = 500
 /** Far below Node's own limits (60 s for headers, none for a silent socket), far above the timeout. */
@@ -126,6 +127,43 @@ describe('a WebSocket message', () => {
       expect(watcher.readyState).toBe(WebSocket.OPEN)
       watcher.close()
     } finally {
+      await t.stop()
+    }
+  })
+})
+
+describe('nats.js over WebSocket with many subscriptions', () => {
+  it('reconnects: it sends every SUB in one message, past a megabyte, and the rest waits while the first are read', async () => {
+    await ensureWebSocketGlobal()
+    const t = await startTickfan()
+    // The TCP client first: nats.js keeps one transport factory for the process, set by the last
+    // connect(), and a WebSocket client connected before it would reconnect over plain TCP.
+    const tcp = await connect({ servers: t.natsUrl })
+    const ws = await wsconnect({ servers: t.wsUrl, reconnectTimeWait: 50, maxReconnectAttempts: 20 })
+    try {
+      // 20,000 SUB lines of about 75 bytes: 1.4 MiB, sent in one WebSocket message after a reconnect,
+      // and read 10,000 a second (--max-subscription-ops-per-sec): the parser holds the rest meanwhile.
+      const subject = (i: number): string => `many.subscriptions.each.with.a.subject.long.enough.to.fill.a.megabyte.${i}`
+      const subs = Array.from({ length: 20_000 }, (_, i) => ws.subscribe(subject(i)))
+      await ws.flush()
+      const reconnected = (async () => {
+        for await (const s of ws.status()) if (s.type === 'reconnect') return true
+        return false
+      })()
+      const router = t.broker?.router
+      const wsClients = [...router?.clients.values() ?? []].filter((c) => c.transport.kind === 'websocket')
+      for (const c of wsClients) c.closeWith(null, 'client closed')
+      const gaveUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000))
+      expect(await Promise.race([reconnected, gaveUp])).toBe(true)
+      await ws.flush()
+      await eventually(() => router?.stats.totalConnections === 3, 5000, 'the reconnection')
+      tcp.publish(subject(19_999), 'after')
+      const got = await subs[19_999]?.[Symbol.asyncIterator]().next()
+      expect(new TextDecoder().decode(got?.value?.data)).toBe('after')
+      expect(ws.isClosed()).toBe(false)
+    } finally {
+      await ws.close()
+      await tcp.close()
       await t.stop()
     }
   })
