@@ -93,7 +93,8 @@ export class Client implements ProtocolHandler, FanoutMember {
       & Required<PendingLimits>
   ) {
     // A WebSocket message comes whole: paused mid-way (a turn's budget, a rate limit), the parser holds the rest.
-    this.parser = new ProtocolParser(this, transport.kind === 'websocket' ? { ...limits, maxChunkBytes: limits.wsMaxMessageBytes } : limits)
+    const parserLimits = transport.kind === 'websocket' ? { ...limits, maxChunkBytes: limits.wsMaxMessageBytes } : limits
+    this.parser = new ProtocolParser(this, parserLimits)
     this.writer = new ClientWriter(transport, host, {
       maxPendingEventBytes: limits.maxPendingEventBytes,
       maxPendingLastValueBytes: limits.maxPendingLastValueBytes

@@ -256,7 +256,7 @@ export const DEFAULT_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
  * The largest WebSocket message taken (`--ws-max-message-bytes`), never less than one command of
  * the largest payload with its control line.
  */
-export function wsMaxMessageBytes (o: Pick<BrokerOptions, 'wsMaxMessageBytes' | 'maxPayloadBytes' | 'maxControlLineBytes'>): number {
+export function wsMessageLimitBytes (o: Pick<BrokerOptions, 'wsMaxMessageBytes' | 'maxPayloadBytes' | 'maxControlLineBytes'>): number {
   return Math.max(o.wsMaxMessageBytes, o.maxPayloadBytes + o.maxControlLineBytes + 64)
 }
 

@@ -20,7 +20,7 @@ import type { ConflationCause } from './flow-control.ts'
 import { ProtocolError, type CloseReason, type ProtocolErrorCode } from './errors.ts'
 import { FanoutScheduler, type FanoutOptions } from './fanout.ts'
 import { LastValueCache } from './last-value.ts'
-import { wsMaxMessageBytes, type BrokerOptions } from './options.ts'
+import { wsMessageLimitBytes, type BrokerOptions } from './options.ts'
 import { SubjectClass, SubjectClassifier } from './subject-classes.ts'
 import { SubjectTrie, type MatchResult } from './subject-trie.ts'
 import { InputPacing } from './input-pacing.ts'
@@ -248,7 +248,7 @@ export class Router implements ClientHost {
       maxPayloadBytes: options.maxPayloadBytes,
       maxPendingEventBytes: options.maxPendingEventBytes,
       maxPendingLastValueBytes: options.maxPendingLastValueBytes,
-      wsMaxMessageBytes: wsMaxMessageBytes(options)
+      wsMaxMessageBytes: wsMessageLimitBytes(options)
     }
     this.authenticator = new Authenticator(options.authorization ?? {})
     this.largeMessageGc = new LargeMessageGc({ minBytes: options.largeMessageGcBytes })

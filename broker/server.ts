@@ -18,7 +18,7 @@ import { ThrottledLog } from '../lib/throttled-log.ts'
 import type { Client } from './client.ts'
 import { closeSchedule } from './lame-duck.ts'
 import { createMonitor, MONITOR_MAX_CONNECTIONS, SERVER_VERSION, TICKFAN_VERSION } from './monitor.ts'
-import { BROKER_OPTION_TABLE, resolveOptions, wsMaxMessageBytes, type BrokerOptions } from './options.ts'
+import { BROKER_OPTION_TABLE, resolveOptions, wsMessageLimitBytes, type BrokerOptions } from './options.ts'
 import { Router, type RouterDeps } from './router.ts'
 import type { Door } from './connection-dealer.ts'
 import { attachTcp, attachWebSocket, HandshakeDeadline, type Acceptor } from './transports.ts'
@@ -177,7 +177,7 @@ export async function startBroker (
       options: {
         // A WebSocket message is bytes of the NATS stream, cut where the client flushed: it may
         // hold many commands, or part of one (nats-server reads frames as a stream).
-        maxPayload: wsMaxMessageBytes(options),
+        maxPayload: wsMessageLimitBytes(options),
         // NATS is bytes: a text frame is read as any other, as nats-server does (ws would close it
         // with 1007 on bytes that are not UTF-8).
         skipUTF8Validation: true,
