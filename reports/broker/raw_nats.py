@@ -4,6 +4,43 @@ the bytes are cut into frames."""
 import base64, os, random, socket, struct
 
 
+def random_pieces(data, rng):
+    """`data` cut at 0-3 points drawn by `rng` (a random.Random): 1-4 pieces in order."""
+    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 3)))) if len(data) > 1 else []
+    return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+
+
+def ws_frame(opcode, payload, fin=True, mask=True, rsv1=False):
+    """One WebSocket frame; a client's is masked (`mask`), a probe may break the rules on purpose."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
+    m = 0x80 if mask else 0
+    if n < 126: head += bytes([m | n])
+    elif n < 65536: head += bytes([m | 126]) + struct.pack('>H', n)
+    else: head += bytes([m | 127]) + struct.pack('>Q', n)
+    if not mask: return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i & 3] for i, b in enumerate(payload))
+
+
+def parse_frames(buf):
+    """The whole frames at the start of `buf` (unmasked, as a server sends them), as (opcode,
+    payload) pairs, and the bytes after them."""
+    frames = []
+    while len(buf) >= 2:
+        n, at = buf[1] & 0x7f, 2
+        if n == 126:
+            if len(buf) < 4: break
+            n, at = struct.unpack('>H', buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10: break
+            n, at = struct.unpack('>Q', buf[2:10])[0], 10
+        if len(buf) < at + n: break
+        frames.append((buf[0] & 0x0f, buf[at:at + n]))
+        buf = buf[at + n:]
+    return frames, buf
+
+
 class WsConn:
     """A client WebSocket on a connected socket. sendall() sends its bytes as one message cut at
     random into 1-4 binary frames (a continuation frame for each piece after the first, masked as
@@ -20,22 +57,12 @@ class WsConn:
     def close(self):
         self.sock.close()
 
-    def _frame(self, opcode, payload, fin=True):
-        n = len(payload)
-        head = bytes([(0x80 if fin else 0) | opcode])
-        if n < 126: head += bytes([0x80 | n])
-        elif n < 65536: head += bytes([0x80 | 126]) + struct.pack('>H', n)
-        else: head += bytes([0x80 | 127]) + struct.pack('>Q', n)
-        key = os.urandom(4)
-        return head + key + bytes(b ^ key[i & 3] for i, b in enumerate(payload))
-
     def sendall(self, data):
-        cuts = sorted(self.rng.sample(range(1, len(data)), min(len(data) - 1, self.rng.randint(0, 3)))) if len(data) > 1 else []
-        pieces = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+        pieces = random_pieces(data, self.rng)
         out = b''
         for i, piece in enumerate(pieces):
-            if i > 0 and self.rng.random() < 0.2: out += self._frame(0x9, b'fuzz')
-            out += self._frame(0x2 if i == 0 else 0x0, piece, fin=i == len(pieces) - 1)
+            if i > 0 and self.rng.random() < 0.2: out += ws_frame(0x9, b'fuzz')
+            out += ws_frame(0x2 if i == 0 else 0x0, piece, fin=i == len(pieces) - 1)
         self.sock.sendall(out)
 
     def _need(self, n):
@@ -49,17 +76,12 @@ class WsConn:
         got = b''
         try:
             while not got:
-                self._need(2)
-                b0, b1 = self.buf[0], self.buf[1]
-                n, at = b1 & 0x7f, 2
-                if n == 126: self._need(4); n = struct.unpack('>H', self.buf[2:4])[0]; at = 4
-                elif n == 127: self._need(10); n = struct.unpack('>Q', self.buf[2:10])[0]; at = 10
-                self._need(at + n)
-                payload, self.buf = self.buf[at:at + n], self.buf[at + n:]
-                opcode = b0 & 0x0f
-                if opcode == 0x8: self.closed = True; return b''
-                if opcode == 0x9: self.sock.sendall(self._frame(0xA, payload))
-                elif opcode in (0x0, 0x1, 0x2): got += payload
+                frames, self.buf = parse_frames(self.buf)
+                if not frames: self._need(len(self.buf) + 1); continue
+                for opcode, payload in frames:
+                    if opcode == 0x8: self.closed = True; return got  # b'' on the next call
+                    if opcode == 0x9: self.sock.sendall(ws_frame(0xA, payload))
+                    elif opcode in (0x0, 0x1, 0x2): got += payload
         except EOFError:
             self.closed = True
         return got

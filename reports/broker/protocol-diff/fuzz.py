@@ -10,7 +10,7 @@ between two (raw_nats.WsConn), the same cuts for every broker.
 Usage: fuzz.py <port,port,...> <trials> [seed] [options] [ws]: the first port is the reference."""
 import os, random, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from raw_nats import handshake
+from raw_nats import handshake, random_pieces
 ports = [int(p) for p in sys.argv[1].split(',')]
 trials = int(sys.argv[2]); seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 TOK = ['a', 'b', 'c', '*', '>', '', 'a b', 'é', 'x\x01', '.', 'a..b']
@@ -46,8 +46,7 @@ def writes(cmds, rng):
     """What each connection sends, in order: a write per command, or over WebSocket the script cut anywhere."""
     if not WS: return [(c, cmd.encode('utf-8', 'surrogateescape')) for c, cmd in cmds]
     data = ''.join(cmd for _, cmd in cmds).encode('utf-8', 'surrogateescape')
-    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 3))))
-    return [(0, data[a:b]) for a, b in zip([0] + cuts, cuts + [len(data)])]
+    return [(0, piece) for piece in random_pieces(data, rng)]
 def run(port, cmds, nconn, frames_seed):
     rng = random.Random(frames_seed) if WS else None
     socks = []

@@ -4,17 +4,9 @@ its first two bytes the code), or how the connection ended.
 Usage: ws-probe.py <nats-server ws port> <tickfan ws port>"""
 import os, random, socket, struct, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from raw_nats import ws_connect
-def frame(op, payload, fin=True, mask=True, rsv1=False):
-    n=len(payload); h=bytes([(0x80 if fin else 0)|(0x40 if rsv1 else 0)|op])
-    m=0x80 if mask else 0
-    if n<126: h+=bytes([m|n])
-    elif n<65536: h+=bytes([m|126])+struct.pack('>H',n)
-    else: h+=bytes([m|127])+struct.pack('>Q',n)
-    if not mask: return h+payload
-    k=os.urandom(4); return h+k+bytes(b^k[i&3] for i,b in enumerate(payload))
+from raw_nats import parse_frames, ws_connect, ws_frame as frame
 def raw_frames(c, t=1.5):
-    """all frames received until close/timeout: list of (opcode, payload)"""
+    """What came within t s: how the stream ended, if it did ('EOF', 'ERR'), then the frames, as (opcode, payload)."""
     c.sock.settimeout(t); out=[]; buf=c.buf
     end=time.time()+t
     while time.time()<end:
@@ -24,13 +16,7 @@ def raw_frames(c, t=1.5):
             buf+=d
         except socket.timeout: break
         except OSError as e: out.append(('ERR',str(e).encode())); break
-    while len(buf)>=2:
-        b0,b1=buf[0],buf[1]; n=b1&0x7f; at=2
-        if n==126: n=struct.unpack('>H',buf[2:4])[0]; at=4
-        elif n==127: n=struct.unpack('>Q',buf[2:10])[0]; at=10
-        if len(buf)<at+n: break
-        out.append((b0&0xf, buf[at:at+n])); buf=buf[at+n:]
-    return out
+    return out + parse_frames(buf)[0]
 def start(port):
     c=ws_connect(port, random.Random(1)); c.sock.settimeout(2)
     while b'\r\n' not in c.buf:
