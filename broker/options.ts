@@ -46,8 +46,7 @@ export const BROKER_OPTION_TABLE = {
   wsMaxMessageBytes: {
     type: 'integer', default: 8 * 1024 * 1024, min: 1, unit: 'bytes',
     help: 'Largest WebSocket message taken, never less than one command of the largest payload. A message is ' +
-      'held whole until it ends; clients batch many commands into one (nats.js every SUB after a reconnect, ' +
-      'nats.go up to its 8 MiB reconnect buffer)',
+      'held whole until it ends; clients batch many commands into one (nats.js every SUB after a reconnect)',
     limit: {
       what: 'WebSocket message, held whole until it ends (nats.js sends its pending commands in one: up to 32 KiB ' +
         'and a message, every SUB after a reconnect; nats-server reads frames as a stream and has no such limit; ' +
