@@ -12,7 +12,7 @@
 import type { Transport } from './client-host.ts'
 import { type ConflationCause, FlowControl, type FlowLimits } from './flow-control.ts'
 import { Outbox, type OutboxOptions } from './outbox.ts'
-import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
+import { releaseWritten } from './write-buffer.ts'
 
 const PING = Buffer.from('PING\r\n')
 /** Writes whose buffers a writer waits for, to give them back to the pool (see inFlight). */
@@ -58,7 +58,7 @@ export class ClientWriter {
       return
     }
     const chunk = this.inFlight.shift()
-    if (chunk !== undefined) SHARED_WRITE_BUFFERS.release(chunk)
+    if (chunk !== undefined) releaseWritten(chunk)
   }
 
   constructor (
@@ -105,7 +105,7 @@ export class ClientWriter {
       this.outbox.control(PING)
       this.wantPing = false
     }
-    const chunk = this.outbox.take()
+    const chunk = this.outbox.take(this.transport.bufferedBytes === 0)
     if (chunk === null || !this.write(chunk, true)) return
     if (ping) this.flow.pingSent(this.outBytes, clock())
     const cause = this.flow.mustConflate(this.outBytes, this.transport.bufferedBytes, lastValues)
@@ -121,7 +121,7 @@ export class ClientWriter {
     const chunk = this.outbox.take()
     if (chunk === null) return null
     const copy = Buffer.from(chunk)
-    SHARED_WRITE_BUFFERS.release(chunk)
+    releaseWritten(chunk)
     return copy
   }
 

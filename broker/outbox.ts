@@ -34,7 +34,7 @@
  */
 import { SubjectClass } from './subject-classes.ts'
 import { encodeConflatedFrame, type RoutedMessage } from './wire.ts'
-import { SHARED_WRITE_BUFFERS, WriteBuffer } from './write-buffer.ts'
+import { SHARED_FRAMES, SHARED_WRITE_BUFFERS, WriteBuffer } from './write-buffer.ts'
 
 /** The parts of a subscription the outbox needs. */
 export interface OutboxSubscription {
@@ -301,7 +301,7 @@ export class Outbox {
    */
   control (line: Buffer, nowMs = this.conflatingSinceMs): 'queued' | 'overflow' {
     if (this.held === null) {
-      this.parts.bytes(line)
+      if (!this.parts.sharedLine(line, SHARED_FRAMES)) this.parts.bytes(line)
       return 'queued'
     }
     this.heldEventBytes += line.length + HELD_ENTRY_OVERHEAD_BYTES
@@ -398,8 +398,8 @@ export class Outbox {
   }
 
   /** Everything flowing, as one Buffer for one socket write; null when there is nothing. */
-  take (): Buffer | null {
-    const chunk = this.parts.take()
+  take (mayShare = false): Buffer | null {
+    const chunk = this.parts.take(mayShare)
     if (chunk === null) return null
     this.messagesOut += this.partsMessages
     this.payloadBytesOut += this.partsPayloadBytes

@@ -158,6 +158,8 @@ export interface SubjectFacts extends PublishSubject, HistoryNote {
   /** Its subscribers when the trie was at `generation`; null until first matched. */
   match: MatchResult<Subscription> | null
   generation: number
+  /** Whether `match` is at least two subscriptions, all with the same sid (oneSidOf). */
+  oneSid: boolean
 }
 
 /** Subjects whose facts are kept; past it all are dropped and learnt again. */
@@ -429,6 +431,7 @@ export class Router implements ClientHost {
         publishable: isValidLiteralSubject(subject) || (jetStreamApi && isValidSubject(subject)),
         match: null,
         generation: -1,
+        oneSid: false,
         historyState: null
       }
       this.facts.set(subject, facts)
@@ -443,6 +446,7 @@ export class Router implements ClientHost {
     if (facts.match === null || facts.generation !== generation) {
       facts.match = this.trie.match(facts.subject)
       facts.generation = generation
+      facts.oneSid = oneSidOf(facts.match)
     }
     return facts.match
   }
@@ -577,7 +581,9 @@ export class Router implements ClientHost {
     const match = this.matchOf(facts)
     const plain = deliverPlain ? match.plain : NO_SUBSCRIPTIONS
     const groups = match.groups
-    msg.shareFrames = plain.length + groups.length >= FRAME_SHARE_MIN_FANOUT
+    const oneSid = facts.oneSid && deliverPlain
+    msg.shareFrames = oneSid || plain.length + groups.length >= FRAME_SHARE_MIN_FANOUT
+    msg.shareFirst = oneSid
     const servedElsewhere = queues === null && links !== null ? links.published(
       subject,
       reply,
@@ -875,6 +881,28 @@ export class Router implements ClientHost {
   private count (table: Record<string, number>, key: string): void {
     table[key] = (table[key] ?? 0) + 1
   }
+}
+
+/**
+ * Whether the subscriptions of a match are at least two and share one sid (most clients number
+ * theirs from 1): then one frame serves every delivery (RoutedMessage.shareFirst).
+ */
+function oneSidOf (match: MatchResult<Subscription>): boolean {
+  let sid: Buffer | null = null
+  let count = 0
+  for (const sub of match.plain) {
+    if (sid !== null && sub.sidBytes !== sid) return false
+    sid = sub.sidBytes
+    count++
+  }
+  for (const members of match.groups) {
+    for (const sub of members) {
+      if (sid !== null && sub.sidBytes !== sid) return false
+      sid = sub.sidBytes
+    }
+    count++
+  }
+  return count >= 2
 }
 
 /** Whether a message is kept from `sub` of its own publisher (route's `own`): every one without echo. */

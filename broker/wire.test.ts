@@ -128,6 +128,43 @@ describe('wire encoding', () => {
     small.shareFrames = false // a fan-out too small to gain from a frame (router.ts)
     small.frame(one, false, arena)
     expect(small.frame(alsoOne, false, arena)).toBe(false)
+    // Every delivery asks for one sid (router.ts oneSidOf): the first asker builds the frame.
+    const shared = new RoutedMessage('s.z', undefined, SubjectClass.Plain, Buffer.from('zz'), 0, 0, undefined)
+    shared.shareFirst = true
+    expect(shared.frame(one, false, arena)).toBe(true)
+    expect(frameOf(shared).toString()).toBe('MSG s.z 1 2\r\nzz\r\n')
+    expect(shared.frame(alsoOne, false, arena)).toBe(true)
+    expect(shared.frame(two, false, arena)).toBe(true) // another sid: its own frame, built at once too
+    expect(frameOf(shared).toString()).toBe('MSG s.z 2 2\r\nzz\r\n')
+    const reusable = RoutedMessage.reusable()
+    reusable.shareFirst = true
+    reusable.reuse('s.z', undefined, SubjectClass.Plain, Buffer.from('zz'), 0, 0, undefined, -1)
+    expect(reusable.shareFirst).toBe(false) // the next publish is judged afresh
+  })
+
+  it('holds its frame\'s slab until the frame is dropped: the arena serves it again only then', () => {
+    const arena = new FrameArena(64)
+    const one = { sidBytes: encodeSid('1') }
+    const built = (body: string): RoutedMessage => {
+      const msg = new RoutedMessage('s', undefined, SubjectClass.Plain, Buffer.from(body), 0, 0, undefined)
+      msg.shareFirst = true
+      expect(msg.frame(one, false, arena)).toBe(true)
+      return msg
+    }
+    const first = built('a'.repeat(10))
+    const frame = (first.frameSlab as Buffer).subarray(first.frameStart, first.frameEnd)
+    const copy = Buffer.from(frame)
+    const second = built('b'.repeat(40)) // a slab of its own: the first one's is full
+    built('c'.repeat(40)).dropFrame() // and another: no slab was free to serve again
+    expect(arena.reused).toBe(0)
+    built('d'.repeat(40)).dropFrame() // the slab of the frame just dropped serves again
+    expect(arena.reused).toBe(1)
+    expect(frame.equals(copy)).toBe(true)
+    first.dropFrame()
+    second.dropFrame()
+    built('e'.repeat(40)).dropFrame()
+    built('f'.repeat(40)).dropFrame()
+    expect(arena.reused).toBe(3)
   })
 
   it('writes MSG and HMSG lines of the length it says, and strips headers for clients without them', () => {

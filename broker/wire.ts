@@ -10,7 +10,7 @@
  */
 import { CONFLATED_HEADER, HEADER_PREAMBLE } from '../lib/headers.ts'
 import { SubjectClass } from './subject-classes.ts'
-import { copyBytes, decimalDigits, SHARED_FRAMES, writeDecimal, writeLatin1, type FrameArena } from './write-buffer.ts'
+import { copyBytes, decimalDigits, letGo, SHARED_FRAMES, writeDecimal, writeLatin1, type FrameArena, type SlabState } from './write-buffer.ts'
 
 const CRLF = Buffer.from('\r\n')
 
@@ -31,7 +31,9 @@ export const latin1Slice: (buf: Buffer, start: number, end: number) => string =
 const FRAME_MAX_BYTES = 16 * 1024
 
 /**
- * A fan-out to fewer subscribers gets no shared frame: the frame costs a copy of the body into
+ * A fan-out to fewer subscribers gets no shared frame unless all of them share one sid (the
+ * router's `oneSid`: then each turn of frames may be written as a view of the arena, copied
+ * nowhere, reports/broker/zero-copy-frames.md). Otherwise the frame costs a copy of the body into
  * the arena, and each sharer a copy out of it at flush, where its own line and body cost one
  * copy; over sockets the lines it spares pay for that from three sharers on (without sockets,
  * from about four; `reports/broker/frame-share-min.md`).
@@ -96,6 +98,8 @@ export class RoutedMessage {
   private frameWithHeaders = false
   /** The frame's slab in the arena (null until built), and where it starts and ends there. */
   frameSlab: Buffer | null = null
+  /** Its hold on frameSlab, so the arena never writes over the frame while it may be asked for. */
+  private frameHold: SlabState | null = null
   frameStart = 0
   frameEnd = 0
   /**
@@ -114,6 +118,8 @@ export class RoutedMessage {
    * FRAME_SHARE_MIN_FANOUT); true for a message routed any other way.
    */
   shareFrames = true
+  /** Whether every delivery asks for one sid, so the first asker builds the frame too (set by the router). */
+  shareFirst = false
   /** Whether it has been made a publish yet (the constructor does it, through reuse()). */
   private published = false
 
@@ -172,8 +178,9 @@ export class RoutedMessage {
     }
     this.frameSid = null
     this.frameWithHeaders = false
-    this.frameSlab = null
+    this.forgetFrame()
     this.shareFrames = true
+    this.shareFirst = false
     this.cacheOrder = 0
     this.msgLineFixed = -1
     this.hmsgLineFixed = -1
@@ -333,8 +340,10 @@ export class RoutedMessage {
     }
     this.frameSid = sub.sidBytes
     this.frameWithHeaders = headers
-    this.frameSlab = null
-    return false
+    this.forgetFrame()
+    if (!this.shareFirst) return false
+    this.buildFrame(sub.sidBytes, headers, arena)
+    return true
   }
 
   /** The MSG (or HMSG) line, then the body, written into the arena. */
@@ -345,6 +354,8 @@ export class RoutedMessage {
     const at = arena.offset
     this.writeBody(slab, this.writeLine(slab, at, sid, headers), headers)
     arena.advance(bytes)
+    this.forgetFrame()
+    this.frameHold = arena.holdCurrent()
     this.frameSlab = slab
     this.frameStart = at
     this.frameEnd = at + bytes
@@ -354,6 +365,13 @@ export class RoutedMessage {
   dropFrame (): void {
     this.input = null // the read buffer is the reader's again
     this.frameSid = null
+    this.forgetFrame()
+  }
+
+  /** No frame built: lets go of the one there was. */
+  private forgetFrame (): void {
+    if (this.frameHold !== null) letGo(this.frameHold)
+    this.frameHold = null
     this.frameSlab = null
   }
 

@@ -2,7 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Transport } from './client-host.ts'
 import { ClientWriter } from './client-writer.ts'
-import { decimalDigits, FrameArena, SHARED_WRITE_BUFFERS, WriteBuffer, WriteBufferPool, writeDecimal, writeLatin1 } from './write-buffer.ts'
+import { SubjectClass } from './subject-classes.ts'
+import { encodeSid, RoutedMessage } from './wire.ts'
+import { decimalDigits, FrameArena, SHARED_FRAMES, SHARED_WRITE_BUFFERS, WriteBuffer, WriteBufferPool, writeDecimal, writeLatin1 } from './write-buffer.ts'
 
 type Op = { kind: 'bytes' | 'shared' | 'reserved', data: Uint8Array } | { kind: 'latin1', text: string } | { kind: 'take' }
 
@@ -112,35 +114,43 @@ describe('WriteBufferPool', () => {
   })
 })
 
+type Pending = { chunk: Buffer, copy: Buffer, written: (() => void) | undefined }
+interface PendingWriter { writer: ClientWriter, pending: Pending[], done: Buffer[], complete: () => void }
+
+/**
+ * A writer whose transport keeps each write pending, with a copy of its bytes, until the test
+ * completes it (oldest first); its socket never holds anything back (bufferedBytes 0). `done`:
+ * the bytes of the completed writes, in order.
+ */
+function writerWithPendingWrites (): PendingWriter {
+  const pending: Pending[] = []
+  const done: Buffer[] = []
+  const transport: Transport = {
+    kind: 'tcp',
+    remoteAddress: '127.0.0.1',
+    remotePort: 0,
+    write: (chunk, written) => { pending.push({ chunk, copy: Buffer.from(chunk), written }) },
+    bufferedBytes: 0,
+    close: () => {},
+    pauseReading: () => {},
+    resumeReading: () => {}
+  }
+  const limits = { now: () => 0, maxInFlightBytes: 2 ** 40, maxAckWaitMs: 2 ** 40, highWaterBytes: 2 ** 40 }
+  const events = { dirty: () => {}, conflating: () => {}, failed: () => {} }
+  const writer = new ClientWriter(transport, limits, { maxPendingEventBytes: 2 ** 40 }, events)
+  const complete = (): void => {
+    const p = pending.shift()
+    if (p === undefined) return
+    expect(p.chunk.equals(p.copy)).toBe(true) // untouched while in flight
+    done.push(p.copy)
+    p.written?.()
+  }
+  return { writer, pending, done, complete }
+}
+
 describe('ClientWriter and the write-buffer pool', () => {
-  type Pending = { chunk: Buffer, copy: Buffer, written: (() => void) | undefined }
   const line = fc.integer({ min: 1, max: 20_000 }).map((n) => Buffer.alloc(n, n % 251))
   const step = fc.oneof(line.map((l) => ({ kind: 'queue' as const, line: l })), fc.constant({ kind: 'flush' as const }), fc.constant({ kind: 'complete' as const }))
-
-  /** A writer whose transport keeps each write pending, with a copy of its bytes, until the test completes it. */
-  function writerWithPendingWrites (): { writer: ClientWriter, pending: Pending[], complete: () => void } {
-    const pending: Pending[] = []
-    const transport: Transport = {
-      kind: 'tcp',
-      remoteAddress: '127.0.0.1',
-      remotePort: 0,
-      write: (chunk, written) => { pending.push({ chunk, copy: Buffer.from(chunk), written }) },
-      bufferedBytes: 0,
-      close: () => {},
-      pauseReading: () => {},
-      resumeReading: () => {}
-    }
-    const limits = { now: () => 0, maxInFlightBytes: 2 ** 40, maxAckWaitMs: 2 ** 40, highWaterBytes: 2 ** 40 }
-    const events = { dirty: () => {}, conflating: () => {}, failed: () => {} }
-    const writer = new ClientWriter(transport, limits, { maxPendingEventBytes: 2 ** 40 }, events)
-    const complete = (): void => {
-      const p = pending.shift()
-      if (p === undefined) return
-      expect(p.chunk.equals(p.copy)).toBe(true) // untouched while in flight
-      p.written?.()
-    }
-    return { writer, pending, complete }
-  }
 
   it('never gives a chunk back to the pool, or writes into it, before the transport called back for it', () => {
     const reusedBefore = SHARED_WRITE_BUFFERS.reused
@@ -172,5 +182,173 @@ describe('ClientWriter and the write-buffer pool', () => {
       writer.acknowledged()
     }
     while (pending.length > 0) complete()
+  })
+})
+
+describe('WriteBuffer views of shared frames', () => {
+  type Step = { kind: 'frame' | 'own' | 'ping', to: number, bytes: number } | { kind: 'take', to: number, mayShare: boolean }
+  const PING = Buffer.from('PING\r\n')
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({ kind: fc.constant('frame' as const), to: fc.integer({ min: 0, max: 2 }), bytes: fc.integer({ min: 1, max: 400 }) }),
+    fc.record({ kind: fc.constant('own' as const), to: fc.integer({ min: 0, max: 1 }), bytes: fc.integer({ min: 1, max: 40 }) }),
+    fc.record({ kind: fc.constant('ping' as const), to: fc.integer({ min: 0, max: 1 }), bytes: fc.constant(0) }),
+    fc.record({ kind: fc.constant('take' as const), to: fc.integer({ min: 0, max: 1 }), mayShare: fc.boolean() })
+  )
+
+  it('gives two connections sharing frames and PINGs exactly their bytes, as views or copies, never changed after', () => {
+    let views = 0
+    const slabSizes = fc.integer({ min: 256, max: 4096 })
+    fc.assert(fc.property(fc.array(step, { maxLength: 80 }), slabSizes, (steps, slabBytes) => {
+      const arena = new FrameArena(slabBytes)
+      const buffers = [new WriteBuffer(), new WriteBuffer()]
+      const expected: Buffer[][] = [[], []]
+      const taken: Array<{ chunk: Buffer, copy: Buffer }> = []
+      let fill = 0
+      const slabs = new Set<ArrayBufferLike>()
+      const take = (i: number, mayShare: boolean): void => {
+        const wb = buffers[i] as WriteBuffer
+        const chunk = wb.take(mayShare)
+        const want = Buffer.concat(expected[i] as Buffer[])
+        expected[i] = []
+        if (want.length === 0) { expect(chunk).toBeNull(); return }
+        expect(chunk?.equals(want)).toBe(true)
+        if (chunk === null) return
+        if (slabs.has(chunk.buffer)) views++
+        taken.push({ chunk, copy: Buffer.from(chunk) })
+      }
+      for (const s of steps) {
+        if (s.kind === 'take') { take(s.to, s.mayShare); continue }
+        const targets = s.kind === 'frame' && s.to === 2 ? [0, 1] : [s.to]
+        if (s.kind === 'frame') {
+          const data = Buffer.alloc(s.bytes, ++fill % 251)
+          const slab = arena.reserve(data.length)
+          slabs.add(slab.buffer)
+          const start = arena.offset
+          slab.set(data, start)
+          arena.advance(data.length)
+          for (const t of targets) {
+            (buffers[t] as WriteBuffer).shared(slab, start, start + data.length)
+            ;(expected[t] as Buffer[]).push(data)
+          }
+        } else if (s.kind === 'own') {
+          (buffers[s.to] as WriteBuffer).bytes(Buffer.alloc(s.bytes, 7))
+          ;(expected[s.to] as Buffer[]).push(Buffer.alloc(s.bytes, 7))
+        } else {
+          const wb = buffers[s.to] as WriteBuffer
+          if (!wb.sharedLine(PING, arena)) wb.bytes(PING)
+          ;(expected[s.to] as Buffer[]).push(PING)
+        }
+      }
+      take(0, true)
+      take(1, true)
+      // The arena is never written where a taken view lies: every chunk is as it was taken.
+      for (const t of taken) expect(t.chunk.equals(t.copy)).toBe(true)
+    }))
+    expect(views).toBeGreaterThan(0) // the property ran with views handed out
+  })
+
+  it('hands out a view of the slab for a turn of consecutive shared frames, with a PING both connections share', () => {
+    const arena = new FrameArena(1024)
+    const a = new WriteBuffer()
+    const b = new WriteBuffer()
+    for (let i = 0; i < 4; i++) {
+      const slab = arena.reserve(40)
+      const start = arena.offset
+      slab.fill(65 + i, start, start + 40)
+      arena.advance(40)
+      a.shared(slab, start, start + 40)
+      b.shared(slab, start, start + 40)
+    }
+    const PING = Buffer.from('PING\r\n')
+    expect(a.sharedLine(PING, arena)).toBe(true) // written into the arena after the frames
+    const offset = arena.offset
+    expect(b.sharedLine(PING, arena)).toBe(true) // found there
+    expect(arena.offset).toBe(offset)
+    const first = a.take(true) as Buffer
+    const second = b.take(true) as Buffer
+    expect(first.toString('latin1')).toBe('A'.repeat(40) + 'B'.repeat(40) + 'C'.repeat(40) + 'D'.repeat(40) + 'PING\r\n')
+    expect(first.buffer).toBe(second.buffer) // one slab, copied nowhere
+    expect(first.byteOffset).toBe(second.byteOffset)
+    expect(second.equals(first)).toBe(true)
+
+    // Not a view: the socket holds something back, or own bytes are in the turn, or the turn is
+    // under an eighth of its slab.
+    const queue = (wb: WriteBuffer, bytes: number): void => {
+      const slab = arena.reserve(bytes)
+      const start = arena.offset
+      arena.advance(bytes)
+      wb.shared(slab, start, start + bytes)
+    }
+    queue(a, 200)
+    expect((a.take(false) as Buffer).buffer).not.toBe(arena.reserve(0).buffer)
+    queue(a, 200)
+    a.bytes(Buffer.from('+OK\r\n'))
+    expect((a.take(true) as Buffer).buffer).not.toBe(arena.reserve(0).buffer)
+    queue(a, 100)
+    expect((a.take(true) as Buffer).buffer).not.toBe(arena.reserve(0).buffer)
+    queue(a, 128)
+    expect((a.take(true) as Buffer).buffer).toBe(arena.reserve(0).buffer)
+    // A PING after own bytes, or after frames the arena has moved past, is the connection's own.
+    a.bytes(Buffer.from('PONG\r\n'))
+    expect(a.sharedLine(PING, arena)).toBe(false)
+    a.take()
+    queue(b, 100)
+    queue(a, 100)
+    expect(b.sharedLine(PING, arena)).toBe(false)
+    expect(a.sharedLine(PING, arena)).toBe(true)
+
+    // Frames in a slab the arena has left: their end may be where the new slab's next frame goes.
+    const small = new FrameArena(100)
+    const old = small.reserve(50)
+    small.advance(50)
+    const c = new WriteBuffer()
+    c.shared(old, 0, 50)
+    const fresh = small.reserve(60) // 50 + 60 > 100: a new slab
+    expect(fresh).not.toBe(old)
+    small.advance(50)
+    expect(c.sharedLine(PING, small)).toBe(false)
+  })
+})
+
+describe('ClientWriter and the frame arena', () => {
+  type Step = { kind: 'publish', bytes: number } | { kind: 'flush' | 'complete', to: number }
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { arbitrary: fc.record({ kind: fc.constant('publish' as const), bytes: fc.integer({ min: 1, max: 16_000 }) }), weight: 3 },
+    { arbitrary: fc.record({ kind: fc.constant('flush' as const), to: fc.integer({ min: 0, max: 1 }) }), weight: 1 },
+    { arbitrary: fc.record({ kind: fc.constant('complete' as const), to: fc.integer({ min: 0, max: 1 }) }), weight: 1 }
+  )
+  const PINGS = /PING\r\n/g
+
+  it('never writes a slab over while a socket still writes a view of it, and serves slabs again once none does', () => {
+    const reusedBefore = SHARED_FRAMES.reused
+    fc.assert(fc.property(fc.array(step, { minLength: 40, maxLength: 120 }), (steps) => {
+      const sid = encodeSid('1')
+      // Nothing ever held back in the socket: every turn that can be a view is one.
+      const sinks = [0, 1].map((uid) => ({ ...writerWithPendingWrites(), sub: { uid, sid: '1', sidBytes: sid } }))
+      let expected = ''
+      let n = 0
+      for (const s of steps) {
+        const sink = sinks[s.kind === 'publish' ? 0 : s.to] as (typeof sinks)[number]
+        if (s.kind === 'publish') {
+          const body = String.fromCharCode(97 + (n++ % 26)).repeat(s.bytes)
+          const msg = new RoutedMessage('s.x', undefined, SubjectClass.Plain, Buffer.from(body), 0, 0, undefined)
+          msg.shareFirst = true // as the router marks a fan-out to one sid
+          for (const each of sinks) each.writer.outbox.deliver(each.sub, msg)
+          msg.dropFrame()
+          expected += `MSG s.x 1 ${s.bytes}\r\n${body}\r\n`
+        } else if (s.kind === 'flush') {
+          sink.writer.flush()
+          sink.writer.acknowledged() // the client answers every flow-control PING: the writer keeps flowing
+        } else {
+          sink.complete()
+        }
+      }
+      for (const sink of sinks) {
+        sink.writer.flush()
+        while (sink.pending.length > 0) sink.complete()
+        expect(Buffer.concat(sink.done).toString('latin1').replace(PINGS, '')).toBe(expected)
+      }
+    }), { numRuns: 60 })
+    expect(SHARED_FRAMES.reused).toBeGreaterThan(reusedBefore) // the property ran with slabs served again
   })
 })

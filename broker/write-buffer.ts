@@ -19,6 +19,15 @@
  * sized like the last (a connection's turns tend to look alike), so an idle connection keeps
  * nothing and a busy one seldom grows within a turn (by doubling, when it does). When shared
  * frames were joined, the own bytes were copied out and their buffer serves again.
+ *
+ * A turn that is nothing but consecutive shared frames (the usual turn of a subscriber whose
+ * sid its fellows share) is not copied at all: take() hands the socket a view of the arena's
+ * slab, which is never written again, so every such subscriber writes the same bytes from the
+ * same memory. A flow-control PING at its end is shared too: the first connection to end there
+ * writes it into the arena after the frames, the others find it there (FrameArena.follows).
+ * To keep memory bounded, a view is taken only when the socket holds nothing back (so the write
+ * most likely completes at once, and a connection that is behind holds at most one slab) and
+ * when it is at least an eighth of its slab (reports/broker/zero-copy-frames.md).
  */
 /**
  * Byte runs and strings up to this long are copied with a loop: TypedArray#set and the native
@@ -33,6 +42,12 @@ const SHARED = 1
 const MAX_KEPT_RANGES = 4096
 /** The bytes of a FrameArena's slab. */
 const SLAB_BYTES = 256 * 1024
+/**
+ * A turn of one shared range is written as a view of the arena's slab when the range is at least
+ * this part of the slab (WriteBuffer.take): a view held by a socket that is behind keeps its whole
+ * slab, so at most this many times its own bytes.
+ */
+const VIEW_MIN_SLAB_SHARE = 8
 /** The smallest buffer a turn starts with. */
 const MIN_CAPACITY = 256
 /** Write buffers at least this large come from a WriteBufferPool; smaller ones from Node's own pool. */
@@ -170,6 +185,7 @@ export class WriteBuffer {
     if (slab !== this.sharedSlab) {
       if (this.sharedSlab !== null) this.flatten()
       this.sharedSlab = slab
+      holdSlab(slab)
     }
     if (this.at > this.runStart) this.endOwnRun()
     const ranges = this.ranges
@@ -177,6 +193,21 @@ export class WriteBuffer {
     if (n > 0 && ranges[n - 3] === SHARED && ranges[n - 1] === start) ranges[n - 1] = end // the next frame in the slab
     else this.addRange(SHARED, start, end)
     this.rangesBytes += end - start
+  }
+
+  /**
+   * Queues `line` (a constant control line, PING) after a shared range without copying it, when
+   * the arena can hold it right after that range (FrameArena.follows); false when it cannot, and
+   * nothing was queued.
+   */
+  sharedLine (line: Buffer, arena: FrameArena): boolean {
+    const n = this.rangesEnd
+    if (n === 0 || this.at !== this.runStart || this.ranges[n - 3] !== SHARED) return false
+    const end = this.ranges[n - 1] as number
+    if (!arena.follows(this.sharedSlab as Buffer, end, line)) return false
+    this.ranges[n - 1] = end + line.length
+    this.rangesBytes += line.length
+    return true
   }
 
   private addRange (kind: number, start: number, end: number): void {
@@ -195,9 +226,18 @@ export class WriteBuffer {
     this.runStart = this.at
   }
 
-  /** The whole bytes queued since the last take, or null when none; the next turn starts afresh. */
-  take (): Buffer | null {
-    if (this.rangesEnd > 0) return this.join()
+  /**
+   * The whole bytes queued since the last take, or null when none; the next turn starts afresh.
+   * With `mayShare` (the caller's socket holds nothing back, so the write most likely completes
+   * at once), bytes that are one shared range of at least an eighth of its slab come back as a
+   * view of the slab, copied nowhere (VIEW_MIN_SLAB_SHARE).
+   */
+  take (mayShare = false): Buffer | null {
+    if (this.rangesEnd > 0) {
+      if (mayShare && this.rangesEnd === 3 && this.at === this.runStart &&
+        this.rangesBytes * VIEW_MIN_SLAB_SHARE >= (this.sharedSlab as Buffer).length) return this.sharedView()
+      return this.join()
+    }
     const buf = this.buf
     if (buf === null || this.at === 0) return null
     const n = this.at
@@ -225,10 +265,22 @@ export class WriteBuffer {
     if (this.rangesEnd > MAX_KEPT_RANGES * 3) this.ranges = []
     this.rangesEnd = 0
     this.rangesBytes = 0
+    releaseSlab(slab)
     this.sharedSlab = null
     this.at = 0
     this.runStart = 0
     return out.length === total ? out : out.subarray(0, total)
+  }
+
+  /** The one shared range queued (take()'s condition), as a view of its slab, which keeps this buffer's hold on it. */
+  private sharedView (): Buffer {
+    const view = (this.sharedSlab as Buffer).subarray(this.ranges[1] as number, this.ranges[2] as number)
+    this.rangesEnd = 0
+    this.rangesBytes = 0
+    this.sharedSlab = null
+    this.at = 0
+    this.runStart = 0
+    return view
   }
 
   /** What is queued becomes own bytes (the shared ranges are in a slab no longer current). */
@@ -241,6 +293,7 @@ export class WriteBuffer {
   /** Drops what was written (the connection is closing). */
   clear (): void {
     if (this.buf !== null) SHARED_WRITE_BUFFERS.release(this.buf)
+    if (this.sharedSlab !== null) releaseSlab(this.sharedSlab)
     this.buf = null
     this.at = 0
     this.rangesEnd = 0
@@ -253,14 +306,25 @@ export class WriteBuffer {
 /**
  * Where the frames that connections share are written, one after another: a frame is a range of
  * the current slab, and a slab is never written again once full (a new one is started), so a
- * range stays valid for as long as a write buffer holds the slab.
+ * range stays valid for as long as something holds the slab (SlabState). A full slab that
+ * nothing holds any more serves again as a later current slab.
  */
 export class FrameArena {
   private slab: Buffer
+  private state: SlabState
   private at = 0
+  /** Retired slabs nothing holds, to serve again (at most MAX_SPARE_SLABS). */
+  private readonly spare: SlabState[] = []
+  /** Slabs this arena made, and those it took again from `spare`. */
+  allocated = 0
+  reused = 0
+  /** The last line follows() wrote, and where in the current slab (-1: none there). */
+  private line: Buffer | null = null
+  private lineAt = -1
 
   constructor (private readonly slabBytes = SLAB_BYTES) {
-    this.slab = Buffer.allocUnsafeSlow(slabBytes)
+    this.state = this.nextSlab(slabBytes)
+    this.slab = this.state.bytes
   }
 
   /** Where the next frame goes in the buffer reserve() returns. */
@@ -271,8 +335,13 @@ export class FrameArena {
   /** Room for a frame of `n` bytes; returns the slab to write it into, at `offset`. */
   reserve (n: number): Buffer {
     if (this.at + n > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, n))
+      const old = this.state
+      old.retired = true
+      if (old.holds === 0) this.spareSlab(old)
+      this.state = this.nextSlab(n)
+      this.slab = this.state.bytes
       this.at = 0
+      this.lineAt = -1
     }
     return this.slab
   }
@@ -281,6 +350,100 @@ export class FrameArena {
   advance (n: number): void {
     this.at += n
   }
+
+  /** A hold on the current slab (let go with letGo()): a frame written there stays as it is. */
+  holdCurrent (): SlabState {
+    this.state.holds++
+    return this.state
+  }
+
+  /** A slab for frames of up to `n` bytes: a spare one, or a new one. */
+  private nextSlab (n: number): SlabState {
+    const spare = n <= this.slabBytes ? this.spare.pop() : undefined
+    if (spare !== undefined) {
+      spare.retired = false
+      spare.spare = false
+      this.reused++
+      return spare
+    }
+    const bytes = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, n))
+    const state: SlabState = { arena: this, bytes, holds: 0, retired: false, spare: false }
+    SLABS.set(bytes.buffer, state)
+    this.allocated++
+    return state
+  }
+
+  /** A retired slab that nothing holds: kept to serve again, if there is room. */
+  spareSlab (state: SlabState): void {
+    if (state.spare || state.bytes.length !== this.slabBytes || this.spare.length >= MAX_SPARE_SLABS) return
+    state.spare = true
+    this.spare.push(state)
+  }
+
+  /**
+   * Whether `line` is in `slab` right after `end`: written there by an earlier call for the same
+   * place (connections whose shared frames end at the same byte, each adding the same PING), or
+   * now, when `end` is where the slab's next frame would go. False otherwise, writing nothing.
+   */
+  follows (slab: Buffer, end: number, line: Buffer): boolean {
+    if (slab !== this.slab) return false
+    if (end === this.lineAt) return line === this.line
+    if (end !== this.at || this.at + line.length > slab.length) return false
+    slab.set(line, this.at)
+    this.lineAt = this.at
+    this.line = line
+    this.at += line.length
+    return true
+  }
+}
+
+/**
+ * What is known of a FrameArena slab, found by its memory (so a view of it finds it too). It is
+ * held by the message whose frame was written there last (RoutedMessage), by each write buffer
+ * with ranges in it and by each view of it that a socket has not finished writing. Only once the
+ * arena has moved on and nothing holds it may it serve again, so a frame that a socket still
+ * reads is never written over. A hold never let go (a transport that never calls back) only
+ * keeps its slab from serving again; the GC takes it then as any other buffer.
+ */
+export interface SlabState {
+  readonly arena: FrameArena
+  readonly bytes: Buffer
+  holds: number
+  /** No longer its arena's current slab. */
+  retired: boolean
+  /** Waiting in its arena's spares. */
+  spare: boolean
+}
+
+const SLABS = new WeakMap<ArrayBufferLike, SlabState>()
+
+/** Slabs an arena keeps to serve again: a fresh one costs a page fault per 4 KiB on first use. */
+const MAX_SPARE_SLABS = 8
+
+/** Lets go of a hold on a slab (FrameArena.holdCurrent, holdSlab). */
+export function letGo (state: SlabState): void {
+  if (state.holds <= 0) return
+  if (--state.holds === 0 && state.retired) state.arena.spareSlab(state)
+}
+
+function holdSlab (slab: Buffer): void {
+  const state = SLABS.get(slab.buffer)
+  if (state !== undefined) state.holds++
+}
+
+function releaseSlab (slab: Buffer | null): void {
+  if (slab === null) return
+  const state = SLABS.get(slab.buffer)
+  if (state !== undefined) letGo(state)
+}
+
+/**
+ * A chunk a socket has finished with (ClientWriter): a pooled write buffer goes back to its pool,
+ * a view of a frame arena's slab lets go of its hold (WriteBuffer.take).
+ */
+export function releaseWritten (chunk: Buffer): void {
+  if (SLABS.has(chunk.buffer)) releaseSlab(chunk)
+  else SHARED_WRITE_BUFFERS.release(chunk)
 }
 
 /** The arena of this thread's broker. */
