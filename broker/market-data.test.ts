@@ -395,6 +395,45 @@ describe('socket-write buffers', () => {
   })
 })
 
+describe('shared frames', () => {
+  it.each(['tcp', 'websocket'] as const)('reach two %s subscribers with one sid intact, from arena slabs that serve again, counted in /varz', async (kind) => {
+    const t = await broker()
+    if (kind === 'websocket') await ensureWebSocketGlobal()
+    const subs = []
+    for (let i = 0; i < 2; i++) {
+      const nc = kind === 'tcp' ? await client(t) : await wsconnect({ servers: t.wsUrl })
+      if (kind === 'websocket') connections.push(nc)
+      subs.push(nc.subscribe('frames.>')) // sid 1 on each connection, as the official clients number them
+      await nc.flush()
+    }
+    const pub = await client(t)
+    const counts = async (): Promise<{ allocated: number, reused: number }> =>
+      ((await json(t, '/varz')).tickfan as { frame_slabs: { allocated: number, reused: number } }).frame_slabs
+    const before = await counts()
+    const messages = 3000
+    const payloadOf = (i: number): string => `${i}:`.padEnd(2000, String.fromCharCode(97 + (i % 26)))
+    // Every message, in order and byte for byte: a slab written over while a socket still wrote it would show here.
+    const received = subs.map(async (sub) => {
+      let next = 0
+      for await (const m of sub) {
+        expect(m.subject).toBe(`frames.S${next % 10}`)
+        expect(m.string()).toBe(payloadOf(next))
+        if (++next === messages) break
+      }
+      return next
+    })
+    for (let i = 0; i < messages; i++) {
+      pub.publish(`frames.S${i % 10}`, payloadOf(i))
+      if (i % 20 === 19) await pub.flush()
+    }
+    expect(await Promise.all(received)).toEqual([messages, messages])
+    const after = await counts()
+    // About 6 MB of frames fill some 23 slabs of 256 KiB: served again, a few slabs serve them all.
+    expect(after.reused - before.reused).toBeGreaterThan(10)
+    expect(after.allocated - before.allocated).toBeLessThan(after.reused - before.reused)
+  })
+})
+
 describe('bad input', () => {
   it.each([
     ['bad CONNECT JSON', 'CONNECT {"verbose":\r\n', "-ERR 'Invalid CONNECT JSON'\r\n"],

@@ -11,7 +11,7 @@ import type { Client } from './client.ts'
 import type { Router } from './router.ts'
 import type { UpstreamStats } from './upstream.ts'
 import { SHARED_SUBJECTS } from './subject-intern.ts'
-import { SHARED_WRITE_BUFFERS } from './write-buffer.ts'
+import { SHARED_FRAMES, SHARED_WRITE_BUFFERS } from './write-buffer.ts'
 import { isValidSubject } from './subjects.ts'
 import { parseHeaders, type RoutedMessage } from './wire.ts'
 
@@ -176,6 +176,8 @@ export function varz (ctx: MonitorContext, cpuPercent: number): Record<string, u
       subject_table: { hits: SHARED_SUBJECTS.hits, misses: SHARED_SUBJECTS.misses },
       // Socket-write buffers made, and taken again from the pool once a write finished (write-buffer.ts).
       write_buffers: { allocated: SHARED_WRITE_BUFFERS.allocated, reused: SHARED_WRITE_BUFFERS.reused },
+      // Frame-arena slabs made, and taken again once nothing held them (write-buffer.ts FrameArena).
+      frame_slabs: { allocated: SHARED_FRAMES.allocated, reused: SHARED_FRAMES.reused },
       publishers_held_back: router.pacing.heldBack,
       publisher_holds_expired: router.pacing.holdsExpired,
       publishers_held_now: router.pacing.holding,
