@@ -177,6 +177,12 @@ describe('dashboard in a real browser', () => {
     await nc.flush()
     const last = `row-F${MAX_BOARD_INSTRUMENTS + 99}-USD`
     await eventually(async () => await page.evaluate((id) => document.getElementById(id) !== null, last), 10_000, 'the last instrument on the board')
+    // The consolidator gives each new instrument a BBO after its quote, and a BBO updates its row
+    // too: until the last one's is in, an early instrument may be back on the board from its BBO.
+    type WithBoard = { tickfan: { board: { bbo: Map<string, unknown> } } }
+    const hasBbo = async (symbol: string): Promise<boolean> =>
+      await page.evaluate((s) => (window as unknown as WithBoard).tickfan.board.bbo.has(s), symbol)
+    await eventually(async () => await hasBbo(`F${MAX_BOARD_INSTRUMENTS + 99}-USD`), 10_000, 'the last instrument\'s BBO')
     const rows = async (): Promise<number> => await page.evaluate(() => document.querySelectorAll('#board tbody tr').length)
     await eventually(async () => await rows() === MAX_BOARD_INSTRUMENTS, 5000, 'the board at its bound')
     expect(await page.evaluate(() => document.getElementById('row-F0-USD'))).toBeNull()
