@@ -442,7 +442,8 @@ function releaseSlab (slab: Buffer | null): void {
  * a view of a frame arena's slab lets go of its hold (WriteBuffer.take).
  */
 export function releaseWritten (chunk: Buffer): void {
-  if (SLABS.has(chunk.buffer)) releaseSlab(chunk)
+  const state = SLABS.get(chunk.buffer)
+  if (state !== undefined) letGo(state)
   else SHARED_WRITE_BUFFERS.release(chunk)
 }
 
