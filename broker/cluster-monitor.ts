@@ -117,12 +117,14 @@ export interface ClusterMonitorOptions {
   /** Credentials the public endpoints require (all but /healthz); null = open. */
   auth: { user: string, password: string } | null
   serverId: string
+  /** Host names served besides IP addresses and localhost (`--http-allowed-hosts`). */
+  allowedHosts: readonly string[]
   /** The primary's own counts, shown in /varz as `tickfan.connection_dealer`. */
   dealer?: () => Json
 }
 
 export async function createClusterMonitor (o: ClusterMonitorOptions): Promise<FastifyInstance> {
-  const app = monitoringApp(MONITOR_MAX_CONNECTIONS)
+  const app = monitoringApp(MONITOR_MAX_CONNECTIONS, o.allowedHosts)
   const authorization = `Basic ${Buffer.from(`${o.internalAuth.user}:${o.internalAuth.password}`).toString('base64')}`
   const ask = async (w: WorkerMonitor, path: string): Promise<Response> => {
     const res = await fetch(`${w.url}${path}`, { headers: { authorization } })

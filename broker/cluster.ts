@@ -151,6 +151,7 @@ export async function startClusterPrimary (
       internalAuth: { user: INTERNAL_USER, password: internalPassword },
       auth: options.monitoringAuth,
       serverId,
+      allowedHosts: options.httpAllowedHosts,
       dealer: () => dealer.counts()
     })
     await monitor.listen({ port: options.httpPort, host: options.host })

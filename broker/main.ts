@@ -8,6 +8,7 @@ import os from 'node:os'
 import { loadAuthFile } from './auth-file.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { BROKER_OPTION_TABLE, defaultWorkers, resolveOptions } from './options.ts'
+import { allowedHostsProblem } from '../lib/allowed-hosts.ts'
 import { allowedOriginsProblem } from './ws-origin.ts'
 import { DEFAULT_SUBJECT_CLASSES } from './subject-classes.ts'
 import { runClusterWorker, startClusterPrimary } from './cluster.ts'
@@ -61,6 +62,8 @@ runMain(async () => {
   }
   const origins = allowedOriginsProblem(o.wsAllowedOrigins)
   if (origins !== null) throw new UsageError(`--ws-allowed-origins: ${origins}`)
+  const hosts = allowedHostsProblem(o.httpAllowedHosts)
+  if (hosts !== null) throw new UsageError(`--http-allowed-hosts: ${hosts}`)
   const brokerOptions = Object.fromEntries(Object.keys(BROKER_OPTION_TABLE).map((key) => [
     key,
     o[key as keyof typeof o]

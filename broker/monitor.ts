@@ -6,6 +6,7 @@
 import os from 'node:os'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { refuseOtherHosts } from '../lib/allowed-hosts.ts'
 import { Authenticator } from './auth.ts'
 import type { Client } from './client.ts'
 import type { Router } from './router.ts'
@@ -78,6 +79,8 @@ export interface MonitorContext {
    * asks each worker for `offset + limit` to merge them, and caps what it is asked itself).
    */
   connzUncapped?: boolean
+  /** Host names served besides IP addresses and localhost (`--http-allowed-hosts`, lib/allowed-hosts.ts). */
+  allowedHosts: readonly string[]
 }
 
 /** Connections a public monitoring port serves at once: Node closes one past it at once. */
@@ -91,9 +94,11 @@ export const MONITOR_IDLE_MS = 10_000
  * beside the clients (lib/open-files.ts) until accept() fails and NATS clients are cut off
  * without a word. `maxConnections`: undefined for none.
  */
-export function monitoringApp (maxConnections: number | undefined): FastifyInstance {
+export function monitoringApp (maxConnections: number | undefined, allowedHosts: readonly string[]): FastifyInstance {
   const app = Fastify({ logger: false, connectionTimeout: MONITOR_IDLE_MS })
   if (maxConnections !== undefined) app.server.maxConnections = maxConnections
+  // First of the hooks: a rebinding page is refused before it is asked for credentials.
+  refuseOtherHosts(app, allowedHosts, '--http-allowed-hosts')
   return app
 }
 
@@ -383,7 +388,7 @@ export function requireBasicAuth (app: FastifyInstance, credentials: { user: str
 }
 
 export async function createMonitor (ctx: MonitorContext): Promise<FastifyInstance> {
-  const app = monitoringApp(ctx.maxConnections)
+  const app = monitoringApp(ctx.maxConnections, ctx.allowedHosts)
   const registry = createMetrics(ctx)
   const sampleCpu = cpuSampler()
   const { router } = ctx

@@ -8,6 +8,7 @@ import os from 'node:os'
 import { formatBytes, numberProblem, type OptionSpec, type ParsedOptions } from '../lib/cli-options.ts'
 import type { AuthorizationConfig } from './auth.ts'
 import { DEFAULT_SUBJECT_CLASSES, type SubjectClassRules } from './subject-classes.ts'
+import { allowedHostsProblem } from '../lib/allowed-hosts.ts'
 import { allowedOriginsProblem } from './ws-origin.ts'
 
 /** A certificate and its key, PEM-encoded. */
@@ -32,6 +33,11 @@ export const BROKER_OPTION_TABLE = {
       'loopback (pages served from this machine) or origins such as https://dash.example.com; a request without an Origin (not a browser) is always served'
   },
   httpPort: { type: 'integer', default: 8222, min: -1, max: 65535, help: 'HTTP monitoring port: /healthz /varz /connz /subsz /metrics /lvc (--http-port=-1 = off)' },
+  httpAllowedHosts: {
+    type: 'list', default: [],
+    help: 'Host names the monitoring port answers besides IP addresses and localhost (a guard against DNS rebinding): ' +
+      '* (any, nats-server\'s behaviour), names such as tickfan.example.com, or .example.com for a domain and every name under it'
+  },
   serverName: { type: 'string', default: 'tickfan', aliases: ['name'], help: 'Server name in INFO and /varz' },
   maxPayloadBytes: {
     type: 'integer', default: 1024 * 1024, min: 1, unit: 'bytes', aliases: ['max-payload'],
@@ -273,6 +279,8 @@ export function resolveOptions (partial: Partial<BrokerOptions> = {}): BrokerOpt
   }
   const origins = allowedOriginsProblem(options.wsAllowedOrigins)
   if (origins !== null) throw new RangeError(`option wsAllowedOrigins: ${origins}`)
+  const hosts = allowedHostsProblem(options.httpAllowedHosts)
+  if (hosts !== null) throw new RangeError(`option httpAllowedHosts: ${hosts}`)
   return options
 }
 

@@ -223,7 +223,8 @@ export async function startBroker (
       auth: options.monitoringAuth,
       upstream: () => upstream?.stats ?? null,
       maxConnections: deps.worker === undefined ? MONITOR_MAX_CONNECTIONS : undefined,
-      connzUncapped: deps.worker !== undefined
+      connzUncapped: deps.worker !== undefined,
+      allowedHosts: options.httpAllowedHosts
     })
     await monitor.listen(deps.worker === undefined ? { port: options.httpPort, host: options.host } : { port: 0, host: '127.0.0.1', exclusive: true })
     httpPort = (monitor.server.address() as AddressInfo).port

@@ -4,6 +4,7 @@
  * `evil.example` to this machine, so a page served from there is, to the browser, another site.
  * That page tries to publish a quote into the broker. tickfan refuses it by its origin
  * (broker/ws-origin.ts); the same page served from 127.0.0.1, the dashboard's case, is served.
+ * A page that rebinds its name to this machine cannot read the HTTP ports either (lib/allowed-hosts.ts).
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,6 +12,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/server.ts'
 import { launchChromium } from './browser.ts'
+import { startDashboard, type RunningDashboard } from './server.ts'
 
 /** A page that opens the broker's WebSocket, publishes a quote, and says how it went in `window.result`. */
 function page (wsUrl: string, symbol: string): string {
@@ -31,9 +33,11 @@ describe('a page from another site and the broker\'s WebSocket port', () => {
   let pages: http.Server
   let pagePort: number
   let browser: Browser
+  let dashboard: RunningDashboard
 
   beforeAll(async () => {
-    broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: 0, httpPort: -1, logLevel: 'silent' })
+    broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: 0, httpPort: 0, logLevel: 'silent' })
+    dashboard = await startDashboard({ port: 0, wsUrl: broker.wsUrl as string, varzUrl: `${broker.httpUrl as string}/varz` })
     pages = http.createServer((req, res) => {
       const symbol = new URL(req.url ?? '/', 'http://x').searchParams.get('symbol') ?? 'X-USD'
       res.writeHead(200, { 'content-type': 'text/html' }).end(page(broker.wsUrl as string, symbol))
@@ -46,6 +50,7 @@ describe('a page from another site and the broker\'s WebSocket port', () => {
   afterAll(async () => {
     await browser?.close()
     await new Promise((resolve) => pages?.close(resolve))
+    await dashboard?.close()
     await broker?.close()
   })
 
@@ -69,5 +74,27 @@ describe('a page from another site and the broker\'s WebSocket port', () => {
   it('publishes from a page of this machine, as the dashboard is', async () => {
     expect(await visit('http://127.0.0.1', 'LOCAL-USD')).toBe('published')
     expect(broker.router.lastValues.get('quote.binance.LOCAL-USD')).toBeDefined()
+  })
+
+  // DNS rebinding: evil.example's page made its name resolve to this machine, so to the browser
+  // the monitoring port at evil.example:<port> is a page of evil.example's own, readable by its
+  // scripts. Only the Host header the browser sends tells the broker; it refuses the name.
+  it('a page that rebinds its name to this machine reads neither the monitoring nor the dashboard', async () => {
+    const status = async (url: string): Promise<[number, string]> => {
+      const tab = await browser.newPage()
+      try {
+        const response = await tab.goto(url)
+        return [response?.status() ?? 0, await tab.evaluate(() => document.body.innerText)]
+      } finally {
+        await tab.close()
+      }
+    }
+    for (const [port, path] of [[broker.httpPort, '/connz'], [dashboard.port, '/api/varz'], [dashboard.port, '/']] as const) {
+      const [code, text] = await status(`http://evil.example:${port}${path}`)
+      expect(code, path).toBe(403)
+      expect(text).toContain('a guard against DNS rebinding')
+      expect((await status(`http://127.0.0.1:${port}${path}`))[0], path).toBe(200)
+      expect((await status(`http://localhost:${port}${path}`))[0], path).toBe(200)
+    }
   })
 })

@@ -3,6 +3,7 @@
  * CDN), serves the page, the bundle, /config.json (the broker's WebSocket URL) and /api/varz
  * (the broker's monitoring, proxied: the page cannot read another origin's /varz; one answer of
  * the broker's serves every request for VARZ_MAX_AGE_MS, so callers cannot multiply its load).
+ * A request naming a host that is not this machine's is refused (DNS rebinding, lib/allowed-hosts.ts).
  */
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -10,6 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import Fastify from 'fastify'
+import { refuseOtherHosts } from '../lib/allowed-hosts.ts'
 import { coalesced } from '../lib/coalesced.ts'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -24,6 +26,8 @@ export interface DashboardOptions {
   wsUrl: string
   /** The broker's /varz, fetched by this server; null when there is none (e.g. no monitoring). */
   varzUrl: string | null
+  /** Host names served besides IP addresses and localhost (lib/allowed-hosts.ts); none by default. */
+  allowedHosts?: readonly string[]
 }
 
 export interface RunningDashboard {
@@ -52,6 +56,7 @@ export async function startDashboard (options: DashboardOptions): Promise<Runnin
   const [bundle, page] = await Promise.all([buildDashboard(), Promise.resolve(readFileSync(path.join(HERE, 'index.html'), 'utf8'))])
   const icon = readFileSync(path.join(HERE, 'favicon.svg'))
   const app = Fastify({ logger: false })
+  refuseOtherHosts(app, options.allowedHosts ?? [], '--allowed-hosts')
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page))
   // The page links /favicon.svg; /favicon.ico answers browsers and tools that ask for it anyway.
   for (const url of ['/favicon.svg', '/favicon.ico']) app.get(url, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(icon))
