@@ -1,6 +1,6 @@
 /**
  * Which host names an HTTP request may name in its `Host` header (the broker's
- * `--http-allowed-hosts`, the dashboard's `--dashboard-allowed-hosts`): a guard against DNS
+ * `--http-allowed-hosts`, `npm run dashboard -- --allowed-hosts`): a guard against DNS
  * rebinding.
  *
  * A web page from `evil.example` may make its own name resolve to 127.0.0.1, a moment after the
