@@ -5,6 +5,7 @@
  * stops everything and leaves no process behind.
  */
 import { execFileSync, spawn } from 'node:child_process'
+import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
@@ -22,10 +23,20 @@ function processesMentioning (text: string): string[] {
   return out.split('\n').filter((line) => line.includes(text) && !line.includes('ps -eo'))
 }
 
+/** The status of GET `url` on 127.0.0.1:`port` sent with `host` as its Host header. */
+async function statusFor (port: number, url: string, host: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: url, headers: { host }, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    }).on('error', reject)
+  })
+}
+
 describe('npm start', () => {
   it('runs the whole demo, and Ctrl-C stops every process', async () => {
     const [port, wsPort, httpPort, dashboardPort] = await freePorts(4)
-    const demo = spawn('npm', ['start', '--', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--dashboard-port', String(dashboardPort), '--bots', '6', '--rate', '200'],
+    const demo = spawn('npm', ['start', '--', '--port', String(port), '--ws-port', String(wsPort), '--http-port', String(httpPort), '--dashboard-port', String(dashboardPort), '--bots', '6', '--rate', '200', '--allowed-hosts', 'demo.example'],
       { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -44,6 +55,11 @@ describe('npm start', () => {
       expect(stdout).toContain(`Dashboard   http://127.0.0.1:${dashboardPort}`)
       const page = await fetch(`http://127.0.0.1:${dashboardPort}/`)
       expect(await page.text()).toContain('<title>tickfan: live market</title>')
+      // --allowed-hosts reaches the monitoring port and the dashboard: the name listed is served, others refused.
+      for (const [p, url] of [[dashboardPort, '/'], [httpPort, '/varz']] as const) {
+        expect(await statusFor(p, url, `demo.example:${p}`)).toBe(200)
+        expect(await statusFor(p, url, `evil.example:${p}`)).toBe(403)
+      }
 
       const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
       const venues = new Set<string>()

@@ -12,6 +12,7 @@ import { connect } from '@nats-io/transport-node'
 import { bundleCheckout, loaderFlags } from '../broker/bundle.ts'
 import { cpuQuotaCores } from '../broker/cpu-quota.ts'
 import { ALLOCATOR_ENV, NODE_FLAGS, quotaFlags } from '../broker/process-settings.ts'
+import { allowedHostsProblem } from '../lib/allowed-hosts.ts'
 import { helpText, parseOptions, runMain, UsageError, type OptionTable } from '../lib/cli-options.ts'
 import { waitForPort } from '../lib/ports.ts'
 import { formatUs } from '../lib/histogram.ts'
@@ -34,7 +35,12 @@ export const DEMO_CLI = {
   dashboardPort: { type: 'integer', default: 3000, min: 0, max: 65535, help: 'Dashboard HTTP port (0 = off)' },
   workers: { type: 'integer', default: 1, min: 1, max: 64, help: 'Broker worker processes (one is plenty on a laptop; the feeds and bots need cores too)' },
   auth: { type: 'boolean', default: true, help: 'Users with permissions: only the feeds may publish prices, anyone may watch (--no-auth: an open broker)' },
-  logLevel: { type: 'string', default: 'warn', choices: ['error', 'warn', 'info', 'debug'], help: 'Log level of every component' }
+  logLevel: { type: 'string', default: 'warn', choices: ['error', 'warn', 'info', 'debug'], help: 'Log level of every component' },
+  allowedHosts: {
+    type: 'list', default: [],
+    help: 'Host names the monitoring port and the dashboard answer besides IP addresses and localhost (the broker\'s ' +
+      '--http-allowed-hosts and the dashboard\'s --allowed-hosts; a guard against DNS rebinding)'
+  }
 } satisfies OptionTable
 
 /** How long a child's clean exit waits for this process's own Ctrl-C before it is told as unexpected. */
@@ -66,6 +72,8 @@ runMain(async () => {
     return
   }
   if (new Set([o.port, o.wsPort, o.httpPort, o.dashboardPort === 0 ? -1 : o.dashboardPort]).size !== 4) throw new UsageError('--port, --ws-port, --http-port and --dashboard-port must differ')
+  const hostsProblem = allowedHostsProblem(o.allowedHosts)
+  if (hostsProblem !== null) throw new UsageError(`--allowed-hosts: ${hostsProblem}`)
   const t0 = Date.now()
   const natsUrl = `nats://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`
   const httpUrl = `http://127.0.0.1:${o.httpPort}`
@@ -105,7 +113,7 @@ runMain(async () => {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   }
   const broker = start('broker', bundleCheckout(ROOT), ['--workers', String(o.workers), '--host', o.host, '--port', String(o.port), `--ws-port=${o.wsPort}`,
-    `--http-port=${o.httpPort}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, [...NODE_FLAGS, ...(o.workers === 1 ? quotaFlags(cpuQuotaCores(), 1) : [])])
+    `--http-port=${o.httpPort}`, `--http-allowed-hosts=${o.allowedHosts.join(',')}`, '--log-level', o.logLevel, ...authArgs], { ...ALLOCATOR_ENV }, [...NODE_FLAGS, ...(o.workers === 1 ? quotaFlags(cpuQuotaCores(), 1) : [])])
   children.push(broker)
   watch(broker)
   await waitForPort(o.port, 20_000, broker.exited.then((code) => { throw new Error(`the broker exited at start (code ${code}): is port ${o.port}, ${o.wsPort} or ${o.httpPort} in use? Choose others with --port, --ws-port, --http-port`) }))
@@ -125,7 +133,7 @@ runMain(async () => {
   let dashboard: RunningDashboard | null = null
   if (o.dashboardPort > 0) {
     try {
-      dashboard = await startDashboard({ port: o.dashboardPort, wsUrl: `ws://127.0.0.1:${o.wsPort}`, varzUrl: `${httpUrl}/varz` })
+      dashboard = await startDashboard({ port: o.dashboardPort, wsUrl: `ws://127.0.0.1:${o.wsPort}`, varzUrl: `${httpUrl}/varz`, allowedHosts: o.allowedHosts })
     } catch (err) {
       process.stderr.write(`the dashboard could not start on port ${o.dashboardPort} (${(err as Error).message}); use --dashboard-port\n`)
       await stopAll(1)
