@@ -74,3 +74,18 @@ describe('npm run bench:rejudge -- --pool', () => {
     expect(unreadable.stderr).toContain(`${path.join(broken, 'results.json')}: not JSON`)
   })
 })
+
+describe('npm run bench:rejudge -- <run>', () => {
+  it('judges a kept run again in place, naming the rules\' commit, and writes the same file when run again', async () => {
+    const run = keep(keptRun('again', [120_000, 125_000, 130_000], [100_000, 100_000, 100_000]))
+    const first = await rejudge([run])
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/PASS {10}maximum sustained deliveries\/s, tickfan \/ nats-server: 1\.250 \(target >= 1\)/)
+    const written = readFileSync(path.join(run, 'results.json'), 'utf8')
+    const notes = (JSON.parse(written) as { notes: string[] }).notes.filter((n) => n.startsWith('Judged again'))
+    expect(notes).toHaveLength(1)
+    expect(notes[0]).toMatch(/^Judged again by npm run bench:rejudge with the verdict rules of commit [0-9a-f]{7,} \(the last to change bench\/harness\/suite-verdicts\.ts,/)
+    expect((await rejudge([run])).code).toBe(0)
+    expect(readFileSync(path.join(run, 'results.json'), 'utf8')).toBe(written)
+  })
+})

@@ -2,7 +2,7 @@
  * `npm run bench:rejudge -- reports/<run>`: judges a kept suite run again with the current
  * verdict rules (bench/harness/suite-verdicts.ts, a pure function of the measurements) and
  * rewrites its results.json, summary.md and report.html. The measurements are not touched; the
- * report says when and by which rules it was judged again.
+ * report says by which rules (the last commit to change them) it was judged again.
  *
  * `npm run bench:rejudge -- --pool <new report folder> <run> <run>...`: the runs' repetitions
  * judged as one run (bench/harness/pool-runs.ts), written as a new report; the runs are not
@@ -24,6 +24,8 @@ const USAGE = 'name the report folders to judge again, e.g. npm run bench:rejudg
   'or pool runs: npm run bench:rejudge -- --pool reports/<new folder> reports/<run> reports/<run>...'
 /** What runs in a measurement: runs of commits that differ here are not one experiment. */
 const CODE_PATHS = ['broker', 'lib', 'bench', 'package-lock.json']
+/** The verdict rules: suite-verdicts.ts and what it judges with. */
+const RULE_FILES = ['suite-verdicts.ts', 'verdict.ts', 'max-search.ts', 'metrics.ts', 'stats.ts'].map((f) => `bench/harness/${f}`)
 
 runMain(async () => {
   const args = process.argv.slice(2)
@@ -37,8 +39,8 @@ runMain(async () => {
   for (const dir of args) {
     const r = readRun(dir)
     const judged = suiteVerdicts(r.scenarios, r.maxSustained, { quick: r.environment.quick === true })
-    const note = `Judged again on ${new Date().toISOString()} by npm run bench:rejudge with the verdict rules of this checkout; the measurements are those of the run.`
-    const notes = [...r.notes.filter((n) => !n.startsWith('Judged again on ')), note]
+    const note = `Judged again by npm run bench:rejudge with the verdict rules of ${rulesVersion()}; the measurements are those of the run.`
+    const notes = [...r.notes.filter((n) => !n.startsWith('Judged again ')), note]
     writeReport(
       path.dirname(path.resolve(dir)),
       { ...r, verdicts: judged.verdicts, notes },
@@ -95,6 +97,22 @@ function readRun (dir: string): SuiteResults {
     throw new UsageError(`${file}: not a suite report (no environment, scenarios and maxSustained)`)
   }
   return r as SuiteResults
+}
+
+/**
+ * Which verdict rules judged: the last commit that changed them, not the time, so that judging a
+ * kept run again with the same rules writes the same file (a kept run in the repository stays
+ * unchanged).
+ */
+function rulesVersion (): string {
+  try {
+    const git = (args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+    const commit = git(['log', '-1', '--format=%h', '--', ...RULE_FILES])
+    const edited = git(['status', '--porcelain', '--', ...RULE_FILES]) !== ''
+    return `commit ${commit} (the last to change ${RULE_FILES.join(', ')})${edited ? ', with uncommitted changes to them' : ''}`
+  } catch {
+    return 'this checkout (not a git repository)'
+  }
 }
 
 /** Files of the code that runs that differ between the first commit and each other one (git, in this checkout). */

@@ -98,7 +98,7 @@ function pairedSearches (run: KeptRun): MaxSustained[] {
  */
 function setupNotes (runs: readonly KeptRun[]): string[] {
   const aboutRuns = (n: string): boolean => n.startsWith('Not judged for loss') || n.includes('run(s) invalid and left out') ||
-    n.startsWith('Judged again on ') || n.startsWith('Pooled by ')
+    n.startsWith('Judged again ') || n.startsWith('Pooled by ')
   const shared = (n: string): boolean => runs.every((r) => r.results.notes.includes(n))
   return (runs[0] as KeptRun).results.notes.filter((n) => !aboutRuns(n) && shared(n))
 }
