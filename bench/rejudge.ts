@@ -36,10 +36,10 @@ runMain(async () => {
     return
   }
   if (args[0] === '--pool') return pool(args.slice(1))
+  const note = `Judged again by npm run bench:rejudge with the verdict rules of ${rulesVersion()}; the measurements are those of the run.`
   for (const dir of args) {
     const r = readRun(dir)
     const judged = suiteVerdicts(r.scenarios, r.maxSustained, { quick: r.environment.quick === true })
-    const note = `Judged again by npm run bench:rejudge with the verdict rules of ${rulesVersion()}; the measurements are those of the run.`
     const notes = [...r.notes.filter((n) => !n.startsWith('Judged again ')), note]
     writeReport(
       path.dirname(path.resolve(dir)),

@@ -5,13 +5,13 @@
  * stops everything and leaves no process behind.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
 import { describe, expect, it } from 'vitest'
 import { freePorts } from '../lib/ports.ts'
 import { eventually } from '../broker/test-support/targets.ts'
+import { getWithHost } from '../broker/test-support/http-get.ts'
 import type { QuoteTick } from '../feeds/tick.ts'
 import type { PriceReply } from '../traders/services.ts'
 import type { GroupStats } from '../traders/stats.ts'
@@ -21,16 +21,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 function processesMentioning (text: string): string[] {
   const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
   return out.split('\n').filter((line) => line.includes(text) && !line.includes('ps -eo'))
-}
-
-/** The status of GET `url` on 127.0.0.1:`port` sent with `host` as its Host header. */
-async function statusFor (port: number, url: string, host: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: url, headers: { host }, agent: false }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    }).on('error', reject)
-  })
 }
 
 describe('npm start', () => {
@@ -57,8 +47,8 @@ describe('npm start', () => {
       expect(await page.text()).toContain('<title>tickfan: live market</title>')
       // --allowed-hosts reaches the monitoring port and the dashboard: the name listed is served, others refused.
       for (const [p, url] of [[dashboardPort, '/'], [httpPort, '/varz']] as const) {
-        expect(await statusFor(p, url, `demo.example:${p}`)).toBe(200)
-        expect(await statusFor(p, url, `evil.example:${p}`)).toBe(403)
+        expect((await getWithHost(p, url, `demo.example:${p}`)).status).toBe(200)
+        expect((await getWithHost(p, url, `evil.example:${p}`)).status).toBe(403)
       }
 
       const nc = await connect({ servers: `nats://127.0.0.1:${port}` })
